@@ -1,0 +1,18 @@
+"""Shared fixtures for the speed suites.
+
+Sizes: the full sizes named in the issues by default; with
+``--benchmark-disable`` (how CI runs them so they cannot rot) every suite
+uses its small size, so the whole directory runs in well under a minute.
+"""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def full_size(request) -> bool:
+    """True when timings are being taken (not ``--benchmark-disable``)."""
+    return not request.config.getoption("benchmark_disable", default=False)
+
+
+def pick(full_size: bool, full, small):
+    return full if full_size else small

@@ -1,0 +1,5 @@
+import sys
+
+from infobench.cli import main
+
+sys.exit(main())

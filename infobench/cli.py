@@ -1,0 +1,62 @@
+"""The ``infobench`` command line: thin, it parses, calls the library, prints with rich.
+
+Each sub-command lives in a module of :mod:`infobench.commands` that exposes
+``register(subparsers)``; the module adds its parser and sets
+``func=handler(args) -> int`` as the default. Errors a user can cause
+(``ValueError``, ``TypeError``, ``FileNotFoundError``, ``KeyError`` from
+unknown names) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rich.console import Console
+
+# Order is the order shown in ``infobench --help``.
+COMMAND_MODULES = (
+    "infobench.commands.smoke",
+)
+
+err_console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A user error that the CLI reports as one line with exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from infobench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="infobench",
+        description="Measure information: entropy, mutual information and KL estimators, "
+        "their benchmarks, reference generators and sample-quality scores.",
+    )
+    parser.add_argument("--version", action="version", version=f"infobench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: finished results are saved; run the same command again to resume")
+        return 130
+    except (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

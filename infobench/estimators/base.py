@@ -1,0 +1,213 @@
+"""The ``Estimate`` result type and the registry of estimation methods.
+
+Every method is a plain function (a *kernel*) registered under a name and the
+quantity it estimates (``"entropy"``, ``"mi"`` or ``"kl"``). The public
+functions :func:`infobench.entropy`, :func:`infobench.mutual_information` and
+:func:`infobench.kl_divergence` look the kernel up, reject unknown method and
+parameter names before any work, time the call and return an
+:class:`Estimate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["Estimate", "MethodInfo", "available", "register", "get_method", "run_method", "QUANTITIES"]
+
+QUANTITIES = ("entropy", "mi", "kl")
+_QUANTITY_TEXT = {"entropy": "entropy H(X)", "mi": "mutual information I(X;Y)", "kl": "KL divergence D(P||Q)"}
+LOG2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An information estimate in nats.
+
+    Attributes
+    ----------
+    value : float
+        The estimate in nats, never clipped (a negative MI estimate is kept:
+        it says something about the estimator's bias).
+    std_err : float or None
+        Standard error of ``value`` in nats, when requested and available.
+    n : int
+        Number of samples used (for KL, the size of the sample from P).
+    method : str
+        Registered method name.
+    params : dict
+        Parameters the method ran with, defaults included.
+    seconds : float
+        Wall-clock time of the estimate.
+    extras : dict
+        Method-specific diagnostics (e.g. bandwidths, bins, training curves).
+    """
+
+    value: float
+    std_err: float | None = None
+    n: int = 0
+    method: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    @property
+    def bits(self) -> float:
+        """The value in bits (``value / ln 2``)."""
+        return self.value / LOG2
+
+    @property
+    def std_err_bits(self) -> float | None:
+        return None if self.std_err is None else self.std_err / LOG2
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """Normal-approximation confidence interval ``value ± z * std_err`` in nats."""
+        if self.std_err is None:
+            raise ValueError("this estimate has no std_err; call again with std_err=True")
+        from scipy.stats import norm
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1); got {level!r}")
+        z = float(norm.ppf(0.5 + level / 2))
+        return (self.value - z * self.std_err, self.value + z * self.std_err)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["params"] = dict(self.params)
+        d["extras"] = dict(self.extras)
+        return d
+
+    def __repr__(self) -> str:
+        se = "" if self.std_err is None else f" ± {self.std_err:.4g}"
+        return f"Estimate({self.value:.6g}{se} nats, method={self.method!r}, n={self.n})"
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a registered method estimates and the parameters it takes."""
+
+    name: str
+    quantity: str
+    function: Callable[..., Estimate]
+    params: Mapping[str, Any]
+    summary: str
+
+    @property
+    def description(self) -> str:
+        return _QUANTITY_TEXT[self.quantity]
+
+
+_REGISTRY: dict[tuple[str, str], MethodInfo] = {}
+# Arguments every kernel receives positionally (samples), not user parameters.
+_DATA_ARGS = {"entropy": ("x",), "mi": ("x", "y"), "kl": ("p", "q")}
+
+
+def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[Callable], Callable]:
+    """Decorator: register ``func`` as method ``name`` for ``quantity``.
+
+    The kernel's signature is ``func(<data args>, *, param=default, ...)``
+    and it returns an :class:`Estimate` (``seconds`` and ``method`` are filled
+    in by the dispatcher). Every keyword parameter must have a default; they
+    are what :func:`available` lists and what the dispatcher accepts.
+    """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {list(QUANTITIES)}; got {quantity!r}")
+
+    def deco(func: Callable) -> Callable:
+        key = (quantity, name)
+        if key in _REGISTRY and not replace:
+            raise ValueError(f"method {name!r} is already registered for {quantity}")
+        sig = inspect.signature(func)
+        params = {}
+        data_args = _DATA_ARGS[quantity]
+        positional = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(positional) != len(data_args):
+            raise TypeError(f"kernel {func.__name__} must take {len(data_args)} sample arguments {data_args}")
+        for p in sig.parameters.values():
+            if p.kind == p.KEYWORD_ONLY:
+                if p.default is inspect.Parameter.empty:
+                    raise TypeError(f"kernel {func.__name__}: parameter {p.name} needs a default")
+                params[p.name] = p.default
+        doc = inspect.getdoc(func) or ""
+        summary = doc.strip().splitlines()[0] if doc.strip() else name
+        _REGISTRY[key] = MethodInfo(name=name, quantity=quantity, function=func, params=params, summary=summary)
+        return func
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    # Importing the estimator modules registers their kernels.
+    from infobench import estimators  # noqa: F401
+
+
+def methods_for(quantity: str) -> list[str]:
+    _ensure_loaded()
+    return sorted(name for (q, name) in _REGISTRY if q == quantity)
+
+
+def get_method(quantity: str, method: Any) -> MethodInfo:
+    """Look a method up; an unknown name raises ``ValueError`` listing the valid ones."""
+    _ensure_loaded()
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string; got {type(method).__name__} {method!r}")
+    key = (quantity, method)
+    if key not in _REGISTRY:
+        valid = methods_for(quantity)
+        raise ValueError(f"method must be one of {valid} for {_QUANTITY_TEXT[quantity]}; got {method!r}")
+    return _REGISTRY[key]
+
+
+def available(quantity: str | None = None):
+    """List the registered methods as a ``pandas.DataFrame``.
+
+    Columns: ``method``, ``quantity``, ``estimates`` (in words), ``params``
+    (a dict of parameter names to defaults) and ``summary``.
+    """
+    import pandas as pd
+
+    _ensure_loaded()
+    if quantity is not None and quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {list(QUANTITIES)} or None; got {quantity!r}")
+    rows = [
+        {
+            "method": info.name,
+            "quantity": info.quantity,
+            "estimates": info.description,
+            "params": dict(info.params),
+            "summary": info.summary,
+        }
+        for (q, _), info in sorted(_REGISTRY.items())
+        if quantity is None or q == quantity
+    ]
+    return pd.DataFrame(rows, columns=["method", "quantity", "estimates", "params", "summary"])
+
+
+def run_method(quantity: str, method: str, data: tuple, params: Mapping[str, Any]) -> Estimate:
+    """Validate parameter names, call the kernel, and stamp method, params and time."""
+    info = get_method(quantity, method)
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter {unknown[0]!r} for method {method!r}; valid parameters are {sorted(info.params)}"
+        )
+    t0 = time.perf_counter()
+    est = info.function(*data, **params)
+    seconds = time.perf_counter() - t0
+    if not isinstance(est, Estimate):  # pragma: no cover - programming error in a kernel
+        raise TypeError(f"kernel for {method!r} returned {type(est).__name__}, not Estimate")
+    full = dict(info.params)
+    full.update(params)
+    full.update({k: v for k, v in est.params.items()})
+    if not math.isfinite(est.value):
+        raise FloatingPointError(
+            f"method {method!r} produced a non-finite estimate ({est.value}); this is a bug, please report it"
+        )
+    return dataclasses.replace(est, method=method, params=full, seconds=seconds)

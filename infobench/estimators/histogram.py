@@ -1,0 +1,1 @@
+"""histogram estimators (being written)."""

@@ -1,0 +1,1 @@
+"""kde estimators (being written)."""

@@ -1,0 +1,1 @@
+"""knn estimators (being written)."""
