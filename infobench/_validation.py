@@ -22,6 +22,7 @@ __all__ = [
     "check_int",
     "check_k",
     "check_bool",
+    "check_pair",
     "check_same_length",
     "check_samples",
     "resolve_device",
@@ -81,6 +82,7 @@ def spawn_seeds(seed: Any, count: int) -> list[int]:
     Uses ``numpy.random.SeedSequence.spawn`` so that child ``i`` does not
     depend on how many children are drawn or in what order they are used.
     """
+    count = check_int("count", count, low=0)
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         ss = np.random.SeedSequence(int(seed))
     else:
@@ -107,6 +109,8 @@ def resolve_device(device: Any = "auto", *, name: str = "device") -> torch.devic
         raise TypeError(f"{name} must be a string or torch.device; got {type(device).__name__} {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{name}={device!r} was requested but CUDA is not available on this machine")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}={device!r} was requested but MPS is not available on this machine")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{name} must be 'auto', 'cpu' or 'cuda[:N]'; got {device!r}")
     return dev
@@ -138,7 +142,7 @@ def check_bool(name: str, value: Any) -> bool:
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None, context: str = "") -> int:
     """Check that ``value`` is an integer in ``[low, high]`` and return it as ``int``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
             rng = _range_text(low, high)
@@ -173,11 +177,21 @@ def check_float(
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Check that ``value`` is one of ``choices``; the error lists the valid ones."""
+    """Check that ``value`` is one of ``choices`` and return that choice; the error lists the valid ones.
+
+    ``True`` does not stand in for ``1`` (nor ``False`` for ``0``), and arrays
+    are compared as values, not element-wise.
+    """
     choices = list(choices)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
-    return value
+    is_bool = isinstance(value, (bool, np.bool_))
+    for choice in choices:
+        try:
+            same = bool(value == choice)
+        except (TypeError, ValueError):  # e.g. a multi-element array
+            same = False
+        if same and is_bool == isinstance(choice, (bool, np.bool_)):
+            return choice
+    raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
 
 def check_k(k: Any, n: int, *, name: str = "k", extra: int = 0) -> int:
@@ -379,6 +393,16 @@ def check_samples(
                 "a constant variable carries no information: drop it"
             )
     return Samples(t.contiguous(), discrete, name, columns)
+
+
+def check_pair(
+    x: Any, y: Any, *, device: Any = "auto", dtype: Any = None, names: tuple[str, str] = ("x", "y")
+) -> tuple[Samples, Samples]:
+    """Validate paired samples: each as :func:`check_samples`, ``y`` on ``x``'s device, same length."""
+    sx = check_samples(x, names[0], device=device, dtype=dtype)
+    sy = check_samples(y, names[1], device=sx.data.device, dtype=dtype)
+    check_same_length(sx, sy)
+    return sx, sy
 
 
 def check_same_length(a: Samples, b: Samples) -> None:

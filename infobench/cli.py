@@ -14,10 +14,20 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 # Order is the order shown in ``infobench --help``.
 COMMAND_MODULES = (
-    "infobench.commands.smoke",
+    "infobench.commands.run",
+    "infobench.commands.tasks",
+    "infobench.commands.estimators",
+    "infobench.commands.estimate",
+    "infobench.commands.bench",
+    "infobench.commands.report",
+    "infobench.commands.train",
+    "infobench.commands.sample",
+    "infobench.commands.score",
+    "infobench.commands.validity",
 )
 
 err_console = Console(stderr=True)
@@ -54,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("[yellow]interrupted[/]: finished results are saved; run the same command again to resume")
         return 130
     except (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
 
 

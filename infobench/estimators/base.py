@@ -156,6 +156,8 @@ def methods_for(quantity: str) -> list[str]:
 def get_method(quantity: str, method: Any) -> MethodInfo:
     """Look a method up; an unknown name raises ``ValueError`` listing the valid ones."""
     _ensure_loaded()
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {list(QUANTITIES)}; got {quantity!r}")
     if not isinstance(method, str):
         raise TypeError(f"method must be a string; got {type(method).__name__} {method!r}")
     key = (quantity, method)

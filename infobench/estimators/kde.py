@@ -1,1 +1,410 @@
-"""kde estimators (being written)."""
+"""Gaussian kernel density estimates of entropy and MI by leave-one-out resubstitution.
+
+The kernel is Gaussian with a full bandwidth matrix ``H = h^2 S``, where
+``S`` is the unbiased sample covariance and ``h`` a scalar factor (the
+convention of :class:`scipy.stats.gaussian_kde`):
+
+* ``"scott"``: ``h = n^(-1/(d+4))`` (Scott 1992, ch. 6);
+* ``"silverman"``: ``h = (n (d + 2) / 4)^(-1/(d+4))`` (Silverman 1986, ch. 4);
+* a positive float: ``h`` itself;
+* ``"cv"``: the ``h`` of a grid that maximises the leave-one-out
+  log-likelihood (likelihood cross-validation, Habbema et al. 1974; Duin 1976).
+
+Because ``H`` follows the covariance, every estimate is exactly equivariant
+under invertible linear maps: ``H(XA) = H(X) + log|det A|``.
+
+The ``n x n`` kernel evaluations are done in row tiles with a log-sum-exp,
+so memory is bounded by the tile (``tile_size`` rows; by default as many
+rows as fit in :data:`CPU_TILE_BYTES` on the CPU, :data:`TILE_BYTES` on an
+accelerator), not by ``n^2``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from infobench._validation import (
+    as_generator,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_pair,
+    check_samples,
+)
+from infobench.estimators._uncertainty import mean_std_err
+from infobench.estimators.base import Estimate, register
+from infobench.estimators.gaussian import check_rows_exceed_dims, covariance_cholesky
+
+__all__ = [
+    "kde_entropy",
+    "kde_mutual_information",
+    "loo_log_density",
+    "bandwidth_factor",
+    "TILE_BYTES",
+    "CPU_TILE_BYTES",
+]
+
+BANDWIDTH_RULES = ("scott", "silverman", "cv")
+#: Memory budget of the tile buffers of kernel evaluations on an accelerator (bytes).
+TILE_BYTES = 256 * 2**20
+#: The same on the CPU, where tiles that stay in cache are faster than big ones.
+CPU_TILE_BYTES = 4 * 2**20
+# Default likelihood-CV grid, as multiples of Scott's factor.
+_CV_MULTIPLES = np.geomspace(0.1, 2.0, 16)
+
+
+def bandwidth_factor(rule: str, n: int, d: int) -> float:
+    """Scalar factor ``h`` of a named rule for ``n`` samples in ``d`` dimensions."""
+    if rule == "scott":
+        return n ** (-1.0 / (d + 4))
+    if rule == "silverman":
+        return (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
+    raise ValueError(f"bandwidth rule must be one of ['scott', 'silverman']; got {rule!r}")
+
+
+def _check_bandwidth(bandwidth: Any) -> str | float:
+    if isinstance(bandwidth, str):
+        return check_choice("bandwidth", bandwidth, BANDWIDTH_RULES)
+    if isinstance(bandwidth, (bool, np.bool_)) or not isinstance(bandwidth, numbers.Real):
+        raise TypeError(
+            f"bandwidth must be one of {list(BANDWIDTH_RULES)} or a positive float; "
+            f"got {type(bandwidth).__name__} {bandwidth!r}"
+        )
+    return check_float("bandwidth", bandwidth, low=0.0, low_open=True)
+
+
+def _check_cv_grid(cv_grid: Any, bandwidth: str | float) -> list[float] | None:
+    if cv_grid is None:
+        return None
+    if bandwidth != "cv":
+        raise ValueError(f"cv_grid is only used with bandwidth='cv'; got bandwidth={bandwidth!r}")
+    if isinstance(cv_grid, (str, bytes)) or not isinstance(cv_grid, (Sequence, np.ndarray)):
+        raise TypeError(f"cv_grid must be a sequence of positive floats; got {type(cv_grid).__name__} {cv_grid!r}")
+    grid = [check_float(f"cv_grid[{i}]", g, low=0.0, low_open=True) for i, g in enumerate(cv_grid)]
+    if not grid:
+        raise ValueError("cv_grid must contain at least one factor; got an empty sequence")
+    return sorted(set(grid))
+
+
+def _tile_rows(n: int, dtype: torch.dtype, device: torch.device, tile_size: int | None, n_buffers: int) -> int:
+    if tile_size is not None:
+        return min(tile_size, n)
+    budget = TILE_BYTES if device.type != "cpu" else CPU_TILE_BYTES
+    itemsize = torch.finfo(dtype).bits // 8
+    return int(max(1, min(n, budget // (n_buffers * itemsize * n))))
+
+
+def _whiten(data: torch.Tensor, name: str) -> tuple[torch.Tensor, float]:
+    """Map rows to ``S^{-1/2}(x - mean)`` and return ``log det S^{1/2}``.
+
+    With ``S = D L L^T D`` (scale ``D``, correlation factor ``L``),
+    ``z = L^{-1} D^{-1} (x - mean)`` has identity sample covariance, so
+    ``(x_i - x_j)^T H^{-1} (x_i - x_j) = |z_i - z_j|^2 / h^2``.
+    """
+    mean, scale, chol = covariance_cholesky(data, name)
+    z = torch.linalg.solve_triangular(chol, ((data - mean) / scale).T, upper=False).T
+    half_logdet = float(torch.log(scale).sum() + torch.log(torch.diagonal(chol)).sum())
+    return z.contiguous(), half_logdet
+
+
+def loo_log_density(
+    z: torch.Tensor, factors: Sequence[float], half_logdet: float, *, tile_rows: int
+) -> torch.Tensor:
+    r"""Leave-one-out Gaussian KDE log-densities at the sample points, for several factors.
+
+    Computes, for every factor ``h`` and row ``i``,
+
+    .. math:: \log\hat f_{-i}(x_i) = \log\frac{1}{n-1}\sum_{j\ne i}
+       \frac{\exp(-|z_i - z_j|^2 / (2h^2))}{(2\pi)^{d/2} h^d \det S^{1/2}}
+
+    from whitened rows ``z`` (see :func:`_whiten`), ``tile_rows`` rows at a
+    time. A tile holds ``g_ij = -|z_i - z_j|^2 / 2`` (shared by all factors;
+    with a single factor ``z / h`` is used, so ``g`` is already scaled) and,
+    with several factors, one work buffer of the same size. The expanded
+    square ``|z_i|^2 + |z_j|^2 - 2 z_i.z_j`` carries an absolute rounding
+    error of about ``eps |z|^2`` (negligible in float64; ~1e-4 relative in a
+    kernel value in float32 at typical bandwidths). The
+    log-sum-exp is shifted by each row's largest ``g_ij / h^2`` so that no
+    term overflows and the nearest neighbour never underflows.
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (n, d)
+        Whitened samples.
+    factors : sequence of float
+        Bandwidth factors ``h``.
+    half_logdet : float
+        ``log det S^{1/2}`` of the covariance the rows were whitened with.
+    tile_rows : int
+        Rows per tile.
+
+    Returns
+    -------
+    torch.Tensor
+        float64, shape ``(len(factors), n)``, on ``z``'s device.
+    """
+    n, d = z.shape
+    single = len(factors) == 1
+    # One factor: fold 1/h into z, which saves a pass over every tile.
+    zs = z / factors[0] if single else z
+    scales = [1.0] if single else [1.0 / (h * h) for h in factors]
+    neg_half_sq = -0.5 * (zs * zs).sum(dim=1)
+    out = torch.empty(len(factors), n, dtype=torch.float64, device=z.device)
+    # Buffers allocated once: a fresh allocation per tile costs page faults on the CPU.
+    g_buf = torch.empty(min(tile_rows, n), n, dtype=z.dtype, device=z.device)
+    work_buf = None if single else torch.empty_like(g_buf)
+    for a in range(0, n, tile_rows):
+        b = min(n, a + tile_rows)
+        g = torch.addmm(neg_half_sq[None, :], zs[a:b], zs.T, out=g_buf[: b - a])
+        g.add_(neg_half_sq[a:b, None])
+        rows = torch.arange(b - a, device=z.device)
+        g[rows, rows + a] = -math.inf  # leave row i out of its own density
+        gmax = g.amax(dim=1)
+        g.sub_(gmax[:, None])
+        if single:
+            out[0, a:b] = g.exp_().sum(dim=1).log_() + gmax
+            continue
+        work = work_buf[: b - a]
+        for f, c in enumerate(scales):
+            out[f, a:b] = torch.mul(g, c, out=work).exp_().sum(dim=1).log_() + gmax * c
+    consts = torch.tensor(
+        [math.log(n - 1) + 0.5 * d * math.log(2.0 * math.pi) + d * math.log(h) + half_logdet for h in factors],
+        dtype=torch.float64,
+        device=z.device,
+    )
+    return out - consts[:, None]
+
+
+def _common_checks(bandwidth, cv_grid, std_err, tile_size, seed):
+    bandwidth = _check_bandwidth(bandwidth)
+    grid = _check_cv_grid(cv_grid, bandwidth)
+    std_err = check_bool("std_err", std_err)
+    if tile_size is not None:
+        tile_size = check_int("tile_size", tile_size, low=1)
+    if seed is not None:  # validated for a uniform interface; the estimate is deterministic
+        as_generator(seed)
+    return bandwidth, grid, std_err, tile_size
+
+
+def _choose_factor(
+    bandwidth: str | float, grid: list[float] | None, z: torch.Tensor, half_logdet: float, tile_rows: int
+) -> tuple[float, torch.Tensor | None, dict[str, Any]]:
+    """The factor ``h`` (and, for "cv", the LOO log-densities already computed at it)."""
+    n, d = z.shape
+    if not isinstance(bandwidth, str):
+        return float(bandwidth), None, {}
+    if bandwidth != "cv":
+        return bandwidth_factor(bandwidth, n, d), None, {}
+    factors = grid if grid is not None else [float(m) * bandwidth_factor("scott", n, d) for m in _CV_MULTIPLES]
+    logf = loo_log_density(z, factors, half_logdet, tile_rows=tile_rows)
+    scores = logf.mean(dim=1)
+    best = int(torch.argmax(scores))
+    at_edge = len(factors) > 1 and best in (0, len(factors) - 1)
+    if at_edge:
+        warnings.warn(
+            f"bandwidth='cv': the best factor {factors[best]:.4g} is at the edge of the grid "
+            f"[{factors[0]:.4g}, {factors[-1]:.4g}]; pass a wider cv_grid",
+            UserWarning,
+            stacklevel=3,
+        )
+    info = {"cv_grid": list(factors), "cv_loglik": scores.tolist(), "cv_at_edge": at_edge}
+    return factors[best], logf[best], info
+
+
+@register("entropy", "kde")
+def kde_entropy(
+    x: Any,
+    *,
+    bandwidth: Any = "scott",
+    cv_grid: Any = None,
+    std_err: bool = False,
+    tile_size: int | None = None,
+    seed: Any = None,
+    device: Any = "auto",
+    dtype: Any = None,
+) -> Estimate:
+    r"""Leave-one-out resubstitution entropy of a Gaussian KDE, in nats.
+
+    Parameters
+    ----------
+    x : array-like, torch.Tensor or pandas object, shape (n, d)
+        Samples in rows; needs ``n >= d + 1`` and a non-singular covariance.
+    bandwidth : {"scott", "silverman", "cv"} or float
+        Factor ``h`` of the bandwidth matrix ``H = h^2 S`` (module notes).
+    cv_grid : sequence of float or None
+        Factors tried by ``bandwidth="cv"``; None: 16 factors spaced
+        geometrically from 0.1 to 2 times Scott's. A best factor at the
+        grid's edge warns (``UserWarning``) and sets ``extras["cv_at_edge"]``.
+    std_err : bool
+        Return ``std(-log f_{-i}(x_i)) / sqrt(n)``, the standard error of the
+        mean of the per-point terms. The terms are weakly dependent (each
+        density uses the other points), so this is an approximation whose
+        coverage the benchmarks measure.
+    tile_size : int or None
+        Rows per tile of the ``n x n`` kernel matrix; None: as many as fit in
+        :data:`CPU_TILE_BYTES` (4 MiB) on the CPU or :data:`TILE_BYTES`
+        (256 MiB) on an accelerator. Results do not depend on it.
+    seed : ignored
+        Accepted (and checked) so every method takes the common parameters;
+        the estimate involves no randomness.
+    device, dtype
+        Where and in what precision to compute (``"auto"``: CUDA if present;
+        float64 on the CPU, float32 on a GPU). CUDA tensors stay on their
+        device.
+
+    Returns
+    -------
+    Estimate
+        ``value`` in nats. ``extras``: ``factor`` (``h``), ``bandwidth_matrix``
+        (``H`` as nested lists), ``tile_rows`` and, for ``"cv"``, the grid and
+        its mean LOO log-likelihoods.
+
+    Notes
+    -----
+    The resubstitution estimate :math:`\hat H = -\frac1n\sum_i \log\hat f_{-i}(x_i)`
+    with the leave-one-out density
+    :math:`\hat f_{-i}(x) = \frac{1}{n-1}\sum_{j\ne i} K_H(x - x_j)`
+    (the resubstitution estimate of Beirlant et al. 1997, section 3;
+    Joe 1989; Ahmad & Lin 1976). Leaving
+    :math:`x_i` out removes the :math:`K_H(0)/n` self term that would bias
+    the estimate low. With ``bandwidth="cv"`` the estimate is the smallest of
+    the grid's resubstitution entropies, since the mean LOO log-likelihood
+    that likelihood CV maximises is :math:`-\hat H`. Cost: :math:`O(n^2 d)`
+    per factor tried.
+
+    References
+    ----------
+    J. Beirlant, E. J. Dudewicz, L. Gyorfi and E. C. van der Meulen,
+    "Nonparametric entropy estimation: an overview", Int. J. Math. Stat. Sci.
+    6(1), 1997.
+    H. Joe, "Estimation of entropy and other functionals of a multivariate
+    density", Ann. Inst. Statist. Math. 41, 1989.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=2000)
+    >>> round(kde_entropy(x).value, 1)   # truth 0.5 log(2 pi e) = 1.42
+    1.4
+    """
+    s = check_samples(x, "x", device=device, dtype=dtype)
+    check_rows_exceed_dims(s, what="a non-singular bandwidth matrix")
+    bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
+    rows = _tile_rows(s.n, s.data.dtype, s.data.device, tile_size, 2 if bandwidth == "cv" else 1)
+
+    z, half_logdet = _whiten(s.data, "x")
+    h, logf, info = _choose_factor(bandwidth, grid, z, half_logdet, rows)
+    if logf is None:
+        logf = loo_log_density(z, [h], half_logdet, tile_rows=rows)[0]
+    terms = -logf
+    return Estimate(
+        value=float(terms.mean()),
+        std_err=mean_std_err(terms) if std_err else None,
+        n=s.n,
+        extras={"factor": h, "bandwidth_matrix": _bandwidth_matrix(s.data, h), "tile_rows": rows, **info},
+    )
+
+
+def _bandwidth_matrix(data: torch.Tensor, h: float) -> list[list[float]]:
+    cov = torch.cov(data.T.to(torch.float64)).reshape(data.shape[1], data.shape[1])
+    return (h * h * cov).cpu().tolist()
+
+
+@register("mi", "kde")
+def kde_mutual_information(
+    x: Any,
+    y: Any,
+    *,
+    bandwidth: Any = "scott",
+    cv_grid: Any = None,
+    std_err: bool = False,
+    tile_size: int | None = None,
+    seed: Any = None,
+    device: Any = "auto",
+    dtype: Any = None,
+) -> Estimate:
+    r"""KDE MI H(X) + H(Y) - H(X,Y), leave-one-out, with consistent bandwidths, in nats.
+
+    Parameters
+    ----------
+    x, y : array-like, torch.Tensor or pandas objects, shapes (n, dx), (n, dy)
+        Paired samples; the joint needs ``n >= dx + dy + 1`` and a
+        non-singular covariance.
+    bandwidth : {"scott", "silverman", "cv"} or float
+        One factor ``h`` for all three densities, chosen for the joint: a
+        rule is evaluated at ``d = dx + dy``, and ``"cv"`` maximises the
+        joint's LOO log-likelihood.
+    cv_grid, std_err, tile_size, seed, device, dtype
+        As in :func:`kde_entropy`; the per-point terms of the standard error
+        are :math:`\log\frac{\hat f_{-i}(x_i, y_i)}{\hat f_{-i}(x_i)\hat f_{-i}(y_i)}`.
+
+    Returns
+    -------
+    Estimate
+        ``value`` in nats (may be negative; never clipped). ``extras``:
+        ``factor``, ``entropies`` (H(X), H(Y), H(X,Y)), ``tile_rows`` and the
+        CV diagnostics.
+
+    Notes
+    -----
+    Consistent bandwidths: the joint kernel has ``H = h^2 S`` and the
+    marginal kernels ``h^2 S_XX`` and ``h^2 S_YY``, the diagonal blocks of
+    ``H``. The marginal KDEs are then exactly the marginals of the joint KDE,
+    so the estimate is the resubstitution estimate of the mutual information
+    of one density estimate (Moon, Rajagopalan & Lall 1995), and it is
+    invariant under invertible linear maps of X and of Y.
+
+    References
+    ----------
+    Y.-I. Moon, B. Rajagopalan and U. Lall, "Estimation of mutual information
+    using kernel density estimators", Phys. Rev. E 52, 1995.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=2000)
+    >>> y = 0.75 * x + np.sqrt(1 - 0.75**2) * rng.normal(size=2000)
+    >>> round(kde_mutual_information(x, y).value, 1)   # truth 0.413
+    0.4
+    """
+    sx, sy = check_pair(x, y, device=device, dtype=dtype)
+    check_rows_exceed_dims(sx, what="a non-singular bandwidth matrix")
+    check_rows_exceed_dims(sy, what="a non-singular bandwidth matrix")
+    joint = torch.cat([sx.data, sy.data], dim=1)
+    if sx.n < sx.d + sy.d + 1:
+        raise ValueError(
+            f"x and y together need more samples than dimensions for a non-singular bandwidth matrix "
+            f"(n >= dx + dy + 1 = {sx.d + sy.d + 1}); got n={sx.n}"
+        )
+    bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
+    rows = _tile_rows(sx.n, joint.dtype, joint.device, tile_size, 2 if bandwidth == "cv" else 1)
+
+    # Marginals first, so that a collinear x (or y) is reported as such.
+    zx, hl_x = _whiten(sx.data, "x")
+    zy, hl_y = _whiten(sy.data, "y")
+    zxy, hl_xy = _whiten(joint, "the joint sample (x, y)")
+    h, logf_xy, info = _choose_factor(bandwidth, grid, zxy, hl_xy, rows)
+    if logf_xy is None:
+        logf_xy = loo_log_density(zxy, [h], hl_xy, tile_rows=rows)[0]
+    logf_x = loo_log_density(zx, [h], hl_x, tile_rows=rows)[0]
+    logf_y = loo_log_density(zy, [h], hl_y, tile_rows=rows)[0]
+    terms = logf_xy - logf_x - logf_y
+    return Estimate(
+        value=float(terms.mean()),
+        std_err=mean_std_err(terms) if std_err else None,
+        n=sx.n,
+        extras={
+            "factor": h,
+            "entropies": [float(-logf_x.mean()), float(-logf_y.mean()), float(-logf_xy.mean())],
+            "tile_rows": rows,
+            **info,
+        },
+    )

@@ -1,0 +1,106 @@
+"""``infobench bench``: run estimator specs x tasks x sample sizes x seeds into a results database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from infobench.cli import UsageError
+
+DEFAULT_DB = "runs/infobench.db"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark estimators on tasks with known truth (resumable; results in SQLite)",
+        description=(
+            "Run every estimator spec on every task, sample size and seed. Each finished cell is committed to "
+            "the database at once: run the same command again to resume after an interruption (finished cells "
+            "are skipped). Specs: 'ksg[k=3,5]' expands to one estimator per value; separate parameters with ';' "
+            "('ksg[k=3,5;variant=1,2]') and specs with ',' ('ksg[k=3],kde,histogram')."
+        ),
+        epilog="Then: infobench report --db PATH --format md,html,png --out reports/NAME",
+    )
+    parser.add_argument("--estimators", required=True, metavar="SPECS", help="estimator specs, comma-separated")
+    what = parser.add_argument_group("tasks (at least one)")
+    what.add_argument("--suite", default=None, metavar="S", help="a task suite (see 'infobench tasks')")
+    what.add_argument("--tasks", default=None, metavar="IDS", help="task ids, comma-separated")
+    parser.add_argument("--n", default="1000", metavar="N[,N...]", help="sample sizes, comma-separated (default 1000)")
+    parser.add_argument("--seeds", type=int, default=3, metavar="S", help="replicates per cell (default 3)")
+    parser.add_argument("--base-seed", type=int, default=0, metavar="SEED", help="the seed every cell's seeds derive from (default 0)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="local worker processes (default: all cores; 0: in this process, no time limit)")
+    where.add_argument("--scheduler", default=None, metavar="ADDR",
+                       help="run on an existing Dask cluster, e.g. tcp://HOST:8786 (pip install 'infobench[dask]')")
+    where.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                       help="start a local Dask cluster of N workers")
+    parser.add_argument("--db", default=DEFAULT_DB, metavar="PATH", help=f"results database (default {DEFAULT_DB})")
+    parser.add_argument("--run", default=None, metavar="NAME",
+                        help="run name (default: derived from the grid, so the same command resumes)")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="S",
+                        help="wall-clock seconds per cell (sampling included); a cell past it is killed and "
+                        "recorded as failed (needs worker processes)")
+    parser.add_argument("--retry-failed", action="store_true", help="run failed cells of the run again")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """``"1000,5000"`` -> ``[1000, 5000]``; anything else is a one-line error naming the option."""
+    try:
+        values = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} must be integers separated by commas, e.g. 1000,5000; got {text!r}") from None
+    return values
+
+
+def _command_line() -> str:
+    """The shell command that started this process, when it is the infobench CLI (stored with the run)."""
+    if os.path.basename(sys.argv[0]) not in ("infobench", "__main__.py"):
+        return ""  # called as a library (main([...]) from Python)
+    return "infobench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from infobench.bench.executors import make_executor
+    from infobench.bench.grid import make_grid
+    from infobench.bench.runner import execute
+    from infobench.report import leaderboard, leaderboard_table, summarize, to_rich
+
+    if args.suite is None and args.tasks is None:
+        raise UsageError("give the tasks: --suite S or --tasks ID[,ID...] (see 'infobench tasks')")
+    tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
+    grid = make_grid(args.estimators, tasks, suite=args.suite, n=parse_int_list(args.n, "--n"), seeds=args.seeds,
+                     base_seed=args.base_seed)
+    try:
+        executor = make_executor(args.jobs, scheduler=args.scheduler, dask_workers=args.dask_workers,
+                                 time_limit=args.time_limit)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    with executor:
+        df = execute(grid, db=args.db, run=args.run, executor=executor, retry_failed=args.retry_failed,
+                     progress=not args.no_progress, command=_command_line())
+    a = df.attrs
+    console = Console()
+    failed = int((~df["ok"]).sum())
+    console.print(
+        f"run [bold]{escape(a['run_id'])}[/] in {escape(str(args.db))}: {a['cells']} cells, {a['ran']} computed "
+        f"now ({a['failed_now']} failed), {a['skipped']} already done; {failed} failed in all",
+        highlight=False,
+    )
+    if failed:
+        errors = df.loc[~df["ok"], "error"].value_counts().head(3)
+        for text, count in errors.items():
+            console.print(f"  [red]{count} x[/] {escape(str(text))}", highlight=False, soft_wrap=True)
+    board = leaderboard(summarize(df))
+    console.print(to_rich(leaderboard_table(board)))
+    console.print(f"report: infobench report --db {args.db} --run {a['run_id']} --format md,html,png",
+                  highlight=False, markup=False)
+    return 0

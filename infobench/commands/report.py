@@ -1,0 +1,75 @@
+"""``infobench report``: tables and plots of a benchmark run from its results database."""
+
+from __future__ import annotations
+
+import argparse
+
+from infobench.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write report tables and plots (md, html, csv, tex, png, parquet) of a benchmark run",
+        description="Aggregate a run (per estimator x task x n: mean, bias, std, RMSE, log2 ratio, coverage, "
+        "seconds, failures; samples needed; a leaderboard) and write it in the chosen formats. "
+        "The best value of each row is marked in every format.",
+    )
+    parser.add_argument("--db", required=True, metavar="PATH", help="results database written by 'infobench bench'")
+    parser.add_argument("--run", default="latest", metavar="ID", help="run id (default: the latest run)")
+    parser.add_argument("--format", default="md,html,png", metavar="F[,F...]",
+                        help="any of md, html, csv, tex, png, parquet (default md,html,png)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default reports/RUN_ID)")
+    parser.add_argument("--estimators", default=None, metavar="SPECS", help="only these estimator specs")
+    parser.add_argument("--tasks", default=None, metavar="IDS", help="only these task ids, comma-separated")
+    parser.add_argument("--units", choices=["nats", "bits"], default="nats", help="units of the tables (default nats)")
+    parser.add_argument("--rank-by", default="rmse", metavar="METRIC",
+                        help="metric of the leaderboard's ranks (default rmse; e.g. bias, mean_log2_ratio)")
+    parser.add_argument("--title", default=None, help="report title")
+    parser.add_argument("--list-runs", action="store_true", help="list the runs in the database and exit")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    from infobench.bench.spec import parse_specs
+    from infobench.bench.store import ResultsStore
+    from infobench.report import leaderboard, leaderboard_table, parse_formats, summarize, to_rich, write_report
+
+    console = Console()
+    formats = parse_formats(args.format)
+    with ResultsStore(args.db, create=False) as store:
+        if args.list_runs:
+            runs = store.runs()
+            t = RichTable(title=Text(f"runs in {args.db}"))
+            for c in ("run_id", "created", "updated", "cells", "failed"):
+                t.add_column(c, justify="right" if c in ("cells", "failed") else "left")
+            for r in runs.itertuples():
+                t.add_row(Text(r.run_id), r.created, r.updated, str(r.cells), str(r.failed))
+            console.print(t)
+            return 0
+        estimators = [str(s) for s in parse_specs(args.estimators)] if args.estimators else None
+        tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
+        df = store.load(args.run, estimators=estimators, tasks=tasks)
+        run_id = df.attrs["run_id"]
+        info = store.run_info(run_id)
+    if df.empty:
+        raise UsageError(f"run {run_id!r} has no results matching the selection")
+    out = args.out or f"reports/{run_id}"
+    meta = {"run": run_id, "database": args.db}
+    if info["command"]:
+        meta["command"] = info["command"]
+    meta["base seed"] = str(info["base_seed"])
+    try:
+        written = write_report(df, out, formats=formats, title=args.title or f"infobench benchmark: {run_id}",
+                               units=args.units, rank_by=args.rank_by, meta=meta)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    console.print(to_rich(leaderboard_table(leaderboard(summarize(df), rank_by=args.rank_by), rank_by=args.rank_by)))
+    parts = [f"{len(paths)} {fmt}" if len(paths) > 1 else paths[0].name for fmt, paths in written.items() if paths]
+    console.print(f"wrote {sum(len(p) for p in written.values())} file(s) to {out}: {', '.join(parts)}",
+                  highlight=False, soft_wrap=True, markup=False)
+    return 0

@@ -1,0 +1,111 @@
+"""``infobench score``: score generated samples against real data, one row per generator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from infobench.cli import UsageError
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``score`` and ``validity``: extractor, scores, seeds, device, output."""
+    parser.add_argument("--extractor", default="classifier", metavar="NAME",
+                        help="classifier (default: a small CNN trained on the real train split and cached), "
+                        "pixels, package.module:factory, or a TorchScript file")
+    parser.add_argument("--pca", type=int, default=None, metavar="D", help="pixels extractor: keep D principal components")
+    parser.add_argument("--scores", default=None, metavar="S[,S...]",
+                        help="score names (default: all the extractor allows; see 'infobench score --list')")
+    parser.add_argument("--seed", type=int, default=0, help="seed of splits, classifier, subsets, bootstrap (default 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--k", type=int, default=5, help="neighbourhood size of precision/recall/density/coverage (5)")
+    parser.add_argument("--knn-k", type=int, default=3, help="neighbour order of the kNN entropy and KL (3)")
+    parser.add_argument("--vendi-q", type=float, default=1.0, help="order q of the Vendi score (1)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
+    parser.add_argument("--format", default="rich", metavar="F",
+                        help="rich (terminal, default), md, csv, tex (latex) or html")
+    parser.add_argument("--json", action="store_true", help="print the tidy results as JSON instead of tables")
+    parser.add_argument("--out", default=None, metavar="PATH", help="write the output to PATH instead of stdout")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score generated samples (FID, KID, PRDC, IS, kNN KL/entropy, Vendi, memorization...)",
+        description="Score one or more generated sets against real data: one row per generator, one column per "
+        "score with its direction and bootstrap interval, the best generator per column marked, and the real "
+        "held-out split as the ceiling row ('--fake held-out').",
+    )
+    parser.add_argument("--real", default=None, metavar="SPEC",
+                        help="digits, mnist:PATH, fashion-mnist:PATH, an image folder or a .npy/.npz file")
+    parser.add_argument("--fake", action="append", default=[], metavar="SPEC",
+                        help="generated samples: .npy/.npz/.pt, image folder, checkpoint, package.module:function "
+                        "or held-out (repeat for several)")
+    parser.add_argument("--names", default=None, metavar="N[,N...]", help="one name per --fake, comma-separated")
+    parser.add_argument("--n", type=int, default=None,
+                        help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)")
+    parser.add_argument("--bootstrap", type=int, default=50, metavar="B",
+                        help="bootstrap replicates for the intervals (default 50; 0: none)")
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (0.95)")
+    parser.add_argument("--range", default=None, metavar="LOW,HIGH",
+                        help="pixel range of generated arrays (default: detected: uint8 0,255; 0,1; -1,1)")
+    parser.add_argument("--no-resize", action="store_true", help="make an image-size mismatch an error")
+    parser.add_argument("--list", action="store_true", help="list the scores with their directions and exit")
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_range(text: str | None):
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--range must be LOW,HIGH (e.g. 0,255 or -1,1); got {text!r}") from None
+    return lo, hi
+
+
+def params_of(args: argparse.Namespace) -> dict:
+    return {"k": args.k, "knn_k": args.knn_k, "vendi_q": args.vendi_q}
+
+
+def emit(text: str, out: str | None) -> None:
+    if out is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+    else:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from infobench.quality import available_scores, score
+    from infobench.quality.table import check_format, print_rich, render, score_tables, to_json
+
+    console = Console(stderr=True)
+    if args.list:
+        df = available_scores()
+        emit(df[["name", "label", "direction", "unit", "family", "summary"]].to_string(index=False), args.out)
+        return 0
+    if args.real is None or not args.fake:
+        raise UsageError("score needs --real SPEC and at least one --fake SPEC")
+    fmt = check_format(args.format)
+    df = score(
+        args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
+        bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
+        value_range=parse_range(args.range), resize=not args.no_resize, pca=args.pca, cache=not args.no_cache,
+        progress=True, **params_of(args),
+    )
+    if args.json:
+        emit(to_json(df), args.out)
+        return 0
+    tables = score_tables(df, title=f"Sample quality vs {args.real}")
+    if fmt == "rich" and args.out is None:
+        print_rich(tables)
+    else:
+        emit(render(tables, "md" if fmt == "rich" else fmt, title=f"Sample quality vs {args.real}"), args.out)
+    if args.out is not None:
+        console.print(f"wrote {args.out}", highlight=False, markup=False)
+    return 0

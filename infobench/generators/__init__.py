@@ -1,0 +1,27 @@
+"""Reference generators: offline datasets, DCGAN, WGAN-GP and a convolutional VAE.
+
+>>> from infobench import generators
+>>> ckpt = generators.train("vae", "digits", out="runs/vae-digits")   # doctest: +SKIP
+>>> images = generators.load(ckpt).sample(10_000, seed=0)             # doctest: +SKIP
+>>> images.shape                                                      # doctest: +SKIP
+torch.Size([10000, 1, 8, 8])
+
+See :func:`train`, :func:`load` and :func:`~infobench.generators.data.load_dataset`.
+"""
+
+from infobench.generators.checkpoint import TrainedGenerator, load
+from infobench.generators.config import DEFAULTS, KINDS, TrainConfig
+from infobench.generators.data import ImageSet, load_dataset, load_images
+from infobench.generators.train import train
+
+__all__ = [
+    "DEFAULTS",
+    "KINDS",
+    "ImageSet",
+    "TrainConfig",
+    "TrainedGenerator",
+    "load",
+    "load_dataset",
+    "load_images",
+    "train",
+]

@@ -1,0 +1,625 @@
+"""Image datasets that load offline: scikit-learn's digits, MNIST-style IDX files,
+image folders and numpy arrays.
+
+Every loader returns an :class:`ImageSet` whose ``images`` are a float32
+tensor of shape ``(N, C, H, W)`` with values in ``[0, 1]``. Nothing is ever
+downloaded: a missing file raises ``FileNotFoundError`` naming the file and
+every folder it was looked for in; a corrupt file raises ``ValueError`` naming
+the file.
+
+Splits
+------
+MNIST and Fashion-MNIST come with an official split (``train-*`` and
+``t10k-*`` files). Every other dataset (digits, folders, arrays) is split
+80 % / 20 % by ``seed``: stratified by class when labels are known, a plain
+permutation otherwise. The split depends only on ``seed`` and the data, so it
+is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from infobench._validation import as_generator, check_choice
+
+__all__ = [
+    "ImageSet",
+    "IMAGE_SUFFIXES",
+    "SPLITS",
+    "TEST_FRACTION",
+    "load_dataset",
+    "load_images",
+    "read_idx",
+    "stratified_split",
+]
+
+SPLITS = ("train", "test", "all")
+TEST_FRACTION = 0.2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+ARRAY_SUFFIXES = (".npy", ".npz")
+# Keys looked for (in this order) in .npz / .pt files.
+IMAGE_KEYS = ("images", "x", "arr_0")
+LABEL_KEYS = ("labels", "y")
+
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+# File stems of the official MNIST / Fashion-MNIST distributions, per split.
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# torchvision's folder names under ROOT (ROOT/<name>/raw/...).
+_TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A set of images with optional class labels.
+
+    Attributes
+    ----------
+    images : torch.Tensor
+        float32, shape ``(N, C, H, W)``, values in ``[0, 1]``.
+    labels : torch.Tensor or None
+        int64, shape ``(N,)``, values in ``[0, num_classes)``.
+    name : str
+        Where the images came from (a dataset spec or a path) and the split.
+    num_classes : int or None
+        Number of classes when labels are known.
+    classes : tuple of str or None
+        Class names, where known (class sub-folder names of an image folder).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    name: str
+    num_classes: int | None
+    classes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        imgs = self.images
+        if not isinstance(imgs, torch.Tensor) or imgs.dtype != torch.float32 or imgs.ndim != 4:
+            raise TypeError("ImageSet.images must be a float32 tensor of shape (N, C, H, W)")
+        if self.labels is not None:
+            lab = self.labels
+            if not isinstance(lab, torch.Tensor) or lab.dtype != torch.int64 or lab.shape != (imgs.shape[0],):
+                raise TypeError(f"ImageSet.labels must be an int64 tensor of shape ({imgs.shape[0]},) or None")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        return tuple(int(s) for s in self.images.shape[1:])  # type: ignore[return-value]
+
+    def subset(self, index: Any, name: str | None = None) -> "ImageSet":
+        """The images (and labels) at ``index`` (a slice, an index array or a boolean mask)."""
+        if isinstance(index, np.ndarray):
+            index = torch.from_numpy(index)
+        labels = None if self.labels is None else self.labels[index]
+        return ImageSet(self.images[index], labels, name or self.name, self.num_classes, self.classes)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pixel values, labels and shape: identifies the exact data a model saw."""
+        h = hashlib.sha256()
+        h.update(repr(tuple(self.images.shape)).encode())
+        h.update(self.images.detach().cpu().contiguous().numpy().tobytes())
+        if self.labels is not None:
+            h.update(self.labels.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+
+# ------------------------------------------------------------------ splits
+def stratified_split(labels: np.ndarray | None, n: int, seed: Any, test_fraction: float = TEST_FRACTION):
+    """Seeded train/test index split, stratified by class when ``labels`` is given.
+
+    Each class ``c`` with ``n_c`` members sends ``round(test_fraction * n_c)``
+    of them (chosen by a permutation drawn from ``seed``) to the test set, so
+    class proportions are the same in both parts. Returns sorted index arrays
+    ``(train, test)``: the original order is kept within each part.
+    """
+    rng = as_generator(seed)
+    test_parts = []
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    for members in groups:
+        n_test = int(round(test_fraction * len(members)))
+        test_parts.append(rng.permutation(members)[:n_test])
+    test = np.sort(np.concatenate(test_parts)) if test_parts else np.empty(0, dtype=np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[test] = False
+    return np.flatnonzero(mask), test
+
+
+def _apply_split(images: np.ndarray, labels: np.ndarray | None, split: str, seed: Any):
+    if split == "all":
+        return images, labels
+    train, test = stratified_split(labels, len(images), seed)
+    idx = train if split == "train" else test
+    return images[idx], None if labels is None else labels[idx]
+
+
+# ------------------------------------------------------------------ IDX
+def _read_bytes(path: Path) -> bytes:
+    """Read a file, decompressing ``.gz``; a broken gzip stream names the file."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"cannot read {str(path)!r}: corrupt or truncated file ({exc})") from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX file (the MNIST format), optionally gzip-compressed.
+
+    The header is two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B
+    int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions
+    ``d``, then ``d`` big-endian uint32 sizes; the data follows in big-endian
+    C order (LeCun et al., "THE MNIST DATABASE", file format section).
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``*.idx?-ubyte`` or ``*.idx?-ubyte.gz``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Native-endian array of the stored shape and type.
+
+    Raises
+    ------
+    ValueError
+        Bad magic bytes, unknown type code, or a payload whose size does not
+        match the header; the message names the file.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    where = f"IDX file {str(path)!r}"
+    if len(raw) < 4:
+        raise ValueError(f"{where} is too short for an IDX header ({len(raw)} bytes)")
+    if raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{where} has a bad magic number {raw[:4].hex()} (must start with 0000); not an IDX file")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_DTYPES:
+        raise ValueError(f"{where} has unknown data type code 0x{code:02x}; valid codes are 08, 09, 0b, 0c, 0d, 0e")
+    if ndim == 0:
+        raise ValueError(f"{where} declares 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{where} is truncated inside its header ({len(raw)} bytes, needs {header})")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    got = len(raw) - header
+    if got != expected:
+        raise ValueError(
+            f"{where} has {got} data bytes but its header declares shape {tuple(shape)} "
+            f"of {dtype.name[1:] if dtype.name.startswith('>') else dtype.name} ({expected} bytes); "
+            "the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _idx_candidates(name: str, folder: Path) -> list[Path]:
+    """Folders searched for the IDX files, in order: torchvision's layout, ``raw/``, flat."""
+    tv = _TORCHVISION_NAMES[name]
+    return [folder / tv / "raw", folder / "raw", folder]
+
+
+def _find_idx(stem: str, folders: Sequence[Path], dataset: str) -> Path:
+    # Some mirrors spell the stem with a dot (train-images.idx3-ubyte).
+    variants = [stem, stem.replace("-idx", ".idx")]
+    for folder in folders:
+        for v in variants:
+            for suffix in ("", ".gz"):
+                p = folder / (v + suffix)
+                if p.is_file():
+                    return p
+    looked = ", ".join(repr(str(f)) for f in folders)
+    raise FileNotFoundError(
+        f"{dataset} file {stem}[.gz] not found; looked in {looked} "
+        "(nothing is downloaded: place the IDX files there, flat or in torchvision's ROOT/"
+        f"{_TORCHVISION_NAMES[dataset]}/raw layout)"
+    )
+
+
+def _load_idx_split(name: str, folder: Path, split: str):
+    folders = _idx_candidates(name, folder)
+    img_path = _find_idx(_IDX_FILES[split][0], folders, name)
+    lab_path = _find_idx(_IDX_FILES[split][1], folders, name)
+    images = read_idx(img_path)
+    labels = read_idx(lab_path)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"IDX file {str(img_path)!r} must hold uint8 images of shape (N, H, W); "
+            f"got {images.dtype} of shape {images.shape}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"IDX file {str(lab_path)!r} must hold integer labels of shape (N,); got shape {labels.shape}")
+    if len(labels) != len(images):
+        raise ValueError(
+            f"IDX files {str(img_path)!r} ({len(images)} images) and {str(lab_path)!r} "
+            f"({len(labels)} labels) disagree on the number of examples"
+        )
+    return images[:, None].astype(np.float32) / np.float32(255.0), labels.astype(np.int64)
+
+
+def _load_idx_dataset(name: str, folder: Path, split: str) -> ImageSet:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{name} folder {str(folder)!r} does not exist (nothing is downloaded)")
+    parts = ["train", "test"] if split == "all" else [split]
+    loaded = [_load_idx_split(name, folder, s) for s in parts]
+    images = np.concatenate([p[0] for p in loaded])
+    labels = np.concatenate([p[1] for p in loaded])
+    return _make_set(images, labels, f"{name}:{folder}[{split}]", num_classes=10)
+
+
+# ------------------------------------------------------------------ digits
+def _load_digits(split: str, seed: Any) -> ImageSet:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # Pixel values are integers 0..16 (counts of set pixels in 4x4 blocks).
+    images = (bunch.images.astype(np.float32) / np.float32(16.0))[:, None]
+    labels = bunch.target.astype(np.int64)
+    images, labels = _apply_split(images, labels, split, seed)
+    return _make_set(images, labels, f"digits[{split}]", num_classes=10)
+
+
+# ------------------------------------------------------------------ arrays
+def _infer_range(arr: np.ndarray, where: str) -> tuple[float, float]:
+    if arr.dtype == np.uint8:
+        return (0.0, 255.0)
+    if arr.dtype == np.bool_:
+        return (0.0, 1.0)
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return (0.0, 1.0)
+    if lo >= -1.0 and hi <= 1.0:
+        return (-1.0, 1.0)
+    if arr.dtype.kind in "iu" and lo >= 0 and hi <= 255:
+        return (0.0, 255.0)
+    raise ValueError(
+        f"{where}: cannot tell the value range of pixels in [{lo:g}, {hi:g}] "
+        "(inferred ranges: uint8 -> [0, 255], floats in [0, 1] or [-1, 1]); pass value_range=(low, high)"
+    )
+
+
+def _check_value_range(value_range: Any) -> tuple[float, float] | None:
+    if value_range is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise TypeError(f"value_range must be None or a pair (low, high) of numbers; got {value_range!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be finite with low < high; got {value_range!r}")
+    return lo, hi
+
+
+def _to_nchw(arr: np.ndarray, where: str) -> np.ndarray:
+    """Accept (N, H, W), (N, C, H, W) and channels-last (N, H, W, C) with C in {1, 3}."""
+    if arr.ndim == 3:
+        return arr[:, None]
+    if arr.ndim == 4:
+        if arr.shape[1] in (1, 3):
+            return arr
+        if arr.shape[3] in (1, 3):
+            return np.moveaxis(arr, 3, 1)
+        raise ValueError(
+            f"{where}: cannot find the channel axis of images of shape {arr.shape} "
+            "(expected (N, C, H, W) or (N, H, W, C) with C = 1 or 3)"
+        )
+    raise ValueError(f"{where}: images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C); got {arr.shape}")
+
+
+def _normalise_array(arr: Any, where: str, value_range: tuple[float, float] | None) -> np.ndarray:
+    """Validate an image array and scale it to float32 in [0, 1]; out-of-range values raise (never clipped)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: images must have a numeric dtype; got {arr.dtype}")
+    arr = _to_nchw(arr, where)
+    if arr.shape[0] == 0 or 0 in arr.shape:
+        raise ValueError(f"{where}: no images (shape {arr.shape})")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{where}: images contain NaN or inf")
+    lo, hi = value_range if value_range is not None else _infer_range(arr, where)
+    amin, amax = float(arr.min()), float(arr.max())
+    if amin < lo or amax > hi:
+        raise ValueError(
+            f"{where}: pixel values span [{amin:g}, {amax:g}], outside value_range ({lo:g}, {hi:g}); "
+            "values are never clipped"
+        )
+    out = (arr.astype(np.float64) - lo) / (hi - lo)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _normalise_labels(labels: Any, n: int, where: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iub":
+        if labels.dtype.kind == "f" and np.isfinite(labels).all() and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise TypeError(f"{where}: labels must be integers; got dtype {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"{where}: labels must have shape ({n},) to match the images; got {labels.shape}")
+    if n and labels.min() < 0:
+        raise ValueError(f"{where}: labels must be non-negative class indices; got minimum {labels.min()}")
+    return labels.astype(np.int64)
+
+
+def _pick_key(keys: Sequence[str], wanted: Sequence[str]) -> str | None:
+    for k in wanted:
+        if k in keys:
+            return k
+    return None
+
+
+def _read_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images and optional labels from .npy, .npz or .pt (a tensor or a dict of tensors)."""
+    where = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                keys = list(z.files)
+                ik = _pick_key(keys, IMAGE_KEYS)
+                if ik is None:
+                    raise ValueError(f"{where!r} has no image array: expected a key in {list(IMAGE_KEYS)}; found {keys}")
+                lk = _pick_key(keys, LABEL_KEYS)
+                return z[ik], None if lk is None else z[lk]
+        if suffix == ".pt":
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, torch.Tensor):
+                return obj.float().numpy() if obj.is_floating_point() else obj.numpy(), None
+            if isinstance(obj, dict):
+                ik = _pick_key(list(obj), IMAGE_KEYS)
+                if ik is None or not isinstance(obj[ik], torch.Tensor):
+                    raise ValueError(f"{where!r} holds a dict without an image tensor under {list(IMAGE_KEYS)}")
+                lk = _pick_key(list(obj), LABEL_KEYS)
+                img = obj[ik]
+                img = img.float().numpy() if img.is_floating_point() else img.numpy()
+                return img, None if lk is None else np.asarray(obj[lk])
+            raise ValueError(f"{where!r} must hold a tensor or a dict with an 'images' tensor; got {type(obj).__name__}")
+    except (ValueError, TypeError):
+        raise
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # corrupt zip / npy header / pickle payload
+        raise ValueError(f"cannot read {where!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})") from None
+    raise ValueError(f"{where!r}: unsupported suffix {suffix!r}; expected .npy, .npz or .pt")
+
+
+# ------------------------------------------------------------------ folders
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One image as an (H, W) or (H, W, 3) array in [0, 1]; alpha is dropped."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode.startswith("I;16"):
+                return np.asarray(im, dtype=np.float64) / 65535.0
+            if mode in ("1", "L", "LA", "I", "F") or (mode == "P" and _palette_is_grey(im)):
+                if mode in ("I", "F"):
+                    raise ValueError(f"image {str(path)!r} has pixel mode {mode!r} with no fixed range; save it as 8-bit")
+                return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+            return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        raise ValueError(f"cannot read image {str(path)!r}: corrupt or not an image ({exc})") from None
+
+
+def _palette_is_grey(im) -> bool:
+    pal = np.asarray(im.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+    return bool(len(pal)) and bool(np.all(pal[:, 0] == pal[:, 1]) and np.all(pal[:, 1] == pal[:, 2]))
+
+
+def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...] | None]:
+    top = _image_files(folder)
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs = [d for d in subdirs if _image_files(d)]
+    if top and class_dirs:
+        raise ValueError(
+            f"image folder {str(folder)!r} mixes images at its top level with class sub-folders "
+            f"({class_dirs[0].name!r}); use one layout"
+        )
+    if not top and not class_dirs:
+        raise ValueError(
+            f"image folder {str(folder)!r} contains no images with suffixes {list(IMAGE_SUFFIXES)} "
+            "(at its top level or in class sub-folders)"
+        )
+    if top:
+        files, labels, classes = top, None, None
+    else:
+        files, lab = [], []
+        for c, d in enumerate(class_dirs):
+            fs = _image_files(d)
+            files += fs
+            lab += [c] * len(fs)
+        labels, classes = np.asarray(lab, dtype=np.int64), tuple(d.name for d in class_dirs)
+    arrays = [_read_image(f) for f in files]
+    ref_shape, ref_file = arrays[0].shape[:2], files[0]
+    colour = any(a.ndim == 3 for a in arrays)
+    for f, a in zip(files, arrays):
+        if a.shape[:2] != ref_shape:
+            raise ValueError(
+                f"image {str(f)!r} is {a.shape[1]}x{a.shape[0]} pixels but {str(ref_file)!r} is "
+                f"{ref_shape[1]}x{ref_shape[0]}; all images must have the same size"
+            )
+    if colour:
+        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
+        stacked = np.stack(arrays).transpose(0, 3, 1, 2)
+    else:
+        stacked = np.stack(arrays)[:, None]
+    return stacked.astype(np.float32), labels, classes
+
+
+# ------------------------------------------------------------------ public
+def _make_set(images: np.ndarray, labels: np.ndarray | None, name: str, num_classes: int | None = None, classes=None) -> ImageSet:
+    lab = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
+    if lab is not None and num_classes is None:
+        num_classes = int(lab.max()) + 1 if len(lab) else 0
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), lab, name, num_classes, classes)
+
+
+def _resolve_path(text: str, root: Path | None) -> Path:
+    p = Path(text).expanduser()
+    if root is not None and not p.is_absolute():
+        p = root / p
+    return p
+
+
+def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | os.PathLike | None = None) -> ImageSet:
+    """Load a training dataset by name or path, offline.
+
+    Parameters
+    ----------
+    spec : str
+        ``"digits"`` (scikit-learn's bundled 8x8 digits: 1,797 images,
+        10 classes, pixel counts 0..16 scaled to [0, 1]);
+        ``"mnist:PATH"`` or ``"fashion-mnist:PATH"`` (IDX files, optionally
+        ``.gz``, in ``PATH`` itself, ``PATH/raw`` or torchvision's
+        ``PATH/MNIST/raw`` / ``PATH/FashionMNIST/raw``; ``"mnist"`` alone uses
+        ``root``); a folder of PNG/JPEG/BMP images, optionally one sub-folder
+        per class (labels follow the sorted folder names); or a ``.npy`` /
+        ``.npz`` file (keys ``images`` or ``x``, optional ``labels`` or ``y``;
+        layouts (N, H, W), (N, C, H, W) or (N, H, W, C)).
+    split : {"train", "test", "all"}
+        MNIST-style data use their official split; everything else is split
+        80/20 by ``seed``, stratified by class when labels are known.
+    seed : int or numpy.random.Generator
+        Seed of the train/test split (ignored by MNIST-style data).
+    root : path, optional
+        Folder that relative paths in ``spec`` are resolved against; the data
+        folder for a bare ``"mnist"`` / ``"fashion-mnist"``.
+
+    Returns
+    -------
+    ImageSet
+        float32 images in [0, 1] of shape (N, C, H, W), int64 labels or None.
+
+    Raises
+    ------
+    FileNotFoundError
+        A missing file or folder (the message says where it looked).
+    ValueError
+        Unknown names, bad split, corrupt files, mixed image sizes,
+        out-of-range pixel values.
+
+    Examples
+    --------
+    >>> ds = load_dataset("digits", split="train", seed=0)
+    >>> ds.images.shape, ds.num_classes
+    (torch.Size([1438, 1, 8, 8]), 10)
+    """
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"dataset must be a string such as 'digits', 'mnist:PATH' or a path; got {type(spec).__name__} {spec!r}")
+    split = check_choice("split", split, SPLITS)
+    as_generator(seed)  # validate before any file I/O
+    root_path = None if root is None else Path(root).expanduser()
+    text = os.fspath(spec)
+    head, sep, rest = text.partition(":")
+    if head == "digits":
+        if sep:
+            raise ValueError(f"dataset 'digits' takes no path; got {text!r}")
+        return _load_digits(split, seed)
+    if head in _TORCHVISION_NAMES:
+        if sep and rest:
+            folder = _resolve_path(rest, root_path)
+        elif root_path is not None:
+            folder = root_path
+        else:
+            raise ValueError(
+                f"dataset {text!r} needs a folder: write '{head}:PATH' or pass root=PATH "
+                "(nothing is downloaded)"
+            )
+        return _load_idx_dataset(head, folder, split)
+    path = _resolve_path(text, root_path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"dataset {text!r} is neither a known name ('digits', 'mnist:PATH', 'fashion-mnist:PATH') "
+            f"nor an existing file or folder (looked for {str(path)!r})"
+        )
+    if path.is_dir():
+        images, labels, classes = _load_folder(path)
+        images, labels = _apply_split(images, labels, split, seed)
+        return _make_set(images, labels, f"{path}[{split}]", len(classes) if classes else None, classes)
+    if path.suffix.lower() not in ARRAY_SUFFIXES:
+        raise ValueError(
+            f"dataset file {str(path)!r} has unsupported suffix {path.suffix!r}; "
+            f"expected one of {list(ARRAY_SUFFIXES)} or a folder of images"
+        )
+    images, labels = _read_array_file(path)
+    images = _normalise_array(images, str(path), None)
+    if labels is not None:
+        labels = _normalise_labels(labels, len(images), str(path))
+    images, labels = _apply_split(images, labels, split, seed)
+    return _make_set(images, labels, f"{path}[{split}]")
+
+
+def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None = None) -> ImageSet:
+    """Load generated samples (all of them, no split) from a file or image folder.
+
+    Parameters
+    ----------
+    path : path
+        ``.npy``, ``.npz`` (key ``images``/``x``/``arr_0``, optional
+        ``labels``/``y``), ``.pt`` (a tensor or a dict with ``images``,
+        read with ``weights_only=True``), or a folder of images.
+    value_range : (low, high), optional
+        Pixel range of array data, mapped linearly to [0, 1]. By default:
+        uint8 -> (0, 255); floats inside [0, 1] -> (0, 1); floats inside
+        [-1, 1] -> (-1, 1) (tanh outputs). Values outside the range raise:
+        nothing is clipped.
+
+    Returns
+    -------
+    ImageSet
+        float32 images in [0, 1], shape (N, C, H, W).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file or folder path; got {type(path).__name__} {path!r}")
+    vr = _check_value_range(value_range)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"images path {str(p)!r} does not exist")
+    if p.is_dir():
+        images, labels, classes = _load_folder(p)
+        return _make_set(images, labels, str(p), len(classes) if classes else None, classes)
+    if p.suffix.lower() not in (*ARRAY_SUFFIXES, ".pt"):
+        raise ValueError(f"images file {str(p)!r} has unsupported suffix {p.suffix!r}; expected .npy, .npz, .pt or a folder")
+    images, labels = _read_array_file(p)
+    images = _normalise_array(images, str(p), vr)
+    if labels is not None:
+        labels = _normalise_labels(labels, len(images), str(p))
+    return _make_set(images, labels, str(p))

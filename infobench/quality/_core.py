@@ -1,0 +1,359 @@
+"""Score registry, per-comparison context and the outcome types shared by the score modules.
+
+A *score group* is one function computing several related scores from a
+:class:`Context` (e.g. precision, recall, density and coverage share their
+neighbour searches). Each score is described by a :class:`ScoreSpec`: its
+direction (``"up"``: higher is better, ``"down"``: lower is better,
+``"zero"``: closer to zero is better), unit, and how its bootstrap interval
+is drawn (``"resample"``: the whole score is recomputed on rows drawn with
+replacement; ``"terms"``: the score is a function of per-sample terms, which
+are resampled, see :mod:`infobench.quality.bootstrap`).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from infobench._validation import check_float, check_int
+from infobench.quality._distances import CrossResult, knn_cross, knn_self
+
+__all__ = [
+    "DIRECTIONS",
+    "SCORES",
+    "GROUPS",
+    "Context",
+    "Outcome",
+    "Params",
+    "ScoreSpec",
+    "TermStat",
+    "register_group",
+    "resolve_scores",
+]
+
+DIRECTIONS = {"up": "↑", "down": "↓", "zero": "→0"}
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What one score measures and how to read it.
+
+    Attributes
+    ----------
+    name : str
+        Column id (``"fid"``, ``"precision"``, ...).
+    label : str
+        Short label for tables.
+    direction : {"up", "down", "zero"}
+        Which way is better.
+    unit : str
+        ``"nats"``, ``"fraction"``, ``"count"`` or ``""`` (dimensionless).
+    family : {"information", "standard"}
+        Information-theoretic scores or the standard ones of the literature.
+    needs : {"probs", "features", "train"}
+        Class probabilities, features, or features of the training split.
+    bootstrap : {"resample", "terms"}
+        How the bootstrap interval is drawn.
+    group : str
+        The computation that produces it.
+    summary : str
+        One line: what a change in the score means.
+    """
+
+    name: str
+    label: str
+    direction: str
+    unit: str
+    family: str
+    needs: str
+    bootstrap: str
+    group: str
+    summary: str
+
+    @property
+    def arrow(self) -> str:
+        return DIRECTIONS[self.direction]
+
+
+@dataclass
+class TermStat:
+    """A score that is a function of per-sample terms: ``value = fn(*arrays)``.
+
+    The bootstrap resamples each 1-D array independently (they belong to
+    different sample sets, e.g. generated and real) and re-applies ``fn``.
+    """
+
+    arrays: tuple[torch.Tensor, ...]
+    fn: Callable[..., float]
+
+    def value(self) -> float:
+        return float(self.fn(*self.arrays))
+
+    def replicate(self, rng: np.random.Generator) -> float:
+        picked = []
+        for a in self.arrays:
+            idx = torch.as_tensor(rng.integers(0, a.shape[0], size=a.shape[0]), device=a.device)
+            picked.append(a[idx])
+        return float(self.fn(*picked))
+
+
+@dataclass
+class Outcome:
+    """The value of one score on one (real, generated) pair, with what it used."""
+
+    value: float
+    n_real: int
+    n_fake: int
+    terms: TermStat | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Hyper-parameters of the scores (validated once, before any work).
+
+    Attributes
+    ----------
+    k : int
+        Neighbourhood size of precision, recall, density and coverage (5, as
+        in Naeem et al. 2020).
+    knn_k : int
+        Neighbour index of the kNN entropy and KL divergence estimators (3).
+    vendi_q : float
+        Order q of the Vendi score (1: Shannon; ``inf`` allowed).
+    kid_subsets, kid_subset_size : int
+        KID is averaged over this many subsets of this size (100 x 1000, as in
+        Binkowski et al. 2018), capped at the smaller set's size.
+    fid_points : int
+        Number of sample sizes in the FID-infinity extrapolation.
+    fid_min_fraction : float
+        Smallest sample size of the extrapolation, as a fraction of n.
+    rke_bandwidth : float or None
+        Gaussian kernel width of the Renyi kernel entropy; ``None``: the median
+        distance between real features (median heuristic).
+    coverage_ratio : float
+        A class counts as covered when its share of generated predictions is
+        at least this fraction of its share of real predictions.
+    tile_bytes : int or None
+        Memory budget of one distance tile.
+    """
+
+    k: int = 5
+    knn_k: int = 3
+    vendi_q: float = 1.0
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    fid_points: int = 15
+    fid_min_fraction: float = 0.2
+    rke_bandwidth: float | None = None
+    coverage_ratio: float = 0.1
+    tile_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("k", self.k, low=1)
+        check_int("knn_k", self.knn_k, low=1)
+        if not (isinstance(self.vendi_q, (int, float)) and not isinstance(self.vendi_q, bool)):
+            raise TypeError(f"vendi_q must be a number >= 0 (or inf); got {self.vendi_q!r}")
+        if not (self.vendi_q >= 0) or math.isnan(self.vendi_q):
+            raise ValueError(f"vendi_q must be a number >= 0 (or inf); got {self.vendi_q!r}")
+        check_int("kid_subsets", self.kid_subsets, low=2)
+        check_int("kid_subset_size", self.kid_subset_size, low=2)
+        check_int("fid_points", self.fid_points, low=3)
+        check_float("fid_min_fraction", self.fid_min_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.rke_bandwidth is not None:
+            check_float("rke_bandwidth", self.rke_bandwidth, low=0.0, low_open=True)
+        check_float("coverage_ratio", self.coverage_ratio, low=0.0, high=1.0, low_open=True)
+        if self.tile_bytes is not None:
+            check_int("tile_bytes", self.tile_bytes, low=1024)
+
+
+SCORES: dict[str, ScoreSpec] = {}
+# group name -> (function(ctx, names) -> {score: Outcome}, its score names in order)
+GROUPS: dict[str, tuple[Callable[["Context", tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
+
+
+def register_group(name: str, specs: list[ScoreSpec]):
+    """Decorator: register a score group computing ``specs``."""
+
+    def deco(func):
+        for spec in specs:
+            if spec.name in SCORES:
+                raise ValueError(f"score {spec.name!r} is already registered")
+            if spec.direction not in DIRECTIONS:
+                raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {spec.direction!r}")
+            SCORES[spec.name] = spec
+        GROUPS[name] = (func, tuple(s.name for s in specs))
+        return func
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    from infobench.quality import scores_info, scores_standard  # noqa: F401
+
+
+def resolve_scores(scores: Any, *, has_probs: bool = True, has_train: bool = True) -> tuple[str, ...]:
+    """Validate score names (``None``: every score the inputs allow) and return them in registry order.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the valid ones), or a class-based
+        score requested from an extractor without class probabilities.
+    """
+    _ensure_loaded()
+    if scores is None:
+        return tuple(n for n, s in SCORES.items() if has_probs or s.needs != "probs")
+    if isinstance(scores, str):
+        scores = [s.strip() for s in scores.split(",") if s.strip()]
+    try:
+        wanted = list(scores)
+    except TypeError:
+        raise TypeError(f"scores must be None, a comma-separated string or a list of names; got {scores!r}") from None
+    if not wanted:
+        raise ValueError("scores must name at least one score; got an empty list")
+    for name in wanted:
+        if not isinstance(name, str) or name not in SCORES:
+            raise ValueError(f"unknown score {name!r}; valid scores are {list(SCORES)}")
+        if SCORES[name].needs == "probs" and not has_probs:
+            raise ValueError(
+                f"score {name!r} needs class probabilities, which this extractor does not give "
+                "(use the 'classifier' extractor or a module returning (features, logits))"
+            )
+    return tuple(n for n in SCORES if n in set(wanted))
+
+
+def _seed_for(root: int, label: str) -> np.random.SeedSequence:
+    # crc32 (not hash()) so that seeds are the same in every process.
+    return np.random.SeedSequence([root, zlib.crc32(label.encode())])
+
+
+class Context:
+    """Features (and class probabilities) of one real / generated pair, with shared neighbour searches.
+
+    Parameters
+    ----------
+    real, fake : torch.Tensor
+        ``(n, d)`` float64 features.
+    real_probs, fake_probs : torch.Tensor or None
+        ``(n, C)`` float64 class probabilities.
+    train : torch.Tensor or None
+        Features of the training split for memorization; ``None``: ``real`` is the training split.
+    heldout : torch.Tensor or None
+        Features of real data the feature extractor was not trained on (the
+        test split): the real side of the entropy gap when given.
+    params : Params
+    seed : int
+        Root seed; every group draws from its own child stream so that adding
+        or removing scores does not change the others.
+    """
+
+    def __init__(self, real, fake, real_probs, fake_probs, train, params: Params, seed: int, shared=None, origin=None,
+                 heldout=None):
+        self.real = real
+        self.heldout = heldout
+        self.fake = fake
+        self.real_probs = real_probs
+        self.fake_probs = fake_probs
+        self.train = train
+        self.params = params
+        self.seed = int(seed)
+        # Constants derived from the full real set (e.g. a kernel width), kept by resampled copies.
+        self.shared: dict[str, Any] = {"root": (real, fake)} if shared is None else shared
+        # Row indices of this context's sets in the root context's sets (None: the root itself).
+        self.origin: tuple[np.ndarray, np.ndarray] | None = origin
+        self._self: dict[str, CrossResult] = {}
+        self._cross: dict[tuple[str, str], CrossResult] = {}
+
+    # -------------------------------------------------------------- sets
+    def features(self, which: str) -> torch.Tensor:
+        if which == "heldout":
+            return self.real if self.heldout is None else self.heldout
+        if which == "train":
+            return self.real if self.train is None else self.train
+        return self.real if which == "real" else self.fake
+
+    def _key(self, which: str) -> str:
+        if (which == "train" and self.train is None) or (which == "heldout" and self.heldout is None):
+            return "real"
+        return which
+
+    def rng(self, label: str) -> np.random.Generator:
+        return np.random.default_rng(_seed_for(self.seed, label))
+
+    def root_index(self, which: str) -> np.ndarray:
+        """Indices of this context's ``which`` rows among the root context's rows."""
+        n = self.features(which).shape[0]
+        if self.origin is None:
+            return np.arange(n)
+        return self.origin[0 if which == "real" else 1]
+
+    def resample(self, idx_real: np.ndarray, idx_fake: np.ndarray) -> "Context":
+        """A context on rows ``idx_real`` / ``idx_fake`` (the training split is kept whole)."""
+        idx_real, idx_fake = np.asarray(idx_real), np.asarray(idx_fake)
+        ir = torch.as_tensor(idx_real, device=self.real.device)
+        jf = torch.as_tensor(idx_fake, device=self.fake.device)
+        train = self.real if self.train is None else self.train
+        return Context(
+            self.real[ir],
+            self.fake[jf],
+            None if self.real_probs is None else self.real_probs[ir],
+            None if self.fake_probs is None else self.fake_probs[jf],
+            train,
+            self.params,
+            self.seed,
+            self.shared,
+            (self.root_index("real")[idx_real], self.root_index("fake")[idx_fake]),
+            self.heldout,
+        )
+
+    # ---------------------------------------------------------- neighbours
+    def self_knn(self, which: str) -> CrossResult:
+        """The ``max(k, knn_k)`` nearest other rows of every row of ``which``."""
+        key = self._key(which)
+        if key not in self._self:
+            x = self.features(key)
+            kmax = max(self.params.k, self.params.knn_k)
+            if x.shape[0] <= kmax:
+                raise ValueError(
+                    f"{key} features need more than {kmax} samples for neighbour scores "
+                    f"(k={self.params.k}, knn_k={self.params.knn_k}); got {x.shape[0]}"
+                )
+            self._self[key] = knn_self(x, kmax, tile_bytes=self.params.tile_bytes)
+        return self._self[key]
+
+    def radii(self, which: str) -> torch.Tensor:
+        """Distance of every row of ``which`` to its k-th nearest other row (the PRDC ball radius)."""
+        return self.self_knn(which).dist[:, self.params.k - 1]
+
+    def cross(self, query: str, ref: str) -> CrossResult:
+        """Neighbours of ``query`` rows among ``ref`` rows, with counts of ``ref`` balls containing them."""
+        key = (self._key(query), self._key(ref))
+        if key not in self._cross:
+            q, r = self.features(key[0]), self.features(key[1])
+            self._cross[key] = knn_cross(
+                q, r, self.params.knn_k, radii=self.radii(key[1]), tile_bytes=self.params.tile_bytes
+            )
+        return self._cross[key]
+
+
+def as_features(x: Any, name: str, *, device: Any = "auto", min_samples: int = 2) -> torch.Tensor:
+    """Validate a feature matrix (rows are samples) and return it as float64 on ``device``."""
+    from infobench._validation import check_samples
+
+    return check_samples(x, name, device=device, dtype="float64", min_samples=min_samples, allow_constant=True).data
+
+
+def same_dim(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same feature dimension; got {a.shape[1]} and {b.shape[1]}"
+        )
+    if a.device != b.device:
+        raise ValueError(f"{name_a} and {name_b} must be on the same device; got {a.device} and {b.device}")

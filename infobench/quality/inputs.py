@@ -1,0 +1,267 @@
+"""Real and generated image sets for scoring: parsing, loading, value ranges and shapes.
+
+Real (reference) data
+    A dataset spec that :func:`infobench.generators.data.load_dataset`
+    understands (``"digits"``, ``"mnist:PATH"``, ``"fashion-mnist:PATH"``, an
+    image folder, a ``.npy``/``.npz`` file): its *train* split is the
+    reference every score compares against (and the training set of the
+    classifier and of the memorization score); its *test* split is what
+    ``"held-out"`` means. In Python, an :class:`ImageSet`, array or tensor is
+    used whole as the reference (no held-out split).
+Generated data
+    ``.npy``/``.npz``/``.pt`` arrays or image folders (read by
+    :func:`~infobench.generators.data.load_images`), an infobench generator
+    checkpoint (``checkpoint.pt``, its run folder, or ``checkpoint:PATH``), a
+    callable given as ``"package.module:function"`` that returns a batch for
+    ``(n, seed)``, ``"held-out"`` (the real test split), or in Python an
+    array, tensor, :class:`ImageSet` or callable.
+
+Pixel ranges are detected (uint8 -> [0, 255]; floats inside [0, 1]; floats
+inside [-1, 1]) or given with ``value_range``; values outside the range raise,
+nothing is clipped. Channel counts must match the reference. Images of another
+height or width are resized to the reference size with bilinear interpolation
+and an anti-aliasing filter when shrinking
+(``torch.nn.functional.interpolate(mode="bilinear", antialias=True,
+align_corners=False)``), so downsampling does not alias.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from infobench._validation import as_generator
+from infobench.generators.data import ImageSet, _check_value_range, _normalise_array, load_dataset, load_images
+
+__all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
+
+HELD_OUT = "held-out"
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_CHECKPOINT_PREFIX = "checkpoint:"
+
+
+@dataclass(frozen=True)
+class RealData:
+    """The reference set, its held-out split (if any) and a name for messages and cache keys."""
+
+    reference: ImageSet
+    held_out: ImageSet | None
+    name: str
+
+
+def _array_to_set(x: Any, where: str, value_range) -> ImageSet:
+    if isinstance(x, ImageSet):
+        return x
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = x.float().numpy() if x.is_floating_point() else x.numpy()
+    arr = _normalise_array(np.asarray(x), where, value_range)
+    return ImageSet(torch.from_numpy(arr), None, where, None)
+
+
+def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = None) -> RealData:
+    """Load the reference (train split) and held-out (test split) data.
+
+    Parameters
+    ----------
+    real : str, path, ImageSet, array or tensor
+        A dataset spec (split by :func:`load_dataset`) or in-memory images
+        used whole as the reference.
+    seed : int
+        Seed of the train/test split of datasets without an official one.
+    value_range : (low, high), optional
+        Pixel range of in-memory arrays.
+    """
+    vr = _check_value_range(value_range)
+    if isinstance(real, (str, os.PathLike)):
+        spec = os.fspath(real)
+        train = load_dataset(spec, split="train", seed=seed, root=root)
+        test = load_dataset(spec, split="test", seed=seed, root=root)
+        if len(train) == 0:
+            raise ValueError(f"real dataset {spec!r} has an empty train split")
+        return RealData(train, test if len(test) else None, spec)
+    if isinstance(real, (ImageSet, np.ndarray, torch.Tensor, list, tuple)):
+        ref = _array_to_set(real, "real", vr)
+        return RealData(ref, None, ref.name)
+    raise TypeError(
+        f"real must be a dataset spec ('digits', 'mnist:PATH', a folder or array file), an ImageSet, "
+        f"an array or a tensor; got {type(real).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class FakeSource:
+    """A parsed generated-data source (cheap to build: nothing is loaded yet).
+
+    ``kind`` is one of ``"held-out"``, ``"file"`` (array file or image folder),
+    ``"checkpoint"``, ``"callable"`` or ``"array"`` (in-memory).
+    """
+
+    name: str
+    kind: str
+    spec: Any
+
+    @property
+    def fixed_size(self) -> bool:
+        """True when the set has a size of its own (files, arrays, held-out); False when it draws n samples."""
+        return self.kind in ("held-out", "file", "array")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    if path.is_dir():
+        return (path / "checkpoint.pt").is_file()
+    if path.suffix.lower() == ".ckpt":
+        return True
+    if path.suffix.lower() != ".pt":
+        return False
+    # A generated-images .pt is a tensor or a dict with an image tensor; a
+    # checkpoint is a dict tagged with its format.
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False  # let the image loader report the corrupt file
+    return isinstance(obj, dict) and str(obj.get("format", "")).startswith("infobench.generators")
+
+
+def parse_fake(spec: Any, name: str) -> FakeSource:
+    """Classify a generated-data spec without loading it; a bad spec raises naming ``name``."""
+    where = f"fake {name!r}"
+    if isinstance(spec, (ImageSet, np.ndarray, torch.Tensor)):
+        return FakeSource(name, "array", spec)
+    if callable(spec):
+        return FakeSource(name, "callable", spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(
+            f"{where} must be a path, 'held-out', 'package.module:function', a callable, an array or an ImageSet; "
+            f"got {type(spec).__name__}"
+        )
+    text = os.fspath(spec)
+    if text == HELD_OUT:
+        return FakeSource(name, "held-out", text)
+    if text.startswith(_CHECKPOINT_PREFIX):
+        path = Path(text[len(_CHECKPOINT_PREFIX):]).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"{where}: checkpoint {str(path)!r} does not exist")
+        return FakeSource(name, "checkpoint", path)
+    path = Path(text).expanduser()
+    if path.exists():
+        return FakeSource(name, "checkpoint" if _is_checkpoint(path) else "file", path)
+    if _CALLABLE.match(text):
+        return FakeSource(name, "callable", _import_callable(text, where))
+    raise FileNotFoundError(
+        f"{where}: {text!r} is not an existing file or folder, {HELD_OUT!r}, 'checkpoint:PATH' "
+        "or 'package.module:function'"
+    )
+
+
+def _import_callable(text: str, where: str) -> Callable:
+    module_name, _, attr = text.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ValueError(f"{where}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})") from None
+    fn = getattr(module, attr, None)
+    if fn is None or not callable(fn):
+        raise ValueError(f"{where}: module {module_name!r} has no callable {attr!r}")
+    return fn
+
+
+def _call(fn: Callable, n: int, seed: int, where: str, value_range) -> ImageSet:
+    try:
+        out = fn(n, seed)
+    except Exception as exc:
+        label = getattr(fn, "__name__", repr(fn))
+        raise ValueError(f"{where}: {label}(n={n}, seed={seed}) raised {type(exc).__name__}: {exc}") from None
+    if isinstance(out, ImageSet):
+        out = out.images
+    if not isinstance(out, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"{where}: the callable must return an array or tensor of images; got {type(out).__name__}")
+    got = tuple(out.shape)
+    if len(got) not in (3, 4) or got[0] != n:
+        raise ValueError(
+            f"{where}: the callable must return {n} images of shape (n, C, H, W) or (n, H, W); got shape {got}"
+        )
+    return _array_to_set(out, where, value_range)
+
+
+def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int, value_range: Any = None) -> ImageSet:
+    """Load or draw the generated images of ``source`` (``n`` of them for checkpoints and callables).
+
+    Sets of fixed size with more than ``n`` images are subsampled without
+    replacement (seeded by ``seed`` and the source name, so every run and
+    every score sees the same rows); fewer than ``n`` raise.
+    """
+    where = f"fake {source.name!r}"
+    vr = _check_value_range(value_range)
+    if source.kind == "held-out":
+        if real.held_out is None:
+            raise ValueError(
+                f"{where}: {HELD_OUT!r} needs a real dataset with a test split (a dataset name, folder or array "
+                "file given as real); in-memory real data has none"
+            )
+        images = real.held_out
+    elif source.kind == "file":
+        images = load_images(source.spec, value_range=vr)
+    elif source.kind == "array":
+        images = _array_to_set(source.spec, where, vr)
+    elif source.kind == "checkpoint":
+        from infobench.generators import load
+
+        try:
+            model = load(source.spec)
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        images = _call(lambda m, s: model.sample(m, s), _need_n(n, where), seed, where, None)
+    else:
+        images = _call(source.spec, _need_n(n, where), seed, where, vr)
+    if len(images) == 0:
+        raise ValueError(f"{where}: no images")
+    return images if n is None or not source.fixed_size else subsample(images, n, seed, source.name)
+
+
+def subsample(images: ImageSet, n: int, seed: int, name: str) -> ImageSet:
+    """``n`` of the images, drawn without replacement (seeded by ``seed`` and ``name``; all of them if n == len)."""
+    if len(images) < n:
+        raise ValueError(f"fake {name!r} has {len(images)} images; n={n} were requested")
+    if len(images) == n:
+        return images
+    rng = as_generator(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
+    return images.subset(np.sort(rng.choice(len(images), n, replace=False)))
+
+
+def _need_n(n: int | None, where: str) -> int:
+    if n is None:  # pragma: no cover - score() always resolves n for drawn sets
+        raise ValueError(f"{where}: n must be given to draw samples")
+    return n
+
+
+def match_shape(images: ImageSet, reference: ImageSet, where: str, *, resize: bool = True) -> tuple[ImageSet, str]:
+    """Check channels against the reference and resize other heights/widths (anti-aliased bilinear).
+
+    Returns the images and a note (empty when nothing was changed).
+    """
+    c, h, w = images.shape
+    rc, rh, rw = reference.shape
+    if c != rc:
+        raise ValueError(
+            f"{where} has {c} channel(s) but the real data has {rc} (image shape {(c, h, w)} vs {(rc, rh, rw)}); "
+            "convert the images first (e.g. to greyscale)"
+        )
+    if (h, w) == (rh, rw):
+        return images, ""
+    if not resize:
+        raise ValueError(f"{where} images are {h}x{w} pixels but the real images are {rh}x{rw} (resize=False)")
+    x = torch.nn.functional.interpolate(images.images, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
+    # The triangle filter's weights are non-negative and sum to one, so the output
+    # stays in [0, 1] up to float32 rounding (~1e-7); only that residue is removed.
+    x = x.clamp_(0.0, 1.0)
+    note = f"resized from {h}x{w} to {rh}x{rw} (bilinear, anti-aliased)"
+    return ImageSet(x.contiguous(), images.labels, images.name, images.num_classes, images.classes), note

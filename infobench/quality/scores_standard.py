@@ -1,0 +1,410 @@
+"""The standard sample-quality scores: FID (and its bias-free extrapolation), KID,
+precision / recall / density / coverage, and memorization.
+
+All computations run in float64. Distances are Euclidean in feature space and
+computed in tiles (no ``n x n`` matrix is ever held; see
+:mod:`infobench.quality._distances`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from infobench._validation import check_float, check_int
+from infobench.quality._core import Context, Outcome, ScoreSpec, TermStat, as_features, register_group, same_dim
+
+__all__ = [
+    "frechet_distance",
+    "fid",
+    "fid_infinity",
+    "kid",
+    "prdc",
+    "memorization",
+    "mean_cov",
+]
+
+
+# ------------------------------------------------------------------ FID
+def mean_cov(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and unbiased covariance (divisor ``n - 1``) of the rows of ``x``, in float64."""
+    x = x.to(torch.float64)
+    mu = x.mean(0)
+    xc = x - mu
+    return mu, (xc.T @ xc) / (x.shape[0] - 1)
+
+
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
+    """Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2).
+
+    ``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^{1/2})`` (Dowson & Landau
+    1982; Heusel et al. 2017, eq. 6). The trace term is computed without a
+    general matrix square root: ``tr((S1 S2)^{1/2}) = sum_i sqrt(l_i)`` where
+    ``l_i`` are the eigenvalues of the symmetric PSD matrix
+    ``S1^{1/2} S2 S1^{1/2}`` (similar to ``S1 S2``), and ``S1^{1/2}`` comes
+    from the symmetric eigendecomposition of ``S1``. Eigenvalues that rounding
+    pushes below zero (both matrices are PSD) are set to zero before the
+    square root; the distance itself is returned as computed, never clipped.
+
+    Parameters
+    ----------
+    mu1, mu2 : array-like of shape (d,)
+    sigma1, sigma2 : array-like of shape (d, d), symmetric PSD
+
+    Returns
+    -------
+    float
+        Squared-distance units of the features.
+    """
+    mu1, mu2 = (torch.as_tensor(m, dtype=torch.float64) for m in (mu1, mu2))
+    s1, s2 = (torch.as_tensor(s, dtype=torch.float64) for s in (sigma1, sigma2))
+    if mu1.ndim != 1 or s1.shape != (mu1.shape[0],) * 2 or mu2.shape != mu1.shape or s2.shape != s1.shape:
+        raise ValueError(
+            f"frechet_distance needs mu1, mu2 of shape (d,) and sigma1, sigma2 of shape (d, d); got "
+            f"{tuple(mu1.shape)}, {tuple(s1.shape)}, {tuple(mu2.shape)}, {tuple(s2.shape)}"
+        )
+    if not all(bool(torch.isfinite(t).all()) for t in (mu1, mu2, s1, s2)):
+        raise ValueError("frechet_distance inputs contain NaN or inf")
+    w1, v1 = torch.linalg.eigh((s1 + s1.T) / 2)
+    root1 = (v1 * w1.clamp(min=0).sqrt()) @ v1.T
+    m = root1 @ s2 @ root1
+    lam = torch.linalg.eigvalsh((m + m.T) / 2)
+    tr_sqrt = lam.clamp(min=0).sqrt().sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + torch.trace(s1) + torch.trace(s2) - 2.0 * tr_sqrt)
+
+
+def _fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    return frechet_distance(*mean_cov(real), *mean_cov(fake))
+
+
+def fid(real: Any, fake: Any, *, device: Any = "auto") -> float:
+    """Fréchet Inception-style distance between two feature sets (Heusel et al. 2017), float64.
+
+    Parameters
+    ----------
+    real, fake : array-like of shape (n, d) and (m, d)
+        Features, rows are samples.
+
+    Returns
+    -------
+    float
+        ``frechet_distance`` of the two sets' means and unbiased covariances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> round(fid(rng.normal(size=(4000, 2)), rng.normal(size=(4000, 2)) + [1.0, 0.0]), 1)
+    1.0
+    """
+    r, f = as_features(real, "real", device=device), as_features(fake, "fake", device=device)
+    same_dim(r, f, "real", "fake")
+    return _fid(r, f)
+
+
+def fid_sizes(n: int, params) -> np.ndarray:
+    """The distinct generated-sample sizes (at least 2) of the FID-infinity fit for n samples."""
+    return _sizes(n, params.fid_points, params.fid_min_fraction)
+
+
+def _sizes(n: int, points: int, min_fraction: float) -> np.ndarray:
+    sizes = np.unique(np.round(np.linspace(min_fraction * n, n, points)).astype(np.int64))
+    return sizes[sizes >= 2]
+
+
+def _fid_infinity(real: torch.Tensor, fake: torch.Tensor, points: int, min_fraction: float, rng) -> dict:
+    n_r, n_f = real.shape[0], fake.shape[0]
+    sizes = _sizes(n_f, points, min_fraction)
+    if len(sizes) < 3:
+        raise ValueError(
+            f"fid_inf needs at least 3 distinct sample sizes between {min_fraction:g} n and n; "
+            f"n={n_f} generated samples give {len(sizes)}"
+        )
+    values = []
+    for m in sizes:
+        m_r = max(2, int(round(m * n_r / n_f)))
+        jr = torch.as_tensor(rng.choice(n_r, m_r, replace=False), device=real.device)
+        jf = torch.as_tensor(rng.choice(n_f, int(m), replace=False), device=fake.device)
+        values.append(_fid(real[jr], fake[jf]))
+    inv = 1.0 / sizes.astype(np.float64)
+    design = np.column_stack([np.ones_like(inv), inv])
+    (intercept, slope), *_ = np.linalg.lstsq(design, np.asarray(values), rcond=None)
+    return {"value": float(intercept), "slope": float(slope), "sizes": sizes.tolist(), "fids": values}
+
+
+def fid_infinity(
+    real: Any, fake: Any, *, points: int = 15, min_fraction: float = 0.2, seed: Any = 0, device: Any = "auto"
+) -> dict:
+    """Bias-free FID by extrapolation in 1/N (FID-infinity, Chong & Forsyth 2020).
+
+    FID is biased upwards by a term that is, to first order, linear in
+    ``1/N`` (Chong & Forsyth 2020, Sec. 3). ``points`` sample sizes ``N``
+    evenly spaced in ``[min_fraction * m, m]`` (``m`` generated samples) are
+    drawn without replacement, FID(N) is computed for each, and the
+    least-squares line ``FID(N) = FID_inf + b / N`` is extrapolated to
+    ``1/N = 0``. Unlike the paper, which keeps the real statistics fixed,
+    the real subset shrinks in proportion (``N * n / m`` rows), so the bias
+    of the real-side covariance is extrapolated away as well.
+
+    Returns
+    -------
+    dict
+        ``value`` (the intercept ``FID_inf``), ``slope`` ``b``, the ``sizes``
+        and the ``fids`` measured at them.
+    """
+    r, f = as_features(real, "real", device=device), as_features(fake, "fake", device=device)
+    same_dim(r, f, "real", "fake")
+    points = check_int("points", points, low=3)
+    min_fraction = check_float("min_fraction", min_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    from infobench._validation import as_generator
+
+    return _fid_infinity(r, f, points, min_fraction, as_generator(seed))
+
+
+# ------------------------------------------------------------------ KID
+# Kernel matrices of the whole sets are kept (and shared by bootstrap replicates)
+# only while they hold at most this many entries (32 MiB in float64).
+KID_GRAM_ENTRIES = 2**22
+
+
+def _poly_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    k = a @ b.T
+    return k.div_(a.shape[1]).add_(1.0).pow_(3)
+
+
+def _kid_gram(ctx: Context):
+    """``(K_rr, K_ff, K_rf)`` of the root sets when small enough, else None."""
+    if "kid_gram" not in ctx.shared:
+        real, fake = ctx.shared["root"]
+        n_r, n_f = real.shape[0], fake.shape[0]
+        small = n_r * n_r + n_f * n_f + n_r * n_f <= KID_GRAM_ENTRIES
+        ctx.shared["kid_gram"] = (_poly_kernel(real, real), _poly_kernel(fake, fake), _poly_kernel(real, fake)) if small else None
+    return ctx.shared["kid_gram"]
+
+
+def _counts(rows: np.ndarray, n_root: int, device) -> torch.Tensor:
+    """``(n_root, S)`` multiplicities of root rows in each of the S index sets ``rows[s]``."""
+    c = np.zeros((n_root, rows.shape[0]))
+    np.add.at(c, (rows, np.arange(rows.shape[0])[:, None]), 1.0)
+    return torch.as_tensor(c, device=device)
+
+
+def _kid(ctx: Context) -> tuple[float, float, int]:
+    real, fake, p = ctx.real, ctx.fake, ctx.params
+    m = min(p.kid_subset_size, real.shape[0], fake.shape[0])
+    if m < 2:
+        raise ValueError(f"kid needs at least 2 samples in each set; got {real.shape[0]} real, {fake.shape[0]} generated")
+    rng = ctx.rng("kid")
+    ix = np.stack([rng.choice(real.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
+    iy = np.stack([rng.choice(fake.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
+    off = m * (m - 1)
+    gram = _kid_gram(ctx)
+    if gram is not None:
+        # Subset sums from the kept kernel matrices: sum_{a != b} K = c^T K c - sum_i c_i K_ii
+        # for the multiplicity vector c of each subset (all subsets in one product).
+        krr, kff, krf = gram
+        cx = _counts(ctx.root_index("real")[ix], krr.shape[0], krr.device)
+        cy = _counts(ctx.root_index("fake")[iy], kff.shape[0], kff.device)
+        sxx = (cx * (krr @ cx)).sum(0) - (cx * krr.diagonal()[:, None]).sum(0)
+        syy = (cy * (kff @ cy)).sum(0) - (cy * kff.diagonal()[:, None]).sum(0)
+        sxy = (cx * (krf @ cy)).sum(0)
+        vals = ((sxx + syy) / off - 2.0 * sxy / (m * m)).cpu().numpy()
+    else:
+        vals = np.empty(p.kid_subsets)
+        for s in range(p.kid_subsets):
+            x = real[torch.as_tensor(ix[s], device=real.device)]
+            y = fake[torch.as_tensor(iy[s], device=fake.device)]
+            kxx, kyy = _poly_kernel(x, x), _poly_kernel(y, y)
+            vals[s] = float(
+                (kxx.sum() - kxx.diagonal().sum()) / off
+                + (kyy.sum() - kyy.diagonal().sum()) / off
+                - 2.0 * _poly_kernel(x, y).mean()
+            )
+    return float(vals.mean()), float(vals.std(ddof=1)), m
+
+
+def kid(
+    real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, seed: Any = 0, device: Any = "auto"
+) -> tuple[float, float]:
+    """Kernel Inception-style distance (Binkowski et al. 2018, eq. 4 and Sec. 5).
+
+    The unbiased estimator of the squared MMD with the cubic polynomial kernel
+    ``k(x, y) = (x.y / d + 1)^3``,
+    ``MMD^2_u = sum_{i != j} k(x_i, x_j) / (m(m-1)) + sum_{i != j} k(y_i, y_j) / (m(m-1))
+    - 2 sum_{i, j} k(x_i, y_j) / m^2``,
+    averaged over ``subsets`` random subsets of ``m = min(subset_size, n, n')``
+    rows of each set drawn without replacement. Each subset's kernel matrices
+    are ``m x m``, so memory does not grow with n.
+
+    Returns
+    -------
+    (mean, std)
+        Mean and standard deviation (ddof 1) over the subsets. Unbiased: may
+        be negative when the two distributions agree (never clipped).
+    """
+    r, f = as_features(real, "real", device=device), as_features(fake, "fake", device=device)
+    same_dim(r, f, "real", "fake")
+    subsets = check_int("subsets", subsets, low=2)
+    subset_size = check_int("subset_size", subset_size, low=2)
+    from infobench._validation import as_generator
+    from infobench.quality._core import Params
+
+    params = Params(kid_subsets=subsets, kid_subset_size=subset_size)
+    ctx = Context(r, f, None, None, None, params, seed=int(as_generator(seed).integers(0, 2**62)))
+    mean, std, _ = _kid(ctx)
+    return mean, std
+
+
+# ------------------------------------------------------------------ PRDC
+def _prdc_terms(ctx: Context) -> dict[str, TermStat]:
+    k = ctx.params.k
+    fake_in_real = ctx.cross("fake", "real").inside.to(torch.float64)
+    real_x = ctx.cross("real", "fake")
+    real_in_fake = real_x.inside.to(torch.float64)
+    covered = (real_x.dist[:, 0] < ctx.radii("real")).to(torch.float64)
+
+    def frac(t):
+        return float((t > 0).to(torch.float64).mean())
+
+    return {
+        "precision": TermStat((fake_in_real,), frac),
+        "recall": TermStat((real_in_fake,), frac),
+        "density": TermStat((fake_in_real,), lambda t: float(t.mean() / k)),
+        "coverage": TermStat((covered,), lambda t: float(t.mean())),
+    }
+
+
+def prdc(real: Any, fake: Any, *, k: int = 5, device: Any = "auto") -> dict[str, float]:
+    """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020).
+
+    With ``r_i`` the distance of real sample ``X_i`` to its k-th nearest other
+    real sample and ``s_j`` the same for generated ``Y_j`` among generated:
+
+    * precision ``= (1/M) sum_j 1[exists i: |Y_j - X_i| < r_i]``
+      (generated samples inside the real manifold),
+    * recall ``= (1/N) sum_i 1[exists j: |X_i - Y_j| < s_j]``,
+    * density ``= (1/(k M)) sum_j sum_i 1[|Y_j - X_i| < r_i]`` (Naeem eq. 3),
+    * coverage ``= (1/N) sum_i 1[min_j |X_i - Y_j| < r_i]`` (Naeem eq. 4).
+
+    Strict inequalities, as in the authors' reference code.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``density``, ``coverage``.
+    """
+    r, f = as_features(real, "real", device=device), as_features(fake, "fake", device=device)
+    same_dim(r, f, "real", "fake")
+    k = check_int("k", k, low=1, high=min(r.shape[0], f.shape[0]) - 1, context=f" (real n={r.shape[0]}, fake n={f.shape[0]})")
+    from infobench.quality._core import Params
+
+    ctx = Context(r, f, None, None, None, Params(k=k, knn_k=1), seed=0)
+    return {name: t.value() for name, t in _prdc_terms(ctx).items()}
+
+
+# ------------------------------------------------------------------ memorization
+def _memorization_terms(ctx: Context) -> TermStat:
+    nearest = ctx.cross("fake", "train")
+    own = ctx.self_knn("train").dist[:, 0]
+    copied = (nearest.dist[:, 0] < own[nearest.index[:, 0]]).to(torch.float64)
+    return TermStat((copied,), lambda t: float(t.mean()))
+
+
+def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
+    """Fraction of generated samples closer to a training sample than that sample is to any other training sample.
+
+    For generated ``Y_j`` with nearest training sample ``T_{i*}``, ``Y_j``
+    counts as a copy when ``|Y_j - T_{i*}| < min_{l != i*} |T_{i*} - T_l|``:
+    it lies inside the empty ball around ``T_{i*}``. This is one minus the
+    authenticity of Alaa et al. 2022 (Sec. 3.2). Samples drawn independently
+    from the training distribution land there at a base rate (measure it with
+    held-out real data); exact copies always do.
+
+    Parameters
+    ----------
+    fake : array-like (m, d)
+    train : array-like (n, d)
+        Features of the training split (not the test split).
+
+    Returns
+    -------
+    float
+        A fraction in [0, 1].
+    """
+    f, t = as_features(fake, "fake", device=device), as_features(train, "train", device=device)
+    same_dim(f, t, "fake", "train")
+    from infobench.quality._core import Params
+
+    ctx = Context(t, f, None, None, None, Params(k=1, knn_k=1), seed=0)
+    return _memorization_terms(ctx).value()
+
+
+# ------------------------------------------------------------------ groups
+_FID = [
+    ScoreSpec("fid", "FID", "down", "", "standard", "features", "resample", "fid",
+              "Fréchet distance between Gaussian fits of real and generated features"),
+    ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "resample", "fid",
+              "FID extrapolated to infinitely many samples (bias in 1/N removed)"),
+]
+
+
+@register_group("fid", _FID)
+def _group_fid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
+    out = {}
+    if "fid" in names:
+        out["fid"] = Outcome(_fid(ctx.real, ctx.fake), n_r, n_f)
+    if "fid_inf" in names:
+        p = ctx.params
+        res = _fid_infinity(ctx.real, ctx.fake, p.fid_points, p.fid_min_fraction, ctx.rng("fid_inf"))
+        out["fid_inf"] = Outcome(res["value"], n_r, n_f, extras={k: v for k, v in res.items() if k != "value"})
+    return out
+
+
+_KID = [
+    ScoreSpec("kid", "KID", "down", "", "standard", "features", "resample", "kid",
+              "unbiased squared MMD with a cubic polynomial kernel, mean over subsets"),
+]
+
+
+@register_group("kid", _KID)
+def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    p = ctx.params
+    mean, std, m = _kid(ctx)
+    return {"kid": Outcome(mean, ctx.real.shape[0], ctx.fake.shape[0],
+                           extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets})}
+
+
+_PRDC = [
+    ScoreSpec("precision", "precision", "up", "fraction", "standard", "features", "terms", "prdc",
+              "share of generated samples inside the real manifold (fidelity)"),
+    ScoreSpec("recall", "recall", "up", "fraction", "standard", "features", "terms", "prdc",
+              "share of real samples inside the generated manifold (diversity)"),
+    ScoreSpec("density", "density", "up", "", "standard", "features", "terms", "prdc",
+              "mean number of real neighbourhoods holding a generated sample, / k (1 when matched)"),
+    ScoreSpec("coverage", "coverage", "up", "fraction", "standard", "features", "terms", "prdc",
+              "share of real neighbourhoods that hold a generated sample"),
+]
+
+
+@register_group("prdc", _PRDC)
+def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    terms = _prdc_terms(ctx)
+    n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
+    return {n: Outcome(terms[n].value(), n_r, n_f, terms=terms[n], extras={"k": ctx.params.k}) for n in names}
+
+
+_MEM = [
+    ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "terms", "memorization",
+              "share of generated samples inside a training sample's nearest-neighbour ball (copies)"),
+]
+
+
+@register_group("memorization", _MEM)
+def _group_memorization(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    terms = _memorization_terms(ctx)
+    n_train = ctx.features("train").shape[0]
+    return {"memorization": Outcome(terms.value(), n_train, ctx.fake.shape[0], terms=terms)}

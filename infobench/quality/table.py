@@ -1,0 +1,164 @@
+"""Comparison tables of quality scores, rendered with :mod:`infobench.report`'s renderers.
+
+One row per generated set, one column per score (``value [low, high]`` when
+bootstrap intervals were drawn), the direction of each score in its header
+(↑ higher is better, ↓ lower is better, →0 closer to zero is better), the best
+generator of each column marked, and the held-out real split last, as the
+ceiling (never ranked).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.report.render import MISSING, Table
+
+__all__ = ["FAMILIES", "best_flags", "format_score", "score_tables", "to_json"]
+
+FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
+
+
+def format_score(value: float, unit: str) -> str:
+    """Display text of one score value: counts as integers, others with 4 significant digits; NaN -> n/a."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if unit == "count":
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{value:.4g}"
+
+
+def best_flags(values: pd.Series, direction: str, eligible: pd.Series) -> pd.Series:
+    """True where the value is the best among ``eligible`` rows (ties all marked; NaN never best)."""
+    key = {"up": -values, "down": values, "zero": values.abs()}[direction]
+    key = key.where(eligible & values.notna())
+    if key.isna().all():
+        return pd.Series(False, index=values.index)
+    return key == key.min()
+
+
+def _cell(row: pd.Series) -> str:
+    text = format_score(row["value"], row["unit"])
+    if row["bootstrap"] and not (math.isnan(row["ci_low"]) or math.isnan(row["ci_high"])):
+        text += f" [{format_score(row['ci_low'], row['unit'])}, {format_score(row['ci_high'], row['unit'])}]"
+    return text
+
+
+def score_tables(df: pd.DataFrame, *, title: str | None = None) -> list[Table]:
+    """The comparison tables of a :func:`infobench.quality.score` frame, one per score family present."""
+    missing = {"fake", "source", "score", "value", "ci_low", "ci_high", "bootstrap", "unit", "n_fake"} - set(df.columns)
+    if missing:
+        raise ValueError(f"not a quality-score frame: missing columns {sorted(missing)}")
+    if df.empty:
+        raise ValueError("the score frame has no rows")
+    fakes = list(dict.fromkeys(df["fake"]))
+    ceiling = {f for f in fakes if (df.loc[df["fake"] == f, "source"] == "held-out").all()}
+    order = [f for f in fakes if f not in ceiling] + [f for f in fakes if f in ceiling]
+    tables = []
+    for family, family_title in FAMILIES.items():
+        names = [s for s in SCORES if s in set(df.loc[df["family"] == family, "score"])]
+        if not names:
+            continue
+        header = ["generated", "n"] + [f"{SCORES[s].label} {DIRECTIONS[SCORES[s].direction]}" for s in names]
+        rows = [[f + (" (ceiling)" if f in ceiling else ""), str(int(df.loc[df["fake"] == f, "n_fake"].max()))]
+                for f in order]
+        best = [[False, False] for _ in order]
+        for s in names:
+            sub = df[df["score"] == s].set_index("fake").reindex(order)
+            flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
+                               pd.Series([f not in ceiling for f in order], index=sub.index))
+            for i, f in enumerate(order):
+                rows[i].append(MISSING if pd.isna(sub.loc[f, "score"]) else _cell(sub.loc[f]))
+                best[i].append(bool(flags.loc[f]) and len(order) - len(ceiling) > 1)
+        tables.append(Table(title=f"{title or 'Sample quality'}: {family_title}", header=header, rows=rows,
+                            best=best, labels=2, note=_note(df, names)))
+    return tables
+
+
+def _note(df: pd.DataFrame, names: list[str]) -> str:
+    parts = ["↑ higher is better, ↓ lower is better, →0 closer to zero is better; best generator per column marked; "
+             "a '(ceiling)' row is held-out real data, not ranked."]
+    sub = df[df["score"].isin(names)]
+    b = int(sub["bootstrap"].max()) if len(sub) else 0
+    if b:
+        level = float(sub["level"].iloc[0])
+        parts.append(f"[low, high]: {level:.0%} bootstrap interval over {b} replicates.")
+    units = {SCORES[s].label: SCORES[s].unit for s in names if SCORES[s].unit == "nats"}
+    if units:
+        parts.append("In nats: " + ", ".join(units) + ".")
+    notes = sub[sub["note"].astype(str) != ""]
+    for _, row in notes.drop_duplicates(["fake", "note"]).iterrows():
+        parts.append(f"{row['fake']}: {row['note']}.")
+    ext = df.attrs.get("extractor")
+    if ext:
+        text = f"Features: {ext.get('name')} ({ext.get('dim')}-d)"
+        if "accuracy" in ext:
+            text += f", held-out accuracy {ext['accuracy']:.2%} on {ext.get('accuracy_on')} (n={ext.get('accuracy_n')})"
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        # JSON has no NaN/inf: spell them as strings rather than emit invalid JSON.
+        return v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    return value
+
+
+def to_json(df: pd.DataFrame) -> str:
+    """The tidy frame and its ``attrs`` as JSON (``{"meta": {...}, "scores": [...]}``); NaN/inf as strings."""
+    records = [_jsonable(r) for r in df.to_dict(orient="records")]
+    return json.dumps({"meta": _jsonable(dict(df.attrs)), "scores": records}, indent=2, ensure_ascii=False)
+
+
+TEXT_FORMATS = ("rich", "md", "csv", "tex", "html")
+
+
+def check_format(fmt: str) -> str:
+    """``rich``, ``md``, ``csv``, ``tex`` (alias ``latex``) or ``html``; anything else raises ``ValueError``."""
+    f = str(fmt).strip().lower()
+    f = {"latex": "tex", "markdown": "md"}.get(f, f)
+    if f not in TEXT_FORMATS:
+        raise ValueError(f"format must be one of {list(TEXT_FORMATS)}; got {fmt!r}")
+    return f
+
+
+def render(tables: list[Table], fmt: str, *, title: str = "Sample quality", meta: dict[str, str] | None = None) -> str:
+    """The tables as one text document in ``fmt`` (``md``, ``csv``, ``tex`` or ``html``)."""
+    from infobench.report.render import html_page, to_csv, to_latex, to_markdown
+
+    fmt = check_format(fmt)
+    if fmt == "html":
+        return html_page(title, [("table", t) for t in tables], meta)
+    if fmt == "rich":
+        raise ValueError("format 'rich' prints to a terminal; use print_rich")
+    join = {"md": to_markdown, "tex": to_latex}
+    if fmt == "csv":
+        # One CSV block per table, separated by a blank line and headed by the title.
+        return "\n".join(f"# {t.title}\n{to_csv(t)}" for t in tables)
+    return "\n".join(join[fmt](t) for t in tables)
+
+
+def print_rich(tables: list[Table], console=None) -> None:
+    """Print the tables to a rich console (stdout by default)."""
+    from rich.console import Console
+
+    from infobench.report.render import to_rich
+
+    console = console or Console()
+    for t in tables:
+        console.print(to_rich(t))

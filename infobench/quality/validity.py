@@ -1,0 +1,305 @@
+"""Validity suite: do the scores see controlled failures of held-out real data?
+
+Each *failure* degrades the real test split at increasing levels (level 0 is
+the clean split, the family's own baseline) and every score is computed
+against the reference (train split) for each level:
+
+``noise``
+    Gaussian pixel noise of standard deviation ``level`` (pixels in [0, 1]),
+    then clamped to [0, 1] as an 8-bit image format would.
+``blur``
+    Gaussian blur of standard deviation ``level`` pixels (separable, reflected
+    borders).
+``drop_classes``
+    ``level`` classes removed (a seeded choice, nested across levels). To
+    keep n equal across levels, every level of this family, the clean one
+    included, draws the same number of samples: as many as the classes kept
+    at the strongest level hold.
+``copies``
+    A fraction ``level`` of the samples replaced by exact copies of distinct
+    training samples (memorization).
+``mix_noise``
+    A fraction ``level`` of the samples replaced by uniform-noise images.
+
+:func:`detection` turns the values into a verdict per (score, failure): the
+score *detects* a failure when it moves in its worse direction monotonically
+(Spearman correlation between level and "worseness" of at least
+:data:`MIN_SPEARMAN`) and by more than twice its bootstrap standard
+deviation on the clean split; it moves the *wrong way* when the same holds
+with the opposite sign; otherwise it *misses*, or is *erratic* (moves by more
+than the noise floor, but not monotonically). A score that misses a failure
+is itself a finding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from infobench._validation import as_generator, check_float
+from infobench.generators.data import ImageSet
+from infobench.quality._core import SCORES
+from infobench.report.render import Table
+
+__all__ = [
+    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "detection_table", "run_validity",
+    "values_tables",
+]
+
+FAILURES: dict[str, tuple[float, ...]] = {
+    "noise": (0.05, 0.1, 0.2, 0.4),
+    "blur": (0.5, 1.0, 1.5, 2.0),
+    "drop_classes": (2, 4, 6),
+    "copies": (0.25, 0.5, 0.75, 1.0),
+    "mix_noise": (0.1, 0.25, 0.5, 1.0),
+}
+MIN_SPEARMAN = 0.8
+VERDICTS = {"detects": "✓", "misses": "✗", "wrong way": "↯", "erratic": "~"}
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    w = torch.exp(-0.5 * (t / sigma) ** 2)
+    w = (w / w.sum()).to(x.dtype)
+    c = x.shape[1]
+    pad_h, pad_w = min(radius, x.shape[2] - 1), min(radius, x.shape[3] - 1)
+    # Reflection needs the pad to be smaller than the side; a wider kernel is cut to fit.
+    kh = w[radius - pad_h : radius + pad_h + 1]
+    kw = w[radius - pad_w : radius + pad_w + 1]
+    kh, kw = kh / kh.sum(), kw / kw.sum()
+    y = torch.nn.functional.pad(x, (0, 0, pad_h, pad_h), mode="reflect")
+    y = torch.nn.functional.conv2d(y, kh.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    y = torch.nn.functional.pad(y, (pad_w, pad_w, 0, 0), mode="reflect")
+    return torch.nn.functional.conv2d(y, kw.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+
+
+def degrade(images: ImageSet, failure: str, level: float, *, train: ImageSet | None = None, seed: Any = 0) -> ImageSet:
+    """``images`` degraded by ``failure`` at ``level`` (see the module notes); level 0 returns them unchanged.
+
+    ``drop_classes`` returns only the kept classes' images (use
+    :func:`run_validity` for equal sizes); ``copies`` needs ``train``.
+    """
+    if failure not in FAILURES:
+        raise ValueError(f"failure must be one of {list(FAILURES)}; got {failure!r}")
+    level = check_float("level", level, low=0.0)
+    rng = as_generator(seed)
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    x, n = images.images, len(images)
+    name = f"{failure}={level:g}"
+    if level == 0:
+        return images
+    if failure == "noise":
+        out = (x + level * torch.randn(x.shape, generator=gen, dtype=x.dtype)).clamp_(0.0, 1.0)
+    elif failure == "blur":
+        out = _blur(x, level)
+    elif failure == "drop_classes":
+        if images.labels is None or images.num_classes is None:
+            raise ValueError("failure 'drop_classes' needs labelled images")
+        k = int(level)
+        if k != level or k >= images.num_classes:
+            raise ValueError(f"drop_classes level must be an integer below {images.num_classes} classes; got {level!r}")
+        dropped = rng.permutation(images.num_classes)[:k]
+        keep = ~np.isin(images.labels.numpy(), dropped)
+        return images.subset(np.flatnonzero(keep), name=name)
+    else:
+        if level > 1:
+            raise ValueError(f"{failure} level is a fraction in [0, 1]; got {level!r}")
+        m = int(round(level * n))
+        where = torch.as_tensor(rng.choice(n, m, replace=False))
+        out = x.clone()
+        if failure == "copies":
+            if train is None:
+                raise ValueError("failure 'copies' needs the training images (train=...)")
+            if m > len(train):
+                raise ValueError(f"copies level {level} needs {m} distinct training images; the train split has {len(train)}")
+            out[where] = train.images[torch.as_tensor(rng.choice(len(train), m, replace=False))]
+        else:  # mix_noise
+            out[where] = torch.rand((m, *x.shape[1:]), generator=gen, dtype=x.dtype)
+    return ImageSet(out.contiguous(), images.labels, name, images.num_classes, images.classes)
+
+
+def run_validity(
+    real: Any = "digits",
+    *,
+    extractor: Any = "classifier",
+    scores: Any = None,
+    failures: Any = None,
+    bootstrap: int = 40,
+    seed: int = 0,
+    device: Any = "auto",
+    pca: int | None = None,
+    cache: bool = True,
+    progress: bool = False,
+    **params: Any,
+) -> pd.DataFrame:
+    """Score the degraded held-out split at every level of every failure.
+
+    Parameters
+    ----------
+    real : dataset spec
+        Needs a test split (a dataset name, folder or array file).
+    failures : list of str or dict name -> levels, optional
+        Default: :data:`FAILURES`.
+    bootstrap : int
+        Replicates on each clean baseline (they set the noise floor of
+        :func:`detection`); at least 40.
+    extractor, scores, seed, device, pca, cache, progress, **params
+        As in :func:`infobench.quality.score`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tidy columns of :func:`~infobench.quality.score` plus ``failure``
+        and ``level``; ``fake`` names the condition.
+    """
+    from infobench.quality import Scorer, _frame, _params
+    from infobench.quality.bootstrap import check_bootstrap
+
+    p = _params(params)
+    bootstrap, _ = check_bootstrap(bootstrap, 0.95)
+    if bootstrap == 0:
+        raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
+    plan = _plan(failures)
+    scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca, cache=cache,
+                    progress=progress, params=p)
+    if scorer.real.held_out is None:
+        raise ValueError("the validity suite needs real data with a test split (a dataset name, folder or array file)")
+    held, train = scorer.real.held_out, scorer.real.reference
+    seeds = np.random.SeedSequence(scorer.seed).spawn(len(plan))
+    records = []
+    baselines: dict[int, list[dict]] = {}
+    for (failure, levels), ss in zip(plan.items(), seeds):
+        base = held
+        if failure == "drop_classes":
+            base = _equal_size_classes(held, levels, ss)
+        for i, level in enumerate((0.0, *levels)):
+            if failure == "drop_classes":
+                images = base[i]
+            else:
+                images = degrade(base, failure, level, train=train, seed=np.random.default_rng(ss.spawn(1)[0]))
+            label = f"{failure}={level:g}"
+            if level == 0 and len(images) in baselines:
+                rows = baselines[len(images)]  # the same clean split: score it (and bootstrap it) once
+            else:
+                rows = scorer.score_images(images, label, source="validity", bootstrap=bootstrap if level == 0 else 0)
+                if level == 0:
+                    baselines[len(images)] = rows
+            records += [dict(r, fake=label, failure=failure, level=float(level)) for r in rows]
+    df = _frame(records, scorer.attrs())
+    df["failure"] = [r["failure"] for r in records]
+    df["level"] = [r["level"] for r in records]
+    return df
+
+
+def _plan(failures: Any) -> dict[str, tuple[float, ...]]:
+    if failures is None:
+        return dict(FAILURES)
+    if isinstance(failures, str):
+        failures = [f.strip() for f in failures.split(",") if f.strip()]
+    items = failures.items() if isinstance(failures, dict) else [(f, FAILURES.get(f)) for f in failures]
+    plan = {}
+    for name, levels in items:
+        if name not in FAILURES:
+            raise ValueError(f"unknown failure {name!r}; valid failures are {list(FAILURES)}")
+        levels = tuple(float(v) for v in levels)
+        if len(levels) < 2 or any(v <= 0 for v in levels) or list(levels) != sorted(set(levels)):
+            raise ValueError(f"levels of {name!r} must be at least 2 increasing positive numbers; got {levels}")
+        plan[name] = levels
+    if not plan:
+        raise ValueError("failures must name at least one failure")
+    return plan
+
+
+def _equal_size_classes(held: ImageSet, levels: tuple[float, ...], ss: np.random.SeedSequence) -> list[ImageSet]:
+    """Clean and class-dropped sets of one common size (the kept classes' count at the largest level)."""
+    kept = [degrade(held, "drop_classes", lv, seed=np.random.default_rng(ss)) if lv else held for lv in (0.0, *levels)]
+    n = len(kept[-1])
+    rng = np.random.default_rng(ss.spawn(1)[0])
+    return [k.subset(np.sort(rng.choice(len(k), n, replace=False)), name=k.name) for k in kept]
+
+
+def _worse(values: np.ndarray, direction: str) -> np.ndarray:
+    return {"up": -values, "down": values, "zero": np.abs(values)}[direction]
+
+
+def detection(df: pd.DataFrame) -> pd.DataFrame:
+    """One verdict per (score, failure) from a :func:`run_validity` frame.
+
+    Columns: ``score``, ``failure``, ``verdict`` (detects / misses / wrong
+    way / erratic), ``change`` (value at the strongest level minus clean,
+    signed so that positive is *worse*), ``noise_floor`` (twice the clean
+    bootstrap standard deviation) and ``spearman`` (between level and
+    worseness).
+    """
+    from scipy.stats import spearmanr
+
+    rows = []
+    for (score_name, failure), sub in df.groupby(["score", "failure"], sort=False):
+        sub = sub.sort_values("level")
+        direction = SCORES[score_name].direction
+        worse = _worse(sub["value"].to_numpy(dtype=float), direction)
+        floor = 2.0 * float(sub["boot_std"].iloc[0])
+        change = float(worse[-1] - worse[0])
+        if not np.isfinite(worse).all() or not math.isfinite(floor):
+            rho, verdict = float("nan"), "erratic"
+        else:
+            rho = float(spearmanr(sub["level"], worse).statistic) if np.ptp(worse) > 0 else 0.0
+            if abs(change) <= floor:
+                verdict = "misses"
+            elif change > 0 and rho >= MIN_SPEARMAN:
+                verdict = "detects"
+            elif change < 0 and rho <= -MIN_SPEARMAN:
+                verdict = "wrong way"
+            else:
+                verdict = "erratic"
+        rows.append({"score": score_name, "failure": failure, "verdict": verdict, "change": change,
+                     "noise_floor": floor, "spearman": rho})
+    return pd.DataFrame(rows, columns=["score", "failure", "verdict", "change", "noise_floor", "spearman"])
+
+
+def detection_table(det: pd.DataFrame, *, title: str = "Which score detects which failure") -> Table:
+    """Scores in rows, failures in columns, a verdict symbol per cell (detections marked as best)."""
+    failures = list(dict.fromkeys(det["failure"]))
+    scores = [s for s in SCORES if s in set(det["score"])]
+    header = ["score"] + failures
+    rows, best = [], []
+    for s in scores:
+        sub = det[det["score"] == s].set_index("failure")
+        spec = SCORES[s]
+        row = [f"{spec.label} {spec.arrow}"]
+        flags = [False]
+        for f in failures:
+            v = sub.loc[f, "verdict"] if f in sub.index else None
+            row.append("" if v is None else f"{VERDICTS[v]} {v}")
+            flags.append(v == "detects")
+        rows.append(row)
+        best.append(flags)
+    note = (f"✓ detects: moves the worse way, monotonically (Spearman >= {MIN_SPEARMAN}) and by more than twice "
+            "its clean bootstrap std; ↯ wrong way: the same, improving under the failure; ~ erratic: moves, "
+            "not monotonically; ✗ misses: within the noise floor.")
+    return Table(title=title, header=header, rows=rows, best=best, labels=1, note=note)
+
+
+def values_tables(df: pd.DataFrame) -> list[Table]:
+    """One table per failure: scores in rows, levels in columns (values as computed, never clipped)."""
+    from infobench.quality.table import format_score
+
+    tables = []
+    for failure, sub in df.groupby("failure", sort=False):
+        levels = sorted(sub["level"].unique())
+        scores = [s for s in SCORES if s in set(sub["score"])]
+        rows = []
+        for s in scores:
+            by_level = sub[sub["score"] == s].set_index("level")
+            spec = SCORES[s]
+            rows.append([f"{spec.label} {spec.arrow}"] + [format_score(float(by_level.loc[lv, "value"]), spec.unit)
+                                                       for lv in levels])
+        tables.append(Table(title=f"{failure}: score by level", header=["score"] + [f"{lv:g}" for lv in levels],
+                            rows=rows, best=[[False] * (len(levels) + 1) for _ in rows], labels=1,
+                            note=f"n = {int(sub['n_fake'].iloc[0])} per level; level 0 is the clean held-out split."))
+    return tables

@@ -1,0 +1,339 @@
+"""Aggregations of tidy benchmark records: pure functions DataFrame -> DataFrame.
+
+Input: the records of :func:`infobench.bench.load_results` (one row per
+cell; at least ``estimator, task_id, n, truth, estimate, ok`` and, where
+available, ``std_err, truth_std_err, seconds, method, family``).
+
+Definitions (per estimator x task x n, over the cells that succeeded):
+
+* ``mean_estimate``; ``bias = mean_estimate - truth``; ``std`` (ddof=1, NaN
+  with one cell); ``rmse = sqrt(mean((estimate - truth)^2))``.
+* ``mean_log2_ratio = mean(log2(estimate / truth))``: the signed error in
+  doublings. It is NaN when the truth is <= 0 (the ratio is meaningless:
+  independent variables, negative differential entropies) and when any
+  estimate is <= 0 (its log ratio does not exist, and dropping it would
+  flatter the estimator); ``log2_ratio_undefined`` counts such cells.
+* ``coverage``: the fraction of cells whose 95% interval
+  ``estimate +- 1.96 sqrt(std_err^2 + truth_std_err^2)`` contains the truth.
+  The truth's Monte-Carlo standard error widens the interval because the
+  reference itself is uncertain. Computed over the cells that report a
+  finite ``std_err``; NaN when none does.
+* ``median_seconds`` (successful cells), ``failure_rate`` (failed / all cells).
+
+"Samples needed" is the smallest n of the grid from which
+``|log(mean_estimate / truth)| < log 1.5`` holds at that n and at every
+larger n of the grid (NaN: it never settles, or the truth is <= 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["METRICS", "Metric", "best_mask", "by_estimator", "leaderboard", "samples_needed", "summarize",
+           "to_units"]
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+GROUP = ["estimator", "task_id", "n"]
+_REQUIRED = ("estimator", "task_id", "n", "truth", "estimate", "ok")
+# Summary columns that are amounts of information (scaled when rendering in bits).
+INFO_COLUMNS = ("truth", "truth_std_err", "mean_estimate", "bias", "std", "rmse", "mean_std_err")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a summary column reads, and which value is best.
+
+    ``score(value, row)`` maps a value to a loss (lower is better); the best
+    value of a row of a comparison table is the one with the smallest loss.
+    """
+
+    column: str
+    label: str
+    best_rule: str
+    score: Callable[[float, pd.Series], float]
+    kind: str = "nats"  # how the renderers format it: nats, signed, plain, rate, seconds, count
+
+
+METRICS: dict[str, Metric] = {
+    m.column: m
+    for m in (
+        Metric("mean_estimate", "mean estimate ± std", "closest to the truth",
+               lambda v, row: abs(v - row["truth"])),
+        Metric("bias", "bias", "smallest |bias|", lambda v, row: abs(v)),
+        Metric("std", "standard deviation", "smallest", lambda v, row: v),
+        Metric("rmse", "RMSE", "smallest", lambda v, row: v),
+        Metric("mean_log2_ratio", "mean log2(estimate / truth)", "closest to 0", lambda v, row: abs(v), "signed"),
+        Metric("coverage", "coverage of 95% intervals", "closest to 0.95", lambda v, row: abs(v - 0.95), "rate"),
+        Metric("median_seconds", "median seconds", "fastest", lambda v, row: v, "seconds"),
+        Metric("failure_rate", "failure rate", "lowest", lambda v, row: v, "rate"),
+        Metric("samples_needed", "samples needed (within 1.5x of the truth)", "fewest", lambda v, row: v, "count"),
+        Metric("mean_rank", "mean rank", "lowest", lambda v, row: v, "plain"),
+        Metric("wins", "tasks won", "most", lambda v, row: -v, "count"),
+        Metric("mean_abs_log2_ratio", "mean |log2(estimate / truth)|", "smallest", lambda v, row: v, "plain"),
+    )
+}
+
+
+def _check_frame(df: pd.DataFrame, required: tuple[str, ...] = _REQUIRED) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"results must be a pandas DataFrame; got {type(df).__name__}")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"results are missing column(s) {missing}; expected the records of load_results()")
+
+
+def _order(values: pd.Series) -> list:
+    """Unique values in order of first appearance (the grid's order)."""
+    return list(dict.fromkeys(values.tolist()))
+
+
+def _log2_ratio(est: np.ndarray, truth: float) -> tuple[float, int]:
+    if not truth > 0:
+        return math.nan, len(est)
+    bad = int(np.sum(est <= 0))
+    if bad or len(est) == 0:
+        return math.nan, bad
+    return float(np.mean(np.log2(est / truth))), 0
+
+
+def _coverage(est: np.ndarray, se: np.ndarray, truth: float, truth_se: float) -> float:
+    have = np.isfinite(se)
+    if not have.any():
+        return math.nan
+    half = Z95 * np.sqrt(se[have] ** 2 + (truth_se if np.isfinite(truth_se) else 0.0) ** 2)
+    return float(np.mean(np.abs(est[have] - truth) <= half))
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Per estimator x task x n statistics of the cells (definitions in the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``estimator, method, task_id, family, n, truth, truth_std_err,
+        cells, failed, mean_estimate, bias, std, rmse, mean_log2_ratio,
+        log2_ratio_undefined, coverage, mean_std_err, median_seconds,
+        failure_rate``; rows in the order estimators and tasks first appear,
+        n ascending. Amounts of information are in nats.
+    """
+    _check_frame(df)
+    cols = [
+        "estimator", "method", "task_id", "family", "n", "truth", "truth_std_err", "cells", "failed",
+        "mean_estimate", "bias", "std", "rmse", "mean_log2_ratio", "log2_ratio_undefined", "coverage",
+        "mean_std_err", "median_seconds", "failure_rate",
+    ]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    est_order = {e: i for i, e in enumerate(_order(df["estimator"]))}
+    task_order = {t: i for i, t in enumerate(_order(df["task_id"]))}
+    rows = []
+    for (estimator, task_id, n), g in df.groupby(GROUP, sort=False):
+        ok = g["ok"].astype(bool).to_numpy()
+        good = g[ok]
+        truths = g["truth"].astype(float).unique()
+        if len(truths) != 1:
+            raise ValueError(f"task {task_id!r} has several truths in the results: {sorted(float(t) for t in truths)}")
+        truth = float(truths[0])
+        truth_se = float(g["truth_std_err"].iloc[0]) if "truth_std_err" in g else 0.0
+        est = good["estimate"].astype(float).to_numpy()
+        se = good["std_err"].astype(float).to_numpy() if "std_err" in good else np.full(len(good), np.nan)
+        mean = float(np.mean(est)) if len(est) else math.nan
+        lr, undefined = _log2_ratio(est, truth)
+        secs = good["seconds"].astype(float).to_numpy() if "seconds" in good else np.array([])
+        rows.append({
+            "estimator": estimator,
+            "method": g["method"].iloc[0] if "method" in g else str(estimator).split("[")[0],
+            "task_id": task_id,
+            "family": g["family"].iloc[0] if "family" in g else "",
+            "n": int(n),
+            "truth": truth,
+            "truth_std_err": truth_se,
+            "cells": len(g),
+            "failed": int((~ok).sum()),
+            "mean_estimate": mean,
+            "bias": mean - truth,
+            "std": float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan,
+            "rmse": float(np.sqrt(np.mean((est - truth) ** 2))) if len(est) else math.nan,
+            "mean_log2_ratio": lr,
+            "log2_ratio_undefined": undefined,
+            "coverage": _coverage(est, se, truth, truth_se),
+            "mean_std_err": float(np.mean(se[np.isfinite(se)])) if np.isfinite(se).any() else math.nan,
+            "median_seconds": float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else math.nan,
+            "failure_rate": float((~ok).sum() / len(g)),
+        })
+    out = pd.DataFrame(rows, columns=cols)
+    out["_e"] = out["estimator"].map(est_order)
+    out["_t"] = out["task_id"].map(task_order)
+    out = out.sort_values(["_t", "n", "_e"], kind="stable").drop(columns=["_e", "_t"]).reset_index(drop=True)
+    return out
+
+
+def samples_needed(summary: pd.DataFrame, *, factor: float = 1.5) -> pd.DataFrame:
+    """Smallest n from which the mean estimate stays within ``factor`` of the truth.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        The output of :func:`summarize`.
+    factor : float
+        Tolerance ratio (> 1): the condition is ``|log(mean_estimate / truth)| < log(factor)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``estimator, task_id, samples_needed, max_n``: ``samples_needed`` is
+        the smallest grid n such that the condition holds at it and at every
+        larger grid n; NaN when it fails at the largest n, when the truth is
+        <= 0, or when the mean is undefined (all cells failed) or <= 0.
+    """
+    _check_frame(summary, ("estimator", "task_id", "n", "truth", "mean_estimate"))
+    if not (isinstance(factor, (int, float)) and factor > 1 and math.isfinite(factor)):
+        raise ValueError(f"factor must be a finite number > 1; got {factor!r}")
+    rows = []
+    for (estimator, task_id), g in summary.groupby(["estimator", "task_id"], sort=False):
+        g = g.sort_values("n")
+        truth = float(g["truth"].iloc[0])
+        mean = g["mean_estimate"].astype(float).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            good = (truth > 0) & (mean > 0) & (np.abs(np.log(mean / truth)) < math.log(factor))
+        needed = math.nan
+        for i in range(len(good) - 1, -1, -1):
+            if not good[i]:
+                break
+            needed = float(g["n"].iloc[i])
+        rows.append({"estimator": estimator, "task_id": task_id, "samples_needed": needed, "max_n": int(g["n"].max())})
+    return pd.DataFrame(rows, columns=["estimator", "task_id", "samples_needed", "max_n"])
+
+
+def by_estimator(frame: pd.DataFrame, value: str, index: str | list[str] = "task_id", rows: Any = None,
+                 columns: list[str] | None = None) -> pd.DataFrame:
+    """``frame[value]`` laid out as rows ``index`` x one column per estimator (NaN where absent).
+
+    ``rows`` and ``columns`` fix the order (default: order of first appearance).
+    """
+    keys = index if isinstance(index, list) else [index]
+    if rows is None:
+        rows = list(dict.fromkeys(zip(*(frame[k] for k in keys)))) if len(keys) > 1 else list(
+            dict.fromkeys(frame[keys[0]]))
+        if len(keys) > 1:
+            rows = pd.MultiIndex.from_tuples(rows, names=keys)
+    columns = list(dict.fromkeys(frame["estimator"])) if columns is None else columns
+    table = frame.pivot_table(index=index, columns="estimator", values=value, aggfunc="first", dropna=False)
+    return table.reindex(index=rows, columns=columns)
+
+
+def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None) -> pd.DataFrame:
+    """Which entries of each row of a comparison table are best for ``metric``.
+
+    Parameters
+    ----------
+    values : DataFrame
+        Rows to compare within (e.g. one task and n), one column per estimator.
+    metric : str
+        A key of :data:`METRICS`; its ``score`` says what best is.
+    truth : Series, optional
+        Per-row truth (needed by ``mean_estimate``).
+
+    Returns
+    -------
+    DataFrame of bool, same shape; ties are all marked, NaN is never best.
+    """
+    m = METRICS[metric]
+    out = pd.DataFrame(False, index=values.index, columns=values.columns)
+    for idx, row in values.iterrows():
+        ctx = pd.Series({"truth": truth.loc[idx] if truth is not None else math.nan})
+        scores = {}
+        for col, v in row.items():
+            if v is None or not np.isfinite(float(v)):
+                continue
+            s = m.score(float(v), ctx)
+            if np.isfinite(s):
+                scores[col] = s
+        if scores:
+            low = min(scores.values())
+            for col, s in scores.items():
+                if s == low:
+                    out.loc[idx, col] = True
+    return out
+
+
+def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame:
+    """Rank estimators across tasks, each task compared at its largest n.
+
+    For every task the estimators are ranked by ``rank_by`` (best = 1, ties
+    share the average rank, a missing or undefined value ranks last); the
+    leaderboard averages over the tasks each estimator ran on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``estimator, tasks, mean_rank, wins, mean_abs_log2_ratio, coverage,
+        failure_rate, median_seconds`` sorted by ``mean_rank``:
+        ``wins`` counts tasks where the estimator is best;
+        ``mean_abs_log2_ratio`` and ``coverage`` average over tasks where they
+        are defined (at the largest n); ``failure_rate`` covers all of the
+        estimator's cells at the largest n and ``median_seconds`` is the
+        median over tasks of their median seconds there.
+    """
+    rankable = [m for m in METRICS if m in summary.columns]
+    if rank_by not in rankable:
+        raise ValueError(f"rank_by must be one of {rankable}; got {rank_by!r}")
+    _check_frame(summary, ("estimator", "task_id", "n", "mean_log2_ratio", "coverage", "failure_rate",
+                           "median_seconds", "cells", "failed"))
+    cols = ["estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate",
+            "median_seconds"]
+    if summary.empty:
+        return pd.DataFrame(columns=cols)
+    metric = METRICS[rank_by]
+    top = summary[summary["n"] == summary.groupby("task_id")["n"].transform("max")]
+    estimators = _order(summary["estimator"])
+    ranks: dict[str, list[float]] = {e: [] for e in estimators}
+    wins = {e: 0 for e in estimators}
+    for _, g in top.groupby("task_id", sort=False):
+        scores = []
+        for _, row in g.iterrows():
+            v = row[rank_by]
+            s = metric.score(float(v), row) if pd.notna(v) else math.nan
+            scores.append(s if np.isfinite(s) else math.inf)
+        r = pd.Series(scores).rank(method="average").to_numpy()
+        best = min(scores)
+        for (_, row), rank, s in zip(g.iterrows(), r, scores):
+            ranks[row["estimator"]].append(float(rank))
+            if s == best and np.isfinite(s):
+                wins[row["estimator"]] += 1
+    rows = []
+    for e in estimators:
+        mine = top[top["estimator"] == e]
+        lr = mine["mean_log2_ratio"].abs().dropna()
+        cov = mine["coverage"].dropna()
+        cells = int(mine["cells"].sum())
+        rows.append({
+            "estimator": e,
+            "tasks": int(mine["task_id"].nunique()),
+            "mean_rank": float(np.mean(ranks[e])) if ranks[e] else math.nan,
+            "wins": wins[e],
+            "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
+            "coverage": float(cov.mean()) if len(cov) else math.nan,
+            "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
+            "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
+            else math.nan,
+        })
+    return pd.DataFrame(rows, columns=cols).sort_values("mean_rank", kind="stable").reset_index(drop=True)
+
+
+def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
+    """Convert the amounts of information of a summary to ``"nats"`` (unchanged) or ``"bits"``."""
+    if units not in ("nats", "bits"):
+        raise ValueError(f"units must be 'nats' or 'bits'; got {units!r}")
+    if units == "nats":
+        return frame
+    out = frame.copy()
+    for c in INFO_COLUMNS:
+        if c in out:
+            out[c] = out[c] / math.log(2.0)
+    return out

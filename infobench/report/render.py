@@ -1,0 +1,375 @@
+"""Comparison tables and their renderers: rich, Markdown, CSV, LaTeX (booktabs) and HTML.
+
+A :class:`Table` holds display text and a *best* flag per cell. Builders
+turn aggregations into tables (rows: task and n; columns: estimators); every
+renderer marks the best value of each row the same way, in its own idiom:
+bold in rich and Markdown, a trailing ``*`` in CSV, ``\\textbf`` in LaTeX and
+``class="best"`` in HTML. What "best" means depends on the metric
+(:data:`infobench.report.aggregate.METRICS`: smallest |bias|, smallest RMSE,
+coverage closest to 0.95, mean estimate closest to the truth, ...).
+Numbers are never clipped; a heatmap's colours saturate at
+``|log2(estimate / truth)| = 1`` (a factor of 2) but its text does not.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
+
+__all__ = [
+    "Table",
+    "format_value",
+    "heatmap_table",
+    "html_page",
+    "leaderboard_table",
+    "metric_table",
+    "samples_needed_table",
+    "to_csv",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+    "to_rich",
+]
+
+MISSING = "n/a"  # an undefined value (all cells failed, log ratio of a non-positive number, ...)
+
+
+@dataclass
+class Table:
+    """Display text of a comparison table and which cells are best.
+
+    Attributes
+    ----------
+    title : str
+    header : list of str
+    rows : list of list of str
+    best : list of list of bool
+        Same shape as ``rows``.
+    labels : int
+        Number of leading label columns (task, n, truth...), left-aligned.
+    note : str
+        What the values are and what "best" means.
+    heat : list of list of float, optional
+        Per-cell value that colours an HTML heatmap (log2 ratio), NaN for none.
+    """
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    best: list[list[bool]]
+    labels: int = 1
+    note: str = ""
+    heat: list[list[float]] | None = field(default=None)
+
+
+def format_value(value: Any, kind: str = "nats") -> str:
+    """Text for one number of a given ``kind`` (nats, signed, plain, rate, seconds, count); NaN -> ``n/a``."""
+    if value is None:
+        return MISSING
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return MISSING
+    if kind == "count":
+        return str(int(round(v)))
+    if kind == "rate":
+        return f"{v:.2f}"
+    if kind == "seconds":
+        return f"{v:.3g}"
+    if kind == "signed":
+        return f"{v:+.3f}" if v else "0.000"
+    if kind == "plain":
+        return f"{v:.3f}"
+    # Amounts of information: millinat resolution; smaller non-zero values keep 2 significant digits.
+    return f"{v:.3f}" if v == 0 or abs(v) >= 0.0005 else f"{v:.1e}"
+
+
+def _unit_suffix(metric: str, units: str) -> str:
+    return f" ({units})" if METRICS[metric].kind == "nats" else ""
+
+
+def metric_table(summary: pd.DataFrame, metric: str, *, units: str = "nats") -> Table:
+    """Rows (task, n[, truth]) x estimator columns for one summary metric; best per row marked."""
+    if metric not in METRICS or metric not in summary.columns:
+        valid = [m for m in METRICS if m in summary.columns]
+        raise ValueError(f"metric must be one of {valid}; got {metric!r}")
+    s = to_units(summary, units)
+    m = METRICS[metric]
+    estimators = list(dict.fromkeys(s["estimator"]))
+    index = ["task_id", "n"]
+    values = by_estimator(s, metric, index)
+    truth = s.groupby(index, sort=False)["truth"].first().reindex(values.index)
+    mask = best_mask(values, metric, truth)
+    present = by_estimator(s, "cells", index, values.index)
+    std = by_estimator(s, "std", index, values.index) if metric == "mean_estimate" else None
+    with_truth = metric in ("mean_estimate", "bias")
+    header = ["task", "n"] + ([f"truth ({units})"] if with_truth else []) + estimators
+    rows, best = [], []
+    for key in values.index:
+        row = [str(key[0]), str(key[1])] + ([format_value(truth.loc[key])] if with_truth else [])
+        flags = [False] * len(row)
+        for e in estimators:
+            if pd.isna(present.loc[key, e]):
+                row.append("")  # this estimator does not apply to this task
+            else:
+                text = format_value(values.loc[key, e], m.kind)
+                if std is not None and text != MISSING and np.isfinite(std.loc[key, e]):
+                    text += f" ± {format_value(std.loc[key, e])}"
+                row.append(text)
+            flags.append(bool(mask.loc[key, e]))
+        rows.append(row)
+        best.append(flags)
+    title = f"{m.label}{_unit_suffix(metric, units)}"
+    note = f"Best per row: {m.best_rule}."
+    if metric == "mean_estimate":
+        note = "Mean over seeds ± standard deviation across seeds. " + note
+    return Table(title, header, rows, best, labels=len(header) - len(estimators), note=note)
+
+
+def samples_needed_table(needed: pd.DataFrame) -> Table:
+    """Rows task x estimator columns of :func:`infobench.report.aggregate.samples_needed`."""
+    estimators = list(dict.fromkeys(needed["estimator"]))
+    tasks = list(dict.fromkeys(needed["task_id"]))
+    values = by_estimator(needed, "samples_needed", rows=tasks, columns=estimators)
+    present = by_estimator(needed, "max_n", rows=tasks, columns=estimators)
+    mask = best_mask(values, "samples_needed")
+    rows, best = [], []
+    for t in tasks:
+        row, flags = [t], [False]
+        for e in estimators:
+            if pd.isna(present.loc[t, e]):
+                row.append("")
+            else:
+                v = values.loc[t, e]
+                row.append(format_value(v, "count") if pd.notna(v) else f"> {int(present.loc[t, e])}")
+            flags.append(bool(mask.loc[t, e]))
+        rows.append(row)
+        best.append(flags)
+    return Table(
+        METRICS["samples_needed"].label, ["task"] + estimators, rows, best, labels=1,
+        note="Smallest n of the grid from which the mean estimate stays within a factor 1.5 of the truth "
+        "(at that n and every larger one); '> N': not reached by the largest n, or undefined (truth <= 0). "
+        "Best per row: fewest.",
+    )
+
+
+def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
+    """The leaderboard (one row per estimator); the best value of each *column* is marked."""
+    cols = ["mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate", "median_seconds"]
+    header = ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate",
+              "median s"]
+    rows = [[str(r["estimator"]), str(int(r["tasks"]))] + [format_value(r[c], METRICS[c].kind) for c in cols]
+            for _, r in board.iterrows()]
+    flags = pd.DataFrame(False, index=board.index, columns=cols)
+    for c in cols:
+        # Best per column here: transpose so that best_mask compares estimators.
+        flags[c] = best_mask(board[[c]].T, c).T[c]
+    best = [[False, False] + [bool(flags.loc[i, c]) for c in cols] for i in board.index]
+    return Table(
+        "Leaderboard", header, rows, best, labels=2,
+        note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
+        "tasks); wins = tasks where the estimator is best. Best per column: lowest rank, most wins, smallest "
+        "|log2 ratio|, coverage closest to 0.95, lowest failure rate, fastest.",
+    )
+
+
+def heatmap_table(summary: pd.DataFrame, n: int | None = None) -> Table:
+    """Tasks x estimators coloured by mean log2(estimate / truth) at ``n`` (default: each task's largest n)."""
+    s = summary if n is None else summary[summary["n"] == n]
+    if n is None:
+        s = s[s["n"] == s.groupby("task_id")["n"].transform("max")]
+    estimators = list(dict.fromkeys(summary["estimator"]))
+    tasks = list(dict.fromkeys(s["task_id"]))
+    values = by_estimator(s, "mean_log2_ratio", rows=tasks, columns=estimators)
+    present = by_estimator(s, "cells", rows=tasks, columns=estimators)
+    ns = s.groupby("task_id")["n"].first()
+    mask = best_mask(values, "mean_log2_ratio")
+    rows, best, heat = [], [], []
+    for t in tasks:
+        row, flags, h = [t, str(int(ns.loc[t]))], [False, False], [math.nan, math.nan]
+        for e in estimators:
+            v = values.loc[t, e]
+            row.append("" if pd.isna(present.loc[t, e]) else format_value(v, "signed"))
+            flags.append(bool(mask.loc[t, e]))
+            h.append(float(v) if pd.notna(v) else math.nan)
+        rows.append(row)
+        best.append(flags)
+        heat.append(h)
+    where = f"n = {n}" if n is not None else "each task's largest n"
+    return Table(
+        f"mean log2(estimate / truth) at {where}", ["task", "n"] + estimators, rows, best, labels=2,
+        note="Red: overestimates, blue: underestimates (colour saturates at a factor of 2). n/a: the truth "
+        "or an estimate is <= 0, or every cell failed. Best per row: closest to 0.",
+        heat=heat,
+    )
+
+
+# ----------------------------------------------------------------- renderers
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub-flavoured Markdown; best cells in bold."""
+    align = ["---"] * table.labels + ["---:"] * (len(table.header) - table.labels)
+    lines = [f"### {_md_escape(table.title)}", "",
+             "| " + " | ".join(_md_escape(h) for h in table.header) + " |",
+             "| " + " | ".join(align) + " |"]
+    for row, flags in zip(table.rows, table.best):
+        cells = [f"**{_md_escape(c)}**" if b and c else _md_escape(c) for c, b in zip(row, flags)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.note:
+        lines += ["", _md_escape(table.note)]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """CSV text; a best value carries a trailing ``*``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(table.header)
+    for row, flags in zip(table.rows, table.best):
+        w.writerow([f"{c}*" if b and c else c for c, b in zip(row, flags)])
+    return buf.getvalue()
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters (and keep ``±`` and ``|`` printable in text mode)."""
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    out = out.replace("±", r"$\pm$").replace("|", r"\textbar{}").replace("<", r"\textless{}").replace(
+        ">", r"\textgreater{}")
+    # A cell starting with '[' right after '\\' would be read as the row-spacing argument.
+    return "{[}" + out[1:] if out.startswith("[") else out
+
+
+def to_latex(table: Table) -> str:
+    """A ``table`` float with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``); best in ``\\textbf``."""
+    spec = "l" * table.labels + "r" * (len(table.header) - table.labels)
+    lines = [
+        r"\begin{table}[ht]",
+        r"\centering",
+        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in table.header) + r" \\",
+        r"\midrule",
+    ]
+    for row, flags in zip(table.rows, table.best):
+        cells = [rf"\textbf{{{latex_escape(c)}}}" if b and c else latex_escape(c) for c, b in zip(row, flags)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.note:
+        lines.append(rf"\par\smallskip\footnotesize {latex_escape(table.note)}")
+    lines += [r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def heat_colour(value: float) -> str:
+    """Background colour for a log2 ratio: white at 0, red above, blue below, saturating at +-1; grey for NaN."""
+    if value is None or not math.isfinite(value):
+        return "#e0e0e0"
+    t = min(1.0, abs(value))
+    target = (214, 39, 40) if value > 0 else (31, 119, 180)
+    rgb = [round(255 + (c - 255) * t * 0.85) for c in target]
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def to_html(table: Table) -> str:
+    """An HTML ``<table>`` (styles in :func:`html_page`); best cells have ``class="best"``."""
+    out = [f'<h3>{html.escape(table.title)}</h3>', '<table class="ib">', "<thead><tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in table.header]
+    out.append("</tr></thead><tbody>")
+    for i, (row, flags) in enumerate(zip(table.rows, table.best)):
+        out.append("<tr>")
+        for j, (c, b) in enumerate(zip(row, flags)):
+            classes = ["label" if j < table.labels else "num"] + (["best"] if b and c else [])
+            style = ""
+            if table.heat is not None and j >= table.labels and c:
+                style = f' style="background:{heat_colour(table.heat[i][j])}"'
+            out.append(f'<td class="{" ".join(classes)}"{style}>{html.escape(c)}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    if table.note:
+        out.append(f'<p class="note">{html.escape(table.note)}</p>')
+    return "\n".join(out)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin-bottom:.3em}
+table.ib{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+table.ib th,table.ib td{padding:.25em .6em;border-bottom:1px solid #e4e4e4}
+table.ib th{border-bottom:2px solid #888;text-align:right}table.ib td.label{text-align:left;white-space:nowrap}
+table.ib td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.ib td.best{font-weight:bold;outline:2px solid #2a7d2a;outline-offset:-2px}
+p.note{color:#555;font-size:.85em;max-width:60em}dl.meta{display:grid;grid-template-columns:max-content auto;
+gap:.2em 1em;font-size:.9em}dl.meta dt{font-weight:bold}figure{display:inline-block;margin:.5em}
+figure img{max-width:560px}
+"""
+
+
+def html_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | None = None) -> str:
+    """A self-contained HTML page: inline CSS, images embedded as base64.
+
+    ``blocks``: ``("h2", text)``, ``("table", Table)``, ``("img", (caption, png_bytes))``
+    or ``("p", text)``, in order.
+    """
+    import base64
+
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    if meta:
+        parts.append('<dl class="meta">')
+        parts += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in meta.items()]
+        parts.append("</dl>")
+    for kind, content in blocks:
+        if kind == "h2":
+            parts.append(f"<h2>{html.escape(content)}</h2>")
+        elif kind == "p":
+            parts.append(f"<p>{html.escape(content)}</p>")
+        elif kind == "table":
+            parts.append(to_html(content))
+        elif kind == "img":
+            caption, png = content
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        else:  # pragma: no cover - programming error
+            raise ValueError(f"unknown block kind {kind!r}")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def to_rich(table: Table):
+    """A ``rich.table.Table``; best cells in bold green."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    # Text objects, not strings: rich would read "ksg[k=3]" as console markup.
+    rt = RichTable(title=Text(table.title, style="bold"), caption=Text(table.note) if table.note else None,
+                   caption_justify="left")
+    for j, h in enumerate(table.header):
+        rt.add_column(Text(h), justify="left" if j < table.labels else "right", overflow="fold",
+                      no_wrap=j < table.labels)
+    for row, flags in zip(table.rows, table.best):
+        rt.add_row(*[Text(c, style="bold green" if b and c else "") for c, b in zip(row, flags)])
+    return rt

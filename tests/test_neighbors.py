@@ -1,0 +1,280 @@
+"""The exact kNN engine: both paths against a naive numpy implementation.
+
+Distances from the matrix-product expansion (euclidean brute force) differ
+from the direct formula by rounding only, so they are compared to 1e-12;
+counts and max-norm distances are compared exactly, since the engine keeps
+boundary points exact (see the module notes of ``_neighbors``).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infobench.estimators import _neighbors as nb
+
+PATHS = ("tree", "brute")
+
+
+def naive_dist(a, b, metric, blocks=None):
+    """All pairwise KSG-norm distances by the direct formula."""
+    blocks = (a.shape[1],) if blocks is None else tuple(blocks)
+    diff = a[:, None, :] - b[None, :, :]
+    out = None
+    start = 0
+    for w in blocks:
+        part = diff[..., start : start + w]
+        start += w
+        val = np.abs(part).max(-1) if metric == "chebyshev" else np.sqrt((part**2).sum(-1))
+        out = val if out is None else np.maximum(out, val)
+    return out
+
+
+def self_dist(x, metric, blocks=None):
+    d = naive_dist(x, x, metric, blocks)
+    np.fill_diagonal(d, np.inf)
+    return d
+
+
+def tol(metric):
+    return 0.0 if metric == "chebyshev" else 1e-12
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 20])
+@pytest.mark.parametrize("algorithm", PATHS)
+def test_kneighbors_matches_naive(metric, d, algorithm):
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=(250, d)) * rng.uniform(0.5, 3, size=d) + 5.0
+    D = self_dist(x, metric)
+    res = nb.kneighbors(torch.from_numpy(x), 4, metric=metric, algorithm=algorithm, return_index=True)
+    assert res.algorithm == algorithm
+    want = np.sort(D, axis=1)[:, :4]
+    np.testing.assert_allclose(res.dist.numpy(), want, rtol=tol(metric), atol=tol(metric))
+    # the indices point at neighbours at those distances
+    np.testing.assert_allclose(np.take_along_axis(D, res.index.numpy(), 1), want, rtol=1e-12, atol=1e-12)
+    kth, algo = nb.kth_distance(torch.from_numpy(x), 4, metric=metric, algorithm=algorithm)
+    np.testing.assert_allclose(kth.numpy(), want[:, -1], rtol=tol(metric), atol=tol(metric))
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+@pytest.mark.parametrize("d", [1, 3, 16])
+@pytest.mark.parametrize("algorithm", PATHS)
+def test_cross_kneighbors(metric, d, algorithm):
+    rng = np.random.default_rng(10 + d)
+    ref = rng.normal(size=(300, d))
+    q = rng.normal(size=(60, d)) * 2
+    want = np.sort(naive_dist(q, ref, metric), axis=1)[:, :3]
+    res = nb.kneighbors(torch.from_numpy(q), 3, ref=torch.from_numpy(ref), metric=metric, algorithm=algorithm)
+    np.testing.assert_allclose(res.dist.numpy(), want, rtol=tol(metric), atol=tol(metric))
+    kth, _ = nb.kth_distance(torch.from_numpy(q), 3, ref=torch.from_numpy(ref), metric=metric, algorithm=algorithm)
+    np.testing.assert_allclose(kth.numpy(), want[:, -1], rtol=tol(metric), atol=tol(metric))
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+@pytest.mark.parametrize("blocks", [(1, 1), (2, 3), (1, 4), (3, 3, 2)])
+@pytest.mark.parametrize("algorithm", PATHS)
+def test_block_norm_kneighbors(metric, blocks, algorithm):
+    # very different block scales make the L2 order unlike the KSG-norm
+    # order, so the tree path's candidate refinement must widen its search
+    rng = np.random.default_rng(sum(blocks))
+    scales = np.concatenate([np.full(b, 10.0 ** (2 * i)) for i, b in enumerate(blocks)])
+    x = rng.normal(size=(300, sum(blocks))) * scales
+    D = self_dist(x, metric, blocks)
+    res = nb.kneighbors(torch.from_numpy(x), 3, metric=metric, blocks=blocks, algorithm=algorithm)
+    np.testing.assert_allclose(res.dist.numpy(), np.sort(D, 1)[:, :3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+@pytest.mark.parametrize("d", [1, 2, 5, 14])
+@pytest.mark.parametrize("algorithm", PATHS)
+@pytest.mark.parametrize("strict", [True, False])
+def test_count_within_at_neighbour_radius(metric, d, algorithm, strict):
+    # radius = the exact distance of the 5th neighbour: that neighbour sits
+    # exactly on the boundary and must be counted only by "<="
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=(300, d))
+    D = self_dist(x, metric)
+    radius = np.sort(D, 1)[:, 4]
+    got = nb.count_within(torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict,
+                          algorithm=algorithm).numpy()
+    want = (D < radius[:, None]).sum(1) if strict else (D <= radius[:, None]).sum(1)
+    np.testing.assert_array_equal(got, want)
+    assert (got == (4 if strict else 5)).all()
+
+
+@pytest.mark.parametrize("algorithm", PATHS)
+def test_count_within_integer_ties(algorithm):
+    # integer data: many points lie exactly at the radius; strict excludes all of them
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, size=(200, 2)).astype(float)
+    radius = rng.integers(0, 4, size=200).astype(float)
+    for metric in nb.METRICS:
+        D = self_dist(x, metric)
+        for strict in (True, False):
+            got = nb.count_within(torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict,
+                                  algorithm=algorithm).numpy()
+            want = (D < radius[:, None]).sum(1) if strict else (D <= radius[:, None]).sum(1)
+            np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=64), min_size=3, max_size=40),
+    picks=st.lists(st.integers(0, 10**6), min_size=3, max_size=40),
+    strict=st.booleans(),
+)
+def test_count_1d_is_exact_predicate(values, picks, strict):
+    # radii equal to actual pairwise distances put points exactly on the
+    # boundary, where v_i +- r_i rounding would misplace searchsorted
+    v = np.array(values)
+    n = v.size
+    j = np.array([picks[i % len(picks)] % n for i in range(n)])
+    r = np.abs(v[j] - v)
+    got = nb._count_1d(v, r, strict)
+    d = np.abs(v[None, :] - v[:, None])
+    np.fill_diagonal(d, np.inf)
+    want = (d < r[:, None]).sum(1) if strict else (d <= r[:, None]).sum(1)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_count_1d_rounding_boundary():
+    # fl(0.1 + 0.2) = 0.30000000000000004 > 0.3: a naive searchsorted(v + r)
+    # would count 0.3 as strictly inside the radius |0.3 - 0.1|
+    v = np.array([0.1, 0.3, 0.7, 0.1 + 2**-40])
+    r = np.array([abs(0.3 - 0.1), 0.2, 0.4, 0.0])
+    got = nb._count_1d(v, r, strict=True)
+    d = np.abs(v[None, :] - v[:, None])
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_array_equal(got, (d < r[:, None]).sum(1))
+
+
+def naive_ksg(x, y, k, metric, variant):
+    Dx, Dy = self_dist(x, metric), self_dist(y, metric)
+    J = np.maximum(Dx, Dy)
+    eps = np.sort(J, 1)[:, k - 1]
+    if variant == 1:
+        return (Dx < eps[:, None]).sum(1), (Dy < eps[:, None]).sum(1), eps
+    idx = np.argsort(J, 1, kind="stable")[:, :k]
+    ex = np.take_along_axis(Dx, idx, 1).max(1)
+    ey = np.take_along_axis(Dy, idx, 1).max(1)
+    return (Dx <= ex[:, None]).sum(1), (Dy <= ey[:, None]).sum(1), eps
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+@pytest.mark.parametrize("dims", [(1, 1), (2, 3), (1, 4), (7, 7)])
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_counts_paths_agree_with_naive(metric, dims, variant):
+    rng = np.random.default_rng(sum(dims) + variant)
+    n = 300
+    x = rng.normal(size=(n, dims[0]))
+    y = 0.7 * x[:, :1] + rng.normal(size=(n, dims[1]))
+    nx, ny, eps = naive_ksg(x, y, 3, metric, variant)
+    for algorithm in PATHS:
+        res = nb.ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, metric=metric, variant=variant,
+                            algorithm=algorithm)
+        np.testing.assert_array_equal(res.nx.numpy(), nx)
+        np.testing.assert_array_equal(res.ny.numpy(), ny)
+        np.testing.assert_allclose(res.eps.numpy(), eps, rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
+def test_ksg_counts_exact_with_ties(metric):
+    # integer data, no jitter: the k-th neighbour's distance is shared by other
+    # points, which KSG-1's strict count must exclude in both paths
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 30, size=(300, 2)).astype(float)
+    y = (x[:, :1] + rng.integers(0, 30, size=(300, 1))).astype(float)
+    nx, ny, _ = naive_ksg(x, y, 3, metric, 1)
+    for algorithm in PATHS:
+        res = nb.ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, metric=metric, algorithm=algorithm)
+        np.testing.assert_array_equal(res.nx.numpy(), nx)
+        np.testing.assert_array_equal(res.ny.numpy(), ny)
+
+
+def test_tiles_bound_memory_and_do_not_change_results():
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.normal(size=(500, 6)))
+    y = torch.from_numpy(rng.normal(size=(500, 6)))
+    # a 20 kB budget means one row (3 buffers x 500 x 8 bytes = 12 kB) per tile
+    assert nb._tile_rows(500, 500, 3, 8, 20_000) == 1
+    assert nb._tile_rows(500, 500, 3, 8, 10**9) == 500
+    for metric in nb.METRICS:
+        big = nb.ksg_counts(x, y, 4, metric=metric, algorithm="brute")
+        small = nb.ksg_counts(x, y, 4, metric=metric, algorithm="brute", max_memory=20_000)
+        assert torch.equal(big.nx, small.nx) and torch.equal(big.ny, small.ny)
+        a = nb.kneighbors(x, 5, metric=metric, algorithm="brute").dist
+        b = nb.kneighbors(x, 5, metric=metric, algorithm="brute", max_memory=1).dist
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+
+
+def test_duplicates_give_zero_distances_and_self_is_dropped():
+    x = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [3.0, 1.0]])
+    for algorithm in PATHS:
+        res = nb.kneighbors(torch.from_numpy(x), 2, metric="chebyshev", algorithm=algorithm, return_index=True)
+        np.testing.assert_array_equal(res.dist.numpy()[:3], 0.0)
+        idx = res.index.numpy()
+        assert all(i not in idx[i] for i in range(5))
+
+
+def test_float32_matches_float64():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 5))
+    a = nb.kneighbors(torch.from_numpy(x), 3, algorithm="brute").dist.numpy()
+    b = nb.kneighbors(torch.from_numpy(x).float(), 3, algorithm="brute").dist.numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
+def test_auto_choice():
+    cpu = torch.device("cpu")
+    assert nb.resolve_algorithm("auto", 2, cpu) == "tree"
+    assert nb.resolve_algorithm("auto", nb.TREE_MAX_DIM + 1, cpu) == "brute"
+    assert nb.resolve_algorithm("auto", 2, torch.device("cuda")) == "brute"
+    assert nb.resolve_algorithm("tree", 50, cpu) == "tree"
+
+
+def test_log_unit_ball_volume():
+    assert nb.log_unit_ball_volume(2, "euclidean") == pytest.approx(math.log(math.pi))
+    assert nb.log_unit_ball_volume(3, "euclidean") == pytest.approx(math.log(4 / 3 * math.pi))
+    assert nb.log_unit_ball_volume(3, "chebyshev") == pytest.approx(3 * math.log(2))
+
+
+def test_engine_validation():
+    x = torch.zeros(10, 2)
+    with pytest.raises(ValueError, match=r"metric must be one of \['euclidean', 'chebyshev'\]; got 'cosine'"):
+        nb.kneighbors(x, 2, metric="cosine")
+    with pytest.raises(ValueError, match=r"algorithm must be one of \['auto', 'tree', 'brute'\]; got 'kd'"):
+        nb.kneighbors(x, 2, algorithm="kd")
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 9\] \(n=10\); got 10"):
+        nb.kneighbors(x, 10)
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 4\] \(m=4\); got 5"):
+        nb.kneighbors(x, 5, ref=torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"ref must have 2 columns like x; got 3"):
+        nb.kneighbors(x, 2, ref=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"blocks must be positive and sum to the dimension 2; got \(1, 2\)"):
+        nb.kneighbors(x, 2, blocks=(1, 2))
+    with pytest.raises(ValueError, match=r"radius must have shape \(10,\); got \(3,\)"):
+        nb.count_within(x, torch.ones(3))
+    with pytest.raises(ValueError, match=r"max_memory must be an integer >= 1; got 0"):
+        nb.kneighbors(x, 2, algorithm="brute", max_memory=0)
+    with pytest.raises(ValueError, match=r"variant must be one of \[1, 2\]; got 3"):
+        nb.ksg_counts(x, x, 2, variant=3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_brute_matches_cpu_tree():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2000, 3))
+    y = x[:, :1] + rng.normal(size=(2000, 2))
+    xc, yc = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
+    for metric in nb.METRICS:
+        gpu = nb.ksg_counts(xc, yc, 3, metric=metric)
+        assert gpu.algorithm == "brute" and gpu.nx.device.type == "cuda"
+        cpu = nb.ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, metric=metric, algorithm="tree")
+        assert torch.equal(gpu.nx.cpu(), cpu.nx) and torch.equal(gpu.ny.cpu(), cpu.ny)
+        d_gpu = nb.kneighbors(xc, 3, metric=metric).dist.cpu().numpy()
+        d_cpu = nb.kneighbors(torch.from_numpy(x), 3, metric=metric, algorithm="tree").dist.numpy()
+        np.testing.assert_allclose(d_gpu, d_cpu, rtol=1e-12)

@@ -1,0 +1,409 @@
+"""Quality scores on synthetic features: closed forms and independent implementations."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.spatial.distance import cdist
+from scipy.special import digamma, gammaln
+
+import infobench
+from infobench.quality import (
+    class_kl,
+    classes_covered,
+    fid,
+    fid_infinity,
+    frechet_distance,
+    inception_score,
+    kid,
+    knn_entropy,
+    knn_kl,
+    memorization,
+    prdc,
+    renyi_kernel_entropy,
+    score_features,
+    vendi_score,
+)
+from infobench.quality import scores_standard
+from infobench.quality._core import Params
+from infobench.quality._distances import TILE_BYTES, _tile_rows, kernel_sum, knn_cross, knn_self
+from infobench.quality.bootstrap import check_bootstrap, percentile_interval
+
+
+def _spd(rng, d, cond=10.0):
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    return (q * np.linspace(1.0, cond, d)) @ q.T
+
+
+# ------------------------------------------------------------------ FID
+def test_frechet_distance_matches_scipy_sqrtm(rng):
+    # Independent float64 route: scipy's general matrix square root of S1 S2.
+    # Well-conditioned inputs (condition number 10): both routes are accurate to ~1e-12.
+    for d in (2, 16, 64):
+        mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+        s1, s2 = _spd(rng, d), _spd(rng, d)
+        covmean = scipy.linalg.sqrtm(s1 @ s2)
+        ref = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real)
+        got = frechet_distance(mu1, s1, mu2, s2)
+        assert got == pytest.approx(ref, rel=1e-6)
+
+
+def test_frechet_distance_closed_form_for_diagonal_covariances():
+    # Commuting covariances: tr((S1 S2)^1/2) = sum sqrt(a_i b_i), so FD = |dmu|^2 + sum (sqrt a - sqrt b)^2.
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 16.0])
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    expected = 5.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(mu1, np.diag(a), mu1, np.diag(a)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_fid_uses_unbiased_covariances(rng):
+    a, b = rng.normal(size=(300, 5)), rng.normal(size=(200, 5)) * 1.5 + 0.3
+    expected = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert fid(a, b) == pytest.approx(expected, rel=1e-12)
+
+
+def test_frechet_distance_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="mu1, mu2 of shape"):
+        frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        frechet_distance(np.array([np.nan, 0.0]), np.eye(2), np.zeros(2), np.eye(2))
+
+
+def test_fid_infinity_is_the_intercept_of_its_fit_and_removes_the_bias():
+    fids, infs = [], []
+    for s in range(5):
+        rng = np.random.default_rng(100 + s)
+        a, b = rng.normal(size=(2000, 8)), rng.normal(size=(2000, 8))
+        res = fid_infinity(a, b, seed=s)
+        slope, intercept = np.polyfit(1.0 / np.asarray(res["sizes"], float), res["fids"], 1)
+        assert res["value"] == pytest.approx(intercept, rel=1e-9, abs=1e-12)
+        assert res["slope"] == pytest.approx(slope, rel=1e-9)
+        assert res["slope"] > 0  # FID's bias grows like 1/N
+        fids.append(fid(a, b))
+        infs.append(res["value"])
+    # Same distribution: true FID is 0. FID's bias (~0.02 here) is a multiple of
+    # the extrapolation's spread (~0.01 per run); the mean of 5 runs is far inside.
+    assert np.mean(fids) > 0.015
+    assert abs(np.mean(infs)) < 0.3 * np.mean(fids)
+
+
+def test_fid_infinity_validation(rng):
+    a = rng.normal(size=(50, 2))
+    with pytest.raises(ValueError, match="min_fraction must be a finite number in \\(0.0, 1.0\\)"):
+        fid_infinity(a, a, min_fraction=1.0)
+    with pytest.raises(ValueError, match="points must be an integer >= 3"):
+        fid_infinity(a, a, points=2)
+    with pytest.raises(ValueError, match="at least 3 distinct sample sizes"):
+        fid_infinity(a[:3], a[:3])
+
+
+# ------------------------------------------------------------------ KID
+def _mmd2_unbiased(x, y):
+    d = x.shape[1]
+    k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
+    m, n = len(x), len(y)
+    kxx, kyy = k(x, x), k(y, y)
+    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+            - 2 * k(x, y).mean())
+
+
+def test_kid_with_whole_sets_equals_the_full_unbiased_mmd(rng):
+    # subset_size >= n: every subset is a permutation of the whole set, so each
+    # subset value (and their mean) is the full-sample unbiased MMD^2.
+    x, y = rng.normal(size=(120, 6)), rng.normal(size=(120, 6)) + 0.2
+    mean, std = kid(x, y, subsets=5, subset_size=1000)
+    assert mean == pytest.approx(_mmd2_unbiased(x, y), rel=1e-10)
+    assert std == pytest.approx(0.0, abs=1e-10)
+
+
+def test_kid_gram_path_equals_per_subset_path(rng, monkeypatch):
+    x, y = rng.normal(size=(150, 4)), rng.normal(size=(90, 4)) * 1.2
+    fast = kid(x, y, subsets=20, subset_size=40, seed=3)
+    monkeypatch.setattr(scores_standard, "KID_GRAM_ENTRIES", 0)
+    slow = kid(x, y, subsets=20, subset_size=40, seed=3)
+    assert fast == pytest.approx(slow, rel=1e-10)
+
+
+def test_kid_subsets_match_an_independent_loop(rng):
+    x, y = rng.normal(size=(80, 3)), rng.normal(size=(70, 3))
+    mean, std = kid(x, y, subsets=10, subset_size=30, seed=7)
+    # Same subsets, drawn as documented: the "kid" stream of the seeded context.
+    from infobench.quality._core import Context, _seed_for
+
+    seed = int(np.random.default_rng(7).integers(0, 2**62))
+    g = np.random.default_rng(_seed_for(seed, "kid"))
+    ix = [g.choice(80, 30, replace=False) for _ in range(10)]
+    iy = [g.choice(70, 30, replace=False) for _ in range(10)]
+    vals = [_mmd2_unbiased(x[i], y[j]) for i, j in zip(ix, iy)]
+    assert mean == pytest.approx(np.mean(vals), rel=1e-10)
+    assert std == pytest.approx(np.std(vals, ddof=1), rel=1e-8)
+
+
+def test_kid_is_unbiased_near_zero_for_equal_distributions(rng):
+    # Unbiased: may be negative; over independent draws it centres on 0. The
+    # spread across 20 draws (~1e-3 here) bounds the mean well inside 3 std.
+    vals = [kid(rng.normal(size=(200, 4)), rng.normal(size=(200, 4)), subsets=10, subset_size=100, seed=s)[0]
+            for s in range(20)]
+    assert abs(np.mean(vals)) < 3 * np.std(vals) / math.sqrt(len(vals))
+    assert min(vals) < 0  # never clipped
+
+
+# ------------------------------------------------------------------ PRDC and memorization
+def _prdc_reference(real, fake, k):
+    # Transcription of Naeem et al.'s reference code (clovaai/generative-evaluation-prdc).
+    rr = cdist(real, real)
+    ff = cdist(fake, fake)
+    rf = cdist(real, fake)
+    r_real = np.partition(rr, k, axis=1)[:, k]
+    r_fake = np.partition(ff, k, axis=1)[:, k]
+    precision = (rf < r_real[:, None]).any(axis=0).mean()
+    recall = (rf < r_fake[None, :]).any(axis=1).mean()
+    density = (1.0 / k) * (rf < r_real[:, None]).sum(axis=0).mean()
+    coverage = (rf.min(axis=1) < r_real).mean()
+    return dict(precision=precision, recall=recall, density=density, coverage=coverage)
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_prdc_matches_the_reference_implementation(rng, k):
+    real, fake = rng.normal(size=(300, 5)), rng.normal(size=(250, 5)) * 1.3 + 0.2
+    got = prdc(real, fake, k=k)
+    ref = _prdc_reference(real, fake, k)
+    for name in ref:
+        assert got[name] == pytest.approx(ref[name], abs=1e-12), name
+
+
+def test_prdc_validation(rng):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 9\]"):
+        prdc(rng.normal(size=(10, 2)), rng.normal(size=(20, 2)), k=10)
+    with pytest.raises(ValueError, match="same feature dimension"):
+        prdc(rng.normal(size=(10, 2)), rng.normal(size=(20, 3)))
+
+
+def test_memorization_counts_copies_and_matches_brute_force(rng):
+    train = rng.normal(size=(200, 4))
+    fake = rng.normal(size=(100, 4))
+    fake[:30] = train[rng.choice(200, 30, replace=False)]  # exact copies
+    d_ft = cdist(fake, train)
+    d_tt = cdist(train, train)
+    np.fill_diagonal(d_tt, np.inf)
+    nearest = d_ft.argmin(1)
+    expected = np.mean(d_ft.min(1) < d_tt.min(1)[nearest])
+    got = memorization(fake, train)
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert memorization(train[:50], train) == 1.0
+
+
+# ------------------------------------------------------------------ kNN estimators
+def test_knn_entropy_matches_infobench_estimator(rng):
+    x = rng.normal(size=(500, 6))
+    ref = infobench.entropy(x, "knn", k=3, jitter=False).value
+    assert knn_entropy(x, k=3) == pytest.approx(ref, rel=1e-10)
+
+
+def test_knn_entropy_closed_form_gaussian(rng):
+    # H(N(0, I_2)) = log(2 pi e). KL standard error here is ~0.02 nats; 0.08 is 4 s.e.
+    x = rng.normal(size=(4000, 2))
+    assert knn_entropy(x, k=3) == pytest.approx(math.log(2 * math.pi * math.e), abs=0.08)
+
+
+def test_knn_entropy_explicit_formula(rng):
+    x = rng.normal(size=(60, 3))
+    d = cdist(x, x)
+    np.fill_diagonal(d, np.inf)
+    eps = np.sort(d, axis=1)[:, 2]
+    logv = 1.5 * math.log(math.pi) - gammaln(2.5)
+    expected = digamma(60) - digamma(3) + logv + 3 * np.mean(np.log(eps))
+    assert knn_entropy(x, k=3) == pytest.approx(expected, rel=1e-12)
+
+
+def test_knn_kl_matches_infobench_estimator(rng):
+    p, q = rng.normal(size=(400, 3)), rng.normal(size=(300, 3)) + 0.5
+    ref = infobench.kl_divergence(p, q, "knn", k=3, jitter=False).value
+    assert knn_kl(p, q, k=3) == pytest.approx(ref, rel=1e-10)
+
+
+def test_knn_kl_is_nan_for_shared_samples(rng):
+    p = rng.normal(size=(50, 2))
+    assert math.isnan(knn_kl(p, np.vstack([p[:5], rng.normal(size=(50, 2))]), k=1))
+
+
+# ------------------------------------------------------------------ class-based scores
+def test_inception_score_closed_forms():
+    onehot = np.eye(10)[np.arange(200) % 10]
+    s = inception_score(onehot)
+    assert s["score"] == pytest.approx(10.0, rel=1e-12)
+    assert s["h_marginal"] == pytest.approx(math.log(10), rel=1e-12)
+    assert s["h_conditional"] == 0.0
+    same = np.tile([0.5, 0.3, 0.2], (50, 1))
+    assert inception_score(same)["score"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_class_kl_and_coverage(rng):
+    pr = rng.dirichlet(np.ones(4), size=100)
+    pf = rng.dirichlet(np.ones(4), size=80)
+    from scipy.stats import entropy
+
+    assert class_kl(pr, pf) == pytest.approx(entropy(pr.mean(0), pf.mean(0)), rel=1e-12)
+    real = np.eye(4)[np.arange(100) % 4]
+    fake = np.eye(4)[np.r_[np.zeros(60, int), np.ones(38, int), np.full(2, 2)]]
+    # class 2 at 2% vs 25% real is below 0.1 x 25%; class 3 absent.
+    assert classes_covered(real, fake, ratio=0.1) == 2
+    assert classes_covered(real, fake, ratio=0.05) == 3
+
+
+def test_probabilities_are_validated():
+    with pytest.raises(ValueError, match="must hold probabilities"):
+        inception_score(np.array([[0.5, 0.6], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match="one column per class"):
+        inception_score(np.ones((3, 1)))
+
+
+# ------------------------------------------------------------------ diversity
+def _eig_cosine(x):
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    lam = np.linalg.eigvalsh(xn @ xn.T / len(x))
+    return lam[lam > 1e-12]
+
+
+@pytest.mark.parametrize("q", [0.5, 1.0, 2.0, math.inf])
+def test_vendi_matches_the_n_by_n_eigendecomposition(rng, q):
+    x = rng.normal(size=(80, 5)) + 1.0
+    lam = _eig_cosine(x)
+    if q == 1.0:
+        h = -np.sum(lam * np.log(lam))
+    elif math.isinf(q):
+        h = -np.log(lam.max())
+    else:
+        h = np.log(np.sum(lam**q)) / (1 - q)
+    assert vendi_score(x, q=q) == pytest.approx(math.exp(h), rel=1e-9)
+
+
+def test_vendi_closed_forms(rng):
+    assert vendi_score(np.tile(rng.normal(size=(1, 4)), (30, 1))) == pytest.approx(1.0, rel=1e-9)
+    assert vendi_score(np.eye(6)) == pytest.approx(6.0, rel=1e-9)  # orthogonal: 6 distinct samples
+    assert math.isnan(vendi_score(np.vstack([np.zeros(3), np.ones(3)])))
+
+
+def test_rke_matches_the_n_by_n_kernel(rng):
+    x = rng.normal(size=(70, 3))
+    k = np.exp(-cdist(x, x, "sqeuclidean") / (2 * 1.3**2))
+    lam = np.linalg.eigvalsh(k / len(x))
+    assert renyi_kernel_entropy(x, bandwidth=1.3) == pytest.approx(-np.log(np.sum(lam**2)), rel=1e-9)
+    assert renyi_kernel_entropy(np.zeros((5, 2)), bandwidth=1.0) == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------ tiled engine
+def test_tiled_neighbours_match_brute_force(rng):
+    x = torch.as_tensor(rng.normal(size=(257, 7)))
+    y = torch.as_tensor(rng.normal(size=(131, 7)))
+    y[3] = x[10]  # an exact copy: distance exactly 0
+    d = cdist(y.numpy(), x.numpy())
+    radii = torch.as_tensor(rng.uniform(0.5, 2.0, size=257))
+    res = knn_cross(y, x, 4, radii=radii, tile_bytes=1024)  # many tiles
+    np.testing.assert_allclose(res.dist.numpy(), np.sort(d, axis=1)[:, :4], rtol=1e-12, atol=0)
+    assert res.dist[3, 0].item() == 0.0
+    np.testing.assert_array_equal(res.inside.numpy(), (d < radii.numpy()[None, :]).sum(1))
+    s = knn_self(x, 3, tile_bytes=2048)
+    dxx = cdist(x.numpy(), x.numpy())
+    np.fill_diagonal(dxx, np.inf)
+    np.testing.assert_allclose(s.dist.numpy(), np.sort(dxx, axis=1)[:, :3], rtol=1e-12)
+    np.testing.assert_array_equal(s.index[:, 0].numpy(), dxx.argmin(1))
+    k2 = np.exp(-cdist(x.numpy(), x.numpy(), "sqeuclidean") / 0.7**2).sum()
+    assert kernel_sum(x, 0.7, tile_bytes=4096) == pytest.approx(k2, rel=1e-12)
+
+
+def test_tiles_bound_memory_at_n_50000():
+    # One tile of distances against 50,000 rows stays within the budget (no n x n matrix).
+    rows = _tile_rows(50_000, 8, None)
+    assert rows * 50_000 * 8 <= TILE_BYTES
+    assert rows < 50_000
+
+
+# ------------------------------------------------------------------ bootstrap
+def test_check_bootstrap_messages():
+    assert check_bootstrap(0, 0.95) == (0, 0.95)
+    with pytest.raises(ValueError, match="bootstrap must be 0 or at least 40 replicates for a 0.95 interval; got 10"):
+        check_bootstrap(10, 0.95)
+    with pytest.raises(ValueError, match="level must be a finite number in \\(0.0, 1.0\\)"):
+        check_bootstrap(100, 1.0)
+    with pytest.raises(ValueError, match="bootstrap must be an integer >= 0"):
+        check_bootstrap(-1, 0.9)
+
+
+def test_percentile_interval_is_recentred():
+    reps = np.arange(101.0)  # mean 50, 2.5% / 97.5% quantiles 2.5 and 97.5
+    assert percentile_interval(reps, 10.0, 0.95) == pytest.approx((10 - 47.5, 10 + 47.5))
+    # 10 of 100 replicates at -inf: the 5% quantile is -inf, read off without interpolation.
+    lo, hi = percentile_interval(np.r_[np.full(10, -np.inf), np.zeros(90)], -np.inf, 0.9)
+    assert lo == -np.inf and hi == 0.0
+    assert all(math.isnan(v) for v in percentile_interval(np.r_[np.nan, 1.0], 1.0, 0.9))
+
+
+def test_terms_bootstrap_of_a_mean_has_the_normal_width(rng):
+    # The coverage score is a mean of 0/1 terms: its bootstrap std must be
+    # sqrt(p(1-p)/n) (to ~10% with 400 replicates: the std of a std estimate
+    # from B replicates is about 1/sqrt(2B) = 3.5%).
+    real, fake = rng.normal(size=(600, 3)), rng.normal(size=(600, 3)) * 1.5
+    df = score_features(real, fake, scores=["coverage"], bootstrap=400, seed=1)
+    row = df.iloc[0]
+    p = row["value"]
+    assert row["boot_std"] == pytest.approx(math.sqrt(p * (1 - p) / 600), rel=0.12)
+    assert row["ci_low"] < p < row["ci_high"]
+
+
+def test_score_features_is_seeded_and_tidy(rng):
+    real, fake = rng.normal(size=(200, 4)), rng.normal(size=(150, 4)) + 0.3
+    a = score_features(real, fake, bootstrap=40, seed=5)
+    b = score_features(real, fake, bootstrap=40, seed=5)
+    pd_cols = ["value", "ci_low", "ci_high"]
+    np.testing.assert_array_equal(a[pd_cols].to_numpy(), b[pd_cols].to_numpy())
+    assert set(a["direction"]) <= {"up", "down", "zero"}
+    assert "inception" not in set(a["score"])  # no probabilities given: class scores skipped
+    fid_row = a[a["score"] == "fid"].iloc[0]
+    assert fid_row["ci_low"] <= fid_row["value"] <= fid_row["ci_high"]
+    assert (a["n_fake"] > 0).all()
+
+
+def test_scores_move_the_documented_way_on_gaussians(rng):
+    real = rng.normal(size=(800, 4))
+    near = rng.normal(size=(800, 4))
+    far = rng.normal(size=(800, 4)) * 2.0 + 1.0
+    names = ["fid", "kid", "precision", "coverage", "kl_real_fake", "kl_fake_real"]
+    a = score_features(real, near, scores=names).set_index("score")["value"]
+    b = score_features(real, far, scores=names).set_index("score")["value"]
+    for n in ("fid", "kid", "kl_real_fake", "kl_fake_real"):
+        assert b[n] > a[n], n
+    for n in ("precision", "coverage"):
+        assert b[n] < a[n], n
+
+
+def test_score_features_bad_input(rng):
+    real = rng.normal(size=(50, 3))
+    with pytest.raises(ValueError, match="unknown score 'fidd'"):
+        score_features(real, real, scores=["fidd"])
+    with pytest.raises(ValueError, match="needs class probabilities"):
+        score_features(real, real, scores=["inception"])
+    with pytest.raises(ValueError, match="fake has 4 samples; score 'precision' needs at least 6"):
+        score_features(real, real[:4], scores=["precision"])
+    with pytest.raises(ValueError, match="fake contains non-finite values"):
+        bad = real.copy()
+        bad[2, 1] = np.nan
+        score_features(real, bad)
+    with pytest.raises(ValueError, match="unknown score parameter 'kk'"):
+        score_features(real, real, kk=3)
+    with pytest.raises(ValueError, match="must not be empty"):
+        score_features(real, np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="same feature dimension"):
+        score_features(real, rng.normal(size=(50, 2)))
+
+
+def test_params_validation():
+    with pytest.raises(ValueError, match="vendi_q must be a number >= 0"):
+        Params(vendi_q=-1.0)
+    with pytest.raises(ValueError, match="coverage_ratio must be a finite number in \\(0.0, 1.0\\]"):
+        Params(coverage_ratio=0.0)
+    with pytest.raises(TypeError, match="k must be an integer >= 1"):
+        Params(k=2.5)
