@@ -28,9 +28,11 @@ with lower variance than NWJ and MINE; InfoNCE at or under log 128 = 4.85.
 Asserted: InfoNCE <= log 128 and finite estimates everywhere (in the smoke run
 too), and the oracle rows against the truth. The SMILE targets are measured
 and recorded in ``extra_info["targets"]``, not asserted: with the *optimal*
-critic SMILE(tau=5) at batch 128 already reads 4-20 % high for I >= 4 (its
-clipped partition function is below 1), so a well-trained critic cannot meet
-the 10 % target at the top levels; see the oracle column.
+critic SMILE(tau=5) at batch 128 already reads high (+7 % at I = 4, +12 % at
+6, +16 % at 8, +20 % at 10: its clipped partition term is below 1), so a
+critic trained to optimality cannot meet the 10 % target at the top levels;
+where a trained critic does meet it, its own shortfall is cancelling the
+clipping bias. See the oracle column.
 
 Throughput: training steps per second of the default critic (and of the joint
 critic) through the public estimator, side by side with a bare PyTorch loop
@@ -133,10 +135,15 @@ def _table(rows):
 def _targets(rows):
     by = {(r["mi"], r["method"]): r for r in rows}
     levels = sorted({r["mi"] for r in rows})
-    return {
+    seeds = {} if math.isnan(rows[0]["sd_seeds"]) else {
+        "smile_sd_seeds_below_mine_and_nwj": {
+            lv: by[lv, "smile"]["sd_seeds"] < min(by[lv, m]["sd_seeds"] for m in ("mine", "nwj")) for lv in levels
+        }
+    }
+    return seeds | {
         "smile_within_10pct": {lv: abs(by[lv, "smile"]["rel_bias"]) <= 0.10 for lv in levels},
         "smile_sd_batch_below_mine_and_nwj": {
-            lv: by[lv, "smile"]["sd_batch"] < min(by[lv, "mine"]["sd_batch"], by[lv, "nwj"]["sd_batch"]) for lv in levels
+            lv: by[lv, "smile"]["sd_batch"] < min(by[lv, m]["sd_batch"] for m in ("mine", "nwj")) for lv in levels
         },
         "infonce_at_most_log128": {lv: by[lv, "infonce"]["estimate"] <= CEILING for lv in levels},
     }

@@ -291,6 +291,15 @@ def test_array_errors(tmp_path):
     np.savez(tmp_path / "nokey.npz", foo=np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match=r"no image array: expected a key in \['images', 'x', 'arr_0'\]"):
         load_dataset(str(tmp_path / "nokey.npz"))
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage header")
+    with pytest.raises(ValueError, match=r"cannot read .*bad\.npy.*corrupt"):
+        load_images(tmp_path / "bad.npy")
+    np.savez(tmp_path / "obj.npz", images=np.array([None, 1], dtype=object))
+    with pytest.raises(ValueError, match=r"cannot read .*obj\.npz.*corrupt or unsupported"):
+        load_images(tmp_path / "obj.npz")
+    torch.save({"images": [1, 2]}, tmp_path / "list.pt")
+    with pytest.raises(ValueError, match=r"list\.pt.*expected arrays or tensors; got list"):
+        load_images(tmp_path / "list.pt")
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken zip")
     with pytest.raises(ValueError, match=r"cannot read .*bad\.npz.*corrupt"):
         load_dataset(str(tmp_path / "bad.npz"))

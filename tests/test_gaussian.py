@@ -21,15 +21,6 @@ from infobench.estimators.gaussian import gaussian_entropy, gaussian_mutual_info
 LOG_2PI_E = math.log(2 * math.pi) + 1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Many tiny linear-algebra calls: thread wake-ups dominate them on a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _random_cov(rng, d):
     a = rng.normal(size=(d, d))
     return a @ a.T + d * np.eye(d)

@@ -7,7 +7,6 @@ import pytest
 
 from infobench.cli import main
 from infobench.generators import load
-from test_generators import one_thread  # noqa: F401 - autouse fixture: tiny networks run on one thread
 
 TINY = ["--max-samples", "32", "--batch-size", "16", "--width", "8", "--latent-dim", "4", "--device", "cpu"]
 
@@ -20,7 +19,8 @@ def test_train_then_sample(tmp_path, capsys):
     for name in ("checkpoint.pt", "config.json", "log.csv", "losses.png", "samples.png"):
         assert (out / name).is_file()
     # Resume to a second epoch.
-    assert main(["train", "vae", "--epochs", "2", "--out", str(out), "--resume", "--no-progress", *TINY]) == 0
+    argv = ["train", "vae", "--epochs", "2", "--out", str(out), "--resume", "--no-progress", "--threads", "1", *TINY]
+    assert main(argv) == 0
     assert load(out, device="cpu").epoch == 2
     npz = tmp_path / "s.npz"
     assert main(["sample", str(out / "checkpoint.pt"), "-n", "7", "-o", str(npz), "--seed", "5", "--device", "cpu"]) == 0
@@ -38,6 +38,7 @@ def test_train_then_sample(tmp_path, capsys):
         (["train", "gan", "--epochs", "0"], "epochs must be an integer >= 1; got 0"),
         (["train", "gan", "--dataset", "mnist"], "needs a folder: write 'mnist:PATH'"),
         (["train", "vae", "--ema", "0.5"], "ema applies to kind='gan' or kind='wgan-gp' only"),
+        (["train", "vae", "--threads", "0"], "--threads must be an integer >= 1; got 0"),
         (["sample", "nowhere.pt", "-o", "x.npz"], "does not exist"),
         (["sample", "ckpt.pt", "-o", "x.txt"], "must name an .npz file"),
         (["sample", "ckpt.pt", "-o", "x.npz", "-n", "0"], "n must be an integer >= 1; got 0"),

@@ -23,16 +23,6 @@ from infobench.estimators.histogram import histogram_entropy, histogram_mutual_i
 H_NORMAL = 0.5 * math.log(2 * math.pi * math.e)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Many small sorts and counts: on a busy 2-core machine, waking a second
-    # thread per operation costs more than it saves.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _numpy_entropy(x, bins, miller_madow=True):
     """Independent 1-D reference from numpy.histogram."""
     counts, edges = np.histogram(x, bins=bins)

@@ -25,16 +25,6 @@ from infobench.estimators.kde import bandwidth_factor, kde_entropy, kde_mutual_i
 H_NORMAL = 0.5 * math.log(2 * math.pi * math.e)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Many small O(n^2) passes: on a busy 2-core machine, waking a second
-    # thread per operation costs more than it saves.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _mixing(rng, d):
     """A random invertible map with condition number <= 4 (a rotation times scales in [0.5, 2])."""
     q, _ = np.linalg.qr(rng.normal(size=(d, d)))

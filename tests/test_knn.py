@@ -280,7 +280,7 @@ def test_estimate_fields_and_std_err():
     x, y = bivariate_normal(2000, 0)
     est = infobench.mutual_information(x, y, "ksg", std_err=True, seed=0)
     assert est.method == "ksg" and est.n == 2000
-    assert est.params["k"] == 3 and est.params["variant"] == 1 and est.params["metric"] == "chebyshev"
+    assert est.params["k"] == 3 and est.params["variant"] == 1 and est.params["metric"] == "euclidean"
     assert est.extras["algorithm"] == "tree" and est.extras["estimator"] == "KSG-1"
     assert 0.005 < est.std_err < 0.05
     assert infobench.mutual_information(x, y, "ksg", seed=0).std_err is None

@@ -62,17 +62,6 @@ def _optimal_critic(x, y, rho=RHO_1NAT):
     return cond + (y[None, :, :] ** 2).sum(-1) / 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small critics and 128 x 128 score matrices: on a shared 2-core machine
-    # intra-op thread hand-offs cost more than they save (a 256 x 256
-    # logsumexp measured 0.5 ms on one thread, 45 ms on two under load).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def gauss_1nat():
     return _gaussian(5000, 1000)
@@ -134,8 +123,12 @@ def test_bounds_with_the_optimal_critic_recover_the_truth():
     st.sampled_from([torch.float64, torch.float32]),
 )
 def test_infonce_never_exceeds_log_batch(scores, dtype):
+    # Exactly, in the scores' precision: log B rounded to float32 can lie
+    # above the float64 log B (log 2: 0.69314718246 vs 0.69314718056).
     value = infonce_bound(torch.tensor(scores, dtype=dtype)).item()
-    assert value <= math.log(len(scores))
+    assert value <= torch.tensor(math.log(len(scores)), dtype=dtype).item()
+    if dtype == torch.float64:
+        assert value <= math.log(len(scores))
 
 
 def test_mine_surrogate_has_the_moving_average_gradient():

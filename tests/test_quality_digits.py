@@ -197,8 +197,6 @@ def test_score_table_with_files_folders_callables_and_ceiling(scorer, test_image
     # Uniform-noise images are the worst generator, real data the best, on the main scores.
     assert v.loc["noise-gen", "fid"] > v.loc["noisy", "fid"] > v.loc["real-test", "fid"]
     assert v.loc["noise-gen", "precision"] < v.loc["real-test", "precision"]
-    # 200 of the held-out images against 200 others of the held-out split: a small gap; noise images: a large one.
-    assert abs(v.loc["real-test", "entropy_gap"]) < abs(v.loc["noise-gen", "entropy_gap"]) / 5
     assert df["ci_low"].isna().all()  # no bootstrap asked
     tables = score_tables(df)
     assert [t.title.split(": ")[1] for t in tables] == ["information-theoretic scores", "standard scores"]
@@ -221,7 +219,7 @@ def test_checkpoint_source(cache_dir, tmp_path):
     from infobench.generators.checkpoint import sampling_weights, save_checkpoint
     from infobench.generators.config import build_networks, make_config
 
-    cfg = make_config("gan", "digits", (1, 8, 8))
+    cfg = make_config("gan", "digits", (1, 8, 8), seed=0)
     nets = build_networks(cfg)
     path = tmp_path / "run" / "checkpoint.pt"
     save_checkpoint(path, {"config": cfg.to_json(), "epoch": 0, "step": 0,

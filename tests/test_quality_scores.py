@@ -57,6 +57,10 @@ def test_frechet_distance_closed_form_for_diagonal_covariances():
     expected = 5.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
     assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
     assert frechet_distance(mu1, np.diag(a), mu1, np.diag(a)) == pytest.approx(0.0, abs=1e-12)
+    # A singular S1 (no Cholesky factor) takes the eigendecomposition route.
+    a0 = np.array([0.0, 4.0, 9.0])
+    expected0 = 5.0 + np.sum((np.sqrt(a0) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, np.diag(a0), mu2, np.diag(b)) == pytest.approx(expected0, rel=1e-12)
 
 
 def test_fid_uses_unbiased_covariances(rng):

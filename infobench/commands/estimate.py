@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     if "std_err" in info.params and "std_err" not in params:
         params["std_err"] = not args.no_std_err
+    if "progress" in info.params and "progress" not in params and not getattr(args, "json", False):
+        params["progress"] = True  # neural estimators: a bar on stderr for long training
     kind, data = load_table(args.file)
     x = select(kind, data, args.x, "--x")
     if quantity == "mi":

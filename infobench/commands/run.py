@@ -42,14 +42,44 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _summary(console, result) -> None:
-    from infobench.quality.table import score_tables
     from infobench.report import leaderboard, leaderboard_table, to_rich
 
     console.rule("[bold]summary")
     console.print(to_rich(leaderboard_table(leaderboard(result.summary))))
     if result.quality is not None:
-        for table in score_tables(result.quality, title="Generators")[:1]:
-            console.print(to_rich(table))
+        console.print(to_rich(_compact_quality(result.quality)))
     total = sum(result.seconds.values())
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     console.print(f"report: [bold]{result.report_dir}[/] (REPORT.md, report.html)  time: {total:.0f} s ({parts})")
+
+
+# Scores shown in the terminal summary (the report has all of them with intervals).
+SUMMARY_SCORES = ("inception", "classes_covered", "kl_real_fake", "kl_fake_real", "fid", "kid", "precision",
+                  "recall", "memorization")
+
+
+def _compact_quality(df):
+    """One row per generated set, values only, so the table fits an 80-column terminal."""
+    from infobench.quality import SCORES
+    from infobench.quality._core import DIRECTIONS
+    from infobench.quality.table import best_flags
+    from infobench.report import Table, format_value
+
+    import pandas as pd
+
+    names = [s for s in SUMMARY_SCORES if s in set(df["score"])]
+    fakes = list(dict.fromkeys(df["fake"]))
+    ceiling = {f for f in fakes if (df.loc[df["fake"] == f, "source"] == "held-out").all()}
+    order = [f for f in fakes if f not in ceiling] + [f for f in fakes if f in ceiling]
+    rows = [[f + (" *" if f in ceiling else "")] for f in order]
+    best = [[False] for _ in order]
+    for s in names:
+        sub = df[df["score"] == s].set_index("fake").reindex(order)
+        flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
+                           pd.Series([f not in ceiling for f in order], index=sub.index))
+        for i, f in enumerate(order):
+            rows[i].append(format_value(float(sub.loc[f, "value"]), "seconds"))
+            best[i].append(bool(flags.loc[f]))
+    header = ["generated"] + [f"{SCORES[s].label} {DIRECTIONS[SCORES[s].direction]}" for s in names]
+    return Table(title="Generators (full table with intervals in the report)", header=header, rows=rows,
+                 best=best, labels=1, note="* held-out real data: the ceiling, not ranked. KL in nats.")

@@ -87,8 +87,10 @@ ALGORITHMS = ("auto", "tree", "brute")
 # leaves; beyond this many (joint) dimensions "auto" uses brute force.
 TREE_MAX_DIM = 12
 CPU_TILE_BYTES = 48 * 2**20
-# per-buffer size that keeps the brute-force passes in cache on the CPU
-_CPU_CACHE_BYTES = 2 * 2**20
+# Per-buffer tile size on the CPU: large enough that the handful of torch
+# calls per tile amortise their thread barriers (which dominate when the
+# cores are shared), small enough to stay in the last-level cache.
+_CPU_CACHE_BYTES = 16 * 2**20
 CUDA_TILE_BYTES = 4 * 2**30
 _UNIT_ROUNDOFF = {torch.float64: 2.0**-53, torch.float32: 2.0**-24}
 
@@ -235,7 +237,7 @@ def _count_1d(v: np.ndarray, radius: np.ndarray, strict: bool) -> np.ndarray:
     Work happens in sorted order, where the searched keys are nearly sorted
     too (much faster binary searches).
     """
-    order = np.argsort(v, kind="stable")
+    order = np.argsort(v)  # ties need no stable order: runs of equal values are handled below
     s = v[order]
     r = radius[order]
     n = s.size
@@ -335,18 +337,19 @@ def _threaded(fn, *arrays):
 def _query(data: np.ndarray, queries: np.ndarray | None, k: int, metric: str):
     """k nearest (distances, indices) of each query (``None``: ``data`` itself, self included).
 
-    Max-norm: scikit-learn's KDTree, threaded (its max-norm search costs
-    less than half the CPU time of cKDTree's here). Euclidean: cKDTree with
+    Max-norm above 3-D: scikit-learn's KDTree, threaded (its max-norm
+    search costs less CPU time than cKDTree's there). Otherwise cKDTree with
     ``workers=-1``. Queries run in leaf order.
     """
     q = data if queries is None else queries
-    if metric == "chebyshev":
+    if metric == "chebyshev" and data.shape[1] > 3:
         tree = KDTree(data, leaf_size=16, metric="chebyshev")
         order = tree.get_arrays()[1] if queries is None else _leaf_order(queries)
         return _in_order(lambda qq: _threaded(lambda c: tree.query(c, k=k), qq), order, q)
     tree = _scipy_tree(data)
     order = tree.indices if queries is None else _leaf_order(queries)
-    return _in_order(lambda qq: tree.query(qq, k=k, workers=-1), order, q)
+    p = np.inf if metric == "chebyshev" else 2.0
+    return _in_order(lambda qq: tree.query(qq, k=k, p=p, workers=-1), order, q)
 
 
 def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...], kth_only: bool):
@@ -493,14 +496,17 @@ class _Pairwise:
                 filler[:, -1] = math.inf
                 self.parts.append(("mm", left, torch.cat([right, filler]).T.contiguous()))
                 self.sq_norms.append((qn.flatten(), rn.max()))
-            else:
-                kind = "sq" if metric == "euclidean" else "abs"
+            elif metric == "euclidean":  # a 1-D block: (a - b)^2 directly
                 filler = torch.full((pad, b), math.inf, dtype=r.dtype, device=r.device)
-                self.parts.append((kind, qb.contiguous(), torch.cat([rb, filler]).T.contiguous()))
+                self.parts.append(("sq", qb.contiguous(), torch.cat([rb, filler]).T.contiguous()))
+                self.sq_norms.append(None)
+            else:  # max-norm: rows kept as rows for cdist
+                filler = torch.full((pad, b), math.inf, dtype=r.dtype, device=r.device)
+                self.parts.append(("abs", qb.contiguous(), torch.cat([rb, filler]).contiguous()))
                 self.sq_norms.append(None)
 
     def tile(self, s: int, e: int, out: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
-        """Keys of rows ``s:e`` against every reference row, written into ``out``."""
+        """Keys of rows ``s:e`` against every reference row (in ``out``, or a new tensor)."""
         for bi, (kind, left, right) in enumerate(self.parts):
             dst = out if bi == 0 else tmp
             if kind == "mm":
@@ -508,13 +514,11 @@ class _Pairwise:
             elif kind == "sq":  # a 1-D euclidean block
                 torch.sub(left[s:e], right, out=dst)
                 dst.mul_(dst)
-            else:  # max-norm: the only block, so ``tmp`` is free as scratch
-                for j in range(left.shape[1]):
-                    target = out if j == 0 else tmp
-                    torch.sub(left[s:e, j : j + 1], right[j : j + 1], out=target)
-                    target.abs_()
-                    if j > 0:
-                        torch.maximum(out, tmp, out=out)
+            else:
+                # The max-norm, the only block. cdist computes max |a - b|
+                # exactly like the other paths, in one call: a per-dimension
+                # loop of small ops costs a thread barrier per op.
+                return torch.cdist(left[s:e], right, p=math.inf)
             if bi > 0:
                 torch.maximum(out, tmp, out=out)
         return out
@@ -546,8 +550,7 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
 class _Tiling:
     """Row tiles against all (padded) columns, sized from the memory budget.
 
-    On the CPU a tile buffer is also kept near :data:`_CPU_CACHE_BYTES` so that
-    the passes over it run from cache.
+    On the CPU a tile buffer is also kept near :data:`_CPU_CACHE_BYTES`.
     """
 
     def __init__(self, n_rows: int, n_cols: int, k: int, n_buffers: int, like: torch.Tensor, budget: int):
@@ -792,7 +795,7 @@ def ksg_counts(
     y: torch.Tensor,
     k: int,
     *,
-    metric: str = "chebyshev",
+    metric: str = "euclidean",
     variant: int = 1,
     algorithm: str = "auto",
     max_memory: int | None = None,

@@ -33,9 +33,12 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
 import torch
+from scipy.special import digamma
 
 from infobench._validation import (
+    as_generator,
     as_torch_generator,
     check_bool,
     check_choice,
@@ -74,30 +77,60 @@ def _jitter_amount(jitter: Any) -> float:
     return check_float("jitter", jitter, low=0.0)
 
 
-def _add_jitter(t: torch.Tensor, amount: float, gen: torch.Generator, scale_from: torch.Tensor | None = None):
-    """Return ``t`` plus seeded noise of sd ``amount * std(column)`` (never in place).
+def _host(t: torch.Tensor):
+    """CPU tensors as zero-copy numpy arrays, others unchanged.
 
-    The floor of four units in the last place of the column's largest
-    magnitude keeps the noise from vanishing when the spread is tiny relative
-    to the values (or in float32).
+    Elementwise work on the CPU runs in numpy: single-threaded, it pays no
+    thread barrier per call, which dominates small torch calls on shared cores.
     """
-    if amount == 0.0:
-        return t
-    ref = t if scale_from is None else scale_from
-    spread = ref.std(dim=0) if ref.shape[0] > 1 else ref.abs().amax(dim=0)
-    floor = 4.0 * torch.finfo(t.dtype).eps * ref.abs().amax(dim=0)
-    sd = torch.maximum(amount * spread, floor)
-    noise = torch.randn(t.shape, generator=gen, device=t.device, dtype=t.dtype)
-    return t + noise * sd
+    return t.numpy() if t.device.type == "cpu" else t
+
+
+class _Noise:
+    """Seeded tie-breaking jitter: numpy draws on the CPU, torch draws on accelerators."""
+
+    def __init__(self, seed: Any, device: torch.device):
+        self.cpu = device.type == "cpu"
+        if self.cpu:
+            self.rng = as_generator(seed)
+        else:
+            self.gen = as_torch_generator(seed, device)
+
+    def add(self, t: torch.Tensor, amount: float, scale_from: torch.Tensor | None = None) -> torch.Tensor:
+        """``t`` plus noise of sd ``amount * std(column)``, never in place.
+
+        The floor of four units in the last place of the column's largest
+        magnitude keeps the noise from vanishing when the spread is tiny
+        relative to the values (or in float32).
+        """
+        if amount == 0.0:
+            return t
+        xp = np if self.cpu else torch
+        a = _host(t)
+        ref = a if scale_from is None else _host(scale_from)
+        top = xp.abs(ref).max(0)
+        top = top if self.cpu else top.values
+        spread = ref.std(0, ddof=1) if self.cpu else ref.std(0)
+        if ref.shape[0] < 2:
+            spread = top
+        eps = np.finfo(a.dtype).eps if self.cpu else torch.finfo(t.dtype).eps
+        sd = xp.maximum(amount * spread, 4.0 * eps * top)
+        if self.cpu:
+            noise = self.rng.standard_normal(a.shape, dtype=a.dtype)
+            noise *= sd
+            noise += a
+            return torch.from_numpy(noise)
+        noise = torch.randn(t.shape, generator=self.gen, device=t.device, dtype=t.dtype)
+        return t + noise * sd
 
 
 def _check_nonzero(dist: torch.Tensor, what: str, amount: float, advice: str) -> None:
     """A zero neighbour distance means duplicates; ``log 0`` must never reach an estimate."""
-    zero = dist <= 0
+    zero = _host(dist) <= 0
     if not bool(zero.any()):
         return
     count = int(zero.sum())
-    first = int(zero.nonzero()[0, 0])
+    first = int(zero.nonzero()[0][0])
     if amount == 0.0:
         fix = f"with jitter=0 ties are not broken: leave jitter on (the default is {DEFAULT_JITTER:g}){advice}"
     else:
@@ -108,20 +141,23 @@ def _check_nonzero(dist: torch.Tensor, what: str, amount: float, advice: str) ->
     )
 
 
-def _digamma(v: torch.Tensor) -> torch.Tensor:
-    """Digamma in float64; integer counts go through a table up to their maximum (much cheaper)."""
-    if v.dtype.is_floating_point or v.numel() == 0:
+def _digamma(v):
+    """Digamma in float64 of a numpy array or tensor; integer counts go through a table."""
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind in "iu" and v.size and v.max() < v.size:
+            return digamma(np.arange(v.max() + 1, dtype=np.float64))[v]
+        return digamma(v.astype(np.float64))
+    if v.dtype.is_floating_point or v.numel() == 0 or int(v.max()) >= v.numel():
         return torch.special.digamma(v.to(torch.float64))
-    top = int(v.max())
-    if top >= v.numel():
-        return torch.special.digamma(v.to(torch.float64))
-    table = torch.special.digamma(torch.arange(top + 1, dtype=torch.float64, device=v.device))
-    return table[v]
+    return torch.special.digamma(torch.arange(int(v.max()) + 1, dtype=torch.float64, device=v.device))[v]
 
 
-def _result(terms: torch.Tensor, std_err: bool, n: int, method: str, params: dict, extras: dict) -> Estimate:
-    terms = terms.to(torch.float64)
-    value = float(terms.mean().item())
+def _log(v):
+    return np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
+
+
+def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict) -> Estimate:
+    value = float(terms.mean())
     se = mean_std_err(terms) if std_err else None
     return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras)
 
@@ -223,11 +259,11 @@ def kl_entropy(
     _reject_discrete(xs, "Kozachenko-Leonenko")
     n, d = xs.n, xs.d
     k = check_k(k, n)
-    data = _add_jitter(xs.data, amount, as_torch_generator(seed, xs.data.device))
+    data = _Noise(seed, xs.data.device).add(xs.data, amount)
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    const = _digamma(torch.tensor(float(n))) - _digamma(torch.tensor(float(k))) + log_unit_ball_volume(d, metric)
-    terms = const.to(r.device) + d * torch.log(r.to(torch.float64))
+    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric)
+    terms = const + d * _log(_host(r))
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory)
     return _result(terms, std_err, n, "knn", params, _data_extras(algo, data, amount))
@@ -262,7 +298,7 @@ def ksg_mutual_information(
     *,
     k: int = 3,
     variant: int = 1,
-    metric: str = "chebyshev",
+    metric: str = "euclidean",
     std_err: bool = False,
     discrete: str = "auto",
     jitter: float | bool = DEFAULT_JITTER,
@@ -322,9 +358,13 @@ def ksg_mutual_information(
         Neighbour order, ``1 <= k <= n - 1``.
     variant : {1, 2}
         KSG estimator (eq. 8 or eq. 9).
-    metric : {"chebyshev", "euclidean"}
-        Norm on each marginal (the joint norm is their maximum). For 1-D
-        marginals both are ``|x - x'|``.
+    metric : {"euclidean", "chebyshev"}
+        Norm on each marginal; the joint norm is their maximum. For 1-D
+        marginals both are ``|x - x'|`` (so 1-D results match
+        scikit-learn's ``mutual_info_regression``). ``"chebyshev"`` is the
+        max-norm everywhere, as in Kraskov et al.'s examples. The euclidean
+        default lets brute force (high dimension, GPU) use matrix products,
+        which makes it several times faster than the max-norm there.
     std_err : bool
         Also return the standard error from the spread of the per-point terms.
     discrete : {"auto", "x", "y", "none"}
@@ -370,24 +410,21 @@ def ksg_mutual_information(
     k = check_k(k, n)
     params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete=discrete, jitter=jitter,
                   seed=seed, device=device, dtype=dtype, algorithm=algorithm, max_memory=max_memory)
-    gen = as_torch_generator(seed, xs.data.device)
+    noise = _Noise(seed, xs.data.device)
     if mode != "none":
         labels, cont = (xs, ys) if mode == "x" else (ys, xs)
-        return _ross(labels.data, _add_jitter(cont.data, amount, gen), cont.name, k, metric, std_err, amount,
+        return _ross(labels.data, noise.add(cont.data, amount), cont.name, k, metric, std_err, amount,
                      algorithm, max_memory, params)
-    xd = _add_jitter(xs.data, amount, gen)
-    yd = _add_jitter(ys.data, amount, gen)
+    xd = noise.add(xs.data, amount)
+    yd = noise.add(ys.data, amount)
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
                    ", or declare a discrete side with discrete='x' or 'y'")
-    psi_n = _digamma(torch.tensor(float(n)))
-    psi_k = _digamma(torch.tensor(float(k)))
+    nx, ny = _host(res.nx), _host(res.ny)
     if variant == 1:
-        const = psi_k + psi_n
-        terms = const.to(res.nx.device) - _digamma(res.nx + 1) - _digamma(res.ny + 1)
+        terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
     else:
-        const = psi_k - 1.0 / k + psi_n
-        terms = const.to(res.nx.device) - _digamma(res.nx) - _digamma(res.ny)
+        terms = float(digamma(k) - 1.0 / k + digamma(n)) - _digamma(nx) - _digamma(ny)
     extras = _data_extras(res.algorithm, xd, amount)
     extras["estimator"] = f"KSG-{variant}"
     return _result(terms, std_err, n, "ksg", params, extras)
@@ -407,8 +444,8 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
     order = torch.argsort(codes, stable=True)
     bounds = torch.cumsum(torch.bincount(codes[order]), 0).tolist()
     radius = torch.empty(n_used, dtype=cont.dtype, device=cont.device)
-    k_i = torch.empty(n_used, dtype=torch.float64, device=cont.device)
-    n_label = torch.empty(n_used, dtype=torch.float64, device=cont.device)
+    k_i = torch.empty(n_used, dtype=torch.int64, device=cont.device)
+    n_label = torch.empty(n_used, dtype=torch.int64, device=cont.device)
     start = 0
     algos = set()
     for end in bounds:
@@ -425,7 +462,7 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
     _check_nonzero(radius, f"the distance in {cont_name} to the k-th neighbour with the same discrete value",
                    amount, "")
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
-    terms = _digamma(torch.tensor(float(n_used))).to(m.device) + _digamma(k_i) - _digamma(n_label) - _digamma(m)
+    terms = float(digamma(n_used)) + _digamma(_host(k_i)) - _digamma(_host(n_label)) - _digamma(_host(m))
     extras = _data_extras("+".join(sorted(algos)), cont, amount)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
     return _result(terms, std_err, n_used, "ksg", params, extras)
@@ -506,16 +543,16 @@ def knn_kl_divergence(
     check_same_device(ps, qs)
     n, m, d = ps.n, qs.n, ps.d
     k = check_int("k", k, low=1, high=min(n - 1, m), context=f" (n={n} rows in p, m={m} rows in q)")
-    gen = as_torch_generator(seed, ps.data.device)
+    noise = _Noise(seed, ps.data.device)
     pooled = torch.cat([ps.data, qs.data]) if amount else None
-    pd_ = _add_jitter(ps.data, amount, gen, scale_from=pooled)
-    qd_ = _add_jitter(qs.data, amount, gen, scale_from=pooled)
+    pd_ = noise.add(ps.data, amount, scale_from=pooled)
+    qd_ = noise.add(qs.data, amount, scale_from=pooled)
     rho, algo = kth_distance(pd_, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(rho, "the distance to the k-th nearest neighbour within p", amount, "")
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
                    amount, "")
-    terms = d * (torch.log(nu.to(torch.float64)) - torch.log(rho.to(torch.float64))) + math.log(m / (n - 1))
+    terms = d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1))
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory)
     return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount))

@@ -176,8 +176,9 @@ def infonce_bound(scores: torch.Tensor) -> torch.Tensor:
     ``I_NCE <= log B`` is shown. Each ``logsumexp`` row includes its own diagonal
     term, so every summand is ``<= 0`` exactly (also in floating point:
     ``logsumexp`` is ``max + log(sum(exp(s - max)))`` with the sum ``>= 1``),
-    hence the value can never exceed ``log B``: low variance, but a bias that
-    becomes severe once the true MI approaches ``log B``.
+    hence the value can never exceed ``log B`` (as rounded to the scores'
+    dtype; the estimators reduce held-out scores in float64): low variance,
+    but a bias that becomes severe once the true MI approaches ``log B``.
     """
     _offdiag_count(scores)
     b = scores.shape[0]
@@ -859,9 +860,7 @@ def _make_kernel(method: str, summary: str, notes: str) -> Callable[..., Estimat
     ----------
     x, y : array-like, torch.Tensor, pandas DataFrame or Series
         Paired samples with the same number of rows.
-    critic, hidden, embed_dim, activation, learning_rate, batch_size, steps, weight_decay, patience, \
-test_fraction, validation_fraction, eval_batch_size, standardize, mixed_precision{", ema_rate" if method == "mine" else ""}\
-{", tau" if method == "smile" else ""}
+    {", ".join(f.name for f in fields)}
         Hyperparameters: meaning and defaults are documented once, in :class:`NeuralConfig`.
     std_err, seed, device, dtype, progress
         As in :func:`neural_mutual_information`.

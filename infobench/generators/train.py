@@ -60,7 +60,7 @@ LOSSES_PNG = "losses.png"
 SAMPLES_PNG = "samples.png"
 GRID_SEED = 20240601  # fixed so that sample grids of different epochs/runs are comparable
 GRID_SIZE = 64
-MIXTURE_MAX_CODES = 20_000  # bounds the EM cost per epoch on MNIST-sized data
+MIXTURE_MAX_CODES = 10_000  # bounds the EM cost per epoch on MNIST-sized data
 
 
 class Trainer:
@@ -324,7 +324,7 @@ class VAETrainer(Trainer):
 
     @torch.no_grad()
     def end_epoch(self) -> None:
-        """Refit the ex-post latent mixture to the encoder means of (up to 20,000) training images."""
+        """Refit the ex-post latent mixture to the encoder means of (up to 10,000) training images."""
         if self.config.latent_prior != "mixture":
             return
         vae = self.networks["vae"]
@@ -334,7 +334,7 @@ class VAETrainer(Trainer):
             pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:MIXTURE_MAX_CODES]
             images = images[pick.to(self.device)]
         mu = torch.cat([vae.encode(images[i : i + 1024])[0].float().cpu() for i in range(0, len(images), 1024)])
-        self.mixture = fit_latent_mixture(mu, self.config.mixture_components, seed, init=self.mixture)
+        self.mixture = fit_latent_mixture(mu, self.config.mixture_components, seed)
 
 
 _TRAINERS = {"gan": GANTrainer, "wgan-gp": WGANGPTrainer, "vae": VAETrainer}

@@ -103,6 +103,9 @@ def default_config(quick: bool = False) -> RunConfig:
     )
 
 
+# Smallest allowed value of integer fields (others: 0).
+_INT_LOW = {"seeds": 1, "n_samples": 10}
+
 _SECTIONS = {"benchmark": BenchmarkConfig, "generators": GeneratorConfig, "quality": QualityConfig}
 
 
@@ -123,7 +126,7 @@ def _coerce(section: str, name: str, default: Any, value: Any) -> Any:
             raise ValueError(f"{where} must be true or false; got {value!r}")
         return value
     if isinstance(default, int):
-        return check_int(where, value, low=0)
+        return check_int(where, value, low=_INT_LOW.get(name, 0))
     if isinstance(default, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{where} must be a positive number; got {value!r}")

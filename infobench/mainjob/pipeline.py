@@ -229,9 +229,10 @@ def run_main_job(
     final = out / stamp
     if final.exists():
         raise FileExistsError(f"report folder {str(final)!r} already exists")
+    # Folders of interrupted runs are never trusted: remove them.
+    for stale in out.glob(".*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
     partial = out / f".{stamp}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
     partial.mkdir(parents=True)
     seconds: dict[str, float] = {}
 

@@ -30,9 +30,13 @@ def _tile_rows(width: int, itemsize: int, tile_bytes: int | None) -> int:
     return max(1, budget // max(1, width * itemsize))
 
 
-def _sq_dist_block(q: torch.Tensor, q_sq: torch.Tensor, ref: torch.Tensor, ref_sq: torch.Tensor) -> torch.Tensor:
-    d2 = torch.addmm(q_sq[:, None] + ref_sq[None, :], q, ref.T, alpha=-2.0)
-    return d2.clamp_(min=0.0)
+def _augment(q: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[q, |q|^2, 1]`` and ``[-2 r, 1, |r|^2]^T``: their product is the squared-distance tile in one matmul."""
+    q_sq = (q * q).sum(1, keepdim=True)
+    r_sq = (ref * ref).sum(1, keepdim=True)
+    left = torch.cat([q, q_sq, torch.ones_like(q_sq)], dim=1)
+    right = torch.cat([-2.0 * ref, torch.ones_like(r_sq), r_sq], dim=1).T.contiguous()
+    return left, right
 
 
 def _exact(q: torch.Tensor, ref: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -94,8 +98,7 @@ def knn_cross(
     if not 1 <= k <= avail:
         raise ValueError(f"k must be in [1, {avail}] for {n_r} reference rows; got {k}")
     kc = min(avail, k + _SLACK)
-    ref_sq = (ref * ref).sum(1)
-    q_sq = ref_sq if exclude_self else (query * query).sum(1)
+    left, right = _augment(query, ref)
     r2 = None if radii is None else radii * radii
     # The exact re-ranking holds a (tile, kc, d) block: bound it by the same budget.
     tile = _tile_rows(max(n_r, kc * ref.shape[1]), query.element_size(), tile_bytes)
@@ -103,7 +106,9 @@ def knn_cross(
     for start in range(0, n_q, tile):
         stop = min(n_q, start + tile)
         q = query[start:stop]
-        d2 = _sq_dist_block(q, q_sq[start:stop], ref, ref_sq)
+        # Rounding can leave tiny negative squared distances; they only rank
+        # candidates (exact distances are recomputed) or fall below any radius^2 > 0.
+        d2 = left[start:stop] @ right
         if exclude_self:
             rows = torch.arange(stop - start, device=d2.device)
             d2[rows, rows + start] = float("inf")
@@ -130,12 +135,11 @@ def knn_self(x: torch.Tensor, k: int, *, tile_bytes: int | None = None) -> Cross
 def kernel_sum(x: torch.Tensor, bandwidth: float, *, tile_bytes: int | None = None) -> float:
     """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over all ordered pairs, diagonal included, in tiles."""
     n = x.shape[0]
-    sq = (x * x).sum(1)
+    left, right = _augment(x, x)
     tile = _tile_rows(n, x.element_size(), tile_bytes)
     total = torch.zeros((), dtype=x.dtype, device=x.device)
     scale = -1.0 / (bandwidth * bandwidth)
     for start in range(0, n, tile):
-        stop = min(n, start + tile)
-        d2 = _sq_dist_block(x[start:stop], sq[start:stop], x, sq)
+        d2 = (left[start : start + tile] @ right).clamp_(min=0.0)
         total += torch.exp_(d2.mul_(scale)).sum()
     return float(total)

@@ -26,6 +26,7 @@ SHA-256 of the images, so a second run on the same file is free.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -131,6 +132,22 @@ def _epochs(n: int) -> int:
     return min(_MAX_EPOCHS, max(_MIN_EPOCHS, math.ceil(_TARGET_STEPS / steps)))
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Run the training loop on one intra-op thread, then restore the setting.
+
+    The classifier's convolutions are tiny (64 images of 8x8 per step on
+    digits): splitting each op across threads costs more in synchronisation
+    than it saves, and on a busy machine it made training 15x slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device) -> float:
     model.eval()
     correct = 0
@@ -204,7 +221,7 @@ def train_classifier(
         except Exception as exc:  # a stale or corrupt partial file: start over
             warnings.warn(f"ignoring unreadable partial classifier state {str(partial)!r} ({exc})", stacklevel=2)
             start = 0
-    with progress_bar(progress, f"training classifier on {train.name}", epochs) as advance:
+    with progress_bar(progress, f"training classifier on {train.name}", epochs) as advance, _one_thread():
         advance(start)
         for epoch in range(start, epochs):
             model.train()

@@ -184,13 +184,14 @@ def _vendi(x: torch.Tensor, q: float) -> float:
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     if bool((norms == 0).any()):
         return float("nan")
-    xn = x / norms
-    # Nonzero eigenvalues of K/n = Xn Xn^T / n equal those of the d x d matrix Xn^T Xn / n.
-    lam = torch.linalg.eigvalsh(xn.T @ xn / x.shape[0])
+    xn = (x / norms).cpu().numpy()
+    # Nonzero eigenvalues of K/n = Xn Xn^T / n equal those of the d x d matrix Xn^T Xn / n
+    # (small dense algebra in numpy: see scores_standard.mean_cov).
+    lam = np.linalg.eigvalsh(xn.T @ xn / x.shape[0])
     # Rounding leaves eigenvalues of a PSD matrix at about -1e-16: they are zeros.
-    lam = lam[lam > 1e-12 * float(lam.abs().max())]
+    lam = lam[lam > 1e-12 * float(np.abs(lam).max())]
     if q == 1:
-        h = float(-(lam * torch.log(lam)).sum())
+        h = float(-(lam * np.log(lam)).sum())
     elif math.isinf(q):
         h = -math.log(float(lam.max()))
     else:

@@ -1,0 +1,124 @@
+"""Speed and memory of the sample-quality scores, side by side with references.
+
+Run: ``pytest benchmarks/bench_quality.py`` (timings at full size) or with
+``--benchmark-disable`` (smoke: small sizes, runs in seconds).
+
+* Every score, no bootstrap, 10,000 generated vs 10,000 real samples of
+  64-d features (plus 10-class probabilities): target under 30 s on a
+  2-core CPU (issue 6). The peak resident memory growth is recorded.
+* Precision / recall / density / coverage: the tiled engine beside the
+  dense reference (Naeem et al.'s code: three full distance matrices) at
+  n = 4,000, where the dense matrices still fit.
+* FID: the Cholesky/eigenvalue route beside scipy's ``sqrtm`` route.
+* Memory at n = 50,000 (full size only): one tiled 64-d neighbour search,
+  whose dense distance matrix would need 20 GB; records the peak RSS growth.
+"""
+
+import resource
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.spatial.distance import cdist
+
+from benchmarks.conftest import pick
+from infobench.quality import frechet_distance, prdc, score_features
+from infobench.quality._distances import knn_self
+
+
+def _features(n, d=64, seed=0, shift=0.0):
+    rng = np.random.default_rng(seed)
+    # Correlated, anisotropic features like a network's penultimate layer.
+    mix = rng.normal(size=(d, d)) / np.sqrt(d)
+    return rng.normal(size=(n, d)) @ mix + shift
+
+
+def _probs(n, c=10, seed=0):
+    logits = np.random.default_rng(seed).normal(size=(n, c)) * 3
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+@pytest.mark.benchmark(group="quality-all-scores")
+def test_all_scores_10k_vs_10k(benchmark, full_size):
+    n = pick(full_size, 10_000, 600)
+    real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
+    rp, fp = _probs(n, seed=2), _probs(n, seed=3)
+    before = _peak_rss_mb()
+    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(real_probs=rp, fake_probs=fp, seed=0),
+                            rounds=1, iterations=1)
+    benchmark.extra_info.update(n=n, d=64, scores=len(df), threads=torch.get_num_threads(),
+                                peak_rss_growth_mb=round(_peak_rss_mb() - before, 1))
+    assert len(df) == 18 and df["value"].notna().all()
+
+
+def _prdc_dense(real, fake, k=5):
+    # Naeem et al.'s reference code: full real-real, fake-fake and real-fake matrices.
+    rr, ff, rf = cdist(real, real), cdist(fake, fake), cdist(real, fake)
+    r_real = np.partition(rr, k, axis=1)[:, k]
+    r_fake = np.partition(ff, k, axis=1)[:, k]
+    return {
+        "precision": (rf < r_real[:, None]).any(axis=0).mean(),
+        "recall": (rf < r_fake[None, :]).any(axis=1).mean(),
+        "density": (rf < r_real[:, None]).sum(axis=0).mean() / k,
+        "coverage": (rf.min(axis=1) < r_real).mean(),
+    }
+
+
+@pytest.mark.benchmark(group="quality-prdc-n4000")
+def test_prdc_tiled(benchmark, full_size):
+    n = pick(full_size, 4000, 300)
+    real, fake = _features(n, seed=4), _features(n, seed=5, shift=0.2)
+    got = benchmark(prdc, real, fake)
+    ref = _prdc_dense(real, fake)
+    for name, value in ref.items():
+        assert got[name] == pytest.approx(value, abs=1e-12)
+
+
+@pytest.mark.benchmark(group="quality-prdc-n4000")
+def test_prdc_dense_reference(benchmark, full_size):
+    n = pick(full_size, 4000, 300)
+    real, fake = _features(n, seed=4), _features(n, seed=5, shift=0.2)
+    benchmark(_prdc_dense, real, fake)
+
+
+def _fd_sqrtm(mu1, s1, mu2, s2):
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def _stats(seed):
+    x = _features(5000, seed=seed)
+    return x.mean(0), np.cov(x, rowvar=False)
+
+
+@pytest.mark.benchmark(group="quality-frechet-d64")
+def test_frechet_eigen_route(benchmark):
+    (m1, s1), (m2, s2) = _stats(6), _stats(7)
+    value = benchmark(frechet_distance, m1, s1, m2, s2)
+    assert value == pytest.approx(_fd_sqrtm(m1, s1, m2, s2), rel=1e-6)
+
+
+@pytest.mark.benchmark(group="quality-frechet-d64")
+def test_frechet_scipy_sqrtm_reference(benchmark):
+    (m1, s1), (m2, s2) = _stats(6), _stats(7)
+    benchmark(_fd_sqrtm, m1, s1, m2, s2)
+
+
+@pytest.mark.benchmark(group="quality-memory-n50000")
+def test_neighbour_search_memory_bounded(benchmark, full_size):
+    n = pick(full_size, 50_000, 2_000)
+    x = torch.as_tensor(_features(n, seed=8))
+    before = _peak_rss_mb()
+    res = benchmark.pedantic(knn_self, args=(x, 5), rounds=1, iterations=1)
+    growth = _peak_rss_mb() - before
+    dense_mb = n * n * 8 / 2**20
+    benchmark.extra_info.update(n=n, peak_rss_growth_mb=round(growth, 1), dense_matrix_mb=round(dense_mb, 1))
+    assert res.dist.shape == (n, 5)
+    if full_size:
+        assert growth < dense_mb / 10  # far below one n x n matrix (20 GB at n = 50,000)
