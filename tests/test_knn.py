@@ -60,9 +60,10 @@ def test_ksg_bivariate_normal_bias_below_target(variant):
 @pytest.mark.parametrize("metric", ["euclidean", "chebyshev"])
 @pytest.mark.parametrize("d", [1, 3])
 def test_kl_entropy_gaussian(metric, d):
-    # Over 8 seeds the mean has sd ~ sqrt(d / 2 / n / 8) < 0.01 at n = 3000;
-    # 4 standard errors plus 0.02 for the small-n bias of the estimator
-    # (the max-norm ball is a cube, whose bias for a Gaussian is larger).
+    # One estimate has sd ~ sqrt(d / 2 / n) (the variance of log p(X) is d/2):
+    # 0.013-0.022 here, so the mean of 8 has sem ~0.01 (computed below).
+    # Bound: 4 sem plus 0.03 for the estimator's finite-sample bias, which
+    # is about -0.03 for this 3-d Gaussian at n = 3000 (measured, both metrics).
     rng = np.random.default_rng(d)
     a = rng.normal(size=(d, d))
     cov = a @ a.T + d * np.eye(d)
@@ -71,10 +72,9 @@ def test_kl_entropy_gaussian(metric, d):
         x = np.random.default_rng(100 + s).multivariate_normal(np.zeros(d), cov, size=3000)
         values.append(kl_entropy(x, metric=metric, seed=s).value)
     mean, sem = mean_and_sem(values)
-    assert abs(mean - gaussian_entropy(cov)) < 4 * sem + 0.02
+    assert abs(mean - gaussian_entropy(cov)) < 4 * sem + 0.03
 
 
-@pytest.mark.slow
 def test_kl_entropy_10d_gaussian_target():
     # The target: within 0.1 nats for a 10-d Gaussian at n = 10,000
     # (sd of one estimate ~ sqrt(5 / 1e4) = 0.02; the rest is the
@@ -87,8 +87,8 @@ def test_kl_entropy_10d_gaussian_target():
 
 
 def test_kl_divergence_gaussians():
-    # WKV with k = 5, n = m = 4000 in 2-D: sd of one estimate ~0.03 (its
-    # std_err); 6 seeds give a mean with sem ~0.012; bound: 4 sem + 0.02 bias.
+    # WKV with k = 5, n = m = 4000 in 2-D: sd of one estimate ~0.016, so 6
+    # seeds give a mean with sem ~0.006; bound: 4 sem + 0.02 for bias.
     m0, s0 = np.zeros(2), np.array([[1.0, 0.3], [0.3, 0.8]])
     m1, s1 = np.array([0.5, -0.3]), np.array([[1.5, -0.2], [-0.2, 1.2]])
     truth = gaussian_kl(m0, s0, m1, s1)
@@ -113,29 +113,24 @@ def test_kl_divergence_of_a_distribution_with_itself_is_near_zero():
     assert abs(mean) < 5 * sem + 0.01
 
 
-def test_ross_discrete_continuous_mi():
-    # X ~ uniform on {0, 1, 2, 3}, Y | X ~ U(X, X + 2): I = log 4 - 1/2 * ... closed form:
-    # overlapping unit-density pieces give I = log(4) - (3/4) log(2) = 0.866... for m = 4?
-    # Computed directly: h(Y) - h(Y|X) with h(Y|X) = log 2.
-    m = 4
-    rng = np.random.default_rng(0)
-    # truth by exact integration of the piecewise-constant density of Y
-    edges = np.arange(0, m + 2)
-    dens = np.array([min(i + 1, m, m + 1 - i) for i in range(m + 1)]) / (2 * m)
-    h_y = -(dens * np.log(dens)).sum()  # each piece has length 1
-    truth = h_y - math.log(2)
+@pytest.mark.parametrize("m", [2, 4])
+def test_ross_discrete_continuous_mi(m):
+    # X ~ uniform on {0, ..., m-1}, Y | X ~ U(X, X + 2). Y's density is
+    # 1/(2m) on the two end unit intervals and 1/m on the m - 1 inner ones,
+    # h(Y | X) = log 2, so I = h(Y) - log 2 = log m - (m - 1)/m * log 2.
+    truth = math.log(m) - (m - 1) / m * math.log(2)
     values = []
-    for s in range(5):
+    for s in range(8):
         rng = np.random.default_rng(s)
         x = rng.integers(0, m, size=4000)
         y = x + 2 * rng.random(size=4000)
         est = ksg_mutual_information(x, y, seed=s)
         assert est.extras["estimator"] == "Ross"
         values.append(est.value)
-    assert edges.size == m + 2
     mean, sem = mean_and_sem(values)
-    # 4 sem + 0.02: Ross's estimator is biased at the jumps of the density
-    assert abs(mean - truth) < 4 * sem + 0.02
+    # sd of one estimate ~0.008, sem over 8 ~0.003; the 0.01 allowance covers
+    # the estimator's bias at the jumps of Y's density (about -0.007 at m = 4)
+    assert abs(mean - truth) < 4 * sem + 0.01
 
 
 # ------------------------------------------------------- scikit-learn agreement

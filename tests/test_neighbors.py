@@ -80,6 +80,7 @@ def test_cross_kneighbors(metric, d, algorithm):
 def test_block_norm_kneighbors(metric, blocks, algorithm):
     # very different block scales make the L2 order unlike the KSG-norm
     # order, so the tree path's candidate refinement must widen its search
+    # (it doubles K twice for some rows here)
     rng = np.random.default_rng(sum(blocks))
     scales = np.concatenate([np.full(b, 10.0 ** (2 * i)) for i, b in enumerate(blocks)])
     x = rng.normal(size=(300, sum(blocks))) * scales
@@ -211,6 +212,23 @@ def test_tiles_bound_memory_and_do_not_change_results():
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("metric", nb.METRICS)
+def test_threaded_tree_paths_at_larger_n(metric):
+    # above 4096 rows the scikit-learn tree queries run in threads over
+    # chunks in leaf order: results must come back to the right rows
+    rng = np.random.default_rng(6)
+    x = torch.from_numpy(rng.normal(size=(6000, 4)))
+    tree = nb.kneighbors(x, 3, metric=metric, algorithm="tree", return_index=True)
+    brute = nb.kneighbors(x, 3, metric=metric, algorithm="brute", return_index=True)
+    torch.testing.assert_close(tree.dist, brute.dist, rtol=1e-12, atol=1e-12)
+    assert torch.equal(tree.index, brute.index)
+    radius = tree.dist[:, -1] * 1.7
+    for strict in (True, False):
+        a = nb.count_within(x, radius, metric=metric, strict=strict, algorithm="tree")
+        b = nb.count_within(x, radius, metric=metric, strict=strict, algorithm="brute")
+        assert torch.equal(a, b)
+
+
 def test_duplicates_give_zero_distances_and_self_is_dropped():
     x = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [3.0, 1.0]])
     for algorithm in PATHS:
@@ -231,7 +249,11 @@ def test_float32_matches_float64():
 def test_auto_choice():
     cpu = torch.device("cpu")
     assert nb.resolve_algorithm("auto", 2, cpu) == "tree"
-    assert nb.resolve_algorithm("auto", nb.TREE_MAX_DIM + 1, cpu) == "brute"
+    assert nb.resolve_algorithm("auto", nb.TREE_MAX_DIM, cpu, 10**8) == "tree"
+    assert nb.resolve_algorithm("auto", nb.TREE_MAX_DIM + 1, cpu, 10**8) == "brute"
+    # brute force grows as n^2: between the two dimensions, large n keeps the tree
+    assert nb.resolve_algorithm("auto", nb.TREE_MAX_DIM + 1, cpu, 10**12) == "tree"
+    assert nb.resolve_algorithm("auto", nb.BRUTE_MIN_DIM + 1, cpu, 10**12) == "brute"
     assert nb.resolve_algorithm("auto", 2, torch.device("cuda")) == "brute"
     assert nb.resolve_algorithm("tree", 50, cpu) == "tree"
 

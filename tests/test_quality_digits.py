@@ -5,13 +5,11 @@ directory (``$INFOBENCH_CACHE``) and reused by every test.
 """
 
 import json
-import math
 import os
 import sys
 import textwrap
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -409,6 +407,11 @@ def test_cli_validity(scorer, capsys):
     assert "Which score detects which failure" in out
     assert "| memorized ↓ |" in out and "✓ detects" in out
     assert "noise: score by level" in out
+    assert main(["validity", "--failures", "copies", "--scores", "memorization", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    verdicts = {(d["score"], d["failure"]): d["verdict"] for d in payload["detection"]}
+    assert verdicts == {("memorization", "copies"): "detects"}
+    assert {r["failure"] for r in payload["scores"]} == {"copies"}
 
 
 def test_available_scores_directions():

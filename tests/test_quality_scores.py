@@ -135,7 +135,7 @@ def test_kid_subsets_match_an_independent_loop(rng):
     x, y = rng.normal(size=(80, 3)), rng.normal(size=(70, 3))
     mean, std = kid(x, y, subsets=10, subset_size=30, seed=7)
     # Same subsets, drawn as documented: the "kid" stream of the seeded context.
-    from infobench.quality._core import Context, _seed_for
+    from infobench.quality._core import _seed_for
 
     seed = int(np.random.default_rng(7).integers(0, 2**62))
     g = np.random.default_rng(_seed_for(seed, "kid"))
@@ -338,12 +338,14 @@ def test_check_bootstrap_messages():
 
 
 def test_percentile_interval_is_recentred():
-    reps = np.arange(101.0)  # mean 50, 2.5% / 97.5% quantiles 2.5 and 97.5
+    reps = np.arange(101.0) + 0.5  # mean 50.5, 2.5% / 97.5% quantiles 3.0 and 98.0
     assert percentile_interval(reps, 10.0, 0.95) == pytest.approx((10 - 47.5, 10 + 47.5))
     # 10 of 100 replicates at -inf: the 5% quantile is -inf, read off without interpolation.
     lo, hi = percentile_interval(np.r_[np.full(10, -np.inf), np.zeros(90)], -np.inf, 0.9)
     assert lo == -np.inf and hi == 0.0
     assert all(math.isnan(v) for v in percentile_interval(np.r_[np.nan, 1.0], 1.0, 0.9))
+    # Integer-valued scores (class counts) keep integer bounds: plain order statistics.
+    assert percentile_interval(np.r_[np.full(10, 8.0), np.full(90, 10.0)], 10.0, 0.9) == (8.0, 10.0)
 
 
 def test_terms_bootstrap_of_a_mean_has_the_normal_width(rng):
@@ -402,6 +404,11 @@ def test_score_features_bad_input(rng):
         score_features(real, np.zeros((0, 3)))
     with pytest.raises(ValueError, match="same feature dimension"):
         score_features(real, rng.normal(size=(50, 2)))
+    probs = rng.dirichlet(np.ones(3), size=50)
+    with pytest.raises(ValueError, match="fake_probs must hold probabilities"):
+        score_features(real, real, real_probs=probs, fake_probs=probs * 2)
+    with pytest.raises(ValueError, match="fake_probs must have one row per sample \\(50\\); got 40"):
+        score_features(real, real, real_probs=probs, fake_probs=probs[:40])
 
 
 def test_params_validation():

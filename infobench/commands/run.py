@@ -32,7 +32,10 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args.config, quick=args.quick)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
-    console = Console()
+    import sys
+
+    # In a terminal rich fits the window; in a log file 120 columns keep the tables unwrapped.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     if args.print_config:
         console.print(to_toml(config), markup=False, highlight=False, soft_wrap=True)
         return 0
@@ -54,8 +57,9 @@ def _summary(console, result) -> None:
 
 
 # Scores shown in the terminal summary (the report has all of them with intervals).
-SUMMARY_SCORES = ("inception", "classes_covered", "kl_real_fake", "kl_fake_real", "fid", "kid", "precision",
-                  "recall", "memorization")
+SUMMARY_SCORES = {"inception": "IS", "classes_covered": "classes", "kl_real_fake": "KL(r‖g)",
+                  "kl_fake_real": "KL(g‖r)", "fid": "FID", "kid": "KID", "precision": "prec", "recall": "recall",
+                  "memorization": "memo"}
 
 
 def _compact_quality(df):
@@ -78,8 +82,9 @@ def _compact_quality(df):
         flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
                            pd.Series([f not in ceiling for f in order], index=sub.index))
         for i, f in enumerate(order):
-            rows[i].append(format_value(float(sub.loc[f, "value"]), "seconds"))
+            rows[i].append(format_value(float(sub.loc[f, "value"]), "seconds"))  # 3 significant digits
             best[i].append(bool(flags.loc[f]))
-    header = ["generated"] + [f"{SCORES[s].label} {DIRECTIONS[SCORES[s].direction]}" for s in names]
+    header = ["generated"] + [f"{SUMMARY_SCORES[s]} {DIRECTIONS[SCORES[s].direction]}" for s in names]
     return Table(title="Generators (full table with intervals in the report)", header=header, rows=rows,
-                 best=best, labels=1, note="* held-out real data: the ceiling, not ranked. KL in nats.")
+                 best=best, labels=1, note="* held-out real data: the ceiling, not ranked. KL in nats; r = real, g = generated; "
+                 "memo = memorized fraction.")

@@ -5,11 +5,15 @@ compute the same quantities and are chosen per call (``algorithm="auto"``) or
 forced (``"tree"`` / ``"brute"``):
 
 ``"tree"``
-    CPU only, for low dimension (``d <= TREE_MAX_DIM``). Joint k-nearest
-    neighbours come from :class:`scipy.spatial.cKDTree` queried with
-    ``workers=-1`` (every core). One-dimensional sets never build a tree: the
-    ``k`` nearest neighbours of a point lie within ``k`` places of it in sorted
-    order, and a count within a radius is two ``searchsorted`` calls.
+    CPU only, for low dimension (see :func:`resolve_algorithm`). Euclidean
+    searches use :class:`scipy.spatial.cKDTree` with ``workers=-1`` (every
+    core); max-norm searches and counts above 3-D use scikit-learn's
+    ``KDTree``, whose max-norm code costs a third to a half less CPU time
+    here, run on every core in threads (it releases the GIL). Queries run in
+    the tree's leaf order for cache reuse. One-dimensional sets never build
+    a tree: the ``k`` nearest neighbours of a point lie within ``k`` places
+    of it in sorted order, and a count within a radius is two
+    ``searchsorted`` calls.
 ``"brute"``
     Tiled torch brute force, for high dimension and for tensors on CUDA.
     Work proceeds in row tiles against all ``n`` columns; the number of rows
@@ -18,7 +22,8 @@ forced (``"tree"`` / ``"brute"``):
     :data:`CUDA_TILE_BYTES`, on CUDA), so peak memory is about
     ``max(max_memory, n_buffers * n * itemsize)``, never ``n x n``. Euclidean
     distances use the matrix-product expansion on centred data; max-norm
-    distances are accumulated dimension by dimension.
+    distances come from ``torch.cdist(p=inf)``. The k smallest per row are
+    selected exactly through block minima (see :meth:`_Tiling.smallest`).
 
 Metrics: ``"euclidean"`` and ``"chebyshev"`` (max-norm). A joint space made
 of blocks (``blocks=(d_x, d_y)``) uses the KSG norm
@@ -33,8 +38,8 @@ itself a distance to a neighbour that must *not* be counted. Floating-point
 rounding must not flip such a point. The engine guarantees this as follows:
 
 * **max-norm**: ``|a - b|`` is a correctly rounded subtraction and ``max`` is
-  exact, so every path (cKDTree, sorting, torch) computes bit-identical
-  distances. Strict counts are exact; cKDTree, which counts ``<= r``, is
+  exact, so every path (the trees, sorting, torch) computes bit-identical
+  distances. Strict counts are exact; the trees, which count ``<= r``, are
   given ``np.nextafter(r, 0)`` (as scikit-learn does), which is exactly
   ``< r`` on these values. One-dimensional sorted counts fix the
   ``searchsorted`` boundary with the same ``|a - b|`` predicate.
@@ -56,6 +61,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
@@ -84,13 +90,18 @@ __all__ = [
 METRICS = ("euclidean", "chebyshev")
 ALGORITHMS = ("auto", "tree", "brute")
 # A k-d tree stops paying off once a query's neighbourhood touches most
-# leaves; beyond this many (joint) dimensions "auto" uses brute force.
-TREE_MAX_DIM = 12
+# leaves. On the CPU "auto" uses the tree up to TREE_MAX_DIM dimensions
+# (measured on Gaussian data, k = 3: tree and brute force cost the same CPU
+# time around 9-10 dimensions at n = 1e4 - 1e5), brute force above
+# BRUTE_MIN_DIM, and in between brute force only while the number of pairs
+# stays below BRUTE_MAX_PAIRS (brute force grows as n^2, a tree more slowly).
+TREE_MAX_DIM = 10
+BRUTE_MIN_DIM = 20
+BRUTE_MAX_PAIRS = 4 * 10**10
 CPU_TILE_BYTES = 48 * 2**20
-# Per-buffer tile size on the CPU: large enough that the handful of torch
-# calls per tile amortise their thread barriers (which dominate when the
-# cores are shared), small enough to stay in the last-level cache.
-_CPU_CACHE_BYTES = 16 * 2**20
+# Per-buffer tile size on the CPU: every worker's buffers together stay in
+# the last-level cache.
+_CPU_CACHE_BYTES = 4 * 2**20
 CUDA_TILE_BYTES = 4 * 2**30
 _UNIT_ROUNDOFF = {torch.float64: 2.0**-53, torch.float32: 2.0**-24}
 
@@ -137,14 +148,16 @@ def log_unit_ball_volume(d: int, metric: str) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
 
 
-def resolve_algorithm(algorithm: str, d: int, device: torch.device) -> str:
-    """Pick ``"tree"`` or ``"brute"`` for data of (joint) dimension ``d`` on ``device``."""
+def resolve_algorithm(algorithm: str, d: int, device: torch.device, pairs: int = 0) -> str:
+    """Pick ``"tree"`` or ``"brute"`` for ``pairs`` distances in (joint) dimension ``d`` on ``device``."""
     check_choice("algorithm", algorithm, ALGORITHMS)
     if algorithm != "auto":
         return algorithm
-    if device.type != "cpu" or d > TREE_MAX_DIM:
+    if device.type != "cpu" or d > BRUTE_MIN_DIM:
         return "brute"
-    return "tree"
+    if d <= TREE_MAX_DIM or pairs > BRUTE_MAX_PAIRS:
+        return "tree"
+    return "brute"
 
 
 def _check_blocks(blocks: Sequence[int] | None, d: int) -> tuple[int, ...]:
@@ -302,7 +315,8 @@ def _leaf_order(points: np.ndarray) -> np.ndarray:
     """A spatially coherent order of ``points`` (the leaf order of a quick tree).
 
     Queries made in this order walk the same nodes one after another, which
-    cuts query time through cache reuse (about 2x at n = 1e5 in 2-D).
+    cuts query time through cache reuse (measured here at n = 1e5: about a
+    quarter less CPU time in 10-D, up to half in 2-D).
     """
     return cKDTree(points, balanced_tree=False, compact_nodes=False).indices
 
@@ -334,21 +348,36 @@ def _threaded(fn, *arrays):
     return np.concatenate(parts)
 
 
-def _query(data: np.ndarray, queries: np.ndarray | None, k: int, metric: str):
+def _both(fn, a, b, ra=None, rb=None):
+    """``fn`` on the two marginals; 1-D ones (single-threaded numpy that
+    releases the GIL) run side by side, others use every core themselves."""
+    args = [(a,) if ra is None else (a, ra), (b,) if rb is None else (b, rb)]
+    if _workers() > 1 and a.shape[1] == 1 and b.shape[1] == 1 and a.shape[0] >= 4096:
+        with ThreadPoolExecutor(2) as pool:
+            return tuple(pool.map(lambda arg: fn(*arg), args))
+    return fn(*args[0]), fn(*args[1])
+
+
+def _query(data: np.ndarray, queries: np.ndarray | None, k: int, metric: str, kth_only: bool = False):
     """k nearest (distances, indices) of each query (``None``: ``data`` itself, self included).
 
-    Max-norm above 3-D: scikit-learn's KDTree, threaded (its max-norm
-    search costs less CPU time than cKDTree's there). Otherwise cKDTree with
-    ``workers=-1``. Queries run in leaf order.
+    With ``kth_only``, just the k-th distance, shape (n,). Max-norm above
+    3-D: scikit-learn's KDTree, threaded (its max-norm search costs less
+    CPU time than cKDTree's there). Otherwise cKDTree with ``workers=-1``.
+    Queries run in leaf order.
     """
     q = data if queries is None else queries
     if metric == "chebyshev" and data.shape[1] > 3:
         tree = KDTree(data, leaf_size=16, metric="chebyshev")
         order = tree.get_arrays()[1] if queries is None else _leaf_order(queries)
+        if kth_only:
+            return _in_order(lambda qq: _threaded(lambda c: tree.query(c, k=k)[0][:, -1], qq), order, q)
         return _in_order(lambda qq: _threaded(lambda c: tree.query(c, k=k), qq), order, q)
     tree = _scipy_tree(data)
     order = tree.indices if queries is None else _leaf_order(queries)
     p = np.inf if metric == "chebyshev" else 2.0
+    if kth_only:
+        return _in_order(lambda qq: tree.query(qq, k=[k], p=p, workers=-1)[0][:, 0], order, q)
     return _in_order(lambda qq: tree.query(qq, k=k, p=p, workers=-1), order, q)
 
 
@@ -362,7 +391,12 @@ def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks
     else:
         # one euclidean block is plain L2; all-1-D blocks make the KSG norm the max-norm
         plain = "euclidean" if metric == "euclidean" and len(blocks) == 1 else "chebyshev"
-        dist, idx = _query(z if self_mode else ref, None if self_mode else z, k + (1 if self_mode else 0), plain)
+        data, queries, kq = (z, None, k + 1) if self_mode else (ref, z, k)
+        if kth_only:
+            # with the point itself (one distance 0) included, the (k+1)-th
+            # distance is the k-th of the others, duplicates or not
+            return _query(data, queries, kq, plain, kth_only=True), None
+        dist, idx = _query(data, queries, kq, plain)
         dist = dist.reshape(z.shape[0], -1)
         idx = idx.reshape(z.shape[0], -1)
         if self_mode:
@@ -461,8 +495,8 @@ class _Pairwise:
     The key is the squared distance for the euclidean metric (the matrix
     product expansion ``|a|^2 + |b|^2 - 2 a.b`` in one augmented product, on
     data centred near the reference mean to limit cancellation) and the
-    distance itself for the max-norm (accumulated exactly, one dimension at a
-    time). With several blocks the key is the maximum over blocks.
+    distance itself for the max-norm (``cdist``, exact). With several blocks
+    the key is the maximum over blocks.
 
     Tiles have ``width`` columns, a multiple of the selection block: the
     reference side is padded with columns whose key comes out as ``+inf``
@@ -547,45 +581,101 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
     return torch.round(mean / step) * step
 
 
+class _Scratch:
+    """One worker's tile buffers: ``count`` float tiles and a bool tile."""
+
+    def __init__(self, count: int, rows: int, width: int, like: torch.Tensor):
+        self.width = width
+        size = rows * width
+        flat = torch.empty(count * size, dtype=like.dtype, device=like.device)
+        self._float = [flat[i * size : (i + 1) * size] for i in range(count)]
+        self._bool = torch.empty(size, dtype=torch.bool, device=like.device)
+
+    def views(self, rows: int) -> list[torch.Tensor]:
+        return [b[: rows * self.width].view(rows, self.width) for b in self._float]
+
+    def count_below(self, D: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
+        """Per-row count of ``D < thr`` (``<=``) through the bool buffer (two cheap passes)."""
+        flags = self._bool[: D.numel()].view(D.shape)
+        (torch.lt if strict else torch.le)(D, thr[:, None], out=flags)
+        return flags.view(torch.uint8).sum(1, dtype=torch.int32)
+
+
 class _Tiling:
     """Row tiles against all (padded) columns, sized from the memory budget.
 
-    On the CPU a tile buffer is also kept near :data:`_CPU_CACHE_BYTES`.
+    On the CPU, tiles are handed out to ``torch.get_num_threads()`` worker
+    threads, each with its own buffers and running torch single-threaded:
+    independent tiles need no thread barrier per torch call, so brute force
+    keeps its speed when other processes share the cores (two intra-op
+    threads were 6x slower than one here under such load). Each tile buffer
+    is also kept near :data:`_CPU_CACHE_BYTES`.
     """
 
     def __init__(self, n_rows: int, n_cols: int, k: int, n_buffers: int, like: torch.Tensor, budget: int):
         # block of the k-smallest selection: about sqrt(n / k) columns
         self.block = int(max(16, 2 ** round(math.log2(max(1.0, math.sqrt(n_cols / max(k, 1)))))))
         self.width = -(-n_cols // self.block) * self.block
+        self.like = like
+        self.n_rows = n_rows
+        self.n_buffers = n_buffers
+        cpu = like.device.type == "cpu"
         item = like.element_size()
-        rows = _tile_rows(n_rows, self.width, n_buffers, item, budget)
-        if like.device.type == "cpu":
+        self.workers = max(1, torch.get_num_threads()) if cpu else 1
+        rows = _tile_rows(n_rows, self.width, n_buffers * self.workers, item, budget)
+        if cpu:
             rows = min(rows, max(8, _CPU_CACHE_BYTES // (self.width * item)))
         self.rows = rows
-        self.n_rows = n_rows
-        flat = torch.empty(n_buffers * rows * self.width, dtype=like.dtype, device=like.device)
-        self._float = [flat[i * rows * self.width : (i + 1) * rows * self.width] for i in range(n_buffers)]
-        self._bool = torch.empty(rows * self.width, dtype=torch.bool, device=like.device)
+        self.workers = min(self.workers, -(-n_rows // rows))
         self._in_block = torch.arange(self.block, device=like.device)
         self._diag = torch.arange(rows, device=like.device)
 
-    def __iter__(self):
-        for s in range(0, self.n_rows, self.rows):
-            e = min(self.n_rows, s + self.rows)
-            m = (e - s) * self.width
-            yield s, e, [b[:m].view(e - s, self.width) for b in self._float]
+    def run(self, body) -> None:
+        """Call ``body(s, e, tiles, scratch)`` for every row tile ``s:e``.
+
+        ``body`` writes its results into disjoint rows of shared outputs, so
+        workers need no other coordination.
+        """
+        tiles = [(s, min(self.n_rows, s + self.rows)) for s in range(0, self.n_rows, self.rows)]
+
+        def work(queue):
+            scratch = _Scratch(self.n_buffers, self.rows, self.width, self.like)
+            for s, e in queue:
+                body(s, e, scratch.views(e - s), scratch)
+
+        if self.workers == 1:
+            work(tiles)
+            return
+        lock = threading.Lock()
+        pending = iter(tiles)
+
+        def next_tiles():
+            while True:
+                with lock:
+                    item = next(pending, None)
+                if item is None:
+                    return
+                yield item
+
+        def worker():
+            torch.set_num_threads(1)  # this thread's torch calls only
+            work(next_tiles())
+
+        before = torch.get_num_threads()
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for fut in [pool.submit(worker) for _ in range(self.workers)]:
+                    fut.result()
+        finally:
+            # set_num_threads in a worker also changes the default that new
+            # threads start from: restore it
+            torch.set_num_threads(before)
 
     def mask_self(self, tiles, s: int, e: int) -> None:
         """Exclude each point from its own neighbours: its key becomes ``+inf``."""
         ar = self._diag[: e - s]
         for t in tiles:
             t[ar, ar + s] = math.inf
-
-    def count_below(self, D: torch.Tensor, thr: torch.Tensor, strict: bool) -> torch.Tensor:
-        """Per-row count of ``D < thr`` (``<=``) through a reused bool buffer (two cheap passes)."""
-        flags = self._bool[: D.numel()].view(D.shape)
-        (torch.lt if strict else torch.le)(D, thr[:, None], out=flags)
-        return flags.view(torch.uint8).sum(1, dtype=torch.int32)
 
     def smallest(self, D: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` smallest keys per row (ascending) and their columns, exactly.
@@ -614,14 +704,17 @@ def _brute_knn(q, ref, k, metric, blocks, need_index, budget):
     pw = _Pairwise(q, r, metric, blocks, tiling.width)
     dist = torch.empty(n, k, dtype=q.dtype, device=q.device)
     index = torch.empty(n, k, dtype=torch.int64, device=q.device) if need_index else None
-    for s, e, (out, tmp) in tiling:
-        D = pw.tile(s, e, out, tmp)
+
+    def body(s, e, tiles, scratch):
+        D = pw.tile(s, e, *tiles)
         if self_mode:
             tiling.mask_self([D], s, e)
         v, i = tiling.smallest(D, k)
         dist[s:e] = v
         if need_index:
             index[s:e] = i
+
+    tiling.run(body)
     return pw.distance(dist), index
 
 
@@ -631,12 +724,15 @@ def _brute_count(x, radius, metric, strict, budget):
     pw = _Pairwise(x, x, metric, (x.shape[1],), tiling.width)
     key = pw.key(radius.to(x.dtype))
     counts = torch.empty(n, dtype=torch.int64, device=x.device)
-    for s, e, (out, tmp) in tiling:
-        D = pw.tile(s, e, out, tmp)
+
+    def body(s, e, tiles, scratch):
+        D = pw.tile(s, e, *tiles)
         tiling.mask_self([D], s, e)
         slack = pw.key_slack(s, e, x.dtype)
         thr = (key[s:e] - slack) if strict else (key[s:e] + slack)
-        counts[s:e] = tiling.count_below(D, thr, strict)
+        counts[s:e] = scratch.count_below(D, thr, strict)
+
+    tiling.run(body)
     if strict:
         counts[radius == 0] = 0
     return counts
@@ -651,7 +747,9 @@ def _brute_ksg(x, y, k, metric, variant, budget):
     nx = torch.empty(n, dtype=torch.int64, device=x.device)
     ny = torch.empty_like(nx)
     eps = torch.empty(n, dtype=x.dtype, device=x.device)
-    for s, e, (bx, by, tmp) in tiling:
+
+    def body(s, e, tiles, scratch):
+        bx, by, tmp = tiles
         Dx = px.tile(s, e, bx, tmp)
         Dy = py.tile(s, e, by, tmp)
         tiling.mask_self([Dx, Dy], s, e)
@@ -660,11 +758,13 @@ def _brute_ksg(x, y, k, metric, variant, budget):
         kth = v[:, -1]
         eps[s:e] = kth
         if variant == 1:
-            nx[s:e] = tiling.count_below(Dx, kth, True)
-            ny[s:e] = tiling.count_below(Dy, kth, True)
+            nx[s:e] = scratch.count_below(Dx, kth, True)
+            ny[s:e] = scratch.count_below(Dy, kth, True)
         else:
-            nx[s:e] = tiling.count_below(Dx, Dx.gather(1, i).amax(dim=1), False)
-            ny[s:e] = tiling.count_below(Dy, Dy.gather(1, i).amax(dim=1), False)
+            nx[s:e] = scratch.count_below(Dx, Dx.gather(1, i).amax(dim=1), False)
+            ny[s:e] = scratch.count_below(Dy, Dy.gather(1, i).amax(dim=1), False)
+
+    tiling.run(body)
     return nx, ny, px.distance(eps)
 
 
@@ -715,7 +815,7 @@ def kneighbors(
     metric = _check_metric(metric)
     n, d = x.shape
     blocks = _check_blocks(blocks, d)
-    algo = resolve_algorithm(algorithm, d, x.device)
+    algo = resolve_algorithm(algorithm, d, x.device, n * (n if ref is None else ref.shape[0]))
     if ref is None:
         k = check_int("k", k, low=1, high=n - 1, context=f" (n={n})")
     else:
@@ -746,7 +846,7 @@ def kth_distance(
     """
     metric = _check_metric(metric)
     n, d = x.shape
-    algo = resolve_algorithm(algorithm, d, x.device)
+    algo = resolve_algorithm(algorithm, d, x.device, n * (n if ref is None else ref.shape[0]))
     if algo != "tree":
         return kneighbors(x, k, ref=ref, metric=metric, algorithm=algo, max_memory=max_memory).dist[:, -1], algo
     if ref is None:
@@ -783,7 +883,7 @@ def count_within(
     n, d = x.shape
     if radius.shape != (n,):
         raise ValueError(f"radius must have shape ({n},); got {tuple(radius.shape)}")
-    algo = resolve_algorithm(algorithm, d, x.device)
+    algo = resolve_algorithm(algorithm, d, x.device, n * n)
     if algo == "tree":
         counts = _tree_count(_numpy64(x), _numpy64(radius.reshape(-1, 1))[:, 0], metric, strict, x.dtype)
         return _to_torch(counts, radius.new_empty(0, dtype=torch.int64))
@@ -813,7 +913,7 @@ def ksg_counts(
     n = x.shape[0]
     k = check_int("k", k, low=1, high=n - 1, context=f" (n={n})")
     dx, dy = x.shape[1], y.shape[1]
-    algo = resolve_algorithm(algorithm, dx + dy, x.device)
+    algo = resolve_algorithm(algorithm, dx + dy, x.device, n * n)
     if algo == "brute":
         nx, ny, eps = _brute_ksg(x, y, k, metric, variant, _budget(x.device, max_memory))
         return KsgCounts(nx, ny, eps, algo)
@@ -823,12 +923,10 @@ def ksg_counts(
     dist, idx = _tree_knn(z, k, None, metric, blocks, kth_only=variant == 1)
     eps = dist if variant == 1 else dist[:, -1]
     if variant == 1:
-        nx = _tree_count(xn, eps, metric, True, x.dtype)
-        ny = _tree_count(yn, eps, metric, True, x.dtype)
+        nx, ny = _both(lambda v: _tree_count(v, eps, metric, True, x.dtype), xn, yn)
     else:
         ex = _block_norms(xn[:, None, :] - xn[idx], (dx,), metric).max(axis=1)
         ey = _block_norms(yn[:, None, :] - yn[idx], (dy,), metric).max(axis=1)
-        nx = _tree_count(xn, ex, metric, False, x.dtype)
-        ny = _tree_count(yn, ey, metric, False, x.dtype)
+        nx, ny = _both(lambda v, r: _tree_count(v, r, metric, False, x.dtype), xn, yn, ex, ey)
     like = x.new_empty(0, dtype=torch.int64)
     return KsgCounts(_to_torch(nx, like), _to_torch(ny, like), _to_torch(eps, x), algo)

@@ -39,7 +39,7 @@ __all__ = ["MainJobResult", "run_main_job", "QUICK_EPOCHS"]
 
 # Epoch budget of ``--quick`` per model kind on the 8x8 digits (measured to keep
 # ``infobench run --quick`` under three minutes on a 2-core CPU).
-QUICK_EPOCHS = {"gan": 12, "wgan-gp": 12, "vae": 12}
+QUICK_EPOCHS = {"gan": 20, "wgan-gp": 30, "vae": 30}
 STATE_DIR_NAME = ".state"
 
 

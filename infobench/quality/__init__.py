@@ -17,13 +17,11 @@ in :mod:`infobench.quality.features`, the inputs in
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from infobench._validation import as_generator, check_bool, check_int, resolve_device
 from infobench.quality._core import SCORES, Context, Params, resolve_scores
@@ -173,7 +171,10 @@ def score_features(
     names = resolve_scores(scores, has_probs=has_probs)
     rp = fp = None
     if has_probs:
-        rp, fp = (as_features(x, nm, device=dev, min_samples=1) for x, nm in ((real_probs, "real_probs"), (fake_probs, "fake_probs")))
+        from infobench.quality.scores_info import _as_probs
+
+        rp, fp = _as_probs(real_probs, "real_probs", dev), _as_probs(fake_probs, "fake_probs", dev)
+        same_dim(rp, fp, "real_probs", "fake_probs")
         for x, nm, ref in ((rp, "real_probs", r), (fp, "fake_probs", f)):
             if x.shape[0] != ref.shape[0]:
                 raise ValueError(f"{nm} must have one row per sample ({ref.shape[0]}); got {x.shape[0]}")

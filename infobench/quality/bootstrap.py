@@ -60,12 +60,15 @@ def percentile_interval(reps: np.ndarray, value: float, level: float) -> tuple[f
     rows, which raises FID and KID and lowers Vendi); it does not remove the
     bias of the score itself (FID's ``1/N`` term, see ``fid_inf``). Infinite
     replicates (a kNN entropy of a set with duplicates) are kept as they are
-    and read off without interpolation; NaN replicates give a NaN interval.
+    and read off without interpolation, as are integer-valued scores (a
+    count of classes keeps integer bounds); NaN replicates give a NaN
+    interval.
     """
     if reps.size == 0 or np.isnan(reps).any() or math.isnan(value):
         return float("nan"), float("nan")
     alpha = (1.0 - level) / 2.0
-    if np.isfinite(reps).all() and math.isfinite(value):
+    counts = np.isfinite(reps).all() and bool(np.all(reps == np.round(reps))) and float(value).is_integer()
+    if np.isfinite(reps).all() and math.isfinite(value) and not counts:
         lo, hi = np.quantile(reps - reps.mean(), [alpha, 1.0 - alpha])
         return float(value + lo), float(value + hi)
     lo, hi = np.quantile(reps, [alpha, 1.0 - alpha], method="inverted_cdf")
@@ -110,6 +113,8 @@ def evaluate(
                         reps[n][b] = out.value
                 if advance is not None:
                     advance(1)
+        elif advance is not None:
+            advance(bootstrap)
     records = []
     for n in names:
         out, spec, r = outcomes[n], SCORES[n], reps[n]

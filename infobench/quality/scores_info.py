@@ -35,8 +35,9 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ class-based
-def _as_probs(p: Any, name: str) -> torch.Tensor:
-    t = as_features(p, name, min_samples=1)
+def _as_probs(p: Any, name: str, device: Any = "auto") -> torch.Tensor:
+    """Validate class probabilities: ``(n, C >= 2)``, non-negative rows summing to 1 (to 1e-6)."""
+    t = as_features(p, name, device=device, min_samples=1)
     if t.shape[1] < 2:
         raise ValueError(f"{name} must have one column per class (at least 2); got shape {tuple(t.shape)}")
     if bool((t < 0).any()) or not torch.allclose(t.sum(1), torch.ones_like(t[:, 0]), atol=1e-6):

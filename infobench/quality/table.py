@@ -89,7 +89,8 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
     b = int(sub["bootstrap"].max()) if len(sub) else 0
     if b:
         level = float(sub["level"].iloc[0])
-        parts.append(f"[low, high]: {level:.0%} bootstrap interval over {b} replicates.")
+        parts.append(f"[low, high]: {level:.0%} bootstrap interval over {b} replicates (the spread of the score "
+                     "at this n, centred on its value).")
     units = {SCORES[s].label: SCORES[s].unit for s in names if SCORES[s].unit == "nats"}
     if units:
         parts.append("In nats: " + ", ".join(units) + ".")

@@ -85,8 +85,7 @@ def plot_heatmap(summary: pd.DataFrame):
     fig = _figure(width, height)
     from matplotlib import colormaps
 
-    cmap = colormaps["RdBu_r"].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
     axes = fig.subplots(1, len(ns), squeeze=False)[0]
     image = None
     for ax, n in zip(axes, ns):
