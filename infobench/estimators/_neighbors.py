@@ -5,12 +5,12 @@ compute the same quantities and are chosen per call (``algorithm="auto"``) or
 forced (``"tree"`` / ``"brute"``):
 
 ``"tree"``
-    CPU only, for low dimension (see :func:`resolve_algorithm`). Euclidean
-    searches use :class:`scipy.spatial.cKDTree` with ``workers=-1`` (every
-    core); max-norm searches and counts above 3-D use scikit-learn's
-    ``KDTree``, whose max-norm code costs a third to a half less CPU time
-    here, run on every core in threads (it releases the GIL). Queries run in
-    the tree's leaf order for cache reuse. One-dimensional sets never build
+    CPU only, for low dimension (see :func:`resolve_algorithm`). Neighbour
+    searches and euclidean counts use :class:`scipy.spatial.cKDTree` with
+    ``workers=-1`` (every core); max-norm counts use scikit-learn's
+    ``KDTree``, whose max-norm range count costs a third of cKDTree's CPU
+    time here, run on every core in threads (it releases the GIL). Queries
+    run in the tree's leaf order for cache reuse. One-dimensional sets never build
     a tree: the ``k`` nearest neighbours of a point lie within ``k`` places
     of it in sorted order, and a count within a radius is two
     ``searchsorted`` calls.
@@ -334,15 +334,34 @@ def _in_order(call, order: np.ndarray, *arrays):
     return back if len(back) > 1 else back[0]
 
 
-def _threaded(fn, *arrays):
-    """Apply ``fn`` to row chunks on every core (scikit-learn's tree queries release the GIL)."""
+def _clone_tree(tree: KDTree) -> KDTree:
+    """A KDTree sharing ``tree``'s arrays but with its own statistics counters.
+
+    scikit-learn increments a counter on the tree object at every distance
+    evaluation; threads sharing one object fight over that cache line (a
+    quarter more wall time here).
+    """
+    copy = KDTree.__new__(KDTree)
+    copy.__setstate__(tree.__getstate__())
+    return copy
+
+
+def _threaded(tree: KDTree, fn, *arrays):
+    """``fn(tree, *chunks)`` over row chunks on every core (scikit-learn's queries release the GIL)."""
     n = len(arrays[0])
     workers = _workers()
     if workers == 1 or n < 4096:
-        return fn(*arrays)
+        return fn(tree, *arrays)
     edges = np.linspace(0, n, 4 * workers + 1).astype(np.int64)
+    local = threading.local()
+
+    def chunk(i):
+        if not hasattr(local, "tree"):
+            local.tree = _clone_tree(tree)
+        return fn(local.tree, *(a[edges[i] : edges[i + 1]] for a in arrays))
+
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda i: fn(*(a[edges[i] : edges[i + 1]] for a in arrays)), range(4 * workers)))
+        parts = list(pool.map(chunk, range(4 * workers)))
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)
@@ -361,18 +380,10 @@ def _both(fn, a, b, ra=None, rb=None):
 def _query(data: np.ndarray, queries: np.ndarray | None, k: int, metric: str, kth_only: bool = False):
     """k nearest (distances, indices) of each query (``None``: ``data`` itself, self included).
 
-    With ``kth_only``, just the k-th distance, shape (n,). Max-norm above
-    3-D: scikit-learn's KDTree, threaded (its max-norm search costs less
-    CPU time than cKDTree's there). Otherwise cKDTree with ``workers=-1``.
-    Queries run in leaf order.
+    With ``kth_only``, just the k-th distance, shape (n,). cKDTree with
+    ``workers=-1``, queries in leaf order.
     """
     q = data if queries is None else queries
-    if metric == "chebyshev" and data.shape[1] > 3:
-        tree = KDTree(data, leaf_size=16, metric="chebyshev")
-        order = tree.get_arrays()[1] if queries is None else _leaf_order(queries)
-        if kth_only:
-            return _in_order(lambda qq: _threaded(lambda c: tree.query(c, k=k)[0][:, -1], qq), order, q)
-        return _in_order(lambda qq: _threaded(lambda c: tree.query(c, k=k), qq), order, q)
     tree = _scipy_tree(data)
     order = tree.indices if queries is None else _leaf_order(queries)
     p = np.inf if metric == "chebyshev" else 2.0
@@ -474,8 +485,9 @@ def _tree_count(v: np.ndarray, radius: np.ndarray, metric: str, strict: bool, dt
         # about 3x cheaper than cKDTree's for the max-norm.
         r = np.nextafter(radius, 0.0) if strict else radius
         tree = KDTree(v, leaf_size=16, metric="chebyshev")
-        counts = _in_order(lambda qq, rr: _threaded(lambda a, b: tree.query_radius(a, b, count_only=True), qq, rr),
-                           tree.get_arrays()[1], v, r)
+        counts = _in_order(
+            lambda qq, rr: _threaded(tree, lambda t, a, b: t.query_radius(a, b, count_only=True), qq, rr),
+            tree.get_arrays()[1], v, r)
     else:
         f = _nudge_factor(d, dtype)
         r = radius * (1.0 - f) if strict else radius * (1.0 + f)
@@ -812,22 +824,27 @@ def kneighbors(
     Neighbors
         ``dist`` of shape (n, k), ascending, in ``x``'s dtype and device.
     """
-    metric = _check_metric(metric)
-    n, d = x.shape
-    blocks = _check_blocks(blocks, d)
-    algo = resolve_algorithm(algorithm, d, x.device, n * (n if ref is None else ref.shape[0]))
-    if ref is None:
-        k = check_int("k", k, low=1, high=n - 1, context=f" (n={n})")
-    else:
-        if ref.shape[1] != d:
-            raise ValueError(f"ref must have {d} columns like x; got {ref.shape[1]}")
-        k = check_int("k", k, low=1, high=ref.shape[0], context=f" (m={ref.shape[0]})")
-        ref = ref.to(device=x.device, dtype=x.dtype)
+    metric, k, ref, algo = _check_query(x, k, ref, metric, algorithm)
+    blocks = _check_blocks(blocks, x.shape[1])
     if algo == "tree":
         dist, idx = _tree_knn(_numpy64(x), k, None if ref is None else _numpy64(ref), metric, blocks, False)
-        return Neighbors(_to_torch(dist, x), _to_torch(idx, x.new_empty(0, dtype=torch.int64)) if return_index else None, algo)
+        index = _to_torch(idx, x.new_empty(0, dtype=torch.int64)) if return_index else None
+        return Neighbors(_to_torch(dist, x), index, algo)
     dist, idx = _brute_knn(x, ref, k, metric, blocks, return_index, _budget(x.device, max_memory))
     return Neighbors(dist, idx, algo)
+
+
+def _check_query(x: torch.Tensor, k: int, ref: torch.Tensor | None, metric: str, algorithm: str):
+    """Validate a neighbour query; returns ``(metric, k, ref on x's device, algorithm)``."""
+    metric = _check_metric(metric)
+    n, d = x.shape
+    algo = resolve_algorithm(algorithm, d, x.device, n * (n if ref is None else ref.shape[0]))
+    if ref is None:
+        return metric, check_int("k", k, low=1, high=n - 1, context=f" (n={n})"), None, algo
+    if ref.shape[1] != d:
+        raise ValueError(f"ref must have {d} columns like x; got {ref.shape[1]}")
+    k = check_int("k", k, low=1, high=ref.shape[0], context=f" (m={ref.shape[0]})")
+    return metric, k, ref.to(device=x.device, dtype=x.dtype), algo
 
 
 def kth_distance(
@@ -844,18 +861,10 @@ def kth_distance(
     Same parameters as :func:`kneighbors`; on the tree path only the k-th
     column is requested from the tree, which saves time and memory.
     """
-    metric = _check_metric(metric)
-    n, d = x.shape
-    algo = resolve_algorithm(algorithm, d, x.device, n * (n if ref is None else ref.shape[0]))
+    metric, k, ref, algo = _check_query(x, k, ref, metric, algorithm)
     if algo != "tree":
         return kneighbors(x, k, ref=ref, metric=metric, algorithm=algo, max_memory=max_memory).dist[:, -1], algo
-    if ref is None:
-        k = check_int("k", k, low=1, high=n - 1, context=f" (n={n})")
-    else:
-        if ref.shape[1] != d:
-            raise ValueError(f"ref must have {d} columns like x; got {ref.shape[1]}")
-        k = check_int("k", k, low=1, high=ref.shape[0], context=f" (m={ref.shape[0]})")
-    dist, _ = _tree_knn(_numpy64(x), k, None if ref is None else _numpy64(ref), metric, (d,), True)
+    dist, _ = _tree_knn(_numpy64(x), k, None if ref is None else _numpy64(ref), metric, (x.shape[1],), True)
     return _to_torch(dist, x), algo
 
 
