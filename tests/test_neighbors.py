@@ -213,6 +213,34 @@ def test_tiles_bound_memory_and_do_not_change_results():
 
 
 @pytest.mark.parametrize("metric", nb.METRICS)
+def test_tile_workers_match_inline_tiles_and_restore_threads(metric):
+    # with torch allowed 2 threads, CPU tiles go to 2 worker threads, each
+    # running torch single-threaded; results must not depend on it, and the
+    # caller's thread setting must be back afterwards
+    rng = np.random.default_rng(8)
+    x = torch.from_numpy(rng.normal(size=(700, 6)))
+    y = torch.from_numpy(rng.normal(size=(700, 5)))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        tiling = nb._Tiling(700, 700, 3, 3, x, 200_000)
+        assert tiling.workers == 2 and tiling.rows < 700
+        multi = nb.ksg_counts(x, y, 3, metric=metric, algorithm="brute", max_memory=200_000)
+        knn_multi = nb.kneighbors(x, 3, metric=metric, algorithm="brute", max_memory=200_000).dist
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    torch.set_num_threads(1)
+    try:
+        single = nb.ksg_counts(x, y, 3, metric=metric, algorithm="brute", max_memory=200_000)
+        knn_single = nb.kneighbors(x, 3, metric=metric, algorithm="brute", max_memory=200_000).dist
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(multi.nx, single.nx) and torch.equal(multi.ny, single.ny)
+    torch.testing.assert_close(knn_multi, knn_single, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("metric", nb.METRICS)
 def test_threaded_tree_paths_at_larger_n(metric):
     # above 4096 rows the scikit-learn tree queries run in threads over
     # chunks in leaf order: results must come back to the right rows
