@@ -232,8 +232,6 @@ def run_main_job(
     from infobench.report import (
         figure_png,
         html_page,
-        leaderboard,
-        leaderboard_table,
         plot_heatmap,
         report_tables,
         summarize,
