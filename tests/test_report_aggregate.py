@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infobench.report import best_mask, leaderboard, samples_needed, summarize, to_units
+from infobench.report import best_mask, leaderboard, leaderboard_table, samples_needed, summarize, to_units
 
 
 def frame(rows):
@@ -161,6 +161,27 @@ def test_leaderboard_ranks_each_task_at_its_largest_n():
     assert by_bias.loc["a", "mean_rank"] == pytest.approx(1.25)  # one cell per group: |bias| = RMSE
     with pytest.raises(ValueError, match="rank_by must be one of"):
         leaderboard(summarize(df), rank_by="nope")
+
+
+def test_leaderboard_ranks_entropy_and_mi_estimators_apart():
+    # kde serves both quantities: it gets one row per quantity, ranked only
+    # against the estimators of that quantity's tasks.
+    df = frame([
+        ("kde", "h1", 100, 1.0, 1.05, None), ("knn", "h1", 100, 1.0, 1.01, None),   # entropy: knn 1, kde 2
+        ("kde", "m1", 100, 0.5, 0.51, None), ("ksg", "m1", 100, 0.5, 0.6, None),    # MI: kde 1, ksg 2
+        ("ksg", "m2", 100, 0.5, 0.45, None),                                      # MI: ksg alone, 1
+    ])
+    df["quantity"] = ["entropy", "entropy", "mi", "mi", "mi"]
+    board = leaderboard(summarize(df))
+    assert board[["quantity", "estimator"]].values.tolist() == [
+        ["entropy", "knn"], ["entropy", "kde"], ["mi", "kde"], ["mi", "ksg"]]
+    assert board["mean_rank"].tolist() == [1.0, 2.0, 1.0, 1.5]
+    assert board["tasks"].tolist() == [1, 1, 1, 2]
+    assert board["wins"].tolist() == [1, 0, 1, 1]
+    table = leaderboard_table(board)
+    assert table.header[:3] == ["quantity", "estimator", "tasks"] and table.labels == 3
+    # best rank is marked once per quantity
+    assert [row[3] for row in table.best] == [True, False, True, False]
 
 
 def test_units_conversion_only_touches_amounts_of_information():

@@ -35,6 +35,8 @@ from infobench._validation import as_generator, check_choice
 __all__ = [
     "ImageSet",
     "IMAGE_SUFFIXES",
+    "check_value_range",
+    "normalise_images",
     "SPLITS",
     "TEST_FRACTION",
     "load_dataset",
@@ -306,7 +308,8 @@ def _infer_range(arr: np.ndarray, where: str) -> tuple[float, float]:
     )
 
 
-def _check_value_range(value_range: Any) -> tuple[float, float] | None:
+def check_value_range(value_range: Any) -> tuple[float, float] | None:
+    """Validate ``value_range``: ``None`` or a finite pair ``(low, high)`` with ``low < high``."""
     if value_range is None:
         return None
     try:
@@ -334,7 +337,7 @@ def _to_nchw(arr: np.ndarray, where: str) -> np.ndarray:
     raise ValueError(f"{where}: images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C); got {arr.shape}")
 
 
-def _normalise_array(arr: Any, where: str, value_range: tuple[float, float] | None) -> np.ndarray:
+def normalise_images(arr: Any, where: str, value_range: tuple[float, float] | None) -> np.ndarray:
     """Validate an image array and scale it to float32 in [0, 1]; out-of-range values raise (never clipped)."""
     arr = np.asarray(arr)
     if arr.dtype.kind not in "biuf":
@@ -578,7 +581,7 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
             f"expected one of {list(ARRAY_SUFFIXES)} or a folder of images"
         )
     images, labels = _read_array_file(path)
-    images = _normalise_array(images, str(path), None)
+    images = normalise_images(images, str(path), None)
     if labels is not None:
         labels = _normalise_labels(labels, len(images), str(path))
     images, labels = _apply_split(images, labels, split, seed)
@@ -607,7 +610,7 @@ def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None 
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file or folder path; got {type(path).__name__} {path!r}")
-    vr = _check_value_range(value_range)
+    vr = check_value_range(value_range)
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"images path {str(p)!r} does not exist")
@@ -617,7 +620,7 @@ def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None 
     if p.suffix.lower() not in (*ARRAY_SUFFIXES, ".pt"):
         raise ValueError(f"images file {str(p)!r} has unsupported suffix {p.suffix!r}; expected .npy, .npz, .pt or a folder")
     images, labels = _read_array_file(p)
-    images = _normalise_array(images, str(p), vr)
+    images = normalise_images(images, str(p), vr)
     if labels is not None:
         labels = _normalise_labels(labels, len(images), str(p))
     return _make_set(images, labels, str(p))

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.generators.data import ImageSet, _check_value_range, _normalise_array, load_dataset, load_images
+from infobench.generators.data import ImageSet, check_value_range, load_dataset, load_images, normalise_images
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 
@@ -63,7 +63,7 @@ def _array_to_set(x: Any, where: str, value_range) -> ImageSet:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         x = x.float().numpy() if x.is_floating_point() else x.numpy()
-    arr = _normalise_array(np.asarray(x), where, value_range)
+    arr = normalise_images(np.asarray(x), where, value_range)
     return ImageSet(torch.from_numpy(arr), None, where, None)
 
 
@@ -80,7 +80,7 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
     value_range : (low, high), optional
         Pixel range of in-memory arrays.
     """
-    vr = _check_value_range(value_range)
+    vr = check_value_range(value_range)
     if isinstance(real, (str, os.PathLike)):
         spec = os.fspath(real)
         train = load_dataset(spec, split="train", seed=seed, root=root)
@@ -200,7 +200,7 @@ def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int,
     every score sees the same rows); fewer than ``n`` raise.
     """
     where = f"fake {source.name!r}"
-    vr = _check_value_range(value_range)
+    vr = check_value_range(value_range)
     if source.kind == "held-out":
         if real.held_out is None:
             raise ValueError(

@@ -20,7 +20,7 @@ import torch
 
 from infobench._validation import check_float, check_int
 from infobench.quality._core import Context, Outcome, Params, ScoreSpec, TermStat, as_features, register_group, same_dim
-from infobench.quality._distances import kernel_sum, knn_self
+from infobench.quality._distances import kernel_sum, knn_cross, knn_self
 
 __all__ = [
     "inception_score",
@@ -164,7 +164,10 @@ def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
     ``rho_k(i)`` the distance from ``p_i`` to its k-th nearest neighbour among
     the other ``n - 1`` samples of P and ``nu_k(i)`` to its k-th nearest among
     the ``m`` samples of Q. ``nan`` when a distance is exactly zero (duplicated
-    or shared samples: the estimator is undefined there).
+    or shared samples: the estimator is undefined there). The scores
+    ``kl_real_fake`` / ``kl_fake_real`` apply it at equal sample sizes
+    (:func:`_kl_equal_n`): with ``n != m`` its ``log(m / (n - 1))`` term is
+    far off for features of lower intrinsic dimension than ``d``.
     """
     a, b = as_features(p, "p", device=device), as_features(q, "q", device=device)
     same_dim(a, b, "p", "q")
@@ -291,11 +294,65 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 _KL = [
     ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "terms", "knn_kl",
-              "kNN KL divergence of real from generated features (missing modes)"),
+              "kNN KL divergence of real from generated features at equal n (missing modes)"),
     ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "terms", "knn_kl",
-              "kNN KL divergence of generated from real features (off-manifold samples)"),
+              "kNN KL divergence of generated from real features at equal n (off-manifold samples)"),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
+
+
+def _equal_chunks(x: torch.Tensor, n: int, rng: np.random.Generator) -> list[torch.Tensor]:
+    """``x`` itself when it has ``n`` rows, else ``len(x) // n`` disjoint random chunks of ``n`` rows."""
+    if x.shape[0] == n:
+        return [x]
+    perm = torch.as_tensor(rng.permutation(x.shape[0]), device=x.device)
+    return [x[perm[i * n:(i + 1) * n]] for i in range(x.shape[0] // n)]
+
+
+def _kl_equal_n(ctx: Context, p: str, q: str) -> tuple[TermStat, int, int]:
+    """WKV ``D(P || Q)`` with both samples at the size ``n`` of the smaller one.
+
+    The larger set is cut into ``len // n`` disjoint random chunks of ``n``
+    rows and the estimate averages over them (every row is used once), so
+    the sample-size term ``log(m / (n - 1))`` is ``log(n / (n - 1))``. At
+    unequal sizes that term assumes that neighbour distances shrink like
+    ``size^(-1/d)`` with the ambient ``d``; features that fill a
+    lower-dimensional set shrink faster, and ``d log(nu / rho)`` then swamps
+    it. Measured on the digits classifier's 64-d features: two disjoint
+    draws of the *same* training features, 359 against 1,079 rows, read
+    -11.8 and +11.8 nats; at 359 against 359 rows -0.35 and -0.41.
+
+    Returns the terms (one per row of P: for a chunked P, its rows' own
+    terms; for a chunked Q, each P row's ``log nu - log rho`` averaged over
+    the Q chunks), ``n`` and the number of chunks.
+    """
+    k = ctx.params.knn_k
+    big_p, big_q = ctx.features(p), ctx.features(q)
+    n = min(big_p.shape[0], big_q.shape[0])
+    d = big_p.shape[1]
+    tile = ctx.params.tile_bytes
+    if big_p.shape[0] == big_q.shape[0]:
+        rho = ctx.self_knn(p).dist[:, k - 1]
+        terms = torch.log(ctx.cross(p, q).dist[:, k - 1]) - torch.log(rho)
+        chunks = 1
+    else:
+        rng = ctx.rng(f"knn_kl:{p}|{q}")
+        ps, qs = _equal_chunks(big_p, n, rng), _equal_chunks(big_q, n, rng)
+        chunks = max(len(ps), len(qs))
+        parts = []
+        for pc in ps:
+            log_rho = torch.log(knn_self(pc, k, tile_bytes=tile).dist[:, k - 1])
+            log_nu = torch.stack([torch.log(knn_cross(pc, qc, k, tile_bytes=tile).dist[:, k - 1]) for qc in qs])
+            parts.append(log_nu.mean(0) - log_rho)
+        terms = torch.cat(parts)
+    const = math.log(n / (n - 1))
+
+    def fn(t: torch.Tensor) -> float:
+        if not bool(torch.isfinite(t).all()):
+            return float("nan")
+        return d * float(t.mean()) + const
+
+    return TermStat((terms,), fn), n, chunks
 
 
 @register_group("knn_kl", _KL)
@@ -303,9 +360,10 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     out = {}
     for name, (p, q) in (("kl_real_fake", ("real", "fake")), ("kl_fake_real", ("fake", "real"))):
         if name in names:
-            t = _kl_terms(ctx, p, q)
+            t, n, chunks = _kl_equal_n(ctx, p, q)
             v = t.value()
-            out[name] = Outcome(v, ctx.real.shape[0], ctx.fake.shape[0], terms=t, extras={"k": ctx.params.knn_k},
+            out[name] = Outcome(v, ctx.real.shape[0], ctx.fake.shape[0], terms=t,
+                                extras={"k": ctx.params.knn_k, "n_per_side": n, "chunks": chunks},
                                 note=_UNDEFINED if math.isnan(v) else "")
     return out
 

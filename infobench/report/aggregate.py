@@ -2,7 +2,7 @@
 
 Input: the records of :func:`infobench.bench.load_results` (one row per
 cell; at least ``estimator, task_id, n, truth, estimate, ok`` and, where
-available, ``std_err, truth_std_err, seconds, method, family``).
+available, ``std_err, truth_std_err, seconds, method, family, quantity``).
 
 Definitions (per estimator x task x n, over the cells that succeeded):
 
@@ -115,7 +115,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``estimator, method, task_id, family, n, truth, truth_std_err,
+        Columns ``estimator, method, quantity, task_id, family, n, truth, truth_std_err,
         cells, failed, mean_estimate, bias, std, rmse, mean_log2_ratio,
         log2_ratio_undefined, coverage, mean_std_err, median_seconds,
         failure_rate``; rows in the order estimators and tasks first appear,
@@ -123,7 +123,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """
     _check_frame(df)
     cols = [
-        "estimator", "method", "task_id", "family", "n", "truth", "truth_std_err", "cells", "failed",
+        "estimator", "method", "quantity", "task_id", "family", "n", "truth", "truth_std_err", "cells", "failed",
         "mean_estimate", "bias", "std", "rmse", "mean_log2_ratio", "log2_ratio_undefined", "coverage",
         "mean_std_err", "median_seconds", "failure_rate",
     ]
@@ -148,6 +148,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "estimator": estimator,
             "method": g["method"].iloc[0] if "method" in g else str(estimator).split("[")[0],
+            "quantity": g["quantity"].iloc[0] if "quantity" in g else "",
             "task_id": task_id,
             "family": g["family"].iloc[0] if "family" in g else "",
             "n": int(n),
@@ -263,37 +264,42 @@ def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None)
 
 
 def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame:
-    """Rank estimators across tasks, each task compared at its largest n.
+    """Rank estimators across tasks, each task compared at its largest n, one board per quantity.
 
     For every task the estimators are ranked by ``rank_by`` (best = 1, ties
     share the average rank, a missing or undefined value ranks last); the
-    leaderboard averages over the tasks each estimator ran on.
+    leaderboard averages over the tasks each estimator ran on. Entropy and MI
+    tasks are ranked among different estimators, so each ``quantity`` gets
+    its own rows: an estimator that serves both (``kde``, ``histogram``,
+    ``gaussian``) appears once per quantity, with that quantity's tasks only.
 
     Returns
     -------
     pandas.DataFrame
-        ``estimator, tasks, mean_rank, wins, mean_abs_log2_ratio, coverage,
-        failure_rate, median_seconds`` sorted by ``mean_rank``:
+        ``quantity, estimator, tasks, mean_rank, wins, mean_abs_log2_ratio,
+        coverage, failure_rate, median_seconds`` sorted by quantity (in order
+        of first appearance) and then ``mean_rank``:
         ``wins`` counts tasks where the estimator is best;
         ``mean_abs_log2_ratio`` and ``coverage`` average over tasks where they
         are defined (at the largest n); ``failure_rate`` covers all of the
         estimator's cells at the largest n and ``median_seconds`` is the
-        median over tasks of their median seconds there.
+        median over tasks of their median seconds there. ``quantity`` is
+        ``""`` for summaries without that column.
     """
     rankable = [m for m in METRICS if m in summary.columns]
     if rank_by not in rankable:
         raise ValueError(f"rank_by must be one of {rankable}; got {rank_by!r}")
     _check_frame(summary, ("estimator", "task_id", "n", "mean_log2_ratio", "coverage", "failure_rate",
                            "median_seconds", "cells", "failed"))
-    cols = ["estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate",
-            "median_seconds"]
+    cols = ["quantity", "estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage",
+            "failure_rate", "median_seconds"]
     if summary.empty:
         return pd.DataFrame(columns=cols)
     metric = METRICS[rank_by]
+    summary = summary if "quantity" in summary else summary.assign(quantity="")
     top = summary[summary["n"] == summary.groupby("task_id")["n"].transform("max")]
-    estimators = _order(summary["estimator"])
-    ranks: dict[str, list[float]] = {e: [] for e in estimators}
-    wins = {e: 0 for e in estimators}
+    ranks: dict[tuple[str, str], list[float]] = {}
+    wins: dict[tuple[str, str], int] = {}
     for _, g in top.groupby("task_id", sort=False):
         scores = []
         for _, row in g.iterrows():
@@ -303,27 +309,32 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
         r = pd.Series(scores).rank(method="average").to_numpy()
         best = min(scores)
         for (_, row), rank, s in zip(g.iterrows(), r, scores):
-            ranks[row["estimator"]].append(float(rank))
-            if s == best and np.isfinite(s):
-                wins[row["estimator"]] += 1
+            key = (row["quantity"], row["estimator"])
+            ranks.setdefault(key, []).append(float(rank))
+            wins[key] = wins.get(key, 0) + int(s == best and np.isfinite(s))
     rows = []
-    for e in estimators:
-        mine = top[top["estimator"] == e]
-        lr = mine["mean_log2_ratio"].abs().dropna()
-        cov = mine["coverage"].dropna()
-        cells = int(mine["cells"].sum())
-        rows.append({
-            "estimator": e,
-            "tasks": int(mine["task_id"].nunique()),
-            "mean_rank": float(np.mean(ranks[e])) if ranks[e] else math.nan,
-            "wins": wins[e],
-            "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
-            "coverage": float(cov.mean()) if len(cov) else math.nan,
-            "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
-            "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
-            else math.nan,
-        })
-    return pd.DataFrame(rows, columns=cols).sort_values("mean_rank", kind="stable").reset_index(drop=True)
+    for q in _order(summary["quantity"]):
+        for e in _order(summary.loc[summary["quantity"] == q, "estimator"]):
+            mine = top[(top["quantity"] == q) & (top["estimator"] == e)]
+            lr = mine["mean_log2_ratio"].abs().dropna()
+            cov = mine["coverage"].dropna()
+            cells = int(mine["cells"].sum())
+            rows.append({
+                "quantity": q,
+                "estimator": e,
+                "tasks": int(mine["task_id"].nunique()),
+                "mean_rank": float(np.mean(ranks[q, e])) if ranks.get((q, e)) else math.nan,
+                "wins": wins.get((q, e), 0),
+                "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
+                "coverage": float(cov.mean()) if len(cov) else math.nan,
+                "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
+                "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
+                else math.nan,
+            })
+    board = pd.DataFrame(rows, columns=cols)
+    order = {q: i for i, q in enumerate(_order(summary["quantity"]))}
+    board["_q"] = board["quantity"].map(order)
+    return board.sort_values(["_q", "mean_rank"], kind="stable").drop(columns="_q").reset_index(drop=True)
 
 
 def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:

@@ -165,22 +165,33 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
 
 
 def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
-    """The leaderboard (one row per estimator); the best value of each *column* is marked."""
+    """The leaderboard (one row per estimator and quantity); the best value of each *column* is marked.
+
+    With several quantities (entropy and MI tasks) a leading ``quantity``
+    column is shown and the best values are marked within each quantity:
+    ranks over different task sets do not compare.
+    """
+    board = board if "quantity" in board else board.assign(quantity="")
+    several = board["quantity"].nunique() > 1
     cols = ["mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate", "median_seconds"]
-    header = ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate",
-              "median s"]
-    rows = [[str(r["estimator"]), str(int(r["tasks"]))] + [format_value(r[c], METRICS[c].kind) for c in cols]
-            for _, r in board.iterrows()]
+    lead = ["quantity"] if several else []
+    header = lead + ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate",
+                     "median s"]
+    rows = [[str(r[c]) for c in lead] + [str(r["estimator"]), str(int(r["tasks"]))]
+            + [format_value(r[c], METRICS[c].kind) for c in cols] for _, r in board.iterrows()]
     flags = pd.DataFrame(False, index=board.index, columns=cols)
-    for c in cols:
-        # Best per column here: transpose so that best_mask compares estimators.
-        flags[c] = best_mask(board[[c]].T, c).T[c]
-    best = [[False, False] + [bool(flags.loc[i, c]) for c in cols] for i in board.index]
+    for _, group in board.groupby("quantity", sort=False):
+        for c in cols:
+            # Best per column here: transpose so that best_mask compares estimators.
+            flags.loc[group.index, c] = best_mask(group[[c]].T, c).T[c]
+    best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] for i in board.index]
     return Table(
-        "Leaderboard", header, rows, best, labels=2,
+        "Leaderboard", header, rows, best, labels=len(lead) + 2,
         note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
-        "tasks); wins = tasks where the estimator is best. Best per column: lowest rank, most wins, smallest "
-        "|log2 ratio|, coverage closest to 0.95, lowest failure rate, fastest.",
+        "tasks); wins = tasks where the estimator is best. Best per column"
+        + (" and quantity (entropy and MI estimators run on different tasks)" if several else "")
+        + ": lowest rank, most wins, smallest |log2 ratio|, coverage closest to 0.95, lowest failure rate, "
+        "fastest.",
     )
 
 
