@@ -17,8 +17,8 @@ from PIL import Image
 from infobench.cli import main
 from infobench.generators.data import load_dataset
 from infobench.quality import Scorer, available_scores, features, score
-from infobench.quality.table import render, score_tables, to_json
-from infobench.quality.validity import FAILURES, degrade, detection, detection_table, run_validity
+from infobench.quality.validity import FAILURES, degrade, detection, run_validity
+from infobench.report.quality_tables import detection_table, render, score_tables, to_json
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def _compact_quality(df):
     """One row per generated set, values only, so the table fits an 80-column terminal."""
     from infobench.quality import SCORES
     from infobench.quality._core import DIRECTIONS
-    from infobench.quality.table import best_flags
+    from infobench.report.quality_tables import best_flags
     from infobench.report import Table, format_value
 
     import pandas as pd

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from infobench.generators import load
-    from infobench.generators.checkpoint import atomic_write
+    from infobench._io import atomic_write
 
     out = Path(args.out)
     if out.suffix != ".npz":

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from infobench.quality import available_scores, score
-    from infobench.quality.table import check_format, print_rich, render, score_tables, to_json
+    from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
 
     console = Console(stderr=True)
     if args.list:

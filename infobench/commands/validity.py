@@ -31,8 +31,15 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from infobench.commands.score import emit, params_of
-    from infobench.quality.table import check_format, print_rich, render, to_json
-    from infobench.quality.validity import detection, detection_table, run_validity, values_tables
+    from infobench.quality.validity import detection, run_validity
+    from infobench.report.quality_tables import (
+        check_format,
+        detection_table,
+        print_rich,
+        render,
+        to_json,
+        values_tables,
+    )
 
     fmt = check_format(args.format)
     df = run_validity(

@@ -23,45 +23,23 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
+from infobench._io import atomic_write
 from infobench._validation import as_torch_generator, check_choice, check_int, resolve_device
 from infobench.generators.config import TrainConfig, build_networks
 from infobench.generators.models import sample_mixture
 
-__all__ = ["CHECKPOINT_NAME", "TrainedGenerator", "atomic_write", "load", "read_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_NAME", "TrainedGenerator", "load", "read_checkpoint", "save_checkpoint"]
 
 FORMAT = "infobench.generators.checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"
 _REQUIRED = ("config", "epoch", "models")
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binary: bool = True) -> Path:
-    """Write ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    ``write(fh)`` receives the open temporary file. Readers see either the old
-    file or the complete new one, never a partial write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:

@@ -32,11 +32,11 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.nn import functional as F
 
+from infobench._io import atomic_write
 from infobench._validation import check_bool, check_int, resolve_device
 from infobench.generators.checkpoint import (
     CHECKPOINT_NAME,
     TrainedGenerator,
-    atomic_write,
     read_checkpoint,
     sampling_weights,
     save_checkpoint,
@@ -361,7 +361,7 @@ def write_log(history: list[dict[str, Any]], path: str | os.PathLike) -> Path:
 
 
 def write_figures(trainer: Trainer, out: Path) -> None:
-    from infobench.generators.plots import plot_training, save_sample_grid
+    from infobench.report.training_plots import plot_training, save_sample_grid
 
     if trainer.history:
         plot_training(trainer.history, trainer.config.kind, out / LOSSES_PNG)

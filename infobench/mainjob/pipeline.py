@@ -274,7 +274,7 @@ def run_main_job(
     t0 = time.perf_counter()
     stage("3/4 sample quality")
     from infobench.quality import score
-    from infobench.quality.table import score_tables
+    from infobench.report.quality_tables import score_tables
 
     from infobench.generators.data import load_dataset
 
@@ -297,7 +297,8 @@ def run_main_job(
     )
     validity = None
     if q.validity:
-        from infobench.quality.validity import detection, detection_table, run_validity
+        from infobench.quality.validity import detection, run_validity
+        from infobench.report.quality_tables import detection_table
 
         validity = run_validity(
             config.generators.dataset, extractor=q.extractor, bootstrap=max(40, q.bootstrap), seed=q.seed,

@@ -67,7 +67,7 @@ def cache_root() -> Path:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    from infobench.generators.checkpoint import atomic_write
+    from infobench._io import atomic_write
 
     atomic_write(path, lambda fh: torch.save(obj, fh))
 

@@ -313,7 +313,8 @@ def _kl_equal_n(ctx: Context, p: str, q: str) -> tuple[TermStat, int, int]:
     """WKV ``D(P || Q)`` with both samples at the size ``n`` of the smaller one.
 
     The larger set is cut into ``len // n`` disjoint random chunks of ``n``
-    rows and the estimate averages over them (every row is used once), so
+    rows (the ``len mod n`` rows left over are not used) and the estimate
+    averages over them, so
     the sample-size term ``log(m / (n - 1))`` is ``log(n / (n - 1))``. At
     unequal sizes that term assumes that neighbour distances shrink like
     ``size^(-1/d)`` with the ambient ``d``; features that fill a

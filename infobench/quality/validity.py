@@ -43,11 +43,9 @@ import torch
 from infobench._validation import as_generator, check_float
 from infobench.generators.data import ImageSet
 from infobench.quality._core import SCORES
-from infobench.report.render import Table
 
 __all__ = [
-    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "detection_table", "run_validity",
-    "values_tables",
+    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "run_validity",
 ]
 
 FAILURES: dict[str, tuple[float, ...]] = {
@@ -260,46 +258,3 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
         rows.append({"score": score_name, "failure": failure, "verdict": verdict, "change": change,
                      "noise_floor": floor, "spearman": rho})
     return pd.DataFrame(rows, columns=["score", "failure", "verdict", "change", "noise_floor", "spearman"])
-
-
-def detection_table(det: pd.DataFrame, *, title: str = "Which score detects which failure") -> Table:
-    """Scores in rows, failures in columns, a verdict symbol per cell (detections marked as best)."""
-    failures = list(dict.fromkeys(det["failure"]))
-    scores = [s for s in SCORES if s in set(det["score"])]
-    header = ["score"] + failures
-    rows, best = [], []
-    for s in scores:
-        sub = det[det["score"] == s].set_index("failure")
-        spec = SCORES[s]
-        row = [f"{spec.label} {spec.arrow}"]
-        flags = [False]
-        for f in failures:
-            v = sub.loc[f, "verdict"] if f in sub.index else None
-            row.append("" if v is None else f"{VERDICTS[v]} {v}")
-            flags.append(v == "detects")
-        rows.append(row)
-        best.append(flags)
-    note = (f"✓ detects: moves the worse way, monotonically (Spearman >= {MIN_SPEARMAN}) and by more than twice "
-            "its clean bootstrap std; ↯ wrong way: the same, improving under the failure; ~ erratic: moves, "
-            "not monotonically; ✗ misses: within the noise floor.")
-    return Table(title=title, header=header, rows=rows, best=best, labels=1, note=note)
-
-
-def values_tables(df: pd.DataFrame) -> list[Table]:
-    """One table per failure: scores in rows, levels in columns (values as computed, never clipped)."""
-    from infobench.quality.table import format_score
-
-    tables = []
-    for failure, sub in df.groupby("failure", sort=False):
-        levels = sorted(sub["level"].unique())
-        scores = [s for s in SCORES if s in set(sub["score"])]
-        rows = []
-        for s in scores:
-            by_level = sub[sub["score"] == s].set_index("level")
-            spec = SCORES[s]
-            rows.append([f"{spec.label} {spec.arrow}"] + [format_score(float(by_level.loc[lv, "value"]), spec.unit)
-                                                       for lv in levels])
-        tables.append(Table(title=f"{failure}: score by level", header=["score"] + [f"{lv:g}" for lv in levels],
-                            rows=rows, best=[[False] * (len(levels) + 1) for _ in rows], labels=1,
-                            note=f"n = {int(sub['n_fake'].iloc[0])} per level; level 0 is the clean held-out split."))
-    return tables

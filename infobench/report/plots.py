@@ -18,14 +18,15 @@ import pandas as pd
 
 from infobench.report.aggregate import Z95, by_estimator, to_units
 
-__all__ = ["plot_estimates", "plot_heatmap", "figure_png"]
+__all__ = ["figure_png", "new_figure", "plot_estimates", "plot_heatmap"]
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float, *, layout: str | None = None):
+    """A matplotlib Figure on its own Agg canvas (inches; 100 dpi), touching no global pyplot state."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -42,7 +43,7 @@ def plot_estimates(summary: pd.DataFrame, task_id: str, *, units: str = "nats"):
     s = to_units(summary[summary["task_id"] == task_id], units)
     if s.empty:
         raise ValueError(f"no results for task {task_id!r}; tasks are {sorted(summary['task_id'].unique())}")
-    fig = _figure(6.0, 3.8)
+    fig = new_figure(6.0, 3.8)
     ax = fig.add_subplot(1, 1, 1)
     estimators = list(dict.fromkeys(s["estimator"]))
     ns = sorted(s["n"].unique())
@@ -82,7 +83,7 @@ def plot_heatmap(summary: pd.DataFrame):
     ns = sorted(summary["n"].unique())
     width = max(4.0, 0.9 * len(estimators) + 2.5) * len(ns) + 1.0
     height = max(2.5, 0.3 * len(tasks) + 1.5)
-    fig = _figure(width, height)
+    fig = new_figure(width, height)
     from matplotlib import colormaps
 
     cmap = colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")

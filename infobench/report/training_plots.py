@@ -1,7 +1,8 @@
 """Training figures: loss curves (with the GAN entropy balance) and sample grids.
 
-Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global
-backend switch), written atomically.
+Drawn on :func:`infobench.report.plots.new_figure` (an Agg canvas, no
+pyplot), written atomically as :func:`infobench.report.plots.figure_png`
+bytes. Called by :mod:`infobench.generators.train` after every epoch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from infobench.generators.checkpoint import atomic_write
+from infobench._io import atomic_write
+from infobench.report.plots import figure_png, new_figure
 
 __all__ = ["image_grid", "plot_training", "save_sample_grid"]
 
@@ -28,16 +30,13 @@ BALANCE_COLUMNS = ("balance", "balance_real", "balance_fake")
 
 
 def _figure(nrows: int, ncols: int, size: tuple[float, float]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(*size, layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
+    png = figure_png(fig)
+    return atomic_write(path, lambda fh: fh.write(png))
 
 
 def plot_training(history: Sequence[dict[str, Any]], kind: str, path: str | os.PathLike) -> Path:

@@ -1,10 +1,12 @@
-"""Comparison tables of quality scores, rendered with :mod:`infobench.report`'s renderers.
+"""Tables of quality scores and of the validity suite, rendered with :mod:`infobench.report`'s renderers.
 
 One row per generated set, one column per score (``value [low, high]`` when
 bootstrap intervals were drawn), the direction of each score in its header
 (↑ higher is better, ↓ lower is better, →0 closer to zero is better), the best
 generator of each column marked, and the held-out real split last, as the
-ceiling (never ranked).
+ceiling (never ranked). The validity suite's verdicts
+(:func:`infobench.quality.validity.detection`) become :func:`detection_table`
+and its raw values :func:`values_tables`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.render import MISSING, Table
 
-__all__ = ["FAMILIES", "best_flags", "format_score", "score_tables", "to_json"]
+__all__ = ["FAMILIES", "best_flags", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
 
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
 
@@ -163,3 +166,45 @@ def print_rich(tables: list[Table], console=None) -> None:
     console = console or Console()
     for t in tables:
         console.print(to_rich(t))
+
+
+# ------------------------------------------------------------- validity suite
+def detection_table(det: pd.DataFrame, *, title: str = "Which score detects which failure") -> Table:
+    """Scores in rows, failures in columns, a verdict symbol per cell (detections marked as best)."""
+    failures = list(dict.fromkeys(det["failure"]))
+    scores = [s for s in SCORES if s in set(det["score"])]
+    header = ["score"] + failures
+    rows, best = [], []
+    for s in scores:
+        sub = det[det["score"] == s].set_index("failure")
+        spec = SCORES[s]
+        row = [f"{spec.label} {spec.arrow}"]
+        flags = [False]
+        for f in failures:
+            v = sub.loc[f, "verdict"] if f in sub.index else None
+            row.append("" if v is None else f"{VERDICTS[v]} {v}")
+            flags.append(v == "detects")
+        rows.append(row)
+        best.append(flags)
+    note = (f"✓ detects: moves the worse way, monotonically (Spearman >= {MIN_SPEARMAN}) and by more than twice "
+            "its clean bootstrap std; ↯ wrong way: the same, improving under the failure; ~ erratic: moves, "
+            "not monotonically; ✗ misses: within the noise floor.")
+    return Table(title=title, header=header, rows=rows, best=best, labels=1, note=note)
+
+
+def values_tables(df: pd.DataFrame) -> list[Table]:
+    """One table per failure: scores in rows, levels in columns (values as computed, never clipped)."""
+    tables = []
+    for failure, sub in df.groupby("failure", sort=False):
+        levels = sorted(sub["level"].unique())
+        scores = [s for s in SCORES if s in set(sub["score"])]
+        rows = []
+        for s in scores:
+            by_level = sub[sub["score"] == s].set_index("level")
+            spec = SCORES[s]
+            rows.append([f"{spec.label} {spec.arrow}"] + [format_score(float(by_level.loc[lv, "value"]), spec.unit)
+                                                       for lv in levels])
+        tables.append(Table(title=f"{failure}: score by level", header=["score"] + [f"{lv:g}" for lv in levels],
+                            rows=rows, best=[[False] * (len(levels) + 1) for _ in rows], labels=1,
+                            note=f"n = {int(sub['n_fake'].iloc[0])} per level; level 0 is the clean held-out split."))
+    return tables
