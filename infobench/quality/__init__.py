@@ -6,7 +6,7 @@
 >>> df.pivot(index="fake", columns="score", values="value")                # doctest: +SKIP
 
 :func:`score` returns a tidy DataFrame (one row per generated set and score);
-:func:`infobench.report.quality_tables.score_table` turns it into the comparison
+:func:`infobench.report.quality_tables.score_tables` turns it into the comparison
 table that ``infobench score`` prints. The scores, their directions and
 units are listed by :func:`available_scores`; the extractors are described
 in :mod:`infobench.quality.features`, the inputs in
