@@ -6,6 +6,8 @@ Run::
     pytest benchmarks/bench_neural.py --benchmark-disable       # smoke, seconds
     INFOBENCH_NEURAL_SEEDS=10 INFOBENCH_NEURAL_WORKERS=2 pytest benchmarks/bench_neural.py -k staircase -s
                                                                 # the table in the README, 14 min on 2 cores
+    INFOBENCH_NEURAL_LEVELS=2 INFOBENCH_NEURAL_SEEDS=40 INFOBENCH_NEURAL_WORKERS=2 \
+        pytest benchmarks/bench_neural.py -k staircase -s      # one level, more seeds (the spread at 2 nats)
 
 Staircase (Poole et al. 2019 Sec. 4; Song & Ermon 2020 Sec. 6): X and Y in
 20-d, 20 independent Gaussian pairs with one correlation, I = 2, 4, 6, 8, 10
@@ -173,6 +175,12 @@ def _targets(rows):
     return out
 
 
+def _levels():
+    """``INFOBENCH_NEURAL_LEVELS`` (comma-separated nats, e.g. "2") or all five levels."""
+    text = os.environ.get("INFOBENCH_NEURAL_LEVELS", "")
+    return tuple(float(v) for v in text.split(",")) if text.strip() else LEVELS
+
+
 @pytest.mark.benchmark(group="neural-staircase")
 def test_staircase_20d(benchmark, full_size, threads):
     # One thread: on a shared 2-core machine intra-op hand-offs make small
@@ -183,7 +191,7 @@ def test_staircase_20d(benchmark, full_size, threads):
         n=pick(full_size, 100_000, 4_000),
         steps=pick(full_size, 1_500, 30),
         seeds=seeds,
-        levels=pick(full_size, LEVELS, (2.0, 10.0)),
+        levels=pick(full_size, _levels(), (2.0, 10.0)),
         oracle_batches=pick(full_size, 200, 10),
         workers=int(os.environ.get("INFOBENCH_NEURAL_WORKERS", "1")),
     )
