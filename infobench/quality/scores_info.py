@@ -145,8 +145,8 @@ def knn_entropy(x: Any, *, k: int = 3, device: Any = "auto") -> float:
     return _kl_entropy_const(t.shape[0], t.shape[1], k) + t.shape[1] * float(torch.log(eps).mean())
 
 
-def _wkv(rho: torch.Tensor, nu: torch.Tensor, d: int, m: int) -> TermStat:
-    n = rho.shape[0]
+def _wkv(log_ratio: torch.Tensor, d: int, n: int, m: int) -> TermStat:
+    """``d * mean(log(nu / rho)) + log(m / (n - 1))`` over per-row terms ``log_ratio`` (NaN if any is not finite)."""
     const = math.log(m / (n - 1))
 
     def fn(t: torch.Tensor) -> float:
@@ -154,7 +154,7 @@ def _wkv(rho: torch.Tensor, nu: torch.Tensor, d: int, m: int) -> TermStat:
             return float("nan")
         return d * float(t.mean()) + const
 
-    return TermStat((torch.log(nu) - torch.log(rho),), fn)
+    return TermStat((log_ratio,), fn)
 
 
 def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
@@ -180,7 +180,7 @@ def _kl_terms(ctx: Context, p: str, q: str) -> TermStat:
     k = ctx.params.knn_k
     rho = ctx.self_knn(p).dist[:, k - 1]
     nu = ctx.cross(p, q).dist[:, k - 1]
-    return _wkv(rho, nu, ctx.real.shape[1], ctx.features(q).shape[0])
+    return _wkv(torch.log(nu) - torch.log(rho), ctx.real.shape[1], rho.shape[0], ctx.features(q).shape[0])
 
 
 # ------------------------------------------------------------------ kernels
@@ -314,8 +314,8 @@ def _kl_equal_n(ctx: Context, p: str, q: str) -> tuple[TermStat, int, int]:
 
     The larger set is cut into ``len // n`` disjoint random chunks of ``n``
     rows (the ``len mod n`` rows left over are not used) and the estimate
-    averages over them, so
-    the sample-size term ``log(m / (n - 1))`` is ``log(n / (n - 1))``. At
+    averages over them, so the sample-size term ``log(m / (n - 1))`` is
+    ``log(n / (n - 1))``. At
     unequal sizes that term assumes that neighbour distances shrink like
     ``size^(-1/d)`` with the ambient ``d``; features that fill a
     lower-dimensional set shrink faster, and ``d log(nu / rho)`` then swamps
@@ -327,33 +327,19 @@ def _kl_equal_n(ctx: Context, p: str, q: str) -> tuple[TermStat, int, int]:
     terms; for a chunked Q, each P row's ``log nu - log rho`` averaged over
     the Q chunks), ``n`` and the number of chunks.
     """
-    k = ctx.params.knn_k
     big_p, big_q = ctx.features(p), ctx.features(q)
     n = min(big_p.shape[0], big_q.shape[0])
-    d = big_p.shape[1]
-    tile = ctx.params.tile_bytes
     if big_p.shape[0] == big_q.shape[0]:
-        rho = ctx.self_knn(p).dist[:, k - 1]
-        terms = torch.log(ctx.cross(p, q).dist[:, k - 1]) - torch.log(rho)
-        chunks = 1
-    else:
-        rng = ctx.rng(f"knn_kl:{p}|{q}")
-        ps, qs = _equal_chunks(big_p, n, rng), _equal_chunks(big_q, n, rng)
-        chunks = max(len(ps), len(qs))
-        parts = []
-        for pc in ps:
-            log_rho = torch.log(knn_self(pc, k, tile_bytes=tile).dist[:, k - 1])
-            log_nu = torch.stack([torch.log(knn_cross(pc, qc, k, tile_bytes=tile).dist[:, k - 1]) for qc in qs])
-            parts.append(log_nu.mean(0) - log_rho)
-        terms = torch.cat(parts)
-    const = math.log(n / (n - 1))
-
-    def fn(t: torch.Tensor) -> float:
-        if not bool(torch.isfinite(t).all()):
-            return float("nan")
-        return d * float(t.mean()) + const
-
-    return TermStat((terms,), fn), n, chunks
+        return _kl_terms(ctx, p, q), n, 1
+    k, tile = ctx.params.knn_k, ctx.params.tile_bytes
+    rng = ctx.rng(f"knn_kl:{p}|{q}")
+    ps, qs = _equal_chunks(big_p, n, rng), _equal_chunks(big_q, n, rng)
+    parts = []
+    for pc in ps:
+        log_rho = torch.log(knn_self(pc, k, tile_bytes=tile).dist[:, k - 1])
+        log_nu = torch.stack([torch.log(knn_cross(pc, qc, k, tile_bytes=tile).dist[:, k - 1]) for qc in qs])
+        parts.append(log_nu.mean(0) - log_rho)
+    return _wkv(torch.cat(parts), big_p.shape[1], n, n), n, max(len(ps), len(qs))
 
 
 @register_group("knn_kl", _KL)
