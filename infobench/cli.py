@@ -16,6 +16,8 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
+from infobench.commands.errors import UsageError
+
 # Order is the order shown in ``infobench --help``.
 COMMAND_MODULES = (
     "infobench.commands.run",
@@ -31,10 +33,6 @@ COMMAND_MODULES = (
 )
 
 err_console = Console(stderr=True)
-
-
-class UsageError(Exception):
-    """A user error that the CLI reports as one line with exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

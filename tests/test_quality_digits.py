@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from infobench.cli import main
-from infobench.generators.data import load_dataset
+from infobench.data import load_dataset
 from infobench.quality import Scorer, available_scores, features, score
 from infobench.quality.validity import FAILURES, degrade, detection, run_validity
 from infobench.report.quality_tables import detection_table, render, score_tables, to_json

@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from infobench.cli import UsageError
+from infobench.commands.errors import UsageError
 
 DEFAULT_DB = "runs/infobench.db"
 

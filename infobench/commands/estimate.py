@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from infobench.cli import UsageError
+from infobench.commands.errors import UsageError
 
 _RANGE = re.compile(r"^(\d+):(\d+)$")
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from infobench.cli import UsageError
+from infobench.commands.errors import UsageError
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

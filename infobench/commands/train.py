@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infobench.cli import UsageError
+from infobench.commands.errors import UsageError
 
 
 def register(subparsers) -> None:

@@ -6,12 +6,12 @@
 >>> images.shape                                                      # doctest: +SKIP
 torch.Size([10000, 1, 8, 8])
 
-See :func:`train`, :func:`load` and :func:`~infobench.generators.data.load_dataset`.
+See :func:`train`, :func:`load` and :func:`~infobench.data.load_dataset`.
 """
 
 from infobench.generators.checkpoint import TrainedGenerator, load
 from infobench.generators.config import DEFAULTS, KINDS, TrainConfig
-from infobench.generators.data import ImageSet, load_dataset, load_images
+from infobench.data import ImageSet, load_dataset, load_images
 from infobench.generators.train import train
 
 __all__ = [

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from infobench._validation import check_bool, check_choice, check_float, check_int, spawn_seeds
-from infobench.generators.data import SPLITS
+from infobench.data import SPLITS
 from infobench.generators.models import DECODERS, ConvVAE, Discriminator, Generator, dcgan_init
 
 __all__ = ["KINDS", "DEFAULTS", "TrainConfig", "build_networks", "make_config", "run_seeds"]

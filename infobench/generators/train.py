@@ -42,7 +42,7 @@ from infobench.generators.checkpoint import (
     save_checkpoint,
 )
 from infobench.generators.config import KINDS, TrainConfig, build_networks, make_config, run_seeds
-from infobench.generators.data import ImageSet, load_dataset
+from infobench.data import ImageSet, load_dataset
 from infobench.generators.models import (
     binary_entropy_from_logits,
     fit_latent_mixture,
@@ -415,7 +415,7 @@ def train(
         ``n_critic`` critic steps per generator step); convolutional VAE
         (Kingma & Welling, 2014) with a ``"bernoulli"`` or ``"gaussian"`` decoder.
     dataset : str or ImageSet
-        A :func:`~infobench.generators.data.load_dataset` spec (``"digits"``,
+        A :func:`~infobench.data.load_dataset` spec (``"digits"``,
         ``"mnist:PATH"``, a folder, an ``.npz``) or images already loaded.
     out : path
         Run folder (created). It must not hold a run unless ``resume=True``.

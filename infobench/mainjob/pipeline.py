@@ -276,7 +276,7 @@ def run_main_job(
     from infobench.quality import score
     from infobench.report.quality_tables import score_tables
 
-    from infobench.generators.data import load_dataset
+    from infobench.data import load_dataset
 
     q = config.quality
     # Every set is scored at the same n (kNN-based scores are biased by n), and

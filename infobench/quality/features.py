@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from infobench._validation import check_int, resolve_device, spawn_seeds
-from infobench.generators.data import ImageSet, stratified_split
+from infobench.data import ImageSet, stratified_split
 from infobench.quality._progress import progress_bar
 
 __all__ = [

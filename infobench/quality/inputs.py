@@ -1,7 +1,7 @@
 """Real and generated image sets for scoring: parsing, loading, value ranges and shapes.
 
 Real (reference) data
-    A dataset spec that :func:`infobench.generators.data.load_dataset`
+    A dataset spec that :func:`infobench.data.load_dataset`
     understands (``"digits"``, ``"mnist:PATH"``, ``"fashion-mnist:PATH"``, an
     image folder, a ``.npy``/``.npz`` file): its *train* split is the
     reference every score compares against (and the training set of the
@@ -10,7 +10,7 @@ Real (reference) data
     used whole as the reference (no held-out split).
 Generated data
     ``.npy``/``.npz``/``.pt`` arrays or image folders (read by
-    :func:`~infobench.generators.data.load_images`), an infobench generator
+    :func:`~infobench.data.load_images`), an infobench generator
     checkpoint (``checkpoint.pt``, its run folder, or ``checkpoint:PATH``), a
     callable given as ``"package.module:function"`` that returns a batch for
     ``(n, seed)``, ``"held-out"`` (the real test split), or in Python an
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.generators.data import ImageSet, check_value_range, load_dataset, load_images, normalise_images
+from infobench.data import ImageSet, check_value_range, load_dataset, load_images, normalise_images
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 

@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 
 from infobench._validation import as_generator, check_float
-from infobench.generators.data import ImageSet
+from infobench.data import ImageSet
 from infobench.quality._core import SCORES
 
 __all__ = [

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from infobench.generators.data import (
+from infobench.data.datasets import (
     ImageSet,
     load_dataset,
     load_images,

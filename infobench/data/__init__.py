@@ -1,0 +1,32 @@
+"""Datasets and image inputs, all loaded from local files (nothing is downloaded).
+
+Used by :mod:`infobench.generators` (training data) and :mod:`infobench.quality`
+(real and generated images). See :func:`load_dataset` for the dataset specs and
+:func:`load_images` for files and folders of generated images.
+"""
+
+from infobench.data.datasets import (
+    IMAGE_SUFFIXES,
+    SPLITS,
+    TEST_FRACTION,
+    ImageSet,
+    check_value_range,
+    load_dataset,
+    load_images,
+    normalise_images,
+    read_idx,
+    stratified_split,
+)
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageSet",
+    "SPLITS",
+    "TEST_FRACTION",
+    "check_value_range",
+    "load_dataset",
+    "load_images",
+    "normalise_images",
+    "read_idx",
+    "stratified_split",
+]
