@@ -1,11 +1,18 @@
 """Estimators of entropy, mutual information and KL divergence.
 
 Importing this package registers every method; :func:`available` lists them.
+Each public module of this package registers its own kernels with
+:func:`register` when it is imported, and every public module is imported
+here, so adding a method means adding its module (and its test), nothing else.
+Modules whose names start with ``_`` are shared helpers and register nothing.
 """
+
+import importlib
+import pkgutil
 
 from infobench.estimators.base import Estimate, MethodInfo, available, get_method, register
 
-# Each module registers its kernels on import.
-from infobench.estimators import histogram, kde, knn, gaussian, neural  # noqa: E402,F401
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["Estimate", "MethodInfo", "available", "get_method", "register"]
