@@ -11,6 +11,14 @@ helper :func:`covariance_cholesky` (also used by :mod:`infobench.estimators.kde`
 factorises it after standardising the columns, which keeps the factorisation
 well conditioned when columns have very different scales, and refuses
 (numerically) singular covariances with a message naming the collinear column.
+
+Units: the estimates are equivariant under invertible linear maps
+(``H(XA) = H(X) + log|det A|``; MI invariant), so they need no ``transform``
+parameter: the column standardisation is computed from columns divided by
+their largest magnitude, which keeps values near the float limits (1e300,
+1e-170) from overflowing or underflowing when squared. Like every
+continuous estimator they refuse integer, boolean and categorical inputs
+(:func:`infobench._validation.reject_discrete`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import math
 from typing import Any
 
 import torch
+from scipy.special import digamma
 
 from infobench._validation import (
     Samples,
@@ -27,6 +36,7 @@ from infobench._validation import (
     check_int,
     check_pair,
     check_samples,
+    reject_discrete,
 )
 from infobench.estimators._uncertainty import bootstrap_std_err
 from infobench.estimators.base import Estimate, register
@@ -74,10 +84,19 @@ def covariance_cholesky(data: torch.Tensor, name: str) -> tuple[torch.Tensor, to
     n, d = data.shape
     mean = data.mean(dim=0)
     centred = data - mean
-    scale = centred.norm(dim=0) / math.sqrt(n - 1)
-    if bool((scale == 0).any()):
-        j = int((scale == 0).nonzero()[0, 0])
+    # Norms of columns divided by their largest magnitude: squares of values near the float
+    # maximum (or below the square root of the smallest normal) would overflow (underflow).
+    top = centred.abs().amax(dim=0)
+    if bool((top == 0).any()):
+        j = int((top == 0).nonzero()[0, 0])
         raise ValueError(f"{name} column {j} is constant; its covariance is singular: drop it")
+    scale = (centred / top).norm(dim=0) / math.sqrt(n - 1) * top
+    if not bool(torch.isfinite(scale).all()):
+        j = int((~torch.isfinite(scale)).nonzero()[0, 0])
+        raise ValueError(
+            f"{name} column {j} has a standard deviation beyond the {str(data.dtype).replace('torch.', '')} "
+            "maximum; rescale it"
+        )
     z = centred / scale
     corr = (z.T @ z) / (n - 1)
     chol, info = torch.linalg.cholesky_ex(corr)
@@ -106,8 +125,6 @@ def _logdet_cov(data: torch.Tensor, name: str) -> float:
 
 def _psi_sum(n: int, first: int, last: int) -> float:
     """``sum_{i=first}^{last} digamma((n - i) / 2)`` (zero when ``last < first``)."""
-    from scipy.special import digamma
-
     return float(sum(digamma((n - i) / 2.0) for i in range(first, last + 1)))
 
 
@@ -193,6 +210,7 @@ def gaussian_entropy(
     2.8
     """
     s = check_samples(x, "x", device=device, dtype=dtype)
+    reject_discrete(s, "Gaussian")
     check_rows_exceed_dims(s, what="a non-singular covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
@@ -301,6 +319,8 @@ def gaussian_mutual_information(
     0.41
     """
     sx, sy = check_pair(x, y, device=device, dtype=dtype)
+    reject_discrete(sx, "Gaussian")
+    reject_discrete(sy, "Gaussian")
     check_rows_exceed_dims(sx, what="a non-singular covariance")
     check_rows_exceed_dims(sy, what="a non-singular covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
