@@ -41,7 +41,14 @@ from infobench._validation import (
 from infobench.estimators._uncertainty import bootstrap_std_err
 from infobench.estimators.base import Estimate, register
 
-__all__ = ["gaussian_entropy", "gaussian_mutual_information", "covariance_cholesky", "check_rows_exceed_dims"]
+__all__ = [
+    "gaussian_entropy",
+    "gaussian_mutual_information",
+    "gaussian_mi_value",
+    "mi_correction",
+    "covariance_cholesky",
+    "check_rows_exceed_dims",
+]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 
@@ -252,7 +259,13 @@ def _mi_from_rho(rho: torch.Tensor, dtype: torch.dtype, names: tuple[str, str]) 
     return float(-0.5 * torch.log1p(-r2).sum())
 
 
-def _mi_correction(n: int, dx: int, dy: int) -> float:
+def gaussian_mi_value(xd: torch.Tensor, yd: torch.Tensor, names: tuple[str, str]) -> tuple[float, torch.Tensor]:
+    """Plug-in Gaussian MI ``-1/2 sum log(1 - rho_i^2)`` and the canonical correlations ``rho``."""
+    rho = _canonical_correlations(xd, yd, names)
+    return _mi_from_rho(rho, xd.dtype, names), rho
+
+
+def mi_correction(n: int, dx: int, dy: int) -> float:
     """Sum of the three entropy corrections: H(X) + H(Y) - H(X, Y) (the log terms cancel)."""
     return 0.5 * (_psi_sum(n, dx + 1, dx + dy) - _psi_sum(n, 1, dy))
 
@@ -327,17 +340,15 @@ def gaussian_mutual_information(
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
     rng = None if seed is None else as_generator(seed)
-    names = ("x", "y")
-    rho = _canonical_correlations(sx.data, sy.data, names)
-    value = _mi_from_rho(rho, sx.data.dtype, names)
-    correction = _mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
+    value, rho = gaussian_mi_value(sx.data, sy.data, ("x", "y"))
+    correction = mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
     value += correction
     se = None
     if std_err:
         boot_names = ("std_err: a bootstrap resample of x", "y")
 
         def stat(a: torch.Tensor, b: torch.Tensor) -> float:
-            return _mi_from_rho(_canonical_correlations(a, b, boot_names), a.dtype, boot_names) + correction
+            return gaussian_mi_value(a, b, boot_names)[0] + correction
 
         se = bootstrap_std_err(stat, [sx.data, sy.data], n_boot=n_boot, seed=rng)
     return Estimate(
