@@ -298,6 +298,8 @@ def test_bad_parameters(rng):
         kde_entropy(x, bandwidth=1e-300)
     with pytest.raises(ValueError, match=r"bandwidth factor 1e-300 is too small"):
         infobench.mutual_information(x, x + rng.normal(size=50), "kde", bandwidth=1e-300)
+    with pytest.raises(ValueError, match=r"bandwidth factor 1e-300 is too small"):
+        kde_entropy(x, bandwidth="cv", cv_grid=[1e-300, 0.5])
 
 
 def test_too_few_rows_and_singular_covariance(rng):

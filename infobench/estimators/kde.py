@@ -222,14 +222,30 @@ def _prepare(s: Samples, transform: str) -> tuple[Transformed, torch.Tensor, flo
 
 def _loo(z: torch.Tensor, h: float, half_logdet: float, rows: int) -> torch.Tensor:
     """:func:`loo_log_density` at one factor, refusing a bandwidth whose kernel values are not representable."""
+    _check_factor(h, z)
     logf = loo_log_density(z, [h], half_logdet, tile_rows=rows)[0]
     if not bool(torch.isfinite(logf).all()):
-        raise ValueError(
-            f"bandwidth factor {h:.3g} is too small for {str(z.dtype).replace('torch.', '')}: the squared "
-            f"distances divided by h^2 overflow, so the kernel values are not representable; use a larger "
-            f"bandwidth or a rule ('scott', 'silverman', 'cv')"
-        )
+        _refuse_factor(h, z.dtype)
     return logf
+
+
+def _check_factor(h: float, z: torch.Tensor) -> None:
+    """Refuse a factor whose ``1/h^2`` or largest ``|z_i - z_j|^2 / h^2`` is not representable."""
+    top = 2.0 * float(z.abs().max())
+    try:
+        ok = h * h > 0 and math.isfinite((top / h) ** 2) and (top / h) ** 2 < torch.finfo(z.dtype).max
+    except OverflowError:
+        ok = False
+    if not ok:
+        _refuse_factor(h, z.dtype)
+
+
+def _refuse_factor(h: float, dtype: torch.dtype) -> None:
+    raise ValueError(
+        f"bandwidth factor {h:.3g} is too small for {str(dtype).replace('torch.', '')}: the squared "
+        f"distances divided by h^2 overflow, so the kernel values are not representable; use a larger "
+        f"bandwidth or a rule ('scott', 'silverman', 'cv')"
+    )
 
 
 def _choose_factor(
@@ -251,6 +267,8 @@ def _choose_factor(
     if bandwidth != "cv":
         return bandwidth_factor(bandwidth, n, d), None, {}
     factors = grid if grid is not None else [float(m) * bandwidth_factor("scott", n, d) for m in _CV_MULTIPLES]
+    for h in factors:
+        _check_factor(h, z)
     logf = loo_log_density(z, factors, half_logdet, tile_rows=tile_rows)
     scores = logf.mean(dim=1)
     best = int(torch.argmax(scores))
