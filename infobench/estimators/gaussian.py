@@ -24,7 +24,7 @@ continuous estimator they refuse integer, boolean and categorical inputs
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from scipy.special import digamma
@@ -44,6 +44,7 @@ from infobench.estimators.base import Estimate, register
 __all__ = [
     "gaussian_entropy",
     "gaussian_mutual_information",
+    "gaussian_mi_estimate",
     "gaussian_mi_value",
     "mi_correction",
     "covariance_cholesky",
@@ -331,16 +332,44 @@ def gaussian_mutual_information(
     >>> round(gaussian_mutual_information(x, y).value, 2)   # truth 0.413
     0.41
     """
+    return gaussian_mi_estimate(x, y, bias_correction=bias_correction, std_err=std_err, seed=seed, n_boot=n_boot,
+                                device=device, dtype=dtype, method="Gaussian")
+
+
+def _identity(data: torch.Tensor, s: Samples) -> torch.Tensor:
+    return data
+
+
+def gaussian_mi_estimate(
+    x: Any,
+    y: Any,
+    *,
+    bias_correction: Any,
+    std_err: Any,
+    seed: Any,
+    n_boot: Any,
+    device: Any,
+    dtype: Any,
+    method: str,
+    prepare: Callable[[torch.Tensor, Samples], torch.Tensor] = _identity,
+) -> Estimate:
+    """Checks, value, correction and bootstrap standard error of a Gaussian MI of ``prepare``-d columns.
+
+    Shared by the ``"gaussian"`` method (``prepare`` the identity) and the
+    ``"gcmi"`` method (``prepare`` the rank-Gaussian map, recomputed inside
+    every bootstrap resample). ``extras`` holds the canonical correlations
+    and ``bias_correction``, the nats added.
+    """
     sx, sy = check_pair(x, y, device=device, dtype=dtype)
-    reject_discrete(sx, "Gaussian")
-    reject_discrete(sy, "Gaussian")
+    reject_discrete(sx, method)
+    reject_discrete(sy, method)
     check_rows_exceed_dims(sx, what="a non-singular covariance")
     check_rows_exceed_dims(sy, what="a non-singular covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
     rng = None if seed is None else as_generator(seed)
-    value, rho = gaussian_mi_value(sx.data, sy.data, ("x", "y"))
+    value, rho = gaussian_mi_value(prepare(sx.data, sx), prepare(sy.data, sy), ("x", "y"))
     correction = mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
     value += correction
     se = None
@@ -348,12 +377,13 @@ def gaussian_mutual_information(
         boot_names = ("std_err: a bootstrap resample of x", "y")
 
         def stat(a: torch.Tensor, b: torch.Tensor) -> float:
-            return gaussian_mi_value(a, b, boot_names)[0] + correction
+            return gaussian_mi_value(prepare(a, sx), prepare(b, sy), boot_names)[0] + correction
 
         se = bootstrap_std_err(stat, [sx.data, sy.data], n_boot=n_boot, seed=rng)
     return Estimate(
         value=value,
         std_err=se,
         n=sx.n,
-        extras={"canonical_correlations": [float(r) for r in rho.cpu()], "dx": sx.d, "dy": sy.d},
+        extras={"canonical_correlations": [float(r) for r in rho.cpu()], "bias_correction": correction,
+                "dx": sx.d, "dy": sy.d},
     )

@@ -17,23 +17,16 @@ from typing import Any
 
 import torch
 
-from infobench._validation import (
-    Samples,
-    as_generator,
-    check_bool,
-    check_int,
-    check_pair,
-    reject_discrete,
-)
+from infobench._validation import Samples
 from infobench.estimators._transforms import transform_columns
-from infobench.estimators._uncertainty import bootstrap_std_err
 from infobench.estimators.base import Estimate, register
-from infobench.estimators.gaussian import check_rows_exceed_dims, gaussian_mi_value, mi_correction
+from infobench.estimators.gaussian import gaussian_mi_estimate
 
 __all__ = ["gcmi_mutual_information"]
 
 
 def _copula(data: torch.Tensor, s: Samples) -> torch.Tensor:
+    """Normal scores of every column (Ince et al.'s copula normalisation)."""
     return transform_columns(data, "copula", name=s.name, columns=s.columns).data
 
 
@@ -122,34 +115,5 @@ def gcmi_mutual_information(
     >>> round(gcmi_mutual_information(np.exp(x), y**3).value, 2)   # truth 0.413
     0.41
     """
-    sx, sy = check_pair(x, y, device=device, dtype=dtype)
-    reject_discrete(sx, "Gaussian-copula")
-    reject_discrete(sy, "Gaussian-copula")
-    check_rows_exceed_dims(sx, what="a non-singular covariance")
-    check_rows_exceed_dims(sy, what="a non-singular covariance")
-    bias_correction = check_bool("bias_correction", bias_correction)
-    std_err = check_bool("std_err", std_err)
-    n_boot = check_int("n_boot", n_boot, low=2)
-    rng = None if seed is None else as_generator(seed)
-    correction = mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
-    names = ("the normal scores of x", "y")
-    value, rho = gaussian_mi_value(_copula(sx.data, sx), _copula(sy.data, sy), names)
-    se = None
-    if std_err:
-        boot_names = ("std_err: the normal scores of a bootstrap resample of x", "y")
-
-        def stat(a: torch.Tensor, b: torch.Tensor) -> float:
-            return gaussian_mi_value(_copula(a, sx), _copula(b, sy), boot_names)[0] + correction
-
-        se = bootstrap_std_err(stat, [sx.data, sy.data], n_boot=n_boot, seed=rng)
-    return Estimate(
-        value=value + correction,
-        std_err=se,
-        n=sx.n,
-        extras={
-            "canonical_correlations": [float(r) for r in rho.cpu()],
-            "bias_correction": correction,
-            "dx": sx.d,
-            "dy": sy.d,
-        },
-    )
+    return gaussian_mi_estimate(x, y, bias_correction=bias_correction, std_err=std_err, seed=seed, n_boot=n_boot,
+                                device=device, dtype=dtype, method="Gaussian-copula", prepare=_copula)
