@@ -145,3 +145,17 @@ def test_copula_ksg_on_heavy_tails_is_closer_to_the_truth():
     raw = infobench.mutual_information(w[:, :1], w[:, 1:], "ksg", seed=0).value
     assert cop == pytest.approx(truth, abs=0.06)
     assert abs(cop - truth) < abs(raw - truth)
+
+
+def test_copula_leaves_discrete_sides_alone():
+    # Ross's KSG and the histogram with a discrete x: the labels are not
+    # ranked, and an increasing map of the continuous side changes nothing.
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, size=600)
+    y = labels + rng.normal(size=600)
+    for method, kw in [("ksg", {"seed": 0}), ("histogram", {})]:
+        ref = infobench.mutual_information(labels, y, method, transform="copula", **kw)
+        moved = infobench.mutual_information(labels, np.exp(y), method, transform="copula", **kw)
+        assert moved.value == pytest.approx(ref.value, abs=1e-12)
+    est = infobench.mutual_information(labels, y, "histogram", transform="copula")
+    assert est.extras["bins"][0] == 3  # one cell per label, as without the transform
