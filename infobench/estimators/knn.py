@@ -125,11 +125,10 @@ class _Noise:
             return t
         xp = np if self.cpu else torch
         a = _host(t)
-        ref = a
-        top = xp.abs(ref).max(0)
+        top = xp.abs(a).max(0)
         top = top if self.cpu else top.values
-        spread = ref.std(0, ddof=1) if self.cpu else ref.std(0)
-        if ref.shape[0] < 2:
+        spread = a.std(0, ddof=1) if self.cpu else a.std(0)
+        if a.shape[0] < 2:
             spread = top
         eps = np.finfo(a.dtype).eps if self.cpu else torch.finfo(t.dtype).eps
         sd = xp.maximum(amount * spread, 4.0 * eps * top)
@@ -434,7 +433,7 @@ def ksg_mutual_information(
         divide by a robust scale (IQR/1.349); MI is invariant, so nothing is
         added and the estimate is the same in any units. ``"copula"``: normal
         scores of the ranks (invariant to any increasing map of a column).
-        ``"none"``: the given units (before 2026-12 the only behaviour: the
+        ``"none"``: the given units (the behaviour before this option: the
         column in the larger unit then decides every joint neighbour).
     discrete : {"auto", "x", "y", "none"} or None
         Deprecated alias of ``discrete_x`` / ``discrete_y`` (warns).
@@ -483,7 +482,7 @@ def ksg_mutual_information(
     yd = noise.add(_transformed(ys, transform).data, amount)
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
-                   ", or declare a discrete side with discrete='x' or 'y'")
+                   ", or declare a discrete side with discrete_x=True or discrete_y=True")
     nx, ny = _host(res.nx), _host(res.ny)
     if variant == 1:
         terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
