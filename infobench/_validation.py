@@ -25,6 +25,7 @@ __all__ = [
     "check_pair",
     "check_same_length",
     "check_samples",
+    "reject_discrete",
     "resolve_device",
     "resolve_dtype",
     "spawn_seeds",
@@ -261,8 +262,20 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, bool, list[str] | None]
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
+    if isinstance(x, np.ma.MaskedArray):
+        if bool(np.ma.getmaskarray(x).any()):
+            raise TypeError(
+                f"{name} is a numpy masked array with {int(np.ma.count_masked(x))} masked values; estimators "
+                f"do not honour masks: pass {name}.compressed() (1-D) or drop the masked rows first"
+            )
+        x = np.ma.getdata(x)
     if pd is not None and isinstance(x, (pd.DataFrame, pd.Series)):
         frame = x.to_frame() if isinstance(x, pd.Series) else x
+        dup = frame.columns[frame.columns.duplicated()].unique().tolist()
+        if dup:
+            raise ValueError(
+                f"{name} has duplicate column names {dup}; give every column a distinct name"
+            )
         columns = [str(c) for c in frame.columns]
         cols = []
         all_discrete = True
@@ -290,6 +303,10 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, bool, list[str] | None]
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             raise TypeError(f"{name} must be real-valued; got a complex tensor")
+        if x.layout != torch.strided:
+            raise TypeError(f"{name} must be a dense tensor; got layout {x.layout} (call {name}.to_dense())")
+        if x.device.type == "meta":
+            raise TypeError(f"{name} is a tensor on the 'meta' device, which holds no values")
         discrete = not (x.is_floating_point())
         return x, discrete, None
     if isinstance(x, (list, tuple)) or np.isscalar(x) or isinstance(x, np.ndarray):
@@ -306,6 +323,11 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, bool, list[str] | None]
         )
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real-valued; got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}, which torch cannot hold; convert it with "
+            f"{name}.astype(numpy.float64) (precision beyond float64 is not used)"
+        )
     discrete = arr.dtype.kind in "biu"
     return arr, discrete, None
 
@@ -393,6 +415,21 @@ def check_samples(
                 "a constant variable carries no information: drop it"
             )
     return Samples(t.contiguous(), discrete, name, columns)
+
+
+def reject_discrete(s: Samples, method: str) -> None:
+    """The one rule of every continuous estimator: integer, boolean and categorical data are refused.
+
+    Differential entropy and the kNN/KDE/Gaussian formulas assume a density;
+    discrete inputs (``Samples.discrete``) get a message that points at the
+    histogram method or at passing floats to declare the data continuous.
+    """
+    if s.discrete:
+        raise ValueError(
+            f"{s.name} is integer-valued, but the {method} estimator is for continuous data "
+            f"(differential quantities); use method='histogram' for discrete data, or pass "
+            f"{s.name} as floats to treat it as continuous"
+        )
 
 
 def check_pair(

@@ -67,12 +67,26 @@ def test_rule_factors():
 @pytest.mark.parametrize("tile_size", [1, 7, 64])
 def test_tiled_equals_untiled(rng, tile_size):
     x = rng.normal(size=(300, 3))
-    full = kde_entropy(x, tile_size=300)
-    tiled = kde_entropy(x, tile_size=tile_size)
+    row_bytes = 8 * 300  # one float64 row of the 300 x 300 kernel matrix
+    full = kde_entropy(x, max_memory=300 * row_bytes)
+    tiled = kde_entropy(x, max_memory=tile_size * row_bytes)
     assert tiled.extras["tile_rows"] == tile_size
     assert tiled.value == pytest.approx(full.value, abs=1e-12)
-    cv_full = kde_entropy(x, bandwidth="cv", tile_size=300)
-    assert kde_entropy(x, bandwidth="cv", tile_size=tile_size).value == pytest.approx(cv_full.value, abs=1e-12)
+    cv_full = kde_entropy(x, bandwidth="cv", max_memory=300 * row_bytes)
+    cv_tiled = kde_entropy(x, bandwidth="cv", max_memory=tile_size * row_bytes)
+    assert cv_tiled.extras["tile_rows"] == max(1, tile_size // 2)  # two buffers
+    assert cv_tiled.value == pytest.approx(cv_full.value, abs=1e-12)
+
+
+def test_tile_size_is_a_deprecated_alias_of_max_memory(rng):
+    x = rng.normal(size=(300, 2))
+    with pytest.warns(DeprecationWarning, match=r"tile_size \(rows\) is deprecated.*use max_memory \(bytes\)"):
+        old = kde_entropy(x, tile_size=7)
+    assert old.extras["tile_rows"] == 7
+    assert old.value == kde_entropy(x, max_memory=7 * 8 * 300).value
+    with pytest.raises(ValueError, match=r"pass max_memory or the deprecated tile_size, not both; got tile_size=7"):
+        with pytest.warns(DeprecationWarning):
+            kde_entropy(x, tile_size=7, max_memory=10**6)
 
 
 def test_default_tile_rows_follow_the_memory_budget(rng, monkeypatch):
@@ -80,7 +94,7 @@ def test_default_tile_rows_follow_the_memory_budget(rng, monkeypatch):
     x = rng.normal(size=(500, 2))
     est = kde_entropy(x, device="cpu")
     assert est.extras["tile_rows"] == 10
-    assert est.value == pytest.approx(kde_entropy(x, tile_size=500).value, abs=1e-12)
+    assert est.value == pytest.approx(kde_entropy(x, max_memory=8 * 500 * 500).value, abs=1e-12)
     # "cv" keeps a second buffer of the same size, so half the rows.
     assert kde_entropy(x, bandwidth="cv", device="cpu").extras["tile_rows"] == 5
 
@@ -90,7 +104,7 @@ def test_far_outlier_does_not_underflow(rng):
     # underflows to 0 unless the log-sum-exp is shifted per row.
     x = np.append(rng.normal(size=200), 1e4)
     logf, _ = _naive_loo_log_density(x, 0.05)
-    est = kde_entropy(x, bandwidth=0.05, tile_size=16)
+    est = kde_entropy(x, bandwidth=0.05, max_memory=16 * 8 * x.size)
     assert est.value == pytest.approx(-logf.mean(), rel=1e-12)
     assert -logf[-1] > 3e4
 
@@ -269,14 +283,23 @@ def test_bad_parameters(rng):
         kde_entropy(x, bandwidth="cv", cv_grid=[0.1, -0.2])
     with pytest.raises(TypeError, match=r"cv_grid must be a sequence of positive floats; got float 0.1"):
         kde_entropy(x, bandwidth="cv", cv_grid=0.1)
-    with pytest.raises(ValueError, match=r"tile_size must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match=r"max_memory must be an integer >= 1; got 0"):
+        kde_entropy(x, max_memory=0)
+    with pytest.raises(TypeError, match=r"max_memory must be an integer >= 1; got 'big'"):
+        kde_entropy(x, max_memory="big")
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"tile_size must be an integer >= 1; got 0"):
         kde_entropy(x, tile_size=0)
-    with pytest.raises(TypeError, match=r"tile_size must be an integer >= 1; got 'big'"):
-        kde_entropy(x, tile_size="big")
     with pytest.raises(TypeError, match=r"std_err must be True or False; got None"):
         kde_mutual_information(x, x**2, std_err=None)
-    with pytest.raises(ValueError, match=r"seed must be a non-negative integer; got -5"):
-        kde_entropy(x, seed=-5)
+    # The estimate is deterministic: the unused seed parameter is gone.
+    with pytest.raises(ValueError, match=r"unknown parameter 'seed' for method 'kde'"):
+        infobench.entropy(x, "kde", seed=0)
+    with pytest.raises(ValueError, match=r"bandwidth factor 1e-300 is too small for float64: the squared distances"):
+        kde_entropy(x, bandwidth=1e-300)
+    with pytest.raises(ValueError, match=r"bandwidth factor 1e-300 is too small"):
+        infobench.mutual_information(x, x + rng.normal(size=50), "kde", bandwidth=1e-300)
+    with pytest.raises(ValueError, match=r"bandwidth factor 1e-300 is too small"):
+        kde_entropy(x, bandwidth="cv", cv_grid=[1e-300, 0.5])
 
 
 def test_too_few_rows_and_singular_covariance(rng):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+import infobench
 from infobench._validation import (
     Samples,
     as_generator,
@@ -19,6 +20,7 @@ from infobench._validation import (
     check_same_dim,
     check_same_length,
     check_samples,
+    reject_discrete,
     resolve_device,
     resolve_dtype,
     spawn_seeds,
@@ -258,3 +260,63 @@ def test_check_pair():
         check_pair([1.0, 2.0, 3.0], [1.0, 2.0], names=("a", "b"), device="cpu")
     with pytest.raises(ValueError, match=r"b contains non-finite values"):
         check_pair([1.0, 2.0], [1.0, np.nan], names=("a", "b"), device="cpu")
+
+
+# ------------------------------------------------- odd inputs (issue 15.6, 15.7, 15.9)
+def test_masked_arrays_are_refused():
+    # Issue 15.6: the mask was silently dropped (-0.065 nats vs 1.342 on .compressed()).
+    x = np.random.default_rng(0).normal(size=500)
+    x[::10] = -999.0
+    masked = np.ma.masked_equal(x, -999.0)
+    with pytest.raises(TypeError, match=r"x is a numpy masked array with 50 masked values; estimators do not honour "
+                                        r"masks: pass x.compressed\(\)"):
+        infobench.entropy(masked, "knn", seed=0)
+    with pytest.raises(TypeError, match=r"y is a numpy masked array"):
+        infobench.mutual_information(masked.compressed(), masked[:450], "ksg")
+    # Nothing masked: the data are used as they are.
+    clean = np.ma.masked_equal(masked.compressed(), -999.0)
+    assert check_samples(clean, device="cpu").n == 450
+
+
+def test_duplicate_dataframe_columns_are_refused():
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 3)), columns=["a", "b", "a"])
+    with pytest.raises(ValueError, match=r"x has duplicate column names \['a'\]; give every column a distinct name"):
+        infobench.entropy(frame, "knn")
+
+
+def test_meta_sparse_and_long_double_inputs_are_refused():
+    with pytest.raises(TypeError, match=r"x is a tensor on the 'meta' device, which holds no values"):
+        check_samples(torch.empty(10, 2, device="meta"))
+    dense = torch.randn(10, 2, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"p must be a dense tensor; got layout torch.sparse_coo \(call p.to_dense\(\)\)"):
+        check_samples(dense.to_sparse(), "p")
+    with pytest.raises(TypeError, match=r"x must be a dense tensor; got layout torch.sparse_csr"):
+        infobench.entropy(dense.to_sparse_csr(), "kde")
+    if np.dtype(np.longdouble).itemsize > 8:  # float128 where the platform has it (x86-64 Linux)
+        with pytest.raises(TypeError, match=r"y has dtype float128, which torch cannot hold; convert it with "
+                                            r"y.astype\(numpy.float64\)"):
+            check_samples(np.ones(10, dtype=np.longdouble), "y")
+
+
+@pytest.mark.parametrize("method", ["knn", "kde", "gaussian"])
+@pytest.mark.parametrize("data", [np.arange(60) % 7, (np.arange(60) % 2).astype(bool),
+                                  pd.Series(pd.Categorical(list("abc") * 20))], ids=["int", "bool", "category"])
+def test_every_continuous_estimator_refuses_discrete_data_alike(method, data):
+    # Issue 15.9: kde and gaussian returned differential-entropy numbers for codes.
+    with pytest.raises(ValueError, match=r"x is integer-valued, but the .* estimator is for continuous data "
+                                         r"\(differential quantities\); use method='histogram'"):
+        infobench.entropy(data, method)
+    y = np.random.default_rng(0).normal(size=60)
+    if method != "knn":  # ksg takes a discrete side (Ross's estimator) by design
+        mi_method = method
+        with pytest.raises(ValueError, match=r"x is integer-valued, but the"):
+            infobench.mutual_information(data, y, mi_method)
+        with pytest.raises(ValueError, match=r"y is integer-valued, but the"):
+            infobench.mutual_information(y, data, mi_method)
+
+
+def test_reject_discrete_passes_floats():
+    s = check_samples(np.arange(10.0), device="cpu")
+    reject_discrete(s, "any")  # no error
+    with pytest.raises(ValueError, match=r"x is integer-valued, but the any estimator"):
+        reject_discrete(check_samples(np.arange(10), device="cpu"), "any")

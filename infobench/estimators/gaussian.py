@@ -11,14 +11,23 @@ helper :func:`covariance_cholesky` (also used by :mod:`infobench.estimators.kde`
 factorises it after standardising the columns, which keeps the factorisation
 well conditioned when columns have very different scales, and refuses
 (numerically) singular covariances with a message naming the collinear column.
+
+Units: the estimates are equivariant under invertible linear maps
+(``H(XA) = H(X) + log|det A|``; MI invariant), so they need no ``transform``
+parameter: the column standardisation is computed from columns divided by
+their largest magnitude, which keeps values near the float limits (1e300,
+1e-170) from overflowing or underflowing when squared. Like every
+continuous estimator they refuse integer, boolean and categorical inputs
+(:func:`infobench._validation.reject_discrete`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from scipy.special import digamma
 
 from infobench._validation import (
     Samples,
@@ -27,11 +36,20 @@ from infobench._validation import (
     check_int,
     check_pair,
     check_samples,
+    reject_discrete,
 )
 from infobench.estimators._uncertainty import bootstrap_std_err
 from infobench.estimators.base import Estimate, register
 
-__all__ = ["gaussian_entropy", "gaussian_mutual_information", "covariance_cholesky", "check_rows_exceed_dims"]
+__all__ = [
+    "gaussian_entropy",
+    "gaussian_mutual_information",
+    "gaussian_mi_estimate",
+    "gaussian_mi_value",
+    "mi_correction",
+    "covariance_cholesky",
+    "check_rows_exceed_dims",
+]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 
@@ -74,10 +92,19 @@ def covariance_cholesky(data: torch.Tensor, name: str) -> tuple[torch.Tensor, to
     n, d = data.shape
     mean = data.mean(dim=0)
     centred = data - mean
-    scale = centred.norm(dim=0) / math.sqrt(n - 1)
-    if bool((scale == 0).any()):
-        j = int((scale == 0).nonzero()[0, 0])
+    # Norms of columns divided by their largest magnitude: squares of values near the float
+    # maximum (or below the square root of the smallest normal) would overflow (underflow).
+    top = centred.abs().amax(dim=0)
+    if bool((top == 0).any()):
+        j = int((top == 0).nonzero()[0, 0])
         raise ValueError(f"{name} column {j} is constant; its covariance is singular: drop it")
+    scale = (centred / top).norm(dim=0) / math.sqrt(n - 1) * top
+    if not bool(torch.isfinite(scale).all()):
+        j = int((~torch.isfinite(scale)).nonzero()[0, 0])
+        raise ValueError(
+            f"{name} column {j} has a standard deviation beyond the {str(data.dtype).replace('torch.', '')} "
+            "maximum; rescale it"
+        )
     z = centred / scale
     corr = (z.T @ z) / (n - 1)
     chol, info = torch.linalg.cholesky_ex(corr)
@@ -106,8 +133,6 @@ def _logdet_cov(data: torch.Tensor, name: str) -> float:
 
 def _psi_sum(n: int, first: int, last: int) -> float:
     """``sum_{i=first}^{last} digamma((n - i) / 2)`` (zero when ``last < first``)."""
-    from scipy.special import digamma
-
     return float(sum(digamma((n - i) / 2.0) for i in range(first, last + 1)))
 
 
@@ -193,6 +218,7 @@ def gaussian_entropy(
     2.8
     """
     s = check_samples(x, "x", device=device, dtype=dtype)
+    reject_discrete(s, "Gaussian")
     check_rows_exceed_dims(s, what="a non-singular covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
@@ -234,7 +260,13 @@ def _mi_from_rho(rho: torch.Tensor, dtype: torch.dtype, names: tuple[str, str]) 
     return float(-0.5 * torch.log1p(-r2).sum())
 
 
-def _mi_correction(n: int, dx: int, dy: int) -> float:
+def gaussian_mi_value(xd: torch.Tensor, yd: torch.Tensor, names: tuple[str, str]) -> tuple[float, torch.Tensor]:
+    """Plug-in Gaussian MI ``-1/2 sum log(1 - rho_i^2)`` and the canonical correlations ``rho``."""
+    rho = _canonical_correlations(xd, yd, names)
+    return _mi_from_rho(rho, xd.dtype, names), rho
+
+
+def mi_correction(n: int, dx: int, dy: int) -> float:
     """Sum of the three entropy corrections: H(X) + H(Y) - H(X, Y) (the log terms cancel)."""
     return 0.5 * (_psi_sum(n, dx + 1, dx + dy) - _psi_sum(n, 1, dy))
 
@@ -300,29 +332,58 @@ def gaussian_mutual_information(
     >>> round(gaussian_mutual_information(x, y).value, 2)   # truth 0.413
     0.41
     """
+    return gaussian_mi_estimate(x, y, bias_correction=bias_correction, std_err=std_err, seed=seed, n_boot=n_boot,
+                                device=device, dtype=dtype, method="Gaussian")
+
+
+def _identity(data: torch.Tensor, s: Samples) -> torch.Tensor:
+    return data
+
+
+def gaussian_mi_estimate(
+    x: Any,
+    y: Any,
+    *,
+    bias_correction: Any,
+    std_err: Any,
+    seed: Any,
+    n_boot: Any,
+    device: Any,
+    dtype: Any,
+    method: str,
+    prepare: Callable[[torch.Tensor, Samples], torch.Tensor] = _identity,
+) -> Estimate:
+    """Checks, value, correction and bootstrap standard error of a Gaussian MI of ``prepare``-d columns.
+
+    Shared by the ``"gaussian"`` method (``prepare`` the identity) and the
+    ``"gcmi"`` method (``prepare`` the rank-Gaussian map, recomputed inside
+    every bootstrap resample). ``extras`` holds the canonical correlations
+    and ``bias_correction``, the nats added.
+    """
     sx, sy = check_pair(x, y, device=device, dtype=dtype)
+    reject_discrete(sx, method)
+    reject_discrete(sy, method)
     check_rows_exceed_dims(sx, what="a non-singular covariance")
     check_rows_exceed_dims(sy, what="a non-singular covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
     rng = None if seed is None else as_generator(seed)
-    names = ("x", "y")
-    rho = _canonical_correlations(sx.data, sy.data, names)
-    value = _mi_from_rho(rho, sx.data.dtype, names)
-    correction = _mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
+    value, rho = gaussian_mi_value(prepare(sx.data, sx), prepare(sy.data, sy), ("x", "y"))
+    correction = mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0
     value += correction
     se = None
     if std_err:
         boot_names = ("std_err: a bootstrap resample of x", "y")
 
         def stat(a: torch.Tensor, b: torch.Tensor) -> float:
-            return _mi_from_rho(_canonical_correlations(a, b, boot_names), a.dtype, boot_names) + correction
+            return gaussian_mi_value(prepare(a, sx), prepare(b, sy), boot_names)[0] + correction
 
         se = bootstrap_std_err(stat, [sx.data, sy.data], n_boot=n_boot, seed=rng)
     return Estimate(
         value=value,
         std_err=se,
         n=sx.n,
-        extras={"canonical_correlations": [float(r) for r in rho.cpu()], "dx": sx.d, "dy": sy.d},
+        extras={"canonical_correlations": [float(r) for r in rho.cpu()], "bias_correction": correction,
+                "dx": sx.d, "dy": sy.d},
     )

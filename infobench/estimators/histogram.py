@@ -24,6 +24,19 @@ binned columns ``n_eff = n^(3 / (d + 2))``, so that the widths shrink as
 1992, ch. 3); the one-dimensional rate would leave most of the ``d``-dim cells
 holding one point. Where a column's IQR is 0 the ``"fd"`` rule falls back to
 ``"sturges"`` (as numpy's ``"auto"`` does).
+
+Units
+-----
+Equal-width bins between a column's extremes, with rule widths proportional
+to its spread, are already exactly scale-equivariant: the cell counts are the
+same in any units and the log bin volume carries the units (``log c`` per
+column multiplied by ``c``), which is the exact log-Jacobian that the kNN and
+KDE estimators add back under ``transform="scale"``. So ``"scale"``
+(default) and ``"none"`` bin the given values (dividing first would only
+move bin counts by rounding and lose the bit-for-bit agreement with
+:func:`numpy.histogram`); the parameter gives every estimator the same
+interface. ``transform="copula"`` (MI only) bins normal scores of the ranks
+(:mod:`infobench.estimators._transforms`). Discrete columns are untouched.
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ from infobench._validation import (
     check_pair,
     check_samples,
 )
+from infobench.estimators._transforms import check_transform, iqr, transform_columns
 from infobench.estimators._uncertainty import bootstrap_std_err, mean_std_err
 from infobench.estimators.base import Estimate, register
 
@@ -80,29 +94,11 @@ def _parse_one_bin(b: Any, name: str) -> int | str:
     return check_int(name, b, low=1)
 
 
-def _iqr(col: torch.Tensor) -> float:
-    """Interquartile range with numpy's default (linear) quantiles."""
-    if col.device.type == "cpu":
-        q75, q25 = np.percentile(col.numpy(), [75, 25])
-        return float(q75 - q25)
-    # On an accelerator a sort is fast, and unlike torch.quantile has no size limit.
-    srt = torch.sort(col).values
-    last = srt.numel() - 1
-
-    def quantile(q: float) -> float:
-        pos = q * last
-        i = int(math.floor(pos))
-        a, b = float(srt[i]), float(srt[min(i + 1, last)])
-        return a + (b - a) * (pos - i)
-
-    return quantile(0.75) - quantile(0.25)
-
-
 def _rule_width(rule: str, col: torch.Tensor, span: float, n_eff: float) -> float:
     if rule == "fd":
-        iqr = _iqr(col)
-        if iqr > 0:
-            return 2.0 * iqr * n_eff ** (-1.0 / 3.0)
+        spread = iqr(col)
+        if spread > 0:
+            return 2.0 * spread * n_eff ** (-1.0 / 3.0)
         rule = "sturges"
     if rule == "sturges":
         return span / (math.log2(n_eff) + 1.0)
@@ -269,6 +265,7 @@ def histogram_entropy(
     seed: Any = None,
     device: Any = "auto",
     dtype: Any = None,
+    transform: str = "scale",
 ) -> Estimate:
     r"""Plug-in histogram entropy with the Miller–Madow correction, in nats.
 
@@ -303,6 +300,10 @@ def histogram_entropy(
         Seed for the bootstrap.
     device, dtype
         Where and in what precision to bin (``"auto"``: CUDA if present).
+    transform : {"scale", "none"}
+        Both bin the given values: equal-width bins are already exactly
+        scale-equivariant, the log bin volume being the log-Jacobian (module
+        notes). ``"copula"`` is refused (no exact Jacobian).
 
     Returns
     -------
@@ -337,6 +338,7 @@ def histogram_entropy(
     >>> round(histogram_entropy(x).value, 2)   # truth 0.5 log(2 pi e) = 1.42
     1.42
     """
+    transform = check_transform(transform, quantity="entropy")
     s = check_samples(x, "x", device=device, dtype=dtype)
     specs = _parse_bins(bins, s.d)
     mm = check_bool("miller_madow", miller_madow)
@@ -359,6 +361,7 @@ def histogram_entropy(
             "bins": list(cells.sizes),
             "discrete": flags,
             "log_bin_volume": float(sum(cells.log_widths)),
+            "transform": transform,
             "occupied_cells": p.occupied,
             "miller_madow_term": _mm(p, s.n) if mm else 0.0,
         },
@@ -380,6 +383,7 @@ def histogram_mutual_information(
     seed: Any = None,
     device: Any = "auto",
     dtype: Any = None,
+    transform: str = "scale",
 ) -> Estimate:
     r"""Histogram MI H(X) + H(Y) - H(X,Y) on shared bins, with the Miller–Madow correction, in nats.
 
@@ -401,6 +405,11 @@ def histogram_mutual_information(
     std_err, se_method, n_boot, seed, device, dtype
         As in :func:`histogram_entropy`; the delta-method terms are
         :math:`\log\frac{n\,c_{XY}}{c_X c_Y}` of each row's cells.
+    transform : {"scale", "copula", "none"}
+        ``"scale"`` (default) and ``"none"``: bin the given values (already
+        invariant to the units; module notes). ``"copula"``: bin normal
+        scores of each continuous column's ranks, so the estimate is
+        invariant to increasing maps of each coordinate.
 
     Returns
     -------
@@ -434,7 +443,13 @@ def histogram_mutual_information(
     flags = _discrete_flags(sx, discrete_x, "discrete_x") + _discrete_flags(sy, discrete_y, "discrete_y")
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)
 
-    joint = torch.cat([sx.data, sy.data], dim=1)
+    transform = check_transform(transform, quantity="mi")
+    # "scale" bins the given values: equal-width bins are already unit-free (module notes).
+    binned = "copula" if transform == "copula" else "none"
+    cont = [not f for f in flags]
+    tx = transform_columns(sx.data, binned, name="x", columns=sx.columns, continuous=cont[: sx.d])
+    ty = transform_columns(sy.data, binned, name="y", columns=sy.columns, continuous=cont[sx.d:])
+    joint = torch.cat([tx.data, ty.data], dim=1)
     value, (px, py, pxy), cells = _mi_parts(joint, sx.d, flags, specs, mm)
     se = None
     if std_err and se_method == "delta":
@@ -452,7 +467,8 @@ def histogram_mutual_information(
             "bins": list(cells.sizes),
             "discrete": flags,
             "occupied_cells": [px.occupied, py.occupied, pxy.occupied],
-            "entropies": [px.entropy, py.entropy, pxy.entropy],
+            "entropies": [px.entropy, py.entropy, pxy.entropy],  # of the normal scores for "copula"
+            "transform": transform,
             "miller_madow_term": (_mm(px, n) + _mm(py, n) - _mm(pxy, n)) if mm else 0.0,
         },
     )

@@ -14,9 +14,16 @@ Because ``H`` follows the covariance, every estimate is exactly equivariant
 under invertible linear maps: ``H(XA) = H(X) + log|det A|``.
 
 The ``n x n`` kernel evaluations are done in row tiles with a log-sum-exp,
-so memory is bounded by the tile (``tile_size`` rows; by default as many
-rows as fit in :data:`CPU_TILE_BYTES` on the CPU, :data:`TILE_BYTES` on an
-accelerator), not by ``n^2``.
+so memory is bounded by the tile (``max_memory`` bytes; by default
+:data:`CPU_TILE_BYTES` on the CPU, :data:`TILE_BYTES` on an accelerator),
+not by ``n^2``. ``tile_size`` (rows) is a deprecated alias.
+
+Units: ``transform="scale"`` (default) divides each column by its robust
+scale first and adds ``sum(log scale)`` back to an entropy (see
+:mod:`infobench.estimators._transforms`); with the affine equivariance this
+changes values only by rounding, and keeps data near the float limits
+(1e300, 1e-300) representable. ``transform="copula"`` (MI only) estimates on
+normal scores of the ranks.
 """
 
 from __future__ import annotations
@@ -30,14 +37,16 @@ import numpy as np
 import torch
 
 from infobench._validation import (
-    as_generator,
+    Samples,
     check_bool,
     check_choice,
     check_float,
     check_int,
     check_pair,
     check_samples,
+    reject_discrete,
 )
+from infobench.estimators._transforms import Transformed, check_transform, transform_columns
 from infobench.estimators._uncertainty import mean_std_err
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import check_rows_exceed_dims, covariance_cholesky
@@ -93,10 +102,13 @@ def _check_cv_grid(cv_grid: Any, bandwidth: str | float) -> list[float] | None:
     return sorted(set(grid))
 
 
-def _tile_rows(n: int, dtype: torch.dtype, device: torch.device, tile_size: int | None, n_buffers: int) -> int:
+def _tile_rows(
+    n: int, dtype: torch.dtype, device: torch.device, max_memory: int | None, tile_size: int | None, n_buffers: int
+) -> int:
+    """Rows per tile: ``n_buffers`` buffers of ``rows x n`` values within ``max_memory`` bytes."""
     if tile_size is not None:
         return min(tile_size, n)
-    budget = TILE_BYTES if device.type != "cpu" else CPU_TILE_BYTES
+    budget = max_memory if max_memory is not None else TILE_BYTES if device.type != "cpu" else CPU_TILE_BYTES
     itemsize = torch.finfo(dtype).bits // 8
     return int(max(1, min(n, budget // (n_buffers * itemsize * n))))
 
@@ -182,27 +194,81 @@ def loo_log_density(
     return out - consts[:, None]
 
 
-def _common_checks(bandwidth, cv_grid, std_err, tile_size, seed):
+def _common_checks(bandwidth, cv_grid, std_err, max_memory, tile_size):
     bandwidth = _check_bandwidth(bandwidth)
     grid = _check_cv_grid(cv_grid, bandwidth)
     std_err = check_bool("std_err", std_err)
+    if max_memory is not None:
+        max_memory = check_int("max_memory", max_memory, low=1)
     if tile_size is not None:
+        warnings.warn(
+            "kde: tile_size (rows) is deprecated and will be removed; use max_memory (bytes), the memory "
+            "knob of every estimator",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if max_memory is not None:
+            raise ValueError(f"pass max_memory or the deprecated tile_size, not both; got tile_size={tile_size!r}")
         tile_size = check_int("tile_size", tile_size, low=1)
-    if seed is not None:  # validated for a uniform interface; the estimate is deterministic
-        as_generator(seed)
-    return bandwidth, grid, std_err, tile_size
+    return bandwidth, grid, std_err, max_memory, tile_size
+
+
+def _prepare(s: Samples, transform: str) -> tuple[Transformed, torch.Tensor, float]:
+    """Transformed columns of ``s``, whitened, and the whitening's ``log det S^{1/2}``."""
+    tr = transform_columns(s.data, transform, name=s.name, columns=s.columns)
+    z, half_logdet = _whiten(tr.data, s.name)
+    return tr, z, half_logdet
+
+
+def _loo(z: torch.Tensor, h: float, half_logdet: float, rows: int) -> torch.Tensor:
+    """:func:`loo_log_density` at one factor, refusing a bandwidth whose kernel values are not representable."""
+    _check_factor(h, z)
+    logf = loo_log_density(z, [h], half_logdet, tile_rows=rows)[0]
+    if not bool(torch.isfinite(logf).all()):
+        _refuse_factor(h, z.dtype)
+    return logf
+
+
+def _check_factor(h: float, z: torch.Tensor) -> None:
+    """Refuse a factor whose ``1/h^2`` or largest ``|z_i - z_j|^2 / h^2`` is not representable."""
+    top = 2.0 * float(z.abs().max())
+    try:
+        ok = h * h > 0 and math.isfinite((top / h) ** 2) and (top / h) ** 2 < torch.finfo(z.dtype).max
+    except OverflowError:
+        ok = False
+    if not ok:
+        _refuse_factor(h, z.dtype)
+
+
+def _refuse_factor(h: float, dtype: torch.dtype) -> None:
+    raise ValueError(
+        f"bandwidth factor {h:.3g} is too small for {str(dtype).replace('torch.', '')}: the squared "
+        f"distances divided by h^2 overflow, so the kernel values are not representable; use a larger "
+        f"bandwidth or a rule ('scott', 'silverman', 'cv')"
+    )
 
 
 def _choose_factor(
-    bandwidth: str | float, grid: list[float] | None, z: torch.Tensor, half_logdet: float, tile_rows: int
+    bandwidth: str | float,
+    grid: list[float] | None,
+    z: torch.Tensor,
+    half_logdet: float,
+    tile_rows: int,
+    log_jacobian: float = 0.0,
 ) -> tuple[float, torch.Tensor | None, dict[str, Any]]:
-    """The factor ``h`` (and, for "cv", the LOO log-densities already computed at it)."""
+    """The factor ``h`` (and, for "cv", the LOO log-densities already computed at it).
+
+    ``log_jacobian`` of the transform is subtracted from the reported mean
+    log-likelihoods, so that they are those of the data in its own units.
+    """
     n, d = z.shape
     if not isinstance(bandwidth, str):
         return float(bandwidth), None, {}
     if bandwidth != "cv":
         return bandwidth_factor(bandwidth, n, d), None, {}
     factors = grid if grid is not None else [float(m) * bandwidth_factor("scott", n, d) for m in _CV_MULTIPLES]
+    for h in factors:
+        _check_factor(h, z)
     logf = loo_log_density(z, factors, half_logdet, tile_rows=tile_rows)
     scores = logf.mean(dim=1)
     best = int(torch.argmax(scores))
@@ -214,8 +280,18 @@ def _choose_factor(
             UserWarning,
             stacklevel=3,
         )
-    info = {"cv_grid": list(factors), "cv_loglik": scores.tolist(), "cv_at_edge": at_edge}
+    info = {"cv_grid": list(factors), "cv_loglik": (scores - log_jacobian).tolist(), "cv_at_edge": at_edge}
     return factors[best], logf[best], info
+
+
+def _bandwidth_matrix(tr: Transformed, h: float) -> list[list[float]]:
+    """``H = h^2 S`` in the data's units (``S`` of the transformed columns, scaled back)."""
+    data = tr.data
+    cov = torch.cov(data.T.to(torch.float64)).reshape(data.shape[1], data.shape[1])
+    if tr.scales is not None:
+        s = torch.tensor(tr.scales, dtype=torch.float64, device=cov.device)
+        cov = cov * s[:, None] * s[None, :]
+    return (h * h * cov).cpu().tolist()
 
 
 @register("entropy", "kde")
@@ -225,10 +301,11 @@ def kde_entropy(
     bandwidth: Any = "scott",
     cv_grid: Any = None,
     std_err: bool = False,
-    tile_size: int | None = None,
-    seed: Any = None,
+    max_memory: int | None = None,
     device: Any = "auto",
     dtype: Any = None,
+    transform: str = "scale",
+    tile_size: int | None = None,
 ) -> Estimate:
     r"""Leave-one-out resubstitution entropy of a Gaussian KDE, in nats.
 
@@ -247,17 +324,25 @@ def kde_entropy(
         mean of the per-point terms. The terms are weakly dependent (each
         density uses the other points), so this is an approximation whose
         coverage the benchmarks measure.
-    tile_size : int or None
-        Rows per tile of the ``n x n`` kernel matrix; None: as many as fit in
-        :data:`CPU_TILE_BYTES` (4 MiB) on the CPU or :data:`TILE_BYTES`
-        (256 MiB) on an accelerator. Results do not depend on it.
-    seed : ignored
-        Accepted (and checked) so every method takes the common parameters;
-        the estimate involves no randomness.
+    max_memory : int or None
+        Bytes for the tile buffers of the ``n x n`` kernel matrix (the same
+        knob as the kNN estimators'); None: :data:`CPU_TILE_BYTES` (4 MiB) on
+        the CPU or :data:`TILE_BYTES` (256 MiB) on an accelerator. Results do
+        not depend on it.
     device, dtype
         Where and in what precision to compute (``"auto"``: CUDA if present;
         float64 on the CPU, float32 on a GPU). CUDA tensors stay on their
         device.
+    transform : {"scale", "none"}
+        ``"scale"`` (default): divide each column by its robust scale
+        :math:`s_j` (IQR/1.349) and add :math:`\sum_j\log s_j` (the exact
+        log-Jacobian), so the value is the entropy of ``x`` in its own units.
+        ``"none"``: the given units (same value up to rounding, since the
+        estimate is affine-equivariant, but 1e300-sized data overflow).
+        ``"copula"`` is refused: a rank map has no exact Jacobian.
+    tile_size : int or None
+        Deprecated (warns): rows per tile; use ``max_memory``. The unused
+        ``seed`` parameter was removed (the estimate is deterministic).
 
     Returns
     -------
@@ -294,27 +379,26 @@ def kde_entropy(
     >>> round(kde_entropy(x).value, 1)   # truth 0.5 log(2 pi e) = 1.42
     1.4
     """
+    transform = check_transform(transform, quantity="entropy")
     s = check_samples(x, "x", device=device, dtype=dtype)
+    reject_discrete(s, "KDE")
     check_rows_exceed_dims(s, what="a non-singular bandwidth matrix")
-    bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
-    rows = _tile_rows(s.n, s.data.dtype, s.data.device, tile_size, 2 if bandwidth == "cv" else 1)
+    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
+                                                                     tile_size)
+    rows = _tile_rows(s.n, s.data.dtype, s.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
 
-    z, half_logdet = _whiten(s.data, "x")
-    h, logf, info = _choose_factor(bandwidth, grid, z, half_logdet, rows)
+    tr, z, half_logdet = _prepare(s, transform)
+    h, logf, info = _choose_factor(bandwidth, grid, z, half_logdet, rows, tr.log_jacobian)
     if logf is None:
-        logf = loo_log_density(z, [h], half_logdet, tile_rows=rows)[0]
-    terms = -logf
+        logf = _loo(z, h, half_logdet, rows)
+    terms = tr.log_jacobian - logf
     return Estimate(
         value=float(terms.mean()),
         std_err=mean_std_err(terms) if std_err else None,
         n=s.n,
-        extras={"factor": h, "bandwidth_matrix": _bandwidth_matrix(s.data, h), "tile_rows": rows, **info},
+        extras={"factor": h, "bandwidth_matrix": _bandwidth_matrix(tr, h), "tile_rows": rows,
+                "transform": transform, "log_jacobian": tr.log_jacobian, **info},
     )
-
-
-def _bandwidth_matrix(data: torch.Tensor, h: float) -> list[list[float]]:
-    cov = torch.cov(data.T.to(torch.float64)).reshape(data.shape[1], data.shape[1])
-    return (h * h * cov).cpu().tolist()
 
 
 @register("mi", "kde")
@@ -325,10 +409,11 @@ def kde_mutual_information(
     bandwidth: Any = "scott",
     cv_grid: Any = None,
     std_err: bool = False,
-    tile_size: int | None = None,
-    seed: Any = None,
+    max_memory: int | None = None,
     device: Any = "auto",
     dtype: Any = None,
+    transform: str = "scale",
+    tile_size: int | None = None,
 ) -> Estimate:
     r"""KDE MI H(X) + H(Y) - H(X,Y), leave-one-out, with consistent bandwidths, in nats.
 
@@ -341,9 +426,16 @@ def kde_mutual_information(
         One factor ``h`` for all three densities, chosen for the joint: a
         rule is evaluated at ``d = dx + dy``, and ``"cv"`` maximises the
         joint's LOO log-likelihood.
-    cv_grid, std_err, tile_size, seed, device, dtype
+    cv_grid, std_err, max_memory, device, dtype, tile_size
         As in :func:`kde_entropy`; the per-point terms of the standard error
         are :math:`\log\frac{\hat f_{-i}(x_i, y_i)}{\hat f_{-i}(x_i)\hat f_{-i}(y_i)}`.
+    transform : {"scale", "copula", "none"}
+        ``"scale"`` (default): each column divided by its robust scale (MI is
+        invariant: nothing is added; with the affine invariance the value
+        changes only by rounding). ``"copula"``: normal scores of each
+        column's ranks, Ince et al.'s (2017) Gaussian copula, so the estimate
+        is invariant to increasing maps of each coordinate and heavy tails
+        no longer starve the kernel. ``"none"``: the given units.
 
     Returns
     -------
@@ -375,27 +467,30 @@ def kde_mutual_information(
     >>> round(kde_mutual_information(x, y).value, 1)   # truth 0.413
     0.4
     """
+    transform = check_transform(transform, quantity="mi")
     sx, sy = check_pair(x, y, device=device, dtype=dtype)
+    reject_discrete(sx, "KDE")
+    reject_discrete(sy, "KDE")
     check_rows_exceed_dims(sx, what="a non-singular bandwidth matrix")
     check_rows_exceed_dims(sy, what="a non-singular bandwidth matrix")
-    joint = torch.cat([sx.data, sy.data], dim=1)
     if sx.n < sx.d + sy.d + 1:
         raise ValueError(
             f"x and y together need more samples than dimensions for a non-singular bandwidth matrix "
             f"(n >= dx + dy + 1 = {sx.d + sy.d + 1}); got n={sx.n}"
         )
-    bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
-    rows = _tile_rows(sx.n, joint.dtype, joint.device, tile_size, 2 if bandwidth == "cv" else 1)
+    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
+                                                                     tile_size)
+    rows = _tile_rows(sx.n, sx.data.dtype, sx.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
 
     # Marginals first, so that a collinear x (or y) is reported as such.
-    zx, hl_x = _whiten(sx.data, "x")
-    zy, hl_y = _whiten(sy.data, "y")
-    zxy, hl_xy = _whiten(joint, "the joint sample (x, y)")
-    h, logf_xy, info = _choose_factor(bandwidth, grid, zxy, hl_xy, rows)
+    tx, zx, hl_x = _prepare(sx, transform)
+    ty, zy, hl_y = _prepare(sy, transform)
+    zxy, hl_xy = _whiten(torch.cat([tx.data, ty.data], dim=1), "the joint sample (x, y)")
+    h, logf_xy, info = _choose_factor(bandwidth, grid, zxy, hl_xy, rows, tx.log_jacobian + ty.log_jacobian)
     if logf_xy is None:
-        logf_xy = loo_log_density(zxy, [h], hl_xy, tile_rows=rows)[0]
-    logf_x = loo_log_density(zx, [h], hl_x, tile_rows=rows)[0]
-    logf_y = loo_log_density(zy, [h], hl_y, tile_rows=rows)[0]
+        logf_xy = _loo(zxy, h, hl_xy, rows)
+    logf_x = _loo(zx, h, hl_x, rows)
+    logf_y = _loo(zy, h, hl_y, rows)
     terms = logf_xy - logf_x - logf_y
     return Estimate(
         value=float(terms.mean()),
@@ -403,8 +498,11 @@ def kde_mutual_information(
         n=sx.n,
         extras={
             "factor": h,
-            "entropies": [float(-logf_x.mean()), float(-logf_y.mean()), float(-logf_xy.mean())],
+            # In the data's units for "scale" (the log-Jacobians added back); of the copula for "copula".
+            "entropies": [float(tx.log_jacobian - logf_x.mean()), float(ty.log_jacobian - logf_y.mean()),
+                          float(tx.log_jacobian + ty.log_jacobian - logf_xy.mean())],
             "tile_rows": rows,
+            "transform": transform,
             **info,
         },
     )

@@ -24,13 +24,23 @@ calls by ~1e-10 of a column's spread, which moves an estimate only where ties
 exist. ``jitter=0`` (or ``False``) turns it off; a zero neighbour distance
 then raises ``ValueError`` naming ``jitter``. Jitter only breaks ties: data
 that are mostly duplicates are discrete, and should be declared so
-(``discrete=``) or estimated with the histogram method.
+(``discrete_x=`` / ``discrete_y=``) or estimated with the histogram method.
+The noise is added after the ``transform`` and scaled per sample: a KL
+divergence's ``p`` gets noise from ``p``'s spread and ``q`` from ``q``'s.
+
+Units
+-----
+``transform="scale"`` (default) divides each continuous column by a robust
+scale before the neighbour search, so every estimate is the same in any
+units; entropy adds back the exact ``sum(log scale)``. See
+:mod:`infobench.estimators._transforms`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -49,6 +59,7 @@ from infobench._validation import (
     check_same_dim,
     check_same_length,
     check_samples,
+    reject_discrete,
 )
 from infobench.estimators._neighbors import (
     ALGORITHMS,
@@ -57,6 +68,13 @@ from infobench.estimators._neighbors import (
     kth_distance,
     ksg_counts,
     log_unit_ball_volume,
+)
+from infobench.estimators._transforms import (
+    Transformed,
+    check_squares,
+    check_transform,
+    robust_scale,
+    transform_columns,
 )
 from infobench.estimators._uncertainty import mean_std_err
 from infobench.estimators.base import Estimate, register
@@ -96,7 +114,7 @@ class _Noise:
         else:
             self.gen = as_torch_generator(seed, device)
 
-    def add(self, t: torch.Tensor, amount: float, scale_from: torch.Tensor | None = None) -> torch.Tensor:
+    def add(self, t: torch.Tensor, amount: float) -> torch.Tensor:
         """``t`` plus noise of sd ``amount * std(column)``, never in place.
 
         The floor of four units in the last place of the column's largest
@@ -107,11 +125,10 @@ class _Noise:
             return t
         xp = np if self.cpu else torch
         a = _host(t)
-        ref = a if scale_from is None else _host(scale_from)
-        top = xp.abs(ref).max(0)
+        top = xp.abs(a).max(0)
         top = top if self.cpu else top.values
-        spread = ref.std(0, ddof=1) if self.cpu else ref.std(0)
-        if ref.shape[0] < 2:
+        spread = a.std(0, ddof=1) if self.cpu else a.std(0)
+        if a.shape[0] < 2:
             spread = top
         eps = np.finfo(a.dtype).eps if self.cpu else torch.finfo(t.dtype).eps
         sd = xp.maximum(amount * spread, 4.0 * eps * top)
@@ -169,17 +186,16 @@ def _common(std_err, metric, algorithm, jitter):
     return std_err, metric, algorithm, _jitter_amount(jitter)
 
 
-def _reject_discrete(s, method: str) -> None:
-    if s.discrete:
-        raise ValueError(
-            f"{s.name} is integer-valued, but the {method} estimator is for continuous data "
-            f"(differential quantities); use method='histogram' for discrete data, or pass "
-            f"{s.name} as floats to treat it as continuous"
-        )
+def _data_extras(algo: str, t: torch.Tensor, amount: float, transform: str = "none") -> dict:
+    return {"algorithm": algo, "device": str(t.device), "dtype": str(t.dtype).replace("torch.", ""), "jitter": amount,
+            "transform": transform}
 
 
-def _data_extras(algo: str, t: torch.Tensor, amount: float) -> dict:
-    return {"algorithm": algo, "device": str(t.device), "dtype": str(t.dtype).replace("torch.", ""), "jitter": amount}
+def _transformed(s, transform: str, scales: list[float] | None = None) -> Transformed:
+    """``s.data`` after ``transform``, with magnitudes whose squared distances fit the dtype."""
+    tr = transform_columns(s.data, transform, name=s.name, columns=s.columns, scales=scales)
+    check_squares(tr.data, s.name, transform)
+    return tr
 
 
 # ----------------------------------------------------------------- entropy
@@ -196,6 +212,7 @@ def kl_entropy(
     dtype: Any = None,
     algorithm: str = "auto",
     max_memory: int | None = None,
+    transform: str = "scale",
 ) -> Estimate:
     r"""Kozachenko–Leonenko k-nearest-neighbour estimate of the differential entropy H(X).
 
@@ -234,11 +251,20 @@ def kl_entropy(
         Neighbour search path (:mod:`infobench.estimators._neighbors`).
     max_memory : int, optional
         Tile budget in bytes for the brute-force path.
+    transform : {"scale", "none"}
+        ``"scale"`` (default): divide each column by its robust scale
+        :math:`s_j` (IQR/1.349) and add the exact log-Jacobian
+        :math:`\sum_j \log s_j`, so the estimate is the entropy of ``x`` in
+        its own units and shifts by exactly :math:`\log c` when a column is
+        multiplied by :math:`c`. ``"none"``: distances in the given units.
+        ``"copula"`` is refused (a rank map has no exact Jacobian); see
+        :mod:`infobench.estimators._transforms`.
 
     Returns
     -------
     Estimate
-        Entropy in nats; ``extras`` names the search path, device and dtype.
+        Entropy in nats; ``extras`` names the search path, device, dtype
+        and transform (with ``log_jacobian``).
 
     References
     ----------
@@ -255,40 +281,60 @@ def kl_entropy(
     2.8
     """
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
+    transform = check_transform(transform, quantity="entropy")
     xs = check_samples(x, "x", device=device, dtype=dtype)
-    _reject_discrete(xs, "Kozachenko-Leonenko")
+    reject_discrete(xs, "Kozachenko-Leonenko")
     n, d = xs.n, xs.d
     k = check_k(k, n)
-    data = _Noise(seed, xs.data.device).add(xs.data, amount)
+    tr = _transformed(xs, transform)
+    data = _Noise(seed, xs.data.device).add(tr.data, amount)
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric)
+    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric) + tr.log_jacobian
     terms = const + d * _log(_host(r))
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory)
-    return _result(terms, std_err, n, "knn", params, _data_extras(algo, data, amount))
+                  algorithm=algorithm, max_memory=max_memory, transform=transform)
+    extras = _data_extras(algo, data, amount, transform)
+    extras["log_jacobian"] = tr.log_jacobian
+    return _result(terms, std_err, n, "knn", params, extras)
 
 
 # ---------------------------------------------------------- mutual information
-def _discrete_mode(discrete: Any, xs, ys) -> str:
-    if discrete is False or discrete is None:
+def _legacy_discrete(discrete: Any) -> tuple[bool | None, bool | None]:
+    """Map the deprecated ``discrete`` ("auto"/"x"/"y"/"none") to ``(discrete_x, discrete_y)``."""
+    warnings.warn(
+        "ksg: discrete= is deprecated and will be removed; use discrete_x=True / discrete_y=True "
+        "(None infers from the dtype, False forces continuous), the names the histogram method uses",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    if discrete is False:
         discrete = "none"
     if discrete is True:
         raise ValueError("discrete must name the discrete side: 'x' or 'y' (or 'auto' / 'none'); got True")
     discrete = check_choice("discrete", discrete, DISCRETE_CHOICES)
-    if discrete != "auto":
-        return discrete
-    if xs.discrete and ys.discrete:
+    return {"auto": (None, None), "x": (True, False), "y": (False, True), "none": (False, False)}[discrete]
+
+
+def _discrete_mode(discrete_x: Any, discrete_y: Any, discrete: Any, xs, ys) -> str:
+    """The discrete side, "x", "y" or "none", from the flags (None: integer dtype means discrete)."""
+    if discrete is not None:
+        if discrete_x is not None or discrete_y is not None:
+            raise ValueError(
+                f"pass discrete_x / discrete_y, not also the deprecated discrete; got discrete={discrete!r}"
+            )
+        discrete_x, discrete_y = _legacy_discrete(discrete)
+    fx = xs.discrete if discrete_x is None else check_bool("discrete_x", discrete_x)
+    fy = ys.discrete if discrete_y is None else check_bool("discrete_y", discrete_y)
+    if fx and fy:
+        how = "integer-valued" if discrete_x is None and discrete_y is None else "discrete (discrete_x, discrete_y)"
         raise ValueError(
-            "x and y are both integer-valued: KSG estimates MI of continuous variables and Ross's "
-            "estimator needs one continuous side; use method='histogram' for discrete-discrete MI, or "
-            "discrete='none' to treat both as continuous (ties are then broken by jitter)"
+            f"x and y are both {how}: KSG "
+            "estimates MI of continuous variables and Ross's estimator needs one continuous side; use "
+            "method='histogram' for discrete-discrete MI, or discrete_x=False, discrete_y=False to treat "
+            "both as continuous (ties are then broken by jitter)"
         )
-    if xs.discrete:
-        return "x"
-    if ys.discrete:
-        return "y"
-    return "none"
+    return "x" if fx else "y" if fy else "none"
 
 
 @register("mi", "ksg")
@@ -300,13 +346,16 @@ def ksg_mutual_information(
     variant: int = 1,
     metric: str = "euclidean",
     std_err: bool = False,
-    discrete: str = "auto",
+    discrete_x: bool | None = None,
+    discrete_y: bool | None = None,
     jitter: float | bool = DEFAULT_JITTER,
     seed: Any = None,
     device: Any = "auto",
     dtype: Any = None,
     algorithm: str = "auto",
     max_memory: int | None = None,
+    transform: str = "scale",
+    discrete: str | None = None,
 ) -> Estimate:
     r"""Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimate of I(X;Y).
 
@@ -333,7 +382,7 @@ def ksg_mutual_information(
     \|x_i - x_j\|` (same for y) and
     :math:`n_x(i) = \#\{j \ne i: \|x_i - x_j\| \le \epsilon_x(i)/2\}`.
 
-    When one side is declared discrete (``discrete="x"`` / ``"y"``, or
+    When one side is discrete (``discrete_x=True`` / ``discrete_y=True``, or
     automatically when exactly one input is integer-valued), Ross's (2014)
     estimator is used instead (``variant`` does not apply):
 
@@ -367,15 +416,27 @@ def ksg_mutual_information(
         which makes it several times faster than the max-norm there.
     std_err : bool
         Also return the standard error from the spread of the per-point terms.
-    discrete : {"auto", "x", "y", "none"}
-        Which side is discrete. ``"auto"`` declares an integer-typed side
-        discrete when the other is continuous.
+    discrete_x, discrete_y : bool or None
+        Whether each side is discrete (the names of the histogram method).
+        None (default): an integer, boolean or categorical side is discrete.
+        True: use Ross's estimator with that side as the labels (at most one
+        side). False: treat the side as continuous even if integer-typed.
     jitter : float or bool
         Tie-breaking noise for continuous sides (module notes).
     seed : int, numpy/torch Generator or None
         Seed for the jitter.
     device, dtype, algorithm, max_memory
         As in :func:`kl_entropy`.
+    transform : {"scale", "copula", "none"}
+        Applied to each continuous column before the search
+        (:mod:`infobench.estimators._transforms`). ``"scale"`` (default):
+        divide by a robust scale (IQR/1.349); MI is invariant, so nothing is
+        added and the estimate is the same in any units. ``"copula"``: normal
+        scores of the ranks (invariant to any increasing map of a column).
+        ``"none"``: the given units (the behaviour before this option: the
+        column in the larger unit then decides every joint neighbour).
+    discrete : {"auto", "x", "y", "none"} or None
+        Deprecated alias of ``discrete_x`` / ``discrete_y`` (warns).
 
     Returns
     -------
@@ -401,36 +462,38 @@ def ksg_mutual_information(
     """
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
     variant = check_choice("variant", variant, (1, 2))
+    transform = check_transform(transform, quantity="mi")
     xs = check_samples(x, "x", device=device, dtype=dtype)
     ys = check_samples(y, "y", device=xs.data.device, dtype=dtype)
     check_same_length(xs, ys)
     check_same_device(xs, ys)
-    mode = _discrete_mode(discrete, xs, ys)
+    mode = _discrete_mode(discrete_x, discrete_y, discrete, xs, ys)
     n = xs.n
     k = check_k(k, n)
-    params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete=discrete, jitter=jitter,
-                  seed=seed, device=device, dtype=dtype, algorithm=algorithm, max_memory=max_memory)
+    params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete_x=discrete_x,
+                  discrete_y=discrete_y, jitter=jitter, seed=seed, device=device, dtype=dtype,
+                  algorithm=algorithm, max_memory=max_memory, transform=transform, discrete=discrete)
     noise = _Noise(seed, xs.data.device)
     if mode != "none":
         labels, cont = (xs, ys) if mode == "x" else (ys, xs)
-        return _ross(labels.data, noise.add(cont.data, amount), cont.name, k, metric, std_err, amount,
-                     algorithm, max_memory, params)
-    xd = noise.add(xs.data, amount)
-    yd = noise.add(ys.data, amount)
+        return _ross(labels.data, noise.add(_transformed(cont, transform).data, amount), cont.name, k, metric,
+                     std_err, amount, algorithm, max_memory, params, transform)
+    xd = noise.add(_transformed(xs, transform).data, amount)
+    yd = noise.add(_transformed(ys, transform).data, amount)
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
-                   ", or declare a discrete side with discrete='x' or 'y'")
+                   ", or declare a discrete side with discrete_x=True or discrete_y=True")
     nx, ny = _host(res.nx), _host(res.ny)
     if variant == 1:
         terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
     else:
         terms = float(digamma(k) - 1.0 / k + digamma(n)) - _digamma(nx) - _digamma(ny)
-    extras = _data_extras(res.algorithm, xd, amount)
+    extras = _data_extras(res.algorithm, xd, amount, transform)
     extras["estimator"] = f"KSG-{variant}"
     return _result(terms, std_err, n, "ksg", params, extras)
 
 
-def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params) -> Estimate:
+def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params, transform) -> Estimate:
     """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values."""
     _, codes, sizes = torch.unique(labels, dim=0, return_inverse=True, return_counts=True)
     keep = sizes[codes] > 1
@@ -463,7 +526,7 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
                    amount, "")
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
     terms = float(digamma(n_used)) + _digamma(_host(k_i)) - _digamma(_host(n_label)) - _digamma(_host(m))
-    extras = _data_extras("+".join(sorted(algos)), cont, amount)
+    extras = _data_extras("+".join(sorted(algos)), cont, amount, transform)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
     return _result(terms, std_err, n_used, "ksg", params, extras)
 
@@ -483,6 +546,7 @@ def knn_kl_divergence(
     dtype: Any = None,
     algorithm: str = "auto",
     max_memory: int | None = None,
+    transform: str = "scale",
 ) -> Estimate:
     r"""Wang–Kulkarni–Verdú k-nearest-neighbour estimate of D(P || Q).
 
@@ -509,10 +573,20 @@ def knn_kl_divergence(
     std_err : bool
         Also return the standard error of the mean of the per-point terms.
     jitter : float or bool
-        Tie-breaking noise in units of each column's standard deviation over
-        ``p`` and ``q`` pooled (module notes).
+        Tie-breaking noise in units of each column's standard deviation,
+        within each sample: ``p``'s noise follows ``p``'s spread and ``q``'s
+        follows ``q``'s, so a ``p`` far narrower than ``q`` keeps its
+        neighbour structure (module notes).
     seed, device, dtype, algorithm, max_memory
         As in :func:`kl_entropy`.
+    transform : {"scale", "none"}
+        ``"scale"`` (default): divide each column of both samples by the
+        same robust scale, that of ``p`` and ``q`` pooled (IQR/1.349). One
+        scale for both keeps the map the same on both sides, so its Jacobian
+        cancels in the divergence and the estimate is the same in any units;
+        the pooled sample is used because it is symmetric in ``p`` and ``q``
+        and has a positive spread whenever either sample does. ``"none"``:
+        the given units. ``"copula"`` is refused (no exact Jacobian).
 
     Returns
     -------
@@ -535,18 +609,21 @@ def knn_kl_divergence(
     0.5
     """
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
+    transform = check_transform(transform, quantity="kl")
     ps = check_samples(p, "p", device=device, dtype=dtype)
     qs = check_samples(q, "q", device=ps.data.device, dtype=dtype)
-    _reject_discrete(ps, "kNN KL-divergence")
-    _reject_discrete(qs, "kNN KL-divergence")
+    reject_discrete(ps, "kNN KL-divergence")
+    reject_discrete(qs, "kNN KL-divergence")
     check_same_dim(ps, qs)
     check_same_device(ps, qs)
     n, m, d = ps.n, qs.n, ps.d
     k = check_int("k", k, low=1, high=min(n - 1, m), context=f" (n={n} rows in p, m={m} rows in q)")
+    scales = None
+    if transform == "scale":
+        scales = robust_scale(torch.cat([ps.data, qs.data]), "p and q pooled", ps.columns or qs.columns)
     noise = _Noise(seed, ps.data.device)
-    pooled = torch.cat([ps.data, qs.data]) if amount else None
-    pd_ = noise.add(ps.data, amount, scale_from=pooled)
-    qd_ = noise.add(qs.data, amount, scale_from=pooled)
+    pd_ = noise.add(_transformed(ps, transform, scales).data, amount)
+    qd_ = noise.add(_transformed(qs, transform, scales).data, amount)
     rho, algo = kth_distance(pd_, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(rho, "the distance to the k-th nearest neighbour within p", amount, "")
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
@@ -554,5 +631,5 @@ def knn_kl_divergence(
                    amount, "")
     terms = d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1))
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory)
-    return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount))
+                  algorithm=algorithm, max_memory=max_memory, transform=transform)
+    return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount, transform))
