@@ -32,7 +32,7 @@ from infobench.bench.spec import EstimatorSpec, parse_specs
 __all__ = ["Cell", "Grid", "derive_seed", "make_grid", "resolve_tasks", "task_quantity"]
 
 # Task kinds and the estimator quantity that serves them.
-_KIND_TO_QUANTITY = {"mi": "mi", "entropy": "entropy"}
+_KIND_TO_QUANTITY = {"mi": "mi", "entropy": "entropy", "kl": "kl"}
 _TASK_ATTRS = ("id", "kind", "sample", "truth")
 
 
@@ -51,7 +51,7 @@ def derive_seed(base_seed: int, *identity: Any) -> int:
 
 
 def task_quantity(task: Any) -> str:
-    """The estimator quantity (``"mi"`` or ``"entropy"``) that a task's ``kind`` asks for."""
+    """The estimator quantity (``"mi"``, ``"entropy"`` or ``"kl"``) that a task's ``kind`` asks for."""
     kind = getattr(task, "kind", None)
     if kind not in _KIND_TO_QUANTITY:
         raise ValueError(f"task {getattr(task, 'id', task)!r} has kind {kind!r}; expected one of {list(_KIND_TO_QUANTITY)}")

@@ -31,7 +31,7 @@ _GENERATOR_KINDS = ("gan", "wgan-gp", "vae")
 class BenchmarkConfig:
     """Estimator benchmark: suites x estimators x sample sizes x seeds."""
 
-    suites: tuple[str, ...] = ("smoke", "entropy")
+    suites: tuple[str, ...] = ("smoke", "entropy", "kl")
     mi_estimators: tuple[str, ...] = (
         "ksg[variant=1,2]",
         "kde",
