@@ -24,6 +24,8 @@ import scipy.special  # noqa: F401
 import torch
 
 import infobench
+from infobench._validation import resolve_device
+from infobench.bench.grid import to_json
 from infobench.estimators.base import get_method
 
 try:  # the task registry, when installed, is what most cells unpickle
@@ -74,8 +76,6 @@ def environment() -> dict[str, Any]:
 def _device(params: dict[str, Any], accepted: dict[str, Any]) -> str:
     if "device" not in accepted:
         return "cpu"
-    from infobench._validation import resolve_device
-
     try:
         return str(resolve_device(params.get("device", accepted["device"])))
     except (ValueError, TypeError):
@@ -138,8 +138,6 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
         else:
             x = sample[0] if isinstance(sample, tuple) else sample
             est = infobench.entropy(x, method, **params)
-        from infobench.bench.grid import to_json
-
         se = est.std_err
         out.update(
             ok=True,
