@@ -205,7 +205,11 @@ def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict | 
     return "ksg", {}, "continuous, not Gaussian: KSG (k=3)"
 
 
-def _result(est: Estimate, method: str, chosen: dict, reason: str, diag: dict | None, params: dict) -> Estimate:
+def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag: dict | None,
+                common: dict[str, Any], params: dict[str, Any]) -> Estimate:
+    """Run the chosen method through the registry; return its estimate as auto's, with the choice in extras."""
+    method, chosen, reason = choice
+    est = run_method(quantity, method, data, _forward(quantity, method, common, chosen))
     extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
               "chosen_extras": dict(est.extras)}
     return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras)
@@ -249,10 +253,9 @@ def auto_mutual_information(
     diag = None
     if not (disc_x or disc_y):
         diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
-    method, chosen, reason = _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag)
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
-    est = run_method("mi", method, (x, y), _forward("mi", method, common, chosen))
-    return _result(est, method, chosen, reason, diag, dict(discrete=discrete, **common))
+    return _run_choice("mi", (x, y), _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag), diag, common,
+                       dict(discrete=discrete, **common))
 
 
 @register("entropy", "auto")
@@ -295,5 +298,4 @@ def auto_entropy(
         else:
             method, chosen, reason = "knn", {}, "continuous, not Gaussian: Kozachenko-Leonenko kNN (k=3)"
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
-    est = run_method("entropy", method, (x,), _forward("entropy", method, common, chosen))
-    return _result(est, method, chosen, reason, diag, common)
+    return _run_choice("entropy", (x,), (method, chosen, reason), diag, common, common)

@@ -139,14 +139,8 @@ class MITask(Task):
 
 
 @dataclass(frozen=True)
-class EntropyTask(Task):
-    """A distribution of X with known differential entropy H(X).
-
-    Besides ``sample`` it exposes the exact log density ``log_prob`` (used for
-    Monte-Carlo truths and to check the closed forms).
-    """
-
-    kind: ClassVar[str] = "entropy"
+class _OneSpace(Task):
+    """Tasks on one space R^dim (entropy, KL): ``dim_x = dim``, ``dim_y = 0``."""
 
     @property
     def dim_x(self) -> int:
@@ -155,6 +149,17 @@ class EntropyTask(Task):
     @property
     def dim_y(self) -> int:
         return 0
+
+
+@dataclass(frozen=True)
+class EntropyTask(_OneSpace):
+    """A distribution of X with known differential entropy H(X).
+
+    Besides ``sample`` it exposes the exact log density ``log_prob`` (used for
+    Monte-Carlo truths and to check the closed forms).
+    """
+
+    kind: ClassVar[str] = "entropy"
 
     def sample(self, n: int, seed: Any) -> np.ndarray:
         """Draw ``n`` samples of X: a float64 array of shape ``(n, dim_x)``.
@@ -182,7 +187,7 @@ class EntropyTask(Task):
 
 
 @dataclass(frozen=True)
-class KLTask(Task):
+class KLTask(_OneSpace):
     """Two distributions P and Q on R^dim with known divergence D(P || Q).
 
     ``sample(n, seed)`` returns ``(p, q)``: ``n`` independent draws from each.
@@ -191,14 +196,6 @@ class KLTask(Task):
     """
 
     kind: ClassVar[str] = "kl"
-
-    @property
-    def dim_x(self) -> int:
-        return self.dim
-
-    @property
-    def dim_y(self) -> int:
-        return 0
 
     def sample(self, n: int, seed: Any) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` samples from P and ``n`` from Q: two float64 arrays of shape ``(n, dim)``.
