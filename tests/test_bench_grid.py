@@ -81,7 +81,7 @@ def test_spec_objects_are_accepted():
         (dict(base_seed=-1), ValueError, r"base_seed must be an integer >= 0; got -1"),
         (dict(tasks=[]), ValueError, "a grid needs tasks"),
         (dict(tasks=[object()]), TypeError, "tasks must be infobench Task objects or task ids"),
-        (dict(tasks=[FakeTask(kind="kl")]), ValueError, r"has kind 'kl'; expected one of \['mi', 'entropy'\]"),
+        (dict(tasks=[FakeTask(kind="bogus")]), ValueError, r"has kind 'bogus'; expected one of \['mi', 'entropy', 'kl'\]"),
     ],
 )
 def test_invalid_grids_raise_before_any_work(kwargs, exc, match):

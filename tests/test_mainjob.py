@@ -33,7 +33,7 @@ def test_print_config_cli(capsys):
     assert main(["run", "--quick", "--print-config"]) == 0
     out = capsys.readouterr().out
     assert "[benchmark]" in out and "[generators]" in out and "[quality]" in out
-    assert 'suites = ["smoke", "entropy"]' in out
+    assert 'suites = ["smoke", "entropy", "kl"]' in out
 
 
 def test_config_overrides_subset(tmp_path):

@@ -47,7 +47,15 @@ def test_sample_shapes_dtypes_and_reproducibility(task):
     out = task.sample(7, seed=3)
     again = task.sample(7, seed=np.random.default_rng(3))
     other = task.sample(7, seed=4)
-    if task.kind == "mi":
+    if task.kind == "kl":
+        p, q = out
+        assert p.shape == q.shape == (7, task.dim_x) and p.dtype == q.dtype == np.float64
+        assert task.dim_y == 0
+        np.testing.assert_array_equal(p, again[0])
+        np.testing.assert_array_equal(q, again[1])
+        assert not np.array_equal(p, other[0])
+        arrays = (p, q)
+    elif task.kind == "mi":
         x, y = out
         assert x.shape == (7, task.dim_x) and y.shape == (7, task.dim_y)
         assert x.dtype == (np.int64 if task.discrete_x else np.float64)
@@ -67,7 +75,7 @@ def test_sample_shapes_dtypes_and_reproducibility(task):
 
 @pytest.mark.parametrize("task", ALL, ids=lambda t: t.id)
 def test_metadata(task):
-    assert task.kind in ("mi", "entropy")
+    assert task.kind in ("mi", "entropy", "kl")
     assert isinstance(task.family, str) and task.family
     assert isinstance(task.dim_x, int) and task.dim_x >= 1
     assert isinstance(task.dim_y, int) and task.dim_y >= (1 if task.kind == "mi" else 0)
@@ -127,8 +135,8 @@ def test_truth_is_cached_and_monte_carlo_deterministic():
 
 # ------------------------------------------------------------------- suites
 def test_suite_contents():
-    assert tasks.SUITES == ("smoke", "mi-standard", "entropy", "staircase")
-    smoke, standard, entropy, stairs = (tasks.suite(s) for s in tasks.SUITES)
+    assert tasks.SUITES == ("smoke", "mi-standard", "entropy", "staircase", "kl", "mixtures")
+    smoke, standard, entropy, stairs, kl, mixtures = (tasks.suite(s) for s in tasks.SUITES)
     assert 6 <= len(smoke) <= 8 and max(max(t.dim_x, t.dim_y) for t in smoke) <= 2
     assert len(standard) == 40 and all(t.kind == "mi" for t in standard)
     assert min(t.dim_x for t in standard) == 1 and max(t.dim_x + t.dim_y for t in standard) == 50
@@ -141,6 +149,11 @@ def test_suite_contents():
         "gaussian", "uniform", "laplace", "exponential", "student-t", "mixture", "transformed"}
     assert [t.truth for t in stairs] == [2.0, 4.0, 6.0, 8.0, 10.0]
     assert all(t.dim_x == t.dim_y == 20 and t.family == "staircase" for t in stairs)
+    assert all(t.kind == "kl" for t in kl)
+    assert {t.family for t in kl} == {"gaussian", "exponential", "laplace", "transformed"}
+    assert all(t.kind == "mi" and t.truth > 0.05 for t in mixtures)
+    assert {t.family for t in mixtures} == {"mixture", "outliers", "discrete-continuous"}
+    assert max(t.dim_x for t in mixtures) == 10 and min(t.dim_x for t in mixtures) == 1
 
 
 def test_staircase_contract():
@@ -156,7 +169,7 @@ def test_staircase_contract():
 
 
 def test_unknown_names():
-    with pytest.raises(ValueError, match=r"suite must be one of \['smoke', 'mi-standard', 'entropy', 'staircase'\]; got 'nope'"):
+    with pytest.raises(ValueError, match=r"suite must be one of \['smoke', 'mi-standard', 'entropy', 'staircase', 'kl', 'mixtures'\]; got 'nope'"):
         tasks.suite("nope")
     with pytest.raises(ValueError, match=r"unknown task id 'normal-dense-x1-y1-rho0.7'.*did you mean.*valid ids are \["):
         tasks.get_task("normal-dense-x1-y1-rho0.7")

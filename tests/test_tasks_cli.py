@@ -35,5 +35,5 @@ def test_all_tasks_by_default(capsys):
 def test_unknown_suite_is_a_one_line_error(capsys):
     assert main(["tasks", "--suite", "bogus"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "suite must be one of ['smoke', 'mi-standard', 'entropy', 'staircase']; got 'bogus'" in err
+    assert "suite must be one of ['smoke', 'mi-standard', 'entropy', 'staircase', 'kl', 'mixtures']; got 'bogus'" in err
     assert "Traceback" not in err

@@ -24,6 +24,8 @@ import scipy.special  # noqa: F401
 import torch
 
 import infobench
+from infobench._validation import resolve_device
+from infobench.bench.grid import to_json
 from infobench.estimators.base import get_method
 
 try:  # the task registry, when installed, is what most cells unpickle
@@ -74,8 +76,6 @@ def environment() -> dict[str, Any]:
 def _device(params: dict[str, Any], accepted: dict[str, Any]) -> str:
     if "device" not in accepted:
         return "cpu"
-    from infobench._validation import resolve_device
-
     try:
         return str(resolve_device(params.get("device", accepted["device"])))
     except (ValueError, TypeError):
@@ -95,6 +95,8 @@ def _call_arguments(payload: dict[str, Any], accepted: dict[str, Any]) -> dict[s
     if payload["quantity"] == "entropy":
         flags["discrete"] = flags.pop("discrete_x")
         flags.pop("discrete_y")
+    elif payload["quantity"] == "kl":  # KL tasks are continuous on both sides
+        flags = {}
     for name, value in flags.items():
         if name in accepted and name not in params and value is not None:
             params[name] = bool(value)
@@ -104,7 +106,7 @@ def _call_arguments(payload: dict[str, Any], accepted: dict[str, Any]) -> dict[s
 def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
     """Run one cell and return its outcome; never raises for a failing estimator.
 
-    ``payload`` (a dict, or its pickle): ``quantity`` ("mi"/"entropy"),
+    ``payload`` (a dict, or its pickle): ``quantity`` ("mi"/"entropy"/"kl"),
     ``method``, ``params`` (the spec's), ``task``, ``n``, ``data_seed``,
     ``estimator_seed`` and ``imports`` (modules to import first).
 
@@ -130,11 +132,12 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
         if quantity == "mi":
             x, y = sample
             est = infobench.mutual_information(x, y, method, **params)
+        elif quantity == "kl":
+            p, q = sample
+            est = infobench.kl_divergence(p, q, method, **params)
         else:
             x = sample[0] if isinstance(sample, tuple) else sample
             est = infobench.entropy(x, method, **params)
-        from infobench.bench.grid import to_json
-
         se = est.std_err
         out.update(
             ok=True,

@@ -26,13 +26,15 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from infobench import tasks as task_registry
 from infobench._validation import check_int
 from infobench.bench.spec import EstimatorSpec, parse_specs
+from infobench.estimators.base import get_method, methods_for
 
 __all__ = ["Cell", "Grid", "derive_seed", "make_grid", "resolve_tasks", "task_quantity"]
 
 # Task kinds and the estimator quantity that serves them.
-_KIND_TO_QUANTITY = {"mi": "mi", "entropy": "entropy"}
+_KIND_TO_QUANTITY = {"mi": "mi", "entropy": "entropy", "kl": "kl"}
 _TASK_ATTRS = ("id", "kind", "sample", "truth")
 
 
@@ -51,7 +53,7 @@ def derive_seed(base_seed: int, *identity: Any) -> int:
 
 
 def task_quantity(task: Any) -> str:
-    """The estimator quantity (``"mi"`` or ``"entropy"``) that a task's ``kind`` asks for."""
+    """The estimator quantity (``"mi"``, ``"entropy"`` or ``"kl"``) that a task's ``kind`` asks for."""
     kind = getattr(task, "kind", None)
     if kind not in _KIND_TO_QUANTITY:
         raise ValueError(f"task {getattr(task, 'id', task)!r} has kind {kind!r}; expected one of {list(_KIND_TO_QUANTITY)}")
@@ -75,8 +77,6 @@ def resolve_tasks(tasks: Any = None, suite: str | Iterable[str] | None = None) -
     """Turn task objects, task ids and suite names into a list of unique tasks (in order)."""
     out: list[Any] = []
     if suite is not None:
-        from infobench import tasks as task_registry
-
         names = [suite] if isinstance(suite, str) else list(suite)
         for name in names:
             out.extend(task_registry.suite(name))
@@ -84,8 +84,6 @@ def resolve_tasks(tasks: Any = None, suite: str | Iterable[str] | None = None) -
         items = [tasks] if isinstance(tasks, str) or not isinstance(tasks, Iterable) else list(tasks)
         for t in items:
             if isinstance(t, str):
-                from infobench import tasks as task_registry
-
                 out.append(task_registry.get_task(t))
             else:
                 out.append(t)
@@ -169,8 +167,6 @@ class Grid:
 
     def applies(self, spec: EstimatorSpec, task: Any) -> bool:
         """Whether ``spec``'s method estimates the quantity ``task`` asks for."""
-        from infobench.estimators.base import methods_for
-
         return spec.method in methods_for(task_quantity(task))
 
     def cells(self) -> list[Cell]:
@@ -244,8 +240,6 @@ def _check_seeds(seeds: Any) -> tuple[int, ...]:
 
 def validate_spec_params(spec: EstimatorSpec, quantities: Sequence[str]) -> None:
     """Check that ``spec``'s method exists for one of ``quantities`` and takes its parameters."""
-    from infobench.estimators.base import get_method, methods_for
-
     found = [q for q in quantities if spec.method in methods_for(q)]
     if not found:
         valid = sorted({m for q in quantities for m in methods_for(q)})

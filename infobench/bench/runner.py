@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import Cell, Grid, make_grid, task_quantity, to_json
 from infobench.bench.store import ResultsStore
+from infobench.estimators.base import get_method, methods_for
 
 __all__ = ["execute", "run_grid"]
 
@@ -47,8 +48,6 @@ def _worker_imports(grid: Grid, executor: Any) -> tuple[str, ...]:
     The built-in estimators register when ``infobench`` is imported; a method
     registered by user code is found through its function's module.
     """
-    from infobench.estimators.base import get_method, methods_for
-
     mods: list[str] = []
     quantities = sorted({task_quantity(t) for t in grid.tasks})
     isolated = executor.name != "in-process"

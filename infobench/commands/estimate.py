@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     parser.add_argument("--y", default=None, metavar="COLS", help="columns of Y (omit to estimate the entropy of X)")
     parser.add_argument("--method", default=None, metavar="SPEC",
                         help="estimator spec, e.g. 'ksg[k=5]' or 'kde[bandwidth=scott]' "
-                        "(default: ksg for MI, knn for entropy; see 'infobench estimators')")
+                        "(default: auto, which picks a method from the data and says which and why; "
+                        "see 'infobench estimators')")
     parser.add_argument("--seed", type=int, default=0, help="seed of randomised estimators (default 0)")
     parser.add_argument("--no-std-err", action="store_true", help="skip the standard error")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from infobench.estimators.base import get_method
 
     quantity = "mi" if args.y is not None else "entropy"
-    spec = EstimatorSpec.parse(args.method or ("ksg" if quantity == "mi" else "knn"))
+    spec = EstimatorSpec.parse(args.method or "auto")
     info = get_method(quantity, spec.method)  # unknown names fail here, before the file is read
     params = spec.kwargs
     unknown = sorted(set(params) - set(info.params))
@@ -168,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
         "seconds": est.seconds,
         "params": {k: v for k, v in est.params.items() if isinstance(v, (int, float, str, bool, type(None)))},
     }
+    if "chosen" in est.extras:  # method="auto": what it ran, and why
+        record["chosen"] = est.extras["chosen"]
+        record["reason"] = est.extras["reason"]
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
@@ -192,6 +196,8 @@ def _print_table(r: dict[str, Any]) -> None:
         ("estimator", r["estimator"]),
         ("X columns", f"{r['x']} ({r['dims'][0]} dims)"),
     ]
+    if "chosen" in r:
+        rows.insert(1, ("chosen", f"{r['chosen']}: {r['reason']}"))
     if r["quantity"] == "mi":
         rows.append(("Y columns", f"{r['y']} ({r['dims'][1]} dims)"))
     rows += [

@@ -1,7 +1,7 @@
 """Distributions with known entropy or mutual information, to benchmark estimators.
 
 Every task is a frozen dataclass (:class:`Task`) with an ``id`` built from
-its parameters, ``kind`` (``"mi"`` or ``"entropy"``), ``family``, ``dim_x``,
+its parameters, ``kind`` (``"mi"``, ``"entropy"`` or ``"kl"``), ``family``, ``dim_x``,
 ``dim_y``, JSON ``params``, ``sample(n, seed)`` and the exact ``truth`` in
 nats (closed form, or a cached Monte-Carlo value with ``truth_std_err``).
 
@@ -16,7 +16,7 @@ Examples
 ['staircase-d20-mi2', 'staircase-d20-mi4']
 """
 
-from infobench.tasks.base import EntropyTask, MITask, Task
+from infobench.tasks.base import EntropyTask, KLTask, MITask, Task
 from infobench.tasks.entropy_tasks import (
     AffineEntropy,
     ExponentialEntropy,
@@ -29,9 +29,12 @@ from infobench.tasks.entropy_tasks import (
     TransformedEntropy,
     UniformEntropy,
 )
+from infobench.tasks.kl_tasks import ExponentialKL, GaussianKL, LaplaceKL, TransformedKL
 from infobench.tasks.mi_tasks import (
     AdditiveUniform,
     Bimodal,
+    ClassMixture,
+    Contaminated,
     CrossMixture,
     DiscreteContinuous,
     GaussianMixture,
@@ -48,6 +51,7 @@ __all__ = [
     "Task",
     "MITask",
     "EntropyTask",
+    "KLTask",
     "SUITES",
     "TRANSFORMS",
     "get_task",
@@ -69,6 +73,8 @@ __all__ = [
     "RandomMixture",
     "DiscreteContinuous",
     "Independent",
+    "Contaminated",
+    "ClassMixture",
     # entropy tasks
     "GaussianEntropy",
     "GaussianCovEntropy",
@@ -80,4 +86,9 @@ __all__ = [
     "RandomMixtureEntropy",
     "TransformedEntropy",
     "AffineEntropy",
+    # KL tasks
+    "GaussianKL",
+    "ExponentialKL",
+    "LaplaceKL",
+    "TransformedKL",
 ]

@@ -25,7 +25,7 @@ import numpy as np
 
 from infobench._validation import as_generator, check_float, check_int
 
-__all__ = ["Task", "MITask", "EntropyTask"]
+__all__ = ["Task", "MITask", "EntropyTask", "KLTask"]
 
 # Every Monte-Carlo truth in the package uses this seed, so a truth is a fixed
 # number (and its standard error a fixed number) for a given parameter set.
@@ -41,12 +41,13 @@ class Task:
     id : str
         Stable identifier built from the parameters, e.g.
         ``"normal-dense-x2-y2-rho0.5"``; unique within the registry.
-    kind : {"mi", "entropy"}
-        What ``truth`` measures: I(X; Y) or H(X).
+    kind : {"mi", "entropy", "kl"}
+        What ``truth`` measures: I(X; Y), H(X) or D(P || Q).
     family : str
         The family of distributions, e.g. ``"normal"``, ``"student-t"``.
     dim_x, dim_y : int
-        Dimensions of X and Y (``dim_y == 0`` for entropy tasks).
+        Dimensions of X and Y (``dim_y == 0`` for entropy and KL tasks; for KL
+        tasks ``dim_x`` is the common dimension of P and Q).
     params : dict
         JSON-serialisable parameters (the dataclass fields).
     truth : float
@@ -138,14 +139,8 @@ class MITask(Task):
 
 
 @dataclass(frozen=True)
-class EntropyTask(Task):
-    """A distribution of X with known differential entropy H(X).
-
-    Besides ``sample`` it exposes the exact log density ``log_prob`` (used for
-    Monte-Carlo truths and to check the closed forms).
-    """
-
-    kind: ClassVar[str] = "entropy"
+class _OneSpace(Task):
+    """Tasks on one space R^dim (entropy, KL): ``dim_x = dim``, ``dim_y = 0``."""
 
     @property
     def dim_x(self) -> int:
@@ -154,6 +149,17 @@ class EntropyTask(Task):
     @property
     def dim_y(self) -> int:
         return 0
+
+
+@dataclass(frozen=True)
+class EntropyTask(_OneSpace):
+    """A distribution of X with known differential entropy H(X).
+
+    Besides ``sample`` it exposes the exact log density ``log_prob`` (used for
+    Monte-Carlo truths and to check the closed forms).
+    """
+
+    kind: ClassVar[str] = "entropy"
 
     def sample(self, n: int, seed: Any) -> np.ndarray:
         """Draw ``n`` samples of X: a float64 array of shape ``(n, dim_x)``.
@@ -166,12 +172,7 @@ class EntropyTask(Task):
 
     def log_prob(self, x: Any) -> np.ndarray:
         """Exact log density (nats) at the rows of ``x`` (shape ``(n, dim)``); returns shape ``(n,)``."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 1 and self.dim == 1:
-            x = x.reshape(-1, 1)
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (n, {self.dim}); got shape {x.shape}")
-        return self._log_prob(x)
+        return self._log_prob(_rows(x, self.dim))
 
     def _log_prob(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -185,6 +186,35 @@ class EntropyTask(Task):
         return None
 
 
+@dataclass(frozen=True)
+class KLTask(_OneSpace):
+    """Two distributions P and Q on R^dim with known divergence D(P || Q).
+
+    ``sample(n, seed)`` returns ``(p, q)``: ``n`` independent draws from each.
+    ``log_ratio`` is the exact ``log p(x) - log q(x)``; its mean over draws
+    from P is the Monte-Carlo check of the closed form.
+    """
+
+    kind: ClassVar[str] = "kl"
+
+    def sample(self, n: int, seed: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` samples from P and ``n`` from Q: two float64 arrays of shape ``(n, dim)``.
+
+        ``seed`` (int, numpy or torch Generator) makes the draw reproducible.
+        """
+        n = check_int("n", n, low=1)
+        rng = as_generator(seed)
+        p, q = self._sample(n, rng)
+        return _finish(p, n, self.dim, False), _finish(q, n, self.dim, False)
+
+    def log_ratio(self, x: Any) -> np.ndarray:
+        """Exact ``log p(x) - log q(x)`` (nats) at the rows of ``x`` (shape ``(n, dim)``); returns shape ``(n,)``."""
+        return self._log_ratio(_rows(x, self.dim))
+
+    def _log_ratio(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - every concrete task overrides it
+        raise NotImplementedError
+
+
 @functools.lru_cache(maxsize=4096)
 def _cached_truth(task: Task) -> tuple[float, float]:
     # Keyed by the task itself (frozen dataclasses hash by their fields), so two
@@ -194,6 +224,16 @@ def _cached_truth(task: Task) -> tuple[float, float]:
     if not (math.isfinite(value) and math.isfinite(se)):  # pragma: no cover - a bug, never user input
         raise FloatingPointError(f"task {task.id}: truth {value} ± {se} is not finite")
     return value, se
+
+
+def _rows(x: Any, dim: int) -> np.ndarray:
+    """``x`` as a float64 ``(n, dim)`` array (a 1-D array is a column when ``dim == 1``) or ``ValueError``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1 and dim == 1:
+        x = x.reshape(-1, 1)
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"x must have shape (n, {dim}); got shape {x.shape}")
+    return x
 
 
 def _finish(a: np.ndarray, n: int, dim: int, discrete: bool) -> np.ndarray:

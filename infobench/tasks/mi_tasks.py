@@ -2,7 +2,9 @@
 
 Closed forms (derivations in each class docstring): additive uniform noise,
 discrete-continuous, independent pairs, and every invertible transform of a
-task (same truth as its base). Gaussian mixtures use a Monte-Carlo truth.
+task (same truth as its base). Gaussian mixtures (including Gaussian tasks
+contaminated by outliers and class-conditional mixtures with a discrete
+label) use a Monte-Carlo truth with a reported standard error.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from infobench._validation import check_choice, check_int
+from infobench._validation import check_choice, check_float, check_int
 from infobench.tasks._mixture import (
+    MC_SAMPLES,
     MixtureParams,
     check_mixture,
     check_random_mixture_fields,
@@ -25,7 +28,8 @@ from infobench.tasks._mixture import (
     random_mixture_suffix,
     store_mixture_fields,
 )
-from infobench.tasks.base import MITask, check_dim, check_positive, check_rho, fmt, set_field
+from infobench.tasks.base import MC_SEED, MITask, check_dim, check_positive, check_rho, fmt, set_field
+from infobench.tasks.normal import _GaussianMI
 from infobench.tasks.transforms import BIMODAL_X, BIMODAL_Y, get_transform, swiss_roll
 
 __all__ = [
@@ -38,6 +42,8 @@ __all__ = [
     "RandomMixture",
     "DiscreteContinuous",
     "Independent",
+    "Contaminated",
+    "ClassMixture",
 ]
 
 
@@ -328,6 +334,125 @@ class RandomMixture(_MixtureMI):
     @cached_property
     def mixture(self) -> MixtureParams:
         return check_mixture(*random_mixture(self.dim_x + self.dim_y, self.n_components, self.seed, self.separation))
+
+
+@dataclass(frozen=True)
+class Contaminated(_MixtureMI):
+    """A Gaussian task with outliers: ``(1 - eps) N(0, S) + eps N(0, outlier_scale^2 I)``.
+
+    Parameters
+    ----------
+    base : Gaussian MI task (``DenseNormal``, ``SparseNormal``, ``Normal``)
+        Its covariance ``S`` is the inliers'.
+    eps : float
+        Fraction of outliers, in ``(0, 1)``.
+    outlier_scale : float
+        Standard deviation of every coordinate of the outliers, which carry no
+        dependence between X and Y.
+
+    The MI is not the base's (the mixture mixes a dependent and an
+    independent part, and the label itself links X and Y); the truth is
+    stratified Monte Carlo of the exact log densities with its standard
+    error. The id reads ``"outliers-eps{eps}-s{outlier_scale}-{base id}"``.
+    """
+
+    family: ClassVar[str] = "outliers"
+    base: MITask
+    eps: float = 0.05
+    outlier_scale: float = 10.0
+
+    def __post_init__(self):
+        if not isinstance(self.base, _GaussianMI):
+            raise TypeError(f"base must be a Gaussian MI task (DenseNormal, SparseNormal, Normal); "
+                            f"got {type(self.base).__name__}")
+        set_field(self, "eps", check_float("eps", self.eps, low=0.0, high=1.0, low_open=True, high_open=True))
+        set_field(self, "outlier_scale", check_positive("outlier_scale", self.outlier_scale))
+
+    dim_x = property(lambda self: self.base.dim_x)
+    dim_y = property(lambda self: self.base.dim_y)
+
+    @property
+    def id(self) -> str:
+        return f"outliers-eps{fmt(self.eps)}-s{fmt(self.outlier_scale)}-{self.base.id}"
+
+    @cached_property
+    def mixture(self) -> MixtureParams:
+        d = self.dim_x + self.dim_y
+        covs = [self.base.covariance_matrix(), self.outlier_scale**2 * np.eye(d)]
+        return check_mixture([1.0 - self.eps, self.eps], np.zeros((2, d)), covs)
+
+
+@dataclass(frozen=True)
+class ClassMixture(MITask):
+    """A discrete label X uniform on ``{0, ..., m-1}`` (int64); ``Y | X = c`` a Gaussian mixture of its own.
+
+    Class ``c``'s conditional is the random mixture of
+    :func:`infobench.tasks._mixture.random_mixture` drawn with seed
+    ``seed * 1000 + c`` (``n_components`` components in ``dim_y``
+    dimensions, means ``N(0, separation^2 I)``), so the classes overlap.
+
+    ``I(X; Y) = E[log p(Y | X) - log p(Y)]`` with ``p(y) = 1/m sum_c p(y | c)``;
+    the truth is stratified Monte Carlo of these exact log densities, class
+    by class (``2^18 / m`` points each); its standard error is
+    ``sqrt(sum_c se_c^2) / m``. It lies in ``[0, log m]``.
+    """
+
+    family: ClassVar[str] = "discrete-continuous"
+    m: int
+    dim_y: int = 1
+    n_components: int = 2
+    seed: int = 0
+    separation: float = 2.0
+    dim_x: ClassVar[int] = 1
+    discrete_x: ClassVar[bool] = True
+
+    def __post_init__(self):
+        set_field(self, "m", check_int("m", self.m, low=2))
+        set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
+        check_random_mixture_fields(self)
+
+    @property
+    def id(self) -> str:
+        return f"class-mixture-m{self.m}-y{self.dim_y}-{random_mixture_suffix(self)}"
+
+    @cached_property
+    def classes(self) -> tuple[MixtureParams, ...]:
+        """The conditional mixture of Y for each class."""
+        return tuple(check_mixture(*random_mixture(self.dim_y, self.n_components, self.seed * 1000 + c,
+                                                   self.separation)) for c in range(self.m))
+
+    @cached_property
+    def marginal_y(self) -> MixtureParams:
+        """The mixture of Y: every class's components with weight ``w_ck / m``."""
+        cls = self.classes
+        return check_mixture(np.concatenate([c.weights for c in cls]) / self.m,
+                             np.concatenate([c.means for c in cls]), np.concatenate([c.covs for c in cls]))
+
+    def pointwise_mi(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``log p(y | x) - log p(y)`` at paired rows (exact densities)."""
+        labels = np.asarray(x).reshape(-1)
+        out = -self.marginal_y.logpdf(y)
+        for c, mix in enumerate(self.classes):
+            at = labels == c
+            out[at] += mix.logpdf(y[at])
+        return out
+
+    def _compute_truth(self):
+        mean = var = 0.0
+        for c, mix in enumerate(self.classes):
+            m_c, se_c = mix.stratified_mean(lambda y: mix.logpdf(y) - self.marginal_y.logpdf(y),
+                                            total=MC_SAMPLES // self.m, seed=MC_SEED + c)
+            mean += m_c / self.m
+            var += (se_c / self.m) ** 2
+        return mean, math.sqrt(var)
+
+    def _sample(self, n, rng):
+        x = rng.integers(0, self.m, size=n)
+        y = np.empty((n, self.dim_y))
+        for c, mix in enumerate(self.classes):
+            at = x == c
+            y[at] = mix.sample(int(at.sum()), rng)
+        return x[:, None], y
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,12 @@
 ``mi-standard``  about 40 MI tasks over all MI families, dimensions 1 to 25 per variable
                  (up to 50 jointly);
 ``entropy``      the entropy families and their transformed versions;
-``staircase``    20-d Gaussian X and Y with I = 2, 4, 6, 8, 10 nats.
+``staircase``    20-d Gaussian X and Y with I = 2, 4, 6, 8, 10 nats;
+``kl``           pairs P, Q with closed-form D(P || Q): Gaussians of different means and
+                 covariances, products of exponentials and of Laplaces, invertible maps of both;
+``mixtures``     Gaussian mixtures (1 to 10 dimensions per variable, 2 to 8 components), Gaussian
+                 tasks contaminated by outliers, class-conditional mixtures with a discrete label
+                 (Monte-Carlo truths with their standard errors).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from infobench.tasks.entropy_tasks import (
 from infobench.tasks.mi_tasks import (
     AdditiveUniform,
     Bimodal,
+    ClassMixture,
+    Contaminated,
     CrossMixture,
     DiscreteContinuous,
     Independent,
@@ -35,11 +42,12 @@ from infobench.tasks.mi_tasks import (
     SwissRoll,
     Transformed,
 )
+from infobench.tasks.kl_tasks import ExponentialKL, GaussianKL, LaplaceKL, TransformedKL
 from infobench.tasks.normal import DenseNormal, Normal, SparseNormal, StudentT, staircase
 
 __all__ = ["SUITES", "suite", "list_tasks", "get_task"]
 
-SUITES = ("smoke", "mi-standard", "entropy", "staircase")
+SUITES = ("smoke", "mi-standard", "entropy", "staircase", "kl", "mixtures")
 
 STAIRCASE_LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
 
@@ -147,11 +155,58 @@ def _staircase() -> list[Task]:
     return [staircase(mi) for mi in STAIRCASE_LEVELS]
 
 
+def _kl() -> list[Task]:
+    g2 = GaussianKL(2, shift=1.0, rho_p=0.5)
+    return [
+        # Gaussians: mean shift, scale change, correlations, P = Q (D = 0)
+        GaussianKL(1, shift=1.0),
+        GaussianKL(1, shift=0.0, scale_q=2.0),
+        GaussianKL(2, shift=0.0),
+        g2,
+        GaussianKL(5, shift=0.5, rho_p=0.5, rho_q=0.2, scale_q=1.5),
+        GaussianKL(10, shift=0.3, rho_q=0.5),
+        # products of exponentials and of Laplaces
+        ExponentialKL(1, rate_p=1.0, rate_q=2.0),
+        ExponentialKL(3, rate_p=1.0, rate_q=0.5),
+        LaplaceKL(1, shift=1.0),
+        LaplaceKL(3, shift=0.5, scale_q=2.0),
+        # one invertible map applied to both sides (same divergence as the base)
+        TransformedKL(g2, "asinh"),
+        TransformedKL(g2, "spiral"),
+        TransformedKL(GaussianKL(1, shift=1.0), "wiggly"),
+        TransformedKL(LaplaceKL(1, shift=1.0), "half-cube"),
+    ]
+
+
+def _mixtures() -> list[Task]:
+    return [
+        # random Gaussian mixtures over (X, Y), several components
+        RandomMixture(1, 1, n_components=5, seed=14),
+        RandomMixture(2, 2, n_components=8, seed=4, separation=3.0),
+        RandomMixture(3, 3, n_components=4, seed=5),
+        RandomMixture(5, 5, n_components=6, seed=6),
+        RandomMixture(10, 10, n_components=3, seed=7),
+        RandomMixture(2, 10, n_components=4, seed=8),
+        CrossMixture(rho=0.7),
+        # inliers with dependence, outliers without
+        Contaminated(DenseNormal(1, 1, rho=0.75), eps=0.05, outlier_scale=10.0),
+        Contaminated(DenseNormal(2, 2, rho=0.5), eps=0.1, outlier_scale=5.0),
+        Contaminated(SparseNormal(5, 5, rho=0.8, n_pairs=2), eps=0.02, outlier_scale=20.0),
+        Contaminated(SparseNormal(10, 10, rho=0.6, n_pairs=3), eps=0.05, outlier_scale=10.0),
+        # a discrete label, continuous mixtures given it
+        ClassMixture(m=3, dim_y=1, n_components=2, seed=0),
+        ClassMixture(m=5, dim_y=2, n_components=3, seed=1),
+        ClassMixture(m=4, dim_y=5, n_components=2, seed=2, separation=1.0),
+    ]
+
+
 _BUILDERS: dict[str, Callable[[], list[Task]]] = {
     "smoke": _smoke,
     "mi-standard": _mi_standard,
     "entropy": _entropy,
     "staircase": _staircase,
+    "kl": _kl,
+    "mixtures": _mixtures,
 }
 
 

@@ -1,0 +1,301 @@
+r"""``method="auto"``: pick a registered estimator from the data, say which and why.
+
+The choice uses the data types, the dimensions, ``n`` and two cheap
+diagnostics computed on at most :data:`DIAGNOSTIC_ROWS` rows:
+
+* **Gaussianity** (Mardia 1970, "Measures of multivariate skewness and
+  kurtosis with applications", Biometrika 57(3), 519–530, eq. (2.9) and
+  §3): the multivariate kurtosis
+  :math:`b_{2,d} = \frac1n\sum_i [(z_i-\bar z)^T S^{-1}(z_i-\bar z)]^2`
+  of the joint sample is :math:`d(d+2)` for Gaussian data with standard
+  error :math:`\sqrt{8d(d+2)/n}`; ``|kurtosis_z| <`` :data:`GAUSSIAN_Z` (the standardised
+  difference) is read as "consistent with Gaussian" when the Mardia
+  skewness (eq. (2.8), as a chi-square z-score, on at most
+  :data:`SKEWNESS_ROWS` rows) also stays below :data:`GAUSSIAN_Z`. Computed on the raw
+  sample (for the Gaussian closed form) and on its per-coordinate normal
+  scores :math:`\Phi^{-1}(\mathrm{rank}/(n+1))` (the Gaussian copula; Ince
+  et al. 2017, Hum. Brain Mapp. 38(3), 1541–1573).
+* **Tail weight**: per coordinate, the ratio of the 1–99% to the 25–75%
+  quantile range divided by its Gaussian value (3.4475); 1 for Gaussian
+  tails, about 1.7 for Student-t with 3 degrees of freedom, 2.5 for 2, 9
+  for Cauchy. ``tail_weight`` is its maximum over coordinates; above
+  :data:`HEAVY_TAIL` tails are called heavy.
+
+Rules for mutual information, in order (the first that applies wins):
+
+1. both sides integer-valued: ``histogram`` (discrete plug-in);
+2. one side integer-valued: ``ksg`` (Ross's mixed estimator);
+3. the copula looks Gaussian and ``gcmi`` is registered: ``gcmi``
+   (the copula estimator is exact in expectation there, KSG is biased);
+4. the joint sample looks Gaussian (kurtosis and skewness): ``gaussian`` with its bias correction
+   (the efficient estimator there; KSG loses most of the MI in 25+25 dims);
+5. heavy tails and ``ksg`` accepts ``transform``: ``ksg`` on the copula
+   (``transform="copula"``: MI is invariant under monotone maps, and KSG's
+   neighbourhoods are distorted by heavy tails);
+6. otherwise ``ksg`` (k=3).
+
+For entropy: integer-valued data -> ``histogram``; a Gaussian-looking
+sample -> ``gaussian`` with its bias correction; otherwise ``knn``
+(Kozachenko–Leonenko, k=3).
+
+The chosen method runs through the registry (:func:`run_method`), never a
+copy of it; methods that other modules register later (``gcmi``, the
+``transform`` parameter) are used as soon as they exist. ``extras`` records
+``chosen`` (method), ``chosen_params``, ``reason`` (one sentence),
+``diagnostics`` and the chosen estimate's own ``extras``. The standard error
+is the chosen method's (same definition and cost).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+from scipy.stats import rankdata
+
+from infobench._validation import check_bool, check_choice, check_pair, check_samples
+from infobench.estimators.base import Estimate, get_method, methods_for, register, run_method
+
+__all__ = ["auto_entropy", "auto_mutual_information", "diagnostics"]
+
+# Diagnostics use at most this many rows (a fixed, evenly spaced subset):
+# O(rows * d^2) for the kurtosis, O(rows log rows * d) for the ranks.
+DIAGNOSTIC_ROWS = 5000
+SKEWNESS_ROWS = 1000
+GAUSSIAN_Z = 4.0
+HEAVY_TAIL = 1.5
+# Quantile-range ratio (q99 - q01) / (q75 - q25) of a normal distribution.
+_GAUSS_TAIL_RATIO = float(2 * special.ndtri(0.99) / (2 * special.ndtri(0.75)))
+_DISCRETE = ("auto", "none", "x", "y", "both")
+
+
+def _subsample(a: np.ndarray, rows: int = DIAGNOSTIC_ROWS) -> np.ndarray:
+    if len(a) <= rows:
+        return a
+    return a[np.linspace(0, len(a) - 1, rows).astype(np.int64)]
+
+
+def _whitened(a: np.ndarray) -> np.ndarray | None:
+    """Rows of ``a`` centred and whitened by the (ddof=0) sample covariance, as columns ``(d, n)``; None if singular."""
+    z = a - a.mean(axis=0)
+    try:
+        chol = np.linalg.cholesky(z.T @ z / len(a))
+    except np.linalg.LinAlgError:
+        return None
+    return np.linalg.solve(chol, z.T)
+
+
+def mardia_kurtosis_z(a: np.ndarray, *, marginal_excess: float = 0.0) -> float:
+    """Standardised Mardia kurtosis ``(b_2 - E b_2) / sqrt(8 d (d+2) / n)`` of the rows of ``a``.
+
+    For Gaussian rows ``E b_2 = d(d+2)(n-1)/(n+1)`` exactly and ``8 d(d+2)/n``
+    is the asymptotic variance (Mardia 1970, §3; Mardia 1974, Sankhyā B 36,
+    115–128), so the value is about N(0, 1). ``marginal_excess`` adds
+    ``d * marginal_excess`` to ``E b_2``: the excess kurtosis every coordinate
+    has by construction (normal scores of ranks are bounded, their excess is
+    slightly negative). ``inf`` when the sample covariance is singular.
+    Cost O(n d^2).
+    """
+    n, d = a.shape
+    w = _whitened(a)
+    if w is None:
+        return math.inf
+    b2 = float(np.mean(np.sum(w * w, axis=0) ** 2))
+    expected = d * (d + 2) * (n - 1) / (n + 1) + d * marginal_excess
+    return (b2 - expected) / math.sqrt(8.0 * d * (d + 2) / n)
+
+
+def _score_excess(n: int) -> float:
+    """Excess kurtosis of the normal scores ``Phi^{-1}(i / (n + 1))``, i = 1..n (a fixed grid)."""
+    g = special.ndtri(np.arange(1, n + 1) / (n + 1))
+    return float(np.mean(g**4) / np.mean(g**2) ** 2 - 3.0)
+
+
+def mardia_skewness_z(a: np.ndarray) -> float:
+    """Mardia skewness as a z-score: ``n b_1 / 6`` is about chi-square with ``f = d(d+1)(d+2)/6`` degrees.
+
+    ``b_1 = n^-2 sum_ij [(z_i - m)^T S^-1 (z_j - m)]^3`` (Mardia 1970, eq. (2.8)),
+    returned as ``(n b_1 / 6 - f) / sqrt(2 f)``. Cost O(n^2 d): call it on at
+    most :data:`SKEWNESS_ROWS` rows.
+    """
+    n, d = a.shape
+    w = _whitened(a)
+    if w is None:
+        return math.inf
+    g = w.T @ w
+    b1 = float(np.mean(g * g * g))  # products, not ** 3: numpy's float pow is ~70x slower here
+    f = d * (d + 1) * (d + 2) / 6.0
+    return (n * b1 / 6.0 - f) / math.sqrt(2.0 * f)
+
+
+def normal_scores(a: np.ndarray) -> np.ndarray:
+    """Per-column ``Phi^{-1}(rank / (n + 1))`` (average ranks for ties): the sample's Gaussian copula."""
+    return special.ndtri(rankdata(a, axis=0) / (len(a) + 1))
+
+
+def tail_weight(a: np.ndarray) -> float:
+    """Max over columns of ``(q99 - q01) / (q75 - q25)`` divided by its Gaussian value (1 for normal tails)."""
+    q = np.quantile(a, [0.01, 0.25, 0.75, 0.99], axis=0)
+    mid = q[2] - q[1]
+    ratio = np.where(mid > 0, (q[3] - q[0]) / np.where(mid > 0, mid, 1.0), math.inf)
+    return float(ratio.max() / _GAUSS_TAIL_RATIO)
+
+
+def diagnostics(a: np.ndarray) -> dict[str, float]:
+    """Tail weight and Mardia kurtosis z of the raw sample and of its Gaussian copula (rows subsampled)."""
+    a = _subsample(np.asarray(a, dtype=np.float64))
+    scores = normal_scores(a)
+    return {
+        "rows": int(len(a)),
+        "tail_weight": tail_weight(a),
+        "kurtosis_z": mardia_kurtosis_z(a),
+        "skewness_z": mardia_skewness_z(_subsample(a, SKEWNESS_ROWS)),
+        "copula_kurtosis_z": mardia_kurtosis_z(scores, marginal_excess=_score_excess(len(a))),
+        "copula_skewness_z": mardia_skewness_z(_subsample(scores, SKEWNESS_ROWS)),
+    }
+
+
+def _gaussian_like(diag: dict[str, float], prefix: str = "") -> bool:
+    """Mardia kurtosis and skewness both within :data:`GAUSSIAN_Z` of their Gaussian values."""
+    return abs(diag[prefix + "kurtosis_z"]) < GAUSSIAN_Z and abs(diag[prefix + "skewness_z"]) < GAUSSIAN_Z
+
+
+def _accepts(quantity: str, method: str, name: str) -> bool:
+    return name in get_method(quantity, method).params
+
+
+def _forward(quantity: str, method: str, common: dict[str, Any], chosen: dict[str, Any]) -> dict[str, Any]:
+    """The chosen parameters plus the shared ones (std_err, seed, device, dtype) the method takes."""
+    accepted = get_method(quantity, method).params
+    out = {k: v for k, v in common.items() if k in accepted}
+    out.update(chosen)
+    return out
+
+
+def _discrete_params(method: str, side_x: bool, side_y: bool) -> dict[str, Any]:
+    """Tell ``method`` which sides are discrete, in whichever naming it takes (``discrete`` or ``discrete_x/_y``)."""
+    accepted = get_method("mi", method).params
+    if "discrete_x" in accepted:
+        return {"discrete_x": side_x, "discrete_y": side_y}
+    if "discrete" in accepted and side_x != side_y:
+        return {"discrete": "x" if side_x else "y"}
+    return {}
+
+
+def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict | None) -> tuple[str, dict, str]:
+    if disc_x and disc_y:
+        return "histogram", _discrete_params("histogram", True, True), "both sides are discrete: plug-in histogram"
+    if disc_x or disc_y:
+        side = "X" if disc_x else "Y"
+        return ("ksg", _discrete_params("ksg", disc_x, disc_y),
+                f"{side} is discrete and the other side continuous: KSG in Ross's mixed mode")
+    assert diag is not None
+    if "gcmi" in methods_for("mi") and _gaussian_like(diag, "copula_"):
+        return ("gcmi", {}, f"the copula looks Gaussian (Mardia kurtosis z={diag['copula_kurtosis_z']:.2f}, "
+                f"skewness z={diag['copula_skewness_z']:.2f}): Gaussian-copula MI")
+    if _gaussian_like(diag) and n > dx + dy + 1:
+        return ("gaussian", {"bias_correction": True},
+                f"the joint sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
+                f"skewness z={diag['skewness_z']:.2f}, d={dx + dy}): bias-corrected Gaussian MI")
+    if diag["tail_weight"] > HEAVY_TAIL and _accepts("mi", "ksg", "transform"):
+        return ("ksg", {"transform": "copula"},
+                f"heavy tails (tail weight {diag['tail_weight']:.2f} > {HEAVY_TAIL}): KSG on the Gaussian copula")
+    return "ksg", {}, "continuous, not Gaussian: KSG (k=3)"
+
+
+def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag: dict | None,
+                common: dict[str, Any], params: dict[str, Any]) -> Estimate:
+    """Run the chosen method through the registry; return its estimate as auto's, with the choice in extras."""
+    method, chosen, reason = choice
+    est = run_method(quantity, method, data, _forward(quantity, method, common, chosen))
+    extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
+              "chosen_extras": dict(est.extras)}
+    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras)
+
+
+@register("mi", "auto")
+def auto_mutual_information(
+    x: Any,
+    y: Any,
+    *,
+    discrete: str = "auto",
+    std_err: bool = False,
+    seed: Any = None,
+    device: Any = "auto",
+    dtype: Any = None,
+) -> Estimate:
+    """Choose an MI estimator from the data (module docstring: rules and diagnostics) and run it.
+
+    Parameters
+    ----------
+    x, y : array-like, torch.Tensor or pandas objects, shapes (n, dx), (n, dy)
+        Paired samples; integer columns are discrete.
+    discrete : {"auto", "none", "x", "y", "both"}
+        Which sides are discrete; ``"auto"`` reads it from the dtypes.
+    std_err : bool
+        Also return the chosen method's standard error (its definition and cost).
+    seed, device, dtype
+        Passed to the chosen method where it takes them.
+
+    Returns
+    -------
+    Estimate
+        The chosen method's value; ``extras``: ``chosen``, ``chosen_params``,
+        ``reason``, ``diagnostics``, ``chosen_extras``.
+    """
+    std_err = check_bool("std_err", std_err)
+    discrete = check_choice("discrete", discrete, _DISCRETE)
+    sx, sy = check_pair(x, y, device="cpu", dtype="float64")
+    disc_x = sx.discrete if discrete == "auto" else discrete in ("x", "both")
+    disc_y = sy.discrete if discrete == "auto" else discrete in ("y", "both")
+    diag = None
+    if not (disc_x or disc_y):
+        diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
+    common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
+    return _run_choice("mi", (x, y), _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag), diag, common,
+                       dict(discrete=discrete, **common))
+
+
+@register("entropy", "auto")
+def auto_entropy(
+    x: Any,
+    *,
+    std_err: bool = False,
+    seed: Any = None,
+    device: Any = "auto",
+    dtype: Any = None,
+) -> Estimate:
+    """Choose an entropy estimator from the data (module docstring: rules and diagnostics) and run it.
+
+    Parameters
+    ----------
+    x : array-like, torch.Tensor or pandas object, shape (n, d)
+        Samples; integer columns make the sample discrete (histogram plug-in).
+    std_err, seed, device, dtype
+        As in :func:`auto_mutual_information`.
+
+    Returns
+    -------
+    Estimate
+        The chosen method's value with the same ``extras`` keys as
+        :func:`auto_mutual_information`.
+    """
+    std_err = check_bool("std_err", std_err)
+    sx = check_samples(x, "x", device="cpu", dtype="float64")
+    diag = None
+    if sx.discrete:
+        method, chosen, reason = "histogram", {}, "discrete sample: plug-in histogram"
+        if _accepts("entropy", "histogram", "discrete"):
+            chosen = {"discrete": True}
+    else:
+        diag = diagnostics(sx.data.numpy())
+        if _gaussian_like(diag) and sx.n > sx.d + 1:
+            method, chosen = "gaussian", {"bias_correction": True}
+            reason = (f"the sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
+                      f"skewness z={diag['skewness_z']:.2f}): bias-corrected Gaussian")
+        else:
+            method, chosen, reason = "knn", {}, "continuous, not Gaussian: Kozachenko-Leonenko kNN (k=3)"
+    common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
+    return _run_choice("entropy", (x,), (method, chosen, reason), diag, common, common)
