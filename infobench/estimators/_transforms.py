@@ -137,10 +137,16 @@ def robust_scale(data: torch.Tensor, name: str, columns: Sequence[Any] | None = 
     return scales
 
 
-def normal_scores(col: torch.Tensor) -> torch.Tensor:
-    """``Phi^{-1}(rank / (n + 1))`` of a 1-D tensor, average ranks for ties (Ince et al. 2017, eq. 3)."""
+def normal_scores(col: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """``Phi^{-1}(rank / (n + 1))`` per column (along axis 0), average ranks for ties (Ince et al. 2017, eq. 3).
+
+    Takes a tensor (returns one of the same dtype and device) or a numpy array
+    (returns float64 numpy), 1-D or 2-D.
+    """
+    if isinstance(col, np.ndarray):
+        return ndtri(rankdata(col, method="average", axis=0) / (col.shape[0] + 1.0))
     host = col.detach().cpu().numpy()
-    z = ndtri(rankdata(host, method="average") / (host.shape[0] + 1.0))
+    z = ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
     return torch.as_tensor(z, dtype=col.dtype, device=col.device)
 
 

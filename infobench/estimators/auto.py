@@ -53,9 +53,9 @@ from typing import Any
 
 import numpy as np
 from scipy import special
-from scipy.stats import rankdata
 
 from infobench._validation import check_bool, check_choice, check_pair, check_samples
+from infobench.estimators._transforms import normal_scores
 from infobench.estimators.base import Estimate, get_method, methods_for, register, run_method
 
 __all__ = ["auto_entropy", "auto_mutual_information", "diagnostics"]
@@ -128,11 +128,6 @@ def mardia_skewness_z(a: np.ndarray) -> float:
     b1 = float(np.mean(g * g * g))  # products, not ** 3: numpy's float pow is ~70x slower here
     f = d * (d + 1) * (d + 2) / 6.0
     return (n * b1 / 6.0 - f) / math.sqrt(2.0 * f)
-
-
-def normal_scores(a: np.ndarray) -> np.ndarray:
-    """Per-column ``Phi^{-1}(rank / (n + 1))`` (average ranks for ties): the sample's Gaussian copula."""
-    return special.ndtri(rankdata(a, axis=0) / (len(a) + 1))
 
 
 def tail_weight(a: np.ndarray) -> float:
