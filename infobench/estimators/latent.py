@@ -153,7 +153,7 @@ def latent_mutual_information(
     std_err: bool = False,
     seed: Any = None,
 ) -> Estimate:
-    r"""Latent-space MI: copula scores, CCA compression on a fit split, KSG on held-out latents ([LMI]_).
+    r"""Latent-space MI: copula scores, CCA compression on a fit split, KSG on held-out latents (Gowri et al. 2024).
 
     See the module docstring for the procedure and its references.
 
