@@ -127,3 +127,12 @@ def test_bad_parameters(kwargs, exc, match):
     x, y = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))
     with pytest.raises(exc, match=match):
         infobench.mutual_information(x, y, method="latent", **kwargs)
+
+
+def test_max_latent_caps_the_kept_pairs():
+    x, y = get_task("normal-sparse-x25-y25-pairs5-rho0.5").sample(3000, 2)
+    full = infobench.mutual_information(x, y, method="latent", seed=1)
+    two = infobench.mutual_information(x, y, method="latent", max_latent=2, seed=1)
+    assert full.extras["latent_dim"] == 5 and two.extras["latent_dim"] == 2
+    # Same split and directions: the two strongest pairs are the first two of the five.
+    np.testing.assert_allclose(two.extras["pair_values"], full.extras["pair_values"][:2], atol=0.02)
