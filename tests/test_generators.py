@@ -18,7 +18,7 @@ from scipy.stats import entropy as scipy_entropy
 from torch import nn
 
 from infobench.generators import DEFAULTS, KINDS, load, load_dataset, train
-from infobench.generators.checkpoint import read_checkpoint
+from infobench.generators.checkpoint import read_checkpoint, save_checkpoint
 from infobench.generators.config import TrainConfig, make_config
 from infobench.generators.train import make_trainer
 from infobench.generators.models import (
@@ -334,11 +334,11 @@ def test_bad_checkpoints_are_rejected(tmp_path, trained):
         load(tmp_path / "other.pt")
     state = torch.load(trained["gan"], weights_only=True)
     state["config"] = state["config"].replace('"latent_dim": 4', '"latent_dim": 5')
-    torch.save(state, tmp_path / "mismatch.pt")
+    save_checkpoint(tmp_path / "mismatch.pt", state)  # with a fresh checksum: the file is consistent
     with pytest.raises(ValueError, match="weights do not match its config"):
         load(tmp_path / "mismatch.pt")
     state["config"] = "{not json"
-    torch.save(state, tmp_path / "badjson.pt")
+    save_checkpoint(tmp_path / "badjson.pt", state)  # with a fresh checksum: the file is consistent
     with pytest.raises(ValueError, match="config is not valid JSON"):
         load(tmp_path / "badjson.pt")
     with pytest.raises(TypeError, match="checkpoint must be a file or run-folder path"):

@@ -11,18 +11,27 @@ weights_only=True)``, never unpickling arbitrary objects) plus the run's
      "optimizers": {name: state_dict},
      "rng": {"data": ByteTensor, "noise": ByteTensor},
      "history": [ {column: value}, ... ],
-     "latent_mixture": {"weights", "means", "scale_tril"}}   # VAE only
+     "latent_mixture": {"weights", "means", "scale_tril"},   # VAE only
+     "sha256": str}                       # checksum of everything above
 
 Every file is written to a temporary file in the same folder and moved into
 place with ``os.replace``, so an interruption never leaves a half-written
-checkpoint behind.
+checkpoint behind. ``sha256`` is the SHA-256 of every other entry (each
+tensor's path, dtype, shape and raw bytes; every other value's path, type
+and ``repr``), computed at save time and verified on load: a file whose bits
+changed afterwards is refused as corrupt. Files written before the checksum
+existed load with an :class:`UnverifiedCheckpointWarning`. Non-finite
+weights (a run that diverged before it was saved) are refused on load, and
+non-finite images on sampling.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,17 +44,95 @@ from infobench._validation import as_torch_generator, check_choice, check_int, r
 from infobench.generators.config import TrainConfig, build_networks
 from infobench.generators.models import sample_mixture
 
-__all__ = ["CHECKPOINT_NAME", "TrainedGenerator", "load", "read_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "TrainedGenerator",
+    "UnverifiedCheckpointWarning",
+    "load",
+    "read_checkpoint",
+    "refused_load_reason",
+    "save_checkpoint",
+    "state_checksum",
+]
 
 FORMAT = "infobench.generators.checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"
 _REQUIRED = ("config", "epoch", "models")
+_CHECKSUM = "sha256"
+# Entries holding network, optimiser and mixture parameters: all must be finite.
+_FINITE = ("models", "optimizers", "latent_mixture")
+
+
+class UnverifiedCheckpointWarning(UserWarning):
+    """A checkpoint written before checksums existed was loaded without verification."""
+
+
+def _hash_into(h: Any, obj: Any, where: str) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"{where}:tensor:{t.dtype}:{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"{where}:dict:{len(obj)}\n".encode())
+        for key, value in obj.items():
+            _hash_into(h, value, f"{where}[{key!r}]")
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{where}:{type(obj).__name__}:{len(obj)}\n".encode())
+        for i, value in enumerate(obj):
+            _hash_into(h, value, f"{where}[{i}]")
+    else:
+        h.update(f"{where}:{type(obj).__name__}:{obj!r}\n".encode())
+
+
+def state_checksum(state: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a checkpoint dict, ignoring its own ``"sha256"`` entry.
+
+    Covers every entry in order: for a tensor its path, dtype, shape and raw
+    bytes; for any other value its path, type and ``repr``. It is a function
+    of the values, not of the file's layout, so it survives a
+    ``torch.save``/``torch.load`` round trip exactly.
+    """
+    h = hashlib.sha256()
+    _hash_into(h, {k: v for k, v in state.items() if k != _CHECKSUM}, "")
+    return h.hexdigest()
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Atomically ``torch.save`` a checkpoint dict (see the module docstring)."""
-    state = {"format": FORMAT, **state}
+    """Atomically ``torch.save`` a checkpoint dict with its checksum (see the module docstring)."""
+    state = {"format": FORMAT, **{k: v for k, v in state.items() if k != _CHECKSUM}}
+    state[_CHECKSUM] = state_checksum(state)
     return atomic_write(path, lambda fh: torch.save(state, fh))
+
+
+def _non_finite(obj: Any, where: str) -> str | None:
+    """Path of the first floating tensor under ``obj`` holding NaN or inf, else None."""
+    if isinstance(obj, torch.Tensor):
+        return where if obj.is_floating_point() and not bool(torch.isfinite(obj).all()) else None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _non_finite(value, f"{where}[{key!r}]")
+        if found is not None:
+            return found
+    return None
+
+
+def refused_load_reason(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused or failed to read a file, in one line.
+
+    For a pickle holding objects other than tensors and plain data this says
+    so and names the object, *without* torch's advice to retry with
+    ``weights_only=False`` (which would run the file's code): such a file is
+    not a trusted infobench file.
+    """
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower():
+        detail = [line.strip() for line in text.splitlines()
+                  if line.strip().lower().startswith(("unsupported global", "trying to load unsupported"))]
+        what = f" ({detail[0].rstrip('.')})" if detail else ""
+        return ("it is not a trusted infobench file: it holds Python objects that infobench never writes"
+                f"{what}; it was refused without running any of its code")
+    first = text.splitlines()[0] if text else ""
+    return f"not an infobench checkpoint, or corrupt ({type(exc).__name__}: {first})"
 
 
 def _checkpoint_file(path: str | os.PathLike) -> Path:
@@ -70,15 +157,25 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
-        raise ValueError(
-            f"cannot read checkpoint {str(p)!r} with weights_only=True: not an infobench checkpoint, "
-            f"or corrupt ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        ) from None
+        raise ValueError(f"cannot read checkpoint {str(p)!r} with weights_only=True: {refused_load_reason(exc)}"
+                         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{str(p)!r} is not an infobench generator checkpoint (no format tag {FORMAT!r})")
+    recorded = state.pop(_CHECKSUM, None)
+    if recorded is None:
+        warnings.warn(f"checkpoint {str(p)!r} has no checksum (written by an older infobench): it is loaded "
+                      "unverified", UnverifiedCheckpointWarning, stacklevel=3)
+    elif recorded != state_checksum(state):
+        raise ValueError(f"checkpoint {str(p)!r} is corrupt: checksum mismatch (its contents changed after it was "
+                         "written); restore it from a copy or train again")
     missing = [k for k in _REQUIRED if k not in state]
     if missing:
         raise ValueError(f"checkpoint {str(p)!r} lacks {missing}")
+    for key in _FINITE:
+        bad = _non_finite(state.get(key, {}), key)
+        if bad is not None:
+            raise ValueError(f"checkpoint {str(p)!r} holds non-finite values (NaN or inf) in {bad}: the run diverged "
+                             "before it was saved; train again with a lower --lr")
     state["config"] = TrainConfig.from_json(state["config"])
     state["path"] = str(p)
     return state
@@ -204,7 +301,12 @@ class TrainedGenerator:
         """
         batch_size = check_int("batch_size", batch_size, low=1)
         z = self.latent_codes(n, seed, prior=prior)
-        return torch.cat([self.decode(z[i : i + batch_size]).cpu() for i in range(0, len(z), batch_size)])
+        images = torch.cat([self.decode(z[i : i + batch_size]).cpu() for i in range(0, len(z), batch_size)])
+        bad = int((~torch.isfinite(images)).flatten(1).any(dim=1).sum())
+        if bad:
+            raise ValueError(f"{self!r} drew {bad} of {n} images with non-finite pixels (NaN or inf): its weights "
+                             "are broken (a diverged run); train again with a lower --lr")
+        return images
 
 
 def sampling_weights(config: TrainConfig) -> str:
