@@ -15,7 +15,9 @@ import torch
 
 import infobench
 from infobench.estimators import latent
+from infobench.estimators._transforms import normal_scores
 from infobench.estimators.base import methods_for
+from infobench.estimators.gaussian import canonical_correlation_analysis
 from infobench.tasks import get_task
 
 
@@ -29,7 +31,7 @@ def test_cca_matches_an_independent_qr_implementation():
     qx = np.linalg.qr(x - x.mean(0))[0]
     qy = np.linalg.qr(y - y.mean(0))[0]
     expected = np.linalg.svd(qx.T @ qy, compute_uv=False)
-    rho, fx, fy = latent._cca(torch.tensor(x), torch.tensor(y))
+    rho, fx, fy = canonical_correlation_analysis(torch.tensor(x), torch.tensor(y))
     np.testing.assert_allclose(rho.numpy(), expected, rtol=1e-10, atol=1e-12)
     u = latent._project(torch.tensor(x), fx, 5).numpy()
     v = latent._project(torch.tensor(y), fy, 5).numpy()
@@ -44,7 +46,7 @@ def test_noise_edge_closed_form_and_simulation():
     # The largest sample canonical correlation of independent data sits at
     # the edge up to Tracy-Widom fluctuations of order m^(-2/3) (a few %).
     rng = np.random.default_rng(1)
-    tops = [float(latent._cca(torch.tensor(rng.normal(size=(2000, 20))),
+    tops = [float(canonical_correlation_analysis(torch.tensor(rng.normal(size=(2000, 20))),
                               torch.tensor(rng.normal(size=(2000, 20))))[0][0]) for _ in range(4)]
     assert 0.85 < np.mean(tops) / latent.noise_edge(20, 20, 2000) < 1.1
 
@@ -52,7 +54,7 @@ def test_noise_edge_closed_form_and_simulation():
 def test_normal_scores_are_standard_normal_ranks():
     rng = np.random.default_rng(2)
     a = rng.exponential(size=(1000, 3))
-    z = latent.normal_scores(a)
+    z = normal_scores(a)
     np.testing.assert_array_equal(np.argsort(z, axis=0), np.argsort(a, axis=0))
     # Phi^-1 of (1..n)/(n+1): mean 0 by symmetry, variance just below 1.
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-12)

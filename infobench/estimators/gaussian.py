@@ -236,17 +236,30 @@ def gaussian_entropy(
     return Estimate(value=value, std_err=se, n=s.n, extras={"logdet_cov": logdet, "d": s.d})
 
 
-def _canonical_correlations(xd: torch.Tensor, yd: torch.Tensor, names: tuple[str, str]) -> torch.Tensor:
-    """Canonical correlations: singular values of ``Lx^{-1} R_xy Ly^{-T}`` (correlation blocks)."""
+def canonical_correlation_analysis(
+    xd: torch.Tensor, yd: torch.Tensor, names: tuple[str, str] = ("x", "y")
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """Canonical correlation analysis (Hotelling 1936) through the correlation blocks.
+
+    The canonical correlations are the singular values of
+    ``Lx^{-1} R_xy Ly^{-T}`` (``L`` the Cholesky factors of each side's
+    correlation matrix). Returns ``rho`` (decreasing) and, for each side,
+    ``(mean, scale, L, U)`` such that the canonical variates of ``v`` are
+    ``((v - mean) / scale) @ L^{-T} @ U``.
+    """
     n = xd.shape[0]
     mx, sx, lx = covariance_cholesky(xd, names[0])
     my, sy, ly = covariance_cholesky(yd, names[1])
-    zx = (xd - mx) / sx
-    zy = (yd - my) / sy
-    rxy = (zx.T @ zy) / (n - 1)
+    rxy = ((xd - mx) / sx).T @ ((yd - my) / sy) / (n - 1)
     k = torch.linalg.solve_triangular(lx, rxy, upper=False)
     k = torch.linalg.solve_triangular(ly, k.T, upper=False).T
-    return torch.linalg.svdvals(k)
+    u, rho, vt = torch.linalg.svd(k, full_matrices=False)
+    return rho, (mx, sx, lx, u), (my, sy, ly, vt.T)
+
+
+def _canonical_correlations(xd: torch.Tensor, yd: torch.Tensor, names: tuple[str, str]) -> torch.Tensor:
+    """Canonical correlations only (:func:`canonical_correlation_analysis`)."""
+    return canonical_correlation_analysis(xd, yd, names)[0]
 
 
 def _mi_from_rho(rho: torch.Tensor, dtype: torch.dtype, names: tuple[str, str]) -> float:

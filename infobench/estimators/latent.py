@@ -75,8 +75,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import ndtri
-from scipy.stats import rankdata
 
 from infobench._validation import (
     as_generator,
@@ -88,20 +86,11 @@ from infobench._validation import (
     spawn_seeds,
 )
 from infobench.estimators.base import Estimate, register
-from infobench.estimators.gaussian import covariance_cholesky
+from infobench.estimators._transforms import normal_scores
+from infobench.estimators.gaussian import canonical_correlation_analysis
 from infobench.estimators.knn import ksg_mutual_information
 
-__all__ = ["latent_mutual_information", "normal_scores", "noise_edge"]
-
-
-def normal_scores(data: np.ndarray) -> np.ndarray:
-    """Per-column Gaussian copula transform ``Phi^{-1}(rank / (n + 1))`` (ties get their average rank).
-
-    [GCMI]_ Sec. 2.2. Each output column has the same ranks as its input and
-    is marginally standard normal (up to the discreteness of ranks).
-    """
-    n = data.shape[0]
-    return ndtri(rankdata(data, axis=0) / (n + 1))
+__all__ = ["latent_mutual_information", "noise_edge"]
 
 
 def noise_edge(p: int, q: int, m: int) -> float:
@@ -116,22 +105,6 @@ def noise_edge(p: int, q: int, m: int) -> float:
         return 1.0
     edge2 = ((math.sqrt(p * (m - q)) + math.sqrt(q * (m - p))) / m) ** 2
     return min(1.0, math.sqrt(edge2))
-
-
-def _cca(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Canonical correlations and the maps to canonical variates, fitted on ``x, y``.
-
-    Returns ``rho`` (decreasing) and ``(mean, scale, L, U)`` for each side,
-    with canonical variates ``((v - mean) / scale) @ L^{-T} @ U``.
-    """
-    n = x.shape[0]
-    mx, sx, lx = covariance_cholesky(x, "x")
-    my, sy, ly = covariance_cholesky(y, "y")
-    rxy = ((x - mx) / sx).T @ ((y - my) / sy) / (n - 1)
-    k = torch.linalg.solve_triangular(lx, rxy, upper=False)
-    k = torch.linalg.solve_triangular(ly, k.T, upper=False).T
-    u, rho, vt = torch.linalg.svd(k, full_matrices=False)
-    return rho, (mx, sx, lx, u), (my, sy, ly, vt.T)
 
 
 def _project(v: torch.Tensor, fitted: tuple[torch.Tensor, ...], keep: int) -> torch.Tensor:
@@ -238,7 +211,7 @@ def latent_mutual_information(
     perm = np.random.default_rng(s_split).permutation(n)
     fit, held = perm[:n_fit], perm[n_fit:]
     xt, yt = torch.from_numpy(np.ascontiguousarray(xd)), torch.from_numpy(np.ascontiguousarray(yd))
-    rho, fx, fy = _cca(xt[fit], yt[fit])
+    rho, fx, fy = canonical_correlation_analysis(xt[fit], yt[fit])
     edge = noise_edge(sx.d, sy.d, n_fit)
     keep = max(1, int((rho > (1 + edge_margin) * edge).sum()))
     keep = keep if max_latent is None else min(keep, max_latent)
