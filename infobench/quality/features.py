@@ -138,7 +138,7 @@ def code_hash(*objects: Any) -> str:
     changed training function or model class gives a new key, so an old
     artefact is never silently reused.
     """
-    h = hashlib.sha256(torch.__version__.encode())
+    h = hashlib.sha256(str(torch.__version__).encode())
     for obj in objects:
         try:
             h.update(inspect.getsource(obj).encode())
@@ -396,7 +396,7 @@ def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Ext
     if model is None:
         held_out = None if real.held_out is None else _in_memory(real.held_out)
         model, info = train_classifier(train, held_out, seed=seed, device=device, path=path, progress=progress)
-        state = {"format": _FORMAT, "key": key, "torch": torch.__version__, "arch_version": ARCH_VERSION,
+        state = {"format": _FORMAT, "key": key, "torch": str(torch.__version__), "arch_version": ARCH_VERSION,
                  "image_shape": list(train.shape), "num_classes": int(model.head[-1].out_features),
                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **info}
         _atomic_save(state, path)
@@ -458,7 +458,10 @@ def _split_output(out: Any, where: str, n: int) -> tuple[torch.Tensor, torch.Ten
 
 def _load_torchscript(path: Path, what: str) -> torch.jit.ScriptModule:
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            # torch deprecates TorchScript, but it is the format the Inception graph and many backbones ship in.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise ValueError(f"{what} {str(path)!r} is not a TorchScript file ({type(exc).__name__}: {exc})") from None
 
