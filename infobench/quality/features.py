@@ -369,8 +369,7 @@ def classifier_key(train: ImageSet, seed: int) -> str:
     the training code therefore trains a new classifier instead of reusing one
     trained by other code (issue 12, item 6).
     """
-    code = code_hash(ReferenceCNN, train_classifier, _epochs, _accuracy, _one_thread)
-    return f"{train.fingerprint()[:16]}-s{seed}-v{ARCH_VERSION}-c{code}-{_TARGET_STEPS}x{_BATCH}"
+    return f"{train.fingerprint()[:16]}-s{seed}-v{ARCH_VERSION}-c{_CLASSIFIER_CODE}-{_TARGET_STEPS}x{_BATCH}"
 
 
 def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Extractor:
@@ -814,3 +813,5 @@ def _finish(features: torch.Tensor, logits: torch.Tensor | None, device) -> tupl
 
 
 _EXTRACT_CODE = _extract_code()
+# Source hashes of the installed code, taken at import (monkeypatching a function later does not change them).
+_CLASSIFIER_CODE = code_hash(ReferenceCNN, train_classifier, _epochs, _accuracy, _one_thread)
