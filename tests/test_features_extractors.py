@@ -343,3 +343,20 @@ def test_changed_training_code_retrains_instead_of_reusing(cache, monkeypatch):
     ext = features.make_extractor("classifier", real, device="cpu")
     assert len(calls) == 2
     assert len(list((cache / "classifiers").glob("*.pt"))) == 2 and ext.info["cache_key"] in ext.info["path"]
+
+
+def test_streamed_folders_score_like_their_in_memory_arrays(tmp_path, cache):
+    from infobench.data import load_dataset, load_images
+    from infobench.quality import fid
+
+    for name, seed, n in (("real", 1, 40), ("fake", 2, 30)):
+        (tmp_path / name).mkdir()
+        for i, img in enumerate(coloured_shapes(n, size=8, seed=seed)[0]):
+            Image.fromarray(img).save(tmp_path / name / f"{i:03d}.png")
+    df = score(str(tmp_path / "real"), {"g": str(tmp_path / "fake")}, extractor="pixels", scores="fid",
+               device="cpu", cache=False)
+    real = load_dataset(str(tmp_path / "real"), split="train").images.flatten(1)
+    fake = load_images(tmp_path / "fake").images.flatten(1)
+    # The same pixels in float64 either way: equal up to the order of floating-point sums.
+    assert df["value"].iloc[0] == pytest.approx(fid(real, fake, device="cpu"), rel=1e-9)
+    assert df["n_fake"].iloc[0] == 30
