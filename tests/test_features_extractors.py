@@ -153,8 +153,7 @@ def test_inception_found_in_the_cache_folders_of_stylegan_and_clean_fid(inceptio
     shutil.copy(inception_file, tmp_path / "tmp" / features.INCEPTION_FILE)
     (dnn / f"0123abcd_{features.INCEPTION_FILE}").unlink()
     assert features.find_inception() == tmp_path / "tmp" / features.INCEPTION_FILE
-    shutil.copy(inception_file, cache.parent / "cache" / features.INCEPTION_FILE) if cache.exists() else None
-    cache.mkdir(exist_ok=True)
+    cache.mkdir(exist_ok=True)  # infobench's own cache folder comes first
     shutil.copy(inception_file, cache / features.INCEPTION_FILE)
     assert features.find_inception() == cache / features.INCEPTION_FILE
 
