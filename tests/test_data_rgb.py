@@ -175,3 +175,27 @@ def test_array_stream_is_memory_mapped_and_matches_load(tmp_path):
     assert torch.equal(sub.read(0, 3), mem.images[[5, 1, 3]])
     with pytest.raises(ValueError, match="array_stream reads .npy files"):
         array_stream(tmp_path / "x.npz")
+
+
+def test_scoring_against_cifar10_and_a_streamed_npy_reference(tmp_path):
+    from infobench.quality import fid, score
+    from infobench.quality.inputs import load_real
+
+    class MeanColour(torch.nn.Module):  # 3-d features: FID's eigendecompositions stay cheap
+        def forward(self, x):
+            return x.mean(dim=(2, 3))
+
+    write_cifar(tmp_path / "c", counts=(8, 8, 8, 8, 8, 10))
+    df = score(f"cifar10:{tmp_path / 'c'}", {"real-test": "held-out"}, extractor=MeanColour(), scores="fid",
+               device="cpu", cache=False)
+    train = load_dataset(f"cifar10:{tmp_path / 'c'}", split="train").images.mean(dim=(2, 3))
+    test = load_dataset(f"cifar10:{tmp_path / 'c'}", split="test").images.mean(dim=(2, 3))
+    # The same float32 means either way (batching may reorder sums: ~1e-7 relative).
+    assert df["value"].iloc[0] == pytest.approx(fid(train, test, device="cpu"), rel=1e-5)
+    imgs, _ = coloured_shapes(20, size=8)
+    np.save(tmp_path / "ref.npy", imgs)  # NHWC uint8
+    streamed = load_real(str(tmp_path / "ref.npy"), stream=True)
+    in_memory = load_real(str(tmp_path / "ref.npy"))
+    assert not isinstance(streamed.reference, type(in_memory.reference))
+    assert torch.equal(streamed.reference.load().images, in_memory.reference.images)
+    assert torch.equal(streamed.held_out.load().images, in_memory.held_out.images)
