@@ -10,9 +10,13 @@
   predicted classes and a mean max-probability above 0.8. Reference points
   are recorded next to it: the same classifier on held-out real digits, on
   uniform noise and on the untrained generator.
-* ``test_epoch_gpu_28x28``: seconds per epoch of the DCGAN and the VAE on
-  60,000 synthetic 28x28 images on CUDA, fp32 side by side with bfloat16
-  autocast (skipped without a GPU).
+* ``test_epoch_cpu_rgb32``: seconds per epoch of the DCGAN and the VAE at
+  their default sizes (width 64, four up-samplings from 2x2) on 10,000
+  synthetic 3x32x32 RGB images (CIFAR-10's format), on the CPU.
+* ``test_epoch_gpu``: seconds per epoch of
+  the DCGAN and the VAE on 60,000 synthetic 28x28 images, and on 10,000
+  3x32x32 RGB images, on CUDA; fp32 side by side with bfloat16 autocast
+  (skipped without a GPU).
 
 CPU runs use one intra-op thread: these small networks gain little from a
 second one, and lose several-fold when the two cores are shared with other
@@ -112,6 +116,24 @@ def test_epoch_cpu(benchmark, full_size, digits, kind, impl):
     benchmark.pedantic(run, rounds=pick(full_size, 5, 1), iterations=1, warmup_rounds=pick(full_size, 1, 0))
 
 
+def synthetic_rgb32(n: int) -> ImageSet:
+    gen = torch.Generator().manual_seed(0)
+    return ImageSet(torch.rand(n, 3, 32, 32, generator=gen), None, "synthetic-rgb32", None)
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_epoch_cpu_rgb32(benchmark, full_size, kind):
+    """One epoch on 10,000 RGB 32x32 images at the default network sizes (a smoke run: 128 images, width 8)."""
+    torch.set_num_threads(1)  # see test_time_to_quality
+    data = synthetic_rgb32(pick(full_size, 10_000, 128))
+    options = {} if full_size else {"width": 8}
+    cfg = make_config(kind, "synthetic-rgb32", data.shape, seed=0, **options)
+    trainer = make_trainer(cfg, data, "cpu")
+    benchmark.group = "epoch-cpu-rgb32"
+    benchmark.extra_info.update(images=len(data), width=cfg.width, batch_size=cfg.batch_size)
+    benchmark.pedantic(trainer.run_epoch, rounds=1, iterations=1)
+
+
 # ----------------------------------------------------------------- quality
 @pytest.mark.parametrize("kind", ["gan", "wgan-gp", "vae"])
 def test_time_to_quality(benchmark, full_size, digits, classifier, tmp_path, kind):
@@ -172,20 +194,25 @@ def test_time_to_quality(benchmark, full_size, digits, classifier, tmp_path, kin
 
 
 # ----------------------------------------------------------------- GPU epochs
+# (shape, full-size n, smoke n, batch size): MNIST-sized grey images and CIFAR-sized RGB images.
+GPU_DATA = {"28x28": ((1, 28, 28), 60_000, 2_048, 128), "rgb32": ((3, 32, 32), 10_000, 1_024, 64)}
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("data_name", list(GPU_DATA))
 @pytest.mark.parametrize("kind", ["gan", "vae"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16-autocast"])
-def test_epoch_gpu_28x28(benchmark, full_size, kind, precision):
-    n = pick(full_size, 60_000, 2_048)
+def test_epoch_gpu(benchmark, full_size, data_name, kind, precision):
+    shape, n_full, n_small, batch = GPU_DATA[data_name]
     gen = torch.Generator().manual_seed(0)
-    data = ImageSet(torch.rand(n, 1, 28, 28, generator=gen), None, "synthetic-28x28", None)
-    cfg = make_config(kind, "synthetic-28x28", data.shape, seed=0, batch_size=128, amp=precision != "fp32")
+    data = ImageSet(torch.rand(pick(full_size, n_full, n_small), *shape, generator=gen), None, data_name, None)
+    cfg = make_config(kind, f"synthetic-{data_name}", data.shape, seed=0, batch_size=batch, amp=precision != "fp32")
     trainer = make_trainer(cfg, data, "cuda")
 
     def run():
         trainer.run_epoch()
         torch.cuda.synchronize()
 
-    benchmark.group = f"epoch-gpu-28x28-{kind}"
+    benchmark.group = f"epoch-gpu-{data_name}-{kind}"
     benchmark.extra_info["device"] = torch.cuda.get_device_name()
     benchmark.pedantic(run, rounds=pick(full_size, 3, 1), iterations=1, warmup_rounds=1)

@@ -463,3 +463,25 @@ def test_vae_learns_recognisable_digits_in_20_epochs(tmp_path):
     proba = clf.predict_proba(load(path, device="cpu").sample(1000, seed=123).flatten(1).numpy())
     assert len(np.unique(proba.argmax(1))) == 10
     assert proba.max(1).mean() > 0.65
+
+
+# ------------------------------------------------------------ RGB 32x32
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_epoch_on_tiny_rgb_32x32_shapes(tmp_path, kind):
+    """The three generators train on a folder of 3-channel 32x32 images with class sub-folders."""
+    from PIL import Image
+    from rgb_shapes import SHAPES, coloured_shapes
+
+    images, labels = coloured_shapes(16, size=32)
+    for i, (img, c) in enumerate(zip(images, labels)):
+        (tmp_path / "shapes" / SHAPES[c][0]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(tmp_path / "shapes" / SHAPES[c][0] / f"{i}.png")
+    out = tmp_path / kind
+    extra = {"n_critic": 1} if kind == "wgan-gp" else {}
+    path = train(kind, str(tmp_path / "shapes"), out=out, epochs=1, split="all", batch_size=8, width=4,
+                 latent_dim=4, device="cpu", figures=False, **extra)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["image_shape"] == [3, 32, 32] and cfg["num_classes"] == 3
+    assert _read_log(out)["step"].tolist() == [2]  # 16 images / batch 8
+    x = load(path).sample(5, 0)
+    assert tuple(x.shape) == (5, 3, 32, 32) and float(x.min()) >= 0.0 and float(x.max()) <= 1.0

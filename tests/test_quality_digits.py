@@ -288,7 +288,7 @@ def test_bad_inputs_name_the_input(cache_dir, test_images, tmp_path, fake_module
         score("digits", {"odd": x * 2.0 + 3.0}, extractor="pixels")
     with pytest.raises(ValueError, match="outside value_range"):
         score("digits", {"odd": x * 2.0}, extractor="pixels", value_range=(0, 1))
-    with pytest.raises(ValueError, match="extractor must be one of \\['classifier', 'pixels'\\]"):
+    with pytest.raises(ValueError, match="extractor must be one of \\['auto', 'classifier', 'pixels', 'inception', 'inception-legacy'\\]"):
         score("digits", {"a": x}, extractor="inception-v3")
     with pytest.raises(ValueError, match="unknown score 'fd'"):
         score("digits", {"a": x}, scores="fid,fd")

@@ -10,9 +10,13 @@ from infobench.commands.errors import UsageError
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``score`` and ``validity``: extractor, scores, seeds, device, output."""
-    parser.add_argument("--extractor", default="classifier", metavar="NAME",
-                        help="classifier (default: a small CNN trained on the real train split and cached), "
-                        "pixels, package.module:factory, or a TorchScript file")
+    parser.add_argument("--extractor", default="auto", metavar="NAME",
+                        help="auto (default: classifier with labelled real data, else inception when "
+                        "inception-2015-12-05.pt is found, else pixels+PCA with a warning), classifier (a small "
+                        "CNN trained on the real train split and cached), pixels, inception[:PATH] (the standard "
+                        "FID features, clean-fid resize), inception-legacy[:PATH] (resize inside the graph), "
+                        "hub:DIR:ENTRY[:WEIGHTS] (a local torch.hub backbone), package.module:factory, "
+                        "or a TorchScript file")
     parser.add_argument("--pca", type=int, default=None, metavar="D", help="pixels extractor: keep D principal components")
     parser.add_argument("--scores", default=None, metavar="S[,S...]",
                         help="score names (default: all the extractor allows; see 'infobench score --list')")

@@ -17,10 +17,17 @@ from infobench.data.datasets import (
     read_idx,
     stratified_split,
 )
+from infobench.data.streams import ImageStream, array_stream, as_stream, folder_stream, open_stream, sha256_tensors
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageSet",
+    "ImageStream",
+    "array_stream",
+    "as_stream",
+    "folder_stream",
+    "open_stream",
+    "sha256_tensors",
     "SPLITS",
     "TEST_FRACTION",
     "check_value_range",

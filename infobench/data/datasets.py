@@ -10,7 +10,7 @@ the file.
 Splits
 ------
 MNIST and Fashion-MNIST come with an official split (``train-*`` and
-``t10k-*`` files). Every other dataset (digits, folders, arrays) is split
+``t10k-*`` files); CIFAR-10 too (``data_batch_*.bin`` and ``test_batch.bin``). Every other dataset (digits, folders, arrays) is split
 80 % / 20 % by ``seed``: stratified by class when labels are known, a plain
 permutation otherwise. The split depends only on ``seed`` and the data, so it
 is the same on every machine.
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator, check_choice
+from infobench.data.cifar import load_cifar10
 
 __all__ = [
     "ImageSet",
@@ -445,7 +446,12 @@ def _palette_is_grey(im) -> bool:
     return bool(len(pal)) and bool(np.all(pal[:, 0] == pal[:, 1]) and np.all(pal[:, 1] == pal[:, 2]))
 
 
-def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...] | None]:
+def folder_files(folder: Path) -> tuple[list[Path], np.ndarray | None, tuple[str, ...] | None]:
+    """The image files of ``folder`` in order, with labels and class names when it has class sub-folders.
+
+    Images either all sit at the top level (no labels) or in one sub-folder
+    per class (labels follow the sorted folder names); a mix raises.
+    """
     top = _image_files(folder)
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     class_dirs = [d for d in subdirs if _image_files(d)]
@@ -460,29 +466,46 @@ def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str
             "(at its top level or in class sub-folders)"
         )
     if top:
-        files, labels, classes = top, None, None
-    else:
-        files, lab = [], []
-        for c, d in enumerate(class_dirs):
-            fs = _image_files(d)
-            files += fs
-            lab += [c] * len(fs)
-        labels, classes = np.asarray(lab, dtype=np.int64), tuple(d.name for d in class_dirs)
+        return top, None, None
+    files, lab = [], []
+    for c, d in enumerate(class_dirs):
+        fs = _image_files(d)
+        files += fs
+        lab += [c] * len(fs)
+    return files, np.asarray(lab, dtype=np.int64), tuple(d.name for d in class_dirs)
+
+
+def read_images(files: Sequence[Path], *, colour: bool | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+    """float32 ``(N, C, H, W)`` images in [0, 1] of ``files`` (all of one size).
+
+    ``colour``: True makes grey images RGB (the grey plane repeated), False
+    requires grey images, None picks RGB when any file is in colour.
+    ``size``: the required ``(H, W)`` (default: the first file's).
+    """
     arrays = [_read_image(f) for f in files]
-    ref_shape, ref_file = arrays[0].shape[:2], files[0]
-    colour = any(a.ndim == 3 for a in arrays)
+    ref_shape, ref_file = (size, None) if size is not None else (arrays[0].shape[:2], files[0])
     for f, a in zip(files, arrays):
-        if a.shape[:2] != ref_shape:
+        if a.shape[:2] != tuple(ref_shape):
+            against = f"{str(ref_file)!r} is" if ref_file is not None else "the first images are"
             raise ValueError(
-                f"image {str(f)!r} is {a.shape[1]}x{a.shape[0]} pixels but {str(ref_file)!r} is "
+                f"image {str(f)!r} is {a.shape[1]}x{a.shape[0]} pixels but {against} "
                 f"{ref_shape[1]}x{ref_shape[0]}; all images must have the same size"
             )
-    if colour:
+    has_colour = any(a.ndim == 3 for a in arrays)
+    if colour is False and has_colour:
+        bad = next(f for f, a in zip(files, arrays) if a.ndim == 3)
+        raise ValueError(f"image {str(bad)!r} is in colour but the first images are grey; convert the folder to one mode")
+    if colour or has_colour:
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
         stacked = np.stack(arrays).transpose(0, 3, 1, 2)
     else:
         stacked = np.stack(arrays)[:, None]
-    return stacked.astype(np.float32), labels, classes
+    return stacked.astype(np.float32)
+
+
+def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...] | None]:
+    files, labels, classes = folder_files(folder)
+    return read_images(files), labels, classes
 
 
 # ------------------------------------------------------------------ public
@@ -511,7 +534,10 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
         ``"mnist:PATH"`` or ``"fashion-mnist:PATH"`` (IDX files, optionally
         ``.gz``, in ``PATH`` itself, ``PATH/raw`` or torchvision's
         ``PATH/MNIST/raw`` / ``PATH/FashionMNIST/raw``; ``"mnist"`` alone uses
-        ``root``); a folder of PNG/JPEG/BMP images, optionally one sub-folder
+        ``root``); ``"cifar10:PATH"`` (the binary batches
+        ``data_batch_1..5.bin`` / ``test_batch.bin`` in ``PATH`` or
+        ``PATH/cifar-10-batches-bin``: 3x32x32 RGB, 10 classes, official
+        train/test split; see :mod:`infobench.data.cifar`); a folder of PNG/JPEG/BMP images, optionally one sub-folder
         per class (labels follow the sorted folder names); or a ``.npy`` /
         ``.npz`` file (keys ``images`` or ``x``, optional ``labels`` or ``y``;
         layouts (N, H, W), (N, C, H, W) or (N, H, W, C)).
@@ -554,6 +580,12 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
         if sep:
             raise ValueError(f"dataset 'digits' takes no path; got {text!r}")
         return _load_digits(split, seed)
+    if head == "cifar10":
+        if not (sep and rest) and root_path is None:
+            raise ValueError(f"dataset {text!r} needs a folder: write 'cifar10:PATH' or pass root=PATH (nothing is downloaded)")
+        folder = _resolve_path(rest, root_path) if sep and rest else root_path
+        images, labels, classes = load_cifar10(folder, split)
+        return _make_set(images.astype(np.float32) / np.float32(255.0), labels, f"cifar10:{folder}[{split}]", 10, classes)
     if head in _TORCHVISION_NAMES:
         if sep and rest:
             folder = _resolve_path(rest, root_path)
@@ -568,7 +600,7 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
     path = _resolve_path(text, root_path)
     if not path.exists():
         raise FileNotFoundError(
-            f"dataset {text!r} is neither a known name ('digits', 'mnist:PATH', 'fashion-mnist:PATH') "
+            f"dataset {text!r} is neither a known name ('digits', 'mnist:PATH', 'fashion-mnist:PATH', 'cifar10:PATH') "
             f"nor an existing file or folder (looked for {str(path)!r})"
         )
     if path.is_dir():

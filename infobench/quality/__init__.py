@@ -216,7 +216,7 @@ def score(
     fake: Any,
     *,
     names: Any = None,
-    extractor: Any = "classifier",
+    extractor: Any = "auto",
     scores: Any = None,
     n: int | None = None,
     bootstrap: int = 0,
@@ -247,8 +247,13 @@ def score(
     names : str or list of str, optional
         One name per fake set (default: the spec strings).
     extractor : str or torch.nn.Module
-        ``"classifier"`` (default), ``"pixels"``, ``"package.module:factory"``,
-        a TorchScript file or a module.
+        ``"auto"`` (default: the classifier for labelled real data, else the
+        standard Inception features when the file is found, else pixels with
+        PCA and a warning), ``"classifier"``, ``"pixels"``,
+        ``"inception[:PATH]"``, ``"inception-legacy[:PATH]"``,
+        ``"hub:DIR:ENTRY[:WEIGHTS]"``, ``"package.module:factory"``, a
+        TorchScript file or a module (:mod:`infobench.quality.features`).
+        Image folders and ``.npy`` files are read in streamed batches.
     scores : str or list of str, optional
         Score names (:func:`available_scores`); default: every score the
         extractor allows (class-based scores need class probabilities).
@@ -306,14 +311,15 @@ def score(
     sources = [parse_fake(spec, label) for label, spec in _fake_dict(fake, names).items()]
     t0 = time.perf_counter()
     scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca,
-                    batch_size=batch_size, cache=cache, progress=progress, params=p)
+                    batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True)
     real_data = scorer.real
 
     # Fixed-size sets are loaded first: the smallest fixes the common n.
     loaded: dict[str, Any] = {}
     for src in sources:
         if src.fixed_size:
-            loaded[src.name] = materialize(src, real_data, n=None, seed=scorer.seed, value_range=value_range)
+            loaded[src.name] = materialize(src, real_data, n=None, seed=scorer.seed, value_range=value_range,
+                                           stream=True)
     if n is None:
         if loaded:
             n = min(len(s) for s in loaded.values())
@@ -338,12 +344,13 @@ class Scorer:
 
     :func:`score` and the validity suite score many generated sets against
     the same reference through one ``Scorer``. Parameters as in :func:`score`
-    (``params`` a :class:`Params`).
+    (``params`` a :class:`Params`); ``stream=True`` reads image folders and
+    ``.npy`` files batch by batch (:func:`~infobench.quality.inputs.load_real`).
     """
 
-    def __init__(self, real: Any, *, extractor: Any = "classifier", scores: Any = None, seed: int = 0,
+    def __init__(self, real: Any, *, extractor: Any = "auto", scores: Any = None, seed: int = 0,
                  device: Any = "auto", pca: int | None = None, batch_size: int = 512, cache: bool = True,
-                 progress: bool = False, params: Params | None = None):
+                 progress: bool = False, params: Params | None = None, stream: bool = False):
         self.params = Params() if params is None else params
         self.seed = _check_seed(seed)
         self.device = resolve_device(device)
@@ -351,7 +358,7 @@ class Scorer:
         self.progress = check_bool("progress", progress)
         self.batch_size = check_int("batch_size", batch_size, low=1)
         resolve_scores(scores)
-        self.real = load_real(real, seed=self.seed)
+        self.real = load_real(real, seed=self.seed, stream=check_bool("stream", stream))
         self.extractor = make_extractor(extractor, self.real, seed=self.seed, device=self.device, pca=pca,
                                         progress=self.progress)
         self.names = resolve_scores(scores, has_probs=self.extractor.has_probs)

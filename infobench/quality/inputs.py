@@ -39,7 +39,16 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.data import ImageSet, check_value_range, load_dataset, load_images, normalise_images
+from infobench.data import (
+    ImageSet,
+    ImageStream,
+    check_value_range,
+    folder_stream,
+    load_dataset,
+    load_images,
+    normalise_images,
+    open_stream,
+)
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 
@@ -50,10 +59,14 @@ _CHECKPOINT_PREFIX = "checkpoint:"
 
 @dataclass(frozen=True)
 class RealData:
-    """The reference set, its held-out split (if any) and a name for messages and cache keys."""
+    """The reference set, its held-out split (if any) and a name for messages and cache keys.
 
-    reference: ImageSet
-    held_out: ImageSet | None
+    With ``stream=True`` in :func:`load_real`, image folders and ``.npy``
+    files are :class:`~infobench.data.ImageStream` objects read batch by batch.
+    """
+
+    reference: ImageSet | ImageStream
+    held_out: ImageSet | ImageStream | None
     name: str
 
 
@@ -67,7 +80,7 @@ def _array_to_set(x: Any, where: str, value_range) -> ImageSet:
     return ImageSet(torch.from_numpy(arr), None, where, None)
 
 
-def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = None) -> RealData:
+def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = None, stream: bool = False) -> RealData:
     """Load the reference (train split) and held-out (test split) data.
 
     Parameters
@@ -79,12 +92,19 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
         Seed of the train/test split of datasets without an official one.
     value_range : (low, high), optional
         Pixel range of in-memory arrays.
+    stream : bool
+        Read image folders and ``.npy`` files lazily (the same splits and
+        values, one batch at a time); other specs are loaded in memory.
     """
     vr = check_value_range(value_range)
     if isinstance(real, (str, os.PathLike)):
         spec = os.fspath(real)
-        train = load_dataset(spec, split="train", seed=seed, root=root)
-        test = load_dataset(spec, split="test", seed=seed, root=root)
+        path = Path(spec).expanduser() if root is None else Path(root).expanduser() / spec
+        if stream and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".npy")):
+            train, test = (open_stream(path, split=s, seed=seed) for s in ("train", "test"))
+        else:
+            train = load_dataset(spec, split="train", seed=seed, root=root)
+            test = load_dataset(spec, split="test", seed=seed, root=root)
         if len(train) == 0:
             raise ValueError(f"real dataset {spec!r} has an empty train split")
         return RealData(train, test if len(test) else None, spec)
@@ -192,12 +212,14 @@ def _call(fn: Callable, n: int, seed: int, where: str, value_range) -> ImageSet:
     return _array_to_set(out, where, value_range)
 
 
-def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int, value_range: Any = None) -> ImageSet:
+def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int, value_range: Any = None,
+                stream: bool = False) -> ImageSet | ImageStream:
     """Load or draw the generated images of ``source`` (``n`` of them for checkpoints and callables).
 
     Sets of fixed size with more than ``n`` images are subsampled without
     replacement (seeded by ``seed`` and the source name, so every run and
-    every score sees the same rows); fewer than ``n`` raise.
+    every score sees the same rows); fewer than ``n`` raise. With
+    ``stream``, an image folder is read lazily (an :class:`~infobench.data.ImageStream`).
     """
     where = f"fake {source.name!r}"
     vr = check_value_range(value_range)
@@ -209,7 +231,10 @@ def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int,
             )
         images = real.held_out
     elif source.kind == "file":
-        images = load_images(source.spec, value_range=vr)
+        if stream and Path(source.spec).is_dir():
+            images = folder_stream(source.spec)
+        else:
+            images = load_images(source.spec, value_range=vr)
     elif source.kind == "array":
         images = _array_to_set(source.spec, where, vr)
     elif source.kind == "checkpoint":
@@ -227,7 +252,7 @@ def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int,
     return images if n is None or not source.fixed_size else subsample(images, n, seed, source.name)
 
 
-def subsample(images: ImageSet, n: int, seed: int, name: str) -> ImageSet:
+def subsample(images: ImageSet | ImageStream, n: int, seed: int, name: str) -> ImageSet | ImageStream:
     """``n`` of the images, drawn without replacement (seeded by ``seed`` and ``name``; all of them if n == len)."""
     if len(images) < n:
         raise ValueError(f"fake {name!r} has {len(images)} images; n={n} were requested")
@@ -243,10 +268,12 @@ def _need_n(n: int | None, where: str) -> int:
     return n
 
 
-def match_shape(images: ImageSet, reference: ImageSet, where: str, *, resize: bool = True) -> tuple[ImageSet, str]:
+def match_shape(images: ImageSet | ImageStream, reference: ImageSet | ImageStream, where: str, *,
+                resize: bool = True) -> tuple[ImageSet | ImageStream, str]:
     """Check channels against the reference and resize other heights/widths (anti-aliased bilinear).
 
-    Returns the images and a note (empty when nothing was changed).
+    Returns the images and a note (empty when nothing was changed). A stream
+    that needs resizing is loaded into memory first.
     """
     c, h, w = images.shape
     rc, rh, rw = reference.shape
@@ -259,6 +286,8 @@ def match_shape(images: ImageSet, reference: ImageSet, where: str, *, resize: bo
         return images, ""
     if not resize:
         raise ValueError(f"{where} images are {h}x{w} pixels but the real images are {rh}x{rw} (resize=False)")
+    if isinstance(images, ImageStream):
+        images = images.load()
     x = torch.nn.functional.interpolate(images.images, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
     # The triangle filter's weights are non-negative and sum to one, so the output
     # stays in [0, 1] up to float32 rounding (~1e-7); only that residue is removed.

@@ -105,7 +105,13 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
         text = f"Features: {ext.get('name')} ({ext.get('dim')}-d)"
         if "accuracy" in ext:
             text += f", held-out accuracy {ext['accuracy']:.2%} on {ext.get('accuracy_on')} (n={ext.get('accuracy_n')})"
+        if "resize" in ext:
+            text += f", resize {ext['resize']}"
+        if ext.get("comparable") is False:
+            text += "; NOT comparable with published numbers"
         parts.append(text + ".")
+        if ext.get("skipped"):
+            parts.append(ext["skipped"][0].upper() + ext["skipped"][1:] + ".")
     return " ".join(parts)
 
 
