@@ -41,6 +41,7 @@ from torch import nn
 from infobench._validation import check_int, resolve_device, spawn_seeds
 from infobench.data import ImageSet, stratified_split
 from infobench.quality._progress import progress_bar
+from infobench.report.render import slug
 
 __all__ = [
     "ARCH_VERSION",
@@ -273,11 +274,6 @@ class Extractor:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _slug(text: str) -> str:
-    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
-    return keep.strip("-")[:40] or "data"
-
-
 def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Extractor:
     train = real.reference
     if train.labels is None:
@@ -286,7 +282,7 @@ def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Ext
             "use extractor='pixels' or a module"
         )
     fp = train.fingerprint()[:16]
-    path = cache_root() / "classifiers" / f"{_slug(real.name)}-{fp}-s{seed}-v{ARCH_VERSION}.pt"
+    path = cache_root() / "classifiers" / f"{slug(real.name, max_len=40, default='data')}-{fp}-s{seed}-v{ARCH_VERSION}.pt"
     model = state = None
     if path.is_file():
         try:
@@ -354,7 +350,7 @@ def _split_output(out: Any, where: str, n: int) -> tuple[torch.Tensor, torch.Ten
 def _module(spec: Any, real, *, device: torch.device) -> Extractor:
     if isinstance(spec, nn.Module) or isinstance(spec, torch.jit.ScriptModule):
         module, name = spec, type(spec).__name__
-        key = f"module-{_slug(name)}-{_sha256_tensors(*module.state_dict().values())[:16]}"
+        key = f"module-{slug(name, max_len=40, default='data')}-{_sha256_tensors(*module.state_dict().values())[:16]}"
     elif isinstance(spec, (str, os.PathLike)) and Path(spec).expanduser().is_file():
         path = Path(spec).expanduser()
         try:
@@ -374,7 +370,7 @@ def _module(spec: Any, real, *, device: torch.device) -> Extractor:
             raise ValueError(f"extractor {name!r}: {name}() raised {type(exc).__name__}: {exc}") from None
         if not isinstance(module, nn.Module):
             raise TypeError(f"extractor {name!r} must return a torch.nn.Module; got {type(module).__name__}")
-        key = f"module-{_slug(name)}-{_sha256_tensors(*module.state_dict().values())[:16]}"
+        key = f"module-{slug(name, max_len=40, default='data')}-{_sha256_tensors(*module.state_dict().values())[:16]}"
     module = module.to(device).eval()
     where = f"extractor {name!r}"
 
