@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from rich.console import Console
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    args.argv = argv  # the command as typed, for reports that name it
+    args.command_line = shlex.join(["infobench", *argv])  # as typed: runs and reports name it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 import sys
 
 from rich.console import Console
@@ -35,12 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
-def command_line(args: argparse.Namespace) -> str:
-    """The command as the user typed it (``infobench run --quick``), for the report's header."""
-    argv = getattr(args, "argv", None)
-    return shlex.join(["infobench", *argv]) if argv is not None else "infobench run"
-
-
 def handle(args: argparse.Namespace) -> int:
     config = load_config(args.config, quick=args.quick)
     if args.device is not None:
@@ -52,7 +45,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     try:
         result = run_main_job(config, out=args.out, state=args.state, progress=not args.no_progress,
-                              console=console, command=command_line(args))
+                              console=console, command=getattr(args, "command_line", "infobench run"))
     except FolderLockedError as exc:
         raise UsageError(str(exc)) from None
     _summary(console, result)
