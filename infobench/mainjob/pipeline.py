@@ -14,9 +14,15 @@ Stages, each resumable:
    split, then the **validity suite**.
 4. **Report**: ``<out>/<timestamp>/`` with ``REPORT.md``, ``report.html``
    (self-contained), ``tables/*.csv`` and ``tables/*.tex``, ``plots/*.png``
-   and ``results.sqlite`` (the benchmark records the report was built from).
-   The folder is written under a temporary name and renamed when complete, so
-   an interrupted run never leaves a report that looks finished.
+   (all built by :mod:`infobench.report.main_report`; this module holds no
+   table or plot code) and ``results.sqlite`` (the benchmark records the
+   report was built from). The folder is written under a temporary name and
+   renamed when complete, so an interrupted run never leaves a report that
+   looks finished.
+
+The output and state folders are locked for the whole run
+(:mod:`infobench.mainjob.lock`): a second run on either is refused at once,
+and the partial folders a run deletes at start are those of dead runs only.
 """
 
 from __future__ import annotations
@@ -134,7 +140,8 @@ def _train_generators(config: RunConfig, state: Path, device: str, progress: boo
     return out
 
 
-def _training_table(checkpoints: dict[str, Path]) -> pd.DataFrame:
+def _training_log(checkpoints: dict[str, Path]) -> pd.DataFrame:
+    """One row per generator: its folder and the last-epoch values of its log.csv (the report shows them)."""
     rows = []
     for kind, ckpt in checkpoints.items():
         log = ckpt.parent / "log.csv"
@@ -243,7 +250,7 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
     stage("2/4 reference generators")
     with _torch_threads(1):
         checkpoints = _train_generators(config, state, config.device, progress, console)
-    training = _training_table(checkpoints)
+    training = _training_log(checkpoints)
     seconds["generators"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
