@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     with ResultsStore(args.db, create=False) as store:
         if args.list_runs:
             runs = store.runs()[["run_id", "created", "updated", "cells", "failed"]]
-            console.print(to_rich(frame_table(runs, f"runs in {args.db}", labels=3)))
+            console.print(to_rich(frame_table(runs, f"runs in {args.db}", labels=1)))
             return 0
         estimators = [str(s) for s in parse_specs(args.estimators)] if args.estimators else None
         tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
