@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import infobench
 from infobench.cli import main
 from infobench.mainjob import default_config, load_config, to_toml
 
@@ -97,9 +98,14 @@ class _HTMLCounter(html.parser.HTMLParser):
     def handle_data(self, data):
         self.text.append(data)
 
+ROOT = Path(infobench.__file__).resolve().parents[1]  # the checkout whose code is under test
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # The subprocesses run from tmp_path: put this checkout first on the path, or `python -m infobench`
+    # would import whichever copy is installed rather than the code under test.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env["INFOBENCH_CACHE"] = str(tmp_path / "cache")
     env["PYTHONUNBUFFERED"] = "1"
     return env
