@@ -98,6 +98,7 @@ class _HTMLCounter(html.parser.HTMLParser):
     def handle_data(self, data):
         self.text.append(data)
 
+
 ROOT = Path(infobench.__file__).resolve().parents[1]  # the checkout whose code is under test
 
 
