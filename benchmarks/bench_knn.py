@@ -29,7 +29,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import pick
+from benchmarks.conftest import pick
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 from sklearn.feature_selection import mutual_info_regression

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from rich.console import Console
 from rich.markup import escape
 
+from infobench import __version__
 from infobench.commands.errors import UsageError
 
 # Order is the order shown in ``infobench --help``.
@@ -36,8 +38,6 @@ err_console = Console(stderr=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from infobench import __version__
-
     parser = argparse.ArgumentParser(
         prog="infobench",
         description="Measure information: entropy, mutual information and KL estimators, "
@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = shlex.join(["infobench", *argv])  # as typed: runs and reports name it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

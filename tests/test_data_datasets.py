@@ -226,6 +226,17 @@ def test_folder_errors_name_the_file(tmp_path, rng):
         load_dataset(str(empty))
 
 
+def test_decompression_bomb_is_a_clear_error(tmp_path, rng, monkeypatch):
+    # Issue 15 item 7: PIL's DecompressionBombError escaped uncaught (exit 1). A 20x20 PNG is a
+    # "bomb" once the limit is lowered: PIL refuses images over twice MAX_IMAGE_PIXELS.
+    save_png(tmp_path / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ValueError, match=r"image .*a\.png.* too large to load safely .*decompression bomb"):
+        load_images(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400)  # within the limit: loads
+    assert load_images(tmp_path).images.shape == (1, 1, 20, 20)
+
+
 # ---------------------------------------------------------------- arrays
 def test_npz_with_labels_and_layouts(tmp_path, rng):
     imgs = rng.integers(0, 256, (10, 7, 7, 3), dtype=np.uint8)  # channels last

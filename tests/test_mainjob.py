@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import infobench
 from infobench.cli import main
 from infobench.mainjob import default_config, load_config, to_toml
 
@@ -98,8 +99,14 @@ class _HTMLCounter(html.parser.HTMLParser):
         self.text.append(data)
 
 
+ROOT = Path(infobench.__file__).resolve().parents[1]  # the checkout whose code is under test
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # The subprocesses run from tmp_path: put this checkout first on the path, or `python -m infobench`
+    # would import whichever copy is installed rather than the code under test.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env["INFOBENCH_CACHE"] = str(tmp_path / "cache")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -133,6 +140,8 @@ def test_quick_run_end_to_end_and_reuse(tmp_path):
     md = (report / "REPORT.md").read_text()
     for heading in ("## Estimator benchmark", "## Reference generators", "## Sample quality", "## Validity suite"):
         assert heading in md
+    # The header names the command actually run (issue 11 item 8), not a generic "infobench run".
+    assert f"- **command**: infobench run --no-progress --quick --out {out} --device cpu" in md
     for name in ("gan", "wgan-gp", "vae", "real-test (ceiling)", "ksg", "knn", "kde", "histogram", "gaussian"):
         assert name in md, name
     csvs = {p.name for p in (report / "tables").glob("*.csv")}

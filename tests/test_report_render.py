@@ -31,8 +31,18 @@ from infobench.report import (
     to_rich,
     write_report,
 )
+from infobench.report.aggregate import best_flags
 from infobench.report.plots import figure_png
-from infobench.report.render import heat_colour, latex_escape
+from infobench.report.render import (
+    Figure,
+    format_score,
+    frame_table,
+    heat_colour,
+    latex_escape,
+    markdown_page,
+    slug,
+    table_name,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -70,6 +80,34 @@ def test_format_value_kinds():
     assert format_value(0.955, "rate") == "0.95" or format_value(0.955, "rate") == "0.96"
     assert format_value(1500.0, "count") == "1500"
     assert format_value(0.012345, "seconds") == "0.0123"
+    # One formatter for every report: infinities are shown, never hidden as n/a; scores keep 4 digits.
+    assert format_value(float("inf")) == "inf" and format_value(-math.inf, "signed") == "-inf"
+    assert format_value(123.456789, "score") == "123.5" and format_value(2.5, "count") == "2.5"
+    assert format_score(7.0, "count") == "7" and format_score(0.123456, "nats") == "0.1235"
+    assert format_value("ksg") == "ksg"
+
+
+def test_slug_is_the_one_file_name_rule():
+    assert slug("mean estimate ± std (nats)") == "mean-estimate-std-nats"
+    assert slug("normal-dense-x1-y1-rho0.75") == "normal-dense-x1-y1-rho0.75"
+    assert slug("Sample quality: information-theoretic scores") == "sample-quality-information-theoretic-scores"
+    assert slug("t%2") == "t-2" and slug("t_1") == "t_1"
+    assert slug("%%%") == "item" and slug("", default="table") == "table"
+    assert slug("a" * 80, max_len=40) == "a" * 40
+    assert table_name(Table("RMSE (nats)", [], [], [])) == "rmse-nats"
+    assert table_name(Table("x", [], [], [], name="generators-training")) == "generators-training"
+
+
+def test_best_flags_is_the_one_best_rule():
+    v = pd.Series([1.0, -3.0, float("nan"), 0.5], index=list("abcd"))
+    assert list(best_flags(v, "up")) == [True, False, False, False]
+    assert list(best_flags(v, "down")) == [False, True, False, False]
+    assert list(best_flags(v, "zero")) == [False, False, False, True]
+    assert list(best_flags(v, "down", pd.Series([True, False, True, True], index=v.index))) == [
+        False, False, False, True]  # only eligible entries compete
+    assert list(best_flags(pd.Series([2.0, 2.0]), "down")) == [True, True]  # ties all marked
+    assert not best_flags(pd.Series([float("nan")]), "up").any()
+    assert list(best_flags(pd.Series([0.75, 1.25, 2.0]), lambda x: abs(x - 1))) == [True, True, False]
 
 
 def test_metric_table_layout_and_best_per_row(summary):
@@ -179,7 +217,7 @@ def test_rich_rendering_contains_values(summary):
 
 def test_html_page_is_self_contained(summary):
     png = figure_png(plot_heatmap(summary))
-    page = html_page("T <1>", [("h2", "x"), ("table", metric_table(summary, "rmse")), ("img", ("cap", png)),
+    page = html_page("T <1>", [("h2", "x"), ("table", metric_table(summary, "rmse")), ("img", Figure("h.png", "cap", png)),
                                ("p", "a & b")], {"run": "r<1>"})
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "data:image/png;base64," in page
@@ -216,7 +254,7 @@ def test_write_report_every_format(tmp_path):
     written = write_report(records(), out, formats=formats, meta={"run": "r1"})
     names = {p.name for ps in written.values() for p in ps}
     assert {"report.md", "report.html", "report.tex", "summary.csv", "leaderboard.csv", "samples_needed.csv",
-            "results.csv", "heatmap.png", "estimates-t_1.png", "estimates-t_2.png"} <= names
+            "results.csv", "heatmap.png", "estimates-t_1.png", "estimates-t-2.png"} <= names
     md = (out / "report.md").read_text()
     assert "- **run**: r1" in md and "### Leaderboard" in md and "![t_1: estimate vs n](estimates-t_1.png)" in md
     assert "**" in md.split("### bias")[1]
@@ -252,6 +290,31 @@ def test_write_report_errors(tmp_path):
     assert parse_formats("MD, latex ,md") == ["md", "tex"]
     with pytest.raises(ValueError, match="give at least one report format"):
         parse_formats([])
+
+
+def test_markdown_page_follows_the_blocks_and_drops_empty_headings(summary):
+    fig = Figure("h.png", "the heatmap", b"png")
+    blocks = [("p", "intro"), ("table", Table("T", ["a"], [["1"]], [[False]])), ("img", fig), ("h2", "Empty"),
+              ("h2", "Plots"), ("img", fig)]
+    md = markdown_page("Title", blocks, {"command": "infobench run --quick"}, image_dir="plots")
+    assert md.startswith("# Title\n\n- **command**: infobench run --quick\n")
+    assert md.index("intro") < md.index("### T") < md.index("![the heatmap](plots/h.png)") < md.index("## Plots")
+    assert "## Empty" not in md  # nothing under it
+    no_images = markdown_page("Title", blocks, image_dir=None)
+    assert "![" not in no_images and "## Plots" not in no_images
+    with pytest.raises(TypeError, match="an 'img' block holds a Figure; got tuple"):
+        markdown_page("T", [("img", ("cap", b"png"))])
+    with pytest.raises(ValueError, match=r"block kind must be one of \['h2', 'p', 'table', 'img'\]; got 'h3'"):
+        html_page("T", [("h3", "x")])
+
+
+def test_frame_table_formats_every_number_with_format_value():
+    frame = pd.DataFrame({"generator": ["gan", "vae"], "epochs": [20, 30], "loss": [0.123456, float("nan")]})
+    t = frame_table(frame, "Training", note="n")
+    assert t.header == ["generator", "epochs", "loss"]
+    assert t.rows == [["gan", "20", "0.1235"], ["vae", "30", "n/a"]]
+    assert not any(any(r) for r in t.best) and t.labels == 1
+    assert frame_table(frame, "x", kinds={"loss": "nats"}).rows[0][2] == "0.123"
 
 
 def test_table_dataclass_is_plain():

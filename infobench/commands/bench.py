@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
-import sys
 
+from rich.console import Console
+from rich.markup import escape
+
+from infobench.bench.executors import make_executor
+from infobench.bench.grid import make_grid
+from infobench.bench.runner import execute
 from infobench.commands.errors import UsageError
+from infobench.report import leaderboard, leaderboard_table, summarize, to_rich
 
 DEFAULT_DB = "runs/infobench.db"
 
@@ -58,22 +62,7 @@ def parse_int_list(text: str, option: str) -> list[int]:
     return values
 
 
-def _command_line() -> str:
-    """The shell command that started this process, when it is the infobench CLI (stored with the run)."""
-    if os.path.basename(sys.argv[0]) not in ("infobench", "__main__.py"):
-        return ""  # called as a library (main([...]) from Python)
-    return "infobench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.markup import escape
-
-    from infobench.bench.executors import make_executor
-    from infobench.bench.grid import make_grid
-    from infobench.bench.runner import execute
-    from infobench.report import leaderboard, leaderboard_table, summarize, to_rich
-
     if args.suite is None and args.tasks is None:
         raise UsageError("give the tasks: --suite S or --tasks ID[,ID...] (see 'infobench tasks')")
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
@@ -86,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     with executor:
         df = execute(grid, db=args.db, run=args.run, executor=executor, retry_failed=args.retry_failed,
-                     progress=not args.no_progress, command=_command_line())
+                     progress=not args.no_progress, command=getattr(args, "command_line", ""))
     a = df.attrs
     console = Console()
     failed = int((~df["ok"]).sum())

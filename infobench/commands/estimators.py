@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from infobench.bench.spec import format_value
+from infobench.estimators import available
 
 
 def register(subparsers) -> None:
@@ -33,8 +34,6 @@ def _default_text(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infobench.estimators import available
-
     df = available(args.quantity)
     if args.json:
         records = [

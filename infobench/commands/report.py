@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from rich.console import Console
+
+from infobench.bench.spec import parse_specs
+from infobench.bench.store import ResultsStore
 from infobench.commands.errors import UsageError
+from infobench.report import frame_table, leaderboard, leaderboard_table, parse_formats, summarize, to_rich, write_report
 
 
 def register(subparsers) -> None:
@@ -31,25 +36,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    from infobench.bench.spec import parse_specs
-    from infobench.bench.store import ResultsStore
-    from infobench.report import leaderboard, leaderboard_table, parse_formats, summarize, to_rich, write_report
-
     console = Console()
     formats = parse_formats(args.format)
     with ResultsStore(args.db, create=False) as store:
         if args.list_runs:
-            runs = store.runs()
-            t = RichTable(title=Text(f"runs in {args.db}"))
-            for c in ("run_id", "created", "updated", "cells", "failed"):
-                t.add_column(c, justify="right" if c in ("cells", "failed") else "left")
-            for r in runs.itertuples():
-                t.add_row(Text(r.run_id), r.created, r.updated, str(r.cells), str(r.failed))
-            console.print(t)
+            runs = store.runs()[["run_id", "created", "updated", "cells", "failed"]]
+            console.print(to_rich(frame_table(runs, f"runs in {args.db}", labels=1)))
             return 0
         estimators = [str(s) for s in parse_specs(args.estimators)] if args.estimators else None
         tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+from rich.console import Console
+
+from infobench._io import atomic_write
 from infobench.commands.errors import UsageError
+from infobench.generators import load
 
 
 def register(subparsers) -> None:
@@ -30,12 +35,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    from rich.console import Console
-
-    from infobench.generators import load
-    from infobench._io import atomic_write
-
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"-o/--out must name an .npz file; got {args.out!r}")

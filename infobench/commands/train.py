@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+from rich.console import Console
+
 from infobench.commands.errors import UsageError
+from infobench.generators import train
+from infobench.generators.config import DEFAULTS, KINDS
 
 
 def register(subparsers) -> None:
-    from infobench.generators.config import DEFAULTS, KINDS
-
     parser = subparsers.add_parser(
         "train",
         help="train a reference generator (gan, wgan-gp, vae) on an offline dataset",
@@ -61,15 +64,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from infobench.generators import train
-
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError(f"--threads must be an integer >= 1; got {args.threads}")
-        import torch
-
         torch.set_num_threads(args.threads)
     try:
         path = train(

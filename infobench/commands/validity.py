@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from infobench.commands.score import add_common, emit, params_of
+from infobench.quality.validity import detection, run_validity
+from infobench.report.quality_tables import check_format, detection_table, print_rich, render, to_json, values_tables
 
 
 def register(subparsers) -> None:
-    from infobench.commands.score import add_common
-
     parser = subparsers.add_parser(
         "validity",
         help="degrade held-out real data (noise, blur, dropped classes, copies, mixed noise) and show which "
@@ -28,19 +31,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from infobench.commands.score import emit, params_of
-    from infobench.quality.validity import detection, run_validity
-    from infobench.report.quality_tables import (
-        check_format,
-        detection_table,
-        print_rich,
-        render,
-        to_json,
-        values_tables,
-    )
-
     fmt = check_format(args.format)
     df = run_validity(
         args.real, extractor=args.extractor, scores=args.scores, failures=args.failures, bootstrap=args.bootstrap,

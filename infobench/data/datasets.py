@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from infobench._validation import as_generator, check_choice
 from infobench.data.cifar import load_cifar10
@@ -280,6 +281,7 @@ def _load_idx_dataset(name: str, folder: Path, split: str) -> ImageSet:
 
 # ------------------------------------------------------------------ digits
 def _load_digits(split: str, seed: Any) -> ImageSet:
+    # Deferred: sklearn.datasets pulls in much of scikit-learn, needed only for this dataset.
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -421,9 +423,11 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    """One image as an (H, W) or (H, W, 3) array in [0, 1]; alpha is dropped."""
-    from PIL import Image, UnidentifiedImageError
+    """One image as an (H, W) or (H, W, 3) array in [0, 1]; alpha is dropped.
 
+    An image whose header claims more than twice ``PIL.Image.MAX_IMAGE_PIXELS``
+    pixels (a decompression bomb) is refused with a ``ValueError`` naming it.
+    """
     try:
         with Image.open(path) as im:
             im.load()
@@ -435,6 +439,11 @@ def _read_image(path: Path) -> np.ndarray:
                     raise ValueError(f"image {str(path)!r} has pixel mode {mode!r} with no fixed range; save it as 8-bit")
                 return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
             return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+    except Image.DecompressionBombError as exc:
+        raise ValueError(
+            f"image {str(path)!r} is too large to load safely (a possible decompression bomb): {exc}; "
+            "raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise

@@ -14,9 +14,15 @@ Stages, each resumable:
    split, then the **validity suite**.
 4. **Report**: ``<out>/<timestamp>/`` with ``REPORT.md``, ``report.html``
    (self-contained), ``tables/*.csv`` and ``tables/*.tex``, ``plots/*.png``
-   and ``results.sqlite`` (the benchmark records the report was built from).
-   The folder is written under a temporary name and renamed when complete, so
-   an interrupted run never leaves a report that looks finished.
+   (all built by :mod:`infobench.report.main_report`; this module holds no
+   table or plot code) and ``results.sqlite`` (the benchmark records the
+   report was built from). The folder is written under a temporary name and
+   renamed when complete, so an interrupted run never leaves a report that
+   looks finished.
+
+The output and state folders are locked for the whole run
+(:mod:`infobench.mainjob.lock`): a second run on either is refused at once,
+and the partial folders a run deletes at start are those of dead runs only.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import shutil
@@ -32,9 +39,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 
+from infobench._validation import resolve_device
+from infobench.bench import load_results, run_grid
+from infobench.data import load_dataset
+from infobench.generators import load, train
 from infobench.mainjob.config import RunConfig
+from infobench.mainjob.lock import folder_locks
+from infobench.quality import score
+from infobench.quality.validity import run_validity
+from infobench.report import summarize
+from infobench.report.main_report import build_main_report, write_main_report
 
 __all__ = ["MainJobResult", "run_main_job", "QUICK_EPOCHS"]
 
@@ -65,8 +83,6 @@ def _torch_threads(n: int):
     a second thread saves nothing on them, and on a machine with any other
     load, waking it for each small operation made training up to 10x slower.
     """
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -82,8 +98,6 @@ def _run_id(config: RunConfig) -> str:
 def _generator_dir(state: Path, kind: str, config: RunConfig, epochs: int | None) -> Path:
     g = config.generators
     key = json.dumps({"kind": kind, "dataset": g.dataset, "seed": g.seed, "epochs": epochs}, sort_keys=True)
-    import hashlib
-
     return state / "generators" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -95,8 +109,6 @@ def _epochs_for(kind: str, config: RunConfig) -> int | None:
 
 
 def _benchmark(config: RunConfig, state: Path, progress: bool, console) -> pd.DataFrame:
-    from infobench.bench import load_results, run_grid
-
     b = config.benchmark
     specs = list(b.mi_estimators) + list(b.entropy_estimators)
     db = state / "results.sqlite"
@@ -116,8 +128,6 @@ def _benchmark(config: RunConfig, state: Path, progress: bool, console) -> pd.Da
 
 
 def _train_generators(config: RunConfig, state: Path, device: str, progress: bool, console) -> dict[str, Path]:
-    from infobench.generators import train
-
     g = config.generators
     out: dict[str, Path] = {}
     for kind in g.models:
@@ -130,7 +140,8 @@ def _train_generators(config: RunConfig, state: Path, device: str, progress: boo
     return out
 
 
-def _training_table(checkpoints: dict[str, Path]) -> pd.DataFrame:
+def _training_log(checkpoints: dict[str, Path]) -> pd.DataFrame:
+    """One row per generator: its folder and the last-epoch values of its log.csv (the report shows them)."""
     rows = []
     for kind, ckpt in checkpoints.items():
         log = ckpt.parent / "log.csv"
@@ -152,10 +163,6 @@ def _training_table(checkpoints: dict[str, Path]) -> pd.DataFrame:
 
 
 def _sample_files(checkpoints: dict[str, Path], folder: Path, n: int, seed: int, device: str) -> dict[str, Path]:
-    import numpy as np
-
-    from infobench.generators import load
-
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for kind, ckpt in checkpoints.items():
@@ -168,37 +175,9 @@ def _sample_files(checkpoints: dict[str, Path], folder: Path, n: int, seed: int,
 
 def _copy_results(db: Path, run: str, target: Path) -> None:
     """Copy the records of one run into a fresh SQLite file (the report's provenance)."""
-    from infobench.bench import load_results
-
     df = load_results(db, run=run)
     with sqlite3.connect(target) as con:
         df.to_sql("results", con, index=False, if_exists="replace")
-
-
-def _figure_bytes(path: Path) -> bytes | None:
-    return path.read_bytes() if path.exists() else None
-
-
-def _training_report_table(training: pd.DataFrame):
-    from infobench.report import Table
-
-    cols = [c for c in training.columns if c not in ("generator", "folder")]
-    rows = []
-    for _, r in training.iterrows():
-        cells = [str(r["generator"])]
-        for c in cols:
-            v = r[c]
-            cells.append("–" if pd.isna(v) else (f"{v:.4g}" if isinstance(v, float) else str(v)))
-        rows.append(cells)
-    return Table(
-        title="Reference generators: training",
-        header=["generator"] + cols,
-        rows=rows,
-        best=[[False] * (len(cols) + 1) for _ in rows],
-        labels=1,
-        note="Last-epoch values from each run's log.csv; balance_* columns are the binary entropy (nats) of the "
-        "discriminator's outputs, log 2 = 0.693 when it cannot tell real from generated.",
-    )
 
 
 def run_main_job(
@@ -209,6 +188,7 @@ def run_main_job(
     progress: bool = True,
     console=None,
     timestamp: str | None = None,
+    command: str = "infobench run",
 ) -> MainJobResult:
     """Run every stage and write ``<out>/<timestamp>/``.
 
@@ -227,28 +207,30 @@ def run_main_job(
         Where stage headings go.
     timestamp : str, optional
         Name of the report folder (default: the UTC time, ``YYYYmmdd-HHMMSS``).
-    """
-    from infobench._validation import resolve_device
-    from infobench.report import (
-        figure_png,
-        html_page,
-        plot_heatmap,
-        report_tables,
-        summarize,
-        to_csv,
-        to_latex,
-        to_markdown,
-    )
+    command : str
+        The command line shown in the report's header (``infobench run --quick``).
 
+    Raises
+    ------
+    FolderLockedError
+        When another run holds ``out`` or ``state`` (see :mod:`infobench.mainjob.lock`):
+        two runs on one folder would delete each other's work.
+    """
     resolve_device(config.device)  # fail early on an unusable device
     out = Path(out)
     state = Path(state) if state is not None else out / STATE_DIR_NAME
-    state.mkdir(parents=True, exist_ok=True)
+    with folder_locks({"output": out, "state": state}):
+        return _run_locked(config, out, state, progress, console, timestamp, command)
+
+
+def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, console, timestamp: str | None,
+                command: str) -> MainJobResult:
     stamp = timestamp or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     final = out / stamp
     if final.exists():
         raise FileExistsError(f"report folder {str(final)!r} already exists")
-    # Folders of interrupted runs are never trusted: remove them.
+    # This process holds the lock of ``out``, so every partial folder there belongs to a run that died:
+    # none can be finished or trusted.
     for stale in out.glob(".*.partial"):
         shutil.rmtree(stale, ignore_errors=True)
     partial = out / f".{stamp}.partial"
@@ -268,16 +250,11 @@ def run_main_job(
     stage("2/4 reference generators")
     with _torch_threads(1):
         checkpoints = _train_generators(config, state, config.device, progress, console)
-    training = _training_table(checkpoints)
+    training = _training_log(checkpoints)
     seconds["generators"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stage("3/4 sample quality")
-    from infobench.quality import score
-    from infobench.report.quality_tables import score_tables
-
-    from infobench.data import load_dataset
-
     q = config.quality
     # Every set is scored at the same n (kNN-based scores are biased by n), and
     # the held-out split bounds it: 359 images for digits.
@@ -297,9 +274,6 @@ def run_main_job(
     )
     validity = None
     if q.validity:
-        from infobench.quality.validity import detection, run_validity
-        from infobench.report.quality_tables import detection_table
-
         validity = run_validity(
             config.generators.dataset, extractor=q.extractor, bootstrap=max(40, q.bootstrap), seed=q.seed,
             device=config.device, progress=progress,
@@ -309,64 +283,19 @@ def run_main_job(
     t0 = time.perf_counter()
     stage("4/4 report")
     summary = summarize(bench)
-    bench_tables = report_tables(summary)
-    quality_tables = score_tables(quality, title="Sample quality")
-    validity_tables = [detection_table(detection(validity))] if validity is not None else []
-    train_table = _training_report_table(training)
-
-    tables_dir = partial / "tables"
-    plots_dir = partial / "plots"
-    tables_dir.mkdir()
-    plots_dir.mkdir()
-    named = [("estimators-" + _slug(t.title), t) for t in bench_tables]
-    named += [("generators-training", train_table)]
-    named += [("quality-" + _slug(t.title), t) for t in quality_tables]
-    named += [("validity-" + _slug(t.title), t) for t in validity_tables]
-    for name, table in named:
-        (tables_dir / f"{name}.csv").write_text(to_csv(table), encoding="utf-8")
-        (tables_dir / f"{name}.tex").write_text(to_latex(table), encoding="utf-8")
-    bench.to_csv(tables_dir / "benchmark-records.csv", index=False)
-    quality.to_csv(tables_dir / "quality-records.csv", index=False)
-    if validity is not None:
-        validity.to_csv(tables_dir / "validity-records.csv", index=False)
-
-    plots: list[tuple[str, str, bytes]] = [
-        ("estimator-heatmap.png", "Estimators x tasks: mean log2(estimate / truth)", figure_png(plot_heatmap(summary)))
-    ]
-    for kind, ckpt in checkpoints.items():
-        for fig, caption in (("samples.png", "samples"), ("losses.png", "training curves")):
-            data = _figure_bytes(ckpt.parent / fig)
-            if data is not None:
-                plots.append((f"{kind}-{fig}", f"{kind}: {caption}", data))
-    for name, _, data in plots:
-        (plots_dir / name).write_bytes(data)
-
     meta = {
-        "command": "infobench run",
+        "command": command,
         "dataset": config.generators.dataset,
         "device": str(resolve_device(config.device)),
         "benchmark run id": _run_id(config),
         "created (UTC)": stamp,
     }
-    md = ["# infobench report", ""] + [f"- **{k}**: {v}" for k, v in meta.items()] + [""]
-    md += ["All information amounts are in nats.", "", "## Estimator benchmark", ""]
-    md += [to_markdown(t) for t in bench_tables]
-    md += ["## Reference generators", "", to_markdown(train_table)]
-    md += ["## Sample quality", ""] + [to_markdown(t) for t in quality_tables]
-    if validity_tables:
-        md += ["## Validity suite", ""] + [to_markdown(t) for t in validity_tables]
-    md += ["## Plots", ""] + [f"![{cap}](plots/{name})" for name, cap, _ in plots] + [""]
-    (partial / "REPORT.md").write_text("\n".join(md), encoding="utf-8")
-
-    blocks: list[tuple[str, Any]] = [("p", "All information amounts are in nats."), ("h2", "Estimator benchmark")]
-    blocks += [("table", t) for t in bench_tables[:2]] + [("img", (plots[0][1], plots[0][2]))]
-    blocks += [("table", t) for t in bench_tables[2:]]
-    blocks += [("h2", "Reference generators"), ("table", train_table)]
-    blocks += [("img", (cap, data)) for _, cap, data in plots[1:]]
-    blocks += [("h2", "Sample quality")] + [("table", t) for t in quality_tables]
-    if validity_tables:
-        blocks += [("h2", "Validity suite")] + [("table", t) for t in validity_tables]
-    (partial / "report.html").write_text(html_page("infobench report", blocks, meta), encoding="utf-8")
+    report = build_main_report(
+        benchmark=bench, summary=summary, training=training,
+        generator_dirs={kind: ckpt.parent for kind, ckpt in checkpoints.items()},
+        quality=quality, validity=validity, meta=meta,
+    )
+    write_main_report(report, partial)
     _copy_results(state / "results.sqlite", _run_id(config), partial / "results.sqlite")
     seconds["report"] = time.perf_counter() - t0
     (partial / "timings.json").write_text(json.dumps(seconds, indent=2) + "\n")
@@ -380,9 +309,3 @@ def run_main_job(
         training=training,
         seconds=seconds,
     )
-
-
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "table"

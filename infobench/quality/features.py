@@ -88,6 +88,7 @@ from infobench._validation import check_int, resolve_device, spawn_seeds
 from infobench.data import ImageSet, ImageStream, as_stream, sha256_tensors, stratified_split
 from infobench.quality._progress import progress_bar
 from infobench.quality.inputs import _CALLABLE, _import_callable
+from infobench.report.render import slug
 
 __all__ = [
     "ARCH_VERSION",
@@ -355,11 +356,6 @@ def _extract_code() -> str:
     return code_hash(_split_output, _wrap_forward, clean_resize, _to_uint8_rgb, _inception, _hub, _finish)
 
 
-def _slug(text: str) -> str:
-    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
-    return keep.strip("-")[:40] or "data"
-
-
 def classifier_key(train: ImageSet, seed: int) -> str:
     """Everything that determines the cached classifier, as one file-name-safe string.
 
@@ -380,7 +376,7 @@ def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Ext
             "use extractor='pixels', 'inception', 'hub:DIR:ENTRY' or a module"
         )
     key = classifier_key(train, seed)
-    path = cache_root() / "classifiers" / f"{_slug(real.name)}-{key}.pt"
+    path = cache_root() / "classifiers" / f"{slug(real.name, max_len=40, default='data')}-{key}.pt"
     model = state = None
     if path.is_file():
         try:
@@ -489,7 +485,7 @@ def _probed(name: str, key: str, forward, real, device: torch.device, info: dict
 def _module(spec: Any, real, *, device: torch.device) -> Extractor:
     if isinstance(spec, nn.Module) or isinstance(spec, torch.jit.ScriptModule):
         module, name = spec, type(spec).__name__
-        key = f"module-{_slug(name)}-{_sha256_tensors(*module.state_dict().values())[:16]}"
+        key = f"module-{slug(name, max_len=40, default='data')}-{_sha256_tensors(*module.state_dict().values())[:16]}"
     elif isinstance(spec, (str, os.PathLike)) and Path(spec).expanduser().is_file():
         path = Path(spec).expanduser()
         module = _load_torchscript(path, "extractor")
@@ -504,7 +500,7 @@ def _module(spec: Any, real, *, device: torch.device) -> Extractor:
             raise ValueError(f"extractor {name!r}: {name}() raised {type(exc).__name__}: {exc}") from None
         if not isinstance(module, nn.Module):
             raise TypeError(f"extractor {name!r} must return a torch.nn.Module; got {type(module).__name__}")
-        key = f"module-{_slug(name)}-{_sha256_tensors(*module.state_dict().values())[:16]}"
+        key = f"module-{slug(name, max_len=40, default='data')}-{_sha256_tensors(*module.state_dict().values())[:16]}"
     module = module.to(device).eval()
     return _probed(name, f"{key}-{_EXTRACT_CODE}", _wrap_forward(module, f"extractor {name!r}"), real, device)
 
@@ -647,7 +643,7 @@ def _hub(text: str, real, *, device: torch.device) -> Extractor:
         x = nn.functional.interpolate(x, size=(_HUB_SIZE, _HUB_SIZE), mode="bicubic", antialias=True, align_corners=False)
         return (x - mean) / std
 
-    key = f"hub-{_slug(entry)}-{_sha256_tensors(*model.state_dict().values())[:16]}-{_EXTRACT_CODE}"
+    key = f"hub-{slug(entry, max_len=40, default='data')}-{_sha256_tensors(*model.state_dict().values())[:16]}-{_EXTRACT_CODE}"
     info = {"hub": str(folder), "entry": entry, "weights": None if weights is None else str(weights),
             "preprocess": f"RGB, bicubic to {_HUB_SIZE}x{_HUB_SIZE}, ImageNet mean/std"}
     return _probed(text, key, _wrap_forward(model, f"extractor {text!r}", prepare), real, device, info)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS", "Metric", "best_mask", "by_estimator", "leaderboard", "samples_needed", "summarize",
+__all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "leaderboard", "samples_needed", "summarize",
            "to_units"]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
@@ -228,8 +228,43 @@ def by_estimator(frame: pd.DataFrame, value: str, index: str | list[str] = "task
     return table.reindex(index=rows, columns=columns)
 
 
+# How a direction of "better" turns a value into a loss (lower is better).
+DIRECTION_LOSS: dict[str, Callable[[float], float]] = {"up": lambda v: -v, "down": lambda v: v, "zero": abs}
+
+
+def best_flags(values: pd.Series, rule: str | Callable[[float], float], eligible: pd.Series | None = None) -> pd.Series:
+    """The one "best" rule of every report: True where the loss of a value is smallest.
+
+    Parameters
+    ----------
+    values : Series
+        The values compared with each other.
+    rule : {"up", "down", "zero"} or callable
+        Higher is better, lower is better, closer to zero is better, or a
+        function value -> loss (lower is better).
+    eligible : Series of bool, optional
+        Only these entries compete (e.g. not the held-out ceiling).
+
+    Returns
+    -------
+    Series of bool, same index; ties are all marked; NaN (a missing value or
+    an undefined loss) is never best; all False when nothing competes.
+    """
+    loss_of = DIRECTION_LOSS[rule] if isinstance(rule, str) else rule
+    loss = pd.Series(
+        [loss_of(float(v)) if v is not None and np.isfinite(float(v)) else math.nan for v in values],
+        index=values.index, dtype=float,
+    )
+    loss = loss.where(np.isfinite(loss))
+    if eligible is not None:
+        loss = loss.where(eligible.astype(bool))
+    if loss.isna().all():
+        return pd.Series(False, index=values.index)
+    return loss == loss.min()
+
+
 def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None) -> pd.DataFrame:
-    """Which entries of each row of a comparison table are best for ``metric``.
+    """Which entries of each row of a comparison table are best for ``metric`` (:func:`best_flags` per row).
 
     Parameters
     ----------
@@ -248,18 +283,7 @@ def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None)
     out = pd.DataFrame(False, index=values.index, columns=values.columns)
     for idx, row in values.iterrows():
         ctx = pd.Series({"truth": truth.loc[idx] if truth is not None else math.nan})
-        scores = {}
-        for col, v in row.items():
-            if v is None or not np.isfinite(float(v)):
-                continue
-            s = m.score(float(v), ctx)
-            if np.isfinite(s):
-                scores[col] = s
-        if scores:
-            low = min(scores.values())
-            for col, s in scores.items():
-                if s == low:
-                    out.loc[idx, col] = True
+        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx)).to_numpy()
     return out
 
 

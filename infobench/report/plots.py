@@ -23,6 +23,8 @@ __all__ = ["figure_png", "new_figure", "plot_estimates", "plot_heatmap"]
 
 def new_figure(width: float, height: float, *, layout: str | None = None):
     """A matplotlib Figure on its own Agg canvas (inches; 100 dpi), touching no global pyplot state."""
+    # Deferred: matplotlib takes seconds to import and only drawing needs it (``import infobench.report``,
+    # which quality and every CLI command do, stays without it).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -84,7 +86,7 @@ def plot_heatmap(summary: pd.DataFrame):
     width = max(4.0, 0.9 * len(estimators) + 2.5) * len(ns) + 1.0
     height = max(2.5, 0.3 * len(tasks) + 1.5)
     fig = new_figure(width, height)
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # deferred like new_figure's imports (loaded by now: no cost)
 
     cmap = colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
     axes = fig.subplots(1, len(ns), squeeze=False)[0]

@@ -20,31 +20,12 @@ import pandas as pd
 
 from infobench.quality._core import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
-from infobench.report.render import MISSING, Table
+from infobench.report.aggregate import best_flags
+from infobench.report.render import MISSING, Table, format_score
 
 __all__ = ["FAMILIES", "best_flags", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
 
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
-
-
-def format_score(value: float, unit: str) -> str:
-    """Display text of one score value: counts as integers, others with 4 significant digits; NaN -> n/a."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if unit == "count":
-        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    return f"{value:.4g}"
-
-
-def best_flags(values: pd.Series, direction: str, eligible: pd.Series) -> pd.Series:
-    """True where the value is the best among ``eligible`` rows (ties all marked; NaN never best)."""
-    key = {"up": -values, "down": values, "zero": values.abs()}[direction]
-    key = key.where(eligible & values.notna())
-    if key.isna().all():
-        return pd.Series(False, index=values.index)
-    return key == key.min()
 
 
 def _cell(row: pd.Series) -> str:

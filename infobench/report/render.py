@@ -1,6 +1,12 @@
 """Comparison tables and their renderers: rich, Markdown, CSV, LaTeX (booktabs) and HTML.
 
-A :class:`Table` holds display text and a *best* flag per cell. Builders
+A :class:`Table` holds display text and a *best* flag per cell; a
+:class:`Figure` a PNG and its caption. A report is a list of *blocks*
+(``("h2", text)``, ``("p", text)``, ``("table", Table)``, ``("img", Figure)``)
+that :func:`markdown_page` and :func:`html_page` render in the same order.
+Every report of the package goes through these renderers, with one number
+formatter (:func:`format_value`), one file-name rule (:func:`slug`) and one
+"best" rule (:func:`infobench.report.aggregate.best_flags`). Builders
 turn aggregations into tables (rows: task and n; columns: estimators); every
 renderer marks the best value of each row the same way, in its own idiom:
 bold in rich and Markdown, a trailing ``*`` in CSV, ``\\textbf`` in LaTeX and
@@ -13,26 +19,37 @@ Numbers are never clipped; a heatmap's colours saturate at
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.table import Table as RichTable
+from rich.text import Text
 
 from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
 
 __all__ = [
+    "Figure",
     "Table",
+    "format_score",
     "format_value",
+    "frame_table",
     "heatmap_table",
     "html_page",
+    "latex_document",
     "leaderboard_table",
+    "markdown_page",
     "metric_table",
     "samples_needed_table",
+    "slug",
+    "table_name",
     "to_csv",
     "to_html",
     "to_latex",
@@ -60,6 +77,9 @@ class Table:
         What the values are and what "best" means.
     heat : list of list of float, optional
         Per-cell value that colours an HTML heatmap (log2 ratio), NaN for none.
+    name : str
+        File stem when the table is written on its own (``tables/<name>.csv``);
+        empty: :func:`slug` of the title (see :func:`table_name`).
     """
 
     title: str
@@ -69,20 +89,58 @@ class Table:
     labels: int = 1
     note: str = ""
     heat: list[list[float]] | None = field(default=None)
+    name: str = ""
+
+
+@dataclass
+class Figure:
+    """A PNG of a report: ``name`` is its file name (``heatmap.png``), ``caption`` its text."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def slug(text: str, *, max_len: int = 60, default: str = "item") -> str:
+    """A file-name stem for ``text``: lower case, runs of characters other than ``a-z0-9._-`` -> ``-``.
+
+    Leading and trailing ``-``, ``_`` and ``.`` are stripped and the result is cut to
+    ``max_len`` characters; ``default`` when nothing is left. The one rule for
+    every file name derived from a title, a task id or a data-set name.
+    """
+    stem = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-_.")[:max_len].strip("-_.")
+    return stem or default
+
+
+def table_name(table: Table) -> str:
+    """The file stem of ``table``: its ``name``, else the slug of its title."""
+    return table.name or slug(table.title, default="table")
 
 
 def format_value(value: Any, kind: str = "nats") -> str:
-    """Text for one number of a given ``kind`` (nats, signed, plain, rate, seconds, count); NaN -> ``n/a``."""
+    """Text for one number of a given ``kind``; the one number formatter of every report.
+
+    Kinds: ``nats`` (amounts of information: 3 decimals, tiny non-zero values
+    2 significant digits), ``signed`` (3 decimals with a sign), ``plain`` (3
+    decimals), ``rate`` (2 decimals), ``seconds`` (3 significant digits),
+    ``score`` (4 significant digits), ``count`` (an integer, or 1 decimal when
+    the value is not whole). NaN and None -> ``n/a``; infinities -> ``inf`` /
+    ``-inf`` (never hidden); text is returned as it is.
+    """
     if value is None:
         return MISSING
     try:
         v = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if not math.isfinite(v):
+    if math.isnan(v):
         return MISSING
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
     if kind == "count":
-        return str(int(round(v)))
+        return f"{v:.0f}" if v.is_integer() else f"{v:.1f}"
+    if kind == "score":
+        return f"{v:.4g}"
     if kind == "rate":
         return f"{v:.2f}"
     if kind == "seconds":
@@ -93,6 +151,11 @@ def format_value(value: Any, kind: str = "nats") -> str:
         return f"{v:.3f}"
     # Amounts of information: millinat resolution; smaller non-zero values keep 2 significant digits.
     return f"{v:.3f}" if v == 0 or abs(v) >= 0.0005 else f"{v:.1e}"
+
+
+def format_score(value: Any, unit: str) -> str:
+    """:func:`format_value` for a quality score in ``unit``: counts as counts, anything else as ``score``."""
+    return format_value(value, "count" if unit == "count" else "score")
 
 
 def _unit_suffix(metric: str, units: str) -> str:
@@ -167,7 +230,7 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
 def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
     """The leaderboard (one row per estimator and quantity); the best value of each *column* is marked.
 
-    With several quantities (entropy and MI tasks) a leading ``quantity``
+    With several quantities (entropy, MI, KL tasks) a leading ``quantity``
     column is shown and the best values are marked within each quantity:
     ranks over different task sets do not compare.
     """
@@ -189,7 +252,7 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
         "Leaderboard", header, rows, best, labels=len(lead) + 2,
         note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
         "tasks); wins = tasks where the estimator is best. Best per column"
-        + (" and quantity (entropy and MI estimators run on different tasks)" if several else "")
+        + (" and quantity (the estimators of each quantity run on its own tasks)" if several else "")
         + ": lowest rank, most wins, smallest |log2 ratio|, coverage closest to 0.95, lowest failure rate, "
         "fastest.",
     )
@@ -337,14 +400,21 @@ figure img{max-width:560px}
 """
 
 
+def _check_blocks(blocks: list[tuple[str, Any]]) -> None:
+    for kind, content in blocks:
+        if kind not in ("h2", "p", "table", "img"):
+            raise ValueError(f"block kind must be one of ['h2', 'p', 'table', 'img']; got {kind!r}")
+        if kind == "img" and not isinstance(content, Figure):
+            raise TypeError(f"an 'img' block holds a Figure; got {type(content).__name__}")
+
+
 def html_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | None = None) -> str:
     """A self-contained HTML page: inline CSS, images embedded as base64.
 
-    ``blocks``: ``("h2", text)``, ``("table", Table)``, ``("img", (caption, png_bytes))``
-    or ``("p", text)``, in order.
+    ``blocks``: ``("h2", text)``, ``("p", text)``, ``("table", Table)`` or
+    ``("img", Figure)``, in order.
     """
-    import base64
-
+    _check_blocks(blocks)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
@@ -359,22 +429,72 @@ def html_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | 
             parts.append(f"<p>{html.escape(content)}</p>")
         elif kind == "table":
             parts.append(to_html(content))
-        elif kind == "img":
-            caption, png = content
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        else:  # pragma: no cover - programming error
-            raise ValueError(f"unknown block kind {kind!r}")
+        else:
+            data = base64.b64encode(content.png).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(content.caption)}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{html.escape(content.caption)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
+def markdown_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | None = None, *,
+                  image_dir: str | None = "") -> str:
+    """The same blocks as :func:`html_page` as one Markdown page.
+
+    Images become links ``![caption](<image_dir>/<name>)`` (``image_dir=""``:
+    beside the page); ``image_dir=None`` leaves them out (no PNG files were
+    written), and a heading left with nothing under it is dropped.
+    """
+    _check_blocks(blocks)
+    kept = [b for b in blocks if not (b[0] == "img" and image_dir is None)]
+    kept = [b for i, b in enumerate(kept) if b[0] != "h2" or (i + 1 < len(kept) and kept[i + 1][0] != "h2")]
+    lines = [f"# {title}", ""] + [f"- **{k}**: {v}" for k, v in (meta or {}).items()] + [""]
+    for kind, content in kept:
+        if kind == "h2":
+            lines += [f"## {content}", ""]
+        elif kind == "p":
+            lines += [content, ""]
+        elif kind == "table":
+            lines.append(to_markdown(content))
+        else:
+            link = f"{image_dir}/{content.name}" if image_dir else content.name
+            lines += [f"![{content.caption}]({link})", ""]
+    return "\n".join(lines)
+
+
+def latex_document(tables: list[Table]) -> str:
+    """Every table as a booktabs float, for ``\\input{}`` (needs ``\\usepackage{booktabs}``)."""
+    tex = ["% infobench report: tables for \\input{}; needs \\usepackage{booktabs}", ""]
+    return "\n".join(tex + [to_latex(t) for t in tables])
+
+
+def frame_table(frame: pd.DataFrame, title: str, *, labels: int = 1, note: str = "",
+                kinds: dict[str, str] | None = None) -> Table:
+    """A plain table of a DataFrame's rows (no best cells), each number through :func:`format_value`.
+
+    ``kinds`` maps a column to a :func:`format_value` kind; by default whole
+    numbers are ``count`` and other numbers ``score`` (4 significant digits).
+    The first ``labels`` columns are labels (left-aligned).
+    """
+    kinds = kinds or {}
+    rows = []
+    for _, r in frame.iterrows():
+        cells = []
+        for c in frame.columns:
+            v = r[c]
+            if c in kinds:
+                cells.append(format_value(v, kinds[c]))
+            elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                cells.append(MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            else:
+                cells.append(format_value(v, "count" if isinstance(v, (int, np.integer)) else "score"))
+        rows.append(cells)
+    return Table(title=title, header=[str(c) for c in frame.columns], rows=rows,
+                 best=[[False] * len(frame.columns) for _ in rows], labels=labels, note=note)
+
+
 def to_rich(table: Table):
     """A ``rich.table.Table``; best cells in bold green."""
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
     # Text objects, not strings: rich would read "ksg[k=3]" as console markup.
     rt = RichTable(title=Text(table.title, style="bold"), caption=Text(table.note) if table.note else None,
                    caption_justify="left")

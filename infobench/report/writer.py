@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
+from infobench.bench.store import require_pyarrow
 from infobench.report.aggregate import best_mask, by_estimator, leaderboard, samples_needed, summarize
 from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
 from infobench.report.render import (
+    Figure,
     Table,
     heatmap_table,
     html_page,
+    latex_document,
     leaderboard_table,
+    markdown_page,
     metric_table,
     samples_needed_table,
-    to_latex,
-    to_markdown,
+    slug,
 )
 
-__all__ = ["FORMATS", "mark_best", "parse_formats", "report_tables", "write_report"]
+__all__ = ["FORMATS", "benchmark_blocks", "heatmap_figure", "mark_best", "parse_formats", "report_tables",
+           "write_report"]
 
 FORMATS = ("md", "html", "csv", "tex", "png", "parquet")
 # Metrics shown as comparison tables, in order.
@@ -70,8 +73,31 @@ def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = 
     return tables
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "task"
+def heatmap_figure(summary: pd.DataFrame, name: str = "heatmap.png",
+                   caption: str = "estimator x task: mean log2(estimate / truth)") -> Figure:
+    """The estimator x task heatmap of a summary as a report :class:`Figure`."""
+    return Figure(name, caption, figure_png(plot_heatmap(summary)))
+
+
+def benchmark_blocks(tables: list[Table], heatmap: Figure | None, *, units: str = "nats",
+                     estimates: list[Figure] = ()) -> list[tuple[str, Any]]:
+    """The estimator-benchmark part of a report, the same in ``infobench report`` and ``infobench run``.
+
+    The first two tables of :func:`report_tables` (leaderboard, heatmap table),
+    the heatmap, the other tables under "Comparison tables", then one
+    estimate-vs-n figure per task. A table added to :func:`report_tables`
+    appears in both reports.
+    """
+    blocks: list[tuple[str, Any]] = [("p", f"All amounts in {units}.")]
+    blocks += [("table", t) for t in tables[:2]]
+    if heatmap is not None:
+        blocks.append(("img", heatmap))
+    blocks.append(("h2", "Comparison tables"))
+    blocks += [("table", t) for t in tables[2:]]
+    if estimates:
+        blocks.append(("h2", "Estimate vs n, per task"))
+        blocks += [("img", f) for f in estimates]
+    return blocks
 
 
 def _meta(results: pd.DataFrame, extra: dict[str, str] | None) -> dict[str, str]:
@@ -138,8 +164,6 @@ def write_report(
     if not isinstance(results, pd.DataFrame) or results.empty:
         raise ValueError("no results to report (the run or selection is empty)")
     if "parquet" in fmts:
-        from infobench.bench.store import require_pyarrow
-
         require_pyarrow()
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -158,38 +182,22 @@ def write_report(
             path.write_text(data, encoding="utf-8")
         written[fmt].append(path)
 
-    tasks = list(dict.fromkeys(summary["task_id"]))
-    plots: list[tuple[str, str, bytes]] = []
+    heatmap, estimates = None, []
     if "png" in fmts or "html" in fmts:
-        plots.append(("heatmap.png", "estimator x task: mean log2(estimate / truth)",
-                      figure_png(plot_heatmap(summary))))
-        for t in tasks:
-            plots.append((f"estimates-{_slug(t)}.png", f"{t}: estimate vs n",
-                          figure_png(plot_estimates(summary, t, units=units))))
+        heatmap = heatmap_figure(summary)
+        estimates = [Figure(f"estimates-{slug(t, default='task')}.png", f"{t}: estimate vs n",
+                            figure_png(plot_estimates(summary, t, units=units)))
+                     for t in dict.fromkeys(summary["task_id"])]
+    blocks = benchmark_blocks(tables, heatmap, units=units, estimates=estimates)
     if "png" in fmts:
-        for name, _, png in plots:
-            write("png", name, png)
+        for fig in [heatmap, *estimates]:
+            write("png", fig.name, fig.png)
     if "md" in fmts:
-        lines = [f"# {title}", ""] + [f"- **{k}**: {v}" for k, v in header.items()] + [""]
-        lines += [f"All amounts in {units}.", ""]
-        for table in tables:
-            lines.append(to_markdown(table))
-        if "png" in fmts:
-            lines += ["### Plots", ""] + [f"![{cap}]({name})" for name, cap, _ in plots] + [""]
-        write("md", "report.md", "\n".join(lines))
+        write("md", "report.md", markdown_page(title, blocks, header, image_dir="" if "png" in fmts else None))
     if "html" in fmts:
-        blocks: list[tuple[str, Any]] = [("p", f"All amounts in {units}.")]
-        blocks += [("table", t) for t in tables[:2]]
-        blocks.append(("img", (plots[0][1], plots[0][2])))
-        blocks.append(("h2", "Comparison tables"))
-        blocks += [("table", t) for t in tables[2:]]
-        blocks.append(("h2", "Estimate vs n, per task"))
-        blocks += [("img", (cap, png)) for _, cap, png in plots[1:]]
         write("html", "report.html", html_page(title, blocks, header))
     if "tex" in fmts:
-        tex = ["% infobench report: tables for \\input{}; needs \\usepackage{booktabs}", ""]
-        tex += [to_latex(t) for t in tables]
-        write("tex", "report.tex", "\n".join(tex))
+        write("tex", "report.tex", latex_document(tables))
     if "csv" in fmts:
         write("csv", "summary.csv", mark_best(summary).to_csv(index=False))
         write("csv", "leaderboard.csv", leaderboard(summary, rank_by=rank_by).to_csv(index=False))
@@ -199,4 +207,3 @@ def write_report(
         results.to_parquet(out / "results.parquet", index=False)
         written["parquet"].append(out / "results.parquet")
     return written
-

@@ -1,0 +1,211 @@
+"""The report of ``infobench run``: estimator benchmark, reference generators, sample quality, validity.
+
+Built from the same pieces as :func:`infobench.report.write_report`
+(:func:`~infobench.report.writer.report_tables`,
+:func:`~infobench.report.writer.benchmark_blocks`, the renderers of
+:mod:`infobench.report.render`) plus the quality tables of
+:mod:`infobench.report.quality_tables`. One list of blocks gives both
+``REPORT.md`` and ``report.html``, so they show the same tables and images in
+the same order; every table is also written on its own as
+``tables/<name>.csv`` and ``tables/<name>.tex``, every image as
+``plots/<name>``.
+
+This module imports :mod:`infobench.quality`, which imports
+:mod:`infobench.report.render`; it is therefore not imported by
+``infobench.report``'s ``__init__`` (that would be an import cycle).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality.validity import detection
+from infobench.report.aggregate import best_flags, leaderboard, summarize
+from infobench.report.quality_tables import detection_table, score_tables
+from infobench.report.render import (
+    Figure,
+    Table,
+    format_value,
+    frame_table,
+    html_page,
+    leaderboard_table,
+    markdown_page,
+    slug,
+    table_name,
+    to_csv,
+    to_latex,
+)
+from infobench.report.writer import benchmark_blocks, heatmap_figure, report_tables
+
+__all__ = ["MainReport", "build_main_report", "quality_summary_table", "summary_tables", "training_table",
+           "write_main_report"]
+
+TITLE = "infobench report"
+TRAINING_NOTE = (
+    "Last-epoch values from each run's log.csv; balance_* columns are the binary entropy (nats) of the "
+    "discriminator's outputs, log 2 = 0.693 when it cannot tell real from generated."
+)
+# Per-model figures that training leaves beside each checkpoint: file name -> caption.
+GENERATOR_FIGURES = {"samples.png": "samples", "losses.png": "training curves"}
+# Scores shown in the terminal summary of ``infobench run`` (the report has all of them with intervals).
+SUMMARY_SCORES = {"inception": "IS", "classes_covered": "classes", "kl_real_fake": "KL(r‖g)",
+                  "kl_fake_real": "KL(g‖r)", "fid": "FID", "kid": "KID", "precision": "prec", "recall": "recall",
+                  "memorization": "memo"}
+
+
+@dataclass
+class MainReport:
+    """The report of one main-job run before it is written: header, blocks, and the raw records."""
+
+    meta: dict[str, str]
+    blocks: list[tuple[str, Any]]
+    records: dict[str, pd.DataFrame] = field(default_factory=dict)
+    title: str = TITLE
+
+    @property
+    def tables(self) -> list[Table]:
+        return [c for k, c in self.blocks if k == "table"]
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [c for k, c in self.blocks if k == "img"]
+
+
+def training_table(training: pd.DataFrame) -> Table:
+    """One row per reference generator: the last-epoch values of its training log."""
+    frame = training.drop(columns=[c for c in ("folder",) if c in training.columns])
+    table = frame_table(frame, "Reference generators: training", note=TRAINING_NOTE)
+    table.name = "generators-training"
+    return table
+
+
+def _ceiling_order(df: pd.DataFrame) -> tuple[list[str], set[str]]:
+    fakes = list(dict.fromkeys(df["fake"]))
+    ceiling = {f for f in fakes if (df.loc[df["fake"] == f, "source"] == "held-out").all()}
+    return [f for f in fakes if f not in ceiling] + [f for f in fakes if f in ceiling], ceiling
+
+
+def quality_summary_table(df: pd.DataFrame) -> Table:
+    """One row per generated set, values only (3 significant digits), to fit an 80-column terminal."""
+    names = [s for s in SUMMARY_SCORES if s in set(df["score"])]
+    order, ceiling = _ceiling_order(df)
+    rows = [[f + (" *" if f in ceiling else "")] for f in order]
+    best = [[False] for _ in order]
+    for s in names:
+        sub = df[df["score"] == s].set_index("fake").reindex(order)
+        flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
+                           pd.Series([f not in ceiling for f in order], index=sub.index))
+        for i, f in enumerate(order):
+            rows[i].append(format_value(float(sub.loc[f, "value"]), "seconds"))  # 3 significant digits
+            best[i].append(bool(flags.loc[f]))
+    header = ["generated"] + [f"{SUMMARY_SCORES[s]} {DIRECTIONS[SCORES[s].direction]}" for s in names]
+    return Table(title="Generators (full table with intervals in the report)", header=header, rows=rows,
+                 best=best, labels=1, note="* held-out real data: the ceiling, not ranked. KL in nats; "
+                 "r = real, g = generated; memo = memorized fraction.")
+
+
+def _named(tables: list[Table], prefix: str) -> list[Table]:
+    for t in tables:
+        t.name = t.name or f"{prefix}-{slug(t.title, default='table')}"
+    return tables
+
+
+def _generator_figures(folders: dict[str, Path]) -> list[Figure]:
+    figures = []
+    for kind, folder in folders.items():
+        for name, caption in GENERATOR_FIGURES.items():
+            path = Path(folder) / name
+            if path.exists():
+                figures.append(Figure(f"{kind}-{name}", f"{kind}: {caption}", path.read_bytes()))
+    return figures
+
+
+def build_main_report(
+    *,
+    benchmark: pd.DataFrame,
+    training: pd.DataFrame,
+    generator_dirs: dict[str, Path],
+    quality: pd.DataFrame,
+    validity: pd.DataFrame | None,
+    meta: dict[str, str],
+    summary: pd.DataFrame | None = None,
+) -> MainReport:
+    """Every table and image of the main job's report, in order.
+
+    Parameters
+    ----------
+    benchmark : DataFrame
+        The benchmark records (:func:`infobench.bench.load_results`); any
+        quantities (entropy, MI, KL): tables and the leaderboard group by them.
+    training : DataFrame
+        One row per generator (``generator``, ``folder`` and the last-epoch
+        values of its log).
+    generator_dirs : dict
+        Model kind -> training folder (its ``samples.png`` and ``losses.png``
+        are shown).
+    quality, validity : DataFrame
+        The frames of :func:`infobench.quality.score` and
+        :func:`infobench.quality.validity.run_validity` (``validity`` may be None).
+    meta : dict
+        Header lines (command, dataset, device, ...).
+    summary : DataFrame, optional
+        ``summarize(benchmark)`` when the caller already has it.
+    """
+    summary = summarize(benchmark) if summary is None else summary
+    bench_tables = _named(report_tables(summary), "estimators")
+    heatmap = heatmap_figure(summary, "estimator-heatmap.png", "Estimators x tasks: mean log2(estimate / truth)")
+    blocks: list[tuple[str, Any]] = [("h2", "Estimator benchmark")]
+    blocks += benchmark_blocks(bench_tables, heatmap)
+    blocks += [("h2", "Reference generators"), ("table", training_table(training))]
+    blocks += [("img", f) for f in _generator_figures(generator_dirs)]
+    blocks += [("h2", "Sample quality")]
+    blocks += [("table", t) for t in _named(score_tables(quality, title="Sample quality"), "quality")]
+    records = {"benchmark-records.csv": benchmark, "quality-records.csv": quality}
+    if validity is not None:
+        blocks += [("h2", "Validity suite"), ("table", _named([detection_table(detection(validity))], "validity")[0])]
+        records["validity-records.csv"] = validity
+    return MainReport(meta=dict(meta), blocks=blocks, records=records)
+
+
+def write_main_report(report: MainReport, folder: str | os.PathLike) -> list[Path]:
+    """Write ``REPORT.md``, ``report.html``, ``tables/*.csv|tex`` and ``plots/*.png`` into ``folder``.
+
+    Returns the paths written.
+    """
+    folder = Path(folder)
+    tables_dir, plots_dir = folder / "tables", folder / "plots"
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def write(path: Path, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+        written.append(path)
+
+    for t in report.tables:
+        write(tables_dir / f"{table_name(t)}.csv", to_csv(t))
+        write(tables_dir / f"{table_name(t)}.tex", to_latex(t))
+    for name, frame in report.records.items():
+        write(tables_dir / name, frame.to_csv(index=False))
+    for fig in report.figures:
+        write(plots_dir / fig.name, fig.png)
+    write(folder / "REPORT.md", markdown_page(report.title, report.blocks, report.meta, image_dir="plots"))
+    write(folder / "report.html", html_page(report.title, report.blocks, report.meta))
+    return written
+
+
+def summary_tables(summary: pd.DataFrame, quality: pd.DataFrame | None) -> list[Table]:
+    """The terminal summary of ``infobench run``: the leaderboard and, when scored, the compact quality table."""
+    tables = [leaderboard_table(leaderboard(summary))]
+    if quality is not None:
+        tables.append(quality_summary_table(quality))
+    return tables
