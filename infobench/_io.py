@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "current_umask"]
+__all__ = ["atomic_write", "current_umask", "refused_load_reason"]
 
 
 def current_umask() -> int:
@@ -54,3 +55,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binar
             os.unlink(tmp)
         raise
     return path
+
+
+def refused_load_reason(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused or failed to read a file, in one line.
+
+    For a pickle holding objects other than tensors and plain data this says
+    so and names the object, *without* torch's advice to retry with
+    ``weights_only=False`` (which would run the file's code): such a file is
+    not a trusted infobench file.
+    """
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower():
+        detail = [line.strip() for line in text.splitlines()
+                  if line.strip().lower().startswith(("unsupported global", "trying to load unsupported"))]
+        what = f" ({detail[0].rstrip('.')})" if detail else ""
+        return ("it is not a trusted infobench file: it holds Python objects that infobench never writes"
+                f"{what}; it was refused without running any of its code")
+    first = text.splitlines()[0] if text else ""
+    return f"not an infobench checkpoint, or corrupt ({type(exc).__name__}: {first})"

@@ -7,6 +7,7 @@ with Pillow), so expected pixel values are known exactly.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -355,3 +356,18 @@ def test_imageset_checks_and_fingerprint():
     b = ImageSet(torch.zeros(2, 1, 2, 2).index_fill_(0, torch.tensor([1]), 0.5), None, "x", None)
     assert a.fingerprint() != b.fingerprint() and a.fingerprint() == ImageSet(torch.zeros(2, 1, 2, 2), None, "y", None).fingerprint()
     assert a.shape == (1, 2, 2) and len(a.subset(slice(0, 1))) == 1
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_pt_images_holding_python_objects_are_refused_as_untrusted(tmp_path):
+    # Issue 15 item 9: the refusal says the file is not trusted, and does not
+    # repeat torch's hint that weights_only=False "will likely succeed".
+    path = tmp_path / "fake.pt"
+    torch.save({"images": torch.zeros(2, 1, 8, 8), "payload": _Payload()}, path)
+    with pytest.raises(ValueError, match=r"cannot read '.*fake.pt': it is not a trusted infobench file") as exc:
+        load_images(path)
+    assert "succeed" not in str(exc.value) and "weights_only=False" not in str(exc.value)

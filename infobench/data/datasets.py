@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from infobench._io import refused_load_reason
 from infobench._validation import as_generator, check_choice
 from infobench.data.cifar import load_cifar10
 
@@ -400,7 +401,8 @@ def _read_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     except FileNotFoundError:
         raise
     except Exception as exc:  # corrupt zip / npy header / pickle payload / object arrays
-        raise ValueError(f"cannot read {where!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})") from None
+        reason = refused_load_reason(exc) if suffix == ".pt" else f"corrupt or unsupported file ({type(exc).__name__}: {exc})"
+        raise ValueError(f"cannot read {where!r}: {reason}") from None
     ik = _pick_key(list(arrays), IMAGE_KEYS)
     if ik is None:
         raise ValueError(f"{where!r} has no image array: expected a key in {list(IMAGE_KEYS)}; found {list(arrays)}")

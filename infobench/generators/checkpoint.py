@@ -39,7 +39,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from infobench._io import atomic_write
+from infobench._io import atomic_write, refused_load_reason
 from infobench._validation import as_torch_generator, check_choice, check_int, resolve_device
 from infobench.generators.config import TrainConfig, build_networks
 from infobench.generators.models import sample_mixture
@@ -50,7 +50,6 @@ __all__ = [
     "UnverifiedCheckpointWarning",
     "load",
     "read_checkpoint",
-    "refused_load_reason",
     "save_checkpoint",
     "state_checksum",
 ]
@@ -114,25 +113,6 @@ def _non_finite(obj: Any, where: str) -> str | None:
         if found is not None:
             return found
     return None
-
-
-def refused_load_reason(exc: BaseException) -> str:
-    """Why ``torch.load(..., weights_only=True)`` refused or failed to read a file, in one line.
-
-    For a pickle holding objects other than tensors and plain data this says
-    so and names the object, *without* torch's advice to retry with
-    ``weights_only=False`` (which would run the file's code): such a file is
-    not a trusted infobench file.
-    """
-    text = str(exc)
-    if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower():
-        detail = [line.strip() for line in text.splitlines()
-                  if line.strip().lower().startswith(("unsupported global", "trying to load unsupported"))]
-        what = f" ({detail[0].rstrip('.')})" if detail else ""
-        return ("it is not a trusted infobench file: it holds Python objects that infobench never writes"
-                f"{what}; it was refused without running any of its code")
-    first = text.splitlines()[0] if text else ""
-    return f"not an infobench checkpoint, or corrupt ({type(exc).__name__}: {first})"
 
 
 def _checkpoint_file(path: str | os.PathLike) -> Path:
