@@ -28,7 +28,7 @@ from infobench._validation import (
     check_pair,
     check_samples,
 )
-from infobench.estimators._uncertainty import bootstrap_std_err
+from infobench.estimators._uncertainty import bootstrap_std_err, check_std_err_rows
 from infobench.estimators.base import Estimate, register
 
 __all__ = ["gaussian_entropy", "gaussian_mutual_information", "covariance_cholesky", "check_rows_exceed_dims"]
@@ -158,7 +158,11 @@ def gaussian_entropy(
         ``seed``). The bootstrap is used rather than the Gaussian-theory
         variance :math:`\tfrac14\sum_i\psi'(\tfrac{n-i}{2})` because this
         baseline is mostly run on non-Gaussian data, where that formula is
-        wrong and the bootstrap is not.
+        wrong and the bootstrap is not. A bootstrap (not
+        :func:`~infobench.estimators._uncertainty.subsample_std_err`) because
+        the statistic is a smooth function of moments, for which repeated
+        rows are harmless, and it is calibrated (``benchmarks/bench_calibration.py``).
+        Cost: ``n_boot`` estimates at size n. Needs ``n >= 2 (d + 1)``.
     seed : int, numpy.random.Generator, torch.Generator or None
         Seed for the bootstrap.
     n_boot : int
@@ -201,6 +205,7 @@ def gaussian_entropy(
     value, logdet = _gaussian_entropy_value(s.data, "x", bias_correction)
     se = None
     if std_err:
+        check_std_err_rows(s.n, s.d + 1)
         se = bootstrap_std_err(
             lambda a: _gaussian_entropy_value(a, "std_err: a bootstrap resample of x", bias_correction)[0],
             [s.data],
@@ -314,6 +319,7 @@ def gaussian_mutual_information(
     value += correction
     se = None
     if std_err:
+        check_std_err_rows(sx.n, max(sx.d, sy.d) + 1)
         boot_names = ("std_err: a bootstrap resample of x", "y")
 
         def stat(a: torch.Tensor, b: torch.Tensor) -> float:
