@@ -9,10 +9,11 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from infobench.report.aggregate import best_mask, by_estimator, leaderboard, samples_needed, summarize
+from infobench.report.aggregate import best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize
 from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
 from infobench.report.render import (
     Table,
+    calibration_table,
     heatmap_table,
     html_page,
     leaderboard_table,
@@ -119,7 +120,8 @@ def write_report(
     formats : str or list of str
         Any of ``md`` (report.md), ``html`` (report.html: self-contained, plots
         embedded), ``csv`` (summary.csv with ``best_*`` flags, leaderboard.csv,
-        samples_needed.csv, results.csv), ``tex`` (report.tex, booktabs),
+        samples_needed.csv, results.csv; calibration.csv when standard errors
+        were reported), ``tex`` (report.tex, booktabs),
         ``png`` (heatmap.png, estimates-<task>.png) and ``parquet``
         (results.parquet; needs pyarrow).
     units : "nats" or "bits"
@@ -146,6 +148,9 @@ def write_report(
         raise NotADirectoryError(f"out must be a folder; {str(out)!r} is a file")
     summary = summarize(results)
     tables = report_tables(summary, units=units, rank_by=rank_by)  # bad units or rank_by fail here
+    cal = calibration(results) if "std_err" in results else pd.DataFrame()
+    if not cal.empty:  # some estimator reported standard errors
+        tables.append(calibration_table(cal, units=units))
     header = _meta(results, meta)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {f: [] for f in fmts}
@@ -194,6 +199,8 @@ def write_report(
         write("csv", "summary.csv", mark_best(summary).to_csv(index=False))
         write("csv", "leaderboard.csv", leaderboard(summary, rank_by=rank_by).to_csv(index=False))
         write("csv", "samples_needed.csv", samples_needed(summary).to_csv(index=False))
+        if not cal.empty:
+            write("csv", "calibration.csv", cal.to_csv(index=False))
         write("csv", "results.csv", results.to_csv(index=False))
     if "parquet" in fmts:
         results.to_parquet(out / "results.parquet", index=False)
