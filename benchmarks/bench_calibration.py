@@ -15,7 +15,9 @@ Run (full size, ~20 min on 2 cores): ``nice -n 10 python3 -m pytest -s benchmark
   and ``entropy`` suites at n = 5,000 for every classical method, over
   ``INFOBENCH_CAL_SUITE_SEEDS`` seeds (default 20: the full ``SEEDS`` would
   take hours on 2 cores; with 20 seeds a ratio is itself uncertain by about
-  ±16 %, 1/sqrt(2 * 19)).
+  ±16 %, 1/sqrt(2 * 19)). ``INFOBENCH_CAL_SUITE_N`` changes n (default
+  5,000: about 4 CPU-hours, dominated by KDE's O(n^2) and KSG in 50-d;
+  ``INFOBENCH_CAL_CSV=prefix`` also writes ``prefix-<suite>.csv``).
 
 The numbers come from :func:`infobench.report.aggregate.calibration`, the
 function behind the calibration table of the benchmark report.
@@ -40,7 +42,7 @@ from infobench.report.render import calibration_table, to_markdown
 
 SEEDS = 50
 SUITE_SEEDS = int(os.environ.get("INFOBENCH_CAL_SUITE_SEEDS", "20"))
-SUITE_N = 5_000
+SUITE_N = int(os.environ.get("INFOBENCH_CAL_SUITE_N", "5000"))
 BAND = (0.8, 1.25)
 KL_SHIFT = 1.0  # P = N(0, I_2), Q = N((1, 0), I_2): D(P||Q) = |shift|^2 / 2
 

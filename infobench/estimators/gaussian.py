@@ -202,10 +202,11 @@ def gaussian_entropy(
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
     rng = None if seed is None else as_generator(seed)
+    if std_err:
+        check_std_err_rows(s.n, s.d + 1)
     value, logdet = _gaussian_entropy_value(s.data, "x", bias_correction)
     se = None
     if std_err:
-        check_std_err_rows(s.n, s.d + 1)
         se = bootstrap_std_err(
             lambda a: _gaussian_entropy_value(a, "std_err: a bootstrap resample of x", bias_correction)[0],
             [s.data],
@@ -311,6 +312,8 @@ def gaussian_mutual_information(
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
+    if std_err:
+        check_std_err_rows(sx.n, max(sx.d, sy.d) + 1)
     rng = None if seed is None else as_generator(seed)
     names = ("x", "y")
     rho = _canonical_correlations(sx.data, sy.data, names)
@@ -319,7 +322,6 @@ def gaussian_mutual_information(
     value += correction
     se = None
     if std_err:
-        check_std_err_rows(sx.n, max(sx.d, sy.d) + 1)
         boot_names = ("std_err: a bootstrap resample of x", "y")
 
         def stat(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -395,13 +395,8 @@ def ksg_mutual_information(
         default lets brute force (high dimension, GPU) use matrix products,
         which makes it several times faster than the max-norm there.
     std_err : bool
-        Also return a standard error: the spread of this estimator over
-        disjoint random subsets (seeded by ``seed``), scaled to ``n`` with
-        the root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`;
-        the per-point terms share neighbours, so their spread alone
-        underestimates it). Cost: 30 estimates on n/10 rows (from n = 2,000;
-        fewer, larger subsets below), about 3 estimates' time. Needs
-        ``n >= 2 (k + 1)``.
+        Also return a standard error from disjoint subsets of the pairs, as
+        in :func:`kl_entropy` (same cost). Needs ``n >= 2 (k + 1)``.
     discrete : {"auto", "x", "y", "none"}
         Which side is discrete. ``"auto"`` declares an integer-typed side
         discrete when the other is continuous.
@@ -561,13 +556,9 @@ def knn_kl_divergence(
         Neighbour order, ``1 <= k <= min(n - 1, m)``.
     metric : {"euclidean", "chebyshev"}
     std_err : bool
-        Also return a standard error: the spread of this estimator over
-        disjoint random subsets of p and of q (the same fraction of each) (seeded by ``seed``), scaled to ``n`` with
-        the root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`;
-        the per-point terms share neighbours, so their spread alone
-        underestimates it). Cost: 30 estimates on n/10 rows (from n = 2,000;
-        fewer, larger subsets below), about 3 estimates' time. Needs
-        ``n >= 2 (k + 1)``.
+        Also return a standard error from disjoint subsets of p and of q
+        (the same fraction of each), as in :func:`kl_entropy` (same cost).
+        Needs ``n >= 2 (k + 1)`` and q's subsets at least k rows.
     jitter : float or bool
         Tie-breaking noise in units of each column's standard deviation over
         ``p`` and ``q`` pooled (module notes).
