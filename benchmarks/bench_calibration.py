@@ -73,6 +73,8 @@ SUITE_METHODS = {"mi-standard": ("ksg", "kde", "histogram", "gaussian"),
 # 30 bootstrap replicates instead of 100 in the suites: the mean standard error is the same
 # (E[s] is within 1 % of sigma from 30 replicates), at a third of the cost.
 SUITE_PARAMS = {"gaussian": {"n_boot": 30}}
+# INFOBENCH_CAL_METHODS=kde,ksg: only these methods in the suites (re-measuring one estimator).
+ONLY = [m for m in os.environ.get("INFOBENCH_CAL_METHODS", "").split(",") if m]
 
 
 def _data(task: str, n: int, seed: int) -> tuple[tuple, float, float]:
@@ -142,7 +144,8 @@ def test_suite_calibration(benchmark, full_size, suite):
     seeds = pick(full_size, SUITE_SEEDS, 3)
 
     def run() -> pd.DataFrame:
-        return pd.concat([records(t.kind, m, t.id, n, seeds, SUITE_PARAMS.get(m)) for m in SUITE_METHODS[suite]
+        methods = [m for m in SUITE_METHODS[suite] if not ONLY or m in ONLY]
+        return pd.concat([records(t.kind, m, t.id, n, seeds, SUITE_PARAMS.get(m)) for m in methods
                           for t in task_list], ignore_index=True)
 
     df = benchmark.pedantic(run, rounds=1, iterations=1)
