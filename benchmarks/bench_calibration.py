@@ -17,7 +17,8 @@ Run (full size, ~20 min on 2 cores): ``nice -n 10 python3 -m pytest -s benchmark
   take hours on 2 cores; with 20 seeds a ratio is itself uncertain by about
   ±16 %, 1/sqrt(2 * 19)). ``INFOBENCH_CAL_SUITE_N`` changes n (default
   5,000: about 4 CPU-hours, dominated by KDE's O(n^2) and KSG in 50-d;
-  ``INFOBENCH_CAL_CSV=prefix`` also writes ``prefix-<suite>.csv``).
+  ``INFOBENCH_CAL_CSV=prefix`` also writes ``prefix-<suite>.csv`` and, as
+  it goes, the records in ``prefix-<suite>-records.csv``).
 
 The numbers come from :func:`infobench.report.aggregate.calibration`, the
 function behind the calibration table of the benchmark report.
@@ -68,8 +69,8 @@ CASES = [
     Case("histogram 1-d n=10000", "entropy", "histogram", "entropy-gaussian-d1-rho0", 10_000, 200),
     Case("Gaussian 5x5 n=5000", "mi", "gaussian", "normal-dense-x5-y5-rho0.5", 5_000, 200),
 ]
-SUITE_METHODS = {"mi-standard": ("ksg", "kde", "histogram", "gaussian"),
-                 "entropy": ("knn", "kde", "histogram", "gaussian")}
+SUITE_METHODS = {"mi-standard": ("ksg", "histogram", "kde", "gaussian"),
+                 "entropy": ("knn", "histogram", "kde", "gaussian")}
 # 30 bootstrap replicates instead of 100 in the suites: the mean standard error is the same
 # (E[s] is within 1 % of sigma from 30 replicates), at a third of the cost.
 SUITE_PARAMS = {"gaussian": {"n_boot": 30}}
@@ -143,17 +144,23 @@ def test_suite_calibration(benchmark, full_size, suite):
     n = pick(full_size, SUITE_N, 200)
     seeds = pick(full_size, SUITE_SEEDS, 3)
 
+    out = os.environ.get("INFOBENCH_CAL_CSV")
+
     def run() -> pd.DataFrame:
         methods = [m for m in SUITE_METHODS[suite] if not ONLY or m in ONLY]
-        return pd.concat([records(t.kind, m, t.id, n, seeds, SUITE_PARAMS.get(m)) for m in methods
-                          for t in task_list], ignore_index=True)
+        parts = []
+        for m in methods:
+            for t in task_list:
+                parts.append(records(t.kind, m, t.id, n, seeds, SUITE_PARAMS.get(m)))
+                if out:  # the records so far, so that an interrupted run still leaves its numbers
+                    pd.concat(parts, ignore_index=True).to_csv(f"{out}-{suite}-records.csv", index=False)
+        return pd.concat(parts, ignore_index=True)
 
     df = benchmark.pedantic(run, rounds=1, iterations=1)
     cal = calibration(df, per_task=True)
     failed = df[~df["ok"]].groupby(["estimator", "task_id"])["error"].first()
     benchmark.extra_info["ratios"] = {f"{r.estimator}|{r.task_id}": float(r.ratio) for r in cal.itertuples()}
     benchmark.extra_info["refused"] = {f"{e}|{t}": msg for (e, t), msg in failed.items()}
-    out = os.environ.get("INFOBENCH_CAL_CSV")
     if out:
         cal.to_csv(f"{out}-{suite}.csv", index=False)
     _print(f"suite {suite}, n={n}, {seeds} seeds per task", cal)
