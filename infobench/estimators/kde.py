@@ -38,7 +38,7 @@ from infobench._validation import (
     check_pair,
     check_samples,
 )
-from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
+from infobench.estimators._uncertainty import check_std_err_rows, mean_std_err
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import check_rows_exceed_dims, covariance_cholesky
 
@@ -243,23 +243,24 @@ def kde_entropy(
         geometrically from 0.1 to 2 times Scott's. A best factor at the
         grid's edge warns (``UserWarning``) and sets ``extras["cv_at_edge"]``.
     std_err : bool
-        Return a standard error: the spread of this estimator (bandwidth
-        rule re-applied) over disjoint random subsets, scaled to ``n`` with
-        the root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`).
-        Cost: 30 estimates on n/10 rows from n = 2,000, about 0.3 of one
-        O(n^2) estimate (fewer, larger subsets below: up to 27 half-size
-        estimates at n < 400). The spread of the per-point terms,
-        ``std(-log f_{-i}(x_i)) / sqrt(n)``, leaves out the randomness of
-        the bandwidth matrix (it follows the sample covariance): it read 0.5
-        of the seed-to-seed spread on Student-t data (n = 1,000). Needs
-        ``n >= 2 (d + 2)``.
+        Return ``std(-log f_{-i}(x_i)) / sqrt(n)``, the standard error of the
+        mean of the per-point terms (cost O(n) on top of the estimate). The
+        terms are weakly dependent (each density uses the other points), but
+        unlike the kNN terms this is calibrated on Gaussian data: 1.005 of
+        the seed-to-seed spread (1-d, n = 2,000, 50 seeds;
+        ``benchmarks/bench_calibration.py``). It is too small for heavy
+        tails (0.5 for Student-t, nu = 3, n = 1,000), where the bandwidth
+        follows a covariance of infinite variance; subsampling
+        (:func:`~infobench.estimators._uncertainty.subsample_std_err`) was
+        measured and did worse there (0.34: the estimate is not root-n), so
+        the terms' spread is kept. Needs ``n >= 2 (d + 1)``.
     tile_size : int or None
         Rows per tile of the ``n x n`` kernel matrix; None: as many as fit in
         :data:`CPU_TILE_BYTES` (4 MiB) on the CPU or :data:`TILE_BYTES`
         (256 MiB) on an accelerator. Results do not depend on it.
-    seed : int, numpy/torch Generator or None
-        Seed for the subsets of the standard error; the estimate itself
-        involves no randomness.
+    seed : ignored
+        Accepted (and checked) so every method takes the common parameters;
+        the estimate involves no randomness.
     device, dtype
         Where and in what precision to compute (``"auto"``: CUDA if present;
         float64 on the CPU, float32 on a GPU). CUDA tensors stay on their
@@ -304,7 +305,7 @@ def kde_entropy(
     check_rows_exceed_dims(s, what="a non-singular bandwidth matrix")
     bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
     if std_err:
-        check_std_err_rows(s.n, s.d + 2)
+        check_std_err_rows(s.n, s.d + 1)
     rows = _tile_rows(s.n, s.data.dtype, s.data.device, tile_size, 2 if bandwidth == "cv" else 1)
 
     z, half_logdet = _whiten(s.data, "x")
@@ -314,24 +315,10 @@ def kde_entropy(
     terms = -logf
     return Estimate(
         value=float(terms.mean()),
-        std_err=subsample_std_err(
-            _subset_value(kde_entropy, bandwidth=bandwidth, cv_grid=cv_grid, tile_size=tile_size, device=device,
-                          dtype=dtype), [s.data], min_rows=s.d + 2, seed=seed) if std_err else None,
+        std_err=mean_std_err(terms) if std_err else None,
         n=s.n,
         extras={"factor": h, "bandwidth_matrix": _bandwidth_matrix(s.data, h), "tile_rows": rows, **info},
     )
-
-
-def _subset_value(kernel, **params):
-    """``kernel``'s value on subsets, for :func:`subsample_std_err`."""
-
-    def statistic(*arrays) -> float:
-        with warnings.catch_warnings():
-            # A CV optimum at a subset's grid edge says nothing about the full sample's.
-            warnings.simplefilter("ignore", UserWarning)
-            return kernel(*arrays, **params).value
-
-    return statistic
 
 
 def _bandwidth_matrix(data: torch.Tensor, h: float) -> list[list[float]]:
@@ -408,7 +395,7 @@ def kde_mutual_information(
         )
     bandwidth, grid, std_err, tile_size = _common_checks(bandwidth, cv_grid, std_err, tile_size, seed)
     if std_err:
-        check_std_err_rows(sx.n, sx.d + sy.d + 2)
+        check_std_err_rows(sx.n, sx.d + sy.d + 1)
     rows = _tile_rows(sx.n, joint.dtype, joint.device, tile_size, 2 if bandwidth == "cv" else 1)
 
     # Marginals first, so that a collinear x (or y) is reported as such.
@@ -423,10 +410,7 @@ def kde_mutual_information(
     terms = logf_xy - logf_x - logf_y
     return Estimate(
         value=float(terms.mean()),
-        std_err=subsample_std_err(
-            _subset_value(kde_mutual_information, bandwidth=bandwidth, cv_grid=cv_grid, tile_size=tile_size,
-                          device=device, dtype=dtype), [sx.data, sy.data], min_rows=sx.d + sy.d + 2,
-            seed=seed) if std_err else None,
+        std_err=mean_std_err(terms) if std_err else None,
         n=sx.n,
         extras={
             "factor": h,
