@@ -221,7 +221,8 @@ def test_parameter_errors(rng):
 
 
 def test_bootstrap_singular_resample_is_reported():
-    # Three distinct rows in 2-D: many resamples repeat a row and become singular.
-    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # Six rows in 2-D, four of them equal (n=6 is the smallest std_err allows): a third of the
+    # resamples miss (1, 0) or (0, 1) and are singular.
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     with pytest.raises(ValueError, match=r"std_err: a bootstrap resample of x (has a singular|column \d is constant)"):
         gaussian_entropy(x, std_err=True, seed=0, n_boot=50)

@@ -214,7 +214,7 @@ def test_delta_std_err_matches_spread_over_seeds():
 def test_delta_std_err_is_spread_of_per_row_terms(rng):
     x = rng.integers(0, 5, size=400)
     y = (x + rng.integers(0, 2, size=400)) % 5
-    est = histogram_mutual_information(x, y, std_err=True)
+    est = histogram_mutual_information(x, y, std_err=True, se_method="delta")
     joint = pd.Series(list(zip(x, y)))
     cx = pd.Series(x).map(pd.Series(x).value_counts())
     cy = pd.Series(y).map(pd.Series(y).value_counts())
@@ -227,7 +227,7 @@ def test_bootstrap_std_err_is_seeded_and_close_to_delta(rng):
     x = rng.normal(size=3000)
     a = histogram_entropy(x, std_err=True, se_method="bootstrap", seed=3, n_boot=60)
     b = histogram_entropy(x, std_err=True, se_method="bootstrap", seed=3, n_boot=60)
-    delta = histogram_entropy(x, std_err=True)
+    delta = histogram_entropy(x, std_err=True, se_method="delta")
     assert a.std_err == b.std_err
     # 60 replicates: ~9% relative error; the rule's own variability adds a little.
     assert a.std_err == pytest.approx(delta.std_err, rel=0.4)
@@ -311,7 +311,7 @@ def test_bad_parameters(rng):
         histogram_entropy(x, discrete=1)
     with pytest.raises(TypeError, match=r"discrete_y must be True or False; got 'auto'"):
         histogram_mutual_information(x, x + 1, discrete_y="auto")
-    with pytest.raises(ValueError, match=r"se_method must be one of \['delta', 'bootstrap'\]; got 'jackknife'"):
+    with pytest.raises(ValueError, match=r"se_method must be one of \['subsample', 'delta', 'bootstrap'\]; got 'jackknife'"):
         histogram_entropy(x, std_err=True, se_method="jackknife")
     with pytest.raises(ValueError, match=r"n_boot must be an integer >= 2; got 0"):
         histogram_entropy(x, n_boot=0)
@@ -322,5 +322,6 @@ def test_bad_parameters(rng):
 
 
 def test_bootstrap_constant_resample_is_reported():
-    with pytest.raises(ValueError, match=r"std_err: a bootstrap resample \(n=2\) has a constant column"):
-        histogram_entropy(np.array([0.0, 1.0]), std_err=True, se_method="bootstrap", seed=0, n_boot=20)
+    # n=4 (the smallest std_err allows), three equal values: most resamples are constant.
+    with pytest.raises(ValueError, match=r"std_err: a bootstrap resample or subsample \(n=4\) has a constant column"):
+        histogram_entropy(np.array([0.0, 0.0, 0.0, 1.0]), std_err=True, se_method="bootstrap", seed=0, n_boot=20)

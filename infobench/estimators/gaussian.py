@@ -38,7 +38,7 @@ from infobench._validation import (
     check_samples,
     reject_discrete,
 )
-from infobench.estimators._uncertainty import bootstrap_std_err
+from infobench.estimators._uncertainty import bootstrap_std_err, check_std_err_rows
 from infobench.estimators.base import Estimate, register
 
 __all__ = [
@@ -183,7 +183,11 @@ def gaussian_entropy(
         ``seed``). The bootstrap is used rather than the Gaussian-theory
         variance :math:`\tfrac14\sum_i\psi'(\tfrac{n-i}{2})` because this
         baseline is mostly run on non-Gaussian data, where that formula is
-        wrong and the bootstrap is not.
+        wrong and the bootstrap is not. A bootstrap (not
+        :func:`~infobench.estimators._uncertainty.subsample_std_err`) because
+        the statistic is a smooth function of moments, for which repeated
+        rows are harmless, and it is calibrated (``benchmarks/bench_calibration.py``).
+        Cost: ``n_boot`` estimates at size n. Needs ``n >= 2 (d + 1)``.
     seed : int, numpy.random.Generator, torch.Generator or None
         Seed for the bootstrap.
     n_boot : int
@@ -224,6 +228,8 @@ def gaussian_entropy(
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
     rng = None if seed is None else as_generator(seed)
+    if std_err:
+        check_std_err_rows(s.n, s.d + 1)
     value, logdet = _gaussian_entropy_value(s.data, "x", bias_correction)
     se = None
     if std_err:
@@ -381,6 +387,8 @@ def gaussian_mi_estimate(
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
+    if std_err:
+        check_std_err_rows(sx.n, max(sx.d, sy.d) + 1)
     rng = None if seed is None else as_generator(seed)
     value, rho = gaussian_mi_value(prepare(sx.data, sx), prepare(sy.data, sy), ("x", "y"))
     correction = mi_correction(sx.n, sx.d, sy.d) if bias_correction else 0.0

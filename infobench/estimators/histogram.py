@@ -59,13 +59,13 @@ from infobench._validation import (
     check_samples,
 )
 from infobench.estimators._transforms import check_transform, iqr, transform_columns
-from infobench.estimators._uncertainty import bootstrap_std_err, mean_std_err
+from infobench.estimators._uncertainty import bootstrap_std_err, check_std_err_rows, mean_std_err, subsample_std_err
 from infobench.estimators.base import Estimate, register
 
 __all__ = ["histogram_entropy", "histogram_mutual_information", "BIN_RULES"]
 
 BIN_RULES = ("fd", "sturges", "sqrt")
-SE_METHODS = ("delta", "bootstrap")
+SE_METHODS = ("subsample", "delta", "bootstrap")
 _BINS_TEXT = f"a positive integer, one of {list(BIN_RULES)}, or a sequence of those with one entry per column"
 
 
@@ -117,10 +117,10 @@ def _bin_codes(col: torch.Tensor, spec: int | str, n_eff: float) -> tuple[torch.
     lo, hi = float(col.min()), float(col.max())
     span = hi - lo
     if span <= 0:
-        # check_samples refuses constant columns, so only a bootstrap resample gets here.
+        # check_samples refuses constant columns, so only a resample or subsample gets here.
         raise ValueError(
-            f"std_err: a bootstrap resample (n={col.shape[0]}) has a constant column, whose bin width "
-            "is 0; use more samples or se_method='delta'"
+            f"std_err: a bootstrap resample or subsample (n={col.shape[0]}) has a constant column, whose "
+            "bin width is 0; use more samples or se_method='delta'"
         )
     if isinstance(spec, str):
         width = _rule_width(spec, col, span, n_eff)
@@ -260,7 +260,7 @@ def histogram_entropy(
     miller_madow: bool = True,
     discrete: bool | None = None,
     std_err: bool = False,
-    se_method: str = "delta",
+    se_method: str = "subsample",
     n_boot: int = 100,
     seed: Any = None,
     device: Any = "auto",
@@ -285,8 +285,15 @@ def histogram_entropy(
         stored as floats). False: bin integer data as if continuous.
     std_err : bool
         Return a standard error (see ``se_method``).
-    se_method : {"delta", "bootstrap"}
-        ``"delta"`` (default): the delta-method standard error of the plug-in,
+    se_method : {"subsample", "delta", "bootstrap"}
+        ``"subsample"`` (default): the spread of this estimator (bins
+        recomputed) over disjoint random subsets, scaled to ``n`` with the
+        root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`;
+        cost: 30 estimates on n/10 rows from n = 2,000, about 3 estimates'
+        time; needs ``n >= 4``). Calibrated where the delta method is too
+        small (0.78 of the seed-to-seed spread, 1-d, n = 10,000: the random
+        bin width adds variance the delta method leaves out).
+        ``"delta"``: the delta-method standard error of the plug-in,
         :math:`\sqrt{\widehat{\mathrm{Var}}[-\log\hat p(X)]/n}`, which is the
         spread of the per-row terms of which the plug-in is the mean
         (Basharin 1959); cheap and exact to first order, but it vanishes for a
@@ -344,10 +351,14 @@ def histogram_entropy(
     mm = check_bool("miller_madow", miller_madow)
     flags = _discrete_flags(s, discrete, "discrete")
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)
+    if std_err:
+        check_std_err_rows(s.n, 2)
 
     value, p, cells = _entropy_parts(s.data, flags, specs, mm)
     se = None
-    if std_err and se_method == "delta":
+    if std_err and se_method == "subsample":
+        se = subsample_std_err(lambda a: _entropy_parts(a, flags, specs, mm)[0], [s.data], seed=rng)
+    elif std_err and se_method == "delta":
         se = mean_std_err(p.terms)
     elif std_err:
         se = bootstrap_std_err(
@@ -378,7 +389,7 @@ def histogram_mutual_information(
     discrete_x: bool | None = None,
     discrete_y: bool | None = None,
     std_err: bool = False,
-    se_method: str = "delta",
+    se_method: str = "subsample",
     n_boot: int = 100,
     seed: Any = None,
     device: Any = "auto",
@@ -442,6 +453,8 @@ def histogram_mutual_information(
     mm = check_bool("miller_madow", miller_madow)
     flags = _discrete_flags(sx, discrete_x, "discrete_x") + _discrete_flags(sy, discrete_y, "discrete_y")
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)
+    if std_err:
+        check_std_err_rows(sx.n, 2)
 
     transform = check_transform(transform, quantity="mi")
     # "scale" bins the given values: equal-width bins are already unit-free (module notes).
@@ -452,7 +465,9 @@ def histogram_mutual_information(
     joint = torch.cat([tx.data, ty.data], dim=1)
     value, (px, py, pxy), cells = _mi_parts(joint, sx.d, flags, specs, mm)
     se = None
-    if std_err and se_method == "delta":
+    if std_err and se_method == "subsample":
+        se = subsample_std_err(lambda a: _mi_parts(a, sx.d, flags, specs, mm)[0], [joint], seed=rng)
+    elif std_err and se_method == "delta":
         se = mean_std_err(px.terms + py.terms - pxy.terms)
     elif std_err:
         se = bootstrap_std_err(

@@ -47,7 +47,7 @@ from infobench._validation import (
     reject_discrete,
 )
 from infobench.estimators._transforms import Transformed, check_transform, transform_columns
-from infobench.estimators._uncertainty import mean_std_err
+from infobench.estimators._uncertainty import check_std_err_rows, mean_std_err
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import check_rows_exceed_dims, covariance_cholesky
 
@@ -321,9 +321,16 @@ def kde_entropy(
         grid's edge warns (``UserWarning``) and sets ``extras["cv_at_edge"]``.
     std_err : bool
         Return ``std(-log f_{-i}(x_i)) / sqrt(n)``, the standard error of the
-        mean of the per-point terms. The terms are weakly dependent (each
-        density uses the other points), so this is an approximation whose
-        coverage the benchmarks measure.
+        mean of the per-point terms (cost O(n) on top of the estimate). The
+        terms are weakly dependent (each density uses the other points), but
+        unlike the kNN terms this is calibrated on Gaussian data: 1.005 of
+        the seed-to-seed spread (1-d, n = 2,000, 50 seeds;
+        ``benchmarks/bench_calibration.py``). It is too small for heavy
+        tails (0.5 for Student-t, nu = 3, n = 1,000), where the bandwidth
+        follows a covariance of infinite variance; subsampling
+        (:func:`~infobench.estimators._uncertainty.subsample_std_err`) was
+        measured and did worse there (0.34: the estimate is not root-n), so
+        the terms' spread is kept. Needs ``n >= 2 (d + 1)``.
     max_memory : int or None
         Bytes for the tile buffers of the ``n x n`` kernel matrix (the same
         knob as the kNN estimators'); None: :data:`CPU_TILE_BYTES` (4 MiB) on
@@ -385,6 +392,8 @@ def kde_entropy(
     check_rows_exceed_dims(s, what="a non-singular bandwidth matrix")
     bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
                                                                      tile_size)
+    if std_err:
+        check_std_err_rows(s.n, s.d + 1)
     rows = _tile_rows(s.n, s.data.dtype, s.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
 
     tr, z, half_logdet = _prepare(s, transform)
@@ -480,6 +489,8 @@ def kde_mutual_information(
         )
     bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
                                                                      tile_size)
+    if std_err:
+        check_std_err_rows(sx.n, sx.d + sy.d + 1)
     rows = _tile_rows(sx.n, sx.data.dtype, sx.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
 
     # Marginals first, so that a collinear x (or y) is reported as such.

@@ -76,7 +76,7 @@ from infobench.estimators._transforms import (
     robust_scale,
     transform_columns,
 )
-from infobench.estimators._uncertainty import mean_std_err
+from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
 from infobench.estimators.base import Estimate, register
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
@@ -173,9 +173,19 @@ def _log(v):
     return np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
 
 
-def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict) -> Estimate:
+def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict, resample=None) -> Estimate:
+    """The mean of ``terms``; with ``std_err``, the subsampling standard error of ``resample``.
+
+    ``resample = (statistic, arrays, min_rows, seed)``: ``statistic(*subsets)``
+    is the kernel's own value computation, run on disjoint subsets of
+    ``arrays`` by :func:`~infobench.estimators._uncertainty.subsample_std_err`
+    (the per-point terms share neighbours, so ``std(terms)/sqrt(n)`` is too small).
+    """
     value = float(terms.mean())
-    se = mean_std_err(terms) if std_err else None
+    se = None
+    if std_err:
+        statistic, arrays, min_rows, seed = resample
+        se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
     return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras)
 
 
@@ -238,7 +248,13 @@ def kl_entropy(
     metric : {"euclidean", "chebyshev"}
         Distance; the ball volume follows it.
     std_err : bool
-        Also return the standard error of the mean of the per-point terms.
+        Also return a standard error: the spread of this estimator over
+        disjoint random subsets (seeded by ``seed``), scaled to ``n`` with
+        the root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`;
+        the per-point terms share neighbours, so their spread alone
+        underestimates it). Cost: 30 estimates on n/10 rows (from n = 2,000;
+        fewer, larger subsets below), about 3 estimates' time. Needs
+        ``n >= 2 (k + 1)``.
     jitter : float or bool
         Tie-breaking noise in units of each column's standard deviation
         (module notes); ``0``/``False`` turns it off.
@@ -286,17 +302,30 @@ def kl_entropy(
     reject_discrete(xs, "Kozachenko-Leonenko")
     n, d = xs.n, xs.d
     k = check_k(k, n)
+    if std_err:
+        check_std_err_rows(n, k + 1)
     tr = _transformed(xs, transform)
     data = _Noise(seed, xs.data.device).add(tr.data, amount)
-    r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
-    _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric) + tr.log_jacobian
-    terms = const + d * _log(_host(r))
+    terms, algo = _kl_terms(data, k, metric, algorithm, max_memory, amount)
+    terms = terms + tr.log_jacobian
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory, transform=transform)
     extras = _data_extras(algo, data, amount, transform)
     extras["log_jacobian"] = tr.log_jacobian
-    return _result(terms, std_err, n, "knn", params, extras)
+
+    def statistic(a):
+        return float(_kl_terms(a, k, metric, algorithm, max_memory, amount)[0].mean())
+
+    return _result(terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed))
+
+
+def _kl_terms(data, k, metric, algorithm, max_memory, amount):
+    """Per-point terms of eq. (20) on ``data`` (transformed, jittered rows), and the search path."""
+    n, d = data.shape
+    r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
+    _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
+    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric)
+    return const + d * _log(_host(r)), algo
 
 
 # ---------------------------------------------------------- mutual information
@@ -415,7 +444,8 @@ def ksg_mutual_information(
         default lets brute force (high dimension, GPU) use matrix products,
         which makes it several times faster than the max-norm there.
     std_err : bool
-        Also return the standard error from the spread of the per-point terms.
+        Also return a standard error from disjoint subsets of the pairs, as
+        in :func:`kl_entropy` (same cost). Needs ``n >= 2 (k + 1)``.
     discrete_x, discrete_y : bool or None
         Whether each side is discrete (the names of the histogram method).
         None (default): an integer, boolean or categorical side is discrete.
@@ -473,13 +503,28 @@ def ksg_mutual_information(
     params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete_x=discrete_x,
                   discrete_y=discrete_y, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory, transform=transform, discrete=discrete)
+    if std_err:
+        check_std_err_rows(n, k + 1)
     noise = _Noise(seed, xs.data.device)
     if mode != "none":
         labels, cont = (xs, ys) if mode == "x" else (ys, xs)
         return _ross(labels.data, noise.add(_transformed(cont, transform).data, amount), cont.name, k, metric,
-                     std_err, amount, algorithm, max_memory, params, transform)
+                     std_err, amount, algorithm, max_memory, params, transform, seed)
     xd = noise.add(_transformed(xs, transform).data, amount)
     yd = noise.add(_transformed(ys, transform).data, amount)
+    terms, algo = _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount)
+    extras = _data_extras(algo, xd, amount, transform)
+    extras["estimator"] = f"KSG-{variant}"
+
+    def statistic(a, b):
+        return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
+
+    return _result(terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed))
+
+
+def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
+    """Per-point terms of eq. (8) or (9) on paired (transformed, jittered) rows, and the search path."""
+    n = xd.shape[0]
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
                    ", or declare a discrete side with discrete_x=True or discrete_y=True")
@@ -488,13 +533,13 @@ def ksg_mutual_information(
         terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
     else:
         terms = float(digamma(k) - 1.0 / k + digamma(n)) - _digamma(nx) - _digamma(ny)
-    extras = _data_extras(res.algorithm, xd, amount, transform)
-    extras["estimator"] = f"KSG-{variant}"
-    return _result(terms, std_err, n, "ksg", params, extras)
+    return terms, res.algorithm
 
 
-def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params, transform) -> Estimate:
+def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params, transform,
+          seed=None) -> Estimate:
     """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values."""
+    all_labels, all_cont = labels, cont
     _, codes, sizes = torch.unique(labels, dim=0, return_inverse=True, return_counts=True)
     keep = sizes[codes] > 1
     n_used = int(keep.sum())
@@ -528,7 +573,12 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
     terms = float(digamma(n_used)) + _digamma(_host(k_i)) - _digamma(_host(n_label)) - _digamma(_host(m))
     extras = _data_extras("+".join(sorted(algos)), cont, amount, transform)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
-    return _result(terms, std_err, n_used, "ksg", params, extras)
+
+    def statistic(lab, con):
+        return _ross(lab, con, cont_name, k, metric, False, amount, algorithm, max_memory, params, transform).value
+
+    return _result(terms, std_err, n_used, "ksg", params, extras,
+                   resample=(statistic, [all_labels, all_cont], k + 1, seed))
 
 
 # -------------------------------------------------------------- KL divergence
@@ -571,7 +621,9 @@ def knn_kl_divergence(
         Neighbour order, ``1 <= k <= min(n - 1, m)``.
     metric : {"euclidean", "chebyshev"}
     std_err : bool
-        Also return the standard error of the mean of the per-point terms.
+        Also return a standard error from disjoint subsets of p and of q
+        (the same fraction of each), as in :func:`kl_entropy` (same cost).
+        Needs ``n >= 2 (k + 1)`` and q's subsets at least k rows.
     jitter : float or bool
         Tie-breaking noise in units of each column's standard deviation,
         within each sample: ``p``'s noise follows ``p``'s spread and ``q``'s
@@ -618,18 +670,34 @@ def knn_kl_divergence(
     check_same_device(ps, qs)
     n, m, d = ps.n, qs.n, ps.d
     k = check_int("k", k, low=1, high=min(n - 1, m), context=f" (n={n} rows in p, m={m} rows in q)")
+    # Subsets keep p's and q's proportions; q's folds need k rows too.
+    min_rows = max(k + 1, math.ceil(k * n / m))
+    if std_err:
+        check_std_err_rows(n, min_rows)
     scales = None
     if transform == "scale":
         scales = robust_scale(torch.cat([ps.data, qs.data]), "p and q pooled", ps.columns or qs.columns)
     noise = _Noise(seed, ps.data.device)
     pd_ = noise.add(_transformed(ps, transform, scales).data, amount)
     qd_ = noise.add(_transformed(qs, transform, scales).data, amount)
+    terms, algo = _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount)
+    params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
+                  algorithm=algorithm, max_memory=max_memory, transform=transform)
+
+    def statistic(a, b):
+        return float(_wkv_terms(a, b, k, metric, algorithm, max_memory, amount)[0].mean())
+
+    return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount, transform),
+                   resample=(statistic, [pd_, qd_], min_rows, seed))
+
+
+def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
+    """Per-point terms of eq. (5) for (transformed, jittered) samples of P and Q, and the search path."""
+    n, d = pd_.shape
+    m = qd_.shape[0]
     rho, algo = kth_distance(pd_, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(rho, "the distance to the k-th nearest neighbour within p", amount, "")
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
                    amount, "")
-    terms = d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1))
-    params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory, transform=transform)
-    return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount, transform))
+    return d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1)), algo

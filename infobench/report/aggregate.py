@@ -34,14 +34,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "leaderboard", "samples_needed", "summarize",
-           "to_units"]
+__all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "calibration", "leaderboard",
+           "samples_needed", "summarize", "to_units"]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 GROUP = ["estimator", "task_id", "n"]
 _REQUIRED = ("estimator", "task_id", "n", "truth", "estimate", "ok")
 # Summary columns that are amounts of information (scaled when rendering in bits).
-INFO_COLUMNS = ("truth", "truth_std_err", "mean_estimate", "bias", "std", "rmse", "mean_std_err")
+INFO_COLUMNS = ("truth", "truth_std_err", "mean_estimate", "bias", "std", "rmse", "mean_std_err", "seed_sd")
 
 
 @dataclass(frozen=True)
@@ -372,3 +372,75 @@ def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
         if c in out:
             out[c] = out[c] / math.log(2.0)
     return out
+
+
+CALIBRATION_COLUMNS = ["quantity", "estimator", "n", "tasks", "cells", "mean_std_err", "seed_sd", "ratio",
+                       "coverage_truth", "coverage_mean"]
+
+
+def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
+    """Do the reported standard errors match the spread of the estimates over seeds?
+
+    Over the successful cells that report a finite ``std_err``, per
+    ``(quantity, estimator, n)`` (and ``task_id`` with ``per_task=True``):
+
+    * ``mean_std_err``: mean reported standard error;
+    * ``seed_sd``: the seed-to-seed standard deviation of the estimates
+      (ddof=1 within each task; over several tasks, the root of the pooled
+      within-task variance, so differences between tasks' truths do not count);
+    * ``ratio = mean_std_err / seed_sd`` (1 = calibrated; below 1 the
+      intervals are too narrow). Over several tasks it is dominated by the
+      tasks with the largest spread: ``per_task=True`` shows each;
+    * ``coverage_truth``: fraction of cells whose 95 % interval
+      ``estimate +- 1.96 sqrt(std_err^2 + truth_std_err^2)`` contains the
+      truth (the ``coverage`` of :func:`summarize`: it mixes bias and spread);
+    * ``coverage_mean``: fraction of cells whose ``estimate +- 1.96 std_err``
+      contains the mean estimate of their task over seeds (the spread alone:
+      a calibrated standard error gives about 0.95 whatever the bias).
+
+    Tasks with fewer than two such cells are left out (no spread).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``quantity, estimator[, task_id], n, tasks, cells,
+        mean_std_err, seed_sd, ratio, coverage_truth, coverage_mean``, in
+        order of first appearance, n ascending; amounts in nats.
+    """
+    _check_frame(df, _REQUIRED + ("std_err",))
+    keys = ["quantity", "estimator"] + (["task_id"] if per_task else []) + ["n"]
+    cols = keys + [c for c in CALIBRATION_COLUMNS if c not in keys]
+    frame = df if "quantity" in df else df.assign(quantity="")
+    se_all = pd.to_numeric(frame["std_err"], errors="coerce").astype(float)
+    frame = frame[frame["ok"].astype(bool) & np.isfinite(se_all)]
+    # Per task: spread, and which cells' intervals cover the truth / the task's mean.
+    parts = []
+    for (q, est, task, n), g in frame.groupby(["quantity", "estimator", "task_id", "n"], sort=False):
+        if len(g) < 2:
+            continue
+        x = g["estimate"].astype(float).to_numpy()
+        se = g["std_err"].astype(float).to_numpy()
+        truth_se = float(g["truth_std_err"].iloc[0]) if "truth_std_err" in g else 0.0
+        parts.append({"quantity": q, "estimator": est, "task_id": task, "n": int(n), "cells": len(x),
+                      "se_sum": float(se.sum()), "ss": float(np.sum((x - x.mean()) ** 2)),
+                      "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se) * len(x),
+                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0) * len(x)})
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    tasks = pd.DataFrame(parts)
+    rows = []
+    for key, g in tasks.groupby(keys, sort=False):
+        cells = int(g["cells"].sum())
+        mean_se = float(g["se_sum"].sum() / cells)
+        sd = math.sqrt(float(g["ss"].sum()) / (cells - len(g)))
+        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,))) | {
+            "tasks": len(g), "cells": cells, "mean_std_err": mean_se, "seed_sd": sd,
+            "ratio": mean_se / sd if sd > 0 else math.nan,
+            "coverage_truth": float(g["hit_truth"].sum() / cells),
+            "coverage_mean": float(g["hit_mean"].sum() / cells),
+        })
+    out = pd.DataFrame(rows, columns=cols)
+    # Labels in order of first appearance, n ascending within them.
+    rank = {k: out[k].map({v: i for i, v in enumerate(_order(out[k]))}) for k in keys[:-1]}
+    order = pd.DataFrame(rank).assign(n=out["n"]).sort_values(keys[:-1] + ["n"], kind="stable").index
+    return out.loc[order].reset_index(drop=True)

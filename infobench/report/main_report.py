@@ -41,7 +41,7 @@ from infobench.report.render import (
     to_csv,
     to_latex,
 )
-from infobench.report.writer import benchmark_blocks, heatmap_figure, report_tables
+from infobench.report.writer import benchmark_blocks, calibration_of, heatmap_figure, report_tables
 
 __all__ = ["MainReport", "build_main_report", "quality_summary_table", "summary_tables", "training_table",
            "write_main_report"]
@@ -158,7 +158,7 @@ def build_main_report(
         ``summarize(benchmark)`` when the caller already has it.
     """
     summary = summarize(benchmark) if summary is None else summary
-    bench_tables = _named(report_tables(summary), "estimators")
+    bench_tables = _named(report_tables(summary, calibrated=calibration_of(benchmark)), "estimators")
     heatmap = heatmap_figure(summary, "estimator-heatmap.png", "Estimators x tasks: mean log2(estimate / truth)")
     blocks: list[tuple[str, Any]] = [("h2", "Estimator benchmark")]
     blocks += benchmark_blocks(bench_tables, heatmap)

@@ -38,6 +38,7 @@ from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_unit
 __all__ = [
     "Figure",
     "Table",
+    "calibration_table",
     "format_score",
     "format_value",
     "frame_table",
@@ -255,6 +256,34 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
         + (" and quantity (the estimators of each quantity run on its own tasks)" if several else "")
         + ": lowest rank, most wins, smallest |log2 ratio|, coverage closest to 0.95, lowest failure rate, "
         "fastest.",
+    )
+
+
+def calibration_table(cal: pd.DataFrame, *, units: str = "nats") -> Table:
+    """The output of :func:`infobench.report.aggregate.calibration`, one row per quantity, estimator and n.
+
+    A ratio within 0.8–1.25 is marked (the calibration target of
+    ``benchmarks/bench_calibration.py``), and coverages within 0.05 of 0.95.
+    """
+    s = to_units(cal, units)
+    per_task = "task_id" in s
+    lead = ["quantity", "estimator"] + (["task"] if per_task else []) + ["n", "tasks", "cells"]
+    header = lead + [f"mean std_err ({units})", f"seed-to-seed sd ({units})", "std_err / sd",
+                     "coverage of truth", "coverage of mean"]
+    rows, best = [], []
+    for _, r in s.iterrows():
+        rows.append([str(r["quantity"]), str(r["estimator"])] + ([str(r["task_id"])] if per_task else [])
+                    + [str(int(r["n"])), str(int(r["tasks"])), str(int(r["cells"])), format_value(r["mean_std_err"]),
+                       format_value(r["seed_sd"]), format_value(r["ratio"], "plain"),
+                       format_value(r["coverage_truth"], "rate"), format_value(r["coverage_mean"], "rate")])
+        best.append([False] * (len(lead) + 2) + [bool(0.8 <= r["ratio"] <= 1.25)]
+                    + [bool(round(abs(r[c] - 0.95), 9) <= 0.05) for c in ("coverage_truth", "coverage_mean")])
+    return Table(
+        "Calibration of the standard errors", header, rows, best, labels=len(lead),
+        note="Mean reported std_err beside the standard deviation of the estimates over seeds (pooled within "
+        "tasks); their ratio is 1 for calibrated standard errors (marked: within 0.8–1.25). Coverage: fraction "
+        "of nominal 95% intervals estimate ± 1.96 std_err containing the truth (bias counts) and containing "
+        "the estimator's mean over seeds (spread only; marked: within 0.05 of 0.95).",
     )
 
 

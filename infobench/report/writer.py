@@ -9,11 +9,12 @@ from typing import Any, Iterable
 import pandas as pd
 
 from infobench.bench.store import require_pyarrow
-from infobench.report.aggregate import best_mask, by_estimator, leaderboard, samples_needed, summarize
+from infobench.report.aggregate import best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize
 from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
 from infobench.report.render import (
     Figure,
     Table,
+    calibration_table,
     heatmap_table,
     html_page,
     latex_document,
@@ -62,15 +63,28 @@ def mark_best(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = "rmse") -> list[Table]:
-    """Every table of a report, in order: leaderboard, heatmap, one per metric, samples needed."""
+def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = "rmse",
+                  calibrated: pd.DataFrame | None = None) -> list[Table]:
+    """Every table of a report, in order: leaderboard, heatmap, one per metric, samples needed, calibration.
+
+    ``calibrated`` is :func:`~infobench.report.aggregate.calibration` of the
+    records; its table (reported standard error beside the seed-to-seed
+    spread) is added when it is not empty.
+    """
     tables = [leaderboard_table(leaderboard(summary, rank_by=rank_by), rank_by=rank_by), heatmap_table(summary)]
     for metric in TABLE_METRICS:
         if metric == "coverage" and summary["coverage"].isna().all():
             continue  # no estimator reported standard errors
         tables.append(metric_table(summary, metric, units=units))
     tables.append(samples_needed_table(samples_needed(summary)))
+    if calibrated is not None and not calibrated.empty:
+        tables.append(calibration_table(calibrated, units=units))
     return tables
+
+
+def calibration_of(results: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~infobench.report.aggregate.calibration` of records that carry standard errors, else empty."""
+    return calibration(results) if "std_err" in results else pd.DataFrame()
 
 
 def heatmap_figure(summary: pd.DataFrame, name: str = "heatmap.png",
@@ -145,7 +159,8 @@ def write_report(
     formats : str or list of str
         Any of ``md`` (report.md), ``html`` (report.html: self-contained, plots
         embedded), ``csv`` (summary.csv with ``best_*`` flags, leaderboard.csv,
-        samples_needed.csv, results.csv), ``tex`` (report.tex, booktabs),
+        samples_needed.csv, results.csv; calibration.csv when standard errors
+        were reported), ``tex`` (report.tex, booktabs),
         ``png`` (heatmap.png, estimates-<task>.png) and ``parquet``
         (results.parquet; needs pyarrow).
     units : "nats" or "bits"
@@ -169,7 +184,8 @@ def write_report(
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"out must be a folder; {str(out)!r} is a file")
     summary = summarize(results)
-    tables = report_tables(summary, units=units, rank_by=rank_by)  # bad units or rank_by fail here
+    cal = calibration_of(results)
+    tables = report_tables(summary, units=units, rank_by=rank_by, calibrated=cal)  # bad units or rank_by fail here
     header = _meta(results, meta)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {f: [] for f in fmts}
@@ -202,6 +218,8 @@ def write_report(
         write("csv", "summary.csv", mark_best(summary).to_csv(index=False))
         write("csv", "leaderboard.csv", leaderboard(summary, rank_by=rank_by).to_csv(index=False))
         write("csv", "samples_needed.csv", samples_needed(summary).to_csv(index=False))
+        if not cal.empty:
+            write("csv", "calibration.csv", cal.to_csv(index=False))
         write("csv", "results.csv", results.to_csv(index=False))
     if "parquet" in fmts:
         results.to_parquet(out / "results.parquet", index=False)

@@ -1,0 +1,170 @@
+"""The shared standard errors: subsampling (dependent terms), its size rule, and its use by the estimators."""
+
+import math
+
+import numpy as np
+import pytest
+
+from infobench import entropy, kl_divergence, mutual_information
+from infobench._validation import spawn_seeds
+from infobench.estimators._uncertainty import (
+    TARGET_DF,
+    check_std_err_rows,
+    mean_std_err,
+    subsample_plan,
+    subsample_std_err,
+)
+
+
+def _mean(a):
+    return float(np.mean(a))
+
+
+# --------------------------------------------------------------- the function
+def test_subsample_se_of_iid_mean_is_classical():
+    x = np.random.default_rng(0).standard_normal(4000)
+    classical = x.std(ddof=1) / math.sqrt(len(x))
+    # 30 partitions of 10 folds: 270 degrees of freedom, relative sd of the estimate
+    # 1/sqrt(540) = 4.3 %; 15 % is 3.5 of those.
+    se = subsample_std_err(_mean, [x], seed=1, partitions=30)
+    assert se == pytest.approx(classical, rel=0.15)
+    # The default plan (27 df: ~14 % noise) is within 3.5 of its sds too.
+    assert subsample_std_err(_mean, [x], seed=2) == pytest.approx(classical, rel=0.5)
+
+
+def test_subsample_formula_against_hand_computation():
+    x = np.random.default_rng(3).standard_normal(103)
+    perm = np.random.default_rng(spawn_seeds(7, 1)[0]).permutation(103)
+    folds = x[perm[:102]].reshape(3, 34).mean(axis=1)  # 3 folds of 34 rows; one row left over
+    expected = math.sqrt(34 / 103 * np.var(folds, ddof=1))
+    assert subsample_std_err(_mean, [x], seed=7, folds=3, partitions=1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_subsample_arrays_of_different_lengths_keep_proportions():
+    seen = []
+
+    def stat(a, b):
+        seen.append((len(a), len(b)))
+        return float(a.mean() - b.mean())
+
+    rng = np.random.default_rng(0)
+    subsample_std_err(stat, [rng.standard_normal(1000), rng.standard_normal(400)], seed=0)
+    folds, partitions, rows = subsample_plan(1000)
+    assert len(seen) == folds * partitions and set(seen) == {(rows, 400 // folds)}
+
+
+def test_paired_arrays_share_the_permutation():
+    x = np.arange(500.0)
+
+    def stat(a, b):
+        assert np.array_equal(a, b)  # paired rows stay paired
+        return float(a.mean())
+
+    subsample_std_err(stat, [x, x.copy()], seed=0)
+
+
+def test_plan():
+    assert subsample_plan(10_000) == (10, 3, 1000)
+    assert subsample_plan(1000) == (5, 7, 200)
+    assert subsample_plan(4) == (2, TARGET_DF, 2)
+    # Subsets big enough for the estimator: 3 folds of 333 rows when it needs 300.
+    assert subsample_plan(1000, min_rows=300) == (3, 14, 333)
+    for n in (4, 50, 999, 1000, 2500, 10_001):
+        folds, partitions, _ = subsample_plan(n)
+        assert partitions * (folds - 1) >= TARGET_DF
+
+
+def test_subsample_is_seeded():
+    x = np.random.default_rng(0).standard_normal(600)
+    a = subsample_std_err(_mean, [x], seed=5)
+    assert subsample_std_err(_mean, [x], seed=5) == a
+    assert subsample_std_err(_mean, [x], seed=np.random.default_rng(5)) != subsample_std_err(_mean, [x], seed=6)
+
+
+# ------------------------------------------------------------------ validation
+def test_size_rule_messages():
+    with pytest.raises(ValueError, match=r"std_err=True needs n >= 4 samples \(two disjoint subsets of at least "
+                                         r"2 rows the estimator can run on\); got n=2"):
+        check_std_err_rows(2, 1)
+    with pytest.raises(ValueError, match=r"std_err=True needs n >= 8 samples .*got n=7"):
+        subsample_std_err(_mean, [np.arange(7.0)], min_rows=4)
+    with pytest.raises(ValueError, match=r"std_err=True needs n >= 4 samples .*got n=3"):
+        mean_std_err(np.arange(3.0))
+    check_std_err_rows(4, 2)  # the smallest accepted
+
+
+def test_override_messages():
+    x = np.arange(100.0)
+    with pytest.raises(ValueError, match=r"folds must be an integer in \[2, 50\]; got 1"):
+        subsample_std_err(_mean, [x], folds=1)
+    with pytest.raises(ValueError, match=r"partitions must be an integer >= 1; got 0"):
+        subsample_std_err(_mean, [x], partitions=0)
+
+
+CALLS = {
+    "knn": lambda a, b, **kw: entropy(a, "knn", k=1, **kw),
+    "kde entropy": lambda a, b, **kw: entropy(a, "kde", **kw),
+    "histogram entropy": lambda a, b, **kw: entropy(a, "histogram", **kw),
+    "gaussian entropy": lambda a, b, **kw: entropy(a, "gaussian", **kw),
+    "ksg": lambda a, b, **kw: mutual_information(a, b, "ksg", k=1, **kw),
+    "kde mi": lambda a, b, **kw: mutual_information(a, b, "kde", **kw),
+    "histogram mi": lambda a, b, **kw: mutual_information(a, b, "histogram", **kw),
+    "gaussian mi": lambda a, b, **kw: mutual_information(a, b, "gaussian", **kw),
+    "knn kl": lambda a, b, **kw: kl_divergence(a, b, "knn", k=1, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_std_err_on_tiny_samples_is_refused_by_every_estimator(name):
+    a, b = np.array([0.1, 0.7, -1.2]), np.array([0.3, -0.4, 0.9])
+    with pytest.raises(ValueError, match=r"std_err=True needs n >= \d+ samples .*got n=3"):
+        CALLS[name](a, b, std_err=True, seed=0)
+    CALLS[name](a, b, seed=0)  # without std_err n=3 still runs
+
+
+@pytest.mark.parametrize("name", ["knn", "kde entropy", "histogram entropy", "gaussian entropy"])
+def test_std_err_at_n2_is_refused_not_zero(name):
+    # Issue 15 item 9: std_err=True at n=2 returned 0.0.
+    a = np.array([0.1, 0.7])
+    with pytest.raises(ValueError, match=r"std_err=True needs n >= \d+ samples .*got n=2"):
+        CALLS[name](a, None, std_err=True, seed=0)
+
+
+# ----------------------------------------------------------- use by estimators
+@pytest.mark.parametrize("name", ["knn", "ksg", "knn kl", "histogram entropy", "histogram mi"])
+def test_estimator_std_err_is_seeded(name):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(800)
+    b = a + rng.standard_normal(800)
+    first = CALLS[name](a, b, std_err=True, seed=3)
+    again = CALLS[name](a, b, std_err=True, seed=3)
+    other = CALLS[name](a, b, std_err=True, seed=4)
+    assert first.std_err == again.std_err and first.value == again.value
+    assert other.std_err != first.std_err
+    # Two seeds' standard errors differ by their noise (~14 % each), not by a factor.
+    assert other.std_err == pytest.approx(first.std_err, rel=0.6)
+
+
+def test_ross_path_has_a_subsample_std_err():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 900)
+    y = labels + rng.standard_normal(900)
+    est = mutual_information(labels, y, "ksg", std_err=True, seed=0)
+    assert est.extras["estimator"] == "Ross" and 0 < est.std_err < 0.2
+
+
+@pytest.mark.slow
+def test_ksg_std_err_matches_seed_spread():
+    # KSG 1x1, rho = 0.75, n = 500, 40 fixed seeds (~10 s). The ratio of the mean std_err to the
+    # sd over seeds has sampling noise ~11 % (1/sqrt(2 * 39)); the band is about 2.5 of those.
+    # The old std(terms)/sqrt(n) read ~0.72 here: its terms are correlated.
+    values, ses, naive = [], [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(500)
+        y = 0.75 * x + math.sqrt(1 - 0.75**2) * rng.standard_normal(500)
+        est = mutual_information(x, y, "ksg", std_err=True, seed=seed)
+        values.append(est.value)
+        ses.append(est.std_err)
+    ratio = np.mean(ses) / np.std(values, ddof=1)
+    assert 0.75 <= ratio <= 1.35, ratio
