@@ -103,11 +103,12 @@ def test_override_messages():
 
 CALLS = {
     "knn": lambda a, b, **kw: entropy(a, "knn", k=1, **kw),
-    "kde entropy": lambda a, b, **kw: entropy(a, "kde", **kw),
+    # kde draws nothing, so it takes no seed
+    "kde entropy": lambda a, b, seed=None, **kw: entropy(a, "kde", **kw),
     "histogram entropy": lambda a, b, **kw: entropy(a, "histogram", **kw),
     "gaussian entropy": lambda a, b, **kw: entropy(a, "gaussian", **kw),
     "ksg": lambda a, b, **kw: mutual_information(a, b, "ksg", k=1, **kw),
-    "kde mi": lambda a, b, **kw: mutual_information(a, b, "kde", **kw),
+    "kde mi": lambda a, b, seed=None, **kw: mutual_information(a, b, "kde", **kw),
     "histogram mi": lambda a, b, **kw: mutual_information(a, b, "histogram", **kw),
     "gaussian mi": lambda a, b, **kw: mutual_information(a, b, "gaussian", **kw),
     "knn kl": lambda a, b, **kw: kl_divergence(a, b, "knn", k=1, **kw),
