@@ -29,13 +29,11 @@ that are mostly duplicates are discrete, and should be declared so
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import digamma
 
 from infobench._validation import (
     as_generator,
@@ -56,9 +54,9 @@ from infobench.estimators._neighbors import (
     count_within,
     kth_distance,
     ksg_counts,
-    log_unit_ball_volume,
 )
 from infobench.estimators._uncertainty import mean_std_err
+from infobench.estimators.terms import kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 from infobench.estimators.base import Estimate, register
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
@@ -139,21 +137,6 @@ def _check_nonzero(dist: torch.Tensor, what: str, amount: float, advice: str) ->
         f"{what} is 0 for {count} of {dist.numel()} points (first at row {first}): the data have "
         f"duplicate rows and log(0) = -inf; {fix}"
     )
-
-
-def _digamma(v):
-    """Digamma in float64 of a numpy array or tensor; integer counts go through a table."""
-    if isinstance(v, np.ndarray):
-        if v.dtype.kind in "iu" and v.size and v.max() < v.size:
-            return digamma(np.arange(v.max() + 1, dtype=np.float64))[v]
-        return digamma(v.astype(np.float64))
-    if v.dtype.is_floating_point or v.numel() == 0 or int(v.max()) >= v.numel():
-        return torch.special.digamma(v.to(torch.float64))
-    return torch.special.digamma(torch.arange(int(v.max()) + 1, dtype=torch.float64, device=v.device))[v]
-
-
-def _log(v):
-    return np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
 
 
 def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict) -> Estimate:
@@ -262,8 +245,7 @@ def kl_entropy(
     data = _Noise(seed, xs.data.device).add(xs.data, amount)
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric)
-    terms = const + d * _log(_host(r))
+    terms = kl_entropy_terms(log64(_host(r)), n, d, k, metric)
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory)
     return _result(terms, std_err, n, "knn", params, _data_extras(algo, data, amount))
@@ -421,10 +403,7 @@ def ksg_mutual_information(
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
                    ", or declare a discrete side with discrete='x' or 'y'")
     nx, ny = _host(res.nx), _host(res.ny)
-    if variant == 1:
-        terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
-    else:
-        terms = float(digamma(k) - 1.0 / k + digamma(n)) - _digamma(nx) - _digamma(ny)
+    terms = ksg_terms(nx, ny, n, k, variant)
     extras = _data_extras(res.algorithm, xd, amount)
     extras["estimator"] = f"KSG-{variant}"
     return _result(terms, std_err, n, "ksg", params, extras)
@@ -462,7 +441,7 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
     _check_nonzero(radius, f"the distance in {cont_name} to the k-th neighbour with the same discrete value",
                    amount, "")
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
-    terms = float(digamma(n_used)) + _digamma(_host(k_i)) - _digamma(_host(n_label)) - _digamma(_host(m))
+    terms = ross_terms(n_used, _host(k_i), _host(n_label), _host(m))
     extras = _data_extras("+".join(sorted(algos)), cont, amount)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
     return _result(terms, std_err, n_used, "ksg", params, extras)
@@ -552,7 +531,7 @@ def knn_kl_divergence(
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
                    amount, "")
-    terms = d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1))
+    terms = wkv_kl_terms(log64(_host(nu)), log64(_host(rho)), n, m, d)
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory)
     return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount))
