@@ -24,7 +24,7 @@ from scipy.spatial.distance import cdist
 
 from benchmarks.conftest import pick
 from infobench.quality import frechet_distance, prdc, score_features
-from infobench.quality._distances import knn_self
+from infobench.estimators._neighbors import exact_kneighbors
 
 
 def _features(n, d=64, seed=0, shift=0.0):
@@ -115,7 +115,7 @@ def test_neighbour_search_memory_bounded(benchmark, full_size):
     n = pick(full_size, 50_000, 2_000)
     x = torch.as_tensor(_features(n, seed=8))
     before = _peak_rss_mb()
-    res = benchmark.pedantic(knn_self, args=(x, 5), rounds=1, iterations=1)
+    res = benchmark.pedantic(exact_kneighbors, args=(x, 5), rounds=1, iterations=1)
     growth = _peak_rss_mb() - before
     dense_mb = n * n * 8 / 2**20
     benchmark.extra_info.update(n=n, peak_rss_growth_mb=round(growth, 1), dense_matrix_mb=round(dense_mb, 1))

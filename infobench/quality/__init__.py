@@ -109,7 +109,7 @@ def _check_sizes(what: str, size: int, names: tuple[str, ...], params: Params, s
         spec = SCORES[name]
         if spec.needs == "probs" and set_kind == "train":
             continue
-        if spec.bootstrap == "terms":
+        if spec.bootstrap == "subsample":
             need = max(params.k, params.knn_k) + 1
             if size < need:
                 raise ValueError(
@@ -285,7 +285,7 @@ def score(
         Score parameters (:class:`~infobench.quality._core.Params`): ``k``,
         ``knn_k``, ``vendi_q``, ``kid_subsets``, ``kid_subset_size``,
         ``fid_points``, ``fid_min_fraction``, ``rke_bandwidth``,
-        ``coverage_ratio``, ``tile_bytes``.
+        ``coverage_ratio``, ``max_memory`` (``tile_bytes``: its deprecated alias).
 
     Returns
     -------
