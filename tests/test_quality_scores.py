@@ -462,3 +462,55 @@ def test_params_validation():
         Params(coverage_ratio=0.0)
     with pytest.raises(TypeError, match="k must be an integer >= 1"):
         Params(k=2.5)
+
+
+# ------------------------------------------------------------------ exact neighbour semantics
+def test_prdc_of_a_copy_is_exactly_one_in_64d():
+    # Ball radii and ball tests come from one exact distance: the copy of each
+    # real row's k-th neighbour sits on that row's ball boundary and is outside.
+    # (The fast-expansion ball test counted them in at random: density 1.065.)
+    x = np.random.default_rng(0).normal(size=(1000, 64))
+    got = prdc(x, x.copy(), k=5)
+    assert got == {"precision": 1.0, "recall": 1.0, "density": 1.0, "coverage": 1.0}
+
+
+def test_prdc_with_half_copies_matches_brute_force_with_one_distance(rng):
+    from infobench.estimators._neighbors import exact_distances
+
+    real = rng.normal(size=(400, 64))
+    fake = rng.normal(size=(400, 64))
+    fake[:200] = real[rng.choice(400, 200, replace=False)]
+    k = 5
+
+    def pairwise(a, b):
+        i, j = np.meshgrid(np.arange(len(a)), np.arange(len(b)), indexing="ij")
+        return exact_distances(a[i.ravel()], b[j.ravel()]).reshape(len(a), len(b))
+
+    rr, ff, fr = pairwise(real, real), pairwise(fake, fake), pairwise(fake, real)
+    np.fill_diagonal(rr, np.inf)
+    np.fill_diagonal(ff, np.inf)
+    r_real, r_fake = np.sort(rr, 1)[:, k - 1], np.sort(ff, 1)[:, k - 1]
+    expected = {
+        "precision": (fr < r_real[None, :]).any(1).mean(),
+        "recall": (fr.T < r_fake[None, :]).any(1).mean(),
+        "density": (fr < r_real[None, :]).sum(1).mean() / k,
+        "coverage": (fr.min(0) < r_real).mean(),
+    }
+    assert prdc(real, fake, k=k) == expected  # exactly: the same distances, the same strict tests
+
+
+# ------------------------------------------------------------------ equal-size rule
+@pytest.mark.slow
+def test_coverage_against_a_10x_reference_reads_as_at_equal_n():
+    # Held-out real data against a reference 10x larger: the equal-size rule
+    # cuts the reference into 10 chunks of the generated size and averages.
+    # Without it coverage reads far lower (each real ball is tiny), which is
+    # what a table comparing sets of different sizes must not show.
+    rng = np.random.default_rng(5)
+    d, n = 8, 300
+    big, small, held = rng.normal(size=(10 * n, d)), rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    at_10x = score_features(big, held, scores=["coverage"], bootstrap=60, seed=0).iloc[0]
+    at_eq = score_features(small, held, scores=["coverage"], bootstrap=60, seed=0).iloc[0]
+    assert at_10x["n_real"] == at_eq["n_real"] == n and at_10x["extras"]["reference_chunks"] == 10
+    assert at_eq["ci_low"] <= at_10x["value"] <= at_eq["ci_high"]
+    assert prdc(big, held)["coverage"] < at_eq["ci_low"] - 0.2  # the raw score at unequal sizes
