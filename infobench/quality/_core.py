@@ -19,10 +19,13 @@ use the same exact distance, so a point on a ball's boundary is outside.
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +79,13 @@ class ScoreSpec:
         The value depends on the relative sizes of the real and generated
         sets: it is computed at equal n, the larger set cut into chunks of
         the smaller one's size (see :func:`equal_size_contexts`).
+    size_need : callable ``(params, set_kind) -> (rows, reason)``
+        The fewest rows a set (``set_kind`` "real", "fake" or "train") needs,
+        checked before any feature is computed (default: 2).
+    params : tuple of str
+        The :class:`Params` fields the score reads (listed by
+        ``available_scores``; the CLI exposes those declared with
+        :func:`declare_option`).
     """
 
     name: str
@@ -89,6 +99,8 @@ class ScoreSpec:
     summary: str
     value_range: tuple[float, float] = (-math.inf, math.inf)
     size_dependent: bool = False
+    size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
+    params: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
@@ -179,6 +191,37 @@ class Params:
             check_int("max_memory", self.max_memory, low=1024)
 
 
+def neighbour_need(params: "Params", set_kind: str) -> tuple[int, str]:
+    """Size need of the neighbour scores: more rows than the largest neighbour order."""
+    return max(params.k, params.knn_k) + 1, f"k={params.k}, knn_k={params.knn_k}"
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A score parameter exposed on the command line (``--name-with-dashes``), declared by its score module."""
+
+    param: str
+    type: Callable[[str], Any]
+    help: str
+
+
+# Declared by the score modules (declare_option), read by infobench.commands.score.
+CLI_OPTIONS: dict[str, CliOption] = {}
+
+
+def declare_option(param: str, type: Callable[[str], Any], help: str) -> None:
+    """Expose the :class:`Params` field ``param`` as a CLI option (its default comes from :class:`Params`)."""
+    if param not in {f.name for f in fields(Params)}:
+        raise ValueError(f"declare_option: {param!r} is not a Params field")
+    CLI_OPTIONS[param] = CliOption(param, type, help)
+
+
+def cli_options() -> dict[str, CliOption]:
+    """Every declared CLI option, with the score modules loaded."""
+    _ensure_loaded()
+    return CLI_OPTIONS
+
+
 SCORES: dict[str, ScoreSpec] = {}
 # group name -> (function(ctx, names) -> {score: Outcome}, its score names in order)
 GROUPS: dict[str, tuple[Callable[["Context", tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
@@ -201,7 +244,11 @@ def register_group(name: str, specs: list[ScoreSpec]):
 
 
 def _ensure_loaded() -> None:
-    from infobench.quality import scores_info, scores_standard  # noqa: F401
+    """Import every ``infobench/quality/scores_*.py``: each registers its scores on import."""
+    package = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
+        if info.name.startswith("scores_"):
+            importlib.import_module(f"infobench.quality.{info.name}")
 
 
 def resolve_scores(scores: Any, *, has_probs: bool = True, has_train: bool = True) -> tuple[str, ...]:

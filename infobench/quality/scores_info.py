@@ -22,7 +22,16 @@ from infobench._validation import check_float
 from infobench.estimators._neighbors import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
-from infobench.quality._core import Context, Outcome, ScoreSpec, as_features, register_group, same_dim
+from infobench.quality._core import (
+    Context,
+    Outcome,
+    ScoreSpec,
+    as_features,
+    declare_option,
+    neighbour_need,
+    register_group,
+    same_dim,
+)
 
 __all__ = [
     "inception_score",
@@ -37,7 +46,7 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ class-based
-def _as_probs(p: Any, name: str, device: Any = "auto") -> torch.Tensor:
+def as_probs(p: Any, name: str, device: Any = "auto") -> torch.Tensor:
     """Validate class probabilities: ``(n, C >= 2)``, non-negative rows summing to 1 (to 1e-6)."""
     t = as_features(p, name, device=device, min_samples=1)
     if t.shape[1] < 2:
@@ -73,7 +82,7 @@ def inception_score(probs: Any) -> dict[str, float]:
     dict
         ``score`` (between 1 and C), ``h_marginal`` and ``h_conditional`` in nats.
     """
-    s, hm, hc = _inception(_as_probs(probs, "probs"))
+    s, hm, hc = _inception(as_probs(probs, "probs"))
     return {"score": s, "h_marginal": hm, "h_conditional": hc}
 
 
@@ -91,7 +100,7 @@ def class_kl(real_probs: Any, fake_probs: Any) -> float:
     finite unless a probability underflows to zero, in which case it is
     ``inf``, never clipped).
     """
-    r, f = _as_probs(real_probs, "real_probs"), _as_probs(fake_probs, "fake_probs")
+    r, f = as_probs(real_probs, "real_probs"), as_probs(fake_probs, "fake_probs")
     same_dim(r, f, "real_probs", "fake_probs")
     return _class_kl(r, f)
 
@@ -113,7 +122,7 @@ def classes_covered(real_probs: Any, fake_probs: Any, *, ratio: float = 0.1) -> 
     ``share_gen(c) >= ratio * share_real(c)`` and ``share_real(c) > 0``; the
     threshold keeps a few misclassified samples from counting as a mode.
     """
-    r, f = _as_probs(real_probs, "real_probs"), _as_probs(fake_probs, "fake_probs")
+    r, f = as_probs(real_probs, "real_probs"), as_probs(fake_probs, "fake_probs")
     same_dim(r, f, "real_probs", "fake_probs")
     ratio = check_float("ratio", ratio, low=0.0, high=1.0, low_open=True)
     return _covered(r, f, ratio)[0]
@@ -252,7 +261,8 @@ _CLASSES = [
     ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "split", "classes",
               "divergence of predicted-class frequencies (class imbalance, missing classes)"),
     ScoreSpec("classes_covered", "classes", "up", "count", "information", "probs", "split", "classes",
-              "number of classes generated at >= coverage_ratio of their real rate"),
+              "number of classes generated at >= coverage_ratio of their real rate", (0.0, math.inf),
+              params=("coverage_ratio",)),
 ]
 
 
@@ -270,11 +280,14 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     return out
 
 
+declare_option("knn_k", int, "neighbour order of the kNN entropy and KL (3)")
 _KL = [
     ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True),
+              "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",)),
     ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True),
+              "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",)),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
 
@@ -293,7 +306,8 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 _ENTROPY = [
     ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "subsample", "knn_entropy",
-              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)"),
+              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
+              size_need=neighbour_need, params=("knn_k",)),
 ]
 
 
@@ -332,11 +346,14 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
                                    note=note)}
 
 
+declare_option("vendi_q", float, "order q of the Vendi score (1)")
 _DIVERSITY = [
     ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
-              "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf)),
+              "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),
+              params=("vendi_q",)),
     ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "split", "rke",
-              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)"),
+              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
+              params=("rke_bandwidth",)),
 ]
 
 

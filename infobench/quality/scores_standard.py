@@ -16,7 +16,17 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator, check_float, check_int
-from infobench.quality._core import Context, Outcome, Params, ScoreSpec, as_features, register_group, same_dim
+from infobench.quality._core import (
+    Context,
+    Outcome,
+    Params,
+    ScoreSpec,
+    as_features,
+    declare_option,
+    neighbour_need,
+    register_group,
+    same_dim,
+)
 
 __all__ = [
     "frechet_distance",
@@ -395,9 +405,20 @@ _FID = [
     ScoreSpec("fid", "FID", "down", "", "standard", "features", "subsample", "fid",
               "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf)),
 ]
+def _fid_inf_need(params, set_kind: str) -> tuple[int, str]:
+    """Generated rows for 3 distinct sizes in the FID-infinity fit (its d-dependent floor is checked on the features)."""
+    if set_kind != "fake":
+        return 2, ""
+    n = 2
+    while len(fid_sizes(n, params)) < 3:
+        n += 1
+    return n, f"3 distinct sample sizes in the FID-infinity fit, fid_min_fraction={params.fid_min_fraction}"
+
+
 _FID_INF = [
     ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "split", "fid_inf",
-              "FID extrapolated to infinitely many samples (bias in 1/N removed)"),
+              "FID extrapolated to infinitely many samples (bias in 1/N removed)",
+              size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction")),
 ]
 
 
@@ -421,7 +442,8 @@ def _group_fid_inf(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 _KID = [
     ScoreSpec("kid", "KID", "down", "", "standard", "features", "split", "kid",
-              "unbiased squared MMD with a cubic polynomial kernel, mean over subsets"),
+              "unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
+              params=("kid_subsets", "kid_subset_size")),
 ]
 
 
@@ -433,15 +455,20 @@ def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
                            extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets})}
 
 
+declare_option("k", int, "neighbourhood size of precision/recall/density/coverage (5)")
 _PRDC = [
     ScoreSpec("precision", "precision", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of generated samples inside the real manifold (fidelity)", (0.0, 1.0), True),
+              "share of generated samples inside the real manifold (fidelity)", (0.0, 1.0), True,
+              size_need=neighbour_need, params=("k",)),
     ScoreSpec("recall", "recall", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of real samples inside the generated manifold (diversity)", (0.0, 1.0), True),
+              "share of real samples inside the generated manifold (diversity)", (0.0, 1.0), True,
+              size_need=neighbour_need, params=("k",)),
     ScoreSpec("density", "density", "up", "", "standard", "features", "subsample", "prdc",
-              "mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", (0.0, math.inf), True),
+              "mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", (0.0, math.inf), True,
+              size_need=neighbour_need, params=("k",)),
     ScoreSpec("coverage", "coverage", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of real neighbourhoods that hold a generated sample", (0.0, 1.0), True),
+              "share of real neighbourhoods that hold a generated sample", (0.0, 1.0), True,
+              size_need=neighbour_need, params=("k",)),
 ]
 
 
@@ -454,7 +481,8 @@ def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 _MEM = [
     ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "subsample", "memorization",
-              "share of generated samples inside a training sample's nearest-neighbour ball (copies)", (0.0, 1.0)),
+              "share of generated samples inside a training sample's nearest-neighbour ball (copies)", (0.0, 1.0),
+              size_need=neighbour_need, params=("k", "knn_k")),
 ]
 
 

@@ -39,10 +39,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import norm, spearmanr
 
 from infobench._validation import as_generator, check_float, check_int
 from infobench.data import ImageSet
 from infobench.quality._core import SCORES
+from infobench.quality.bootstrap import check_bootstrap
+from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
 __all__ = [
     "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "interval_calibration", "run_validity",
@@ -155,10 +158,7 @@ def run_validity(
         The tidy columns of :func:`~infobench.quality.score` plus ``failure``
         and ``level``; ``fake`` names the condition.
     """
-    from infobench.quality import Scorer, _frame, _params
-    from infobench.quality.bootstrap import check_bootstrap
-
-    p = _params(params)
+    p = parse_params(params)
     bootstrap, _ = check_bootstrap(bootstrap, 0.95)
     if bootstrap == 0:
         raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
@@ -188,7 +188,7 @@ def run_validity(
                 if level == 0:
                     baselines[len(images)] = rows
             records += [dict(r, fake=label, failure=failure, level=float(level)) for r in rows]
-    df = _frame(records, scorer.attrs())
+    df = frame(records, scorer.attrs())
     df["failure"] = [r["failure"] for r in records]
     df["level"] = [r["level"] for r in records]
     return df
@@ -234,8 +234,6 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
     bootstrap standard deviation) and ``spearman`` (between level and
     worseness).
     """
-    from scipy.stats import spearmanr
-
     rows = []
     for (score_name, failure), sub in df.groupby(["score", "failure"], sort=False):
         sub = sub.sort_values("level")
@@ -292,10 +290,6 @@ def interval_calibration(
         The standard deviation of ``fresh_sd`` itself is about
         ``1 / sqrt(2 (redraws - 1))`` relative (11 % for 40 redraws).
     """
-    from scipy.stats import norm
-
-    from infobench.quality import score_features
-
     redraws = check_int("redraws", redraws, low=3)
     boot_draws = check_int("boot_draws", boot_draws, low=1, high=redraws)
     values: dict[str, list[float]] = {}
