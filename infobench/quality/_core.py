@@ -116,6 +116,8 @@ class Outcome:
     n_fake: int
     extras: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    # A standard error the score computes itself (KID from its subsets); None: the bootstrap gives it.
+    std_err: float | None = None
 
 
 @dataclass(frozen=True)

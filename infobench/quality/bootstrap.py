@@ -64,6 +64,7 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+from scipy.stats import norm
 
 from infobench._validation import check_float, check_int
 from infobench.quality._core import GROUPS, SCORES, Context, Outcome, equal_size_contexts
@@ -220,7 +221,8 @@ def evaluate(
         contexts = equal_size_contexts(ctx) if spec.size_dependent else [ctx]
         outcomes.update(_mean_outcome([fn(c, wanted) for c in contexts], wanted))
         if spec.bootstrap == "split":
-            split.append((fn, wanted))
+            if not all(outcomes[n].std_err is not None for n in wanted):
+                split.append((fn, wanted))
         else:
             subsampled.append((fn, wanted, contexts))
     reps = {n: np.full(bootstrap, np.nan) for n in names}
@@ -242,13 +244,22 @@ def evaluate(
         elif advance is not None:
             advance(bootstrap)
     records = []
+    z = float(norm.ppf(0.5 + level / 2.0))
     for n in names:
         out, spec, r = outcomes[n], SCORES[n], reps[n]
-        if bootstrap:
-            lo, hi = percentile_interval(r, out.value, level, scale=scale[n], value_range=spec.value_range)
+        if bootstrap and out.std_err is not None:
+            # The score's own standard error (KID from its subsets): a normal interval inside the range.
+            low, high = spec.value_range
+            lo = float(min(max(out.value - z * out.std_err, low), high))
+            hi = float(max(min(out.value + z * out.std_err, high), low))
+            std = out.std_err
+            interval[n] = {"kind": "own standard error"}
         else:
-            lo, hi = float("nan"), float("nan")
-        std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
+            if bootstrap:
+                lo, hi = percentile_interval(r, out.value, level, scale=scale[n], value_range=spec.value_range)
+            else:
+                lo, hi = float("nan"), float("nan")
+            std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
         records.append(
             {
                 "score": n,

@@ -254,7 +254,28 @@ def _counts(rows: np.ndarray, n_root: int, device) -> torch.Tensor:
     return torch.as_tensor(c, device=device)
 
 
-def _kid(ctx: Context) -> tuple[float, float, int]:
+def _mmd2_from_gram(gram, cx: torch.Tensor, cy: torch.Tensor, m: int) -> np.ndarray:
+    """Unbiased MMD^2 of S subsets (multiplicity columns ``cx``, ``cy`` of m rows) from kept kernel matrices.
+
+    ``sum_{a != b} K = c^T K c - sum_i c_i K_ii`` for the multiplicity vector
+    c of each subset (all subsets in one product).
+    """
+    krr, kff, krf = gram
+    sxx = (cx * (krr @ cx)).sum(0) - (cx * krr.diagonal()[:, None]).sum(0)
+    syy = (cy * (kff @ cy)).sum(0) - (cy * kff.diagonal()[:, None]).sum(0)
+    sxy = (cx * (krf @ cy)).sum(0)
+    return ((sxx + syy) / (m * (m - 1)) - 2.0 * sxy / (m * m)).cpu().numpy()
+
+
+def _mmd2_blocks(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor) -> float:
+    m = kxx.shape[0]
+    off = m * (m - 1)
+    return float((kxx.sum() - kxx.diagonal().sum()) / off + (kyy.sum() - kyy.diagonal().sum()) / off
+                 - 2.0 * kxy.mean())
+
+
+def _kid(ctx: Context) -> tuple[float, float, int, np.ndarray, np.ndarray]:
+    """KID over the subsets: mean, std, m, and the per-subset values at m and on each subset's first m//2 rows."""
     real, fake, p = ctx.real, ctx.fake, ctx.params
     m = min(p.kid_subset_size, real.shape[0], fake.shape[0])
     if m < 2:
@@ -262,29 +283,55 @@ def _kid(ctx: Context) -> tuple[float, float, int]:
     rng = ctx.rng("kid")
     ix = np.stack([rng.choice(real.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
     iy = np.stack([rng.choice(fake.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
-    off = m * (m - 1)
+    h = m // 2
     gram = _kid_gram(ctx)
     if gram is not None:
-        # Subset sums from the kept kernel matrices: sum_{a != b} K = c^T K c - sum_i c_i K_ii
-        # for the multiplicity vector c of each subset (all subsets in one product).
-        krr, kff, krf = gram
-        cx = _counts(ctx.root_index("real")[ix], krr.shape[0], krr.device)
-        cy = _counts(ctx.root_index("fake")[iy], kff.shape[0], kff.device)
-        sxx = (cx * (krr @ cx)).sum(0) - (cx * krr.diagonal()[:, None]).sum(0)
-        syy = (cy * (kff @ cy)).sum(0) - (cy * kff.diagonal()[:, None]).sum(0)
-        sxy = (cx * (krf @ cy)).sum(0)
-        vals = ((sxx + syy) / off - 2.0 * sxy / (m * m)).cpu().numpy()
+        n_r, n_f = gram[0].shape[0], gram[1].shape[0]
+        dev = gram[0].device
+        rx, ry = ctx.root_index("real")[ix], ctx.root_index("fake")[iy]
+        vals = _mmd2_from_gram(gram, _counts(rx, n_r, dev), _counts(ry, n_f, dev), m)
+        halves = (_mmd2_from_gram(gram, _counts(rx[:, :h], n_r, dev), _counts(ry[:, :h], n_f, dev), h)
+                  if h >= 2 else np.full(p.kid_subsets, np.nan))
     else:
-        vals = np.empty(p.kid_subsets)
+        vals, halves = np.empty(p.kid_subsets), np.full(p.kid_subsets, np.nan)
         for s in range(p.kid_subsets):
             x = real[torch.as_tensor(ix[s], device=real.device)]
             y = fake[torch.as_tensor(iy[s], device=fake.device)]
-            vals[s] = float(
-                (_poly_kernel(x, x).sum() - _poly_diag(x).sum()) / off
-                + (_poly_kernel(y, y).sum() - _poly_diag(y).sum()) / off
-                - 2.0 * _poly_kernel(x, y).mean()
-            )
-    return float(vals.mean()), float(vals.std(ddof=1)), m
+            kxx, kyy, kxy = _poly_kernel(x, x), _poly_kernel(y, y), _poly_kernel(x, y)
+            vals[s] = _mmd2_blocks(kxx, kyy, kxy)
+            if h >= 2:
+                halves[s] = _mmd2_blocks(kxx[:h, :h], kyy[:h, :h], kxy[:h, :h])
+    return float(vals.mean()), float(vals.std(ddof=1)), m, vals, halves
+
+
+def kid_std_err(vals: np.ndarray, halves: np.ndarray, m: int, n: int) -> float:
+    """Standard error of KID over fresh samples, from its own subsets (no extra kernel evaluations).
+
+    A subset of ``m`` of ``n`` rows is a sample of size m, so the spread of
+    the subset values is the conditional variance ``s_m^2 = Var(U_m) - Var(U_n)``
+    (total variance: the mean over all subsets is the complete U-statistic
+    ``U_n``), and the same for the subsets' first halves, ``s_h^2``. With the
+    Hoeffding form ``Var(U_m) = a/m + b/m^2`` (Serfling 1980, Sec. 5.2;
+    ``b`` dominates when the two distributions agree and the MMD is
+    degenerate) the two spreads fix ``a, b >= 0``, and
+    ``Var(KID) = a/n + b/n^2 + s_m^2 / S`` (the last term: the average over S
+    random subsets). NaN when ``m > n/2`` (the subsets overlap too much to
+    tell ``a`` from ``b``): the score then uses split replicates.
+    """
+    if 2 * m > n or not np.isfinite(halves).all():
+        return float("nan")
+    h = m // 2
+    s2m, s2h = float(np.var(vals, ddof=1)), float(np.var(halves, ddof=1))
+    design = np.array([[1 / m - 1 / n, 1 / m**2 - 1 / n**2], [1 / h - 1 / n, 1 / h**2 - 1 / n**2]])
+    a, b = np.linalg.solve(design, [s2m, s2h])
+    if a < 0 or b < 0:  # one term only: the one that fits both spreads best (non-negative least squares)
+        fits = []
+        for col in (0, 1):
+            coef = max(0.0, float(design[:, col] @ [s2m, s2h]) / float(design[:, col] @ design[:, col]))
+            fits.append((float(((design[:, col] * coef - [s2m, s2h]) ** 2).sum()), col, coef))
+        _, col, coef = min(fits)
+        a, b = (coef, 0.0) if col == 0 else (0.0, coef)
+    return math.sqrt(a / n + b / n**2 + s2m / len(vals))
 
 
 def kid(
@@ -312,7 +359,7 @@ def kid(
     subset_size = check_int("subset_size", subset_size, low=2)
     params = Params(kid_subsets=subsets, kid_subset_size=subset_size)
     ctx = Context(r, f, None, None, None, params, seed=int(as_generator(seed).integers(0, 2**62)))
-    mean, std, _ = _kid(ctx)
+    mean, std, *_ = _kid(ctx)
     return mean, std
 
 
@@ -450,9 +497,11 @@ _KID = [
 @register_group("kid", _KID)
 def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     p = ctx.params
-    mean, std, m = _kid(ctx)
+    mean, std, m, vals, halves = _kid(ctx)
+    se = kid_std_err(vals, halves, m, min(ctx.real.shape[0], ctx.fake.shape[0]))
     return {"kid": Outcome(mean, ctx.real.shape[0], ctx.fake.shape[0],
-                           extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets})}
+                           extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets},
+                           std_err=None if math.isnan(se) else se)}
 
 
 declare_option("k", int, "neighbourhood size of precision/recall/density/coverage (5)")
