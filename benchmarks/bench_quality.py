@@ -144,9 +144,9 @@ def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
 
     from infobench.quality.validity import interval_calibration
 
-    n = pick(full_size, n_full, 120)
-    redraws, boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 20)
-    scores = os.environ.get("INFOBENCH_CALIBRATION_SCORES") or None
+    n = pick(full_size, n_full, 150)
+    redraws, boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
+    scores = os.environ.get("INFOBENCH_CALIBRATION_SCORES") or pick(full_size, None, "coverage,kl_real_fake,fid,kid")
     df = benchmark.pedantic(interval_calibration, args=(_gauss_draw(n),),
                             kwargs=dict(redraws=redraws, boot_draws=boot_draws, bootstrap=b, scores=scores),
                             rounds=1, iterations=1)
@@ -161,9 +161,10 @@ def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
 @pytest.mark.benchmark(group="quality-bootstrap-10k")
 def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     """Every feature score with the CLI's default bootstrap (50 replicates), 10,000 vs 10,000 64-d features."""
-    n = pick(full_size, 10_000, 300)
+    n = pick(full_size, 10_000, 400)  # fid_inf needs 5 d = 320 rows
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
     df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(bootstrap=50, seed=0),
                             rounds=1, iterations=1)
     benchmark.extra_info.update(n=n, d=64, bootstrap=50, threads=torch.get_num_threads())
-    assert df["ci_low"].notna().all()
+    ok = df[df["note"] == ""]  # FD-infinity has no interval below 10 d rows (its halves need 5 d): noted
+    assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()

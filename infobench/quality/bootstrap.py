@@ -229,13 +229,20 @@ def evaluate(
     scale = {n: 1.0 for n in names}
     interval: dict[str, dict[str, Any]] = {}
     if bootstrap:
+        rng = ctx.rng("bootstrap:subsample")
         for fn, wanted, contexts in subsampled:
-            rng = ctx.rng("bootstrap:subsample:" + ",".join(wanted))
             for n in wanted:
                 scale[n] = _rate_scale(contexts[0].fake.shape[0])
                 interval[n] = {"kind": "subsample", "fraction": 0.5}
-            for b in range(bootstrap):
-                for n, out in fn(half_sample(contexts[b % len(contexts)], rng), wanted).items():
+        for b in range(bootstrap if subsampled else 0):
+            # One half-sample per base context and replicate, shared by the groups
+            # (their neighbour searches are then computed once).
+            halves: dict[int, Context] = {}
+            for fn, wanted, contexts in subsampled:
+                base = contexts[b % len(contexts)]
+                if id(base) not in halves:
+                    halves[id(base)] = half_sample(base, rng)
+                for n, out in fn(halves[id(base)], wanted).items():
                     reps[n][b] = out.value
         if split:
             for n, (dev, ratio) in _split_replicates(ctx, split, bootstrap, advance).items():
@@ -260,6 +267,10 @@ def evaluate(
             else:
                 lo, hi = float("nan"), float("nan")
             std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
+        note = out.note
+        if bootstrap and math.isfinite(out.value) and math.isnan(lo):
+            note = "; ".join(x for x in (note, "no interval: the score is undefined on the half-samples "
+                                               "(too few rows)") if x)
         records.append(
             {
                 "score": n,
@@ -272,7 +283,7 @@ def evaluate(
                 "level": level,
                 "n_real": out.n_real,
                 "n_fake": out.n_fake,
-                "note": out.note,
+                "note": note,
                 "extras": dict(out.extras, **({"interval": interval[n]} if n in interval else {})),
             }
         )
