@@ -322,7 +322,9 @@ def test_validity_suite_scores_move_the_documented_way(scorer):
     df = run_validity("digits", bootstrap=40, seed=0)
     det = detection(df).set_index(["score", "failure"])["verdict"]
     expected = {
-        "noise": ["fid", "fid_inf", "kid", "kl_real_fake", "kl_fake_real", "entropy_gap", "precision", "density",
+        # fid_inf is not expected to detect noise at n = 359 in 64-d: its fit now uses no size below
+        # 4 d = 256 (issue 12: fitted down to 72 it read -1.54 for held-out digits), too short a lever.
+        "noise": ["fid", "kid", "kl_real_fake", "kl_fake_real", "entropy_gap", "precision", "density",
                   "coverage", "h_conditional", "rke"],
         "blur": ["fid", "kid", "kl_fake_real", "entropy_gap", "precision", "recall", "inception"],
         "drop_classes": ["classes_covered", "class_kl", "h_marginal", "inception", "recall", "coverage", "vendi",
@@ -330,9 +332,9 @@ def test_validity_suite_scores_move_the_documented_way(scorer):
         "copies": ["memorization"],
         "mix_noise": ["fid", "kid", "precision", "inception", "kl_real_fake", "class_kl"],
     }
-    for failure, names in expected.items():
-        for name in names:
-            assert det[(name, failure)] == "detects", (name, failure, det[(name, failure)])
+    wrong = [(name, failure, det[(name, failure)]) for failure, names in expected.items() for name in names
+             if det[(name, failure)] != "detects"]
+    assert not wrong
     values = df.set_index(["failure", "level", "score"])["value"]
     assert values[("copies", 1.0, "memorization")] == 1.0
     assert values[("drop_classes", 6.0, "classes_covered")] == 4

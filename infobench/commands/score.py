@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from infobench.commands.errors import UsageError
+from infobench.quality._core import Params, cli_options
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +23,11 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="score names (default: all the extractor allows; see 'infobench score --list')")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, classifier, subsets, bootstrap (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--k", type=int, default=5, help="neighbourhood size of precision/recall/density/coverage (5)")
-    parser.add_argument("--knn-k", type=int, default=3, help="neighbour order of the kNN entropy and KL (3)")
-    parser.add_argument("--vendi-q", type=float, default=1.0, help="order q of the Vendi score (1)")
+    # Score parameters: each score module declares its own (infobench.quality._core.declare_option).
+    defaults = Params()
+    for opt in cli_options().values():
+        parser.add_argument("--" + opt.param.replace("_", "-"), type=opt.type, default=getattr(defaults, opt.param),
+                            help=opt.help)
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
     parser.add_argument("--format", default="rich", metavar="F",
                         help="rich (terminal, default), md, csv, tex (latex) or html")
@@ -70,7 +73,7 @@ def parse_range(text: str | None):
 
 
 def params_of(args: argparse.Namespace) -> dict:
-    return {"k": args.k, "knn_k": args.knn_k, "vendi_q": args.vendi_q}
+    return {name: getattr(args, name) for name in cli_options()}
 
 
 def emit(text: str, out: str | None) -> None:

@@ -85,6 +85,10 @@ __all__ = [
     "count_within",
     "ksg_counts",
     "log_unit_ball_volume",
+    "exact_distances",
+    "exact_kneighbors",
+    "ball_counts",
+    "gaussian_kernel_sum",
 ]
 
 METRICS = ("euclidean", "chebyshev")
@@ -939,3 +943,146 @@ def ksg_counts(
         nx, ny = _both(lambda v, r: _tree_count(v, r, metric, False, x.dtype), xn, yn, ex, ey)
     like = x.new_empty(0, dtype=torch.int64)
     return KsgCounts(_to_torch(nx, like), _to_torch(ny, like), _to_torch(eps, x), algo)
+
+
+# --------------------------------------------------- exact euclidean balls
+# Extra candidates re-ranked by exact distances in :func:`exact_kneighbors`, so
+# rounding in a search path cannot swap the k-th neighbour with the next one.
+_EXACT_SLACK = 4
+
+
+def exact_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``|a_i - b_i|`` of paired rows, computed directly, as float64.
+
+    The one computation behind every distance that :func:`exact_kneighbors`
+    and :func:`ball_counts` compare: ``sqrt(sum((a - b)^2))`` row by row in
+    numpy (contiguous rows, the same summation order for every pair of the
+    same dimension), so the distance of a pair does not depend on which
+    call, tile or argument order produced it. ``|a - b|`` is exactly
+    ``|b - a|``, and a copy is at distance exactly 0.
+    """
+    diff = np.ascontiguousarray(a, dtype=np.float64) - np.ascontiguousarray(b, dtype=np.float64)
+    diff *= diff
+    return np.sqrt(diff.sum(axis=1))
+
+
+def exact_kneighbors(
+    x: torch.Tensor, k: int, *, ref: torch.Tensor | None = None, max_memory: int | None = None
+) -> Neighbors:
+    """The ``k`` nearest euclidean neighbours with distances from :func:`exact_distances`.
+
+    The search (:func:`kneighbors`, either path) proposes ``k + 4``
+    candidates; their distances are recomputed by :func:`exact_distances` and
+    re-ranked (ties by row index), so the returned distances are bit-identical
+    to the ones :func:`ball_counts` compares against. Used by the sample-quality
+    scores, whose ball tests must agree exactly with the radii (a point on a
+    ball's boundary is outside).
+
+    Parameters
+    ----------
+    x, k, ref, max_memory
+        As in :func:`kneighbors` (euclidean metric).
+
+    Returns
+    -------
+    Neighbors
+        ``dist`` float64 on ``x``'s device, ``index`` int64, both ``(n, k)``.
+    """
+    _, k, ref, _ = _check_query(x, k, ref, "euclidean", "auto")
+    avail = x.shape[0] - 1 if ref is None else ref.shape[0]
+    kc = min(avail, k + _EXACT_SLACK)
+    nb = kneighbors(x, kc, ref=ref, return_index=True, max_memory=max_memory)
+    idx = nb.index.cpu().numpy()
+    xn = _numpy64(x)
+    rn = xn if ref is None else _numpy64(ref)
+    n = xn.shape[0]
+    dist = exact_distances(np.repeat(xn, kc, axis=0), rn[idx.ravel()]).reshape(n, kc)
+    order = np.lexsort((idx, dist), axis=1)[:, :k]
+    dist = np.take_along_axis(dist, order, axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    return Neighbors(torch.from_numpy(dist).to(x.device), torch.from_numpy(idx).to(x.device), nb.algorithm)
+
+
+def ball_counts(
+    query: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, *, max_memory: int | None = None
+) -> torch.Tensor:
+    """For each query row, the number of balls ``B(ref_i, radii_i)`` holding it strictly.
+
+    Counts ``#{i : |q - ref_i| < radii_i}`` with the distance of
+    :func:`exact_distances` (precision, recall and density of Kynkäänniemi et
+    al. 2019 and Naeem et al. 2020). Brute force in row tiles (memory budget
+    ``max_memory`` as in :func:`kneighbors`): each tile's squared distances
+    come from the matrix-product expansion; the pairs whose expansion lies
+    within its rounding bound (module notes) of ``radii_i^2`` are decided by
+    the exact distance, so a point exactly on a boundary (a copy of a
+    reference row's k-th neighbour) is outside, whatever the rounding.
+
+    Parameters
+    ----------
+    query : torch.Tensor, shape (n, d)
+    ref : torch.Tensor, shape (m, d)
+    radii : torch.Tensor, shape (m,)
+        Radii from :func:`exact_kneighbors` (or any non-negative values).
+
+    Returns
+    -------
+    torch.Tensor
+        int64 counts of shape (n,), on ``query``'s device.
+    """
+    n, m = query.shape[0], ref.shape[0]
+    if ref.shape[1] != query.shape[1]:
+        raise ValueError(f"ref must have {query.shape[1]} columns like query; got {ref.shape[1]}")
+    if radii.shape != (m,):
+        raise ValueError(f"radii must have shape ({m},); got {tuple(radii.shape)}")
+    ref = ref.to(device=query.device, dtype=query.dtype)
+    tiling = _Tiling(n, m, 1, 2, query, _budget(query.device, max_memory))
+    pw = _Pairwise(query, ref, "euclidean", (query.shape[1],), tiling.width)
+    rad = radii.to(device=query.device, dtype=query.dtype)
+    r2 = torch.zeros(tiling.width, dtype=query.dtype, device=query.device)
+    r2[:m] = rad * rad
+    unit = _UNIT_ROUNDOFF.get(query.dtype, 2.0**-24)
+    # rounding of r^2 itself (a few units in the last place)
+    r2_slack = 4.0 * unit * float(r2.max()) if m else 0.0
+    qn, rn, radn = _numpy64(query), _numpy64(ref), _numpy64(rad)
+    counts = torch.empty(n, dtype=torch.int64, device=query.device)
+
+    def body(s, e, tiles, scratch):
+        D = pw.tile(s, e, *tiles)
+        # One bound per tile (the largest row's): the window of undecided pairs
+        # stays tiny, and the two thresholds are vectors, not tiles.
+        slack = pw.key_slack(s, e, query.dtype)
+        slack = (float(slack.max()) if isinstance(slack, torch.Tensor) else slack) + r2_slack
+        lo, hi = r2 - slack, r2 + slack
+        inside = (D < lo).sum(1)
+        amb = ((D >= lo) & (D <= hi)).nonzero()
+        if amb.shape[0]:
+            rows, cols = amb[:, 0].cpu().numpy(), amb[:, 1].cpu().numpy()
+            hit = exact_distances(qn[s + rows], rn[cols]) < radn[cols]
+            extra = np.bincount(rows[hit], minlength=e - s)
+            inside = inside + torch.from_numpy(extra).to(inside.device)
+        counts[s:e] = inside
+
+    tiling.run(body)
+    return counts
+
+
+def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | None = None) -> float:
+    """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over all ordered pairs, diagonal included.
+
+    Row tiles of the squared distances (matrix-product expansion on centred
+    data, clamped at 0: a smooth kernel needs no exact boundary) within the
+    memory budget ``max_memory`` (bytes, as in :func:`kneighbors`).
+    """
+    n = x.shape[0]
+    budget = _budget(x.device, max_memory)
+    pw = _Pairwise(x, x, "euclidean", (x.shape[1],), n)
+    rows = _tile_rows(n, n, 2, x.element_size(), budget)
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    scale = -1.0 / (bandwidth * bandwidth)
+    out = torch.empty(rows, n, dtype=x.dtype, device=x.device)
+    tmp = torch.empty_like(out)
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        d2 = pw.tile(s, e, out[: e - s], tmp[: e - s]).clamp_(min=0.0)
+        total += torch.exp_(d2.mul_(scale)).sum(dtype=torch.float64)
+    return float(total)

@@ -38,14 +38,12 @@ units; entropy adds back the exact ``sum(log scale)``. See
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import digamma
 
 from infobench._validation import (
     as_generator,
@@ -67,7 +65,6 @@ from infobench.estimators._neighbors import (
     count_within,
     kth_distance,
     ksg_counts,
-    log_unit_ball_volume,
 )
 from infobench.estimators._transforms import (
     Transformed,
@@ -77,6 +74,7 @@ from infobench.estimators._transforms import (
     transform_columns,
 )
 from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
+from infobench.estimators.terms import kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 from infobench.estimators.base import Estimate, register
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
@@ -156,21 +154,6 @@ def _check_nonzero(dist: torch.Tensor, what: str, amount: float, advice: str) ->
         f"{what} is 0 for {count} of {dist.numel()} points (first at row {first}): the data have "
         f"duplicate rows and log(0) = -inf; {fix}"
     )
-
-
-def _digamma(v):
-    """Digamma in float64 of a numpy array or tensor; integer counts go through a table."""
-    if isinstance(v, np.ndarray):
-        if v.dtype.kind in "iu" and v.size and v.max() < v.size:
-            return digamma(np.arange(v.max() + 1, dtype=np.float64))[v]
-        return digamma(v.astype(np.float64))
-    if v.dtype.is_floating_point or v.numel() == 0 or int(v.max()) >= v.numel():
-        return torch.special.digamma(v.to(torch.float64))
-    return torch.special.digamma(torch.arange(int(v.max()) + 1, dtype=torch.float64, device=v.device))[v]
-
-
-def _log(v):
-    return np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
 
 
 def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict, resample=None) -> Estimate:
@@ -324,8 +307,7 @@ def _kl_terms(data, k, metric, algorithm, max_memory, amount):
     n, d = data.shape
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    const = float(digamma(n) - digamma(k)) + log_unit_ball_volume(d, metric)
-    return const + d * _log(_host(r)), algo
+    return kl_entropy_terms(log64(_host(r)), n, d, k, metric), algo
 
 
 # ---------------------------------------------------------- mutual information
@@ -529,11 +511,7 @@ def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
                    ", or declare a discrete side with discrete_x=True or discrete_y=True")
     nx, ny = _host(res.nx), _host(res.ny)
-    if variant == 1:
-        terms = float(digamma(k) + digamma(n)) - _digamma(nx + 1) - _digamma(ny + 1)
-    else:
-        terms = float(digamma(k) - 1.0 / k + digamma(n)) - _digamma(nx) - _digamma(ny)
-    return terms, res.algorithm
+    return ksg_terms(nx, ny, n, k, variant), res.algorithm
 
 
 def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params, transform,
@@ -570,7 +548,7 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
     _check_nonzero(radius, f"the distance in {cont_name} to the k-th neighbour with the same discrete value",
                    amount, "")
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
-    terms = float(digamma(n_used)) + _digamma(_host(k_i)) - _digamma(_host(n_label)) - _digamma(_host(m))
+    terms = ross_terms(n_used, _host(k_i), _host(n_label), _host(m))
     extras = _data_extras("+".join(sorted(algos)), cont, amount, transform)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
 
@@ -700,4 +678,4 @@ def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
                    amount, "")
-    return d * (_log(_host(nu)) - _log(_host(rho))) + math.log(m / (n - 1)), algo
+    return wkv_kl_terms(log64(_host(nu)), log64(_host(rho)), n, m, d), algo

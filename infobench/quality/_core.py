@@ -4,24 +4,35 @@ A *score group* is one function computing several related scores from a
 :class:`Context` (e.g. precision, recall, density and coverage share their
 neighbour searches). Each score is described by a :class:`ScoreSpec`: its
 direction (``"up"``: higher is better, ``"down"``: lower is better,
-``"zero"``: closer to zero is better), unit, and how its bootstrap interval
-is drawn (``"resample"``: the whole score is recomputed on rows drawn with
-replacement; ``"terms"``: the score is a function of per-sample terms, which
-are resampled, see :mod:`infobench.quality.bootstrap`).
+``"zero"``: closer to zero is better), unit, range, whether it depends on
+the sizes of the two sets, and how its bootstrap interval is drawn
+(``"split"``: the score is recomputed on disjoint halves and quarters of
+both sets, with an estimated convergence rate; ``"subsample"``: on
+half-samples drawn without replacement, neighbourhoods recomputed; see
+:mod:`infobench.quality.bootstrap`).
+
+Every neighbour search and ball test goes through the estimators' engine
+(:func:`~infobench.estimators._neighbors.exact_kneighbors`,
+:func:`~infobench.estimators._neighbors.ball_counts`): radii and ball tests
+use the same exact distance, so a point on a ball's boundary is outside.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
+import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from infobench._validation import check_float, check_int
-from infobench.quality._distances import CrossResult, knn_cross, knn_self
+from infobench._validation import check_float, check_int, check_samples
+from infobench.estimators._neighbors import Neighbors, ball_counts, exact_kneighbors
 
 __all__ = [
     "DIRECTIONS",
@@ -31,7 +42,6 @@ __all__ = [
     "Outcome",
     "Params",
     "ScoreSpec",
-    "TermStat",
     "register_group",
     "resolve_scores",
 ]
@@ -57,12 +67,25 @@ class ScoreSpec:
         Information-theoretic scores or the standard ones of the literature.
     needs : {"probs", "features", "train"}
         Class probabilities, features, or features of the training split.
-    bootstrap : {"resample", "terms"}
+    bootstrap : {"split", "subsample"}
         How the bootstrap interval is drawn.
     group : str
         The computation that produces it.
     summary : str
         One line: what a change in the score means.
+    value_range : (float, float)
+        The values the score can take; intervals are kept inside it.
+    size_dependent : bool
+        The value depends on the relative sizes of the real and generated
+        sets: it is computed at equal n, the larger set cut into chunks of
+        the smaller one's size (see :func:`equal_size_contexts`).
+    size_need : callable ``(params, set_kind) -> (rows, reason)``
+        The fewest rows a set (``set_kind`` "real", "fake" or "train") needs,
+        checked before any feature is computed (default: 2).
+    params : tuple of str
+        The :class:`Params` fields the score reads (listed by
+        ``available_scores``; the CLI exposes those declared with
+        :func:`declare_option`).
     """
 
     name: str
@@ -74,32 +97,14 @@ class ScoreSpec:
     bootstrap: str
     group: str
     summary: str
+    value_range: tuple[float, float] = (-math.inf, math.inf)
+    size_dependent: bool = False
+    size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
+    params: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
         return DIRECTIONS[self.direction]
-
-
-@dataclass
-class TermStat:
-    """A score that is a function of per-sample terms: ``value = fn(*arrays)``.
-
-    The bootstrap resamples each 1-D array independently (they belong to
-    different sample sets, e.g. generated and real) and re-applies ``fn``.
-    """
-
-    arrays: tuple[torch.Tensor, ...]
-    fn: Callable[..., float]
-
-    def value(self) -> float:
-        return float(self.fn(*self.arrays))
-
-    def replicate(self, rng: np.random.Generator) -> float:
-        picked = []
-        for a in self.arrays:
-            idx = torch.as_tensor(rng.integers(0, a.shape[0], size=a.shape[0]), device=a.device)
-            picked.append(a[idx])
-        return float(self.fn(*picked))
 
 
 @dataclass
@@ -109,9 +114,10 @@ class Outcome:
     value: float
     n_real: int
     n_fake: int
-    terms: TermStat | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    # A standard error the score computes itself (KID from its subsets); None: the bootstrap gives it.
+    std_err: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,11 @@ class Params:
     coverage_ratio : float
         A class counts as covered when its share of generated predictions is
         at least this fraction of its share of real predictions.
+    max_memory : int or None
+        Memory budget in bytes of one distance tile (the estimators'
+        ``max_memory``; default theirs).
     tile_bytes : int or None
-        Memory budget of one distance tile.
+        Deprecated alias of ``max_memory`` (one release).
     """
 
     k: int = 5
@@ -153,6 +162,7 @@ class Params:
     fid_min_fraction: float = 0.2
     rke_bandwidth: float | None = None
     coverage_ratio: float = 0.1
+    max_memory: int | None = None
     tile_bytes: int | None = None
 
     def __post_init__(self) -> None:
@@ -171,6 +181,47 @@ class Params:
         check_float("coverage_ratio", self.coverage_ratio, low=0.0, high=1.0, low_open=True)
         if self.tile_bytes is not None:
             check_int("tile_bytes", self.tile_bytes, low=1024)
+            if self.max_memory is not None and self.max_memory != self.tile_bytes:
+                raise ValueError(
+                    f"tile_bytes is a deprecated alias of max_memory: give one; got max_memory={self.max_memory}, "
+                    f"tile_bytes={self.tile_bytes}"
+                )
+            warnings.warn("tile_bytes is deprecated: use max_memory (bytes)", DeprecationWarning, stacklevel=3)
+            object.__setattr__(self, "max_memory", self.tile_bytes)
+            object.__setattr__(self, "tile_bytes", None)
+        if self.max_memory is not None:
+            check_int("max_memory", self.max_memory, low=1024)
+
+
+def neighbour_need(params: "Params", set_kind: str) -> tuple[int, str]:
+    """Size need of the neighbour scores: more rows than the largest neighbour order."""
+    return max(params.k, params.knn_k) + 1, f"k={params.k}, knn_k={params.knn_k}"
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A score parameter exposed on the command line (``--name-with-dashes``), declared by its score module."""
+
+    param: str
+    type: Callable[[str], Any]
+    help: str
+
+
+# Declared by the score modules (declare_option), read by infobench.commands.score.
+CLI_OPTIONS: dict[str, CliOption] = {}
+
+
+def declare_option(param: str, type: Callable[[str], Any], help: str) -> None:
+    """Expose the :class:`Params` field ``param`` as a CLI option (its default comes from :class:`Params`)."""
+    if param not in {f.name for f in fields(Params)}:
+        raise ValueError(f"declare_option: {param!r} is not a Params field")
+    CLI_OPTIONS[param] = CliOption(param, type, help)
+
+
+def cli_options() -> dict[str, CliOption]:
+    """Every declared CLI option, with the score modules loaded."""
+    _ensure_loaded()
+    return CLI_OPTIONS
 
 
 SCORES: dict[str, ScoreSpec] = {}
@@ -195,7 +246,11 @@ def register_group(name: str, specs: list[ScoreSpec]):
 
 
 def _ensure_loaded() -> None:
-    from infobench.quality import scores_info, scores_standard  # noqa: F401
+    """Import every ``infobench/quality/scores_*.py``: each registers its scores on import."""
+    package = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
+        if info.name.startswith("scores_"):
+            importlib.import_module(f"infobench.quality.{info.name}")
 
 
 def resolve_scores(scores: Any, *, has_probs: bool = True, has_train: bool = True) -> tuple[str, ...]:
@@ -245,13 +300,13 @@ class Context:
         ``(n, C)`` float64 class probabilities.
     train : torch.Tensor or None
         Features of the training split for memorization; ``None``: ``real`` is the training split.
-    heldout : torch.Tensor or None
-        Features of real data the feature extractor was not trained on (the
-        test split): the real side of the entropy gap when given.
     params : Params
     seed : int
         Root seed; every group draws from its own child stream so that adding
         or removing scores does not change the others.
+    heldout : torch.Tensor or None
+        Features of real data the feature extractor was not trained on (the
+        test split): the real side of the entropy gap when given.
     """
 
     def __init__(self, real, fake, real_probs, fake_probs, train, params: Params, seed: int, shared=None, origin=None,
@@ -268,8 +323,9 @@ class Context:
         self.shared: dict[str, Any] = {"root": (real, fake)} if shared is None else shared
         # Row indices of this context's sets in the root context's sets (None: the root itself).
         self.origin: tuple[np.ndarray, np.ndarray] | None = origin
-        self._self: dict[str, CrossResult] = {}
-        self._cross: dict[tuple[str, str], CrossResult] = {}
+        self._self: dict[str, Neighbors] = {}
+        self._cross: dict[tuple[str, str], Neighbors] = {}
+        self._inside: dict[tuple[str, str], torch.Tensor] = {}
 
     # -------------------------------------------------------------- sets
     def features(self, which: str) -> torch.Tensor:
@@ -294,12 +350,23 @@ class Context:
             return np.arange(n)
         return self.origin[0 if which == "real" else 1]
 
-    def resample(self, idx_real: np.ndarray, idx_fake: np.ndarray) -> "Context":
-        """A context on rows ``idx_real`` / ``idx_fake`` (the training split is kept whole)."""
+    def resample(self, idx_real: np.ndarray, idx_fake: np.ndarray, idx_train: np.ndarray | None = None,
+                 idx_heldout: np.ndarray | None = None) -> "Context":
+        """A context on rows ``idx_real`` / ``idx_fake`` (and of the training / held-out splits when given).
+
+        Without ``idx_train`` the training split is kept whole (a ``real``
+        that is its own training split becomes a separate, unchanged one);
+        without ``idx_heldout`` the held-out split is kept whole.
+        """
         idx_real, idx_fake = np.asarray(idx_real), np.asarray(idx_fake)
         ir = torch.as_tensor(idx_real, device=self.real.device)
         jf = torch.as_tensor(idx_fake, device=self.fake.device)
         train = self.real if self.train is None else self.train
+        if idx_train is not None:
+            train = None if self.train is None else train[torch.as_tensor(np.asarray(idx_train), device=train.device)]
+        heldout = self.heldout
+        if idx_heldout is not None and heldout is not None:
+            heldout = heldout[torch.as_tensor(np.asarray(idx_heldout), device=heldout.device)]
         return Context(
             self.real[ir],
             self.fake[jf],
@@ -310,12 +377,12 @@ class Context:
             self.seed,
             self.shared,
             (self.root_index("real")[idx_real], self.root_index("fake")[idx_fake]),
-            self.heldout,
+            heldout,
         )
 
     # ---------------------------------------------------------- neighbours
-    def self_knn(self, which: str) -> CrossResult:
-        """The ``max(k, knn_k)`` nearest other rows of every row of ``which``."""
+    def self_knn(self, which: str) -> Neighbors:
+        """The ``max(k, knn_k)`` nearest other rows of every row of ``which`` (exact distances)."""
         key = self._key(which)
         if key not in self._self:
             x = self.features(key)
@@ -325,28 +392,57 @@ class Context:
                     f"{key} features need more than {kmax} samples for neighbour scores "
                     f"(k={self.params.k}, knn_k={self.params.knn_k}); got {x.shape[0]}"
                 )
-            self._self[key] = knn_self(x, kmax, tile_bytes=self.params.tile_bytes)
+            self._self[key] = exact_kneighbors(x, kmax, max_memory=self.params.max_memory)
         return self._self[key]
 
     def radii(self, which: str) -> torch.Tensor:
         """Distance of every row of ``which`` to its k-th nearest other row (the PRDC ball radius)."""
         return self.self_knn(which).dist[:, self.params.k - 1]
 
-    def cross(self, query: str, ref: str) -> CrossResult:
-        """Neighbours of ``query`` rows among ``ref`` rows, with counts of ``ref`` balls containing them."""
+    def cross(self, query: str, ref: str) -> Neighbors:
+        """The ``knn_k`` nearest ``ref`` rows of every ``query`` row (exact distances)."""
         key = (self._key(query), self._key(ref))
         if key not in self._cross:
             q, r = self.features(key[0]), self.features(key[1])
-            self._cross[key] = knn_cross(
-                q, r, self.params.knn_k, radii=self.radii(key[1]), tile_bytes=self.params.tile_bytes
-            )
+            self._cross[key] = exact_kneighbors(q, min(self.params.knn_k, r.shape[0]), ref=r,
+                                                max_memory=self.params.max_memory)
         return self._cross[key]
+
+    def inside(self, query: str, ref: str) -> torch.Tensor:
+        """Per ``query`` row: the number of ``ref`` balls (radius :meth:`radii`) holding it strictly."""
+        key = (self._key(query), self._key(ref))
+        if key not in self._inside:
+            q, r = self.features(key[0]), self.features(key[1])
+            self._inside[key] = ball_counts(q, r, self.radii(key[1]), max_memory=self.params.max_memory)
+        return self._inside[key]
+
+
+def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
+    """The equal-size rule: ``ctx`` itself when both sets have the same size, else chunk contexts.
+
+    The larger of the real and generated sets is cut into disjoint random
+    chunks of the smaller one's size ``n`` (seeded; at most ``max_chunks``,
+    the rows left over are not used); each chunk is paired with the whole
+    smaller set. A size-dependent score is the mean of its values over the
+    chunks: it reads what it would at equal n, with the variance of the
+    reference subset averaged down.
+    """
+    n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
+    if n_r == n_f:
+        return [ctx]
+    n = min(n_r, n_f)
+    big = max(n_r, n_f)
+    rng = ctx.rng("equal_size")
+    perm = rng.permutation(big)
+    chunks = [np.sort(perm[i * n:(i + 1) * n]) for i in range(min(max_chunks, big // n))]
+    whole = np.arange(n)
+    if n_r > n_f:
+        return [ctx.resample(c, whole) for c in chunks]
+    return [ctx.resample(whole, c) for c in chunks]
 
 
 def as_features(x: Any, name: str, *, device: Any = "auto", min_samples: int = 2) -> torch.Tensor:
     """Validate a feature matrix (rows are samples) and return it as float64 on ``device``."""
-    from infobench._validation import check_samples
-
     return check_samples(x, name, device=device, dtype="float64", min_samples=min_samples, allow_constant=True).data
 
 

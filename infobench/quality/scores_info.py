@@ -18,9 +18,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from infobench._validation import check_float, check_int
-from infobench.quality._core import Context, Outcome, Params, ScoreSpec, TermStat, as_features, register_group, same_dim
-from infobench.quality._distances import kernel_sum, knn_cross, knn_self
+from infobench._validation import check_float
+from infobench.estimators._neighbors import exact_kneighbors, gaussian_kernel_sum
+from infobench.estimators.knn import kl_entropy, knn_kl_divergence
+from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
+from infobench.quality._core import (
+    Context,
+    Outcome,
+    ScoreSpec,
+    as_features,
+    declare_option,
+    neighbour_need,
+    register_group,
+    same_dim,
+)
 
 __all__ = [
     "inception_score",
@@ -35,7 +46,7 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ class-based
-def _as_probs(p: Any, name: str, device: Any = "auto") -> torch.Tensor:
+def as_probs(p: Any, name: str, device: Any = "auto") -> torch.Tensor:
     """Validate class probabilities: ``(n, C >= 2)``, non-negative rows summing to 1 (to 1e-6)."""
     t = as_features(p, name, device=device, min_samples=1)
     if t.shape[1] < 2:
@@ -71,7 +82,7 @@ def inception_score(probs: Any) -> dict[str, float]:
     dict
         ``score`` (between 1 and C), ``h_marginal`` and ``h_conditional`` in nats.
     """
-    s, hm, hc = _inception(_as_probs(probs, "probs"))
+    s, hm, hc = _inception(as_probs(probs, "probs"))
     return {"score": s, "h_marginal": hm, "h_conditional": hc}
 
 
@@ -89,7 +100,7 @@ def class_kl(real_probs: Any, fake_probs: Any) -> float:
     finite unless a probability underflows to zero, in which case it is
     ``inf``, never clipped).
     """
-    r, f = _as_probs(real_probs, "real_probs"), _as_probs(fake_probs, "fake_probs")
+    r, f = as_probs(real_probs, "real_probs"), as_probs(fake_probs, "fake_probs")
     same_dim(r, f, "real_probs", "fake_probs")
     return _class_kl(r, f)
 
@@ -111,76 +122,52 @@ def classes_covered(real_probs: Any, fake_probs: Any, *, ratio: float = 0.1) -> 
     ``share_gen(c) >= ratio * share_real(c)`` and ``share_real(c) > 0``; the
     threshold keeps a few misclassified samples from counting as a mode.
     """
-    r, f = _as_probs(real_probs, "real_probs"), _as_probs(fake_probs, "fake_probs")
+    r, f = as_probs(real_probs, "real_probs"), as_probs(fake_probs, "fake_probs")
     same_dim(r, f, "real_probs", "fake_probs")
     ratio = check_float("ratio", ratio, low=0.0, high=1.0, low_open=True)
     return _covered(r, f, ratio)[0]
 
 
 # ------------------------------------------------------------------ kNN estimators
-def _log_unit_ball(d: int) -> float:
-    return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
-
-
-def _kl_entropy_const(n: int, d: int, k: int) -> float:
-    from scipy.special import digamma
-
-    return float(digamma(n) - digamma(k)) + _log_unit_ball(d)
-
-
 def knn_entropy(x: Any, *, k: int = 3, device: Any = "auto") -> float:
     """Kozachenko-Leonenko entropy estimate in nats, Euclidean norm.
 
-    ``H = psi(n) - psi(k) + log V_d + (d / n) sum_i log eps_i`` where
-    ``eps_i`` is the distance from ``x_i`` to its k-th nearest neighbour and
-    ``V_d = pi^{d/2} / Gamma(d/2 + 1)`` the volume of the unit ball
-    (Kozachenko & Leonenko 1987; Kraskov et al. 2004, eq. 20). The same
-    estimator as ``infobench.entropy(x, "knn")``, computed on the tiled
-    neighbour search shared by the quality scores. Exact duplicates give
-    ``-inf`` (a distribution with atoms has differential entropy -inf).
+    ``infobench.entropy(x, "knn", k=k, jitter=0).value``
+    (:func:`infobench.estimators.knn.kl_entropy`, Kraskov et al. 2004,
+    eq. 20): the one implementation. Exact duplicate rows raise its
+    ``ValueError`` (a zero neighbour distance; a distribution with atoms has
+    no finite differential entropy).
     """
-    t = as_features(x, "x", device=device)
-    k = check_int("k", k, low=1, high=t.shape[0] - 1, context=f" (n={t.shape[0]})")
-    eps = knn_self(t, k).dist[:, k - 1]
-    return _kl_entropy_const(t.shape[0], t.shape[1], k) + t.shape[1] * float(torch.log(eps).mean())
-
-
-def _wkv(log_ratio: torch.Tensor, d: int, n: int, m: int) -> TermStat:
-    """``d * mean(log(nu / rho)) + log(m / (n - 1))`` over per-row terms ``log_ratio`` (NaN if any is not finite)."""
-    const = math.log(m / (n - 1))
-
-    def fn(t: torch.Tensor) -> float:
-        if not bool(torch.isfinite(t).all()):
-            return float("nan")
-        return d * float(t.mean()) + const
-
-    return TermStat((log_ratio,), fn)
+    return kl_entropy(x, k=k, jitter=0, device=device).value
 
 
 def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
     """kNN estimate of ``D(P || Q)`` in nats (Wang, Kulkarni & Verdu 2009, eq. 5).
 
-    ``D = (d / n) sum_i log(nu_k(i) / rho_k(i)) + log(m / (n - 1))`` with
-    ``rho_k(i)`` the distance from ``p_i`` to its k-th nearest neighbour among
-    the other ``n - 1`` samples of P and ``nu_k(i)`` to its k-th nearest among
-    the ``m`` samples of Q. ``nan`` when a distance is exactly zero (duplicated
-    or shared samples: the estimator is undefined there). The scores
-    ``kl_real_fake`` / ``kl_fake_real`` apply it at equal sample sizes
-    (:func:`_kl_equal_n`): with ``n != m`` its ``log(m / (n - 1))`` term is
-    far off for features of lower intrinsic dimension than ``d``.
+    ``infobench.kl(p, q, "knn", k=k, jitter=0).value``
+    (:func:`infobench.estimators.knn.knn_kl_divergence`): the one
+    implementation. Rows shared by P and Q or repeated in P (a zero
+    neighbour distance) raise its ``ValueError``. The scores
+    ``kl_real_fake`` / ``kl_fake_real`` apply the same per-point terms
+    (:func:`infobench.estimators.terms.wkv_kl_terms`) at equal sample sizes:
+    with ``n != m`` the ``log(m / (n - 1))`` term is far off for features of
+    lower intrinsic dimension than ``d``. Measured on the digits classifier's
+    64-d features: two disjoint draws of the *same* training features, 359
+    against 1,079 rows, read -11.8 and +11.8 nats; at 359 against 359 rows
+    -0.35 and -0.41.
     """
-    a, b = as_features(p, "p", device=device), as_features(q, "q", device=device)
-    same_dim(a, b, "p", "q")
-    k = check_int("k", k, low=1, high=min(a.shape[0] - 1, b.shape[0]), context=f" (n={a.shape[0]}, m={b.shape[0]})")
-    ctx = Context(a, b, None, None, None, Params(k=k, knn_k=k), seed=0)
-    return _kl_terms(ctx, "real", "fake").value()
+    return knn_kl_divergence(p, q, k=k, jitter=0, device=device).value
 
 
-def _kl_terms(ctx: Context, p: str, q: str) -> TermStat:
+def _kl_value(ctx: Context, p: str, q: str) -> float:
+    """WKV ``D(P || Q)`` from the context's exact neighbour distances; NaN when a distance is 0."""
     k = ctx.params.knn_k
     rho = ctx.self_knn(p).dist[:, k - 1]
     nu = ctx.cross(p, q).dist[:, k - 1]
-    return _wkv(torch.log(nu) - torch.log(rho), ctx.real.shape[1], rho.shape[0], ctx.features(q).shape[0])
+    if bool((rho <= 0).any() or (nu <= 0).any()):
+        return float("nan")
+    n, m = rho.shape[0], ctx.features(q).shape[0]
+    return float(wkv_kl_terms(torch.log(nu), torch.log(rho), n, m, ctx.real.shape[1]).mean())
 
 
 # ------------------------------------------------------------------ kernels
@@ -232,10 +219,10 @@ def median_distance(x: torch.Tensor, rng: np.random.Generator, max_rows: int = 1
     return float(d[iu[0], iu[1]].median())
 
 
-def _rke(x: torch.Tensor, bandwidth: float, tile_bytes: int | None) -> float:
+def _rke(x: torch.Tensor, bandwidth: float, max_memory: int | None) -> float:
     n = x.shape[0]
     # Sum of squared Gaussian-kernel entries exp(-|a-b|^2 / (2 s^2))^2 = exp(-|a-b|^2 / s^2).
-    return -math.log(kernel_sum(x, bandwidth, tile_bytes=tile_bytes) / (n * n))
+    return -math.log(gaussian_kernel_sum(x, bandwidth, max_memory=max_memory) / (n * n))
 
 
 def renyi_kernel_entropy(x: Any, *, bandwidth: float, device: Any = "auto") -> float:
@@ -254,11 +241,11 @@ def renyi_kernel_entropy(x: Any, *, bandwidth: float, device: Any = "auto") -> f
 
 # ------------------------------------------------------------------ groups
 _INCEPTION = [
-    ScoreSpec("inception", "IS", "up", "", "information", "probs", "resample", "inception",
-              "exp I(x; predicted class): confident and diverse class predictions"),
-    ScoreSpec("h_marginal", "H(ŷ)", "up", "nats", "information", "probs", "resample", "inception",
+    ScoreSpec("inception", "IS", "up", "", "information", "probs", "split", "inception",
+              "exp I(x; predicted class): confident and diverse class predictions", (1.0, math.inf)),
+    ScoreSpec("h_marginal", "H(ŷ)", "up", "nats", "information", "probs", "split", "inception",
               "entropy of the predicted-class distribution (class diversity)"),
-    ScoreSpec("h_conditional", "E H(ŷ|x)", "down", "nats", "information", "probs", "resample", "inception",
+    ScoreSpec("h_conditional", "E H(ŷ|x)", "down", "nats", "information", "probs", "split", "inception",
               "mean entropy of each sample's class prediction (classifier confidence)"),
 ]
 
@@ -271,10 +258,11 @@ def _group_inception(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]
 
 
 _CLASSES = [
-    ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "resample", "classes",
+    ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "split", "classes",
               "divergence of predicted-class frequencies (class imbalance, missing classes)"),
-    ScoreSpec("classes_covered", "classes", "up", "count", "information", "probs", "resample", "classes",
-              "number of classes generated at >= coverage_ratio of their real rate"),
+    ScoreSpec("classes_covered", "classes", "up", "count", "information", "probs", "split", "classes",
+              "number of classes generated at >= coverage_ratio of their real rate", (0.0, math.inf),
+              params=("coverage_ratio",)),
 ]
 
 
@@ -292,72 +280,34 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     return out
 
 
+declare_option("knn_k", int, "neighbour order of the kNN entropy and KL (3)")
 _KL = [
-    ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "terms", "knn_kl",
-              "kNN KL divergence of real from generated features at equal n (missing modes)"),
-    ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "terms", "knn_kl",
-              "kNN KL divergence of generated from real features at equal n (off-manifold samples)"),
+    ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
+              "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",)),
+    ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "subsample", "knn_kl",
+              "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",)),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
 
 
-def _equal_chunks(x: torch.Tensor, n: int, rng: np.random.Generator) -> list[torch.Tensor]:
-    """``x`` itself when it has ``n`` rows, else ``len(x) // n`` disjoint random chunks of ``n`` rows."""
-    if x.shape[0] == n:
-        return [x]
-    perm = torch.as_tensor(rng.permutation(x.shape[0]), device=x.device)
-    return [x[perm[i * n:(i + 1) * n]] for i in range(x.shape[0] // n)]
-
-
-def _kl_equal_n(ctx: Context, p: str, q: str) -> tuple[TermStat, int, int]:
-    """WKV ``D(P || Q)`` with both samples at the size ``n`` of the smaller one.
-
-    The larger set is cut into ``len // n`` disjoint random chunks of ``n``
-    rows (the ``len mod n`` rows left over are not used) and the estimate
-    averages over them, so the sample-size term ``log(m / (n - 1))`` is
-    ``log(n / (n - 1))``. At
-    unequal sizes that term assumes that neighbour distances shrink like
-    ``size^(-1/d)`` with the ambient ``d``; features that fill a
-    lower-dimensional set shrink faster, and ``d log(nu / rho)`` then swamps
-    it. Measured on the digits classifier's 64-d features: two disjoint
-    draws of the *same* training features, 359 against 1,079 rows, read
-    -11.8 and +11.8 nats; at 359 against 359 rows -0.35 and -0.41.
-
-    Returns the terms (one per row of P: for a chunked P, its rows' own
-    terms; for a chunked Q, each P row's ``log nu - log rho`` averaged over
-    the Q chunks), ``n`` and the number of chunks.
-    """
-    big_p, big_q = ctx.features(p), ctx.features(q)
-    n = min(big_p.shape[0], big_q.shape[0])
-    if big_p.shape[0] == big_q.shape[0]:
-        return _kl_terms(ctx, p, q), n, 1
-    k, tile = ctx.params.knn_k, ctx.params.tile_bytes
-    rng = ctx.rng(f"knn_kl:{p}|{q}")
-    ps, qs = _equal_chunks(big_p, n, rng), _equal_chunks(big_q, n, rng)
-    parts = []
-    for pc in ps:
-        log_rho = torch.log(knn_self(pc, k, tile_bytes=tile).dist[:, k - 1])
-        log_nu = torch.stack([torch.log(knn_cross(pc, qc, k, tile_bytes=tile).dist[:, k - 1]) for qc in qs])
-        parts.append(log_nu.mean(0) - log_rho)
-    return _wkv(torch.cat(parts), big_p.shape[1], n, n), n, max(len(ps), len(qs))
-
-
 @register_group("knn_kl", _KL)
 def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    """Both kNN KL directions on one equal-size pair (the equal-size rule chunks the larger set)."""
     out = {}
     for name, (p, q) in (("kl_real_fake", ("real", "fake")), ("kl_fake_real", ("fake", "real"))):
         if name in names:
-            t, n, chunks = _kl_equal_n(ctx, p, q)
-            v = t.value()
-            out[name] = Outcome(v, ctx.real.shape[0], ctx.fake.shape[0], terms=t,
-                                extras={"k": ctx.params.knn_k, "n_per_side": n, "chunks": chunks},
+            v = _kl_value(ctx, p, q)
+            out[name] = Outcome(v, ctx.real.shape[0], ctx.fake.shape[0], extras={"k": ctx.params.knn_k},
                                 note=_UNDEFINED if math.isnan(v) else "")
     return out
 
 
 _ENTROPY = [
-    ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "terms", "knn_entropy",
-              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)"),
+    ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "subsample", "knn_entropy",
+              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
+              size_need=neighbour_need, params=("knn_k",)),
 ]
 
 
@@ -380,28 +330,30 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
         if x.shape[0] > n:
             # Equal sample sizes: the estimator's finite-n bias then cancels in the gap.
             x = x[torch.as_tensor(np.sort(rng.choice(x.shape[0], n, replace=False)), device=x.device)]
-            eps = knn_self(x, k, tile_bytes=ctx.params.tile_bytes).dist[:, k - 1]
+            eps = exact_kneighbors(x, k, max_memory=ctx.params.max_memory).dist[:, k - 1]
         else:
             eps = ctx.self_knn(which).dist[:, k - 1]
         logs.append(torch.log(eps))
     d = ctx.real.shape[1]
-    const = _kl_entropy_const(n, d, k)
-    terms = TermStat(tuple(logs), lambda f, r: d * (float(f.mean()) - float(r.mean())))
-    h_fake, h_real = (const + d * float(t.mean()) for t in logs)
+    h_fake, h_real = (float(kl_entropy_terms(t, n, d, k).mean()) for t in logs)
     note = ""
     if not (math.isfinite(h_fake) and math.isfinite(h_real)):
         note = "exact duplicates: a set with atoms has differential entropy -inf"
     real_side = "held-out" if ctx.heldout is not None else "reference"
-    return {"entropy_gap": Outcome(terms.value(), n, n, terms=terms,
+    gap = d * (float(logs[0].mean()) - float(logs[1].mean()))
+    return {"entropy_gap": Outcome(gap, n, n,
                                    extras={"h_fake": h_fake, "h_real": h_real, "real_side": real_side, "k": k},
                                    note=note)}
 
 
+declare_option("vendi_q", float, "order q of the Vendi score (1)")
 _DIVERSITY = [
-    ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "resample", "vendi",
-              "effective number of distinct generated samples (cosine kernel, order q)"),
-    ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "resample", "rke",
-              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)"),
+    ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
+              "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),
+              params=("vendi_q",)),
+    ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "split", "rke",
+              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
+              params=("rke_bandwidth",)),
 ]
 
 
@@ -416,8 +368,8 @@ def _group_vendi(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 def _group_rke(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     bw = ctx.params.rke_bandwidth
     if bw is None:
-        bw = ctx.shared.get("rke_bandwidth")
-        if bw is None:
-            bw = ctx.shared["rke_bandwidth"] = median_distance(ctx.real, ctx.rng("rke_bandwidth"))
-    return {"rke": Outcome(_rke(ctx.fake, bw, ctx.params.tile_bytes), ctx.real.shape[0], ctx.fake.shape[0],
+        # From this context's own real set, so that the intervals include the
+        # variability of the median heuristic (a fixed width made them half as wide).
+        bw = median_distance(ctx.real, ctx.rng("rke_bandwidth"))
+    return {"rke": Outcome(_rke(ctx.fake, bw, ctx.params.max_memory), ctx.real.shape[0], ctx.fake.shape[0],
                            extras={"bandwidth": bw})}

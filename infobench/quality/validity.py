@@ -34,18 +34,21 @@ is itself a finding.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import norm, spearmanr
 
-from infobench._validation import as_generator, check_float
+from infobench._validation import as_generator, check_float, check_int
 from infobench.data import ImageSet
 from infobench.quality._core import SCORES
+from infobench.quality.bootstrap import check_bootstrap
+from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
 __all__ = [
-    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "run_validity",
+    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "interval_calibration", "run_validity",
 ]
 
 FAILURES: dict[str, tuple[float, ...]] = {
@@ -155,10 +158,7 @@ def run_validity(
         The tidy columns of :func:`~infobench.quality.score` plus ``failure``
         and ``level``; ``fake`` names the condition.
     """
-    from infobench.quality import Scorer, _frame, _params
-    from infobench.quality.bootstrap import check_bootstrap
-
-    p = _params(params)
+    p = parse_params(params)
     bootstrap, _ = check_bootstrap(bootstrap, 0.95)
     if bootstrap == 0:
         raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
@@ -188,7 +188,7 @@ def run_validity(
                 if level == 0:
                     baselines[len(images)] = rows
             records += [dict(r, fake=label, failure=failure, level=float(level)) for r in rows]
-    df = _frame(records, scorer.attrs())
+    df = frame(records, scorer.attrs())
     df["failure"] = [r["failure"] for r in records]
     df["level"] = [r["level"] for r in records]
     return df
@@ -234,8 +234,6 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
     bootstrap standard deviation) and ``spearman`` (between level and
     worseness).
     """
-    from scipy.stats import spearmanr
-
     rows = []
     for (score_name, failure), sub in df.groupby(["score", "failure"], sort=False):
         sub = sub.sort_values("level")
@@ -258,3 +256,66 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
         rows.append({"score": score_name, "failure": failure, "verdict": verdict, "change": change,
                      "noise_floor": floor, "spearman": rho})
     return pd.DataFrame(rows, columns=["score", "failure", "verdict", "change", "noise_floor", "spearman"])
+
+
+def interval_calibration(
+    draw: Callable[[int], tuple[Any, Any]],
+    *,
+    redraws: int = 40,
+    boot_draws: int = 5,
+    bootstrap: int = 100,
+    level: float = 0.95,
+    scores: Any = None,
+    seed: int = 0,
+    **params: Any,
+) -> pd.DataFrame:
+    """Do the intervals match the spread of the scores over fresh samples?
+
+    ``draw(i)`` returns the ``i``-th independent ``(real, fake)`` pair of
+    feature sets. Each score is computed on ``redraws`` fresh pairs (its
+    standard deviation over them, ``fresh_sd``, is the spread the interval
+    claims to describe) and bootstrapped (``bootstrap`` replicates) on
+    ``boot_draws`` of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per score: ``n_real``, ``n_fake`` (sizes used), ``fresh_sd``,
+        ``boot_std`` (mean over the bootstrapped draws), ``width`` (mean
+        interval width), ``fresh_width`` (``2 z sd``: the width of a
+        normal interval with the fresh spread), ``std_ratio`` =
+        ``boot_std / fresh_sd`` and ``width_ratio`` = ``width / fresh_width``
+        (1 when calibrated), and ``coverage_of_mean`` (share of the
+        bootstrapped draws whose interval holds the mean over the fresh ones).
+        The standard deviation of ``fresh_sd`` itself is about
+        ``1 / sqrt(2 (redraws - 1))`` relative (11 % for 40 redraws).
+    """
+    redraws = check_int("redraws", redraws, low=3)
+    boot_draws = check_int("boot_draws", boot_draws, low=1, high=redraws)
+    values: dict[str, list[float]] = {}
+    boots: dict[str, list[tuple[float, float, float]]] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    for i in range(redraws):
+        real, fake = draw(i)
+        b = bootstrap if i < boot_draws else 0
+        df = score_features(real, fake, scores=scores, bootstrap=b, level=level, seed=seed + i, **params)
+        for row in df.itertuples():
+            values.setdefault(row.score, []).append(row.value)
+            sizes[row.score] = (row.n_real, row.n_fake)
+            if b:
+                boots.setdefault(row.score, []).append((row.boot_std, row.ci_low, row.ci_high))
+    z = float(norm.ppf(0.5 + level / 2))
+    rows = []
+    for name, vals in values.items():
+        v = np.asarray(vals, dtype=float)
+        sd = float(np.std(v, ddof=1))
+        bs = np.asarray(boots[name], dtype=float)
+        mean = float(v.mean())
+        rows.append({
+            "score": name, "n_real": sizes[name][0], "n_fake": sizes[name][1], "fresh_mean": mean, "fresh_sd": sd,
+            "boot_std": float(bs[:, 0].mean()), "width": float((bs[:, 2] - bs[:, 1]).mean()),
+            "fresh_width": 2 * z * sd, "std_ratio": float(bs[:, 0].mean()) / sd,
+            "width_ratio": float((bs[:, 2] - bs[:, 1]).mean()) / (2 * z * sd),
+            "coverage_of_mean": float(np.mean((bs[:, 1] <= mean) & (mean <= bs[:, 2]))),
+        })
+    return pd.DataFrame(rows)

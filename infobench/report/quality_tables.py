@@ -23,7 +23,7 @@ from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
 from infobench.report.render import MISSING, Table, format_score
 
-__all__ = ["FAMILIES", "best_flags", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
+__all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
 
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
 
@@ -75,6 +75,9 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
         level = float(sub["level"].iloc[0])
         parts.append(f"[low, high]: {level:.0%} bootstrap interval over {b} replicates (the spread of the score "
                      "at this n, centred on its value).")
+    used = _sizes_used(sub)
+    if used:
+        parts.append("n used per score (real vs generated): " + "; ".join(used) + ".")
     units = {SCORES[s].label: SCORES[s].unit for s in names if SCORES[s].unit == "nats"}
     if units:
         parts.append("In nats: " + ", ".join(units) + ".")
@@ -94,6 +97,35 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
         if ext.get("skipped"):
             parts.append(ext["skipped"][0].upper() + ext["skipped"][1:] + ".")
     return " ".join(parts)
+
+
+def _sizes_used(sub: pd.DataFrame) -> list[str]:
+    """``label: n_real vs n_fake`` per score (grouped when equal), with the reference chunks of the equal-size rule."""
+    if "n_real" not in sub.columns or sub.empty:
+        return []
+    groups: dict[str, list[str]] = {}
+    for name in dict.fromkeys(sub["score"]):
+        rows = sub[sub["score"] == name]
+        n_r, n_f = int(rows["n_real"].max()), int(rows["n_fake"].max())
+        chunks = max((int(e.get("reference_chunks", 1)) for e in rows["extras"] if isinstance(e, dict)), default=1) \
+            if "extras" in rows.columns else 1
+        text = f"{n_r} vs {n_f}" if n_r else f"{n_f} generated"
+        if chunks > 1:
+            text += f" (larger set cut into {chunks} chunks of this size, averaged)"
+        groups.setdefault(text, []).append(SCORES[name].label)
+    return [f"{', '.join(labels)}: {text}" for text, labels in groups.items()]
+
+
+def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against the spread over fresh samples") -> Table:
+    """The output of :func:`infobench.quality.validity.interval_calibration` as a table (1.0: calibrated)."""
+    header = ["score", "n", "fresh sd", "interval sd", "sd ratio", "width ratio"]
+    rows = [[SCORES[r.score].label, f"{r.n_real} vs {r.n_fake}", f"{r.fresh_sd:.4g}", f"{r.boot_std:.4g}",
+             f"{r.std_ratio:.2f}", f"{r.width_ratio:.2f}"] for r in cal.itertuples()]
+    note = ("fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
+            "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
+            "over the width of a normal interval with the fresh sd. 1.0 is calibrated.")
+    return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=1,
+                 note=note)
 
 
 def _jsonable(value: Any) -> Any:
