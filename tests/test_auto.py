@@ -106,8 +106,8 @@ def test_discrete_sides():
     b = (a + rng.integers(0, 2, 1000)) % 4
     est = infobench.mutual_information(a, b, "auto")
     _check_delegation(est, "mi", (a, b), "histogram", **est.extras["chosen_params"])
-    # discrete="none" treats integers as continuous (KSG, ties broken by its jitter)
-    est = infobench.mutual_information(x.astype(float), y, "auto", discrete="x")
+    # discrete_x=True declares float-coded labels discrete (Ross's mode)
+    est = infobench.mutual_information(x.astype(float), y, "auto", discrete_x=True)
     assert est.extras["chosen"] == "ksg" and "X is discrete" in est.extras["reason"]
 
 
@@ -147,14 +147,14 @@ def test_heavy_tails_use_the_copula_transform_when_ksg_takes_one(monkeypatch):
     x, y = StudentT(DenseNormal(1, 1, rho=0.5), nu=1).sample(2000, seed=0)
     est = infobench.mutual_information(x, y, "auto")
     assert est.extras["chosen_params"] == {"transform": "copula"} and "heavy tails" in est.extras["reason"]
-    assert est.extras["chosen_extras"] == {} and est.params["discrete"] == "auto"
+    assert est.extras["chosen_extras"] == {} and est.params["discrete_x"] is None
     monkeypatch.setitem(base._REGISTRY, ("mi", "ksg"), ksg)
 
 
 def test_validation_messages():
     x = _normal(100, 1, 0)
-    with pytest.raises(ValueError, match=r"discrete must be one of .*'auto'.*got 'left'"):
-        infobench.mutual_information(x, x, "auto", discrete="left")
+    with pytest.raises(TypeError, match=r"discrete_x must be True or False; got 'left'"):
+        infobench.mutual_information(x, x, "auto", discrete_x="left")
     with pytest.raises(ValueError, match=r"unknown parameter 'k' for method 'auto'"):
         infobench.mutual_information(x, x, "auto", k=3)
 

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from infobench._validation import check_bool, check_choice, check_pair, check_samples
+from infobench._validation import check_bool, check_pair, check_samples
 from infobench.estimators._transforms import normal_scores
 from infobench.estimators.base import Estimate, get_method, methods_for, register, run_method
 
@@ -68,7 +68,6 @@ GAUSSIAN_Z = 4.0
 HEAVY_TAIL = 1.5
 # Quantile-range ratio (q99 - q01) / (q75 - q25) of a normal distribution.
 _GAUSS_TAIL_RATIO = float(2 * special.ndtri(0.99) / (2 * special.ndtri(0.75)))
-_DISCRETE = ("auto", "none", "x", "y", "both")
 
 
 def _subsample(a: np.ndarray, rows: int = DIAGNOSTIC_ROWS) -> np.ndarray:
@@ -215,7 +214,8 @@ def auto_mutual_information(
     x: Any,
     y: Any,
     *,
-    discrete: str = "auto",
+    discrete_x: bool | None = None,
+    discrete_y: bool | None = None,
     std_err: bool = False,
     seed: Any = None,
     device: Any = "auto",
@@ -227,8 +227,10 @@ def auto_mutual_information(
     ----------
     x, y : array-like, torch.Tensor or pandas objects, shapes (n, dx), (n, dy)
         Paired samples; integer columns are discrete.
-    discrete : {"auto", "none", "x", "y", "both"}
-        Which sides are discrete; ``"auto"`` reads it from the dtypes.
+    discrete_x, discrete_y : bool or None
+        Whether each side is discrete (the names of the histogram and KSG
+        methods). None (default): an integer, boolean or categorical side is
+        discrete; True/False declares it.
     std_err : bool
         Also return the chosen method's standard error (its definition and cost).
     seed, device, dtype
@@ -241,16 +243,15 @@ def auto_mutual_information(
         ``reason``, ``diagnostics``, ``chosen_extras``.
     """
     std_err = check_bool("std_err", std_err)
-    discrete = check_choice("discrete", discrete, _DISCRETE)
     sx, sy = check_pair(x, y, device="cpu", dtype="float64")
-    disc_x = sx.discrete if discrete == "auto" else discrete in ("x", "both")
-    disc_y = sy.discrete if discrete == "auto" else discrete in ("y", "both")
+    disc_x = sx.discrete if discrete_x is None else check_bool("discrete_x", discrete_x)
+    disc_y = sy.discrete if discrete_y is None else check_bool("discrete_y", discrete_y)
     diag = None
     if not (disc_x or disc_y):
         diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
     return _run_choice("mi", (x, y), _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag), diag, common,
-                       dict(discrete=discrete, **common))
+                       dict(discrete_x=discrete_x, discrete_y=discrete_y, **common))
 
 
 @register("entropy", "auto")

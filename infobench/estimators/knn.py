@@ -38,6 +38,7 @@ units; entropy adds back the exact ``sum(log scale)``. See
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from typing import Any

@@ -35,11 +35,15 @@ class BenchmarkConfig:
     # not a default: its 14 MI tasks would add 336 neural cells (4 estimators x 2 n x 3 seeds), and one
     # smile[steps=400] cell on its 10x10 task at n=5000 took 142 s here (loaded 2-core machine).
     suites: tuple[str, ...] = ("smoke", "entropy", "kl")
+    # A spec runs on every task whose quantity has a method of that name: "auto" serves MI and
+    # entropy tasks, "knn" entropy and KL tasks.
     mi_estimators: tuple[str, ...] = (
         "ksg[variant=1,2]",
         "kde",
         "histogram",
         "gaussian",
+        "gcmi",
+        "auto",
         "mine[steps=400]",
         "nwj[steps=400]",
         "infonce[steps=400]",
@@ -96,7 +100,8 @@ def default_config(quick: bool = False) -> RunConfig:
         return RunConfig()
     return RunConfig(
         benchmark=BenchmarkConfig(
-            mi_estimators=("ksg", "kde", "histogram", "gaussian", "infonce[steps=150]", "smile[steps=150]"),
+            mi_estimators=("ksg", "kde", "histogram", "gaussian", "gcmi", "auto", "infonce[steps=150]",
+                           "smile[steps=150]"),
             n=(1000,),
             seeds=2,
             time_limit=120.0,

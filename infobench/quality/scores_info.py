@@ -132,21 +132,24 @@ def classes_covered(real_probs: Any, fake_probs: Any, *, ratio: float = 0.1) -> 
 def knn_entropy(x: Any, *, k: int = 3, device: Any = "auto") -> float:
     """Kozachenko-Leonenko entropy estimate in nats, Euclidean norm.
 
-    ``infobench.entropy(x, "knn", k=k, jitter=0).value``
+    ``infobench.entropy(x, "knn", k=k, jitter=0, transform="none").value``
     (:func:`infobench.estimators.knn.kl_entropy`, Kraskov et al. 2004,
-    eq. 20): the one implementation. Exact duplicate rows raise its
+    eq. 20): the one implementation, in the feature space's own Euclidean
+    geometry (no per-column rescaling, as every other quality score; the
+    estimators' default ``transform="scale"`` would reweight the feature
+    axes). Exact duplicate rows raise its
     ``ValueError`` (a zero neighbour distance; a distribution with atoms has
     no finite differential entropy).
     """
-    return kl_entropy(x, k=k, jitter=0, device=device).value
+    return kl_entropy(x, k=k, jitter=0, device=device, transform="none").value
 
 
 def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
     """kNN estimate of ``D(P || Q)`` in nats (Wang, Kulkarni & Verdu 2009, eq. 5).
 
-    ``infobench.kl(p, q, "knn", k=k, jitter=0).value``
+    ``infobench.kl_divergence(p, q, "knn", k=k, jitter=0, transform="none").value``
     (:func:`infobench.estimators.knn.knn_kl_divergence`): the one
-    implementation. Rows shared by P and Q or repeated in P (a zero
+    implementation, in the feature space's own geometry. Rows shared by P and Q or repeated in P (a zero
     neighbour distance) raise its ``ValueError``. The scores
     ``kl_real_fake`` / ``kl_fake_real`` apply the same per-point terms
     (:func:`infobench.estimators.terms.wkv_kl_terms`) at equal sample sizes:
@@ -156,7 +159,7 @@ def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
     against 1,079 rows, read -11.8 and +11.8 nats; at 359 against 359 rows
     -0.35 and -0.41.
     """
-    return knn_kl_divergence(p, q, k=k, jitter=0, device=device).value
+    return knn_kl_divergence(p, q, k=k, jitter=0, device=device, transform="none").value
 
 
 def _kl_value(ctx: Context, p: str, q: str) -> float:
