@@ -38,6 +38,7 @@ import pytest
 import infobench
 from benchmarks.conftest import pick
 from infobench import tasks
+from infobench.estimators.base import get_method
 from infobench.report.aggregate import calibration
 from infobench.report.render import calibration_table, to_markdown
 
@@ -94,7 +95,9 @@ _API = {"entropy": infobench.entropy, "mi": infobench.mutual_information, "kl": 
 
 
 def _estimate(quantity: str, method: str, data: tuple, seed: int, std_err: bool, params: dict):
-    return _API[quantity](*data, method=method, std_err=std_err, seed=seed, **params)
+    # Methods that draw nothing (kde) take no seed.
+    seeded = {"seed": seed} if "seed" in get_method(quantity, method).params else {}
+    return _API[quantity](*data, method=method, std_err=std_err, **seeded, **params)
 
 
 def records(quantity: str, method: str, task: str, n: int, seeds: int, params: dict | None = None) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import pick
+from benchmarks.conftest import pick
 
 import infobench
 from infobench.tasks import get_task

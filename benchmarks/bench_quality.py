@@ -168,3 +168,20 @@ def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     benchmark.extra_info.update(n=n, d=64, bootstrap=50, threads=torch.get_num_threads())
     ok = df[df["note"] == ""]  # FD-infinity has no interval below 10 d rows (its halves need 5 d): noted
     assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()
+
+
+# ------------------------------------------------------------------ scale (issue 14)
+@pytest.mark.benchmark(group="quality-scale-50k-2048d")
+def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
+    """Every feature score (no class probabilities, no bootstrap) on 50,000 vs 50,000 2048-d features.
+
+    Target (issue 14): under 5 minutes and a peak RSS under 8 GB on 2 cores.
+    ``extra_info`` has the seconds and the peak RSS of the whole process.
+    """
+    n, d = pick(full_size, (50_000, 2048), (1_000, 64))
+    real = _features(n, d=d, seed=11).astype(np.float32)
+    fake = _features(n, d=d, seed=12, shift=0.1).astype(np.float32)
+    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(train=real, device="cpu"),
+                            rounds=1, iterations=1)
+    benchmark.extra_info.update(n=n, d=d, peak_rss_mb=round(_peak_rss_mb(), 1), scores=len(df))
+    assert df["value"].notna().sum() >= 10

@@ -43,7 +43,13 @@ def test_mi_standard_example_regenerates(committed):
     key = ["estimator", "task_id", "n", "seed"]
     both = wanted.merge(fresh, on=key, suffixes=("_committed", "_now"))
     assert len(both) == len(wanted)
-    assert both.ok_now.all(), both.loc[~both.ok_now, ["estimator", "task_id", "error_now"]]
+    # The same cells fail, with the same message (kde and gaussian refuse the integer side of the
+    # discrete-continuous task), and the others give the same numbers.
+    assert (both.ok_now == both.ok_committed).all(), both[["estimator", "task_id", "ok_now", "ok_committed"]]
+    failed = ~both.ok_now.astype(bool)
+    assert (both.error_now[failed] == both.error_committed[failed]).all()
+    both = both[~failed]
+    assert len(both) > 0
     # Same seeds, same code: the same numbers, to the CSV's float round trip.
     np.testing.assert_allclose(both.estimate_now, both.estimate_committed, rtol=1e-12, atol=1e-12,
                                err_msg="estimates differ from reports/example/mi-standard: regenerate it")

@@ -23,6 +23,7 @@ from PIL import Image
 from report_frames import bench_records, quality_frame, training_frame
 
 from infobench.report import report_tables, summarize, write_report
+from infobench.report.writer import calibration_of
 from infobench.report.main_report import build_main_report, write_main_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -83,7 +84,8 @@ def _bench_page(tmp_path):
     results = bench_records()
     write_report(results, tmp_path / "rep", formats="html")
     n_images = 1 + results["task_id"].nunique()  # the heatmap, one estimate-vs-n plot per task
-    return tmp_path / "rep" / "report.html", [t.title for t in report_tables(summarize(results))], n_images
+    tables = report_tables(summarize(results), calibrated=calibration_of(results))  # what write_report shows
+    return tmp_path / "rep" / "report.html", [t.title for t in tables], n_images
 
 
 @pytest.mark.parametrize("make_page", [_main_page, _bench_page], ids=["infobench-run", "infobench-report"])

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="benchmark the estimators, train and score the reference generators, write a report",
-        description="Benchmark every estimator on the smoke and entropy suites, train (or reuse) the reference "
+        description="Benchmark every estimator on the smoke, entropy and kl suites, train (or reuse) the reference "
         "GAN, WGAN-GP and VAE on digits, score them and the held-out split, run the validity suite and write "
         "reports/<timestamp>/. Re-running resumes: finished cells and trained generators are reused. "
         "One run at a time per --out and --state folder: a second one is refused.",
