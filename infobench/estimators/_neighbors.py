@@ -995,8 +995,15 @@ def exact_kneighbors(
     idx = nb.index.cpu().numpy()
     xn = _numpy64(x)
     rn = xn if ref is None else _numpy64(ref)
-    n = xn.shape[0]
-    dist = exact_distances(np.repeat(xn, kc, axis=0), rn[idx.ravel()]).reshape(n, kc)
+    n, d = xn.shape
+    # Row tiles within the memory budget: the paired rows (query copies,
+    # candidates, differences) are 3 * kc * d float64 values per query row.
+    # Each row's distances are computed alike in any tile (bit-identical).
+    dist = np.empty((n, kc), dtype=np.float64)
+    rows = _tile_rows(n, kc * d, 3, 8, _budget(x.device, max_memory))
+    for s in range(0, n, rows):
+        e = min(n, s + rows)
+        dist[s:e] = exact_distances(np.repeat(xn[s:e], kc, axis=0), rn[idx[s:e].ravel()]).reshape(e - s, kc)
     order = np.lexsort((idx, dist), axis=1)[:, :k]
     dist = np.take_along_axis(dist, order, axis=1)
     idx = np.take_along_axis(idx, order, axis=1)
