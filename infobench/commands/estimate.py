@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from rich.console import Console
 
+import infobench
+from infobench.bench.spec import EstimatorSpec
 from infobench.commands.errors import UsageError
+from infobench.estimators.base import get_method
+from infobench.report.listings import estimate_table
 
 _RANGE = re.compile(r"^(\d+):(\d+)$")
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy",
@@ -60,8 +66,6 @@ def load_table(path: str) -> tuple[str, Any]:
     fmt = _FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise ValueError(f"FILE must end in one of {sorted(_FORMATS)}; got {p.name!r}")
-    import pandas as pd
-
     try:
         if fmt == "csv":
             return "frame", pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
@@ -129,10 +133,6 @@ def select(kind: str, data: Any, cols: str, option: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    import infobench
-    from infobench.bench.spec import EstimatorSpec
-    from infobench.estimators.base import get_method
-
     quantity = "mi" if args.y is not None else "entropy"
     spec = EstimatorSpec.parse(args.method or "auto")
     info = get_method(quantity, spec.method)  # unknown names fail here, before the file is read
@@ -175,41 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
-    _print_table(record)
+    Console().print(estimate_table(record))
     return 0
 
 
-def _print_table(r: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from infobench.estimators.base import LOG2
-
-    what = "I(X;Y)" if r["quantity"] == "mi" else "H(X)"
-    # Text, not str: rich would read "ksg[k=5]" or a file name in brackets as markup.
-    t = Table(title=Text(f"{what} of {r['file']}"), show_header=False, title_justify="left")
-    t.add_column("field", style="bold")
-    t.add_column("value")
-    se = r["std_err"]
-    rows = [
-        ("estimator", r["estimator"]),
-        ("X columns", f"{r['x']} ({r['dims'][0]} dims)"),
-    ]
-    if "chosen" in r:
-        rows.insert(1, ("chosen", f"{r['chosen']}: {r['reason']}"))
-    if r["quantity"] == "mi":
-        rows.append(("Y columns", f"{r['y']} ({r['dims'][1]} dims)"))
-    rows += [
-        ("n", str(r["n"])),
-        ("estimate", f"{r['value']:.6g} nats  ({r['bits']:.6g} bits)"),
-    ]
-    if se is not None and math.isfinite(se):
-        rows.append(("std err", f"{se:.3g} nats  ({se / LOG2:.3g} bits)"))
-    if r["interval95"] is not None:
-        lo, hi = r["interval95"]
-        rows.append(("95% interval", f"[{lo:.6g}, {hi:.6g}] nats"))
-    rows.append(("seconds", f"{r['seconds']:.3g}"))
-    for k, v in rows:
-        t.add_row(k, Text(v))
-    Console().print(t)

@@ -6,6 +6,7 @@ rich tables; like every other table they are built here, in :mod:`infobench.repo
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import pandas as pd
@@ -13,8 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from infobench.bench.spec import format_value
+from infobench.estimators.base import LOG2
 
-__all__ = ["default_text", "estimators_listing", "tasks_listing"]
+__all__ = ["default_text", "estimate_table", "estimators_listing", "tasks_listing"]
 
 
 def default_text(value: Any) -> str:
@@ -53,3 +55,34 @@ def estimators_listing(methods: pd.DataFrame) -> Table:
         params = ", ".join(f"{k}={default_text(v)}" for k, v in r.params.items())
         table.add_row(Text(r.method), Text(r.estimates), Text(params), Text(r.summary))
     return table
+
+
+def estimate_table(r: dict[str, Any]) -> Table:
+    """The record of ``infobench estimate`` (one estimate of a file's columns) as a two-column table."""
+    what = {"mi": "I(X;Y)", "kl": "D(P||Q)"}.get(r["quantity"], "H(X)")
+    # Text, not str: rich would read "ksg[k=5]" or a file name in brackets as markup.
+    t = Table(title=Text(f"{what} of {r['file']}"), show_header=False, title_justify="left")
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    se = r["std_err"]
+    rows = [
+        ("estimator", r["estimator"]),
+        ("X columns", f"{r['x']} ({r['dims'][0]} dims)"),
+    ]
+    if "chosen" in r:
+        rows.insert(1, ("chosen", f"{r['chosen']}: {r['reason']}"))
+    if r["quantity"] == "mi":
+        rows.append(("Y columns", f"{r['y']} ({r['dims'][1]} dims)"))
+    rows += [
+        ("n", str(r["n"])),
+        ("estimate", f"{r['value']:.6g} nats  ({r['bits']:.6g} bits)"),
+    ]
+    if se is not None and math.isfinite(se):
+        rows.append(("std err", f"{se:.3g} nats  ({se / LOG2:.3g} bits)"))
+    if r["interval95"] is not None:
+        lo, hi = r["interval95"]
+        rows.append(("95% interval", f"[{lo:.6g}, {hi:.6g}] nats"))
+    rows.append(("seconds", f"{r['seconds']:.3g}"))
+    for k, v in rows:
+        t.add_row(k, Text(v))
+    return t
