@@ -25,6 +25,7 @@ from rich.console import Console
 
 import infobench
 from infobench.bench.spec import EstimatorSpec
+from infobench.bench.store import require_pyarrow
 from infobench.commands.errors import UsageError
 from infobench.estimators.base import get_method
 from infobench.report.listings import estimate_table
@@ -70,8 +71,6 @@ def load_table(path: str) -> tuple[str, Any]:
         if fmt == "csv":
             return "frame", pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
         if fmt == "parquet":
-            from infobench.bench.store import require_pyarrow
-
             require_pyarrow()
             return "frame", pd.read_parquet(p)
         if fmt == "npy":

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
+
 from infobench.commands.errors import UsageError
+from infobench.quality import available_scores, score
 from infobench.quality._core import Params, cli_options
+from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -86,11 +90,6 @@ def emit(text: str, out: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from infobench.quality import available_scores, score
-    from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
-
     console = Console(stderr=True)
     if args.list:
         df = available_scores()

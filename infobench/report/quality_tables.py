@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
 
 from infobench.quality._core import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
-from infobench.report.render import MISSING, Table, format_score
+from infobench.report.render import MISSING, Table, format_score, html_page, to_csv, to_latex, to_markdown, to_rich
 
 __all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
 
@@ -162,8 +163,6 @@ def check_format(fmt: str) -> str:
 
 def render(tables: list[Table], fmt: str, *, title: str = "Sample quality", meta: dict[str, str] | None = None) -> str:
     """The tables as one text document in ``fmt`` (``md``, ``csv``, ``tex`` or ``html``)."""
-    from infobench.report.render import html_page, to_csv, to_latex, to_markdown
-
     fmt = check_format(fmt)
     if fmt == "html":
         return html_page(title, [("table", t) for t in tables], meta)
@@ -178,10 +177,6 @@ def render(tables: list[Table], fmt: str, *, title: str = "Sample quality", meta
 
 def print_rich(tables: list[Table], console=None) -> None:
     """Print the tables to a rich console (stdout by default)."""
-    from rich.console import Console
-
-    from infobench.report.render import to_rich
-
     console = console or Console()
     for t in tables:
         console.print(to_rich(t))
