@@ -24,7 +24,7 @@ from scipy.spatial.distance import cdist
 
 from benchmarks.conftest import pick
 from infobench.quality import frechet_distance, prdc, score_features
-from infobench.estimators._neighbors import exact_kneighbors
+from infobench.estimators._exact_pairs import exact_kneighbors
 
 
 def _features(n, d=64, seed=0, shift=0.0):

@@ -14,6 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infobench.estimators import _exact_pairs as ep
 from infobench.estimators import _neighbors as nb
 
 PATHS = ("tree", "brute")
@@ -348,15 +349,15 @@ def test_exact_kneighbors_match_cdist_with_copies(d):
     x[10:13] = x[0]  # three copies of row 0
     ref = rng.normal(size=(200, d))
     ref[5] = x[7]
-    res = nb.exact_kneighbors(torch.as_tensor(x), 4)
+    res = ep.exact_kneighbors(torch.as_tensor(x), 4)
     np.testing.assert_allclose(res.dist.numpy(), np.sort(self_dist(x, "euclidean"), 1)[:, :4], rtol=1e-14, atol=0)
     assert (res.dist[[0, 10, 11, 12], :3] == 0).all()  # copies are at distance exactly 0
-    cross = nb.exact_kneighbors(torch.as_tensor(x), 2, ref=torch.as_tensor(ref), max_memory=4096)
+    cross = ep.exact_kneighbors(torch.as_tensor(x), 2, ref=torch.as_tensor(ref), max_memory=4096)
     dc = cdist(x, ref)
     np.testing.assert_allclose(cross.dist.numpy(), np.sort(dc, 1)[:, :2], rtol=1e-14, atol=0)
     assert cross.dist[7, 0] == 0.0 and cross.index[7, 0] == 5
     # distances are those of exact_distances, bit for bit
-    again = nb.exact_distances(np.repeat(x, 2, axis=0), ref[cross.index.numpy().ravel()]).reshape(-1, 2)
+    again = ep.exact_distances(np.repeat(x, 2, axis=0), ref[cross.index.numpy().ravel()]).reshape(-1, 2)
     np.testing.assert_array_equal(cross.dist.numpy(), again)
 
 
@@ -373,10 +374,10 @@ def test_ball_counts_match_brute_force_cdist_with_ties_and_copies(d):
     fake[:90] = real[rng.choice(250, 90, replace=False)]  # half copies
     fake[90:95] = fake[0]  # copies among the generated rows
     radii = _cdist_radii(real, 5)
-    own = nb.exact_kneighbors(torch.as_tensor(real), 5).dist[:, 4].numpy()
+    own = ep.exact_kneighbors(torch.as_tensor(real), 5).dist[:, 4].numpy()
     np.testing.assert_array_equal(own, radii)
     expected = (cdist(fake, real) < radii[None, :]).sum(1)
-    got = nb.ball_counts(torch.as_tensor(fake), torch.as_tensor(real), torch.as_tensor(own), max_memory=8192)
+    got = ep.ball_counts(torch.as_tensor(fake), torch.as_tensor(real), torch.as_tensor(own), max_memory=8192)
     np.testing.assert_array_equal(got.numpy(), expected)
 
 
@@ -389,10 +390,10 @@ def test_ball_counts_match_all_pairs_on_continuous_data_with_copies(d):
     real = rng.normal(size=(250, d))
     fake = rng.normal(size=(180, d))
     fake[:90] = real[rng.choice(250, 90, replace=False)]
-    own = nb.exact_kneighbors(torch.as_tensor(real), 5).dist[:, 4].numpy()
+    own = ep.exact_kneighbors(torch.as_tensor(real), 5).dist[:, 4].numpy()
     i, j = np.meshgrid(np.arange(len(fake)), np.arange(len(real)), indexing="ij")
-    pair = nb.exact_distances(fake[i.ravel()], real[j.ravel()]).reshape(len(fake), len(real))
-    got = nb.ball_counts(torch.as_tensor(fake), torch.as_tensor(real), torch.as_tensor(own), max_memory=8192)
+    pair = ep.exact_distances(fake[i.ravel()], real[j.ravel()]).reshape(len(fake), len(real))
+    got = ep.ball_counts(torch.as_tensor(fake), torch.as_tensor(real), torch.as_tensor(own), max_memory=8192)
     np.testing.assert_array_equal(got.numpy(), (pair < own[None, :]).sum(1))
     assert (got.numpy()[:90] >= 1).all()  # a copy of a real row is inside that row's ball
 
@@ -401,16 +402,16 @@ def test_ball_counts_integer_ties_and_boundary_is_outside():
     # On an integer grid many points lie exactly on a ball's boundary: outside (strict <).
     g = np.array([[i, j] for i in range(6) for j in range(6)], dtype=np.float64)
     radii = np.full(len(g), 1.0)
-    got = nb.ball_counts(torch.as_tensor(g), torch.as_tensor(g), torch.as_tensor(radii))
+    got = ep.ball_counts(torch.as_tensor(g), torch.as_tensor(g), torch.as_tensor(radii))
     np.testing.assert_array_equal(got.numpy(), np.ones(len(g)))  # only the point itself (distance 0 < 1)
 
 
 def test_ball_counts_validation():
     x = torch.zeros(4, 2)
     with pytest.raises(ValueError, match=r"radii must have shape \(3,\); got \(4,\)"):
-        nb.ball_counts(x, torch.zeros(3, 2), torch.ones(4))
+        ep.ball_counts(x, torch.zeros(3, 2), torch.ones(4))
     with pytest.raises(ValueError, match="ref must have 2 columns like query; got 3"):
-        nb.ball_counts(x, torch.zeros(3, 3), torch.ones(3))
+        ep.ball_counts(x, torch.zeros(3, 3), torch.ones(3))
 
 
 def test_gaussian_kernel_sum_matches_the_dense_kernel():
@@ -418,4 +419,4 @@ def test_gaussian_kernel_sum_matches_the_dense_kernel():
 
     x = np.random.default_rng(3).normal(size=(257, 7))
     dense = np.exp(-cdist(x, x, "sqeuclidean") / 0.7**2).sum()
-    assert nb.gaussian_kernel_sum(torch.as_tensor(x), 0.7, max_memory=4096) == pytest.approx(dense, rel=1e-12)
+    assert ep.gaussian_kernel_sum(torch.as_tensor(x), 0.7, max_memory=4096) == pytest.approx(dense, rel=1e-12)

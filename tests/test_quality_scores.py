@@ -475,7 +475,7 @@ def test_prdc_of_a_copy_is_exactly_one_in_64d():
 
 
 def test_prdc_with_half_copies_matches_brute_force_with_one_distance(rng):
-    from infobench.estimators._neighbors import exact_distances
+    from infobench.estimators._exact_pairs import exact_distances
 
     real = rng.normal(size=(400, 64))
     fake = rng.normal(size=(400, 64))
@@ -558,3 +558,13 @@ def test_interval_calibration_and_its_table():
     assert table.header[0] == "score" and len(table.rows) == 2
     with pytest.raises(ValueError, match="boot_draws must be an integer in \\[1, 6\\]"):
         interval_calibration(draw, redraws=6, boot_draws=7)
+
+
+def test_rke_from_the_shared_self_search_equals_rke_alone():
+    # With other neighbour scores the generated set's kernel sum comes from its
+    # self-search tiles (Context.want_kernel_sum); alone, from its own pass: same keys.
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 40)), rng.normal(size=(300, 40)) + 0.2
+    alone = score_features(real, fake, scores=["rke"]).set_index("score")["value"]["rke"]
+    shared = score_features(real, fake, scores=["rke", "kl_fake_real", "precision"]).set_index("score")["value"]
+    assert shared["rke"] == pytest.approx(alone, rel=1e-12)

@@ -85,10 +85,6 @@ __all__ = [
     "count_within",
     "ksg_counts",
     "log_unit_ball_volume",
-    "exact_distances",
-    "exact_kneighbors",
-    "ball_counts",
-    "gaussian_kernel_sum",
 ]
 
 METRICS = ("euclidean", "chebyshev")
@@ -102,7 +98,7 @@ ALGORITHMS = ("auto", "tree", "brute")
 TREE_MAX_DIM = 10
 BRUTE_MIN_DIM = 20
 BRUTE_MAX_PAIRS = 4 * 10**10
-CPU_TILE_BYTES = 48 * 2**20
+CPU_TILE_BYTES = 256 * 2**20
 # Per-buffer tile size on the CPU: every worker's buffers together stay in
 # the last-level cache.
 _CPU_CACHE_BYTES = 4 * 2**20
@@ -520,7 +516,8 @@ class _Pairwise:
     ``|a - inf|`` otherwise), so padding costs no extra pass.
     """
 
-    def __init__(self, q: torch.Tensor, r: torch.Tensor, metric: str, blocks: tuple[int, ...], width: int):
+    def __init__(self, q: torch.Tensor, r: torch.Tensor, metric: str, blocks: tuple[int, ...], width: int,
+                 centred: bool = False):
         self.metric = metric
         self.width = width
         pad = width - r.shape[0]
@@ -535,9 +532,11 @@ class _Pairwise:
             if metric == "euclidean" and b > 1:
                 # The centre is the mean rounded to a power-of-two step no
                 # larger than the column's spread, so integer-valued data
-                # stays exact (and exact ties stay ties).
-                centre = _round_centre(rb)
-                qb, rb = qb - centre, rb - centre
+                # stays exact (and exact ties stay ties). ``centred``: the
+                # caller has centred the data already.
+                if not centred:
+                    centre = _round_centre(rb)
+                    qb, rb = qb - centre, rb - centre
                 qn = (qb * qb).sum(1, keepdim=True)
                 rn = (rb * rb).sum(1, keepdim=True)
                 left = torch.cat([qb, qn, torch.ones_like(qn)], dim=1).contiguous()
@@ -555,20 +554,20 @@ class _Pairwise:
                 self.parts.append(("abs", qb.contiguous(), torch.cat([rb, filler]).contiguous()))
                 self.sq_norms.append(None)
 
-    def tile(self, s: int, e: int, out: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
-        """Keys of rows ``s:e`` against every reference row (in ``out``, or a new tensor)."""
+    def tile(self, s: int, e: int, out: torch.Tensor, tmp: torch.Tensor | None, c0: int = 0) -> torch.Tensor:
+        """Keys of rows ``s:e`` against the reference rows from ``c0`` on (in ``out``, or a new tensor)."""
         for bi, (kind, left, right) in enumerate(self.parts):
             dst = out if bi == 0 else tmp
             if kind == "mm":
-                torch.mm(left[s:e], right, out=dst)
+                torch.mm(left[s:e], right[:, c0:], out=dst)
             elif kind == "sq":  # a 1-D euclidean block
-                torch.sub(left[s:e], right, out=dst)
+                torch.sub(left[s:e], right[:, c0:], out=dst)
                 dst.mul_(dst)
             else:
                 # The max-norm, the only block. cdist computes max |a - b|
                 # exactly like the other paths, in one call: a per-dimension
                 # loop of small ops costs a thread barrier per op.
-                return torch.cdist(left[s:e], right, p=math.inf)
+                return torch.cdist(left[s:e], right[c0:], p=math.inf)
             if bi > 0:
                 torch.maximum(out, tmp, out=out)
         return out
@@ -617,6 +616,52 @@ class _Scratch:
         return flags.view(torch.uint8).sum(1, dtype=torch.int32)
 
 
+def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state, body) -> list:
+    """Call ``body(s, e, state)`` for every row tile, on ``workers`` threads; return the states.
+
+    Each worker makes its own ``state`` (buffers, accumulators) with
+    ``make_state()`` and runs torch single-threaded: independent tiles need
+    no thread barrier per torch call. Tiles are handed out from one queue.
+    """
+    states = []
+    lock = threading.Lock()
+    pending = iter(tiles)
+
+    def next_tiles():
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            yield item
+
+    def work():
+        state = make_state()
+        with lock:
+            states.append(state)
+        for s, e in next_tiles():
+            body(s, e, state)
+
+    if workers <= 1:
+        work()
+        return states
+
+    def worker():
+        torch.set_num_threads(1)  # this thread's torch calls only
+        work()
+
+    before = torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for fut in [pool.submit(worker) for _ in range(workers)]:
+                fut.result()
+    finally:
+        # set_num_threads in a worker also changes the default that new
+        # threads start from: restore it
+        torch.set_num_threads(before)
+    return states
+
+
 class _Tiling:
     """Row tiles against all (padded) columns, sized from the memory budget.
 
@@ -653,39 +698,8 @@ class _Tiling:
         workers need no other coordination.
         """
         tiles = [(s, min(self.n_rows, s + self.rows)) for s in range(0, self.n_rows, self.rows)]
-
-        def work(queue):
-            scratch = _Scratch(self.n_buffers, self.rows, self.width, self.like)
-            for s, e in queue:
-                body(s, e, scratch.views(e - s), scratch)
-
-        if self.workers == 1:
-            work(tiles)
-            return
-        lock = threading.Lock()
-        pending = iter(tiles)
-
-        def next_tiles():
-            while True:
-                with lock:
-                    item = next(pending, None)
-                if item is None:
-                    return
-                yield item
-
-        def worker():
-            torch.set_num_threads(1)  # this thread's torch calls only
-            work(next_tiles())
-
-        before = torch.get_num_threads()
-        try:
-            with ThreadPoolExecutor(self.workers) as pool:
-                for fut in [pool.submit(worker) for _ in range(self.workers)]:
-                    fut.result()
-        finally:
-            # set_num_threads in a worker also changes the default that new
-            # threads start from: restore it
-            torch.set_num_threads(before)
+        _run_tiles(tiles, self.workers, lambda: _Scratch(self.n_buffers, self.rows, self.width, self.like),
+                   lambda s, e, scratch: body(s, e, scratch.views(e - s), scratch))
 
     def mask_self(self, tiles, s: int, e: int) -> None:
         """Exclude each point from its own neighbours: its key becomes ``+inf``."""
@@ -943,153 +957,3 @@ def ksg_counts(
         nx, ny = _both(lambda v, r: _tree_count(v, r, metric, False, x.dtype), xn, yn, ex, ey)
     like = x.new_empty(0, dtype=torch.int64)
     return KsgCounts(_to_torch(nx, like), _to_torch(ny, like), _to_torch(eps, x), algo)
-
-
-# --------------------------------------------------- exact euclidean balls
-# Extra candidates re-ranked by exact distances in :func:`exact_kneighbors`, so
-# rounding in a search path cannot swap the k-th neighbour with the next one.
-_EXACT_SLACK = 4
-
-
-def exact_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances ``|a_i - b_i|`` of paired rows, computed directly, as float64.
-
-    The one computation behind every distance that :func:`exact_kneighbors`
-    and :func:`ball_counts` compare: ``sqrt(sum((a - b)^2))`` row by row in
-    numpy (contiguous rows, the same summation order for every pair of the
-    same dimension), so the distance of a pair does not depend on which
-    call, tile or argument order produced it. ``|a - b|`` is exactly
-    ``|b - a|``, and a copy is at distance exactly 0.
-    """
-    diff = np.ascontiguousarray(a, dtype=np.float64) - np.ascontiguousarray(b, dtype=np.float64)
-    diff *= diff
-    return np.sqrt(diff.sum(axis=1))
-
-
-def exact_kneighbors(
-    x: torch.Tensor, k: int, *, ref: torch.Tensor | None = None, max_memory: int | None = None
-) -> Neighbors:
-    """The ``k`` nearest euclidean neighbours with distances from :func:`exact_distances`.
-
-    The search (:func:`kneighbors`, either path) proposes ``k + 4``
-    candidates; their distances are recomputed by :func:`exact_distances` and
-    re-ranked (ties by row index), so the returned distances are bit-identical
-    to the ones :func:`ball_counts` compares against. Used by the sample-quality
-    scores, whose ball tests must agree exactly with the radii (a point on a
-    ball's boundary is outside).
-
-    Parameters
-    ----------
-    x, k, ref, max_memory
-        As in :func:`kneighbors` (euclidean metric).
-
-    Returns
-    -------
-    Neighbors
-        ``dist`` float64 on ``x``'s device, ``index`` int64, both ``(n, k)``.
-    """
-    _, k, ref, _ = _check_query(x, k, ref, "euclidean", "auto")
-    avail = x.shape[0] - 1 if ref is None else ref.shape[0]
-    kc = min(avail, k + _EXACT_SLACK)
-    nb = kneighbors(x, kc, ref=ref, return_index=True, max_memory=max_memory)
-    idx = nb.index.cpu().numpy()
-    xn = _numpy64(x)
-    rn = xn if ref is None else _numpy64(ref)
-    n, d = xn.shape
-    # Row tiles within the memory budget: the paired rows (query copies,
-    # candidates, differences) are 3 * kc * d float64 values per query row.
-    # Each row's distances are computed alike in any tile (bit-identical).
-    dist = np.empty((n, kc), dtype=np.float64)
-    rows = _tile_rows(n, kc * d, 3, 8, _budget(x.device, max_memory))
-    for s in range(0, n, rows):
-        e = min(n, s + rows)
-        dist[s:e] = exact_distances(np.repeat(xn[s:e], kc, axis=0), rn[idx[s:e].ravel()]).reshape(e - s, kc)
-    order = np.lexsort((idx, dist), axis=1)[:, :k]
-    dist = np.take_along_axis(dist, order, axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    return Neighbors(torch.from_numpy(dist).to(x.device), torch.from_numpy(idx).to(x.device), nb.algorithm)
-
-
-def ball_counts(
-    query: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, *, max_memory: int | None = None
-) -> torch.Tensor:
-    """For each query row, the number of balls ``B(ref_i, radii_i)`` holding it strictly.
-
-    Counts ``#{i : |q - ref_i| < radii_i}`` with the distance of
-    :func:`exact_distances` (precision, recall and density of Kynkäänniemi et
-    al. 2019 and Naeem et al. 2020). Brute force in row tiles (memory budget
-    ``max_memory`` as in :func:`kneighbors`): each tile's squared distances
-    come from the matrix-product expansion; the pairs whose expansion lies
-    within its rounding bound (module notes) of ``radii_i^2`` are decided by
-    the exact distance, so a point exactly on a boundary (a copy of a
-    reference row's k-th neighbour) is outside, whatever the rounding.
-
-    Parameters
-    ----------
-    query : torch.Tensor, shape (n, d)
-    ref : torch.Tensor, shape (m, d)
-    radii : torch.Tensor, shape (m,)
-        Radii from :func:`exact_kneighbors` (or any non-negative values).
-
-    Returns
-    -------
-    torch.Tensor
-        int64 counts of shape (n,), on ``query``'s device.
-    """
-    n, m = query.shape[0], ref.shape[0]
-    if ref.shape[1] != query.shape[1]:
-        raise ValueError(f"ref must have {query.shape[1]} columns like query; got {ref.shape[1]}")
-    if radii.shape != (m,):
-        raise ValueError(f"radii must have shape ({m},); got {tuple(radii.shape)}")
-    ref = ref.to(device=query.device, dtype=query.dtype)
-    tiling = _Tiling(n, m, 1, 2, query, _budget(query.device, max_memory))
-    pw = _Pairwise(query, ref, "euclidean", (query.shape[1],), tiling.width)
-    rad = radii.to(device=query.device, dtype=query.dtype)
-    r2 = torch.zeros(tiling.width, dtype=query.dtype, device=query.device)
-    r2[:m] = rad * rad
-    unit = _UNIT_ROUNDOFF.get(query.dtype, 2.0**-24)
-    # rounding of r^2 itself (a few units in the last place)
-    r2_slack = 4.0 * unit * float(r2.max()) if m else 0.0
-    qn, rn, radn = _numpy64(query), _numpy64(ref), _numpy64(rad)
-    counts = torch.empty(n, dtype=torch.int64, device=query.device)
-
-    def body(s, e, tiles, scratch):
-        D = pw.tile(s, e, *tiles)
-        # One bound per tile (the largest row's): the window of undecided pairs
-        # stays tiny, and the two thresholds are vectors, not tiles.
-        slack = pw.key_slack(s, e, query.dtype)
-        slack = (float(slack.max()) if isinstance(slack, torch.Tensor) else slack) + r2_slack
-        lo, hi = r2 - slack, r2 + slack
-        inside = (D < lo).sum(1)
-        amb = ((D >= lo) & (D <= hi)).nonzero()
-        if amb.shape[0]:
-            rows, cols = amb[:, 0].cpu().numpy(), amb[:, 1].cpu().numpy()
-            hit = exact_distances(qn[s + rows], rn[cols]) < radn[cols]
-            extra = np.bincount(rows[hit], minlength=e - s)
-            inside = inside + torch.from_numpy(extra).to(inside.device)
-        counts[s:e] = inside
-
-    tiling.run(body)
-    return counts
-
-
-def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | None = None) -> float:
-    """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over all ordered pairs, diagonal included.
-
-    Row tiles of the squared distances (matrix-product expansion on centred
-    data, clamped at 0: a smooth kernel needs no exact boundary) within the
-    memory budget ``max_memory`` (bytes, as in :func:`kneighbors`).
-    """
-    n = x.shape[0]
-    budget = _budget(x.device, max_memory)
-    pw = _Pairwise(x, x, "euclidean", (x.shape[1],), n)
-    rows = _tile_rows(n, n, 2, x.element_size(), budget)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    scale = -1.0 / (bandwidth * bandwidth)
-    out = torch.empty(rows, n, dtype=x.dtype, device=x.device)
-    tmp = torch.empty_like(out)
-    for s in range(0, n, rows):
-        e = min(n, s + rows)
-        d2 = pw.tile(s, e, out[: e - s], tmp[: e - s]).clamp_(min=0.0)
-        total += torch.exp_(d2.mul_(scale)).sum(dtype=torch.float64)
-    return float(total)

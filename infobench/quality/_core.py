@@ -12,9 +12,11 @@ half-samples drawn without replacement, neighbourhoods recomputed; see
 :mod:`infobench.quality.bootstrap`).
 
 Every neighbour search and ball test goes through the estimators' engine
-(:func:`~infobench.estimators._neighbors.exact_kneighbors`,
-:func:`~infobench.estimators._neighbors.ball_counts`): radii and ball tests
-use the same exact distance, so a point on a ball's boundary is outside.
+(:func:`~infobench.estimators._exact_pairs.pair_search`): radii and ball
+tests use the same exact distance, so a point on a ball's boundary is
+outside. A :class:`Context` runs one self-search per set (half a pass over
+its pairs) and one cross-search per pair of sets, which gives the nearest
+neighbours in both directions and both ball counts at once.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import numpy as np
 import torch
 
 from infobench._validation import check_float, check_int, check_samples
-from infobench.estimators._neighbors import Neighbors, ball_counts, exact_kneighbors
+from infobench.estimators._exact_pairs import gaussian_kernel_sum, pair_search
+from infobench.estimators._neighbors import Neighbors
 
 __all__ = [
     "DIRECTIONS",
@@ -42,6 +45,7 @@ __all__ = [
     "Outcome",
     "Params",
     "ScoreSpec",
+    "prepare",
     "register_group",
     "resolve_scores",
 ]
@@ -227,12 +231,22 @@ def cli_options() -> dict[str, CliOption]:
 SCORES: dict[str, ScoreSpec] = {}
 # group name -> (function(ctx, names) -> {score: Outcome}, its score names in order)
 GROUPS: dict[str, tuple[Callable[["Context", tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
+# group name -> function(ctx) announcing work that a shared pass can do (see prepare)
+PREPARE: dict[str, Callable[["Context"], None]] = {}
 
 
-def register_group(name: str, specs: list[ScoreSpec]):
-    """Decorator: register a score group computing ``specs``."""
+def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Context"], None] | None = None):
+    """Decorator: register a score group computing ``specs``.
+
+    ``prepare(ctx)``, when given, runs on the root context before any group
+    computes (:func:`prepare`), so that the group can announce work that a
+    shared neighbour pass does at little extra cost (e.g.
+    :meth:`Context.want_kernel_sum`).
+    """
 
     def deco(func):
+        if prepare is not None:
+            PREPARE[name] = prepare
         for spec in specs:
             if spec.name in SCORES:
                 raise ValueError(f"score {spec.name!r} is already registered")
@@ -243,6 +257,13 @@ def register_group(name: str, specs: list[ScoreSpec]):
         return func
 
     return deco
+
+
+def prepare(ctx: "Context", names: tuple[str, ...]) -> None:
+    """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context."""
+    for group, (_, members) in GROUPS.items():
+        if group in PREPARE and any(n in names for n in members):
+            PREPARE[group](ctx)
 
 
 def _ensure_loaded() -> None:
@@ -326,6 +347,8 @@ class Context:
         self._self: dict[str, Neighbors] = {}
         self._cross: dict[tuple[str, str], Neighbors] = {}
         self._inside: dict[tuple[str, str], torch.Tensor] = {}
+        self._kernel_wanted: dict[str, float] = {}
+        self._kernel: dict[tuple[str, float], float] = {}
 
     # -------------------------------------------------------------- sets
     def features(self, which: str) -> torch.Tensor:
@@ -392,28 +415,64 @@ class Context:
                     f"{key} features need more than {kmax} samples for neighbour scores "
                     f"(k={self.params.k}, knn_k={self.params.knn_k}); got {x.shape[0]}"
                 )
-            self._self[key] = exact_kneighbors(x, kmax, max_memory=self.params.max_memory)
+            bandwidth = self._kernel_wanted.pop(key, None)
+            res = pair_search(x, kmax, kernel_bandwidth=bandwidth, max_memory=self.params.max_memory)
+            self._self[key] = res.rows
+            if bandwidth is not None:
+                self._kernel[(key, bandwidth)] = res.kernel_sum
         return self._self[key]
+
+    def want_kernel_sum(self, which: str, bandwidth: float) -> None:
+        """Announce :meth:`kernel_sum` of ``which``: computed with its self-search, from the same tiles."""
+        key = self._key(which)
+        if key not in self._self:
+            self._kernel_wanted[key] = bandwidth
+
+    def kernel_sum(self, which: str, bandwidth: float) -> float:
+        """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over the rows of ``which`` (ordered pairs, diagonal included)."""
+        key = self._key(which)
+        if (key, bandwidth) not in self._kernel:
+            x = self.features(key)
+            self._kernel[(key, bandwidth)] = gaussian_kernel_sum(x, bandwidth, max_memory=self.params.max_memory)
+        return self._kernel[(key, bandwidth)]
 
     def radii(self, which: str) -> torch.Tensor:
         """Distance of every row of ``which`` to its k-th nearest other row (the PRDC ball radius)."""
         return self.self_knn(which).dist[:, self.params.k - 1]
 
+    def _has_radii(self, which: str) -> bool:
+        return self.features(which).shape[0] > max(self.params.k, self.params.knn_k)
+
+    def _pair(self, a: str, b: str) -> None:
+        """One cross-search between sets ``a`` and ``b``: nearest neighbours both ways, both ball counts."""
+        q, r = self.features(a), self.features(b)
+        kk = min(self.params.knn_k, r.shape[0], q.shape[0])
+        if a == b:
+            self._cross[(a, b)] = pair_search(q, kk, ref=r, max_memory=self.params.max_memory).rows
+            return
+        res = pair_search(q, kk, ref=r, both_sides=True,
+                          ref_radii=self.radii(b) if self._has_radii(b) else None,
+                          x_radii=self.radii(a) if self._has_radii(a) else None,
+                          max_memory=self.params.max_memory)
+        self._cross[(a, b)], self._cross[(b, a)] = res.rows, res.cols
+        if res.rows_inside is not None:
+            self._inside[(a, b)] = res.rows_inside
+        if res.cols_inside is not None:
+            self._inside[(b, a)] = res.cols_inside
+
     def cross(self, query: str, ref: str) -> Neighbors:
         """The ``knn_k`` nearest ``ref`` rows of every ``query`` row (exact distances)."""
         key = (self._key(query), self._key(ref))
         if key not in self._cross:
-            q, r = self.features(key[0]), self.features(key[1])
-            self._cross[key] = exact_kneighbors(q, min(self.params.knn_k, r.shape[0]), ref=r,
-                                                max_memory=self.params.max_memory)
+            self._pair(*key)
         return self._cross[key]
 
     def inside(self, query: str, ref: str) -> torch.Tensor:
         """Per ``query`` row: the number of ``ref`` balls (radius :meth:`radii`) holding it strictly."""
         key = (self._key(query), self._key(ref))
         if key not in self._inside:
-            q, r = self.features(key[0]), self.features(key[1])
-            self._inside[key] = ball_counts(q, r, self.radii(key[1]), max_memory=self.params.max_memory)
+            self.radii(key[1])  # raises when the set is too small for balls
+            self._pair(*key)
         return self._inside[key]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from infobench._validation import check_float
-from infobench.estimators._neighbors import exact_kneighbors, gaussian_kernel_sum
+from infobench.estimators._exact_pairs import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
 from infobench.quality._core import (
@@ -367,12 +367,24 @@ def _group_vendi(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     return {"vendi": Outcome(v, 0, ctx.fake.shape[0], extras={"q": ctx.params.vendi_q}, note=note)}
 
 
-@register_group("rke", _DIVERSITY[1:])
-def _group_rke(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+def _rke_bandwidth(ctx: Context) -> float:
+    """The kernel width: ``rke_bandwidth``, or the median distance between this context's real rows.
+
+    From the context's own real set, so that the intervals include the
+    variability of the median heuristic (a fixed width made them half as wide).
+    """
     bw = ctx.params.rke_bandwidth
-    if bw is None:
-        # From this context's own real set, so that the intervals include the
-        # variability of the median heuristic (a fixed width made them half as wide).
-        bw = median_distance(ctx.real, ctx.rng("rke_bandwidth"))
-    return {"rke": Outcome(_rke(ctx.fake, bw, ctx.params.max_memory), ctx.real.shape[0], ctx.fake.shape[0],
-                           extras={"bandwidth": bw})}
+    return median_distance(ctx.real, ctx.rng("rke_bandwidth")) if bw is None else bw
+
+
+def _prepare_rke(ctx: Context) -> None:
+    # the generated set's self-search (kNN KL, entropy, PRDC) then gives the kernel sum from its own tiles
+    ctx.want_kernel_sum("fake", _rke_bandwidth(ctx))
+
+
+@register_group("rke", _DIVERSITY[1:], prepare=_prepare_rke)
+def _group_rke(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
+    bw = _rke_bandwidth(ctx)
+    n = ctx.fake.shape[0]
+    value = -math.log(ctx.kernel_sum("fake", bw) / (n * n))
+    return {"rke": Outcome(value, ctx.real.shape[0], n, extras={"bandwidth": bw})}

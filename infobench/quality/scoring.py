@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from infobench._validation import as_generator, check_bool, check_int, resolve_device
-from infobench.quality._core import SCORES, Context, Params, as_features, resolve_scores, same_dim
+from infobench.quality._core import SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
 from infobench.quality._progress import progress_bar
 from infobench.quality.bootstrap import check_bootstrap, evaluate
 from infobench.quality.features import extract, make_extractor
@@ -120,6 +121,8 @@ def score_features(
     t = None if train is None else as_features(train, "train", device=dev)
     if t is not None:
         same_dim(r, t, "real", "train")
+        if t.shape == r.shape and torch.equal(t, r):
+            t = None  # the reference is its own training split: share its neighbour searches
     has_probs = real_probs is not None and fake_probs is not None
     names = resolve_scores(scores, has_probs=has_probs)
     rp = fp = None
@@ -134,6 +137,7 @@ def score_features(
     if t is not None:
         check_sizes("train", t.shape[0], tuple(n for n in names if SCORES[n].needs == "train"), p, "train")
     ctx = Context(r, f, rp, fp, t, p, seed)
+    prepare(ctx, names)
     rows = evaluate(ctx, names, bootstrap=bootstrap, level=level)
     return frame([dict(row, fake="fake", source="features") for row in rows], {"params": dataclasses.asdict(p)})
 
@@ -332,6 +336,7 @@ class Scorer:
         feats, probs = self.features(images)
         ctx = Context(self.real_feats, feats, self.real_probs, probs, None, self.params, self.seed,
                       heldout=self.heldout_feats)
+        prepare(ctx, names or self.names)
         with progress_bar(self.progress and bootstrap > 0, f"bootstrap {name}", bootstrap) as advance:
             rows = evaluate(ctx, names or self.names, bootstrap=bootstrap, level=level, advance=advance)
         return [dict(row, fake=name, source=source, note="; ".join(x for x in (row["note"], resize_note) if x))

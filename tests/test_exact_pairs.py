@@ -1,0 +1,124 @@
+"""The one-pass exact pair search against brute force over every pair (exact_distances, cdist).
+
+Every comparison is exact (``assert_array_equal``): the search must return
+the distances of :func:`exact_distances` for the true k nearest rows, and
+strict ball counts, whatever the screening dtype (float32 from 32
+dimensions on), the tiling (small ``max_memory`` forces many tiles shared by
+two worker threads) or the side (rows, columns).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from infobench.estimators import _exact_pairs as ep
+
+
+def all_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    i, j = np.meshgrid(np.arange(len(a)), np.arange(len(b)), indexing="ij")
+    return ep.exact_distances(a[i.ravel()], b[j.ravel()]).reshape(len(a), len(b))
+
+
+def knn_truth(dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k smallest per row, ties by index (a stable sort on the distances)."""
+    order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(dist, order, axis=1), order
+
+
+def _data(kind: str, n: int, d: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "integer":  # many exact ties: every squared distance is an integer
+        return rng.integers(-1, 2, size=(n, d)).astype(np.float64)
+    x = rng.normal(size=(n, d)) * np.exp(rng.normal(size=d)) + 1000.0  # offset: centring matters
+    return x
+
+
+@pytest.mark.parametrize("d", [1, 5, 40, 96])
+@pytest.mark.parametrize("kind", ["normal", "integer"])
+def test_self_search_matches_all_pairs_with_copies(d, kind):
+    x = _data(kind, 230, d, d)
+    x[20:24] = x[3]  # copies: other rows at distance exactly 0
+    dist = all_pairs(x, x)
+    np.fill_diagonal(dist, np.inf)
+    res = ep.pair_search(torch.as_tensor(x), 6, max_memory=20_000)
+    want_d, want_i = knn_truth(dist, 6)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), want_d)
+    if kind == "normal":  # continuous data: no ties, so the indices are determined
+        np.testing.assert_array_equal(res.rows.index.numpy(), want_i)
+    assert (res.rows.dist.numpy()[[3, 20, 21, 22, 23], :4] == 0).all()
+
+
+@pytest.mark.parametrize("d", [2, 64])
+@pytest.mark.parametrize("kind", ["normal", "integer"])
+def test_cross_search_both_sides_and_both_ball_counts(d, kind):
+    rng = np.random.default_rng(7 + d)
+    real = _data(kind, 210, d, 100 + d)
+    fake = _data(kind, 170, d, 200 + d)
+    fake[:60] = real[rng.choice(210, 60, replace=False)]  # copies of real rows
+    rr = all_pairs(real, real)
+    np.fill_diagonal(rr, np.inf)
+    ff = all_pairs(fake, fake)
+    np.fill_diagonal(ff, np.inf)
+    r_radii = np.sort(rr, 1)[:, 4]
+    f_radii = np.sort(ff, 1)[:, 4]
+    rf = all_pairs(real, fake)
+    res = ep.pair_search(torch.as_tensor(real), 3, ref=torch.as_tensor(fake), both_sides=True,
+                         ref_radii=torch.as_tensor(f_radii), x_radii=torch.as_tensor(r_radii), max_memory=30_000)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(rf, 3)[0])
+    np.testing.assert_array_equal(res.cols.dist.numpy(), knn_truth(rf.T, 3)[0])
+    # real rows inside generated balls (recall), generated rows inside real balls (precision / density)
+    np.testing.assert_array_equal(res.rows_inside.numpy(), (rf < f_radii[None, :]).sum(1))
+    np.testing.assert_array_equal(res.cols_inside.numpy(), (rf < r_radii[:, None]).sum(0))
+    if kind == "normal":  # (on the small integer grid many radii are 0: nothing is strictly inside)
+        assert (res.cols_inside.numpy()[:60] >= 1).all()  # a copy of a real row is inside that row's ball
+
+
+def test_certificate_failure_is_searched_again_exactly(monkeypatch):
+    # A 64-d integer cube: hundreds of rows tie at each distance, far more than
+    # the extra candidates, so the float32 certificate fails for most rows and
+    # the float64 re-search must still give the exact k-th distances.
+    monkeypatch.setattr(ep, "_EXTRA", 1)
+    x = _data("integer", 300, 64, 5)
+    dist = all_pairs(x, x)
+    np.fill_diagonal(dist, np.inf)
+    res = ep.pair_search(torch.as_tensor(x), 5, max_memory=50_000)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(dist, 5)[0])
+    idx = res.rows.index.numpy()
+    assert not (idx == np.arange(300)[:, None]).any()  # never a row itself
+
+
+def test_kernel_sum_over_the_upper_triangle_equals_the_dense_sum():
+    from scipy.spatial.distance import cdist
+
+    x = np.random.default_rng(3).normal(size=(301, 9))
+    dense = np.exp(-cdist(x, x, "sqeuclidean") / 1.3**2).sum()
+    got = ep.gaussian_kernel_sum(torch.as_tensor(x), 1.3, max_memory=10_000)
+    assert got == pytest.approx(dense, rel=1e-12)
+
+
+def test_kernel_sum_from_float32_screening_keys_within_its_bound():
+    # From 32 dimensions on the keys are float32: each term is within exp(+-slack / h^2)
+    # of its exact value; the sum's relative error stays far below 1e-4 (module notes).
+    from scipy.spatial.distance import cdist
+
+    x = np.random.default_rng(4).normal(size=(400, 48)) + 50.0
+    h = float(np.median(cdist(x[:100], x[:100])))
+    dense = np.exp(-cdist(x, x, "sqeuclidean") / h**2).sum()
+    got = ep.gaussian_kernel_sum(torch.as_tensor(x), h, max_memory=40_000)
+    assert got == pytest.approx(dense, rel=1e-4)
+    fused = ep.pair_search(torch.as_tensor(x), 3, kernel_bandwidth=h, max_memory=40_000)
+    assert fused.kernel_sum == pytest.approx(got, rel=1e-12)  # the same keys, whichever call
+
+
+def test_pair_search_validation():
+    x = torch.zeros(5, 2)
+    with pytest.raises(ValueError, match="ref must have 2 columns like x; got 3"):
+        ep.pair_search(x, 1, ref=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="k must be between 1 and 4; got 5"):
+        ep.pair_search(x, 5)
+    with pytest.raises(ValueError, match=r"ref_radii must have shape \(4,\); got \(3,\)"):
+        ep.pair_search(x, 1, ref=torch.zeros(4, 2), ref_radii=torch.ones(3))
+    with pytest.raises(ValueError, match="need ref"):
+        ep.pair_search(x, 1, both_sides=True)
+    with pytest.raises(ValueError, match="kernel_bandwidth is for a self-search"):
+        ep.pair_search(x, 1, ref=torch.zeros(4, 2), kernel_bandwidth=1.0)
