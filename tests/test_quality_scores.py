@@ -533,11 +533,9 @@ def test_max_memory_is_the_knob_and_tile_bytes_a_deprecated_alias(rng):
 
 
 def test_scores_declare_options_and_size_needs():
-    from infobench.quality._core import cli_options, declare_option
+    from infobench.quality._core import cli_options
 
     assert set(cli_options()) == {"k", "knn_k", "vendi_q"}
-    with pytest.raises(ValueError, match="declare_option: 'nope' is not a Params field"):
-        declare_option("nope", int, "")
     assert SCORES["precision"].size_need(Params(k=7), "fake") == (8, "k=7, knn_k=3")
     assert SCORES["fid"].size_need(Params(), "fake") == (2, "")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from infobench.commands.errors import UsageError
-from infobench.quality import available_scores, score
-from infobench.quality._core import Params, cli_options
+from infobench.quality import available_params, available_scores, score
+from infobench.quality._core import cli_options
 from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
 
 
@@ -27,11 +27,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="score names (default: all the extractor allows; see 'infobench score --list')")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, classifier, subsets, bootstrap (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    # Score parameters: each score module declares its own (infobench.quality._core.declare_option).
-    defaults = Params()
-    for opt in cli_options().values():
-        parser.add_argument("--" + opt.param.replace("_", "-"), type=opt.type, default=getattr(defaults, opt.param),
-                            help=opt.help)
+    # Score parameters: each is declared next to its score (infobench.quality._core.declare_param).
+    for spec in cli_options().values():
+        parser.add_argument(spec.option, type=spec.cli, default=spec.default, help=spec.help)
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
     parser.add_argument("--format", default="rich", metavar="F",
                         help="rich (terminal, default), md, csv, tex (latex) or html")
@@ -93,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.list:
         df = available_scores()
-        emit(df[["name", "label", "direction", "unit", "family", "summary"]].to_string(index=False), args.out)
+        params = available_params()
+        emit(df[["name", "label", "direction", "unit", "family", "param_defaults", "summary"]].to_string(index=False)
+             + "\n\nparameters (keywords of score(); the CLI options are listed by --help):\n"
+             + params[["name", "default", "option", "scores", "doc"]].to_string(index=False), args.out)
         return 0
     if args.real is None or not args.fake:
         raise UsageError("score needs --real SPEC and at least one --fake SPEC")

@@ -8,7 +8,8 @@
 :func:`score` returns a tidy DataFrame (one row per generated set and score);
 :func:`infobench.report.quality_tables.score_tables` turns it into the comparison
 table that ``infobench score`` prints. The scores, their directions and
-units are listed by :func:`available_scores`; the extractors are described
+units are listed by :func:`available_scores`, their parameters by
+:func:`available_params`; the extractors are described
 in :mod:`infobench.quality.features`, the inputs in
 :mod:`infobench.quality.inputs`, the intervals in
 :mod:`infobench.quality.bootstrap`, the orchestration in
@@ -26,12 +27,13 @@ from infobench.quality.scores_info import (
     vendi_score,
 )
 from infobench.quality.scores_standard import fid, fid_infinity, frechet_distance, kid, memorization, prdc
-from infobench.quality.scoring import COLUMNS, Scorer, available_scores, score, score_features
+from infobench.quality.scoring import COLUMNS, Scorer, available_params, available_scores, score, score_features
 
 __all__ = [
     "COLUMNS",
     "Params",
     "SCORES",
+    "available_params",
     "available_scores",
     "class_kl",
     "classes_covered",

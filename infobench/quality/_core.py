@@ -1,4 +1,4 @@
-"""Score registry, per-comparison context and the outcome types shared by the score modules.
+"""Score and score-parameter registries, per-comparison context and the outcome types shared by the score modules.
 
 A *score group* is one function computing several related scores from a
 :class:`Context` (e.g. precision, recall, density and coverage share their
@@ -9,7 +9,9 @@ the sizes of the two sets, and how its bootstrap interval is drawn
 (``"split"``: the score is recomputed on disjoint halves and quarters of
 both sets, with an estimated convergence rate; ``"subsample"``: on
 half-samples drawn without replacement, neighbourhoods recomputed; see
-:mod:`infobench.quality.bootstrap`).
+:mod:`infobench.quality.bootstrap`). Each parameter of a score is declared
+next to it with :func:`declare_param`; :class:`Params` is assembled from
+the declarations.
 
 Every neighbour search and ball test goes through the estimators' engine
 (:func:`~infobench.estimators._exact_pairs.pair_search`): radii and ball
@@ -24,16 +26,18 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
+import sys
 import warnings
 import zlib
-from dataclasses import dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from infobench._validation import check_float, check_int, check_samples
+from infobench._validation import check_int, check_samples
 from infobench.estimators._exact_pairs import gaussian_kernel_sum, pair_search
 from infobench.estimators._neighbors import Neighbors
 
@@ -43,8 +47,12 @@ __all__ = [
     "GROUPS",
     "Context",
     "Outcome",
+    "PARAMS",
+    "ParamSpec",
     "Params",
     "ScoreSpec",
+    "cli_options",
+    "declare_param",
     "prepare",
     "register_group",
     "resolve_scores",
@@ -87,9 +95,9 @@ class ScoreSpec:
         The fewest rows a set (``set_kind`` "real", "fake" or "train") needs,
         checked before any feature is computed (default: 2).
     params : tuple of str
-        The :class:`Params` fields the score reads (listed by
-        ``available_scores``; the CLI exposes those declared with
-        :func:`declare_option`).
+        The parameters the score reads, each declared with
+        :func:`declare_param` before the score is registered (an undeclared
+        name is an error); listed by ``available_scores``.
     """
 
     name: str
@@ -125,107 +133,243 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Params:
-    """Hyper-parameters of the scores (validated once, before any work).
+class ParamSpec:
+    """One score parameter, declared where it is used (:func:`declare_param`).
 
     Attributes
     ----------
-    k : int
-        Neighbourhood size of precision, recall, density and coverage (5, as
-        in Naeem et al. 2020).
-    knn_k : int
-        Neighbour index of the kNN entropy and KL divergence estimators (3).
-    vendi_q : float
-        Order q of the Vendi score (1: Shannon; ``inf`` allowed).
-    kid_subsets, kid_subset_size : int
-        KID is averaged over this many subsets of this size (100 x 1000, as in
-        Binkowski et al. 2018), capped at the smaller set's size.
-    fid_points : int
-        Number of sample sizes in the FID-infinity extrapolation.
-    fid_min_fraction : float
-        Smallest sample size of the extrapolation, as a fraction of n.
-    rke_bandwidth : float or None
-        Gaussian kernel width of the Renyi kernel entropy; ``None``: the median
-        distance between real features (median heuristic).
-    coverage_ratio : float
-        A class counts as covered when its share of generated predictions is
-        at least this fraction of its share of real predictions.
-    max_memory : int or None
-        Memory budget in bytes of one distance tile (the estimators'
-        ``max_memory``; default theirs).
-    tile_bytes : int or None
-        Deprecated alias of ``max_memory`` (one release).
+    name : str
+        Keyword of :class:`Params`, :func:`~infobench.quality.score` and
+        :func:`~infobench.quality.score_features`.
+    default : object
+        Value when not given.
+    check : callable ``(name, value)``
+        Raises (naming ``name`` and the value) when ``value`` is not valid;
+        its return value is not used (the value is kept as given). ``None``
+        is accepted unchecked for a parameter whose default is ``None``.
+    doc : str
+        One line: what the parameter sets.
+    cli : callable or None
+        The option's argparse ``type`` when the parameter is exposed as
+        ``--name-with-dashes`` on ``infobench score`` and ``infobench
+        validity`` (help: ``doc`` and the default); ``None``: Python only.
+    alias_of : str or None
+        For a renamed parameter kept one release: the new name. Giving the
+        alias warns (``DeprecationWarning``) and sets the new parameter.
+    deprecated : str
+        The advice of that warning (``"<name> is deprecated: <deprecated>"``).
+    module : str
+        The module that declared it.
     """
 
-    k: int = 5
-    knn_k: int = 3
-    vendi_q: float = 1.0
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    fid_points: int = 15
-    fid_min_fraction: float = 0.2
-    rke_bandwidth: float | None = None
-    coverage_ratio: float = 0.1
-    max_memory: int | None = None
-    tile_bytes: int | None = None
+    name: str
+    default: Any
+    check: Callable[[str, Any], Any] = field(repr=False)
+    doc: str
+    cli: Callable[[str], Any] | None = field(default=None, repr=False)
+    alias_of: str | None = None
+    deprecated: str = ""
+    module: str = ""
 
-    def __post_init__(self) -> None:
-        check_int("k", self.k, low=1)
-        check_int("knn_k", self.knn_k, low=1)
-        if not (isinstance(self.vendi_q, (int, float)) and not isinstance(self.vendi_q, bool)):
-            raise TypeError(f"vendi_q must be a number >= 0 (or inf); got {self.vendi_q!r}")
-        if not (self.vendi_q >= 0) or math.isnan(self.vendi_q):
-            raise ValueError(f"vendi_q must be a number >= 0 (or inf); got {self.vendi_q!r}")
-        check_int("kid_subsets", self.kid_subsets, low=2)
-        check_int("kid_subset_size", self.kid_subset_size, low=2)
-        check_int("fid_points", self.fid_points, low=3)
-        check_float("fid_min_fraction", self.fid_min_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.rke_bandwidth is not None:
-            check_float("rke_bandwidth", self.rke_bandwidth, low=0.0, low_open=True)
-        check_float("coverage_ratio", self.coverage_ratio, low=0.0, high=1.0, low_open=True)
-        if self.tile_bytes is not None:
-            check_int("tile_bytes", self.tile_bytes, low=1024)
-            if self.max_memory is not None and self.max_memory != self.tile_bytes:
-                raise ValueError(
-                    f"tile_bytes is a deprecated alias of max_memory: give one; got max_memory={self.max_memory}, "
-                    f"tile_bytes={self.tile_bytes}"
-                )
-            warnings.warn("tile_bytes is deprecated: use max_memory (bytes)", DeprecationWarning, stacklevel=3)
-            object.__setattr__(self, "max_memory", self.tile_bytes)
-            object.__setattr__(self, "tile_bytes", None)
-        if self.max_memory is not None:
-            check_int("max_memory", self.max_memory, low=1024)
+    @property
+    def option(self) -> str:
+        """The command-line option (``""`` when not exposed)."""
+        return "--" + self.name.replace("_", "-") if self.cli is not None else ""
+
+    @property
+    def help(self) -> str:
+        return f"{self.doc} (default {self.default})"
 
 
-def neighbour_need(params: "Params", set_kind: str) -> tuple[int, str]:
+# Declared by the score modules (declare_param), in declaration order; read by Params and the CLI.
+PARAMS: dict[str, ParamSpec] = {}
+_RESERVED = {"as_dict", "replace"}
+
+
+def declare_param(name: str, default: Any, *, check: Callable[[str, Any], Any], doc: str,
+                  cli: Callable[[str], Any] | None = None, alias_of: str | None = None,
+                  deprecated: str = "") -> ParamSpec:
+    """Declare a score parameter next to the score that reads it (one declaration per parameter).
+
+    Parameters
+    ----------
+    name : str
+        A new keyword (an identifier not declared yet).
+    default : object
+        Its value when not given; it must pass ``check`` (or be ``None``).
+    check : callable ``(name, value)``
+        A validator of :mod:`infobench._validation`, e.g.
+        ``functools.partial(check_int, low=1)``: raises naming the parameter
+        and the value.
+    doc : str
+        One line, listed by :func:`~infobench.quality.scoring.available_params`
+        and used as the CLI help.
+    cli : callable, optional
+        argparse ``type`` of the option ``--name-with-dashes`` (default: not
+        on the command line).
+    alias_of, deprecated : str, optional
+        A deprecated alias of the already-declared parameter ``alias_of``
+        (see :class:`ParamSpec`).
+
+    Returns
+    -------
+    ParamSpec
+
+    Raises
+    ------
+    ValueError
+        A name that is not an identifier, reserved or already declared, an
+        empty or multi-line ``doc``, or an unknown ``alias_of``.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or name in _RESERVED:
+        raise ValueError(f"score parameter name must be an identifier not starting with '_' and not one of "
+                         f"{sorted(_RESERVED)}; got {name!r}")
+    if name in PARAMS:
+        raise ValueError(f"score parameter {name!r} is already declared (in {PARAMS[name].module})")
+    if not isinstance(doc, str) or not doc.strip() or "\n" in doc:
+        raise ValueError(f"doc of score parameter {name!r} must be one non-empty line; got {doc!r}")
+    if alias_of is not None and alias_of not in PARAMS:
+        raise ValueError(f"score parameter {name!r}: alias_of must name a declared parameter; got {alias_of!r}")
+    if default is not None:
+        check(name, default)
+    module = sys._getframe(1).f_globals.get("__name__", "")
+    spec = ParamSpec(name, default, check, doc, cli, alias_of, deprecated, module)
+    PARAMS[name] = spec
+    return spec
+
+
+def _check_params(values: dict[str, Any]) -> dict[str, Any]:
+    """Every declared parameter's value (given or default), validated; deprecated aliases resolved."""
+    unknown = sorted(set(values) - set(PARAMS))
+    if unknown:
+        raise ValueError(f"unknown score parameter {unknown[0]!r}; valid parameters are {list(PARAMS)}")
+    out = {name: values.get(name, spec.default) for name, spec in PARAMS.items()}
+    aliases = [spec for spec in PARAMS.values() if spec.alias_of is not None]
+    for spec in aliases:
+        alias, target = spec.name, spec.alias_of
+        if out[alias] is None:
+            continue
+        spec.check(alias, out[alias])
+        if out[target] is not None and out[target] != out[alias]:
+            raise ValueError(f"{alias} is a deprecated alias of {target}: give one; got {target}={out[target]}, "
+                             f"{alias}={out[alias]}")
+        # stacklevel 4: _check_params <- Params.__init__ <- the caller of Params(...).
+        warnings.warn(f"{alias} is deprecated: {spec.deprecated}", DeprecationWarning, stacklevel=4)
+        out[target], out[alias] = out[alias], None
+    for name, spec in PARAMS.items():
+        if spec.alias_of is None and not (out[name] is None and spec.default is None):
+            spec.check(name, out[name])
+    return out
+
+
+class Params:
+    """Hyper-parameters of the scores, validated once, before any work.
+
+    Built from the parameters declared with :func:`declare_param` by the
+    score modules (each next to the score that reads it; the neighbour
+    parameters of :class:`Context` in this module):
+    ``Params(k=3, vendi_q=2.0)`` gives every other parameter its default.
+    The values are read as attributes (``params.k``); a ``Params`` is
+    immutable (assignment raises ``dataclasses.FrozenInstanceError``),
+    hashable and compares equal to one with the same values.
+    :func:`~infobench.quality.scoring.available_params` lists every
+    parameter with its default, its one-line doc and its CLI option.
+
+    Parameters
+    ----------
+    **values
+        Declared parameter names and their values. The parameters of this
+        module: ``k`` (int, 5: neighbourhood size of precision, recall,
+        density and coverage, as in Naeem et al. 2020), ``knn_k`` (int, 3:
+        neighbour index of the kNN entropy and KL divergence scores),
+        ``max_memory`` (int bytes or None: budget of one distance tile, the
+        estimators' ``max_memory``) and ``tile_bytes`` (its deprecated alias,
+        one release; read back as ``None``).
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the valid ones), or a value out
+        of its parameter's range (the message names the parameter and the
+        value).
+    TypeError
+        A value of the wrong type, named likewise.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        _ensure_loaded()
+        object.__setattr__(self, "_values", _check_params(values))
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            try:
+                return self._values[name]
+            except KeyError:
+                pass
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._values))
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+    def __reduce__(self):
+        return _params_from_values, (dict(self._values),)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every parameter and its value, in declaration order (a deprecated alias reads ``None``)."""
+        return dict(self._values)
+
+    def replace(self, **changes: Any) -> "Params":
+        """A copy with ``changes`` (validated like the constructor's keywords)."""
+        kept = {k: v for k, v in self._values.items() if k in PARAMS and PARAMS[k].alias_of is None}
+        return type(self)(**{**kept, **changes})
+
+
+def _params_from_values(values: dict[str, Any]) -> Params:
+    """Unpickle: the values were validated when the original was built."""
+    p = object.__new__(Params)
+    object.__setattr__(p, "_values", values)
+    return p
+
+
+# The neighbour parameters: Context reads them (self_knn, radii, cross, inside).
+declare_param("k", 5, check=partial(check_int, low=1), cli=int,
+              doc="neighbourhood size of precision, recall, density and coverage (Naeem et al. 2020)")
+declare_param("knn_k", 3, check=partial(check_int, low=1), cli=int,
+              doc="neighbour index of the kNN entropy and KL divergence scores")
+declare_param("max_memory", None, check=partial(check_int, low=1024),
+              doc="memory budget in bytes of one distance tile (None: the estimators' default)")
+declare_param("tile_bytes", None, check=partial(check_int, low=1024), alias_of="max_memory",
+              deprecated="use max_memory (bytes)", doc="deprecated alias of max_memory (one release)")
+
+
+def neighbour_need(params: Params, set_kind: str) -> tuple[int, str]:
     """Size need of the neighbour scores: more rows than the largest neighbour order."""
     return max(params.k, params.knn_k) + 1, f"k={params.k}, knn_k={params.knn_k}"
 
 
-@dataclass(frozen=True)
-class CliOption:
-    """A score parameter exposed on the command line (``--name-with-dashes``), declared by its score module."""
-
-    param: str
-    type: Callable[[str], Any]
-    help: str
-
-
-# Declared by the score modules (declare_option), read by infobench.commands.score.
-CLI_OPTIONS: dict[str, CliOption] = {}
-
-
-def declare_option(param: str, type: Callable[[str], Any], help: str) -> None:
-    """Expose the :class:`Params` field ``param`` as a CLI option (its default comes from :class:`Params`)."""
-    if param not in {f.name for f in fields(Params)}:
-        raise ValueError(f"declare_option: {param!r} is not a Params field")
-    CLI_OPTIONS[param] = CliOption(param, type, help)
-
-
-def cli_options() -> dict[str, CliOption]:
-    """Every declared CLI option, with the score modules loaded."""
+def cli_options() -> dict[str, ParamSpec]:
+    """The declared parameters exposed on the command line, with the score modules loaded."""
     _ensure_loaded()
-    return CLI_OPTIONS
+    return {name: spec for name, spec in PARAMS.items() if spec.cli is not None}
 
 
 SCORES: dict[str, ScoreSpec] = {}
@@ -245,15 +389,20 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
     """
 
     def deco(func):
-        if prepare is not None:
-            PREPARE[name] = prepare
         for spec in specs:
             if spec.name in SCORES:
                 raise ValueError(f"score {spec.name!r} is already registered")
             if spec.direction not in DIRECTIONS:
                 raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {spec.direction!r}")
+            undeclared = [p for p in spec.params if p not in PARAMS]
+            if undeclared:
+                raise ValueError(f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "
+                                 f"(declare it with declare_param first); declared: {list(PARAMS)}")
+        for spec in specs:
             SCORES[spec.name] = spec
         GROUPS[name] = (func, tuple(s.name for s in specs))
+        if prepare is not None:
+            PREPARE[name] = prepare
         return func
 
     return deco
@@ -266,12 +415,19 @@ def prepare(ctx: "Context", names: tuple[str, ...]) -> None:
             PREPARE[group](ctx)
 
 
+_LOADED = False
+
+
 def _ensure_loaded() -> None:
-    """Import every ``infobench/quality/scores_*.py``: each registers its scores on import."""
+    """Import every ``infobench/quality/scores_*.py``: each declares its parameters and registers its scores."""
+    global _LOADED
+    if _LOADED:
+        return
     package = Path(__file__).parent
     for info in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
         if info.name.startswith("scores_"):
             importlib.import_module(f"infobench.quality.{info.name}")
+    _LOADED = True
 
 
 def resolve_scores(scores: Any, *, has_probs: bool = True, has_train: bool = True) -> tuple[str, ...]:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from infobench.quality._core import (
     Outcome,
     ScoreSpec,
     as_features,
-    declare_option,
+    declare_param,
     neighbour_need,
     register_group,
     same_dim,
@@ -260,6 +261,9 @@ def _group_inception(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]
     return {n: Outcome(vals[n], 0, ctx.fake_probs.shape[0]) for n in names}
 
 
+declare_param("coverage_ratio", 0.1, check=partial(check_float, low=0.0, high=1.0, low_open=True),
+              doc="a class is covered when its share of generated predictions is at least this fraction of its "
+              "share of real predictions")
 _CLASSES = [
     ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "split", "classes",
               "divergence of predicted-class frequencies (class imbalance, missing classes)"),
@@ -283,7 +287,6 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     return out
 
 
-declare_option("knn_k", int, "neighbour order of the kNN entropy and KL (3)")
 _KL = [
     ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
               "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
@@ -349,7 +352,17 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
                                    note=note)}
 
 
-declare_option("vendi_q", float, "order q of the Vendi score (1)")
+def _check_order(name: str, q: Any) -> None:
+    """A Renyi order: a number >= 0, ``inf`` allowed."""
+    if not (isinstance(q, (int, float)) and not isinstance(q, bool)):
+        raise TypeError(f"{name} must be a number >= 0 (or inf); got {q!r}")
+    if not (q >= 0) or math.isnan(q):
+        raise ValueError(f"{name} must be a number >= 0 (or inf); got {q!r}")
+
+
+declare_param("vendi_q", 1.0, check=_check_order, cli=float, doc="order q of the Vendi score (1: Shannon; inf allowed)")
+declare_param("rke_bandwidth", None, check=partial(check_float, low=0.0, low_open=True),
+              doc="Gaussian kernel width of the Renyi kernel entropy (None: the median distance between real features)")
 _DIVERSITY = [
     ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
               "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),

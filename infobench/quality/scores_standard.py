@@ -10,6 +10,7 @@ and ball tests from the same exact distance).
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from infobench.quality._core import (
     Params,
     ScoreSpec,
     as_features,
-    declare_option,
+    declare_param,
     neighbour_need,
     register_group,
     same_dim,
@@ -486,6 +487,10 @@ def _fid_inf_need(params, set_kind: str) -> tuple[int, str]:
     return n, f"3 distinct sample sizes in the FID-infinity fit, fid_min_fraction={params.fid_min_fraction}"
 
 
+declare_param("fid_points", 15, check=partial(check_int, low=3),
+              doc="number of sample sizes in the FID-infinity extrapolation")
+declare_param("fid_min_fraction", 0.2, check=partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True),
+              doc="smallest sample size of the FID-infinity extrapolation, as a fraction of n")
 _FID_INF = [
     ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "split", "fid_inf",
               "FID extrapolated to infinitely many samples (bias in 1/N removed)",
@@ -511,6 +516,10 @@ def _group_fid_inf(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
                                note=note)}
 
 
+declare_param("kid_subsets", 100, check=partial(check_int, low=2),
+              doc="number of random subsets KID is averaged over (Binkowski et al. 2018)")
+declare_param("kid_subset_size", 1000, check=partial(check_int, low=2),
+              doc="rows of each KID subset, capped at the smaller set's size")
 _KID = [
     ScoreSpec("kid", "KID", "down", "", "standard", "features", "split", "kid",
               "unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
@@ -528,7 +537,6 @@ def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
                            std_err=None if math.isnan(se) else se)}
 
 
-declare_option("k", int, "neighbourhood size of precision/recall/density/coverage (5)")
 _PRDC = [
     ScoreSpec("precision", "precision", "up", "fraction", "standard", "features", "subsample", "prdc",
               "share of generated samples inside the real manifold (fidelity)", (0.0, 1.0), True,

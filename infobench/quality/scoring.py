@@ -18,14 +18,17 @@ import pandas as pd
 import torch
 
 from infobench._validation import as_generator, check_bool, check_int, resolve_device
-from infobench.quality._core import SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
+from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
 from infobench.quality._progress import progress_bar
 from infobench.quality.bootstrap import check_bootstrap, evaluate
 from infobench.quality.features import extract, make_extractor
 from infobench.quality.inputs import load_real, match_shape, materialize, parse_fake, subsample
 from infobench.quality.scores_info import as_probs
 
-__all__ = ["COLUMNS", "Scorer", "available_scores", "check_sizes", "frame", "parse_params", "score", "score_features"]
+__all__ = [
+    "COLUMNS", "Scorer", "available_params", "available_scores", "check_sizes", "frame", "parse_params", "score",
+    "score_features",
+]
 
 COLUMNS = [
     "fake", "source", "score", "label", "direction", "unit", "family", "value", "ci_low", "ci_high",
@@ -34,10 +37,34 @@ COLUMNS = [
 
 
 def available_scores() -> pd.DataFrame:
-    """The registered scores: name, label, direction (up/down/zero), unit, family, needs, bootstrap kind, summary."""
+    """The registered scores: name, label, direction (up/down/zero), unit, family, needs, bootstrap kind, summary.
+
+    The ``params`` column names the parameters each score reads and
+    ``param_defaults`` gives them as ``name=default``; their one-line docs
+    are listed by :func:`available_params`.
+    """
     resolve_scores(None)
-    return pd.DataFrame([{f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.name != "size_need"}
-                         for s in SCORES.values()])
+    rows = []
+    for s in SCORES.values():
+        row = {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.name != "size_need"}
+        row["param_defaults"] = ", ".join(f"{p}={PARAMS[p].default}" for p in s.params)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def available_params() -> pd.DataFrame:
+    """The declared score parameters: name, default, CLI option, the scores reading them, doc, declaring module.
+
+    Each is declared next to the score that reads it
+    (:func:`~infobench.quality._core.declare_param`); the keywords of
+    :func:`score`, :func:`score_features` and :class:`~infobench.quality._core.Params`.
+    """
+    resolve_scores(None)
+    return pd.DataFrame([
+        {"name": p.name, "default": p.default, "option": p.option,
+         "scores": ",".join(n for n, s in SCORES.items() if p.name in s.params), "doc": p.doc, "module": p.module}
+        for p in PARAMS.values()
+    ], columns=["name", "default", "option", "scores", "doc", "module"], dtype=object)
 
 
 def _fake_dict(fake: Any, names: Any) -> dict[str, Any]:
@@ -139,14 +166,11 @@ def score_features(
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
     rows = evaluate(ctx, names, bootstrap=bootstrap, level=level)
-    return frame([dict(row, fake="fake", source="features") for row in rows], {"params": dataclasses.asdict(p)})
+    return frame([dict(row, fake="fake", source="features") for row in rows], {"params": p.as_dict()})
 
 
 def parse_params(params: dict[str, Any]) -> Params:
-    valid = [f.name for f in dataclasses.fields(Params)]
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown score parameter {unknown[0]!r}; valid parameters are {valid}")
+    """The :class:`Params` of keyword arguments (an unknown name raises, listing the declared ones)."""
     return Params(**params)
 
 
@@ -242,10 +266,10 @@ def score(
     progress : bool
         Show rich progress bars (classifier training, features, bootstrap).
     **params
-        Score parameters (:class:`~infobench.quality._core.Params`): ``k``,
-        ``knn_k``, ``vendi_q``, ``kid_subsets``, ``kid_subset_size``,
-        ``fid_points``, ``fid_min_fraction``, ``rke_bandwidth``,
-        ``coverage_ratio``, ``max_memory`` (``tile_bytes``: its deprecated alias).
+        Score parameters (:class:`~infobench.quality._core.Params`), each
+        declared by the module of the score that reads it; listed with their
+        defaults and docs by :func:`available_params` (e.g. ``k``, ``knn_k``,
+        ``vendi_q``, ``max_memory``).
 
     Returns
     -------
@@ -348,5 +372,5 @@ class Scorer:
             "n_reference": len(self.real.reference),
             "extractor": {"name": self.extractor.name, **self.extractor.info},
             "seed": self.seed,
-            "params": dataclasses.asdict(self.params),
+            "params": self.params.as_dict(),
         }
