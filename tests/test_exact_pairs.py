@@ -33,14 +33,17 @@ def _data(kind: str, n: int, d: int, seed: int) -> np.ndarray:
     return x
 
 
+# 20 kB: 8-row tiles (column selection by plain topk); 400 kB: 168-row tiles,
+# whose column side goes through the group minima of _group_smallest.
+@pytest.mark.parametrize("max_memory", [20_000, 400_000])
 @pytest.mark.parametrize("d", [1, 5, 40, 96])
 @pytest.mark.parametrize("kind", ["normal", "integer"])
-def test_self_search_matches_all_pairs_with_copies(d, kind):
+def test_self_search_matches_all_pairs_with_copies(d, kind, max_memory):
     x = _data(kind, 230, d, d)
     x[20:24] = x[3]  # copies: other rows at distance exactly 0
     dist = all_pairs(x, x)
     np.fill_diagonal(dist, np.inf)
-    res = ep.pair_search(torch.as_tensor(x), 6, max_memory=20_000)
+    res = ep.pair_search(torch.as_tensor(x), 6, max_memory=max_memory)
     want_d, want_i = knn_truth(dist, 6)
     np.testing.assert_array_equal(res.rows.dist.numpy(), want_d)
     if kind == "normal":  # continuous data: no ties, so the indices are determined
@@ -48,9 +51,10 @@ def test_self_search_matches_all_pairs_with_copies(d, kind):
     assert (res.rows.dist.numpy()[[3, 20, 21, 22, 23], :4] == 0).all()
 
 
+@pytest.mark.parametrize("max_memory", [30_000, 400_000])
 @pytest.mark.parametrize("d", [2, 64])
 @pytest.mark.parametrize("kind", ["normal", "integer"])
-def test_cross_search_both_sides_and_both_ball_counts(d, kind):
+def test_cross_search_both_sides_and_both_ball_counts(d, kind, max_memory):
     rng = np.random.default_rng(7 + d)
     real = _data(kind, 210, d, 100 + d)
     fake = _data(kind, 170, d, 200 + d)
@@ -63,7 +67,7 @@ def test_cross_search_both_sides_and_both_ball_counts(d, kind):
     f_radii = np.sort(ff, 1)[:, 4]
     rf = all_pairs(real, fake)
     res = ep.pair_search(torch.as_tensor(real), 3, ref=torch.as_tensor(fake), both_sides=True,
-                         ref_radii=torch.as_tensor(f_radii), x_radii=torch.as_tensor(r_radii), max_memory=30_000)
+                         ref_radii=torch.as_tensor(f_radii), x_radii=torch.as_tensor(r_radii), max_memory=max_memory)
     np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(rf, 3)[0])
     np.testing.assert_array_equal(res.cols.dist.numpy(), knn_truth(rf.T, 3)[0])
     # real rows inside generated balls (recall), generated rows inside real balls (precision / density)
