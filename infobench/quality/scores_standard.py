@@ -150,26 +150,32 @@ FID_INF_MIN_PER_DIM = 4
 FID_INF_MIN_R2 = 0.5
 
 
-def _nested_moments(x: np.ndarray, order: np.ndarray, sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Mean and unbiased covariance of the first ``m`` rows of ``x[order]`` for every ``m`` in ``sizes`` (ascending).
+def _subset_moments(x: np.ndarray, subsets: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Mean and unbiased covariance of ``x[idx]`` for every row-index set ``idx`` (no repeats) in ``subsets``.
 
-    Nested subsets: the sums ``S1 = sum x`` and ``S2 = sum x x^T`` grow chunk
-    by chunk, so all sizes together cost one pass over the largest subset
-    (``O(n d^2)``), not one per size. The rows are shifted by the mean of the
-    whole set first, so ``(S2 - S1 S1^T / m) / (m - 1)`` loses no precision
-    to a large mean.
+    From the sums ``S1 = sum x`` and ``S2 = sum x x^T`` of a subset, or of
+    the whole set minus those of its complement when the subset holds more
+    than half of the rows, so a subset costs ``O(min(m, n - m) d^2)``. The
+    rows are shifted by the mean of the whole set first, so
+    ``(S2 - S1 S1^T / m) / (m - 1)`` loses no precision to a large mean.
     """
+    n, d = x.shape
     shift = x.mean(0)
-    d = x.shape[1]
-    s1, s2 = np.zeros(d), np.zeros((d, d))
-    out, done = [], 0
-    for m in sizes:
-        m = int(m)
-        if m > done:
-            chunk = x[order[done:m]] - shift
-            s1 += chunk.sum(0)
-            s2 += chunk.T @ chunk
-            done = m
+    xs = x - shift
+    whole = None
+    out = []
+    for idx in subsets:
+        m = idx.size
+        if 2 * m <= n:
+            part = xs[idx]
+            s1, s2 = part.sum(0), part.T @ part
+        else:
+            if whole is None:
+                whole = (xs.sum(0), xs.T @ xs)
+            keep = np.ones(n, dtype=bool)
+            keep[idx] = False
+            part = xs[keep]
+            s1, s2 = whole[0] - part.sum(0), whole[1] - part.T @ part
         out.append((shift + s1 / m, (s2 - np.outer(s1, s1) / m) / (m - 1)))
     return out
 
@@ -192,11 +198,13 @@ def _fid_infinity(real: torch.Tensor, fake: torch.Tensor, points: int, min_fract
             f"fid_inf needs at least 3 distinct sample sizes between {min_fraction:g} n and n; "
             f"n={n_f} generated samples give {len(sizes)}"
         )
-    a, b = _numpy64(real), _numpy64(fake)
-    sizes_r = np.maximum(2, np.round(sizes * n_r / n_f).astype(np.int64))
-    moments_r = _nested_moments(a, rng.permutation(n_r), sizes_r)
-    moments_f = _nested_moments(b, rng.permutation(n_f), sizes)
-    values = [frechet_distance(*mr, *mf) for mr, mf in zip(moments_r, moments_f)]
+    jr, jf = [], []
+    for m in sizes:
+        m_r = max(2, int(round(m * n_r / n_f)))
+        jr.append(rng.choice(n_r, m_r, replace=False))
+        jf.append(rng.choice(n_f, int(m), replace=False))
+    moments = zip(_subset_moments(_numpy64(real), jr), _subset_moments(_numpy64(fake), jf))
+    values = [frechet_distance(*mr, *mf) for mr, mf in moments]
     inv = 1.0 / sizes.astype(np.float64)
     design = np.column_stack([np.ones_like(inv), inv])
     vals = np.asarray(values)
@@ -215,9 +223,9 @@ def fid_infinity(
     FID is biased upwards by a term that is, to first order, linear in
     ``1/N`` (Chong & Forsyth 2020, Sec. 3). ``points`` sample sizes ``N``
     evenly spaced in ``[min_fraction * m, m]`` (``m`` generated samples) are
-    taken as nested subsets, the first N rows of one random order of each set
-    (so all sizes cost one pass over the data; each FID(N) has the
-    expectation of an independent draw of N rows), FID(N) is computed for each, and the
+    drawn without replacement, independently for each size (their moments
+    from sums over the subset or its complement, whichever is smaller:
+    :func:`_subset_moments`), FID(N) is computed for each, and the
     least-squares line ``FID(N) = FID_inf + b / N`` is extrapolated to
     ``1/N = 0``. Unlike the paper, which keeps the real statistics fixed,
     the real subset shrinks in proportion (``N * n / m`` rows), so the bias
