@@ -566,3 +566,14 @@ def test_rke_from_the_shared_self_search_equals_rke_alone():
     alone = score_features(real, fake, scores=["rke"]).set_index("score")["value"]["rke"]
     shared = score_features(real, fake, scores=["rke", "kl_fake_real", "precision"]).set_index("score")["value"]
     assert shared["rke"] == pytest.approx(alone, rel=1e-12)
+
+
+def test_subset_moments_equal_the_direct_mean_and_covariance():
+    # Small subsets from their own sums, large ones from the whole set minus the complement.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 6)) * 3.0 + 1e4  # a large mean: the shift keeps the precision
+    subsets = [np.sort(rng.choice(200, m, replace=False)) for m in (5, 100, 101, 199, 200)]
+    for (mu, cov), idx in zip(scores_standard._subset_moments(x, subsets), subsets):
+        want_mu, want_cov = scores_standard.mean_cov(x[idx])
+        np.testing.assert_allclose(mu, want_mu, rtol=1e-13)
+        np.testing.assert_allclose(cov, want_cov, rtol=1e-9, atol=1e-9)
