@@ -14,6 +14,7 @@ from sklearn.preprocessing import scale
 import infobench
 from infobench.estimators import knn
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence, ksg_mutual_information
+from infobench.tasks import SparseNormal
 
 RHO = 0.75
 MI_RHO = -0.5 * math.log(1 - RHO**2)  # 0.41337 nats
@@ -256,6 +257,41 @@ def test_ross_invariances(seed, n, scale_, relabel):
     assert ksg_mutual_information(y, labels, jitter=0).value == pytest.approx(base, abs=1e-12)
 
 
+def _iqr_scaled(a):
+    # IQR / 1.349 per column, computed here with numpy (the "scale" transform's rule, independently)
+    q75, q25 = np.percentile(a, [75, 25], axis=0)
+    return a / ((q75 - q25) / 1.349)
+
+
+@pytest.mark.parametrize("dims", [(2, 5), (1, 3), (3, 3)])
+def test_balance_sides_divides_each_side_by_root_columns(dims):
+    # An exact identity: balance_sides=True is KSG on each side's scaled columns divided by
+    # sqrt(columns). With dx == dy both sides get the same factor, and KSG is invariant to a
+    # common scale, so the estimate equals the unbalanced one.
+    dx, dy = dims
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, dx)) * rng.uniform(0.1, 10, dx)
+    y = x[:, :1] + rng.normal(size=(400, dy)) * rng.uniform(0.1, 10, dy)
+    est = ksg_mutual_information(x, y, balance_sides=True, jitter=0)
+    ref = ksg_mutual_information(_iqr_scaled(x) / math.sqrt(dx), _iqr_scaled(y) / math.sqrt(dy),
+                                 transform="none", jitter=0).value
+    assert est.value == pytest.approx(ref, abs=1e-9) and est.extras["balance_sides"] is True
+    if dx == dy:
+        assert est.value == pytest.approx(ksg_mutual_information(x, y, jitter=0).value, abs=1e-9)
+
+
+def test_balance_sides_recovers_the_information_of_unequal_sides():
+    # 2 x 8 dimensions, two pairs with rho = 0.8 (truth 1.022 nats), n = 5000. Unbalanced, the
+    # 8-d euclidean norm decides every joint neighbour and KSG reads 0.63 (3 seeds, sd 0.006);
+    # balanced it reads 0.82 (sd 0.004). The margins below are > 10 seed sds from both.
+    task = SparseNormal(2, 8, rho=0.8, n_pairs=2)
+    x, y = task.sample(5000, seed=0)
+    plain = ksg_mutual_information(x, y, seed=0).value
+    balanced = ksg_mutual_information(x, y, balance_sides=True, seed=0).value
+    assert task.truth / 1.5 < balanced < task.truth
+    assert balanced - plain > 0.1
+
+
 def test_ksg_under_monotone_marginal_transforms():
     # KSG is not exactly rank-invariant (distances change), but MI is:
     # after strictly increasing maps of each marginal the estimate must stay
@@ -393,6 +429,10 @@ def test_parameter_messages(xy):
         ksg_mutual_information(x, y, std_err="yes")
     with pytest.raises(ValueError, match=r"max_memory must be an integer >= 1; got -5"):
         kl_entropy(np.random.default_rng(0).normal(size=(50, 20)), max_memory=-5)
+    with pytest.raises(ValueError, match=r"balance_sides=True needs metric='euclidean'.*got metric='chebyshev'"):
+        ksg_mutual_information(x, y, balance_sides=True, metric="chebyshev")
+    with pytest.raises(TypeError, match=r"balance_sides must be True or False; got 'yes'"):
+        ksg_mutual_information(x, y, balance_sides="yes")
     with pytest.raises(ValueError, match=r"unknown parameter 'neighbours' for method 'ksg'"):
         infobench.mutual_information(x, y, "ksg", neighbours=3)
 

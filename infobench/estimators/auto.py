@@ -39,6 +39,13 @@ Rules for mutual information, in order (the first that applies wins):
    neighbourhoods are distorted by heavy tails);
 6. otherwise ``ksg`` (k=3).
 
+In rules 5 and 6, when ``dx != dy``, KSG runs with ``balance_sides=True``
+(each side divided by the square root of its number of columns, so the
+larger side's euclidean norms do not decide every joint neighbour; see
+:func:`~infobench.estimators.knn.ksg_mutual_information`). On
+``mixture-random-x2-y10-k4-s8`` (truth 0.821, n = 5,000, 3 seeds) this reads
+0.760 against 0.683 unbalanced and 0.726 for NPEET's max-norm KSG.
+
 For entropy: integer-valued data -> ``histogram``; a Gaussian-looking
 sample -> ``gaussian`` with its bias correction; otherwise ``knn``
 (Kozachenko–Leonenko, k=3).
@@ -200,10 +207,14 @@ def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict | 
         return ("gaussian", {"bias_correction": True},
                 f"the joint sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
                 f"skewness z={diag['skewness_z']:.2f}, d={dx + dy}): bias-corrected Gaussian MI")
+    balance, balance_note = {}, ""
+    if dx != dy and _accepts("mi", "ksg", "balance_sides"):
+        balance, balance_note = {"balance_sides": True}, f", sides balanced ({dx} vs {dy} columns)"
     if diag["tail_weight"] > HEAVY_TAIL and _accepts("mi", "ksg", "transform"):
-        return ("ksg", {"transform": "copula"},
-                f"heavy tails (tail weight {diag['tail_weight']:.2f} > {HEAVY_TAIL}): KSG on the Gaussian copula")
-    return "ksg", {}, "continuous, not Gaussian: KSG (k=3)"
+        return ("ksg", {"transform": "copula", **balance},
+                f"heavy tails (tail weight {diag['tail_weight']:.2f} > {HEAVY_TAIL}): KSG on the Gaussian copula"
+                + balance_note)
+    return "ksg", balance, "continuous, not Gaussian: KSG (k=3)" + balance_note
 
 
 def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag: dict | None,

