@@ -503,6 +503,8 @@ class Context:
         self._self: dict[str, Neighbors] = {}
         self._cross: dict[tuple[str, str], Neighbors] = {}
         self._inside: dict[tuple[str, str], torch.Tensor] = {}
+        # Values derived from this context's sets by one score group and read by another (e.g. moments).
+        self.cache: dict[Any, Any] = {}
         self._kernel_wanted: dict[str, float] = {}
         self._kernel: dict[tuple[str, float], float] = {}
 
