@@ -275,7 +275,10 @@ def _mmd2_blocks(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor) -> flo
 
 
 def _kid(ctx: Context) -> tuple[float, float, int, np.ndarray, np.ndarray]:
-    """KID over the subsets: mean, std, m, the per-subset values at m, and on each subset's two disjoint halves ``(S, 2)``."""
+    """KID over the subsets: mean, std, m, the per-subset values at m, and on each subset's two disjoint halves ``(S, 2)``.
+
+    The halves are NaN when ``m > n/2`` (:func:`kid_std_err` does not use them then).
+    """
     real, fake, p = ctx.real, ctx.fake, ctx.params
     m = min(p.kid_subset_size, real.shape[0], fake.shape[0])
     if m < 2:
@@ -283,7 +286,8 @@ def _kid(ctx: Context) -> tuple[float, float, int, np.ndarray, np.ndarray]:
     rng = ctx.rng("kid")
     ix = np.stack([rng.choice(real.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
     iy = np.stack([rng.choice(fake.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
-    h = m // 2
+    # The halves serve kid_std_err only, which needs m <= n/2: not computed otherwise (NaN).
+    h = m // 2 if 2 * m <= min(real.shape[0], fake.shape[0]) else 0
     gram = _kid_gram(ctx)
     if gram is not None:
         n_r, n_f = gram[0].shape[0], gram[1].shape[0]
