@@ -17,7 +17,7 @@ from PIL import Image
 from infobench.cli import main
 from infobench.data import load_dataset
 from infobench.quality import Scorer, available_scores, features, score
-from infobench.quality.validity import FAILURES, degrade, detection, run_validity
+from infobench.quality.validity import FAILURES, degrade, detection, real_calibration, run_validity
 from infobench.report.quality_tables import detection_table, render, score_tables, to_json
 
 
@@ -414,6 +414,23 @@ def test_cli_validity(scorer, capsys):
     verdicts = {(d["score"], d["failure"]): d["verdict"] for d in payload["detection"]}
     assert verdicts == {("memorization", "copies"): "detects"}
     assert {r["failure"] for r in payload["scores"]} == {"copies"}
+
+
+def test_cli_validity_calibration(scorer, capsys):
+    # 4 redraws of 100 vs 100 pooled digit features; memorization needs the train split, so it is left out.
+    args = ["validity", "--failures", "copies", "--scores", "fid,coverage,memorization", "--format", "md",
+            "--calibration", "4", "--calibration-size", "100"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Interval width against the spread over 4 redraws of 100 vs 100 real features (digits)" in out
+    assert "| FID |" in out and "| coverage |" in out and "| memorized |" not in out.split("redraws of 100")[1]
+    assert main(args[:-6] + ["--json", "--calibration", "3", "--calibration-size", "80"]) == 0
+    cal = json.loads(capsys.readouterr().out)["calibration"]
+    assert {r["score"] for r in cal} == {"fid", "coverage"} and all(r["n_real"] == 80 for r in cal)
+    assert all(r["fresh_sd"] > 0 and r["std_ratio"] == pytest.approx(r["boot_std"] / r["fresh_sd"]) for r in cal)
+    with pytest.raises(ValueError, match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
+                                         "of 1797 feature rows\\); got 900"):
+        real_calibration(scorer, redraws=3, size=900, bootstrap=40)
 
 
 def test_available_scores_directions():

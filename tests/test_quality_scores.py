@@ -170,6 +170,33 @@ def test_kid_is_unbiased_near_zero_for_equal_distributions(rng):
     assert min(vals) < 0  # never clipped
 
 
+
+def _with_variance(v: float, size: int, rng) -> np.ndarray:
+    z = rng.normal(size=size)
+    return (z - z.mean()) / z.std(ddof=1) * math.sqrt(v)  # sample variance (ddof 1) exactly v
+
+
+def test_kid_std_err_solves_the_hoeffding_form_and_keeps_a_negative_linear_term(rng):
+    # Spreads built to match Var(U_m) - Var(U_n) = a (1/m - 1/n) + b (1/m^2 - 1/n^2)
+    # exactly, at m and at h = m/2 (two disjoint halves per subset, pooled).
+    m, h, n, s = 100, 50, 1000, 40
+    for a, b in ((2.0, 30.0), (-0.01, 30.0)):  # root-n part present; a noisy negative estimate of a zero one
+        s2m, s2h = a * (1 / m - 1 / n) + b * (1 / m**2 - 1 / n**2), a * (1 / h - 1 / n) + b * (1 / h**2 - 1 / n**2)
+        vals, halves = _with_variance(s2m, s, rng), _with_variance(s2h, 2 * s, rng).reshape(s, 2)
+        assert a / n + b / n**2 > 0
+        want = math.sqrt(a / n + b / n**2 + s2m / s)
+        assert scores_standard.kid_std_err(vals, halves, m, n) == pytest.approx(want, rel=1e-9)
+    # A negative extrapolated variance falls back to the best single term (here b alone).
+    a, b = -0.1, 30.0
+    s2m, s2h = a * (1 / m - 1 / n) + b * (1 / m**2 - 1 / n**2), a * (1 / h - 1 / n) + b * (1 / h**2 - 1 / n**2)
+    vals, halves = _with_variance(s2m, s, rng), _with_variance(s2h, 2 * s, rng).reshape(s, 2)
+    design = np.array([1 / m**2 - 1 / n**2, 1 / h**2 - 1 / n**2])
+    b_only = float(design @ [s2m, s2h]) / float(design @ design)
+    got = scores_standard.kid_std_err(vals, halves, m, n)
+    assert got == pytest.approx(math.sqrt(b_only / n**2 + s2m / s), rel=1e-9)
+    assert math.isnan(scores_standard.kid_std_err(vals, halves, m, 150))  # m > n/2: no own standard error
+
+
 # ------------------------------------------------------------------ PRDC and memorization
 def _prdc_reference(real, fake, k):
     # Transcription of Naeem et al.'s reference code (clovaai/generative-evaluation-prdc).
@@ -395,6 +422,25 @@ def test_neighbour_score_intervals_match_the_spread_over_fresh_samples():
     assert row["extras"]["interval"] == {"kind": "subsample", "fraction": 0.5}
 
 
+@pytest.mark.slow
+def test_fid_split_intervals_match_the_spread_over_fresh_samples_when_degenerate():
+    # Identical distributions: FID is degenerate (its spread falls like 1/n), and
+    # a half-sample's spread around T_n is sqrt(Var(T_{n/2}) - Var(T_n)) =
+    # sqrt(3) sd(T_n) (the old half-sample intervals: 1.5-1.7x). The split
+    # scheme's estimated rate must bring it back. Fresh sd from 40 draws: ~11 %;
+    # the mean boot_std over 6 draws (B = 60): ~8 %; so [0.7, 1.4] is about
+    # 2.5 standard errors wide on either side of 1, and excludes sqrt(3).
+    n, d = 600, 8
+    draws = [np.random.default_rng(3000 + s) for s in range(40)]
+    pairs = [(r.normal(size=(n, d)), r.normal(size=(n, d))) for r in draws]
+    fresh = np.std([fid(x, y) for x, y in pairs], ddof=1)
+    boot = [score_features(x, y, scores=["fid"], bootstrap=60, seed=s).iloc[0] for s, (x, y) in enumerate(pairs[:6])]
+    ratio = np.mean([row["boot_std"] for row in boot]) / fresh
+    assert 0.7 < ratio < 1.4
+    assert all(row["extras"]["interval"]["kind"] == "split" for row in boot)
+    assert np.mean([row["extras"]["interval"]["variance_ratio"] for row in boot]) > 3.0  # degenerate: ~4
+
+
 def test_intervals_stay_inside_the_score_range(rng):
     # A perfect match: precision and coverage 1 (copies), intervals may not pass 1.
     x = rng.normal(size=(120, 3))
@@ -551,9 +597,13 @@ def test_interval_calibration_and_its_table():
     cal = interval_calibration(draw, redraws=6, boot_draws=2, bootstrap=40, scores="coverage,fid")
     assert list(cal["score"]) == ["fid", "coverage"]
     np.testing.assert_allclose(cal["std_ratio"], cal["boot_std"] / cal["fresh_sd"])
+    # Standard errors of the ratios: at least the fresh sd's own relative error, 1 / sqrt(2 (6 - 1)).
+    assert (cal["std_ratio_se"] >= cal["std_ratio"] / math.sqrt(10) - 1e-12).all()
+    assert (cal["width_ratio_se"] >= cal["width_ratio"] / math.sqrt(10) - 1e-12).all()
     assert (cal["fresh_sd"] > 0).all() and (cal["n_real"] == 120).all()
     table = calibration_table(cal)
     assert table.header[0] == "score" and len(table.rows) == 2
+    assert table.rows[0][4] == f"{cal['std_ratio'][0]:.2f} ± {cal['std_ratio_se'][0]:.2f}"
     with pytest.raises(ValueError, match="boot_draws must be an integer in \\[1, 6\\]"):
         interval_calibration(draw, redraws=6, boot_draws=7)
 

@@ -6,8 +6,11 @@ import argparse
 import json
 
 from infobench.commands.score import add_common, emit, params_of
-from infobench.quality.validity import detection, run_validity
-from infobench.report.quality_tables import check_format, detection_table, print_rich, render, to_json, values_tables
+from infobench.quality.scoring import Scorer, parse_params
+from infobench.quality.validity import detection, real_calibration, run_validity
+from infobench.report.quality_tables import (
+    calibration_table, check_format, detection_table, print_rich, render, to_json, values_tables,
+)
 
 
 def register(subparsers) -> None:
@@ -26,6 +29,13 @@ def register(subparsers) -> None:
     parser.add_argument("--bootstrap", type=int, default=40, metavar="B",
                         help="replicates on the clean split, which set each score's noise floor (default 40)")
     parser.add_argument("--values", action="store_true", help="also print every score's value per failure level")
+    parser.add_argument("--calibration", type=int, default=0, metavar="REDRAWS",
+                        help="also check each feature score's interval against its spread over REDRAWS fresh "
+                        "redraws (at least 3) of two disjoint sets from the real features (train and test splits "
+                        "pooled); up to 5 of them are bootstrapped with --bootstrap replicates (REDRAWS plain scorings "
+                        "and 5 bootstrapped ones at the redraw size; default 0: off)")
+    parser.add_argument("--calibration-size", type=int, default=None, metavar="N",
+                        help="rows per set in the calibration redraws (default: a sixth of the pooled real features)")
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -38,12 +48,24 @@ def run(args: argparse.Namespace) -> int:
         **params_of(args),
     )
     det = detection(df)
+    cal = None
+    if args.calibration:
+        scorer = Scorer(args.real, extractor=args.extractor, scores=args.scores, seed=args.seed, device=args.device,
+                        pca=args.pca, cache=not args.no_cache, params=parse_params(params_of(args)))
+        cal = real_calibration(scorer, redraws=args.calibration, size=args.calibration_size,
+                               boot_draws=min(5, args.calibration), bootstrap=args.bootstrap)
     if args.json:
         payload = json.loads(to_json(df))
         payload["detection"] = json.loads(det.to_json(orient="records"))
+        if cal is not None:
+            payload["calibration"] = json.loads(cal.to_json(orient="records"))
         emit(json.dumps(payload, indent=2, ensure_ascii=False), args.out)
         return 0
     tables = [detection_table(det, title=f"Which score detects which failure ({args.real})")]
+    if cal is not None:
+        n_set = int(cal["n_real"].max())
+        tables.append(calibration_table(cal, title=f"Interval width against the spread over {args.calibration} "
+                                                   f"redraws of {n_set} vs {n_set} real features ({args.real})"))
     if args.values:
         tables += values_tables(df)
     if fmt == "rich" and args.out is None:

@@ -118,13 +118,23 @@ def _sizes_used(sub: pd.DataFrame) -> list[str]:
 
 
 def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against the spread over fresh samples") -> Table:
-    """The output of :func:`infobench.quality.validity.interval_calibration` as a table (1.0: calibrated)."""
+    """The output of :func:`infobench.quality.validity.interval_calibration` as a table (1.0: calibrated).
+
+    The ratios carry their standard errors (``± se``) when ``cal`` has the
+    ``std_ratio_se`` / ``width_ratio_se`` columns.
+    """
     header = ["score", "n", "fresh sd", "interval sd", "sd ratio", "width ratio"]
+
+    def ratio(r, col: str) -> str:
+        se = getattr(r, col + "_se", float("nan"))
+        return f"{getattr(r, col):.2f}" + (f" ± {se:.2f}" if se == se else "")
+
     rows = [[SCORES[r.score].label, f"{r.n_real} vs {r.n_fake}", f"{r.fresh_sd:.4g}", f"{r.boot_std:.4g}",
-             f"{r.std_ratio:.2f}", f"{r.width_ratio:.2f}"] for r in cal.itertuples()]
+             ratio(r, "std_ratio"), ratio(r, "width_ratio")] for r in cal.itertuples()]
     note = ("fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
             "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
-            "over the width of a normal interval with the fresh sd. 1.0 is calibrated.")
+            "over the width of a normal interval with the fresh sd; ± one standard error of the ratio (from the "
+            "number of redraws and the spread across bootstrapped draws). 1.0 is calibrated.")
     return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=1,
                  note=note)
 
