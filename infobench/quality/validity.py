@@ -33,7 +33,6 @@ is itself a finding.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Callable
 
@@ -383,4 +382,4 @@ def real_calibration(
 
     names = [n for n in scorer.names if SCORES[n].needs == "features"]
     return interval_calibration(draw, redraws=redraws, boot_draws=boot_draws, bootstrap=bootstrap, scores=names,
-                                seed=scorer.seed, device=scorer.device, **dataclasses.asdict(scorer.params))
+                                seed=scorer.seed, device=scorer.device, **scorer.params.as_dict())
