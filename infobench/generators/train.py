@@ -361,6 +361,7 @@ def write_log(history: list[dict[str, Any]], path: str | os.PathLike) -> Path:
 
 
 def write_figures(trainer: Trainer, out: Path) -> None:
+    # deferred: training_plots imports matplotlib, a heavy optional dependency
     from infobench.report.training_plots import plot_training, save_sample_grid
 
     if trainer.history:

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator
+from infobench.generators import load as load_generator
 from infobench.data import (
     ImageSet,
     ImageStream,
@@ -238,10 +239,8 @@ def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int,
     elif source.kind == "array":
         images = _array_to_set(source.spec, where, vr)
     elif source.kind == "checkpoint":
-        from infobench.generators import load
-
         try:
-            model = load(source.spec)
+            model = load_generator(source.spec)
         except (ValueError, TypeError, FileNotFoundError) as exc:
             raise type(exc)(f"{where}: {exc}") from None
         images = _call(lambda m, s: model.sample(m, s), _need_n(n, where), seed, where, None)
