@@ -84,6 +84,8 @@ MAX_TILE_ROWS = 512
 _EXTRA = 8
 # Rows per group of the column-wise selection (_group_smallest).
 _GROUP = 8
+# Below this many pair-coordinates (n * m * d) a search runs on the calling thread.
+_MIN_THREADED_WORK = 2**27
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,10 @@ class PairSearch:
 
     Attributes
     ----------
-    rows : Neighbors
+    rows : Neighbors or None
         The ``k`` nearest reference rows of every query row (self-search: the
-        ``k`` nearest other rows), exact float64 distances, ascending.
+        ``k`` nearest other rows), exact float64 distances, ascending (None
+        for a kernel sum alone, ``k=0``).
     cols : Neighbors or None
         With ``both_sides``: the ``k`` nearest query rows of every reference row.
     rows_inside : torch.Tensor or None
@@ -107,7 +110,7 @@ class PairSearch:
         diagonal included (see :func:`gaussian_kernel_sum`).
     """
 
-    rows: Neighbors
+    rows: Neighbors | None
     cols: Neighbors | None = None
     rows_inside: torch.Tensor | None = None
     cols_inside: torch.Tensor | None = None
@@ -236,7 +239,8 @@ def pair_search(
         Query rows (any float dtype; distances are float64).
     k : int
         Neighbours per row: ``1 <= k <= n - 1`` without ``ref``, ``<= m``
-        with it (and ``<= n`` for the column side).
+        with it (and ``<= n`` for the column side); 0 with
+        ``kernel_bandwidth``: the kernel sum alone.
     ref : torch.Tensor, shape (m, d), optional
         Reference rows; without it, a self-search (each row excluded from its
         own neighbours).
@@ -269,7 +273,8 @@ def pair_search(
     if kernel_bandwidth is not None and not self_mode:
         raise ValueError("kernel_bandwidth is for a self-search (no ref)")
     avail_r = n - 1 if self_mode else m
-    if not 1 <= k <= avail_r or (both_sides and k > n):
+    knn = not (k == 0 and kernel_bandwidth is not None)  # k=0: the kernel sum alone
+    if knn and (not 1 <= k <= avail_r or (both_sides and k > n)):
         raise ValueError(f"k must be between 1 and {min(avail_r, n) if both_sides else avail_r}; got {k}")
     for name, rad, size in (("ref_radii", ref_radii, m), ("x_radii", x_radii, n)):
         if rad is not None and tuple(rad.shape) != (size,):
@@ -293,7 +298,7 @@ def pair_search(
     rmax, xmax = float(rn2.max()), float(xn2.max())
     kc_r = min(k + _EXTRA, avail_r)
     kc_c = min(k + _EXTRA, n - 1 if self_mode else n)
-    want_cols = both_sides or self_mode
+    want_cols = knn and (both_sides or self_mode)
 
     def thresholds(rad):
         """Squared radii in the key dtype, and the rounding of squaring and converting them."""
@@ -310,10 +315,11 @@ def pair_search(
     workers = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
     # per tile element: the key and a flag byte
     rows = max(1, min(MAX_TILE_ROWS, _tile_rows(n, m, workers, item + 1, budget)))
-    if rows >= 2 * _GROUP:
-        rows -= rows % _GROUP
+    if 2 * _GROUP <= rows < n:
+        rows -= rows % _GROUP  # whole row groups for the column selection
     tiles = [(s, min(n, s + rows)) for s in range(0, n, rows)]
-    workers = min(workers, len(tiles))
+    # worker threads pay off only on large problems (starting them costs about a millisecond)
+    workers = min(workers, len(tiles)) if n * m * d >= _MIN_THREADED_WORK else 1
     row_side = _Side(n, kc_r, sdtype, device)
     rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if ref_thr is not None else None
 
@@ -365,10 +371,11 @@ def pair_search(
         if self_mode:
             ar = torch.arange(e - s, device=device)
             D[ar, ar] = math.inf
-        kr = min(kc_r, width)
-        v, j = torch.topk(D, kr, dim=1, largest=False, sorted=False)
-        row_side.key[s:e, :kr] = v
-        row_side.index[s:e, :kr] = j + c0
+        if knn:
+            kr = min(kc_r, width)
+            v, j = torch.topk(D, kr, dim=1, largest=False, sorted=False)
+            row_side.key[s:e, :kr] = v
+            row_side.index[s:e, :kr] = j + c0
         if want_cols:
             off = (e - s) if self_mode else 0  # self: the diagonal block is served by the row side
             if width > off:
@@ -407,9 +414,11 @@ def pair_search(
     def refine_rows(bad: np.ndarray, kc: int) -> np.ndarray:
         return refine(xc, rc, rn2, bad, kc, self_mode)
 
-    side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
-    rd, ri = _exact_rank(xn, rn, side, k, factor * (xn2_np + rmax), budget, self_mode, refine_rows)
-    result_rows = Neighbors(torch.from_numpy(rd).to(device), torch.from_numpy(ri).to(device), "brute")
+    result_rows = None
+    if knn:
+        side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
+        rd, ri = _exact_rank(xn, rn, side, k, factor * (xn2_np + rmax), budget, self_mode, refine_rows)
+        result_rows = Neighbors(torch.from_numpy(rd).to(device), torch.from_numpy(ri).to(device), "brute")
     result_cols = None
     if both_sides:
         cside = _Side.combine([st.cols for st in states])
@@ -513,4 +522,4 @@ def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | 
     """
     if x.shape[0] < 2:
         return float(x.shape[0])
-    return pair_search(x, 1, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum
+    return pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum
