@@ -310,7 +310,6 @@ def pair_search(
     ref_thr, ref_thr_slack = thresholds(ref_radii)
     x_thr, x_thr_slack = thresholds(x_radii)
     counting = ref_thr is not None or x_thr is not None
-    # per query row: the largest key that can still matter to a count (its ball, or a reference ball)
     item = torch.finfo(sdtype).bits // 8
     workers = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
     # per tile element: the key and a flag byte
