@@ -627,3 +627,17 @@ def test_subset_moments_equal_the_direct_mean_and_covariance():
         want_mu, want_cov = scores_standard.mean_cov(x[idx])
         np.testing.assert_allclose(mu, want_mu, rtol=1e-13)
         np.testing.assert_allclose(cov, want_cov, rtol=1e-9, atol=1e-9)
+
+
+def test_context_ball_counts_of_a_set_in_its_own_balls_match_all_pairs():
+    # inside(real, train) with no separate training split is the real set against itself.
+    from infobench.estimators._exact_pairs import exact_distances
+    from infobench.quality._core import Context, Params
+
+    x = np.random.default_rng(0).normal(size=(50, 4))
+    t = torch.as_tensor(x)
+    ctx = Context(t, t[:30].clone(), None, None, None, Params(), 0)
+    rad = ctx.radii("real").numpy()
+    i, j = np.meshgrid(np.arange(50), np.arange(50), indexing="ij")
+    pair = exact_distances(x[i.ravel()], x[j.ravel()]).reshape(50, 50)
+    np.testing.assert_array_equal(ctx.inside("real", "train").numpy(), (pair < rad[None, :]).sum(1))

@@ -605,8 +605,12 @@ class Context:
         """One cross-search between sets ``a`` and ``b``: nearest neighbours both ways, both ball counts."""
         q, r = self.features(a), self.features(b)
         kk = min(self.params.knn_k, r.shape[0], q.shape[0])
-        if a == b:
-            self._cross[(a, b)] = pair_search(q, kk, ref=r, max_memory=self.params.max_memory).rows
+        if a == b:  # a set against itself (each row is its own nearest, at distance 0)
+            res = pair_search(q, kk, ref=r, ref_radii=self.radii(b) if self._has_radii(b) else None,
+                              max_memory=self.params.max_memory)
+            self._cross[(a, b)] = res.rows
+            if res.rows_inside is not None:
+                self._inside[(a, b)] = res.rows_inside
             return
         res = pair_search(q, kk, ref=r, both_sides=True,
                           ref_radii=self.radii(b) if self._has_radii(b) else None,
