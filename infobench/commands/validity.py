@@ -7,7 +7,7 @@ import json
 
 from infobench.commands.score import add_common, emit, params_of
 from infobench.quality.scoring import Scorer, parse_params
-from infobench.quality.validity import detection, real_calibration, run_validity
+from infobench.quality.validity import check_suite_bootstrap, detection, real_calibration, run_validity
 from infobench.report.quality_tables import (
     calibration_table, check_format, detection_table, print_rich, render, to_json, values_tables,
 )
@@ -42,16 +42,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     fmt = check_format(args.format)
-    df = run_validity(
-        args.real, extractor=args.extractor, scores=args.scores, failures=args.failures, bootstrap=args.bootstrap,
-        seed=args.seed, device=args.device, cache=not args.no_cache, progress=True, pca=args.pca,
-        **params_of(args),
-    )
+    check_suite_bootstrap(args.bootstrap)  # before any feature extraction or training
+    # One reference (features, classifier) for the suite and the calibration redraws.
+    scorer = Scorer(args.real, extractor=args.extractor, scores=args.scores, seed=args.seed, device=args.device,
+                    pca=args.pca, cache=not args.no_cache, progress=True, params=parse_params(params_of(args)))
+    df = run_validity(failures=args.failures, bootstrap=args.bootstrap, scorer=scorer)
     det = detection(df)
     cal = None
     if args.calibration:
-        scorer = Scorer(args.real, extractor=args.extractor, scores=args.scores, seed=args.seed, device=args.device,
-                        pca=args.pca, cache=not args.no_cache, params=parse_params(params_of(args)))
         cal = real_calibration(scorer, redraws=args.calibration, size=args.calibration_size,
                                boot_draws=min(5, args.calibration), bootstrap=args.bootstrap)
     if args.json:

@@ -48,7 +48,7 @@ from infobench.quality.bootstrap import check_bootstrap
 from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
 __all__ = [
-    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "degrade", "detection", "interval_calibration", "real_calibration",
+    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "check_suite_bootstrap", "degrade", "detection", "interval_calibration", "real_calibration",
     "run_validity",
 ]
 
@@ -125,6 +125,14 @@ def degrade(images: ImageSet, failure: str, level: float, *, train: ImageSet | N
     return ImageSet(out.contiguous(), images.labels, name, images.num_classes, images.classes)
 
 
+def check_suite_bootstrap(bootstrap: Any) -> int:
+    """The validity suite's ``bootstrap``: replicates on each clean baseline, at least 40 (0 refused)."""
+    bootstrap, _ = check_bootstrap(bootstrap, 0.95)
+    if bootstrap == 0:
+        raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
+    return bootstrap
+
+
 def run_validity(
     real: Any = "digits",
     *,
@@ -137,6 +145,7 @@ def run_validity(
     pca: int | None = None,
     cache: bool = True,
     progress: bool = False,
+    scorer: Scorer | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Score the degraded held-out split at every level of every failure.
@@ -152,6 +161,10 @@ def run_validity(
         :func:`detection`); at least 40.
     extractor, scores, seed, device, pca, cache, progress, **params
         As in :func:`infobench.quality.score`.
+    scorer : Scorer, optional
+        An already built reference (features, classifier) to reuse; it then
+        stands for ``real``, ``extractor``, ``scores``, ``seed``,
+        ``device``, ``pca``, ``cache``, ``progress`` and ``params``.
 
     Returns
     -------
@@ -160,12 +173,11 @@ def run_validity(
         and ``level``; ``fake`` names the condition.
     """
     p = parse_params(params)
-    bootstrap, _ = check_bootstrap(bootstrap, 0.95)
-    if bootstrap == 0:
-        raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
+    bootstrap = check_suite_bootstrap(bootstrap)
     plan = _plan(failures)
-    scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca, cache=cache,
-                    progress=progress, params=p)
+    if scorer is None:
+        scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca, cache=cache,
+                        progress=progress, params=p)
     if scorer.real.held_out is None:
         raise ValueError("the validity suite needs real data with a test split (a dataset name, folder or array file)")
     held, train = scorer.real.held_out, scorer.real.reference
