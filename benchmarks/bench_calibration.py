@@ -70,11 +70,11 @@ CASES = [
     Case("histogram 1-d n=10000", "entropy", "histogram", "entropy-gaussian-d1-rho0", 10_000, 200),
     Case("Gaussian 5x5 n=5000", "mi", "gaussian", "normal-dense-x5-y5-rho0.5", 5_000, 200),
 ]
-SUITE_METHODS = {"mi-standard": ("ksg", "histogram", "kde", "gaussian"),
+SUITE_METHODS = {"mi-standard": ("ksg", "histogram", "kde", "gaussian", "gcmi"),
                  "entropy": ("knn", "histogram", "kde", "gaussian")}
 # 30 bootstrap replicates instead of 100 in the suites: the mean standard error is the same
 # (E[s] is within 1 % of sigma from 30 replicates), at a third of the cost.
-SUITE_PARAMS = {"gaussian": {"n_boot": 30}}
+SUITE_PARAMS = {"gaussian": {"n_boot": 30}, "gcmi": {"n_boot": 30}}
 # INFOBENCH_CAL_METHODS=kde,ksg: only these methods in the suites (re-measuring one estimator).
 ONLY = [m for m in os.environ.get("INFOBENCH_CAL_METHODS", "").split(",") if m]
 

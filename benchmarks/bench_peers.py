@@ -17,11 +17,12 @@ Speed: ``pytest benchmarks/bench_peers.py`` (1x1 task at n=10,000, 5x5 at
 n=5,000; ``--benchmark-disable``: small sizes). Accuracy table (the one in
 README.md)::
 
-    python -m benchmarks.bench_peers --n 5000 --seeds 3
+    python -m benchmarks.bench_peers --n 5000 --seeds 10
 
-prints, per task, the truth and each estimator's mean estimate over the
-seeds (every estimator sees the same samples), the number of tasks where
-each is within a factor 1.5 of the truth, and the median seconds.
+prints, per task, the truth and each estimator's mean estimate and RMSE over
+the seeds (every estimator sees the same samples), the number of tasks where
+each is within a factor 1.5 of the truth, the median seconds, and the tasks
+where ``auto``'s RMSE is larger than every peer's.
 """
 
 from __future__ import annotations
@@ -129,33 +130,53 @@ def _within(estimate: float, truth: float, factor: float = 1.5) -> bool:
 
 
 def accuracy_table(n: int, seeds: int, task_list: list | None = None) -> str:
-    """Markdown: per task the truth and each estimator's mean estimate (``-``: not supported; ✗: off by > 1.5x)."""
+    """Markdown: per task the truth and each estimator's mean estimate and RMSE over the seeds.
+
+    A cell reads ``mean (RMSE)``; ``-``: not supported; ✗: the mean is off the
+    truth by more than a factor 1.5; †: ``infobench-auto``'s RMSE is larger
+    than that of every peer package that supports the task. RMSE (bias and
+    spread together) is the distance from the truth compared: the mean of a
+    few seeds alone ranks an efficient estimator below a noisier one by chance.
+    """
     names = list(OURS) + [p for p in PEERS if installed(p)]
     rows, hits, supported, seconds = [], dict.fromkeys(names, 0), dict.fromkeys(names, 0), {e: [] for e in names}
+    behind = []
     for task in comparison_tasks() if task_list is None else task_list:
         samples = [task.sample(n, seed=s) for s in range(seeds)]
-        cells = []
+        rmse: dict[str, float] = {}
+        means: dict[str, float] = {}
         for e in names:
             fn = OURS.get(e) or PEERS[e][1]
             if e in PEERS and not PEERS[e][2](task):
-                cells.append("-")
                 continue
             values = []
             for x, y in samples:
                 t0 = time.perf_counter()
                 values.append(fn(x, y))
                 seconds[e].append(time.perf_counter() - t0)
-            mean = float(np.mean(values))
-            ok = _within(mean, task.truth)
+            v = np.asarray(values)
+            means[e] = float(v.mean())
+            rmse[e] = float(np.sqrt(np.mean((v - task.truth) ** 2)))
             supported[e] += 1
-            hits[e] += ok
-            cells.append(f"{mean:.3f}" + ("" if ok else " ✗"))
+            hits[e] += _within(means[e], task.truth)
+        peers = [rmse[e] for e in rmse if e in PEERS]
+        auto_behind = bool(peers) and "infobench-auto" in rmse and rmse["infobench-auto"] > max(peers)
+        behind += [task.id] if auto_behind else []
+        cells = [
+            "-" if e not in means else
+            f"{means[e]:.3f} ({rmse[e]:.3f})" + ("" if _within(means[e], task.truth) else " ✗")
+            + (" †" if e == "infobench-auto" and auto_behind else "")
+            for e in names
+        ]
         rows.append(f"| {task.id} | {task.dim_x}x{task.dim_y} | {task.truth:.3f} | " + " | ".join(cells) + " |")
     head = [f"| task | dims | truth | {' | '.join(names)} |", "|" + "---|" * (3 + len(names))]
     tail = [
         "| **within 1.5x of the truth** | | | " + " | ".join(f"{hits[e]}/{supported[e]}" for e in names) + " |",
         "| **median seconds** | | | " + " | ".join(
             f"{statistics.median(seconds[e]):.3f}" if seconds[e] else "-" for e in names) + " |",
+        "",
+        f"Tasks where infobench-auto's RMSE is larger than every peer's (†): {len(behind)}"
+        + (f" ({', '.join(behind)})" if behind else ""),
     ]
     return "\n".join(head + rows + tail)
 
@@ -163,7 +184,7 @@ def accuracy_table(n: int, seeds: int, task_list: list | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Accuracy and time of infobench and the peer packages")
     parser.add_argument("--n", type=int, default=5000)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=10)
     args = parser.parse_args(argv)
     missing = [p for p in PEERS if not installed(p)]
     if missing:
@@ -175,9 +196,14 @@ def main(argv: list[str] | None = None) -> int:
 def test_accuracy_table_smoke():
     # The table builder runs on a tiny sample: one row per task, a totals row per estimator.
     picked = tasks.suite("smoke")[:3]  # closed-form truths: no Monte Carlo in the smoke run
-    lines = accuracy_table(200, 1, picked).splitlines()
-    assert len(lines) == 2 + len(picked) + 2
-    assert lines[-2].startswith("| **within 1.5x")
+    lines = accuracy_table(200, 2, picked).splitlines()
+    assert len(lines) == 2 + len(picked) + 4
+    assert lines[-4].startswith("| **within 1.5x")
+    assert lines[-1].startswith("Tasks where infobench-auto's RMSE is larger than every peer's")
+    # a cell is "mean (rmse)"; the RMSE is at least the distance of the mean from the truth
+    truth = picked[0].truth
+    mean, rmse = lines[2].split(" | ")[4].split(" (")
+    assert float(rmse.rstrip(")").split()[0]) >= abs(float(mean) - truth) - 1e-3
 
 
 if __name__ == "__main__":

@@ -55,3 +55,26 @@ def test_mi_standard_example_regenerates(committed):
                                err_msg="estimates differ from reports/example/mi-standard: regenerate it")
     np.testing.assert_allclose(both.std_err_now, both.std_err_committed, rtol=1e-12, atol=1e-12,
                                err_msg="std errors differ from reports/example/mi-standard: regenerate it")
+
+
+def test_calibration_tables_regenerate_from_the_committed_csvs(tmp_path):
+    # reports/example/calibration-n5000/tables.md is written by benchmarks.calibration_tables from the
+    # CSVs beside it: the same CSVs must give the same tables.
+    import shutil
+
+    from benchmarks.calibration_tables import main
+
+    folder = EXAMPLE.parents[1] / "calibration-n5000"
+    for f in folder.glob("*.csv"):
+        shutil.copy(f, tmp_path / f.name)
+    assert main([str(tmp_path)]) == 0
+    assert (tmp_path / "tables.md").read_text(encoding="utf-8") == (folder / "tables.md").read_text(encoding="utf-8")
+
+
+def test_calibration_tables_refuse_an_empty_folder(tmp_path, capsys):
+    from benchmarks.calibration_tables import main
+
+    with pytest.raises(SystemExit) as err:
+        main([str(tmp_path)])
+    assert err.value.code == 2
+    assert f"no <method>-<suite>.csv calibration files in {tmp_path}" in capsys.readouterr().err
