@@ -487,6 +487,19 @@ def test_intervals_stay_inside_the_score_range(rng):
         assert lo <= row.ci_low <= row.ci_high <= hi, row.score
 
 
+def test_no_interval_when_the_resampled_sets_are_too_small(rng):
+    # 6 rows: enough for k = 5 neighbours, not in a subsample of 3/4 (4 rows);
+    # FD-infinity fits 5 d = 10 rows, not on halves of 15. Both keep their
+    # value and say why they have no interval.
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    row = score_features(x, y, scores=["precision"], bootstrap=40).iloc[0]
+    assert row["value"] == row["value"] and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
+    assert row["note"] == "no interval: the score is undefined on the subsamples (too few rows)"
+    x, y = rng.normal(size=(15, 2)), rng.normal(size=(15, 2))
+    row = score_features(x, y, scores=["fid_inf"], bootstrap=40).iloc[0]
+    assert math.isnan(row["ci_low"]) and "undefined on the half-samples (too few rows)" in row["note"]
+
+
 def test_score_features_is_seeded_and_tidy(rng):
     real, fake = rng.normal(size=(200, 4)), rng.normal(size=(150, 4)) + 0.3
     a = score_features(real, fake, bootstrap=40, seed=5)

@@ -293,6 +293,7 @@ def evaluate(
             for n in wanted:
                 scale[n] = _rate_scale(contexts[0].fake.shape[0])
                 interval[n] = {"kind": "subsample", "fraction": SUBSAMPLE_FRACTION}
+        too_small: set[str] = set()
         for b in range(bootstrap if subsampled else 0):
             # One subsample per base context and replicate, shared by the groups
             # (their neighbour searches are then computed once).
@@ -301,7 +302,14 @@ def evaluate(
                 base = contexts[b % len(contexts)]
                 if id(base) not in subs:
                     subs[id(base)] = subsample(base, rng)
-                for n, out in fn(subs[id(base)], wanted).items():
+                if wanted[0] in too_small:
+                    continue
+                try:
+                    outs = fn(subs[id(base)], wanted)
+                except ValueError:  # a subsample too small for the neighbour order: no interval (noted)
+                    too_small.update(wanted)
+                    continue
+                for n, out in outs.items():
                     reps[n][b] = out.value
         if split:
             for n, (dev, ratio) in _split_replicates(ctx, split, bootstrap, advance).items():
@@ -328,8 +336,9 @@ def evaluate(
             std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
         note = out.note
         if bootstrap and math.isfinite(out.value) and math.isnan(lo):
-            note = "; ".join(x for x in (note, "no interval: the score is undefined on the subsamples "
-                                               "(too few rows)") if x)
+            where = "half-samples" if spec.bootstrap == "split" else "subsamples"
+            note = "; ".join(x for x in (note, f"no interval: the score is undefined on the {where} (too few rows)")
+                             if x)
         records.append(
             {
                 "score": n,
