@@ -8,7 +8,8 @@ direction (``"up"``: higher is better, ``"down"``: lower is better,
 the sizes of the two sets, and how its bootstrap interval is drawn
 (``"split"``: the score is recomputed on disjoint halves and quarters of
 both sets, with an estimated convergence rate; ``"subsample"``: on
-half-samples drawn without replacement, neighbourhoods recomputed; see
+subsamples of three quarters of every set drawn without replacement,
+neighbourhoods recomputed; see
 :mod:`infobench.quality.bootstrap`). Each parameter of a score is declared
 next to it with :func:`declare_param`; :class:`Params` is assembled from
 the declarations.
