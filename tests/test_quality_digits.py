@@ -417,20 +417,27 @@ def test_cli_validity(scorer, capsys):
 
 
 def test_cli_validity_calibration(scorer, capsys):
-    # 4 redraws of 100 vs 100 pooled digit features; memorization needs the train split, so it is left out.
+    # 4 redraws of 100 vs 100 pooled digit features, and 100 more as memorization's training split.
     args = ["validity", "--failures", "copies", "--scores", "fid,coverage,memorization", "--format", "md",
             "--calibration", "4", "--calibration-size", "100"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Interval width against the spread over 4 redraws of 100 vs 100 real features (digits)" in out
-    assert "| FID |" in out and "| coverage |" in out and "| memorized |" not in out.split("redraws of 100")[1]
+    table = out.split("redraws of 100")[1]
+    assert "| FID |" in table and "| coverage |" in table and "| memorized |" in table
     assert main(args[:-6] + ["--json", "--calibration", "3", "--calibration-size", "80"]) == 0
     cal = json.loads(capsys.readouterr().out)["calibration"]
-    assert {r["score"] for r in cal} == {"fid", "coverage"} and all(r["n_real"] == 80 for r in cal)
+    assert {r["score"] for r in cal} == {"fid", "coverage", "memorization"} and all(r["n_real"] == 80 for r in cal)
     assert all(r["fresh_sd"] > 0 and r["std_ratio"] == pytest.approx(r["boot_std"] / r["fresh_sd"]) for r in cal)
+    # The pool is the train and test splits together even when the scorer has no entropy gap (no held-out features).
+    with pytest.raises(ValueError, match="size must be an integer in \\[2, 599\\] \\(three disjoint sets \\(real, "
+                                         "generated, train\\) from a pool of 1797 feature rows\\); got 600"):
+        real_calibration(Scorer("digits", seed=0, scores="memorization"), redraws=3, size=600, bootstrap=40)
     with pytest.raises(ValueError, match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
                                          "of 1797 feature rows\\); got 900"):
-        real_calibration(scorer, redraws=3, size=900, bootstrap=40)
+        real_calibration(scorer, redraws=3, size=900, bootstrap=40, scores="fid,coverage")
+    with pytest.raises(ValueError, match="the calibration redraws are features only; \\['class_kl'\\] need class"):
+        real_calibration(scorer, redraws=3, scores="fid,class_kl")
 
 
 def test_available_scores_directions():

@@ -658,6 +658,34 @@ def test_interval_calibration_and_its_table():
         interval_calibration(draw, redraws=6, boot_draws=7)
 
 
+
+def test_interval_calibration_uses_a_drawn_training_split():
+    from infobench.quality.validity import interval_calibration
+
+    # The training split is near-copies of the generated set: memorization about 1 against it,
+    # about a half (the base rate of independent draws) against the real set as its own training split.
+    def sets(i):
+        r = np.random.default_rng(70 + i)
+        real, fake = r.normal(size=(120, 3)), r.normal(size=(120, 3))
+        return real, fake, fake[:100] + 1e-6 * r.normal(size=(100, 3))
+
+    cal = interval_calibration(sets, redraws=4, boot_draws=1, bootstrap=40, scores="coverage,memorization")
+    row = cal.set_index("score").loc["memorization"]
+    direct = [score_features(*sets(i)[:2], train=sets(i)[2], scores="memorization")["value"][0] for i in range(4)]
+    assert direct == [memorization(sets(i)[1], sets(i)[2]) for i in range(4)]
+    assert row["fresh_mean"] == pytest.approx(np.mean(direct), abs=1e-15) and row["n_real"] == 100
+    assert np.mean(direct) > 0.9  # the 20 generated samples without a copy may still land in a ball
+    # Without the third set the real set is the training split (and the other scores do not change).
+    pairs = interval_calibration(lambda i: sets(i)[:2], redraws=4, boot_draws=1, bootstrap=40,
+                                 scores="coverage,memorization").set_index("score")
+    assert pairs.loc["memorization", "fresh_mean"] == pytest.approx(
+        np.mean([memorization(sets(i)[1], sets(i)[0]) for i in range(4)]), abs=1e-15)
+    assert pairs.loc["memorization", "fresh_mean"] < 0.8 and pairs.loc["memorization", "n_real"] == 120
+    assert pairs.loc["coverage", "fresh_mean"] == cal.set_index("score").loc["coverage", "fresh_mean"]
+    with pytest.raises(TypeError, match="draw\\(0\\) must return \\(real, fake\\) or \\(real, fake, train\\); "
+                                        "got tuple of 1"):
+        interval_calibration(lambda i: sets(i)[:1], redraws=4, boot_draws=1)
+
 def test_rke_from_the_shared_self_search_equals_rke_alone():
     # With other neighbour scores the generated set's kernel sum comes from its
     # self-search tiles (Context.want_kernel_sum); alone, from its own pass: same keys.

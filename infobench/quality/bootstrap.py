@@ -54,7 +54,9 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     near 1 and hardly varies) and kNN KL intervals about 2x (their spread at
     n/2 is much larger than the root-n rule carries to n); at ``m = 3n/4``
     they are 1.01-1.40x (300 redraws, 30 bootstrapped; README.md, "How far
-    to trust a quality score"). Estimating the rate from the spreads
+    to trust a quality score"), memorization 1.34x at n = 300 and 1.43x at
+    n = 150 (too wide on the training split's side, whose subsamples enlarge
+    the remaining samples' balls). Estimating the rate from the spreads
     at several subsample sizes (Bertail, Politis & Romano 1999, JASA 94,
     569-579; Politis, Romano & Wolf 1999, Ch. 8) fails for the same reason:
     on those features the half- to seven-eighth-sample spreads gave rate

@@ -43,7 +43,7 @@ from scipy.stats import norm, spearmanr
 
 from infobench._validation import as_generator, check_float, check_int
 from infobench.data import ImageSet
-from infobench.quality._core import SCORES
+from infobench.quality._core import SCORES, resolve_scores
 from infobench.quality.bootstrap import check_bootstrap
 from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
@@ -272,7 +272,7 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def interval_calibration(
-    draw: Callable[[int], tuple[Any, Any]],
+    draw: Callable[[int], tuple[Any, ...]],
     *,
     redraws: int = 40,
     boot_draws: int = 5,
@@ -285,10 +285,12 @@ def interval_calibration(
     """Do the intervals match the spread of the scores over fresh samples?
 
     ``draw(i)`` returns the ``i``-th independent ``(real, fake)`` pair of
-    feature sets. Each score is computed on ``redraws`` fresh pairs (its
-    standard deviation over them, ``fresh_sd``, is the spread the interval
-    claims to describe) and bootstrapped (``bootstrap`` replicates) on
-    ``boot_draws`` of them.
+    feature sets, or a ``(real, fake, train)`` triple whose ``train`` is
+    the training split of memorization (``score_features(..., train=...)``;
+    without it ``real`` is its own training split). Each score is computed
+    on ``redraws`` fresh draws (its standard deviation over them,
+    ``fresh_sd``, is the spread the interval claims to describe) and
+    bootstrapped (``bootstrap`` replicates) on ``boot_draws`` of them.
 
     Returns
     -------
@@ -314,9 +316,14 @@ def interval_calibration(
     boots: dict[str, list[tuple[float, float, float]]] = {}
     sizes: dict[str, tuple[int, int]] = {}
     for i in range(redraws):
-        real, fake = draw(i)
+        sets = draw(i)
+        if not isinstance(sets, tuple) or len(sets) not in (2, 3):
+            raise TypeError(f"draw({i}) must return (real, fake) or (real, fake, train); got {type(sets).__name__}"
+                            + (f" of {len(sets)}" if isinstance(sets, tuple) else ""))
+        real, fake, train = sets if len(sets) == 3 else (*sets, None)
         b = bootstrap if i < boot_draws else 0
-        df = score_features(real, fake, scores=scores, bootstrap=b, level=level, seed=seed + i, **params)
+        df = score_features(real, fake, train=train, scores=scores, bootstrap=b, level=level, seed=seed + i,
+                            **params)
         for row in df.itertuples():
             values.setdefault(row.score, []).append(row.value)
             sizes[row.score] = (row.n_real, row.n_fake)
@@ -355,43 +362,77 @@ def real_calibration(
     size: int | None = None,
     boot_draws: int = 5,
     bootstrap: int = 40,
+    scores: Any = None,
 ) -> pd.DataFrame:
     """:func:`interval_calibration` on real features: redraws are disjoint subsets of a finite pool.
 
     The pool is the features of ``scorer``'s real data, train and test
     splits together (1,797 rows for ``digits``). Redraw ``i`` permutes the
     pool (seeded by the scorer's seed and ``i``) and takes its first ``size``
-    rows as the real set and the next ``size`` as the generated one, so both
-    sets of a redraw are disjoint samples of the same distribution (the
-    pool's) and different redraws overlap. For a two-sample contrast (a
-    difference of means over the two sets) the spread over such redraws
-    equals the spread over independent samples (the finite-population
-    corrections of the two means cancel against their negative covariance);
-    a score of one set alone (Vendi, RKE) has its spread shrunk by the
-    finite-population factor ``sqrt(1 - size / pool)`` and a score built on
-    within-set terms of both sets (kNN KL, entropy gap) by up to
-    ``sqrt(1 - 2 size / pool)``, so their ratios read up to 1.10x and 1.22x
-    too wide at the default size. Scores of class probabilities and
-    memorization are not measured (the draws are features only).
+    rows as the real set, the next ``size`` as the generated one and, when a
+    score needs a training split (memorization), the next ``size`` as that
+    split, so the sets of a redraw are disjoint samples of the same
+    distribution (the pool's) and different redraws overlap. Memorization
+    then measures its base rate (the share of generated samples that land
+    inside a training sample's nearest-neighbour ball by chance) on a
+    training split disjoint from both other sets, as the validity suite's
+    clean held-out split does against the train split. With a training split
+    drawn, each subsample replicate draws its rows too, so the other
+    neighbour scores' replicates come from a different random stream than
+    without it: the same intervals in distribution, not bit for bit.
+
+    For a two-sample contrast (a difference of means over the two sets) the
+    spread over such redraws equals the spread over independent samples
+    (the finite-population corrections of the two means cancel against their
+    negative covariance); a score of one set alone (Vendi, RKE) has its
+    spread shrunk by the finite-population factor ``sqrt(1 - size / pool)``
+    and a score built on within-set terms of both sets (kNN KL, entropy gap)
+    by up to ``sqrt(1 - 2 size / pool)``, so their ratios read up to 1.10x
+    and 1.22x too wide at the default size. Memorization is a mean over the
+    generated set of a term that depends on the training split's own
+    nearest-neighbour balls; to first order (one term per generated and per
+    training row) both sets' terms carry the factor ``1 - size / pool`` on
+    their variances, and their covariance across the two disjoint sets
+    (``-c / pool``, ``c`` the pool covariance of the two terms) cancels it
+    only for a contrast, so its spread is shrunk by a factor between 1 and
+    ``sqrt(1 - 2 size / pool)`` (its ratio reads up to 1.22x too wide at the
+    default size, 1.10x at 150 vs 150 of the 1,797 ``digits`` rows). Scores
+    of class probabilities are not measured (the draws are features only).
 
     Parameters
     ----------
     scorer : Scorer
         The real data, extractor, scores, seed and score parameters.
     size : int, optional
-        Rows per set; default: a sixth of the pool (the two sets hold a third).
+        Rows per set; default: a sixth of the pool. At most a half of the
+        pool (two sets), a third when a score needs the training split.
+    scores : str or list of str, optional
+        The scores to measure (default: every score of ``scorer`` that the
+        feature draws allow: all but the class-probability scores).
     redraws, boot_draws, bootstrap
         As in :func:`interval_calibration`.
     """
-    feats = [scorer.real_feats] + ([] if scorer.heldout_feats is None else [scorer.heldout_feats])
-    pool = torch.cat(feats).cpu().numpy()
-    size = check_int("size", pool.shape[0] // 6 if size is None else size, low=2, high=pool.shape[0] // 2,
-                     context=f" (two disjoint sets from a pool of {pool.shape[0]} feature rows)")
+    if scores is None:
+        names = [n for n in scorer.names if SCORES[n].needs != "probs"]
+    else:
+        names = list(resolve_scores(scores))
+        probs = [n for n in names if SCORES[n].needs == "probs"]
+        if probs:
+            raise ValueError(f"scores: the calibration redraws are features only; {probs} need class "
+                             f"probabilities; got {scores!r}")
+    held = scorer.heldout_feats
+    if held is None and scorer.real.held_out is not None:
+        held = scorer.features(scorer.real.held_out)[0]  # the scorer extracts it for the entropy gap only
+    pool = torch.cat([scorer.real_feats] + ([] if held is None else [held])).cpu().numpy()
+    with_train = any(SCORES[n].needs == "train" for n in names)
+    sets = 3 if with_train else 2
+    what = "three disjoint sets (real, generated, train)" if with_train else "two disjoint sets"
+    size = check_int("size", pool.shape[0] // 6 if size is None else size, low=2, high=pool.shape[0] // sets,
+                     context=f" ({what} from a pool of {pool.shape[0]} feature rows)")
 
-    def draw(i: int) -> tuple[np.ndarray, np.ndarray]:
+    def draw(i: int) -> tuple[np.ndarray, ...]:
         idx = np.random.default_rng([scorer.seed, i]).permutation(pool.shape[0])
-        return pool[idx[:size]], pool[idx[size:2 * size]]
+        return tuple(pool[idx[j * size:(j + 1) * size]] for j in range(sets))
 
-    names = [n for n in scorer.names if SCORES[n].needs == "features"]
     return interval_calibration(draw, redraws=redraws, boot_draws=boot_draws, bootstrap=bootstrap, scores=names,
                                 seed=scorer.seed, device=scorer.device, **scorer.params.as_dict())
