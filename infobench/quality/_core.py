@@ -9,7 +9,8 @@ the sizes of the two sets, and how its bootstrap interval is drawn
 (``"split"``: the score is recomputed on disjoint halves and quarters of
 both sets, with an estimated convergence rate; ``"subsample"``: on
 subsamples of three quarters of every set drawn without replacement,
-neighbourhoods recomputed; see
+neighbourhoods recomputed; ``"generated"``: the same, of the generated set
+alone, for a score conditional on the training split; see
 :mod:`infobench.quality.bootstrap`). Each parameter of a score is declared
 next to it with :func:`declare_param`; :class:`Params` is assembled from
 the declarations.
@@ -80,7 +81,7 @@ class ScoreSpec:
         Information-theoretic scores or the standard ones of the literature.
     needs : {"probs", "features", "train"}
         Class probabilities, features, or features of the training split.
-    bootstrap : {"split", "subsample"}
+    bootstrap : {"split", "subsample", "generated"}
         How the bootstrap interval is drawn.
     group : str
         The computation that produces it.
@@ -561,6 +562,20 @@ class Context:
             (self.root_index("real")[idx_real], self.root_index("fake")[idx_fake]),
             heldout,
         )
+
+    def resample_fake(self, idx_fake: np.ndarray) -> "Context":
+        """A context on rows ``idx_fake`` of the generated set, every other set whole.
+
+        The whole sets' self-searches are shared with this context (they are
+        the same rows), so a replicate computes only the searches that involve
+        the generated rows.
+        """
+        out = self.resample(np.arange(self.real.shape[0]), idx_fake)
+        for which in ("real", "train"):
+            key = self._key(which)
+            if key in self._self:
+                out._self[out._key(which)] = self._self[key]
+        return out
 
     # ---------------------------------------------------------- neighbours
     def self_knn(self, which: str) -> Neighbors:

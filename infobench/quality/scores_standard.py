@@ -610,7 +610,7 @@ def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _MEM = [
-    ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "subsample", "memorization",
+    ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "generated", "memorization",
               "share of generated samples inside a training sample's nearest-neighbour ball (copies)", (0.0, 1.0),
               size_need=neighbour_need, params=("k", "knn_k")),
 ]

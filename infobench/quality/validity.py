@@ -43,7 +43,7 @@ from scipy.stats import norm, spearmanr
 
 from infobench._validation import as_generator, check_float, check_int
 from infobench.data import ImageSet
-from infobench.quality._core import SCORES, resolve_scores
+from infobench.quality._core import SCORES, _seed_for, resolve_scores
 from infobench.quality.bootstrap import check_bootstrap
 from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
@@ -367,19 +367,20 @@ def real_calibration(
     """:func:`interval_calibration` on real features: redraws are disjoint subsets of a finite pool.
 
     The pool is the features of ``scorer``'s real data, train and test
-    splits together (1,797 rows for ``digits``). Redraw ``i`` permutes the
-    pool (seeded by the scorer's seed and ``i``) and takes its first ``size``
-    rows as the real set, the next ``size`` as the generated one and, when a
-    score needs a training split (memorization), the next ``size`` as that
-    split, so the sets of a redraw are disjoint samples of the same
-    distribution (the pool's) and different redraws overlap. Memorization
-    then measures its base rate (the share of generated samples that land
-    inside a training sample's nearest-neighbour ball by chance) on a
-    training split disjoint from both other sets, as the validity suite's
-    clean held-out split does against the train split. With a training split
-    drawn, each subsample replicate draws its rows too, so the other
-    neighbour scores' replicates come from a different random stream than
-    without it: the same intervals in distribution, not bit for bit.
+    splits together (1,797 rows for ``digits``). When a score needs a
+    training split (memorization), ``size`` rows of the pool, drawn once
+    (seeded by the scorer's seed), are that split for every redraw:
+    memorization's interval is conditional on the training split (the
+    ``"generated"`` scheme of :mod:`infobench.quality.bootstrap`), so the
+    spread it must match is over fresh generated sets with the training split
+    fixed. Redraw ``i`` permutes the rest of the pool (seeded by the scorer's
+    seed and ``i``) and takes its first ``size`` rows as the real set and the
+    next ``size`` as the generated one, so the sets of a redraw are disjoint
+    samples of the same distribution (the pool's) and different redraws
+    overlap. Memorization then measures its base rate (the share of
+    generated samples that land inside a training sample's nearest-neighbour
+    ball by chance) on a training split disjoint from both other sets, as the
+    validity suite's clean held-out split does against the train split.
 
     For a two-sample contrast (a difference of means over the two sets) the
     spread over such redraws equals the spread over independent samples
@@ -388,16 +389,12 @@ def real_calibration(
     spread shrunk by the finite-population factor ``sqrt(1 - size / pool)``
     and a score built on within-set terms of both sets (kNN KL, entropy gap)
     by up to ``sqrt(1 - 2 size / pool)``, so their ratios read up to 1.10x
-    and 1.22x too wide at the default size. Memorization is a mean over the
-    generated set of a term that depends on the training split's own
-    nearest-neighbour balls; to first order (one term per generated and per
-    training row) both sets' terms carry the factor ``1 - size / pool`` on
-    their variances, and their covariance across the two disjoint sets
-    (``-c / pool``, ``c`` the pool covariance of the two terms) cancels it
-    only for a contrast, so its spread is shrunk by a factor between 1 and
-    ``sqrt(1 - 2 size / pool)`` (its ratio reads up to 1.22x too wide at the
-    default size, 1.10x at 150 vs 150 of the 1,797 ``digits`` rows). Scores
-    of class probabilities are not measured (the draws are features only).
+    and 1.22x too wide at the default size. Memorization, given the training
+    split, is a mean over the generated set drawn from the rest of the pool:
+    its spread is shrunk by ``sqrt(1 - size / (pool - size))`` (its ratio
+    reads up to 1.12x too wide at the default size, 1.05x at 150 rows of the
+    1,797 ``digits`` rows). Scores of class probabilities are not measured
+    (the draws are features only).
 
     Parameters
     ----------
@@ -430,9 +427,13 @@ def real_calibration(
     size = check_int("size", pool.shape[0] // 6 if size is None else size, low=2, high=pool.shape[0] // sets,
                      context=f" ({what} from a pool of {pool.shape[0]} feature rows)")
 
+    fixed = np.random.default_rng(_seed_for(scorer.seed, "calibration:train")).permutation(pool.shape[0]) if with_train else None
+    train, rest = (None, pool) if fixed is None else (pool[fixed[:size]], pool[fixed[size:]])
+
     def draw(i: int) -> tuple[np.ndarray, ...]:
-        idx = np.random.default_rng([scorer.seed, i]).permutation(pool.shape[0])
-        return tuple(pool[idx[j * size:(j + 1) * size]] for j in range(sets))
+        idx = np.random.default_rng([scorer.seed, i]).permutation(rest.shape[0])
+        real, fake = rest[idx[:size]], rest[idx[size:2 * size]]
+        return (real, fake) if train is None else (real, fake, train)
 
     return interval_calibration(draw, redraws=redraws, boot_draws=boot_draws, bootstrap=bootstrap, scores=names,
                                 seed=scorer.seed, device=scorer.device, **scorer.params.as_dict())
