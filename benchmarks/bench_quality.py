@@ -126,9 +126,12 @@ def test_neighbour_search_memory_bounded(benchmark, full_size):
 
 # ------------------------------------------------------------------ interval calibration
 def _gauss_draw(n, d=64):
+    # One fixed training split: memorization's interval is conditional on it (bootstrap kind "generated").
+    train = np.random.default_rng(99).normal(size=(n, d))
+
     def draw(i):
         r = np.random.default_rng(10_000 + i)
-        return r.normal(size=(n, d)), r.normal(size=(n, d))
+        return r.normal(size=(n, d)), r.normal(size=(n, d)), train
 
     return draw
 
