@@ -73,10 +73,9 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     1.54-1.74x at n = 500-5,000 under the fixed rate), uses ``"split"``.
     A replicate costs about ``(3/4)^2`` of the point value's neighbour
     searches (``9 n^2 / 16`` distances per pair of sets, 2.25 times a
-    half-sample's): 10,000 vs 10,000 64-d features with the default 50
-    replicates took 181 s against 90 s with half-samples, side by side,
-    single-threaded on a loaded 2-core machine (see
-    ``benchmarks/bench_quality.py``).
+    half-sample's): 10,000 vs 10,000 64-d features, every score with the
+    default 50 replicates, take 112 s on an idle 2-core machine (59 s with
+    half-samples; ``benchmarks/bench_quality.py``).
 
 ``"generated"``
     Memorization: the share of generated samples inside the empty ball of
