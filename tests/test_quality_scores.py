@@ -733,6 +733,22 @@ def test_memorization_interval_matches_fresh_generated_sets():
     assert 0.75 < row["std_ratio"] < 1.3
 
 
+def test_fid_infinity_interval_needs_14_d_rows():
+    # Below 14 d rows the split halves fit sizes 4 d .. n/2 only (under a factor 1.75 in N) and their
+    # intervals measured 1.4-1.65x the fresh spread: the value is reported without an interval.
+    from infobench.quality.scores_standard import FID_INF_INTERVAL_MIN_PER_DIM
+
+    d = 8
+    rng = np.random.default_rng(11)
+    small, big = FID_INF_INTERVAL_MIN_PER_DIM * d - 1, FID_INF_INTERVAL_MIN_PER_DIM * d
+    for n, has_interval in ((small, False), (big, True)):
+        real, fake = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+        row = score_features(real, fake, scores="fid_inf", bootstrap=40).set_index("score").loc["fid_inf"]
+        assert np.isfinite(row["value"])  # the value is defined from 5 d rows
+        assert np.isfinite(row["ci_low"]) == has_interval and np.isfinite(row["ci_high"]) == has_interval
+        assert ("no interval" in row["note"]) == (not has_interval)
+
+
 def test_rke_from_the_shared_self_search_equals_rke_alone():
     # With other neighbour scores the generated set's kernel sum comes from its
     # self-search tiles (Context.want_kernel_sum); alone, from its own pass: same keys.
