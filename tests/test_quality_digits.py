@@ -418,17 +418,26 @@ def test_cli_validity(scorer, capsys):
 
 def test_cli_validity_calibration(scorer, capsys):
     # 4 redraws of 100 vs 100 pooled digit features, and 100 more as memorization's training split.
-    args = ["validity", "--failures", "copies", "--scores", "fid,coverage,memorization", "--format", "md",
+    # The class-probability scores are drawn with the features (the classifier's probabilities, row for row).
+    args = ["validity", "--failures", "copies", "--scores",
+            "fid,coverage,memorization,inception,class_kl,classes_covered", "--format", "md",
             "--calibration", "4", "--calibration-size", "100"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Interval width against the spread over 4 redraws of 100 vs 100 real features (digits)" in out
     table = out.split("redraws of 100")[1]
     assert "| FID |" in table and "| coverage |" in table and "| memorized |" in table
+    assert "| IS | 0 vs 100 |" in table and "| KL(p\\_real(ŷ)‖p\\_gen(ŷ)) | 100 vs 100 |" in table
+    assert "| classes | 100 vs 100 | 0 |" in table and "| constant | constant |" in table
     assert main(args[:-6] + ["--json", "--calibration", "3", "--calibration-size", "80"]) == 0
-    cal = json.loads(capsys.readouterr().out)["calibration"]
-    assert {r["score"] for r in cal} == {"fid", "coverage", "memorization"} and all(r["n_real"] == 80 for r in cal)
-    assert all(r["fresh_sd"] > 0 and r["std_ratio"] == pytest.approx(r["boot_std"] / r["fresh_sd"]) for r in cal)
+    cal = {r["score"]: r for r in json.loads(capsys.readouterr().out)["calibration"]}
+    assert set(cal) == {"fid", "coverage", "memorization", "inception", "class_kl", "classes_covered"}
+    assert all(r["n_fake"] == 80 for r in cal.values())
+    for name in ("fid", "coverage", "memorization", "inception", "class_kl"):
+        assert cal[name]["fresh_sd"] > 0
+        assert cal[name]["std_ratio"] == pytest.approx(cal[name]["boot_std"] / cal[name]["fresh_sd"])
+    # The held-out digit classifier covers all 10 classes in every draw: no spread, no ratio (null in JSON).
+    assert cal["classes_covered"]["fresh_mean"] == 10 and cal["classes_covered"]["width_ratio"] is None
     # The pool is the train and test splits together even when the scorer has no entropy gap (no held-out features).
     with pytest.raises(ValueError, match="size must be an integer in \\[2, 599\\] \\(three disjoint sets \\(real, "
                                          "generated, train\\) from a pool of 1797 feature rows\\); got 600"):
@@ -436,8 +445,8 @@ def test_cli_validity_calibration(scorer, capsys):
     with pytest.raises(ValueError, match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
                                          "of 1797 feature rows\\); got 900"):
         real_calibration(scorer, redraws=3, size=900, bootstrap=40, scores="fid,coverage")
-    with pytest.raises(ValueError, match="the calibration redraws are features only; \\['class_kl'\\] need class"):
-        real_calibration(scorer, redraws=3, scores="fid,class_kl")
+    with pytest.raises(ValueError, match="score 'class_kl' needs class probabilities, which this extractor does not"):
+        real_calibration(Scorer("digits", extractor="pixels", seed=0, scores="fid"), redraws=3, scores="fid,class_kl")
 
 
 def test_available_scores_directions():

@@ -682,9 +682,44 @@ def test_interval_calibration_uses_a_drawn_training_split():
         np.mean([memorization(sets(i)[1], sets(i)[0]) for i in range(4)]), abs=1e-15)
     assert pairs.loc["memorization", "fresh_mean"] < 0.8 and pairs.loc["memorization", "n_real"] == 120
     assert pairs.loc["coverage", "fresh_mean"] == cal.set_index("score").loc["coverage", "fresh_mean"]
-    with pytest.raises(TypeError, match="draw\\(0\\) must return \\(real, fake\\) or \\(real, fake, train\\); "
-                                        "got tuple of 1"):
+    with pytest.raises(TypeError, match="draw\\(0\\) must return \\(real, fake\\), \\(real, fake, train\\) or a "
+                                        "mapping of those and real_probs, fake_probs; got tuple of 1"):
         interval_calibration(lambda i: sets(i)[:1], redraws=4, boot_draws=1)
+
+def test_interval_calibration_draws_class_probabilities():
+    from infobench.quality.validity import interval_calibration
+    from infobench.report.quality_tables import calibration_table
+
+    # A draw as a mapping carries the class probabilities of both sets: the class scores are measured, each
+    # redraw's value that of score_features called directly. The arg-max classes cycle through all 4 classes,
+    # so every draw covers every class and classes_covered is constant (no ratio, and the table says so).
+    def sets(i):
+        r = np.random.default_rng(90 + i)
+        logits = r.normal(size=(240, 4)) + 3 * np.eye(4)[np.arange(240) % 4]
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        feats = r.normal(size=(240, 3))
+        return {"real": feats[:120], "fake": feats[120:], "real_probs": probs[:120], "fake_probs": probs[120:]}
+
+    names = "inception,h_marginal,h_conditional,class_kl,classes_covered,fid"
+    cal = interval_calibration(sets, redraws=4, boot_draws=2, bootstrap=40, scores=names).set_index("score")
+    direct = [score_features(**sets(i), scores=names).set_index("score")["value"] for i in range(4)]
+    for name in names.split(","):
+        assert cal.loc[name, "fresh_mean"] == pytest.approx(np.mean([d[name] for d in direct]), rel=1e-12)
+    assert cal.loc["inception", "n_fake"] == 120 and cal.loc["class_kl", "n_real"] == 120
+    for name in ("inception", "h_marginal", "h_conditional", "class_kl", "fid"):
+        assert cal.loc[name, "fresh_sd"] > 0 and cal.loc[name, "width_ratio"] > 0 and cal.loc[name, "note"] == ""
+    row = cal.loc["classes_covered"]
+    assert row["fresh_mean"] == 4 and row["fresh_sd"] == 0
+    assert all(math.isnan(row[c]) for c in ("std_ratio", "width_ratio", "std_ratio_se", "width_ratio_se"))
+    assert row["note"] == "constant (4) over the 4 fresh redraws: no spread to calibrate against"
+    table = calibration_table(cal.reset_index())
+    assert [r[4:] for r in table.rows if r[0] == SCORES["classes_covered"].label] == [["constant", "constant"]]
+    # A mapping without the generated set, or with an unknown key, is refused by name.
+    with pytest.raises(TypeError, match="draw\\(0\\) must return a mapping with the keys 'real' and 'fake' and "
+                                        "optionally 'train', 'real_probs', 'fake_probs'; "
+                                        "got keys \\['probs', 'real'\\]"):
+        interval_calibration(lambda i: {"real": sets(i)["real"], "probs": None}, redraws=4, boot_draws=1)
+
 
 def test_memorization_interval_is_conditional_on_the_training_split():
     # Generated rows copied from the training split: every copy keeps its original in every

@@ -30,9 +30,11 @@ def register(subparsers) -> None:
                         help="replicates on the clean split, which set each score's noise floor (default 40)")
     parser.add_argument("--values", action="store_true", help="also print every score's value per failure level")
     parser.add_argument("--calibration", type=int, default=0, metavar="REDRAWS",
-                        help="also check each feature score's interval (memorization included) against its spread "
-                        "over REDRAWS fresh redraws (at least 3) of two disjoint sets from the real features (train "
-                        "and test splits pooled), and a third as memorization's training split; up to 5 of them are "
+                        help="also check each score's interval (memorization and the class-probability scores "
+                        "included) against its spread over REDRAWS fresh redraws (at least 3) of two disjoint sets "
+                        "from the real features and class probabilities (train and test splits pooled), and a third "
+                        "as memorization's training split; a score constant over the redraws (e.g. classes covered) "
+                        "reads 'constant'; up to 5 of them are "
                         "bootstrapped with --bootstrap replicates (REDRAWS plain scorings and 5 bootstrapped ones at "
                         "the redraw size; default 0: off)")
     parser.add_argument("--calibration-size", type=int, default=None, metavar="N",

@@ -34,6 +34,7 @@ is itself a finding.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -272,7 +273,7 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def interval_calibration(
-    draw: Callable[[int], tuple[Any, ...]],
+    draw: Callable[[int], tuple[Any, ...] | Mapping[str, Any]],
     *,
     redraws: int = 40,
     boot_draws: int = 5,
@@ -287,10 +288,15 @@ def interval_calibration(
     ``draw(i)`` returns the ``i``-th independent ``(real, fake)`` pair of
     feature sets, or a ``(real, fake, train)`` triple whose ``train`` is
     the training split of memorization (``score_features(..., train=...)``;
-    without it ``real`` is its own training split). Each score is computed
-    on ``redraws`` fresh draws (its standard deviation over them,
-    ``fresh_sd``, is the spread the interval claims to describe) and
-    bootstrapped (``bootstrap`` replicates) on ``boot_draws`` of them.
+    without it ``real`` is its own training split), or a mapping with the
+    keys ``"real"`` and ``"fake"`` and optionally ``"train"``,
+    ``"real_probs"`` and ``"fake_probs"`` (the class probabilities of the
+    two sets, row for row, which the class-probability scores need): the
+    keyword arguments of :func:`~infobench.quality.scoring.score_features`.
+    Each score is computed on ``redraws`` fresh draws (its standard
+    deviation over them, ``fresh_sd``, is the spread the interval claims to
+    describe) and bootstrapped (``bootstrap`` replicates) on ``boot_draws``
+    of them.
 
     Returns
     -------
@@ -308,7 +314,11 @@ def interval_calibration(
         40 redraws), combined with that of the mean over the bootstrapped
         draws, ``cv / sqrt(boot_draws)`` with ``cv`` the coefficient of
         variation of ``boot_std`` (or of the width) across them (0 for a
-        single bootstrapped draw, whose spread is then unknown).
+        single bootstrapped draw, whose spread is then unknown). A score
+        that is constant over the fresh redraws (``fresh_sd`` 0, e.g.
+        ``classes_covered`` when every draw covers every class) has no
+        spread to match: its ratios and their standard errors are NaN and
+        ``note`` says so (empty for the other rows).
     """
     redraws = check_int("redraws", redraws, low=3)
     boot_draws = check_int("boot_draws", boot_draws, low=1, high=redraws)
@@ -316,14 +326,9 @@ def interval_calibration(
     boots: dict[str, list[tuple[float, float, float]]] = {}
     sizes: dict[str, tuple[int, int]] = {}
     for i in range(redraws):
-        sets = draw(i)
-        if not isinstance(sets, tuple) or len(sets) not in (2, 3):
-            raise TypeError(f"draw({i}) must return (real, fake) or (real, fake, train); got {type(sets).__name__}"
-                            + (f" of {len(sets)}" if isinstance(sets, tuple) else ""))
-        real, fake, train = sets if len(sets) == 3 else (*sets, None)
+        sets = _draw_sets(draw(i), i)
         b = bootstrap if i < boot_draws else 0
-        df = score_features(real, fake, train=train, scores=scores, bootstrap=b, level=level, seed=seed + i,
-                            **params)
+        df = score_features(**sets, scores=scores, bootstrap=b, level=level, seed=seed + i, **params)
         for row in df.itertuples():
             values.setdefault(row.score, []).append(row.value)
             sizes[row.score] = (row.n_real, row.n_fake)
@@ -340,19 +345,43 @@ def interval_calibration(
         fresh_rel = 1.0 / math.sqrt(2.0 * (len(v) - 1))
 
         def rel_se(x: np.ndarray) -> float:
-            cv = float(np.std(x, ddof=1) / np.mean(x)) if len(x) > 1 else 0.0
+            cv = float(np.std(x, ddof=1) / np.mean(x)) if len(x) > 1 and np.mean(x) > 0 else 0.0
             return math.sqrt(fresh_rel**2 + cv**2 / len(x))
 
-        rows.append({
+        row = {
             "score": name, "n_real": sizes[name][0], "n_fake": sizes[name][1], "fresh_mean": mean, "fresh_sd": sd,
-            "boot_std": float(bs[:, 0].mean()), "width": float(widths.mean()),
-            "fresh_width": 2 * z * sd, "std_ratio": float(bs[:, 0].mean()) / sd,
-            "width_ratio": float(widths.mean()) / (2 * z * sd),
+            "boot_std": float(bs[:, 0].mean()), "width": float(widths.mean()), "fresh_width": 2 * z * sd,
+            "std_ratio": math.nan, "width_ratio": math.nan,
             "coverage_of_mean": float(np.mean((bs[:, 1] <= mean) & (mean <= bs[:, 2]))),
-        })
-        rows[-1]["std_ratio_se"] = rows[-1]["std_ratio"] * rel_se(bs[:, 0])
-        rows[-1]["width_ratio_se"] = rows[-1]["width_ratio"] * rel_se(widths)
+            "std_ratio_se": math.nan, "width_ratio_se": math.nan, "note": "",
+        }
+        if sd > 0:
+            row["std_ratio"] = row["boot_std"] / sd
+            row["width_ratio"] = row["width"] / (2 * z * sd)
+            row["std_ratio_se"] = row["std_ratio"] * rel_se(bs[:, 0])
+            row["width_ratio_se"] = row["width_ratio"] * rel_se(widths)
+        else:
+            row["note"] = f"constant ({mean:g}) over the {len(v)} fresh redraws: no spread to calibrate against"
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+_DRAW_KEYS = ("real", "fake", "train", "real_probs", "fake_probs")
+
+
+def _draw_sets(sets: Any, i: int) -> dict[str, Any]:
+    """The keyword arguments of ``score_features`` from what ``draw(i)`` returned (tuple or mapping)."""
+    if isinstance(sets, tuple) and len(sets) in (2, 3):
+        return dict(zip(("real", "fake", "train"), sets))
+    if isinstance(sets, Mapping):
+        keys = set(sets)
+        if {"real", "fake"} <= keys <= set(_DRAW_KEYS):
+            return dict(sets)
+        raise TypeError(f"draw({i}) must return a mapping with the keys 'real' and 'fake' and optionally 'train', "
+                        f"'real_probs', 'fake_probs'; got keys {sorted(map(str, keys))}")
+    raise TypeError(f"draw({i}) must return (real, fake), (real, fake, train) or a mapping of those and "
+                    f"real_probs, fake_probs; got {type(sets).__name__}"
+                    + (f" of {len(sets)}" if isinstance(sets, tuple) else ""))
 
 
 def real_calibration(
@@ -364,10 +393,13 @@ def real_calibration(
     bootstrap: int = 40,
     scores: Any = None,
 ) -> pd.DataFrame:
-    """:func:`interval_calibration` on real features: redraws are disjoint subsets of a finite pool.
+    """:func:`interval_calibration` on real data: redraws are disjoint subsets of a finite pool.
 
     The pool is the features of ``scorer``'s real data, train and test
-    splits together (1,797 rows for ``digits``). When a score needs a
+    splits together (1,797 rows for ``digits``), with their class
+    probabilities row for row when the extractor gives them (the
+    class-probability scores: Inception-style score, its two entropies,
+    class KL, classes covered). When a score needs a
     training split (memorization), ``size`` rows of the pool, drawn once
     (seeded by the scorer's seed), are that split for every redraw:
     memorization's interval is conditional on the training split (the
@@ -375,26 +407,33 @@ def real_calibration(
     spread it must match is over fresh generated sets with the training split
     fixed. Redraw ``i`` permutes the rest of the pool (seeded by the scorer's
     seed and ``i``) and takes its first ``size`` rows as the real set and the
-    next ``size`` as the generated one, so the sets of a redraw are disjoint
-    samples of the same distribution (the pool's) and different redraws
-    overlap. Memorization then measures its base rate (the share of
-    generated samples that land inside a training sample's nearest-neighbour
-    ball by chance) on a training split disjoint from both other sets, as the
-    validity suite's clean held-out split does against the train split.
+    next ``size`` as the generated one (features and probabilities alike), so
+    the sets of a redraw are disjoint samples of the same distribution (the
+    pool's) and different redraws overlap. Memorization then measures its
+    base rate (the share of generated samples that land inside a training
+    sample's nearest-neighbour ball by chance) on a training split disjoint
+    from both other sets, as the validity suite's clean held-out split does
+    against the train split.
 
-    For a two-sample contrast (a difference of means over the two sets) the
-    spread over such redraws equals the spread over independent samples
-    (the finite-population corrections of the two means cancel against their
-    negative covariance); a score of one set alone (Vendi, RKE) has its
-    spread shrunk by the finite-population factor ``sqrt(1 - size / pool)``
-    and a score built on within-set terms of both sets (kNN KL, entropy gap)
-    by up to ``sqrt(1 - 2 size / pool)``, so their ratios read up to 1.10x
-    and 1.22x too wide at the default size. Memorization, given the training
-    split, is a mean over the generated set drawn from the rest of the pool:
-    its spread is shrunk by ``sqrt(1 - size / (pool - size))`` (its ratio
-    reads up to 1.12x too wide at the default size, 1.05x at 150 rows of the
-    1,797 ``digits`` rows). Scores of class probabilities are not measured
-    (the draws are features only).
+    For a two-sample contrast (a difference of means over the two sets; class
+    KL near its zero, a function of the difference of the two mean class
+    distributions) the spread over such redraws equals the spread over
+    independent samples (the finite-population corrections of the two means
+    cancel against their negative covariance); a score of one set alone
+    (Vendi, RKE, and the Inception-style score and its two entropies, of the
+    generated set) has its spread shrunk by the finite-population factor
+    ``sqrt(1 - size / pool)`` (``pool`` the rows the generated set is drawn
+    from: 1,797 for ``digits`` without memorization, so up to 1.10x too wide
+    at 300 rows, 1.05x at 150) and a score built on within-set terms of both
+    sets (kNN KL, entropy gap) by up to ``sqrt(1 - 2 size / pool)``, so their
+    ratios read up to 1.10x and 1.22x too wide at the default size.
+    Memorization, given the training split, is a mean over the generated set
+    drawn from the rest of the pool: its spread is shrunk by
+    ``sqrt(1 - size / (pool - size))`` (its ratio reads up to 1.12x too wide
+    at the default size, 1.05x at 150 rows of the 1,797 ``digits`` rows). A
+    score constant over the redraws (classes covered, when every draw covers
+    every class) has no ratio (NaN, with a ``note``; see
+    :func:`interval_calibration`).
 
     Parameters
     ----------
@@ -404,23 +443,21 @@ def real_calibration(
         Rows per set; default: a sixth of the pool. At most a half of the
         pool (two sets), a third when a score needs the training split.
     scores : str or list of str, optional
-        The scores to measure (default: every score of ``scorer`` that the
-        feature draws allow: all but the class-probability scores).
+        The scores to measure (default: every score of ``scorer``; the
+        class-probability scores need an extractor with class probabilities).
     redraws, boot_draws, bootstrap
         As in :func:`interval_calibration`.
     """
-    if scores is None:
-        names = [n for n in scorer.names if SCORES[n].needs != "probs"]
-    else:
-        names = list(resolve_scores(scores))
-        probs = [n for n in names if SCORES[n].needs == "probs"]
-        if probs:
-            raise ValueError(f"scores: the calibration redraws are features only; {probs} need class "
-                             f"probabilities; got {scores!r}")
-    held = scorer.heldout_feats
-    if held is None and scorer.real.held_out is not None:
-        held = scorer.features(scorer.real.held_out)[0]  # the scorer extracts it for the entropy gap only
-    pool = torch.cat([scorer.real_feats] + ([] if held is None else [held])).cpu().numpy()
+    names = list(scorer.names if scores is None else resolve_scores(scores, has_probs=scorer.extractor.has_probs))
+    with_probs = any(SCORES[n].needs == "probs" for n in names)
+    held_feats, held_probs = scorer.heldout_feats, None
+    if scorer.real.held_out is not None and (held_feats is None or with_probs):
+        # the scorer extracts the held-out split for the entropy gap only (features; the cache makes this cheap)
+        held_feats, held_probs = scorer.features(scorer.real.held_out)
+    pool = torch.cat([scorer.real_feats] + ([] if held_feats is None else [held_feats])).cpu().numpy()
+    pool_probs = None
+    if with_probs:
+        pool_probs = torch.cat([scorer.real_probs] + ([] if held_feats is None else [held_probs])).cpu().numpy()
     with_train = any(SCORES[n].needs == "train" for n in names)
     sets = 3 if with_train else 2
     what = "three disjoint sets (real, generated, train)" if with_train else "two disjoint sets"
@@ -428,12 +465,16 @@ def real_calibration(
                      context=f" ({what} from a pool of {pool.shape[0]} feature rows)")
 
     fixed = np.random.default_rng(_seed_for(scorer.seed, "calibration:train")).permutation(pool.shape[0]) if with_train else None
-    train, rest = (None, pool) if fixed is None else (pool[fixed[:size]], pool[fixed[size:]])
+    rest = np.arange(pool.shape[0]) if fixed is None else fixed[size:]
+    train = None if fixed is None else pool[fixed[:size]]
 
-    def draw(i: int) -> tuple[np.ndarray, ...]:
-        idx = np.random.default_rng([scorer.seed, i]).permutation(rest.shape[0])
-        real, fake = rest[idx[:size]], rest[idx[size:2 * size]]
-        return (real, fake) if train is None else (real, fake, train)
+    def draw(i: int) -> dict[str, Any]:
+        idx = rest[np.random.default_rng([scorer.seed, i]).permutation(rest.shape[0])]
+        real, fake = idx[:size], idx[size:2 * size]
+        sets = {"real": pool[real], "fake": pool[fake], "train": train}
+        if pool_probs is not None:
+            sets.update(real_probs=pool_probs[real], fake_probs=pool_probs[fake])
+        return sets
 
     return interval_calibration(draw, redraws=redraws, boot_draws=boot_draws, bootstrap=bootstrap, scores=names,
                                 seed=scorer.seed, device=scorer.device, **scorer.params.as_dict())

@@ -121,11 +121,14 @@ def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against
     """The output of :func:`infobench.quality.validity.interval_calibration` as a table (1.0: calibrated).
 
     The ratios carry their standard errors (``± se``) when ``cal`` has the
-    ``std_ratio_se`` / ``width_ratio_se`` columns.
+    ``std_ratio_se`` / ``width_ratio_se`` columns; a score with no spread
+    over the fresh redraws (``fresh_sd`` 0) reads "constant".
     """
     header = ["score", "n", "fresh sd", "interval sd", "sd ratio", "width ratio"]
 
     def ratio(r, col: str) -> str:
+        if r.fresh_sd == 0:
+            return "constant"  # no spread over the fresh redraws: no ratio (NaN in ``cal``)
         se = getattr(r, col + "_se", float("nan"))
         return f"{getattr(r, col):.2f}" + (f" ± {se:.2f}" if se == se else "")
 
@@ -134,7 +137,8 @@ def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against
     note = ("fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
             "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
             "over the width of a normal interval with the fresh sd; ± one standard error of the ratio (from the "
-            "number of redraws and the spread across bootstrapped draws). 1.0 is calibrated.")
+            "number of redraws and the spread across bootstrapped draws). 1.0 is calibrated; constant: the score "
+            "did not vary over the fresh redraws, so there is no spread to compare with.")
     return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=1,
                  note=note)
 
