@@ -784,6 +784,20 @@ def test_fid_infinity_interval_needs_14_d_rows():
         assert ("no interval" in row["note"]) == (not has_interval)
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_split_interval_of_a_count_contains_its_value(seed):
+    # classes_covered moves in a few split replicates only (a rare class missing from one half).
+    # Its split deviations are symmetric about the value by construction; centring them on their own
+    # mean shifted the interval off the value (these seeds gave [9.9912, 9.99999...] for 10).
+    rng = np.random.default_rng(seed)
+    labels_r = rng.integers(0, 10, 150)
+    labels_f = np.where(rng.random(150) < 0.03, 9, rng.integers(0, 9, 150))
+    rp, fp = np.eye(10)[labels_r] * 0.98 + 0.002, np.eye(10)[labels_f] * 0.98 + 0.002
+    row = score_features(rng.normal(size=(150, 4)), rng.normal(size=(150, 4)), real_probs=rp, fake_probs=fp,
+                         scores="classes_covered", bootstrap=40, seed=seed).iloc[0]
+    assert row["value"] == 10 and row["ci_low"] <= 10 <= row["ci_high"]
+
+
 def test_rke_from_the_shared_self_search_equals_rke_alone():
     # With other neighbour scores the generated set's kernel sum comes from its
     # self-search tiles (Context.want_kernel_sum); alone, from its own pass: same keys.

@@ -134,7 +134,8 @@ def check_bootstrap(bootstrap: Any, level: Any) -> tuple[int, float]:
 
 
 def percentile_interval(reps: np.ndarray, value: float, level: float, *, scale: float = 1.0,
-                        value_range: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float]:
+                        value_range: tuple[float, float] = (-math.inf, math.inf),
+                        centre: float | None = None) -> tuple[float, float]:
     """Percentile interval of the replicates, re-centred on ``value`` and kept inside ``value_range``.
 
     ``[value + s q_a(T* - mean T*), value + s q_{1-a}(T* - mean T*)]`` with
@@ -149,7 +150,12 @@ def percentile_interval(reps: np.ndarray, value: float, level: float, *, scale: 
     0): values outside it are impossible, so the intersection loses no
     coverage. Infinite replicates are kept as they are and read off without
     interpolation, as are integer-valued scores (a count of classes keeps
-    integer bounds); NaN replicates give a NaN interval.
+    integer bounds); NaN replicates give a NaN interval. ``centre`` replaces
+    ``mean T*`` where the replicates are centred by construction: the split
+    scheme's ``value + (T_A - T_B) / sqrt(2)`` is symmetric about ``value``
+    (the halves are exchangeable), and subtracting the replicates' own mean
+    would only shift a lumpy set of deviations (a count that moves in a few
+    replicates) off the value.
     """
     if reps.size == 0 or np.isnan(reps).any() or math.isnan(value):
         return float("nan"), float("nan")
@@ -157,7 +163,7 @@ def percentile_interval(reps: np.ndarray, value: float, level: float, *, scale: 
     low, high = value_range
     counts = np.isfinite(reps).all() and bool(np.all(reps == np.round(reps))) and float(value).is_integer()
     if np.isfinite(reps).all() and math.isfinite(value) and not counts:
-        lo, hi = np.quantile(scale * (reps - reps.mean()), [alpha, 1.0 - alpha])
+        lo, hi = np.quantile(scale * (reps - (reps.mean() if centre is None else centre)), [alpha, 1.0 - alpha])
         lo, hi = value + lo, value + hi
     else:
         lo, hi = np.quantile(reps, [alpha, 1.0 - alpha], method="inverted_cdf")
@@ -349,7 +355,9 @@ def evaluate(
             interval[n] = {"kind": "own standard error"}
         else:
             if bootstrap:
-                lo, hi = percentile_interval(r, out.value, level, scale=scale[n], value_range=spec.value_range)
+                split_kind = interval.get(n, {}).get("kind") == "split"
+                lo, hi = percentile_interval(r, out.value, level, scale=scale[n], value_range=spec.value_range,
+                                             centre=out.value if split_kind else None)
             else:
                 lo, hi = float("nan"), float("nan")
             std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
