@@ -26,8 +26,8 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     ``n/4``.
 ``"subsample"``
     Neighbour statistics (kNN KL and entropy, precision, recall, density,
-    coverage; memorization has its own scheme, ``"generated"``). Drawing rows with replacement would put copies
-    of a row at distance zero from each other and change what a
+    coverage; memorization has its own scheme, ``"generated"``). Drawing
+    rows with replacement would put copies of a row at distance zero from each other and change what a
     nearest-neighbour statistic measures (the bootstrap is inconsistent for
     them), and holding the neighbourhoods fixed while resampling per-sample
     terms leaves out the variability of the neighbourhoods themselves (it

@@ -464,7 +464,9 @@ def real_calibration(
     size = check_int("size", pool.shape[0] // 6 if size is None else size, low=2, high=pool.shape[0] // sets,
                      context=f" ({what} from a pool of {pool.shape[0]} feature rows)")
 
-    fixed = np.random.default_rng(_seed_for(scorer.seed, "calibration:train")).permutation(pool.shape[0]) if with_train else None
+    fixed = None
+    if with_train:
+        fixed = np.random.default_rng(_seed_for(scorer.seed, "calibration:train")).permutation(pool.shape[0])
     rest = np.arange(pool.shape[0]) if fixed is None else fixed[size:]
     train = None if fixed is None else pool[fixed[:size]]
 
