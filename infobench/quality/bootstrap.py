@@ -27,8 +27,8 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
 ``"subsample"``
     Neighbour statistics (kNN KL and entropy, precision, recall, density,
     coverage; memorization has its own scheme, ``"generated"``). Drawing
-    rows with replacement would put copies of a row at distance zero from each other and change what a
-    nearest-neighbour statistic measures (the bootstrap is inconsistent for
+    rows with replacement would put copies of a row at distance zero from
+    each other and change what a nearest-neighbour statistic measures (the bootstrap is inconsistent for
     them), and holding the neighbourhoods fixed while resampling per-sample
     terms leaves out the variability of the neighbourhoods themselves (it
     gave intervals 1.5-3x too narrow). Each replicate instead draws a
