@@ -489,15 +489,17 @@ def test_intervals_stay_inside_the_score_range(rng):
 
 def test_no_interval_when_the_resampled_sets_are_too_small(rng):
     # 6 rows: enough for k = 5 neighbours, not in a subsample of 3/4 (4 rows);
-    # FD-infinity fits 5 d = 10 rows, not on halves of 15. Both keep their
-    # value and say why they have no interval.
+    # FD-infinity fits 5 d = 10 rows, but its interval needs 14 d = 28 (its halves
+    # of 15 could not be fitted either). Both keep their value and say why they
+    # have no interval.
     x, y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
     row = score_features(x, y, scores=["precision"], bootstrap=40).iloc[0]
     assert row["value"] == row["value"] and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
     assert row["note"] == "no interval: the score is undefined on the subsamples (too few rows)"
     x, y = rng.normal(size=(15, 2)), rng.normal(size=(15, 2))
     row = score_features(x, y, scores=["fid_inf"], bootstrap=40).iloc[0]
-    assert math.isnan(row["ci_low"]) and "undefined on the half-samples (too few rows)" in row["note"]
+    assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"]) and row["value"] == row["value"]
+    assert "no interval: FID-infinity's interval needs 28 rows per set (14 d)" in row["note"]
 
 
 def test_score_features_is_seeded_and_tidy(rng):

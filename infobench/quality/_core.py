@@ -96,6 +96,10 @@ class ScoreSpec:
     size_need : callable ``(params, set_kind) -> (rows, reason)``
         The fewest rows a set (``set_kind`` "real", "fake" or "train") needs,
         checked before any feature is computed (default: 2).
+    interval_need : callable ``(context) -> reason``, optional
+        Why the score gets no bootstrap interval on this context (``""``:
+        it gets one): for a score whose replicates are known to misstate its
+        spread on sets this small. The value is still reported.
     params : tuple of str
         The parameters the score reads, each declared with
         :func:`declare_param` before the score is registered (an undeclared
@@ -115,6 +119,7 @@ class ScoreSpec:
     size_dependent: bool = False
     size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
     params: tuple[str, ...] = ()
+    interval_need: Callable[[Any], str] | None = field(default=None, repr=False)
 
     @property
     def arrow(self) -> str:
@@ -533,33 +538,37 @@ class Context:
             return np.arange(n)
         return self.origin[0 if which == "real" else 1]
 
-    def resample(self, idx_real: np.ndarray, idx_fake: np.ndarray, idx_train: np.ndarray | None = None,
+    def resample(self, idx_real: np.ndarray | None, idx_fake: np.ndarray,
                  idx_heldout: np.ndarray | None = None) -> "Context":
-        """A context on rows ``idx_real`` / ``idx_fake`` (and of the training / held-out splits when given).
+        """A context on rows ``idx_real`` / ``idx_fake`` (and of the held-out split when given).
 
-        Without ``idx_train`` the training split is kept whole (a ``real``
-        that is its own training split becomes a separate, unchanged one);
-        without ``idx_heldout`` the held-out split is kept whole.
+        ``idx_real=None`` keeps the real set whole (no copy). The training
+        split is kept whole (a ``real`` that is its own training split
+        becomes a separate, unchanged one): only memorization reads it, and
+        its replicates hold it fixed (:meth:`resample_fake`). Without
+        ``idx_heldout`` the held-out split is kept whole.
         """
-        idx_real, idx_fake = np.asarray(idx_real), np.asarray(idx_fake)
-        ir = torch.as_tensor(idx_real, device=self.real.device)
+        idx_fake = np.asarray(idx_fake)
         jf = torch.as_tensor(idx_fake, device=self.fake.device)
-        train = self.real if self.train is None else self.train
-        if idx_train is not None:
-            train = None if self.train is None else train[torch.as_tensor(np.asarray(idx_train), device=train.device)]
+        real, real_probs, origin_real = self.real, self.real_probs, self.root_index("real")
+        if idx_real is not None:
+            idx_real = np.asarray(idx_real)
+            ir = torch.as_tensor(idx_real, device=self.real.device)
+            real, real_probs = self.real[ir], None if self.real_probs is None else self.real_probs[ir]
+            origin_real = origin_real[idx_real]
         heldout = self.heldout
         if idx_heldout is not None and heldout is not None:
             heldout = heldout[torch.as_tensor(np.asarray(idx_heldout), device=heldout.device)]
         return Context(
-            self.real[ir],
+            real,
             self.fake[jf],
-            None if self.real_probs is None else self.real_probs[ir],
+            real_probs,
             None if self.fake_probs is None else self.fake_probs[jf],
-            train,
+            self.real if self.train is None else self.train,
             self.params,
             self.seed,
             self.shared,
-            (self.root_index("real")[idx_real], self.root_index("fake")[idx_fake]),
+            (origin_real, self.root_index("fake")[idx_fake]),
             heldout,
         )
 
@@ -570,7 +579,7 @@ class Context:
         the same rows), so a replicate computes only the searches that involve
         the generated rows.
         """
-        out = self.resample(np.arange(self.real.shape[0]), idx_fake)
+        out = self.resample(None, idx_fake)
         for which in ("real", "train"):
             key = self._key(which)
             if key in self._self:

@@ -34,7 +34,7 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     gave intervals 1.5-3x too narrow). Each replicate instead draws a
     subsample of ``m = 3n/4`` rows without replacement
     (:data:`SUBSAMPLE_FRACTION`) of every set (generated, real, and the
-    training and held-out splits where used) and recomputes the score,
+    held-out split where used) and recomputes the score,
     neighbour searches included: the delete-d jackknife with ``d = n/4``
     (Shao & Wu 1989, Ann. Statist. 17(3), 1176-1197), a subsampling scheme
     (Politis & Romano 1994, Ann. Statist. 22(4), 2031-2050; Politis, Romano &
@@ -184,12 +184,14 @@ def _subsample_size(n: int, fraction: float) -> int:
 
 
 def subsample(ctx: Context, rng: np.random.Generator, fraction: float = SUBSAMPLE_FRACTION) -> Context:
-    """A context on subsamples of ``fraction`` of the rows, drawn without replacement, of every set of ``ctx``."""
+    """A context on subsamples of ``fraction`` of the rows, drawn without replacement, of every set of ``ctx``.
+
+    The training split stays whole: memorization, the one score that reads it,
+    has its own replicates (the ``"generated"`` scheme).
+    """
     idx_real = _subsample_rows(ctx.real.shape[0], rng, fraction)
-    # A real set that is its own training split stays its own training split.
-    idx_train = idx_real if ctx.train is None else _subsample_rows(ctx.train.shape[0], rng, fraction)
     idx_held = None if ctx.heldout is None else _subsample_rows(ctx.heldout.shape[0], rng, fraction)
-    return ctx.resample(idx_real, _subsample_rows(ctx.fake.shape[0], rng, fraction), idx_train, idx_held)
+    return ctx.resample(idx_real, _subsample_rows(ctx.fake.shape[0], rng, fraction), idx_held)
 
 
 def _split_rows(n: int, perm: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -292,6 +294,7 @@ def evaluate(
     deviation of the replicates.
     """
     outcomes: dict[str, Outcome] = {}
+    no_interval: dict[str, str] = {}
     split: list[tuple[Callable, tuple[str, ...]]] = []
     subsampled: list[tuple[Callable, tuple[str, ...], list[Context]]] = []
     for fn, members in GROUPS.values():
@@ -301,7 +304,10 @@ def evaluate(
         spec = SCORES[wanted[0]]
         contexts = equal_size_contexts(ctx) if spec.size_dependent else [ctx]
         outcomes.update(_mean_outcome([fn(c, wanted) for c in contexts], wanted))
-        if spec.bootstrap == "split":
+        reason = spec.interval_need(ctx) if bootstrap and spec.interval_need is not None else ""
+        if reason:
+            no_interval.update(dict.fromkeys(wanted, reason))
+        elif spec.bootstrap == "split":
             if not all(outcomes[n].std_err is not None for n in wanted):
                 split.append((fn, wanted))
         else:
@@ -362,7 +368,9 @@ def evaluate(
                 lo, hi = float("nan"), float("nan")
             std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
         note = out.note
-        if bootstrap and math.isfinite(out.value) and math.isnan(lo):
+        if n in no_interval and math.isfinite(out.value):
+            note = "; ".join(x for x in (note, f"no interval: {no_interval[n]}") if x)
+        elif bootstrap and math.isfinite(out.value) and math.isnan(lo):
             where = "half-samples" if spec.bootstrap == "split" else "subsamples"
             note = "; ".join(x for x in (note, f"no interval: the score is undefined on the {where} (too few rows)")
                              if x)

@@ -523,6 +523,16 @@ _FID = [
     ScoreSpec("fid", "FID", "down", "", "standard", "features", "split", "fid",
               "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf)),
 ]
+def _fid_inf_interval_need(ctx: Context) -> str:
+    """Why FID-infinity gets no interval on ``ctx`` (fewer than FID_INF_INTERVAL_MIN_PER_DIM * d rows), or ``""``."""
+    need = FID_INF_INTERVAL_MIN_PER_DIM * ctx.real.shape[1]
+    n = min(ctx.real.shape[0], ctx.fake.shape[0])
+    if n >= need:
+        return ""
+    return (f"FID-infinity's interval needs {need} rows per set ({FID_INF_INTERVAL_MIN_PER_DIM} d): its split "
+            f"halves would fit sizes 4 d to n/2 only; got {n}")
+
+
 def _fid_inf_need(params, set_kind: str) -> tuple[int, str]:
     """Generated rows for 3 distinct sizes in the FID-infinity fit (its d-dependent floor is checked on the features)."""
     if set_kind != "fake":
@@ -540,7 +550,8 @@ declare_param("fid_min_fraction", 0.2, check=partial(check_float, low=0.0, high=
 _FID_INF = [
     ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "split", "fid_inf",
               "FID extrapolated to infinitely many samples (bias in 1/N removed)",
-              size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction")),
+              size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction"),
+              interval_need=_fid_inf_interval_need),
 ]
 
 
@@ -562,10 +573,6 @@ def _group_fid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 def _group_fid_inf(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
     p = ctx.params
-    root = min(x.shape[0] for x in ctx.shared["root"])
-    if ctx.origin is not None and root < FID_INF_INTERVAL_MIN_PER_DIM * ctx.real.shape[1]:
-        # a replicate of a set too small for a calibrated interval (FID_INF_INTERVAL_MIN_PER_DIM)
-        return {"fid_inf": Outcome(float("nan"), n_r, n_f, note="undefined: too few rows for an interval")}
     try:
         res = _fid_infinity(ctx.real, ctx.fake, p.fid_points, p.fid_min_fraction, ctx.rng("fid_inf"),
                             (_moments(ctx, "real"), _moments(ctx, "fake")))
