@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infobench.estimators import _exact_pairs as ep
+from infobench.estimators import _kdtree
 from infobench.estimators import _neighbors as nb
 
 PATHS = ("tree", "brute")
@@ -80,8 +81,7 @@ def test_cross_kneighbors(metric, d, algorithm):
 @pytest.mark.parametrize("algorithm", PATHS)
 def test_block_norm_kneighbors(metric, blocks, algorithm):
     # very different block scales make the L2 order unlike the KSG-norm
-    # order, so the tree path's candidate refinement must widen its search
-    # (it doubles K twice for some rows here)
+    # order: the block-norm tree's bounds must follow the blocks, not L2
     rng = np.random.default_rng(sum(blocks))
     scales = np.concatenate([np.full(b, 10.0 ** (2 * i)) for i, b in enumerate(blocks)])
     x = rng.normal(size=(300, sum(blocks))) * scales
@@ -256,6 +256,48 @@ def test_threaded_tree_paths_at_larger_n(metric):
         a = nb.count_within(x, radius, metric=metric, strict=strict, algorithm="tree")
         b = nb.count_within(x, radius, metric=metric, strict=strict, algorithm="brute")
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("blocks", [(2, 3), (5, 5), (1, 4)])
+def test_block_norm_tree_against_brute_force_with_ties_queries_and_threads(blocks):
+    # integer data: exact ties in the KSG norm everywhere; 5,000 rows run the
+    # compiled tree in several threaded chunks; cross queries use a second set
+    rng = np.random.default_rng(len(blocks) + sum(blocks))
+    d = sum(blocks)
+    x = torch.from_numpy(rng.integers(0, 4, size=(5000, d)).astype(float))
+    q = torch.from_numpy(rng.integers(0, 4, size=(700, d)).astype(float) + 0.5)
+    for ref, pts in ((None, x), (x, q)):
+        tree = nb.kneighbors(pts, 4, ref=ref, blocks=blocks, algorithm="tree")
+        brute = nb.kneighbors(pts, 4, ref=ref, blocks=blocks, algorithm="brute")
+        torch.testing.assert_close(tree.dist, brute.dist, rtol=1e-12, atol=1e-12)
+    radius = nb.kneighbors(x, 4, blocks=blocks, algorithm="brute").dist[:, -1]
+    for strict in (True, False):
+        a = nb.count_within(x, radius, strict=strict, algorithm="tree")
+        b = nb.count_within(x, radius, strict=strict, algorithm="brute")
+        assert torch.equal(a, b)
+
+
+def test_block_norm_tree_structure_and_degenerate_sets():
+    rng = np.random.default_rng(8)
+    pts = rng.normal(size=(1000, 3))
+    pts[::3] = pts[0]  # a third of the rows are one point
+    tree = _kdtree.build(pts, leaf_size=8)
+    assert np.array_equal(np.sort(tree.index), np.arange(1000))
+    leaves = np.flatnonzero(tree.left < 0)
+    for node in range(len(tree.start)):
+        inside = tree.points[tree.index[tree.start[node] : tree.end[node]]]
+        assert (inside >= tree.lo[node]).all() and (inside <= tree.hi[node]).all()
+        assert np.array_equal(tree.lo[node], inside.min(0)) and np.array_equal(tree.hi[node], inside.max(0))
+    # leaves are small unless all their points are equal (then no split helps)
+    for node in leaves:
+        inside = tree.points[tree.index[tree.start[node] : tree.end[node]]]
+        assert len(inside) <= 8 or (inside == inside[0]).all()
+    # every row the same point: one leaf, all distances 0, counts n - 1
+    same = torch.ones(40, 4)
+    res = nb.kneighbors(same, 3, blocks=(2, 2), algorithm="tree", return_index=True)
+    assert (res.dist == 0).all() and all(i not in res.index[i] for i in range(40))
+    counts = nb.count_within(same, torch.full((40,), 0.5), algorithm="tree")
+    assert (counts == 39).all()
 
 
 def test_duplicates_give_zero_distances_and_self_is_dropped():

@@ -716,6 +716,9 @@ def test_interval_calibration_draws_class_probabilities():
     assert row["note"] == "constant (4) over the 4 fresh redraws: no spread to calibrate against"
     table = calibration_table(cal.reset_index())
     assert [r[4:] for r in table.rows if r[0] == SCORES["classes_covered"].label] == [["constant", "constant"]]
+    # IS reads no real set: its size is "120 generated", not "0 vs 120"
+    assert [r[1] for r in table.rows if r[0] == SCORES["inception"].label] == ["120 generated"]
+    assert [r[1] for r in table.rows if r[0] == SCORES["class_kl"].label] == ["120 vs 120"]
     # A mapping without the generated set, or with an unknown key, is refused by name.
     with pytest.raises(TypeError, match="draw\\(0\\) must return a mapping with the keys 'real' and 'fake' and "
                                         "optionally 'train', 'real_probs', 'fake_probs'; "

@@ -100,6 +100,11 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
     return " ".join(parts)
 
 
+def _size_text(n_real: int, n_fake: int) -> str:
+    """``"n_real vs n_fake"``, or ``"n_fake generated"`` for scores that read no real set (IS and its entropies)."""
+    return f"{n_real} vs {n_fake}" if n_real else f"{n_fake} generated"
+
+
 def _sizes_used(sub: pd.DataFrame) -> list[str]:
     """``label: n_real vs n_fake`` per score (grouped when equal), with the reference chunks of the equal-size rule."""
     if "n_real" not in sub.columns or sub.empty:
@@ -110,7 +115,7 @@ def _sizes_used(sub: pd.DataFrame) -> list[str]:
         n_r, n_f = int(rows["n_real"].max()), int(rows["n_fake"].max())
         chunks = max((int(e.get("reference_chunks", 1)) for e in rows["extras"] if isinstance(e, dict)), default=1) \
             if "extras" in rows.columns else 1
-        text = f"{n_r} vs {n_f}" if n_r else f"{n_f} generated"
+        text = _size_text(n_r, n_f)
         if chunks > 1:
             text += f" (larger set cut into {chunks} chunks of this size, averaged)"
         groups.setdefault(text, []).append(SCORES[name].label)
@@ -132,7 +137,7 @@ def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against
         se = getattr(r, col + "_se", float("nan"))
         return f"{getattr(r, col):.2f}" + (f" ± {se:.2f}" if se == se else "")
 
-    rows = [[SCORES[r.score].label, f"{r.n_real} vs {r.n_fake}", f"{r.fresh_sd:.4g}", f"{r.boot_std:.4g}",
+    rows = [[SCORES[r.score].label, _size_text(int(r.n_real), int(r.n_fake)), f"{r.fresh_sd:.4g}", f"{r.boot_std:.4g}",
              ratio(r, "std_ratio"), ratio(r, "width_ratio")] for r in cal.itertuples()]
     note = ("fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
             "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
