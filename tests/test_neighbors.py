@@ -277,6 +277,52 @@ def test_block_norm_tree_against_brute_force_with_ties_queries_and_threads(block
         assert torch.equal(a, b)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 70),
+    blocks=st.sampled_from([(1,), (2,), (3,), (1, 1), (2, 1), (2, 3), (1, 2, 2)]),
+    k_frac=st.floats(0.0, 1.0),
+    scale=st.sampled_from([1.0, 1e-3, 1e6]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_compiled_tree_matches_brute_force(n, blocks, k_frac, scale, seed):
+    # small integer grids (ties and copies everywhere) at several scales, any k up to n - 1:
+    # the compiled tree's kNN under the block norm and its ball counts equal brute force
+    rng = np.random.default_rng(seed)
+    d = sum(blocks)
+    pts = rng.integers(0, 3, size=(n, d)) * scale
+    k = 1 + int(k_frac * (n - 2))
+    tree = _kdtree.build(pts, leaf_size=4)
+    key, idx = _kdtree.knn_blocks(tree, None, k, blocks)
+    diff = pts[:, None, :] - pts[None, :, :]
+
+    def squares(cols):  # summed one coordinate after another, in the kernels' order (same rounding)
+        out = np.zeros((n, n))
+        for j in cols:
+            out = out + diff[..., j] * diff[..., j]
+        return out
+
+    edges = np.cumsum((0,) + blocks)
+    D = np.max([squares(range(a, b)) for a, b in zip(edges[:-1], edges[1:])], axis=0)
+    np.fill_diagonal(D, np.inf)
+    np.testing.assert_array_equal(key, np.sort(D, 1)[:, :k])
+    assert (idx != np.arange(n)[:, None]).all()
+    assert (np.take_along_axis(D, idx, 1) == key).all()
+    r2 = key[:, -1]  # squared radius of the k-th neighbour, exactly on the boundary
+    full = squares(range(d))  # the point itself at 0 is counted
+    for strict in (True, False):
+        want = (full < r2[:, None]).sum(1) if strict else (full <= r2[:, None]).sum(1)
+        np.testing.assert_array_equal(_kdtree.count_ball(tree, r2, strict), want)
+
+
+def test_compiled_kernels_fall_back_when_no_cache_folder_is_writable():
+    # numba refuses cache=True for a function whose file has no writable cache location (here: no
+    # file at all); the kernel is then compiled without a cache instead of failing the import
+    namespace = {}
+    exec(compile("def plus_one(a):\n    return a + 1\n", "<string>", "exec"), namespace)
+    assert _kdtree._compiled()(namespace["plus_one"])(41) == 42
+
+
 def test_block_norm_tree_structure_and_degenerate_sets():
     rng = np.random.default_rng(8)
     pts = rng.normal(size=(1000, 3))

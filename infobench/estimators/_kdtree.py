@@ -27,8 +27,8 @@ Exactness
     equal to itself in both.
 
 Threads
-    The kernels are compiled with numba (``nogil``, cached on disk after the
-    first call) and run over row chunks in Python threads, one per core: no
+    The kernels are compiled with numba (``nogil``; compiled on first use,
+    about 3 s, and cached on disk where a cache folder is writable) and run over row chunks in Python threads, one per core: no
     numba threading layer is involved, so callers may themselves be threaded.
 
 This module is the only place these two searches are computed; the engine in
@@ -53,6 +53,24 @@ LEAF_SIZE = 16
 _CHUNK_ROWS = 2048
 
 
+def _compiled(**options):
+    """``numba.njit(nogil=True, **options)`` with an on-disk cache where one can be written.
+
+    numba refuses ``cache=True`` (``RuntimeError`` when the function is
+    decorated, i.e. at import) when no cache folder is writable: a read-only
+    install without a writable home folder. The kernels are then compiled
+    once per process instead of failing the import.
+    """
+
+    def wrap(fn):
+        try:
+            return numba.njit(nogil=True, cache=True, **options)(fn)
+        except RuntimeError:
+            return numba.njit(nogil=True, cache=False, **options)(fn)
+
+    return wrap
+
+
 class Tree(NamedTuple):
     """Flat arrays of a k-d tree over ``points`` (node 0 is the root)."""
 
@@ -67,7 +85,7 @@ class Tree(NamedTuple):
     hi: np.ndarray  # (nodes, d) upper corner
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _select(index, s, e, m, points, dim):  # pragma: no cover - compiled
     """Hoare quickselect: reorder ``index[s:e]`` so that position ``m`` holds its rank, smaller keys before it."""
     lo, hi = s, e - 1
@@ -94,7 +112,7 @@ def _select(index, s, e, m, points, dim):  # pragma: no cover - compiled
             break
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _build(points, leaf_size):  # pragma: no cover - compiled
     n, d = points.shape
     index = np.arange(n)
@@ -150,7 +168,7 @@ def _build(points, leaf_size):  # pragma: no cover - compiled
         lo[:count].copy(), hi[:count].copy()
 
 
-@numba.njit(nogil=True, inline="always")
+@_compiled(inline="always")
 def _box_key(q, lo, hi, node, bstart):  # pragma: no cover - compiled
     """Lower bound of the squared block norm from ``q`` to any point of ``node``'s box."""
     key = 0.0
@@ -168,7 +186,7 @@ def _box_key(q, lo, hi, node, bstart):  # pragma: no cover - compiled
     return key
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _knn_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, k, bstart, self_mode,
               out_key, out_idx):  # pragma: no cover - compiled
     """k nearest under ``max_b ||.||_2^2`` for ``queries[rows]`` (depth first, nearer child first)."""
@@ -230,7 +248,7 @@ def _knn_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, k,
             out_idx[i, t] = ki[t]
 
 
-@numba.njit(nogil=True, cache=True)
+@_compiled()
 def _count_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, r2, strict,
                 out):  # pragma: no cover - compiled
     """Number of points with squared distance ``< r2[i]`` (``<=`` if not strict) of ``queries[rows]``."""
