@@ -427,7 +427,7 @@ def test_cli_validity_calibration(scorer, capsys):
     assert "Interval width against the spread over 4 redraws of 100 vs 100 real features (digits)" in out
     table = out.split("redraws of 100")[1]
     assert "| FID |" in table and "| coverage |" in table and "| memorized |" in table
-    assert "| IS | 0 vs 100 |" in table and "| KL(p\\_real(ŷ)‖p\\_gen(ŷ)) | 100 vs 100 |" in table
+    assert "| IS | 100 generated |" in table and "| KL(p\\_real(ŷ)‖p\\_gen(ŷ)) | 100 vs 100 |" in table
     assert "| classes | 100 vs 100 | 0 |" in table and "| constant | constant |" in table
     assert main(args[:-6] + ["--json", "--calibration", "3", "--calibration-size", "80"]) == 0
     cal = {r["score"]: r for r in json.loads(capsys.readouterr().out)["calibration"]}
