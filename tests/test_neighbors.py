@@ -243,8 +243,8 @@ def test_tile_workers_match_inline_tiles_and_restore_threads(metric):
 
 @pytest.mark.parametrize("metric", nb.METRICS)
 def test_threaded_tree_paths_at_larger_n(metric):
-    # above 4096 rows the scikit-learn tree queries run in threads over
-    # chunks in leaf order: results must come back to the right rows
+    # the compiled tree's queries run in threads over chunks of rows in leaf
+    # order: results must come back to the right rows
     rng = np.random.default_rng(6)
     x = torch.from_numpy(rng.normal(size=(6000, 4)))
     tree = nb.kneighbors(x, 3, metric=metric, algorithm="tree", return_index=True)

@@ -5,20 +5,16 @@ compute the same quantities and are chosen per call (``algorithm="auto"``) or
 forced (``"tree"`` / ``"brute"``):
 
 ``"tree"``
-    CPU only, for low dimension (see :func:`resolve_algorithm`). Plain
-    euclidean and max-norm neighbour searches use
-    :class:`scipy.spatial.cKDTree` with ``workers=-1`` (every core); max-norm
-    counts use scikit-learn's ``KDTree``, whose max-norm range count costs a
-    third of cKDTree's CPU time here, run on every core in threads (it
-    releases the GIL). The KSG norm with euclidean blocks, which neither
-    library supports, and euclidean range counts use the compiled tree of
-    :mod:`._kdtree` (KSG 5x5 at n = 1e5: the search costs a third of an L2
-    tree's search for the three times as many candidates it needs, and the
-    counts 40 % of cKDTree's). Queries
-    run in the tree's leaf order for cache reuse. One-dimensional sets never build
-    a tree: the ``k`` nearest neighbours of a point lie within ``k`` places
-    of it in sorted order, and a count within a radius is two
-    ``searchsorted`` calls.
+    CPU only, for low dimension (see :func:`resolve_algorithm`). Every
+    neighbour search and range count runs on the k-d tree of
+    :mod:`._kdtree`, compiled with numba, on every core: it searches the KSG
+    norm with euclidean blocks directly (scipy's and scikit-learn's trees do
+    not support it), adds whole nodes to a count, and was faster than
+    cKDTree (``workers=-1``) and scikit-learn's threaded ``KDTree`` on every
+    search measured at n = 1e5 (``benchmarks/bench_knn.py``). One-dimensional
+    sets never build a tree: the ``k`` nearest neighbours of a point lie
+    within ``k`` places of it in sorted order, and a count within a radius
+    is two ``searchsorted`` calls.
 ``"brute"``
     Tiled torch brute force, for high dimension and for tensors on CUDA.
     Work proceeds in row tiles against all ``n`` columns; the number of rows
@@ -43,11 +39,9 @@ itself a distance to a neighbour that must *not* be counted. Floating-point
 rounding must not flip such a point. The engine guarantees this as follows:
 
 * **max-norm**: ``|a - b|`` is a correctly rounded subtraction and ``max`` is
-  exact, so every path (the trees, sorting, torch) computes bit-identical
-  distances. Strict counts are exact; the trees, which count ``<= r``, are
-  given ``np.nextafter(r, 0)`` (as scikit-learn does), which is exactly
-  ``< r`` on these values. One-dimensional sorted counts fix the
-  ``searchsorted`` boundary with the same ``|a - b|`` predicate.
+  exact, so every path (the tree, sorting, torch) computes bit-identical
+  distances and strict counts are exact. One-dimensional sorted counts fix
+  the ``searchsorted`` boundary with the same ``|a - b|`` predicate.
 * **fused brute-force KSG** (:func:`ksg_counts` on the brute path): the
   epsilons and the counts come from the *same computed tile* of distances,
   so the boundary point compares equal to itself whatever the rounding.
@@ -73,8 +67,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
-from sklearn.neighbors import KDTree
 
 from infobench._validation import check_choice, check_int
 from infobench.estimators import _kdtree
@@ -310,69 +302,6 @@ def _workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _scipy_tree(data: np.ndarray) -> cKDTree:
-    # Sliding-midpoint trees build twice as fast; median splits query faster
-    # once the dimension grows.
-    balanced = data.shape[1] > 3
-    return cKDTree(data, leafsize=16, balanced_tree=balanced, compact_nodes=balanced)
-
-
-def _leaf_order(points: np.ndarray) -> np.ndarray:
-    """A spatially coherent order of ``points`` (the leaf order of a quick tree).
-
-    Queries made in this order walk the same nodes one after another, which
-    cuts query time through cache reuse (measured here at n = 1e5: about a
-    quarter less CPU time in 10-D, up to half in 2-D).
-    """
-    return cKDTree(points, balanced_tree=False, compact_nodes=False).indices
-
-
-def _in_order(call, order: np.ndarray, *arrays):
-    """``call(*arrays[order])``, with every returned array scattered back to the original rows."""
-    out = call(*(a[order] for a in arrays))
-    out = out if isinstance(out, tuple) else (out,)
-    back = []
-    for res in out:
-        res = np.asarray(res)
-        full = np.empty_like(res)
-        full[order] = res
-        back.append(full)
-    return back if len(back) > 1 else back[0]
-
-
-def _clone_tree(tree: KDTree) -> KDTree:
-    """A KDTree sharing ``tree``'s arrays but with its own statistics counters.
-
-    scikit-learn increments a counter on the tree object at every distance
-    evaluation; threads sharing one object fight over that cache line (a
-    quarter more wall time here).
-    """
-    copy = KDTree.__new__(KDTree)
-    copy.__setstate__(tree.__getstate__())
-    return copy
-
-
-def _threaded(tree: KDTree, fn, *arrays):
-    """``fn(tree, *chunks)`` over row chunks on every core (scikit-learn's queries release the GIL)."""
-    n = len(arrays[0])
-    workers = _workers()
-    if workers == 1 or n < 4096:
-        return fn(tree, *arrays)
-    edges = np.linspace(0, n, 4 * workers + 1).astype(np.int64)
-    local = threading.local()
-
-    def chunk(i):
-        if not hasattr(local, "tree"):
-            local.tree = _clone_tree(tree)
-        return fn(local.tree, *(a[edges[i] : edges[i + 1]] for a in arrays))
-
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(chunk, range(4 * workers)))
-    if isinstance(parts[0], tuple):
-        return tuple(np.concatenate(p) for p in zip(*parts))
-    return np.concatenate(parts)
-
-
 def _both(fn, a, b, ra=None, rb=None):
     """``fn`` on the two marginals; 1-D ones (single-threaded numpy that
     releases the GIL) run side by side, others use every core themselves."""
@@ -383,84 +312,48 @@ def _both(fn, a, b, ra=None, rb=None):
     return fn(*args[0]), fn(*args[1])
 
 
-def _query(data: np.ndarray, queries: np.ndarray | None, k: int, metric: str, kth_only: bool = False):
-    """k nearest (distances, indices) of each query (``None``: ``data`` itself, self included).
+def _tree_metric(metric: str, blocks: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """The compiled tree's key for ``metric`` on ``blocks``.
 
-    With ``kth_only``, just the k-th distance, shape (n,). cKDTree with
-    ``workers=-1``, queries in leaf order.
+    The max-norm ignores blocks; euclidean blocks that are all 1-D make the
+    KSG norm the max-norm (``max_b |v_b|``); otherwise squared euclidean
+    blocks (one block: plain L2).
     """
-    q = data if queries is None else queries
-    tree = _scipy_tree(data)
-    order = tree.indices if queries is None else _leaf_order(queries)
-    p = np.inf if metric == "chebyshev" else 2.0
-    if kth_only:
-        return _in_order(lambda qq: tree.query(qq, k=[k], p=p, workers=-1)[0][:, 0], order, q)
-    return _in_order(lambda qq: tree.query(qq, k=k, p=p, workers=-1), order, q)
+    if metric == "chebyshev" or (len(blocks) > 1 and all(b == 1 for b in blocks)):
+        return "chebyshev", (sum(blocks),)
+    return "euclidean", blocks
 
 
 def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...], kth_only: bool):
-    """CPU kNN. Returns ``(kth distance (n,), None)`` or ``(dist (n, k), index (n, k))``."""
-    self_mode = ref is None
+    """CPU kNN. Returns ``(kth distance (n,), None)`` or ``(dist (n, k), index (n, k))``.
+
+    1-D sets are sorted; others use the compiled tree of :mod:`._kdtree`,
+    which excludes each point itself by index (a duplicate row is a
+    neighbour at distance 0).
+    """
     if z.shape[1] == 1:
-        dist, idx = _knn_1d(z[:, 0], k, None if self_mode else ref[:, 0])
-    elif metric == "euclidean" and len(blocks) > 1 and any(b > 1 for b in blocks):
-        dist, idx = _tree_knn_blocks(z, k, ref, blocks)
+        dist, idx = _knn_1d(z[:, 0], k, None if ref is None else ref[:, 0])
     else:
-        # one euclidean block is plain L2; all-1-D blocks make the KSG norm the max-norm
-        plain = "euclidean" if metric == "euclidean" and len(blocks) == 1 else "chebyshev"
-        data, queries, kq = (z, None, k + 1) if self_mode else (ref, z, k)
-        if kth_only:
-            # with the point itself (one distance 0) included, the (k+1)-th
-            # distance is the k-th of the others, duplicates or not
-            return _query(data, queries, kq, plain, kth_only=True), None
-        dist, idx = _query(data, queries, kq, plain)
-        dist = dist.reshape(z.shape[0], -1)
-        idx = idx.reshape(z.shape[0], -1)
-        if self_mode:
-            dist, idx = _drop_self(dist, idx)
+        key_metric, key_blocks = _tree_metric(metric, blocks)
+        tree = _kdtree.build(z if ref is None else ref)
+        key, idx = _kdtree.knn_blocks(tree, None if ref is None else z, k, key_blocks, key_metric)
+        dist = np.sqrt(key) if key_metric == "euclidean" else key
     return (dist[:, -1], None) if kth_only else (dist, idx)
 
 
-def _drop_self(dist: np.ndarray, idx: np.ndarray):
-    """Remove each row's own index from a (k+1)-neighbour query.
-
-    With duplicate rows the point itself need not come first (or at all); the
-    dropped column is then its own index if present, else the last one.
-    """
-    n, kp1 = idx.shape
-    is_self = idx == np.arange(n)[:, None]
-    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), kp1 - 1)
-    keep = np.ones_like(idx, dtype=bool)
-    keep[np.arange(n), drop] = False
-    return dist[keep].reshape(n, kp1 - 1), idx[keep].reshape(n, kp1 - 1)
-
-
-def _tree_knn_blocks(z, k, ref, blocks):
-    """Exact kNN under ``max_b ||.||_2`` (euclidean blocks) from the block-norm tree of :mod:`._kdtree`."""
-    tree = _kdtree.build(z if ref is None else ref)
-    key, idx = _kdtree.knn_blocks(tree, None if ref is None else z, k, blocks)
-    return np.sqrt(key), idx
-
-
 def _tree_count(v: np.ndarray, radius: np.ndarray, metric: str, strict: bool, dtype: torch.dtype) -> np.ndarray:
-    """Count ``j != i`` within ``radius_i`` of row ``i`` on the CPU (sorting in 1-D, else a k-d tree)."""
+    """Count ``j != i`` within ``radius_i`` of row ``i`` on the CPU (sorting in 1-D, else the compiled tree)."""
     n, d = v.shape
     if d == 1:
         return _count_1d(v[:, 0], radius, strict)
     if metric == "chebyshev":
-        # Trees count d <= r; on exactly computed max-norm distances
-        # d <= nextafter(r, 0) is the same as d < r. scikit-learn's count is
-        # about 3x cheaper than cKDTree's for the max-norm.
-        r = np.nextafter(radius, 0.0) if strict else radius
-        tree = KDTree(v, leaf_size=16, metric="chebyshev")
-        counts = _in_order(
-            lambda qq, rr: _threaded(tree, lambda t, a, b: t.query_radius(a, b, count_only=True), qq, rr),
-            tree.get_arrays()[1], v, r)
+        # max-norm distances are computed exactly, so the tree's own < and <= are the predicates
+        key = radius
     else:
         f = _nudge_factor(d, dtype)
         r = radius * (1.0 - f) if strict else radius * (1.0 + f)
-        counts = _kdtree.count_ball(_kdtree.build(v), r * r, strict)
-    counts = np.asarray(counts, dtype=np.int64) - 1  # the point itself
+        key = r * r
+    counts = _kdtree.count_ball(_kdtree.build(v), key, strict, metric) - 1  # the point itself
     if strict:
         counts[radius == 0] = 0  # nothing lies strictly within a radius of 0
     return counts
