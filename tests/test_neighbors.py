@@ -323,6 +323,26 @@ def test_compiled_kernels_fall_back_when_no_cache_folder_is_writable():
     assert _kdtree._compiled()(namespace["plus_one"])(41) == 42
 
 
+def test_compiled_tree_follows_torch_threads():
+    # the tree runs on torch's thread budget (the benchmark runner sets it per job); one thread
+    # walks the chunks inline and must give the same neighbours and counts as several threads
+    rng = np.random.default_rng(12)
+    x = torch.from_numpy(rng.normal(size=(6000, 6)))
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for n_threads in (1, 2):
+            torch.set_num_threads(n_threads)
+            assert _kdtree.threads() == n_threads
+            res = nb.kneighbors(x, 3, blocks=(3, 3), algorithm="tree", return_index=True)
+            counts = nb.count_within(x, res.dist[:, -1], algorithm="tree")
+            results.append((res.dist, res.index, counts))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
 def test_block_norm_tree_structure_and_degenerate_sets():
     rng = np.random.default_rng(8)
     pts = rng.normal(size=(1000, 3))

@@ -34,8 +34,9 @@ Exactness
 Threads
     The kernels are compiled with numba (``nogil``; compiled on first use,
     about 3 s, and cached on disk where a cache folder is writable) and run
-    over row chunks in Python threads, one per core: no numba threading
-    layer is involved, so callers may themselves be threaded.
+    over row chunks in Python threads, as many as :func:`threads` (torch's
+    thread count): no numba threading layer is involved, so callers may
+    themselves be threaded.
 
 This module is the only place these searches are computed; the engine in
 :mod:`._neighbors` calls it and owns validation and exact-boundary rules.
@@ -43,14 +44,16 @@ This module is the only place these searches are computed; the engine in
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numba
 import numpy as np
+import torch
 
-__all__ = ["Tree", "build", "knn_blocks", "count_ball", "LEAF_SIZE"]
+from infobench._validation import check_choice
+
+__all__ = ["Tree", "build", "knn_blocks", "count_ball", "threads", "LEAF_SIZE"]
 
 # Leaf size, on the 5x5 KSG at n = 1e5: 8, 16 and 32 searched alike (4.2-4.3 s, one
 # run each); alternating 16 and 32 in one process (three rounds), 32 searched slower
@@ -315,11 +318,20 @@ def build(points: np.ndarray, leaf_size: int = LEAF_SIZE) -> Tree:
     return Tree(pts, index, pts[index], *nodes)
 
 
+def threads() -> int:
+    """This process's compute threads: torch's setting, the one budget every engine follows.
+
+    The benchmark runner sets it per job (cores // jobs), and the brute-force
+    tiles of :mod:`._neighbors` and :mod:`._exact_pairs` use the same number.
+    """
+    return max(1, torch.get_num_threads())
+
+
 def _run(kernel, tree: Tree, queries: np.ndarray, order: np.ndarray, *args) -> None:
-    """``kernel`` over ``order`` in row chunks, on every core (the kernels release the GIL)."""
+    """``kernel`` over ``order`` in row chunks, on :func:`threads` threads (the kernels release the GIL)."""
     chunks = np.array_split(order, max(1, -(-order.size // _CHUNK_ROWS)))
     arrays = (tree.ordered, tree.index, tree.start, tree.left, tree.right, tree.end, tree.lo, tree.hi, queries)
-    workers = max(1, os.cpu_count() or 1)
+    workers = threads()
     if workers == 1 or len(chunks) == 1:
         for rows in chunks:
             kernel(*arrays, rows, *args)
@@ -336,9 +348,8 @@ def _query_order(tree: Tree, queries: np.ndarray | None) -> np.ndarray:
 
 
 def _key_kind(metric: str) -> bool:
-    if metric not in ("euclidean", "chebyshev"):
-        raise ValueError(f"metric must be 'euclidean' or 'chebyshev'; got {metric!r}")
-    return metric == "chebyshev"
+    """True for max-norm keys, False for squared euclidean ones."""
+    return check_choice("metric", metric, ("euclidean", "chebyshev")) == "chebyshev"
 
 
 def knn_blocks(tree: Tree, queries: np.ndarray | None, k: int, blocks: tuple[int, ...],

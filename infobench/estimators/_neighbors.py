@@ -7,11 +7,12 @@ forced (``"tree"`` / ``"brute"``):
 ``"tree"``
     CPU only, for low dimension (see :func:`resolve_algorithm`). Every
     neighbour search and range count runs on the k-d tree of
-    :mod:`._kdtree`, compiled with numba, on every core: it searches the KSG
-    norm with euclidean blocks directly (scipy's and scikit-learn's trees do
-    not support it), adds whole nodes to a count, and was faster than
-    cKDTree (``workers=-1``) and scikit-learn's threaded ``KDTree`` on every
-    search measured at n = 1e5 (``benchmarks/bench_knn.py``). One-dimensional
+    :mod:`._kdtree`, compiled with numba, in ``torch.get_num_threads()``
+    threads: it searches the KSG norm with euclidean blocks directly
+    (scipy's and scikit-learn's trees do not support it), adds whole nodes
+    to a count, and was faster than cKDTree (``workers=-1``) and
+    scikit-learn's threaded ``KDTree`` on every search measured at n = 1e5
+    (``benchmarks/bench_knn.py``). One-dimensional
     sets never build a tree: the ``k`` nearest neighbours of a point lie
     within ``k`` places of it in sorted order, and a count within a radius
     is two ``searchsorted`` calls.
@@ -59,7 +60,6 @@ rounding must not flip such a point. The engine guarantees this as follows:
 from __future__ import annotations
 
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -298,15 +298,11 @@ def _count_1d(v: np.ndarray, radius: np.ndarray, strict: bool) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- trees
-def _workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 def _both(fn, a, b, ra=None, rb=None):
     """``fn`` on the two marginals; 1-D ones (single-threaded numpy that
     releases the GIL) run side by side, others use every core themselves."""
     args = [(a,) if ra is None else (a, ra), (b,) if rb is None else (b, rb)]
-    if _workers() > 1 and a.shape[1] == 1 and b.shape[1] == 1 and a.shape[0] >= 4096:
+    if _kdtree.threads() > 1 and a.shape[1] == 1 and b.shape[1] == 1 and a.shape[0] >= 4096:
         with ThreadPoolExecutor(2) as pool:
             return tuple(pool.map(lambda arg: fn(*arg), args))
     return fn(*args[0]), fn(*args[1])
