@@ -523,6 +523,8 @@ _FID = [
     ScoreSpec("fid", "FID", "down", "", "standard", "features", "split", "fid",
               "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf)),
 ]
+
+
 def _fid_inf_interval_need(ctx: Context) -> str:
     """Why FID-infinity gets no interval on ``ctx`` (fewer than FID_INF_INTERVAL_MIN_PER_DIM * d rows), or ``""``."""
     need = FID_INF_INTERVAL_MIN_PER_DIM * ctx.real.shape[1]
