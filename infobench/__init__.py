@@ -19,10 +19,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from infobench.diagnostics import Diagnostic, DiagnosticWarning, InfobenchWarning
 from infobench.estimators.base import Estimate, run_method
 
 __version__ = "0.1.0"
-__all__ = ["Estimate", "entropy", "mutual_information", "kl_divergence", "__version__"]
+__all__ = [
+    "Estimate",
+    "Diagnostic",
+    "DiagnosticWarning",
+    "InfobenchWarning",
+    "entropy",
+    "mutual_information",
+    "kl_divergence",
+    "__version__",
+]
 
 
 def entropy(x: Any, method: str = "knn", **params: Any) -> Estimate:

@@ -230,7 +230,7 @@ def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag:
     est = run_method(quantity, method, data, _forward(quantity, method, common, chosen))
     extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
               "chosen_extras": dict(est.extras)}
-    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras)
+    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras, diagnostics=est.diagnostics)
 
 
 @register("mi", "auto")

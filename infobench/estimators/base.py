@@ -10,12 +10,15 @@ parameter names before any work, time the call and return an
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import inspect
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, summary
 
 __all__ = ["Estimate", "MethodInfo", "available", "register", "get_method", "run_method", "QUANTITIES"]
 
@@ -44,7 +47,11 @@ class Estimate:
     seconds : float
         Wall-clock time of the estimate.
     extras : dict
-        Method-specific diagnostics (e.g. bandwidths, bins, training curves).
+        Method-specific details (e.g. bandwidths, bins, training curves).
+    diagnostics : tuple of Diagnostic
+        What the method found doubtful about this number on these data (ties,
+        extreme values, reduced precision, ...); empty when every condition
+        its formula needs held. See :mod:`infobench.diagnostics`.
     """
 
     value: float
@@ -54,6 +61,15 @@ class Estimate:
     params: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     extras: Mapping[str, Any] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diagnostics", as_diagnostics(self.diagnostics))
+
+    @property
+    def doubtful(self) -> bool:
+        """Whether a diagnostic says this number may be wrong (see :attr:`diagnostics`)."""
+        return doubtful(self.diagnostics)
 
     def __float__(self) -> float:
         return float(self.value)
@@ -82,11 +98,14 @@ class Estimate:
         d = dataclasses.asdict(self)
         d["params"] = dict(self.params)
         d["extras"] = dict(self.extras)
+        d["diagnostics"] = [x.to_dict() for x in self.diagnostics]
         return d
 
     def __repr__(self) -> str:
         se = "" if self.std_err is None else f" ± {self.std_err:.4g}"
-        return f"Estimate({self.value:.6g}{se} nats, method={self.method!r}, n={self.n})"
+        doubts = summary(self.diagnostics)
+        flag = f", doubts: {doubts}" if doubts else ""
+        return f"Estimate({self.value:.6g}{se} nats, method={self.method!r}, n={self.n}{flag})"
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,10 @@ class MethodInfo:
 
 
 _REGISTRY: dict[tuple[str, str], MethodInfo] = {}
+# How many run_method calls are on the stack: only the outermost one (the call the
+# user made) emits the diagnostics as warnings; a method that calls another (auto)
+# carries the inner estimate's diagnostics on its own.
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("infobench_run_depth", default=0)
 # Arguments every kernel receives positionally (samples), not user parameters.
 _DATA_ARGS = {"entropy": ("x",), "mi": ("x", "y"), "kl": ("p", "q")}
 
@@ -201,7 +224,11 @@ def run_method(quantity: str, method: str, data: tuple, params: Mapping[str, Any
             f"unknown parameter {unknown[0]!r} for method {method!r}; valid parameters are {sorted(info.params)}"
         )
     t0 = time.perf_counter()
-    est = info.function(*data, **params)
+    depth = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        est = info.function(*data, **params)
+    finally:
+        _DEPTH.reset(depth)
     seconds = time.perf_counter() - t0
     if not isinstance(est, Estimate):  # pragma: no cover - programming error in a kernel
         raise TypeError(f"kernel for {method!r} returned {type(est).__name__}, not Estimate")
@@ -212,4 +239,7 @@ def run_method(quantity: str, method: str, data: tuple, params: Mapping[str, Any
         raise FloatingPointError(
             f"method {method!r} produced a non-finite estimate ({est.value}); this is a bug, please report it"
         )
+    if _DEPTH.get() == 0:
+        # stacklevel 3: run_method <- the public function <- the user's line.
+        emit(est.diagnostics, stacklevel=3)
     return dataclasses.replace(est, method=method, params=full, seconds=seconds)

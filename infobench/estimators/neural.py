@@ -58,6 +58,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from infobench.diagnostics import InfobenchWarning
 from infobench._validation import (
     as_generator,
     check_bool,
@@ -140,7 +141,7 @@ class TrainingDivergedError(ValueError):
     """
 
 
-class TrainingUnstableWarning(UserWarning):
+class TrainingUnstableWarning(InfobenchWarning):
     """The training curves had a large excursion, although the evaluated critic looks sane.
 
     The best-validation critic is still evaluated and its estimate returned,
@@ -149,7 +150,7 @@ class TrainingUnstableWarning(UserWarning):
     """
 
 
-class EstimateNearCeilingWarning(UserWarning):
+class EstimateNearCeilingWarning(InfobenchWarning):
     """An InfoNCE estimate close to log(batch size), the most it can report."""
 
 

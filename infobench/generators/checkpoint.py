@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from infobench._io import atomic_write, refused_load_reason
+from infobench.diagnostics import InfobenchWarning
 from infobench._validation import as_torch_generator, check_choice, check_int, resolve_device
 from infobench.generators.config import TrainConfig, build_networks
 from infobench.generators.models import sample_mixture
@@ -62,7 +63,7 @@ _CHECKSUM = "sha256"
 _FINITE = ("models", "optimizers", "latent_mixture")
 
 
-class UnverifiedCheckpointWarning(UserWarning):
+class UnverifiedCheckpointWarning(InfobenchWarning):
     """A checkpoint written before checksums existed was loaded without verification."""
 
 
