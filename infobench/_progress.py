@@ -192,9 +192,12 @@ class _State:
         self.time_left = time_left or self._linear_time_left
         self.clock = clock
         self.start = clock()
+        self.first: tuple[float, int] | None = None  # (time, steps done) at the first step reported
 
     def update(self, steps: int, value: Any, description: str | None) -> None:
         self.done += int(steps)
+        if self.first is None and steps:
+            self.first = (self.clock(), self.done)
         if description is not None:
             self.description = description
         if value is not None:
@@ -211,11 +214,14 @@ class _State:
         return self.clock() - self.start
 
     def _linear_time_left(self) -> float | None:
-        """Seconds left at the mean pace of the steps run here (steps done before, ``completed``, excluded)."""
-        ran = self.done - self.completed
-        if self.total is None or ran <= 0:
+        """Seconds left at the mean pace of the steps since the first one reported.
+
+        The time before the first step (set-up work) and the steps done before (``completed``) do not count.
+        """
+        if self.total is None or self.first is None or self.done <= self.first[1]:
             return None
-        return self.elapsed / ran * max(0, self.total - self.done)
+        since, done = self.first
+        return (self.clock() - since) / (self.done - done) * max(0, self.total - self.done)
 
     def left_text(self) -> str:
         """``"about 1:05 left"``, or ``""`` while unknown or when nothing is left."""
@@ -231,7 +237,7 @@ class _State:
         elif state == "stopped":
             head = [f"{self.description}: stopped at {count} after {elapsed}"]
         else:
-            pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+            pct = f" ({100 * self.done // self.total}%)" if self.total else ""  # 100% only when done
             left = self.left_text()
             head = [f"{self.description}: {count}{pct}", f"{elapsed} elapsed"] + ([left] if left else [])
         return head + _status_parts(self.status)

@@ -58,6 +58,16 @@ def test_a_log_gets_a_line_per_interval_and_one_at_the_end(log, monkeypatch):
     assert not CONTROL.search(log.getvalue()) and "" not in lines
 
 
+def test_100_percent_only_when_done(log):
+    clock = Clock()
+    with progress(True, 660, "vae", interval=1, stream=log, clock=clock) as advance:
+        clock.now += 1
+        advance(658)
+        clock.now += 1
+        advance(2)
+    assert [line.split(", ")[0] for line in lines_of(log)] == ["vae: 658/660 (99%)", "vae: 660/660"]
+
+
 def test_a_short_loop_leaves_one_line_and_min_seconds_none(log):
     clock = Clock()
     with progress(True, 3, "features of gan", unit="batches", stream=log, clock=clock) as advance:
@@ -78,13 +88,19 @@ def test_an_interrupted_loop_says_where_it_stopped(log):
     assert lines_of(log) == ["grid: stopped at 4/10 cells after 1:15"]
 
 
-def test_resumed_steps_count_in_the_totals_but_not_in_the_pace(log):
+def test_the_pace_leaves_out_set_up_time_and_resumed_steps(log):
     clock = Clock()
     with progress(True, 100, "gan epoch 3/5", unit="batches", completed=40, interval=5, stream=log,
                   clock=clock) as advance:
+        clock.now += 30  # set-up work (data, point estimates) before the first step
+        advance(10)
         clock.now += 5
-        advance(10)  # 10 batches in 5 s: the 50 left take 25 s (the 40 done before took no time here)
-    assert lines_of(log)[0] == "gan epoch 3/5: 50/100 batches (50%), 5.0 s elapsed, about 25.0 s left"
+        advance(10)  # 10 batches in the 5 s since the first report: the 40 left take 20 s
+    assert lines_of(log) == [
+        "gan epoch 3/5: 50/100 batches (50%), 30.0 s elapsed",  # no pace yet
+        "gan epoch 3/5: 60/100 batches (60%), 35.0 s elapsed, about 20.0 s left",
+        "gan epoch 3/5: 60/100 batches, done in 35.0 s",
+    ]
 
 
 def test_a_caller_time_left_and_description_and_number_values(log):
