@@ -408,10 +408,10 @@ def progress(
         ``objective 0.512``); a string ``value`` is shown as it is.
     completed : int
         Steps already done before this call (a resumed loop); counted in the
-        totals, not in the pace behind the time left.
+        totals, not in the pace of the time left.
     time_left : callable, optional
-        Returns the seconds left (or None: unknown); default: the mean pace of
-        the steps run so far times the steps left.
+        Returns the seconds left (or None: unknown); default: the steps left
+        at the mean pace of the steps since the first one reported.
     min_seconds : float
         A loop that ends sooner leaves no summary line (for loops run many
         times over, such as one bootstrap per generated set).
