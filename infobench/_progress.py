@@ -79,7 +79,7 @@ def _in_notebook() -> bool:
 
 
 def _console(stream: IO[str] | None = None, *, stderr: bool = True, width: int | None = None):
-    from rich.console import Console
+    from rich.console import Console  # deferred: a disabled report imports nothing
 
     if stream is not None:
         return Console(file=stream, width=width)
@@ -302,7 +302,7 @@ class _Notebook:
         return {"text/plain": text, "text/html": f'<div class="infobench-progress">{bar}{html.escape(text)}</div>'}
 
     def _show(self, state: str) -> None:
-        from IPython.display import display
+        from IPython.display import display  # deferred: IPython is there only in a notebook
 
         if self.handle is None:
             self.handle = display(self._bundle(state), raw=True, display_id=True)
@@ -330,7 +330,7 @@ class _Live:
     """A rich bar redrawn in place on a terminal; a summary line replaces it when the loop ends."""
 
     def __init__(self, state: _State, stream: IO[str] | None, min_seconds: float):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # deferred
 
         self.state = state
         self.min_seconds = min_seconds

@@ -32,6 +32,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 from rich.cells import cell_len
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -129,8 +131,6 @@ def plain_text(tables: list[Table], width: int | None = None) -> str:
 
     ``width`` defaults to that of standard output (:func:`infobench._progress.output_width`).
     """
-    from rich.console import Console
-
     console = Console(file=io.StringIO(), width=width or output_width(), color_system=None, force_terminal=False,
                       force_jupyter=False, record=False)
     for table in tables:
@@ -815,8 +815,6 @@ class FoldingTable:
             yield Text(self.table.note)
 
     def __rich_measure__(self, console, options):
-        from rich.measure import Measurement
-
         widths = next(_layouts(self.table, options.max_width, False))[0].widths(10**6) or []
         natural = min(sum(widths) + 3 * len(widths) + 1, options.max_width)
         return Measurement(natural, natural)
