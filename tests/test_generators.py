@@ -275,7 +275,7 @@ def test_gaussian_decoder_and_imageset_input(tmp_path):
 
 def test_progress_bar_runs(tmp_path, capsys):
     train("gan", "digits", out=tmp_path / "p", epochs=1, progress=True, **TINY)
-    assert "gan epoch 1/1" in capsys.readouterr().out
+    assert "gan epoch 1/1" in capsys.readouterr().err  # progress reports go to stderr
 
 
 # ------------------------------------------------------------ checkpoints and sampling

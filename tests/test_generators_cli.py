@@ -14,8 +14,9 @@ TINY = ["--max-samples", "32", "--batch-size", "16", "--width", "8", "--latent-d
 def test_train_then_sample(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "vae", "--dataset", "digits", "--epochs", "1", "--out", str(out), *TINY]) == 0
-    text = capsys.readouterr().out
-    assert "checkpoint:" in text and "vae epoch 1/1" in text  # progress bar is on in the CLI
+    captured = capsys.readouterr()
+    # The progress report is on in the CLI, on stderr; stdout holds the result.
+    assert "checkpoint:" in captured.out and "vae epoch 1/1" in captured.err
     for name in ("checkpoint.pt", "config.json", "log.csv", "losses.png", "samples.png"):
         assert (out / name).is_file()
     # Resume to a second epoch.

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from typing import Any, Iterable
 
+from infobench._progress import progress as show_progress
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import Cell, Grid, make_grid, task_quantity, to_json
 from infobench.bench.store import ResultsStore
@@ -74,47 +75,25 @@ def _worker_imports(grid: Grid, executor: Any) -> tuple[str, ...]:
     return tuple(mods)
 
 
-class _Progress:
-    """A rich progress bar: cells done of total, failures, elapsed and an estimate of the time left.
+class _TimeLeft:
+    """Failures so far and an estimate of the time left, for the progress report of a grid.
 
     The time left sums, over the cells still to run, the mean wall time of
     finished cells of the same estimator and n (else of the same n, else of
     all), divided by the number of parallel workers.
     """
 
-    def __init__(self, total: int, skipped: int, jobs: int, enabled: bool, label: str):
-        self.enabled = enabled
+    def __init__(self, cells: Iterable[Cell], jobs: int):
         self.jobs = max(1, jobs)
         self.failed = 0
         self.times: dict[tuple[str, int], list[float]] = defaultdict(list)
         self.remaining: dict[tuple[str, int], int] = defaultdict(int)
-        self._bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("cells"),
-            TextColumn("[red]{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            TextColumn("left {task.fields[left]}"),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._bar.add_task(label, total=total, completed=skipped, failed=0, left="?")
-        self._bar.start()
-
-    def plan(self, cells: Iterable[Cell]) -> None:
         for c in cells:
             self.remaining[(str(c.spec), c.n)] += 1
 
-    def _left(self) -> str:
+    def seconds(self) -> float | None:
         if not self.times:
-            return "?"
+            return None
         every = [t for ts in self.times.values() for t in ts]
         by_n: dict[int, list[float]] = defaultdict(list)
         for (_, n), ts in self.times.items():
@@ -125,10 +104,10 @@ class _Progress:
                 continue
             ts = self.times.get((spec, n)) or by_n.get(n) or every
             total += count * sum(ts) / len(ts)
-        secs = int(math.ceil(total / self.jobs))
-        return f"{secs // 3600}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+        return float(math.ceil(total / self.jobs))
 
-    def update(self, cell: Cell, outcome: dict[str, Any]) -> None:
+    def update(self, cell: Cell, outcome: dict[str, Any]) -> str:
+        """Count one finished cell; return the status text of the report (``"2 failed"``)."""
         key = (str(cell.spec), cell.n)
         self.remaining[key] -= 1
         wall = outcome.get("wall_seconds")
@@ -136,12 +115,7 @@ class _Progress:
             self.times[key].append(float(wall))
         if not outcome.get("ok"):
             self.failed += 1
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, failed=self.failed, left=self._left())
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        return f"{self.failed} failed"
 
 
 def execute(
@@ -196,24 +170,25 @@ def execute(
             }
             for c in todo
         ]
-        bar = _Progress(len(cells), len(cells) - len(todo), executor.jobs, progress, f"{run_id}")
-        bar.plan(todo)
+        left = _TimeLeft(todo, executor.jobs)
         t0 = time.perf_counter()
         try:
-            for payload, outcome in executor.map(payloads):
-                cell = by_key[payload["key"]]
-                record = _static_record(cell, run_id, truth)
-                record.update({k: v for k, v in outcome.items() if k != "wall_seconds"})
-                store.add(record)
-                bar.update(cell, outcome)
+            with show_progress(progress, len(cells), run_id, unit="cells", completed=len(cells) - len(todo),
+                               time_left=left.seconds) as advance:
+                advance(0, "0 failed")
+                for payload, outcome in executor.map(payloads):
+                    cell = by_key[payload["key"]]
+                    record = _static_record(cell, run_id, truth)
+                    record.update({k: v for k, v in outcome.items() if k != "wall_seconds"})
+                    store.add(record)
+                    advance(1, left.update(cell, outcome))
         finally:
-            bar.close()
             if owned_executor:
                 executor.close()
         df = store.load(run_id)
         df.attrs.update(
             run_id=run_id, cells=len(cells), skipped=len(cells) - len(todo), ran=len(todo),
-            failed_now=bar.failed, seconds=time.perf_counter() - t0,
+            failed_now=left.failed, seconds=time.perf_counter() - t0,
         )
         return df
     finally:
@@ -274,7 +249,8 @@ def run_grid(
         Run again the cells that failed before (by default they are kept, as
         finished, like the successful ones).
     progress : bool
-        Show a rich progress bar on stderr.
+        Report progress on stderr (a live bar in a terminal, plain lines in a log;
+        see :func:`infobench._progress.progress`).
 
     Returns
     -------

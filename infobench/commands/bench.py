@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.markup import escape
 
+from infobench._progress import make_console
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import make_grid
 from infobench.bench.runner import execute
@@ -49,7 +49,8 @@ def register(subparsers) -> None:
                         help="wall-clock seconds per cell (sampling included); a cell past it is killed and "
                         "recorded as failed (needs worker processes)")
     parser.add_argument("--retry-failed", action="store_true", help="run failed cells of the run again")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
     parser.set_defaults(func=run)
 
 
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         df = execute(grid, db=args.db, run=args.run, executor=executor, retry_failed=args.retry_failed,
                      progress=not args.no_progress, command=getattr(args, "command_line", ""))
     a = df.attrs
-    console = Console()
+    console = make_console()
     failed = int((~df["ok"]).sum())
     console.print(
         f"run [bold]{escape(a['run_id'])}[/] in {escape(str(args.db))}: {a['cells']} cells, {a['ran']} computed "

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
 import infobench
+from infobench._progress import make_console
 from infobench.bench.spec import EstimatorSpec
 from infobench.bench.store import require_pyarrow
 from infobench.commands.errors import UsageError
@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of randomised estimators (default 0)")
     parser.add_argument("--no-std-err", action="store_true", help="skip the standard error")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress report of a neural estimator's training on stderr (default: live in a "
+                        "terminal, plain lines in a log)")
     parser.set_defaults(func=run)
 
 
@@ -143,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     if "std_err" in info.params and "std_err" not in params:
         params["std_err"] = not args.no_std_err
-    if "progress" in info.params and "progress" not in params and not getattr(args, "json", False):
-        params["progress"] = True  # neural estimators: a bar on stderr for long training
+    quiet = getattr(args, "json", False) or getattr(args, "no_progress", False)
+    if "progress" in info.params and "progress" not in params and not quiet:
+        params["progress"] = True  # neural estimators: progress of their training on stderr
     kind, data = load_table(args.file)
     x = select(kind, data, args.x, "--x")
     if quantity == "mi":
@@ -174,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
-    Console().print(estimate_table(record))
+    make_console().print(estimate_table(record))
     return 0
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
+from infobench._progress import make_console
 from infobench.bench.spec import parse_specs
 from infobench.bench.store import ResultsStore
 from infobench.commands.errors import UsageError
@@ -36,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     formats = parse_formats(args.format)
     with ResultsStore(args.db, create=False) as store:
         if args.list_runs:

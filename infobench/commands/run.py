@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from rich.console import Console
 
+from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.mainjob import MainJobResult, load_config, run_main_job, to_toml
 from infobench.mainjob.lock import FolderLockedError
@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="'auto' (default: CUDA when present), 'cpu', 'cuda', 'cuda:N'")
     p.add_argument("--out", default="reports", help="parent folder of the report (default: reports)")
     p.add_argument("--state", default=None, help="folder of reusable results (default: <out>/.state)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
     p.set_defaults(func=handle)
 
 
@@ -38,8 +39,7 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args.config, quick=args.quick)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
-    # In a terminal rich fits the window; in a log file 120 columns keep the tables unwrapped.
-    console = Console() if sys.stdout.isatty() else Console(width=120)
+    console = make_console()
     if args.print_config:
         console.print(to_toml(config), markup=False, highlight=False, soft_wrap=True)
         return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
+from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.quality import available_params, available_scores, score
 from infobench.quality._core import cli_options
@@ -34,6 +33,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="rich", metavar="F",
                         help="rich (terminal, default), md, csv, tex (latex) or html")
     parser.add_argument("--json", action="store_true", help="print the tidy results as JSON instead of tables")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
     parser.add_argument("--out", default=None, metavar="PATH", help="write the output to PATH instead of stdout")
 
 
@@ -88,7 +89,7 @@ def emit(text: str, out: str | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if args.list:
         df = available_scores()
         params = available_params()
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
         bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
         value_range=parse_range(args.range), resize=not args.no_resize, pca=args.pca, cache=not args.no_cache,
-        progress=True, **params_of(args),
+        progress=not args.no_progress, **params_of(args),
     )
     if args.json:
         emit(to_json(df), args.out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from rich.console import Console
 
+from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.generators import train
 from infobench.generators.config import DEFAULTS, KINDS
@@ -58,7 +58,8 @@ def register(subparsers) -> None:
     gpu.add_argument("--threads", type=int, default=None, metavar="N",
                      help="CPU threads for torch (default: torch's choice); 1 is often faster for the small "
                      "digits networks, and much faster when the cores are shared")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
     parser.add_argument("--no-figures", action="store_true", help="do not write losses.png and samples.png")
     parser.set_defaults(func=run)
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if "already holds a training run" in str(exc):
             raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from None
         raise
-    console = Console()
+    console = make_console()
     console.print(f"checkpoint: [bold]{path}[/]", highlight=False)
     console.print(f"log, figures: {path.parent}/log.csv, losses.png, samples.png", highlight=False)
     return 0

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     check_suite_bootstrap(args.bootstrap)  # before any feature extraction or training
     # One reference (features, classifier) for the suite and the calibration redraws.
     scorer = Scorer(args.real, extractor=args.extractor, scores=args.scores, seed=args.seed, device=args.device,
-                    pca=args.pca, cache=not args.no_cache, progress=True, params=parse_params(params_of(args)))
+                    pca=args.pca, cache=not args.no_cache, progress=not args.no_progress,
+                    params=parse_params(params_of(args)))
     df = run_validity(failures=args.failures, bootstrap=args.bootstrap, scorer=scorer)
     det = detection(df)
     cal = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import html
 import inspect
 import math
 import time
@@ -106,6 +107,34 @@ class Estimate:
         doubts = summary(self.diagnostics)
         flag = f", doubts: {doubts}" if doubts else ""
         return f"Estimate({self.value:.6g}{se} nats, method={self.method!r}, n={self.n}{flag})"
+
+    def _repr_html_(self) -> str:
+        """The estimate in a notebook: value, standard error and 95% interval, method, n, diagnostics."""
+        esc = html.escape
+        rows = [("value", f"{self.value:.6g} nats ({self.bits:.6g} bits)")]
+        if self.std_err is not None:
+            rows.append(("std_err", f"{self.std_err:.4g} nats"))
+            if math.isfinite(self.std_err):
+                low, high = self.interval(0.95)
+                rows.append(("95% interval", f"[{low:.6g}, {high:.6g}] nats"))
+        rows.append(("method", self.method))
+        if "chosen" in self.extras:  # auto: what it ran, and why
+            rows.append(("chosen", f"{self.extras['chosen']}: {self.extras.get('reason', '')}"))
+        rows.append(("n", str(self.n)))
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        if params:
+            rows.append(("params", params))
+        rows.append(("seconds", f"{self.seconds:.3g}"))
+        cells = "".join(f'<tr><th style="text-align:left">{esc(k)}</th><td style="text-align:left">{esc(v)}</td></tr>'
+                        for k, v in rows)
+        if self.diagnostics:
+            items = "".join(f"<li><strong>{esc(d.severity)}</strong> {esc(str(d))}</li>" for d in self.diagnostics)
+            diag = f'<ul style="margin:0;padding-left:1.2em">{items}</ul>'
+        else:
+            diag = "none"
+        cells += f'<tr><th style="text-align:left">diagnostics</th><td style="text-align:left">{diag}</td></tr>'
+        title = "Estimate" + (" (doubtful: see diagnostics)" if self.doubtful else "")
+        return f'<div class="infobench-estimate"><strong>{esc(title)}</strong><table>{cells}</table></div>'
 
 
 @dataclass(frozen=True)

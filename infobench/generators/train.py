@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from infobench._io import atomic_write
+from infobench._progress import progress as show_progress
 from infobench._validation import check_bool, check_int, resolve_device
 from infobench.generators.checkpoint import (
     CHECKPOINT_NAME,
@@ -434,7 +435,7 @@ def train(
     seed : int
         Seed of initial weights, data order and noise.
     progress : bool
-        Show a rich progress bar with the running losses.
+        Report progress with the running losses on stderr (a live bar in a terminal, plain lines in a log).
     batch_size, lr, betas, latent_dim, width, decoder, n_critic, gp_weight
         Hyper-parameters; ``None`` takes the per-kind default
         (``config.DEFAULTS``; ``width`` defaults to 32 up to 16x16 pixels, 64 above).
@@ -560,33 +561,20 @@ def train(
 
 @contextlib.contextmanager
 def _progress_bar(enabled: bool, trainer: Trainer):
-    """Yield ``advance(metrics)``; with ``enabled`` a rich bar over the remaining batches shows the losses."""
-    if not enabled:
-        yield lambda metrics: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+    """Yield ``advance(metrics)``: progress over the batches of every epoch, with the running losses."""
     cfg = trainer.config
-    total = (cfg.epochs - trainer.epoch) * trainer.batches_per_epoch
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[metrics]}"),
-    )
-    every = max(1, trainer.batches_per_epoch // 5)  # .item() syncs a GPU: refresh a few times per epoch
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}", total=total, metrics="")
+    total = cfg.epochs * trainer.batches_per_epoch
+    done = trainer.epoch * trainer.batches_per_epoch
+    every = max(1, trainer.batches_per_epoch // 5)  # .item() syncs a GPU: read the losses a few times per epoch
+    enabled = enabled and trainer.epoch < cfg.epochs  # a finished run resumed: nothing to report
+    with show_progress(enabled, total, f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}", unit="batches",
+                       completed=done) as step:
         count = 0
 
         def advance(metrics: dict[str, torch.Tensor]) -> None:
             nonlocal count
             count += 1
-            fields = {}
-            if count % every == 0:
-                fields["metrics"] = _format_metrics(metrics)
-            bar.update(task, advance=1, description=f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}", **fields)
+            step(1, _format_metrics(metrics) if count % every == 0 else None,
+                 description=f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}")
 
-        yield advance
+        yield advance if enabled else (lambda metrics: None)

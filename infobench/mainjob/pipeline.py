@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from infobench._progress import format_elapsed
 from infobench._validation import resolve_device
 from infobench.bench import load_results, run_grid
 from infobench.data import load_dataset
@@ -237,9 +238,18 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
     partial.mkdir(parents=True)
     seconds: dict[str, float] = {}
 
-    def stage(name: str) -> None:
-        if console is not None:
-            console.rule(f"[bold]{name}")
+    running: list[tuple[str, float]] = []
+
+    def stage(name: str | None) -> None:
+        """End the running stage with a line of its time; start ``name`` (None: none) under a heading."""
+        if running and console is not None:
+            done, started = running.pop()
+            console.print(f"{done}: done in {format_elapsed(time.perf_counter() - started)}", markup=False,
+                          highlight=False)
+        if name is not None:
+            running.append((name, time.perf_counter()))
+            if console is not None:
+                console.rule(f"[bold]{name}")
 
     t0 = time.perf_counter()
     stage("1/4 estimator benchmark")
@@ -298,6 +308,7 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
     write_main_report(report, partial)
     _copy_results(state / "results.sqlite", _run_id(config), partial / "results.sqlite")
     seconds["report"] = time.perf_counter() - t0
+    stage(None)
     (partial / "timings.json").write_text(json.dumps(seconds, indent=2) + "\n")
     os.replace(partial, final)
     return MainJobResult(

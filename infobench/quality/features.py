@@ -84,9 +84,9 @@ import torch
 from torch import nn
 
 from infobench._io import atomic_write
+from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
 from infobench._validation import check_int, resolve_device, spawn_seeds
 from infobench.data import ImageSet, ImageStream, as_stream, sha256_tensors, stratified_split
-from infobench.quality._progress import progress_bar
 from infobench.quality.inputs import _CALLABLE, _import_callable
 from infobench.report.render import slug
 
@@ -298,8 +298,8 @@ def train_classifier(
         except Exception as exc:  # a stale or corrupt partial file: start over
             warnings.warn(f"ignoring unreadable partial classifier state {str(partial)!r} ({exc})", stacklevel=2)
             start = 0
-    with progress_bar(progress, f"training classifier on {train.name}", epochs) as advance, _one_thread():
-        advance(start)
+    with show_progress(progress, epochs, f"training classifier on {train.name}", unit="epochs",
+                       completed=start) as advance, _one_thread():
         for epoch in range(start, epochs):
             model.train()
             order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seeds[epoch]))
@@ -758,8 +758,8 @@ def extract(
                 warnings.warn(f"recomputing features: cached file {str(path)!r} is unusable ({exc})", stacklevel=2)
     feats, logits = _resume(parts, n, batch_size)
     total = math.ceil(n / batch_size)
-    with progress_bar(progress, f"features of {stream.name}", total) as advance, torch.no_grad():
-        advance(len(feats))
+    with show_progress(progress, total, f"features of {stream.name}", unit="batches", completed=len(feats),
+                       min_seconds=REPEATED_LOOP_SECONDS) as advance, torch.no_grad():
         for s, batch in stream.batches(batch_size, start=len(feats) * batch_size):
             f, lg = extractor.forward(batch.to(extractor.device))
             f = f.detach().cpu()

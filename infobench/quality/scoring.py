@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
 from infobench._validation import as_generator, check_bool, check_int, resolve_device
 from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
-from infobench.quality._progress import progress_bar
 from infobench.quality.bootstrap import check_bootstrap, evaluate
 from infobench.quality.features import extract, make_extractor
 from infobench.quality.inputs import load_real, match_shape, materialize, parse_fake, subsample
@@ -264,7 +264,8 @@ def score(
     cache : bool
         Read and write the feature cache (``$INFOBENCH_CACHE``).
     progress : bool
-        Show rich progress bars (classifier training, features, bootstrap).
+        Report progress on stderr (classifier training, features, bootstrap): a live bar in a terminal,
+        plain lines in a log.
     **params
         Score parameters (:class:`~infobench.quality._core.Params`), each
         declared by the module of the score that reads it; listed with their
@@ -361,7 +362,8 @@ class Scorer:
         ctx = Context(self.real_feats, feats, self.real_probs, probs, None, self.params, self.seed,
                       heldout=self.heldout_feats)
         prepare(ctx, names or self.names)
-        with progress_bar(self.progress and bootstrap > 0, f"bootstrap {name}", bootstrap) as advance:
+        with show_progress(self.progress and bootstrap > 0, bootstrap, f"bootstrap {name}", unit="replicates",
+                           min_seconds=REPEATED_LOOP_SECONDS) as advance:
             rows = evaluate(ctx, names or self.names, bootstrap=bootstrap, level=level, advance=advance)
         return [dict(row, fake=name, source=source, note="; ".join(x for x in (row["note"], resize_note) if x))
                 for row in rows]

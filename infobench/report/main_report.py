@@ -95,7 +95,7 @@ def quality_summary_table(df: pd.DataFrame) -> Table:
     """One row per generated set, values only (3 significant digits), to fit an 80-column terminal."""
     names = [s for s in SUMMARY_SCORES if s in set(df["score"])]
     order, ceiling = _ceiling_order(df)
-    rows = [[f + (" *" if f in ceiling else "")] for f in order]
+    rows = [[f + (" (ceiling)" if f in ceiling else "")] for f in order]  # "*" marks best values in a log
     best = [[False] for _ in order]
     for s in names:
         sub = df[df["score"] == s].set_index("fake").reindex(order)
@@ -106,7 +106,7 @@ def quality_summary_table(df: pd.DataFrame) -> Table:
             best[i].append(bool(flags.loc[f]))
     header = ["generated"] + [f"{SUMMARY_SCORES[s]} {DIRECTIONS[SCORES[s].direction]}" for s in names]
     return Table(title="Generators (full table with intervals in the report)", header=header, rows=rows,
-                 best=best, labels=1, note="* held-out real data: the ceiling, not ranked. KL in nats; "
+                 best=best, labels=1, note="(ceiling): held-out real data, not ranked. KL in nats; "
                  "r = real, g = generated; memo = memorized fraction.")
 
 

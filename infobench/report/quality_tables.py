@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.console import Console
 
+from infobench._progress import make_console
 from infobench.quality._core import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
-from infobench.report.render import MISSING, Table, format_score, html_page, to_csv, to_latex, to_markdown, to_rich
+from infobench.report.render import (
+    MISSING, Table, Tables, format_score, html_page, to_csv, to_latex, to_markdown, to_rich,
+)
 
 __all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
 
@@ -36,8 +38,11 @@ def _cell(row: pd.Series) -> str:
     return text
 
 
-def score_tables(df: pd.DataFrame, *, title: str | None = None) -> list[Table]:
-    """The comparison tables of a :func:`infobench.quality.score` frame, one per score family present."""
+def score_tables(df: pd.DataFrame, *, title: str | None = None) -> Tables:
+    """The comparison tables of a :func:`infobench.quality.score` frame, one per score family present.
+
+    A :class:`~infobench.report.render.Tables` list: a notebook shows it as HTML, rich prints it.
+    """
     missing = {"fake", "source", "score", "value", "ci_low", "ci_high", "bootstrap", "unit", "n_fake"} - set(df.columns)
     if missing:
         raise ValueError(f"not a quality-score frame: missing columns {sorted(missing)}")
@@ -64,7 +69,7 @@ def score_tables(df: pd.DataFrame, *, title: str | None = None) -> list[Table]:
                 best[i].append(bool(flags.loc[f]) and len(order) - len(ceiling) > 1)
         tables.append(Table(title=f"{title or 'Sample quality'}: {family_title}", header=header, rows=rows,
                             best=best, labels=2, note=_note(df, names)))
-    return tables
+    return Tables(tables)
 
 
 def _note(df: pd.DataFrame, names: list[str]) -> str:
@@ -195,8 +200,8 @@ def render(tables: list[Table], fmt: str, *, title: str = "Sample quality", meta
 
 
 def print_rich(tables: list[Table], console=None) -> None:
-    """Print the tables to a rich console (stdout by default)."""
-    console = console or Console()
+    """Print the tables to a rich console (default: stdout, as wide as :func:`infobench._progress.make_console`)."""
+    console = console or make_console()
     for t in tables:
         console.print(to_rich(t))
 

@@ -21,23 +21,29 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import io
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
+from rich.cells import cell_len
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from infobench._progress import output_width
 from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
 
 __all__ = [
     "Figure",
     "Table",
+    "Tables",
     "calibration_table",
     "format_score",
     "format_value",
@@ -48,6 +54,8 @@ __all__ = [
     "leaderboard_table",
     "markdown_page",
     "metric_table",
+    "notebook_html",
+    "plain_text",
     "samples_needed_table",
     "slug",
     "table_name",
@@ -91,6 +99,43 @@ class Table:
     note: str = ""
     heat: list[list[float]] | None = field(default=None)
     name: str = ""
+
+    def _repr_html_(self) -> str:
+        """The table in a notebook: :func:`to_html` with the report's table styles."""
+        return notebook_html([self])
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """IPython's plain text: the terminal table without styles (best values marked ``*``)."""
+        printer.text(plain_text([self]))
+
+    def __rich__(self):
+        return to_rich(self)
+
+
+class Tables(list):
+    """A list of :class:`Table` that a notebook shows as HTML and rich prints one after the other."""
+
+    def _repr_html_(self) -> str:
+        return notebook_html(list(self))
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(plain_text(list(self)))
+
+    def __rich_console__(self, console, options):
+        for table in self:
+            yield to_rich(table)
+
+
+def plain_text(tables: list[Table], width: int | None = None) -> str:
+    """The terminal rendering of ``tables`` as text without styles or escape codes; best values marked ``*``.
+
+    ``width`` defaults to that of standard output (:func:`infobench._progress.output_width`).
+    """
+    console = Console(file=io.StringIO(), width=width or output_width(), color_system=None, force_terminal=False,
+                      force_jupyter=False, record=False)
+    for table in tables:
+        console.print(to_rich(table))
+    return console.file.getvalue().rstrip("\n")
 
 
 @dataclass
@@ -394,8 +439,12 @@ def heat_colour(value: float) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def to_html(table: Table) -> str:
-    """An HTML ``<table>`` (styles in :func:`html_page`); best cells have ``class="best"``."""
+def to_html(table: Table, *, strong_best: bool = False) -> str:
+    """An HTML ``<table>`` (styles in :func:`html_page`); best cells have ``class="best"``.
+
+    ``strong_best`` also wraps a best value in ``<strong>``, which shows where no style sheet applies
+    (a notebook's output, an HTML sanitizer).
+    """
     out = [f'<h3>{html.escape(table.title)}</h3>', '<table class="ib">', "<thead><tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in table.header]
     out.append("</tr></thead><tbody>")
@@ -406,7 +455,10 @@ def to_html(table: Table) -> str:
             style = ""
             if table.heat is not None and j >= table.labels and c:
                 style = f' style="background:{heat_colour(table.heat[i][j])}"'
-            out.append(f'<td class="{" ".join(classes)}"{style}>{html.escape(c)}</td>')
+            text = html.escape(c)
+            if strong_best and b and c:
+                text = f"<strong>{text}</strong>"
+            out.append(f'<td class="{" ".join(classes)}"{style}>{text}</td>')
         out.append("</tr>")
     out.append("</tbody></table>")
     if table.note:
@@ -427,6 +479,18 @@ p.note{color:#555;font-size:.85em;max-width:60em}dl.meta{display:grid;grid-templ
 gap:.2em 1em;font-size:.9em}dl.meta dt{font-weight:bold}figure{display:inline-block;margin:.5em}
 figure img{max-width:560px}
 """
+# The table and note rules of _CSS, each selector prefixed with ".infobench": a notebook's output styles only itself.
+_NOTEBOOK_CSS = "".join(
+    ",".join(f".infobench {sel}" for sel in selectors.split(",")) + "{" + body + "}"
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", _CSS.replace("\n", ""))
+    if selectors.startswith(("table.ib", "p.note"))
+)
+
+
+def notebook_html(tables: list[Table]) -> str:
+    """HTML of ``tables`` for a notebook's output: the tables of :func:`html_page`, their styles scoped to them."""
+    body = "\n".join(to_html(t, strong_best=True) for t in tables)
+    return f'<div class="infobench"><style>{_NOTEBOOK_CSS}</style>\n{body}\n</div>'
 
 
 def _check_blocks(blocks: list[tuple[str, Any]]) -> None:
@@ -522,14 +586,240 @@ def frame_table(frame: pd.DataFrame, title: str, *, labels: int = 1, note: str =
                  best=[[False] * len(frame.columns) for _ in rows], labels=labels, note=note)
 
 
-def to_rich(table: Table):
-    """A ``rich.table.Table``; best cells in bold green."""
-    # Text objects, not strings: rich would read "ksg[k=3]" as console markup.
-    rt = RichTable(title=Text(table.title, style="bold"), caption=Text(table.note) if table.note else None,
-                   caption_justify="left")
-    for j, h in enumerate(table.header):
-        rt.add_column(Text(h), justify="left" if j < table.labels else "right", overflow="fold",
-                      no_wrap=j < table.labels)
-    for row, flags in zip(table.rows, table.best):
-        rt.add_row(*[Text(c, style="bold green" if b and c else "") for c, b in zip(row, flags)])
-    return rt
+# ------------------------------------------------------------ terminal tables
+# Layouts are tried in order until one fits the console's width; a number is never wrapped or cut.
+_INTERVAL_TEXT = re.compile(r"^(\S+)\s+(\[.*\]|± .*)$")
+_BEST_STYLE = "bold green"
+#: A first label column with at most this many distinct values, each in one run of rows and two rows per
+#: value on average (the leaderboard's ``quantity``), may split a table that is too wide into one table per value.
+_MAX_ROW_GROUPS = 4
+
+
+def _split_interval(text: str) -> tuple[str, str]:
+    """``"0.51 [0.48, 0.55]"`` -> ``("0.51", "[0.48, 0.55]")``; ``"1.2 ± 0.1"`` -> ``("1.2", "± 0.1")``."""
+    m = _INTERVAL_TEXT.match(text)
+    return (m.group(1), m.group(2)) if m else (text, "")
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(w) for w in text.split()), default=0)
+
+
+class _Layout:
+    """One terminal table: a header, display rows, their best flags and rows drawn dim (intervals)."""
+
+    def __init__(self, header: list[str], labels: int, rows: list[list[str]], best: list[list[bool]],
+                 second: list[bool], title: str, *, wrap: int = 0):
+        self.header, self.labels, self.rows, self.best = header, labels, rows, best
+        self.second = second
+        self.title = title
+        self.wrap = wrap  # the first ``wrap`` columns hold names only, which may wrap between words
+
+    def _needs(self) -> tuple[list[int], list[int]]:
+        """Least and natural content width of each column.
+
+        A cell never wraps (a name in the first ``wrap`` columns does, between words); a header wraps between
+        words.
+        """
+        ncols = len(self.header)
+        full = [max((cell_len(r[k]) for r in self.rows), default=0) for k in range(ncols)]
+        least = [max((_longest_word(r[k]) for r in self.rows), default=0) if k < self.wrap else full[k]
+                 for k in range(ncols)]
+        need = [max(c, _longest_word(h), 1) for c, h in zip(least, self.header)]
+        natural = [max(c, cell_len(h), 1) for c, h in zip(full, self.header)]
+        return need, natural
+
+    def least_width(self) -> int:
+        """Characters the table needs at least: contents, padding 1 + 1 and a rule per column, one edge."""
+        need, _ = self._needs()
+        return sum(need) + 3 * len(need) + 1
+
+    def widths(self, available: int) -> list[int] | None:
+        """Content width of each column, or None when the layout needs more than ``available`` characters.
+
+        Spare room goes first to the headers that need least of it to fit on one line.
+        """
+        need, natural = self._needs()
+        ncols = len(need)
+        room = available - self.least_width()
+        if room < 0:
+            return None
+        widths = list(need)
+        for k in sorted(range(ncols), key=lambda k: natural[k] - need[k]):
+            grow = min(room, natural[k] - need[k])
+            widths[k] += grow
+            room -= grow
+        return widths
+
+    def render(self, widths: list[int]) -> RichTable:
+        rt = RichTable(title=Text(self.title, style="bold") if self.title else None)
+        for j, (h, w) in enumerate(zip(self.header, widths)):
+            rt.add_column(Text(h), justify="left" if j < self.labels else "right", width=w, overflow="fold")
+        for row, flags, second in zip(self.rows, self.best, self.second):
+            rt.add_row(*[Text(c, style=_BEST_STYLE if b and c else "") for c, b in zip(row, flags)],
+                       style="dim" if second else None)
+        return rt
+
+
+class _Cells:
+    """The display text of a table's cells, with best values marked by ``*`` where styles are not drawn."""
+
+    def __init__(self, table: Table, plain: bool):
+        self.table = table
+        self.rows = [[self._star(c) if plain and b and c else c for c, b in zip(row, flags)]
+                     for row, flags in zip(table.rows, table.best)]
+        self.intervals = any(_split_interval(r[j])[1] for r in self.rows for j in range(table.labels, len(r)))
+        first = [r[0] for r in table.rows] if table.labels >= 2 else []
+        runs = [v for i, v in enumerate(first) if i == 0 or first[i - 1] != v]
+        # Row groups: runs of the first label column, when it has a few values, each in one run, that repeat.
+        grouped = len(runs) == len(set(runs)) and 1 < len(runs) <= _MAX_ROW_GROUPS and len(first) >= 2 * len(runs)
+        self.groups = runs if grouped else []
+
+    @staticmethod
+    def _star(text: str) -> str:
+        value, interval = _split_interval(text)
+        return f"{value}* {interval}" if interval else f"{value}*"
+
+    def layout(self, columns: list[int], title: str, *, two_rows: bool, group: str | None = None) -> _Layout:
+        """``columns`` of the rows (of one row group); with ``two_rows``, intervals on a row under their values."""
+        t = self.table
+        index = [i for i, r in enumerate(t.rows) if group is None or r[0] == group]
+        if group is not None:
+            columns = [j for j in columns if j != 0]
+        labels = sum(1 for j in columns if j < t.labels)
+        rows, best, second = [], [], []
+        for i in index:
+            parts = [_split_interval(self.rows[i][j]) if two_rows and j >= t.labels else (self.rows[i][j], "")
+                     for j in columns]
+            flags = [t.best[i][j] for j in columns]
+            rows.append([p[0] for p in parts])
+            best.append(flags)
+            second.append(False)
+            if any(p[1] for p in parts):
+                rows.append([p[1] for p in parts])
+                best.append(flags)
+                second.append(True)
+        return _Layout([t.header[j] for j in columns], labels, rows, best, second, title)
+
+    def records(self) -> _Layout:
+        """One block per row, each column's name beside its value (its interval on the next line)."""
+        t = self.table
+        rows, best, second = [], [], []
+        for i, row in enumerate(self.rows):
+            rows.append([" · ".join(row[:t.labels]), ""])
+            best.append([False, False])
+            second.append(False)
+            for j in range(t.labels, len(row)):
+                value, interval = _split_interval(row[j])
+                rows.append([f"  {t.header[j]}", value])
+                best.append([False, t.best[i][j]])
+                second.append(False)
+                if interval:
+                    rows.append(["", interval])
+                    best.append([False, t.best[i][j]])
+                    second.append(True)
+        return _Layout([" · ".join(t.header[:t.labels]), "value"], 1, rows, best, second, t.title, wrap=1)
+
+
+def _layouts(table: Table, width: int, plain: bool) -> Iterator[list[_Layout]]:
+    """Candidate layouts of ``table``, each a list of tables drawn one after the other, in order of preference.
+
+    The whole table; with intervals under their values; one table per row group (see :class:`_Cells`);
+    one table per group of value columns that fits, the label columns repeated; one block per row.
+    """
+    cells = _Cells(table, plain)
+    labels = list(range(table.labels))
+    values = list(range(table.labels, len(table.header)))
+    yield [cells.layout(labels + values, table.title, two_rows=False)]
+    if cells.intervals:
+        yield [cells.layout(labels + values, table.title, two_rows=True)]
+    if cells.groups:
+        for two_rows in (False, True)[: 1 + cells.intervals]:
+            yield [cells.layout(labels + values, f"{table.title}: {g}", two_rows=two_rows, group=g)
+                   for g in cells.groups]
+    chunks = _column_chunks(cells, labels, values, width, cells.intervals)
+    if len(chunks) > 1:
+        yield [cells.layout(labels + c, f"{table.title} ({i + 1}/{len(chunks)})", two_rows=cells.intervals)
+               for i, c in enumerate(chunks)]
+    yield [cells.records()]
+
+
+def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: int, two_rows: bool) -> list[list[int]]:
+    """Value columns in as few consecutive groups as fit beside the label columns, balanced in width.
+
+    A group of one column is kept even when it does not fit (the caller then tries the next layout).
+    """
+    n = len(values)
+
+    @functools.lru_cache(maxsize=None)
+    def least(a: int, b: int) -> int:
+        return cells.layout(labels + values[a:b], "", two_rows=two_rows).least_width()
+
+    # The fewest groups: greedy, from the left.
+    count, start = 0, 0
+    while start < n:
+        stop = start + 1
+        while stop < n and least(start, stop + 1) <= width:
+            stop += 1
+        count, start = count + 1, stop
+
+    @functools.lru_cache(maxsize=None)
+    def split(start: int, groups: int) -> tuple[float, tuple[int, ...]]:
+        """(width of the widest group, cuts) of the best split of ``values[start:]`` into ``groups`` groups."""
+        if groups == 1:
+            w = least(start, n)
+            return (w if w <= width or n - start == 1 else math.inf), ()
+        best: tuple[float, tuple[int, ...]] = (math.inf, ())
+        for stop in range(start + 1, n - groups + 2):
+            w = least(start, stop)
+            if w > width and stop - start > 1:
+                break  # wider with every column added
+            rest = split(stop, groups - 1)
+            if max(w, rest[0]) < best[0]:
+                best = (max(w, rest[0]), (stop,) + rest[1])
+        return best
+
+    cuts = [0, *split(0, count)[1], n]
+    return [values[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+class FoldingTable:
+    """A :class:`Table` drawn by rich at the console's width, folded when it does not fit.
+
+    Tried in order: the whole table; with intervals (``[low, high]``, ``± sd``)
+    on a row under their values; one table per value of a first label column
+    that comes in a few runs (the leaderboard's quantities); several tables,
+    each with the label columns and as many value columns as fit; one block
+    per row (column name beside value). A cell is never wrapped or cut, so no
+    number is split across lines; headers wrap between words. The note is
+    printed under the last table at the console's width. Where styles are not
+    drawn (a pipe or a file), best values carry a ``*`` as in CSV.
+    """
+
+    def __init__(self, table: Table):
+        self.table = table
+
+    def _choose(self, console, width: int) -> list[tuple[_Layout, list[int]]]:
+        plain = console.color_system is None and not console.is_jupyter
+        for candidate in _layouts(self.table, width, plain):
+            sized = [(layout, layout.widths(width)) for layout in candidate]
+            if all(w is not None for _, w in sized):
+                return sized  # type: ignore[return-value]
+        # Even one block per row is too wide (a single cell is wider than the console): draw it as it is.
+        return [(layout, layout.widths(10**6)) for layout in candidate]  # type: ignore[misc]
+
+    def __rich_console__(self, console, options):
+        for layout, widths in self._choose(console, options.max_width):
+            yield layout.render(widths)
+        if self.table.note:
+            yield Text(self.table.note)
+
+    def __rich_measure__(self, console, options):
+        widths = next(_layouts(self.table, options.max_width, False))[0].widths(10**6) or []
+        natural = min(sum(widths) + 3 * len(widths) + 1, options.max_width)
+        return Measurement(natural, natural)
+
+
+def to_rich(table: Table) -> FoldingTable:
+    """A rich renderable of ``table`` that fits the console's width (see :class:`FoldingTable`); best in bold green."""
+    return FoldingTable(table)
