@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from infobench._io import check_output_path
 from infobench.bench.spec import parse_specs
 from infobench.bench.store import ResultsStore
 from infobench.commands.errors import UsageError
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if df.empty:
         raise UsageError(f"run {run_id!r} has no results matching the selection")
     out = args.out or f"reports/{run_id}"
+    # write_report locks the folder; an unusable one is refused here, before the report is built.
+    check_output_path(out, name="--out", kind="folder", inputs=[("--db", args.db)])
     meta = {"run": run_id, "database": args.db}
     if info["command"]:
         meta["command"] = info["command"]
