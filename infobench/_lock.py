@@ -19,6 +19,10 @@ Where the lock lives: a **folder** is locked through
 replaced atomically by its writer, so it cannot carry the lock). The lock
 file holds the holder's pid and is removed when the lock is released.
 
+Folders created only to hold the lock are removed with it when nothing else
+was written into them, so a command that fails before writing leaves no
+trace.
+
 ``flock`` locks belong to the open file, so the kernel releases them when
 their process ends, however it ends (SIGKILL included): a lock file left by a
 dead process is stale and is simply taken over, its pid overwritten. A
@@ -73,7 +77,11 @@ def _holder(path: Path) -> str:
 def _acquire(lock: Path, target: Path, what: str, kind: str) -> int:
     """Open, ``flock`` and check ``lock``; return its descriptor holding the lock."""
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the last holder removed the folder it had created: make it again
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -129,8 +137,13 @@ def output_lock(path: str | os.PathLike, *, kind: str = "folder", what: str | No
     lock = lock_file(path, kind)
     target = Path(path)
     what = what or f"output {kind}"
+    created = _missing_folders(lock.parent)
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(lock, target, what, kind)
+    try:
+        fd = _acquire(lock, target, what, kind)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
@@ -140,8 +153,28 @@ def output_lock(path: str | os.PathLike, *, kind: str = "folder", what: str | No
             # Removed while still held: a process waiting on this file sees another inode and retries.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)
+            # A command that failed before writing anything leaves no folder behind.
+            _remove_empty(created)
     finally:
         os.close(fd)  # releases the flock
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders from ``folder`` up that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this lock created, deepest first, while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (results were written), or already gone
+            return
 
 
 @contextlib.contextmanager
@@ -154,9 +187,7 @@ def output_locks(items: Iterable[tuple[str | os.PathLike, str, str]]) -> Iterato
     """
     seen: dict[Path, tuple[str | os.PathLike, str, str]] = {}
     for path, kind, what in items:
-        lock = lock_file(path, kind)
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        seen.setdefault(lock.resolve(), (path, kind, what))
+        seen.setdefault(lock_file(path, kind).resolve(), (path, kind, what))
     with contextlib.ExitStack() as stack:
         for key in sorted(seen):  # one order for every process
             path, kind, what = seen[key]

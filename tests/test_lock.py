@@ -21,7 +21,7 @@ def test_a_file_is_locked_through_a_file_beside_it_removed_on_release(tmp_path):
                                                   rf"\(pid {os.getpid()}\); wait for it to finish or give another "
                                                   "path"), output_lock(out, kind="file"):
             pass
-    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == []
+    assert not (tmp_path / "sub").exists()  # nothing was written: the folder made for the lock is gone too
 
 
 def test_a_folder_is_locked_through_a_file_inside_it(tmp_path):
@@ -30,7 +30,7 @@ def test_a_folder_is_locked_through_a_file_inside_it(tmp_path):
         with pytest.raises(PathLockedError, match="the report folder .* give another folder"), \
                 output_lock(tmp_path / "f", what="report folder"):
             pass
-    assert list((tmp_path / "f").iterdir()) == []
+    assert not (tmp_path / "f").exists()
 
 
 def test_a_lock_file_removed_between_open_and_flock_is_not_trusted(tmp_path, monkeypatch):
@@ -59,9 +59,24 @@ def test_output_locks_take_each_lock_file_once(tmp_path):
     with output_locks([(tmp_path / "a", "folder", "output folder"), (tmp_path / "a/.", "folder", "state folder"),
                        (tmp_path / "a" / "r.db", "file", "results database")]):
         assert (tmp_path / "a" / _lock.LOCK_NAME).exists() and (tmp_path / "a" / ".r.db.lock").exists()
-    assert list((tmp_path / "a").iterdir()) == []
+    assert not (tmp_path / "a").exists()
 
 
 def test_lock_file_refuses_an_unknown_kind(tmp_path):
     with pytest.raises(ValueError, match=r"kind must be one of \['folder', 'file'\]; got 'link'"):
         lock_file(tmp_path, "link")
+
+
+def test_a_failed_writer_leaves_no_folder_it_created(tmp_path):
+    with pytest.raises(RuntimeError, match="failed"), output_lock(tmp_path / "a" / "b" / "t.csv", kind="file"):
+        raise RuntimeError("failed before writing")
+    with pytest.raises(RuntimeError, match="failed"), output_lock(tmp_path / "run"):
+        raise RuntimeError("failed before writing")
+    assert list(tmp_path.iterdir()) == []
+    with output_lock(tmp_path / "run") as lock:  # what was written stays, with its folder
+        (lock.parent / "checkpoint.pt").write_bytes(b"x")
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint.pt"]
+    (tmp_path / "kept").mkdir()
+    with output_lock(tmp_path / "kept"):  # a folder that existed before is never removed
+        pass
+    assert (tmp_path / "kept").is_dir()
