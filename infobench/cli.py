@@ -3,8 +3,10 @@
 Each sub-command lives in a module of :mod:`infobench.commands` that exposes
 ``register(subparsers)``; the module adds its parser and sets
 ``func=handler(args) -> int`` as the default. Errors a user can cause
-(``ValueError``, ``TypeError``, ``FileNotFoundError``, ``KeyError`` from
-unknown names) are printed as one line and exit with status 2.
+(``ValueError``, ``TypeError``, every ``OSError`` (a missing file, a folder
+where a file is wanted, no permission...), an output locked by another run)
+are printed as one line naming the parameter or the path and exit with
+status 2.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from infobench import __version__
+from infobench._io import os_error_text
+from infobench._lock import PathLockedError
 from infobench.commands.errors import UsageError
 
 # Order is the order shown in ``infobench --help``.
@@ -63,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished results are saved; run the same command again to resume")
         return 130
-    except (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    except (UsageError, ValueError, TypeError, PathLockedError, OSError) as exc:
+        text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
         return 2
 
 

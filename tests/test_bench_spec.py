@@ -108,6 +108,13 @@ def test_malformed_specs_raise_one_line_errors_quoting_the_spec(text, match):
     assert "malformed estimator spec" in str(info.value)
 
 
+def test_the_caller_says_which_parameters_a_spec_may_not_fix():
+    # A grid sets the seed per cell; a single estimate has no grid and takes the spec's seed.
+    with pytest.raises(ValueError, match="parameter 'seed' is set per cell by the grid"):
+        EstimatorSpec.parse("ksg[seed=5]")
+    assert EstimatorSpec.parse("ksg[k=5;seed=5]", reserved=()).kwargs == {"k": 5, "seed": 5}
+
+
 def test_parse_refuses_lists_where_one_estimator_is_expected():
     with pytest.raises(ValueError, match="one value per parameter"):
         EstimatorSpec.parse("ksg[k=3,5]")

@@ -15,8 +15,9 @@ import textwrap
 import pytest
 
 from infobench.cli import main
-from infobench.mainjob import default_config, lock, run_main_job
-from infobench.mainjob.lock import LOCK_NAME, FolderLockedError, folder_lock, folder_locks
+from infobench import _lock as lock
+from infobench._lock import LOCK_NAME, PathLockedError, folder_lock, folder_locks
+from infobench.mainjob import default_config, run_main_job
 
 # The other process runs infobench's lock module itself, loaded from its file (it needs only the
 # standard library; importing the whole package would cost seconds).
@@ -56,7 +57,7 @@ def test_second_run_on_one_out_refuses_and_deletes_nothing(tmp_path, holder):
     other = holder(out)
     partial = out / ".20260101-000000.partial"  # the other run's work in progress
     (partial / "tables").mkdir(parents=True)
-    with pytest.raises(FolderLockedError, match=rf"output folder .*reports.* in use by another infobench run "
+    with pytest.raises(PathLockedError, match=rf"output folder .*reports.* in use by another infobench run "
                                                 rf"\(pid {other.pid}\)"):
         run_main_job(default_config(quick=True), out=out, progress=False)
     assert (partial / "tables").is_dir()  # the other run's partial folder survives
@@ -67,7 +68,7 @@ def test_a_shared_state_folder_is_locked_too(tmp_path):
     # flock belongs to the open file: a lock held through another descriptor refuses this process too.
     state = tmp_path / "state"
     with folder_lock(state, "state"):
-        with pytest.raises(FolderLockedError, match=rf"state folder .*state.* \(pid {os.getpid()}\)"):
+        with pytest.raises(PathLockedError, match=rf"state folder .*state.* \(pid {os.getpid()}\)"):
             run_main_job(default_config(quick=True), out=tmp_path / "elsewhere", state=state, progress=False)
 
 
@@ -84,7 +85,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / LOCK_NAME).write_text(dead.stdout)
     with folder_lock(tmp_path) as path:
         assert path.read_text().strip() == str(os.getpid())
-    assert path.read_text() == ""  # released: no pid left behind
+    assert not path.exists()  # released: the lock file and its pid are gone
     with folder_lock(tmp_path):  # and can be taken again
         pass
 
@@ -94,6 +95,6 @@ def test_same_folder_as_out_and_state_is_locked_once(tmp_path):
     with folder_locks({"output": tmp_path, "state": tmp_path / "."}):
         assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
     with folder_locks({"output": tmp_path / "a", "state": tmp_path / "b"}):
-        with pytest.raises(FolderLockedError, match="state folder"):
+        with pytest.raises(PathLockedError, match="state folder"):
             with folder_lock(tmp_path / "b", "state"):
                 pass

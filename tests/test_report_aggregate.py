@@ -194,3 +194,48 @@ def test_units_conversion_only_touches_amounts_of_information():
     assert to_units(s, "nats") is s
     with pytest.raises(ValueError, match="units must be 'nats' or 'bits'; got 'bans'"):
         to_units(s, "bans")
+
+
+def test_leaderboard_never_ranks_an_estimator_whose_cells_all_failed():
+    # "z" fails on every task (e.g. ksg[k=0]): it used to rank first when it was alone, and it must
+    # never take a rank, a win or a place above an estimator that produced numbers.
+    df = frame([("z", "t1", 100, 1.0, None, None), ("z", "t1", 100, 1.0, None, None),
+                ("a", "t1", 100, 1.0, 1.2, None), ("z", "t2", 100, 1.0, None, None)])
+    board = leaderboard(summarize(df)).set_index("estimator")
+    assert list(board.index) == ["a", "z"]
+    assert board.loc["a", "mean_rank"] == 1.0 and board.loc["a", "wins"] == 1
+    assert np.isnan(board.loc["z", "mean_rank"]) and board.loc["z", "wins"] == 0
+    assert board.loc["z", "failure_rate"] == 1.0 and board.loc["z", "tasks"] == 2
+    alone = leaderboard(summarize(df[df["estimator"] == "z"]))
+    assert np.isnan(alone["mean_rank"].iloc[0]) and alone["wins"].iloc[0] == 0
+    table = leaderboard_table(alone)
+    assert table.rows[0][2] == "n/a" and not any(table.best[0])
+    assert "every cell of the estimator failed, so it is not ranked" in table.note
+
+
+def _with_diagnostics(df, texts):
+    return df.assign(diagnostics=texts)
+
+
+def test_summary_counts_doubtful_cells_and_names_their_codes():
+    doubt = '[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}]'
+    both = ('[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}, '
+            '{"code": "extreme-values", "message": "m", "severity": "warning", "subject": "y[1]"}]')
+    note = '[{"code": "routed", "message": "m", "severity": "info", "subject": ""}]'
+    df = _with_diagnostics(frame([
+        ("a", "t", 100, 1.0, 0.9, 0.05), ("a", "t", 100, 1.0, 1.1, 0.05), ("a", "t", 100, 1.0, 1.0, 0.05),
+        ("a", "t", 100, 1.0, None, None),
+        ("b", "t", 100, 1.0, 1.0, 0.05), ("b", "t", 100, 1.0, 1.0, 0.05),
+    ]), [doubt, both, "[]", None, note, None])
+    s = summarize(df).set_index("estimator")
+    # Successful cells only: the failed cell's (missing) diagnostics do not count.
+    assert s.loc["a", "doubtful"] == 2 and s.loc["a", "diagnostics"] == "ties(x[0]); extreme-values(y[1])"
+    assert s.loc["b", "doubtful"] == 0 and s.loc["b", "diagnostics"] == ""  # info is no doubt; NULL is none
+    assert leaderboard(summarize(df)).set_index("estimator")["doubtful"].to_dict() == {"a": 2, "b": 0}
+    assert samples_needed(summarize(df)).set_index("estimator")["doubtful"].to_dict() == {"a": 2, "b": 0}
+    from infobench.report.aggregate import calibration
+
+    df["quantity"] = "mi"
+    assert calibration(df).set_index("estimator")["doubtful"].to_dict() == {"a": 2, "b": 0}
+    # Records without the column (older databases, hand-built frames) have no doubts.
+    assert summarize(frame([("a", "t", 100, 1.0, 0.9, 0.05)]))["doubtful"].tolist() == [0]

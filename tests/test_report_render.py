@@ -320,3 +320,39 @@ def test_frame_table_formats_every_number_with_format_value():
 def test_table_dataclass_is_plain():
     t = Table("t", ["a", "b"], [["x", "1"]], [[False, True]])
     assert to_markdown(t).splitlines()[-1] == "| x | **1** |"
+
+
+def test_doubtful_numbers_are_flagged_in_every_table_and_format():
+    from infobench.report import report_tables
+    from infobench.report.render import DOUBT_MARK, diagnostics_table
+
+    doubt = '[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}]'
+    df = records()
+    df["diagnostics"] = [doubt if (e, t) == ("ksg[k=3]", "t_1") else "[]"
+                         for e, t in zip(df["estimator"], df["task_id"])]
+    summary = summarize(df)
+    table = metric_table(summary, "mean_estimate")
+    flagged = {(row[0], row[1], e): cell.endswith(f" {DOUBT_MARK}")
+               for row in table.rows for e, cell in zip(table.header[3:], row[3:])}
+    assert flagged[("t_1", "100", "ksg[k=3]")] and flagged[("t_1", "1000", "ksg[k=3]")]
+    assert not flagged[("t_1", "100", "b&c")] and not flagged[("t%2", "100", "ksg[k=3]")]
+    assert f"{DOUBT_MARK}: at least one cell behind the number carries a warning diagnostic" in table.note
+    assert "ksg[k=3]: ties(x[0])" in table.note
+    heat = heatmap_table(summary)
+    assert heat.rows[0][2].endswith(DOUBT_MARK) and not heat.rows[1][2].endswith(DOUBT_MARK)
+    needed = samples_needed_table(samples_needed(summary))
+    assert needed.rows[0][1].endswith(DOUBT_MARK) and not needed.rows[1][1].endswith(DOUBT_MARK)
+    board = leaderboard_table(leaderboard(summary))
+    assert board.header[-1] == "doubtful" and [r[-1] for r in board.rows] == ["2 †", "0"]
+    listing = diagnostics_table(summary)
+    assert listing.rows == [["ksg[k=3]", "t_1", "100", "2", "2 †", "ties(x[0])"],
+                            ["ksg[k=3]", "t_1", "1000", "2", "2 †", "ties(x[0])"]]
+    assert report_tables(summary)[-1].rows == listing.rows
+    # The same marker in every renderer (LaTeX spells it \dag).
+    assert f"1.000 ± 0.141 {DOUBT_MARK}" in to_markdown(table)
+    assert f"{DOUBT_MARK}" in to_csv(table) and f"{DOUBT_MARK}" in to_html(table)
+    assert r"1.000 $\pm$ 0.141 \dag{}" in to_latex(table) and DOUBT_MARK not in to_latex(table)
+    # No doubt, no flag, no diagnostics table.
+    clean = summarize(records())
+    assert DOUBT_MARK not in to_markdown(metric_table(clean, "mean_estimate"))
+    assert not any(t.title == listing.title for t in report_tables(clean))

@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +27,8 @@ import torch
 import infobench
 from infobench._validation import resolve_device
 from infobench.bench.grid import to_json
+from infobench.bench.store import encode_diagnostics
+from infobench.diagnostics import DiagnosticWarning
 from infobench.estimators.base import get_method
 
 try:  # the task registry, when installed, is what most cells unpickle
@@ -112,12 +115,13 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
 
     The outcome has ``ok``, ``estimate``, ``std_err`` (nats), ``seconds``
     (the estimator's own time), ``wall_seconds`` (sampling included),
-    ``error`` (one line), ``traceback``, ``resolved_params``, ``device`` and
+    ``error`` (one line), ``diagnostics`` (the estimate's diagnostics as
+    JSON, see :func:`infobench.bench.store.encode_diagnostics`), ``traceback``, ``resolved_params``, ``device`` and
     the environment (host, versions, threads, timestamp).
     """
     t0 = time.perf_counter()
     out: dict[str, Any] = {"ok": False, "estimate": None, "std_err": None, "seconds": None, "error": None,
-                           "traceback": None, "resolved_params": None, "device": None}
+                           "diagnostics": None, "traceback": None, "resolved_params": None, "device": None}
     try:
         if isinstance(payload, (bytes, bytearray)):
             payload = pickle.loads(payload)
@@ -129,21 +133,25 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
         params = _call_arguments(payload, accepted)
         out["device"] = _device(params, accepted)
         sample = payload["task"].sample(payload["n"], payload["data_seed"])
-        if quantity == "mi":
-            x, y = sample
-            est = infobench.mutual_information(x, y, method, **params)
-        elif quantity == "kl":
-            p, q = sample
-            est = infobench.kl_divergence(p, q, method, **params)
-        else:
-            x = sample[0] if isinstance(sample, tuple) else sample
-            est = infobench.entropy(x, method, **params)
+        with warnings.catch_warnings():
+            # Stored with the cell (and flagged by the reports), not printed once per cell.
+            warnings.simplefilter("ignore", DiagnosticWarning)
+            if quantity == "mi":
+                x, y = sample
+                est = infobench.mutual_information(x, y, method, **params)
+            elif quantity == "kl":
+                p, q = sample
+                est = infobench.kl_divergence(p, q, method, **params)
+            else:
+                x = sample[0] if isinstance(sample, tuple) else sample
+                est = infobench.entropy(x, method, **params)
         se = est.std_err
         out.update(
             ok=True,
             estimate=float(est.value),
             std_err=None if se is None or not np.isfinite(se) else float(se),
             seconds=float(est.seconds),
+            diagnostics=encode_diagnostics(est.diagnostics),
             resolved_params=to_json({k: v for k, v in est.params.items() if k != "seed"}),
         )
     except Exception as exc:  # a failing cell is a result, the grid goes on

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -9,6 +10,7 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 from infobench._progress import progress as show_progress
+from infobench._lock import output_lock
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import Cell, Grid, make_grid, task_quantity, to_json
 from infobench.bench.store import ResultsStore
@@ -138,11 +140,21 @@ def execute(
     if run is not None and (not isinstance(run, str) or run == "latest"):
         raise ValueError(f"run must be a name (not 'latest'); got {run!r}")
     run_id = run or grid.default_run_id
-    owned_executor = executor is None
-    executor = make_executor() if executor is None else executor
     owned_store = not isinstance(db, ResultsStore)
-    store = db if isinstance(db, ResultsStore) else ResultsStore(":memory:" if db is None else db)
+    with contextlib.ExitStack() as held:
+        if owned_store and db is not None and str(db) != ":memory:":
+            # One runner per database file: a second one is refused before any cell runs.
+            held.enter_context(output_lock(db, kind="file", what="results database"))
+        store = db if isinstance(db, ResultsStore) else ResultsStore(":memory:" if db is None else db)
+        return _execute(grid, store, owned_store, run_id, executor, retry_failed, progress, command)
+
+
+def _execute(grid: Grid, store: ResultsStore, owned_store: bool, run_id: str, executor: Any, retry_failed: bool,
+             progress: bool, command: str):
+    """The body of :func:`execute`, run while this process holds the database's lock."""
+    owned_executor = executor is None
     try:
+        executor = make_executor() if executor is None else executor
         imports = _worker_imports(grid, executor)
         store.ensure_run(run_id, base_seed=grid.base_seed, grid=grid.describe(), command=command)
         cells = grid.cells()

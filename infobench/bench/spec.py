@@ -36,7 +36,7 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 # Characters a value may use without quotes; the separators of the grammar are excluded.
 _BARE_RE = re.compile(r"^[A-Za-z0-9_.:/+\-]+$")
-# Parameters the grid sets per cell; a spec may not fix them.
+# Parameters a benchmark grid sets per cell; a spec in a grid may not fix them.
 RESERVED_PARAMS = ("seed",)
 
 
@@ -185,9 +185,15 @@ class EstimatorSpec:
         object.__setattr__(self, "params", norm)
 
     @classmethod
-    def parse(cls, text: str) -> "EstimatorSpec":
-        """Parse one spec with a single value per parameter (``ksg[k=3]``)."""
-        specs = _expand_one(text)
+    def parse(cls, text: str, *, reserved: tuple[str, ...] = RESERVED_PARAMS) -> "EstimatorSpec":
+        """Parse one spec with a single value per parameter (``ksg[k=3]``).
+
+        ``reserved`` names the parameters the caller sets itself and the spec
+        may not fix: a benchmark grid sets ``seed`` per cell (the default); a
+        single estimate (``infobench estimate``) passes ``()`` and takes a
+        ``seed`` from the spec like any other parameter.
+        """
+        specs = _expand_one(text, reserved)
         if len(specs) != 1:
             raise _error(text, "expected one value per parameter here; lists like k=3,5 are for grids")
         return specs[0]
@@ -220,7 +226,7 @@ class EstimatorSpec:
         return f"{self.method}[{inner}]"
 
 
-def _expand_one(text: str) -> list[EstimatorSpec]:
+def _expand_one(text: str, reserved: tuple[str, ...] = RESERVED_PARAMS) -> list[EstimatorSpec]:
     if not isinstance(text, str):
         raise TypeError(f"an estimator spec must be a string; got {type(text).__name__} {text!r}")
     s = text.strip()
@@ -253,7 +259,7 @@ def _expand_one(text: str) -> list[EstimatorSpec]:
         name = name.strip()
         if not _NAME_RE.match(name):
             raise _error(text, f"parameter name {name!r} is not an identifier")
-        if name in RESERVED_PARAMS:
+        if name in reserved:
             raise _error(text, f"parameter {name!r} is set per cell by the grid (from its base seed); remove it")
         if any(name == a for a, _ in axes):
             raise _error(text, f"parameter {name!r} is given twice")

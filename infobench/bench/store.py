@@ -9,6 +9,14 @@ only a power failure of the machine can lose the last commits.
 Layout: ``runs`` (one row per run: its grid, base seed, creation time),
 ``results`` (one row per cell, primary key ``(run_id, cell_key)``) and
 ``meta`` (schema version).
+
+Schema 2 added the ``diagnostics`` column (the cell's
+:class:`~infobench.diagnostics.Diagnostic` list as JSON, see
+:func:`encode_diagnostics`). A schema-1 database opened for writing
+(``create=True``, as the runner does) is migrated: the column is added,
+empty for the cells computed before it existed, so the run resumes. Opened
+for reading only (``create=False``, as reports do) it is read as it is,
+its cells without diagnostics.
 """
 
 from __future__ import annotations
@@ -21,9 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-__all__ = ["COLUMNS", "ResultsStore", "export_results", "list_runs", "load_results"]
+from infobench._io import atomic_write
+from infobench._lock import output_lock
+from infobench.diagnostics import Diagnostic, as_diagnostics
 
-SCHEMA_VERSION = "1"
+__all__ = ["COLUMNS", "ResultsStore", "decode_diagnostics", "encode_diagnostics", "export_results", "list_runs",
+           "load_results"]
+
+SCHEMA_VERSION = "2"
+# Older schemas this version migrates: version -> the columns it lacks.
+_MIGRATIONS = {"1": ("diagnostics",)}
 
 # Column name -> SQLite type, in the order of the tidy records.
 COLUMNS: dict[str, str] = {
@@ -50,6 +65,7 @@ COLUMNS: dict[str, str] = {
     "seconds": "REAL",
     "ok": "INTEGER NOT NULL",
     "error": "TEXT",
+    "diagnostics": "TEXT",
     "resolved_params": "TEXT",
     "device": "TEXT",
     "threads": "INTEGER",
@@ -66,6 +82,28 @@ _FLOAT_COLUMNS = ("truth", "truth_std_err", "estimate", "std_err", "seconds")
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def encode_diagnostics(diagnostics: Iterable[Diagnostic] | None) -> str:
+    """A cell's diagnostics as the JSON text of its ``diagnostics`` column (``"[]"`` when none)."""
+    return json.dumps([d.to_dict() for d in as_diagnostics(diagnostics)], sort_keys=True)
+
+
+def decode_diagnostics(text: Any) -> tuple[Diagnostic, ...]:
+    """The diagnostics of one record's ``diagnostics`` column; ``()`` for a missing value (NULL, NaN).
+
+    Raises ``ValueError`` for text that is not a JSON list of diagnostics.
+    """
+    if not isinstance(text, str) or not text:
+        return ()
+    try:
+        items = json.loads(text)
+        if not isinstance(items, list):
+            raise TypeError(f"a JSON {type(items).__name__}, not a list")
+        return as_diagnostics(items)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"a record's diagnostics are not a JSON list of diagnostics ({exc}): {text[:80]!r}") \
+            from None
 
 
 class ResultsStore:
@@ -90,6 +128,7 @@ class ResultsStore:
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = str(path)
+        self._absent: set[str] = set()  # columns an older schema lacks, when opened for reading only
         memory = self.path == ":memory:"
         if not memory:
             p = Path(self.path)
@@ -108,7 +147,7 @@ class ResultsStore:
                     raise ValueError(f"{self.path!r} is an empty SQLite database, not an infobench results database")
                 self._create()
             else:
-                self._check_schema()
+                self._check_schema(writable=create)
             if not memory:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -143,7 +182,7 @@ class ResultsStore:
             """
         )
 
-    def _check_schema(self) -> None:
+    def _check_schema(self, writable: bool) -> None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"meta", "runs", "results"} <= tables:
             raise ValueError(
@@ -151,11 +190,31 @@ class ResultsStore:
                 f"(tables: {sorted(tables)})"
             )
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None or row[0] != SCHEMA_VERSION:
+        version = row[0] if row else None
+        if version in _MIGRATIONS and writable:
+            self._migrate(version)
+        elif version in _MIGRATIONS:
+            # Read as it is (a reader does not rewrite the file): the missing columns load as missing values.
+            self._absent = set(_MIGRATIONS[version])
+        elif version != SCHEMA_VERSION:
             raise ValueError(
-                f"results database {self.path!r} has schema {row[0] if row else None!r}; "
-                f"this infobench reads schema {SCHEMA_VERSION!r}"
+                f"results database {self.path!r} has schema {version!r}; "
+                f"this infobench reads schemas {sorted([*_MIGRATIONS, SCHEMA_VERSION])}"
             )
+
+    def _migrate(self, version: str) -> None:
+        """Bring a database of an older schema to :data:`SCHEMA_VERSION` (add the columns it lacks)."""
+        self._conn.execute("BEGIN IMMEDIATE")  # one migrating process at a time
+        try:
+            present = {r[1] for r in self._conn.execute("PRAGMA table_info(results)")}
+            for name in _MIGRATIONS[version]:
+                if name not in present:  # another process may have migrated it meanwhile
+                    self._conn.execute(f"ALTER TABLE results ADD COLUMN {name} {COLUMNS[name]}")
+            self._conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -233,7 +292,14 @@ class ResultsStore:
                 "SELECT run_id, created, updated, base_seed, grid, command FROM runs WHERE run_id=?", (run_id,)
             ).fetchone()
         info = dict(zip(("run_id", "created", "updated", "base_seed", "grid", "command"), row))
-        info["grid"] = json.loads(info["grid"]) if info["grid"] else {}
+        try:
+            info["grid"] = json.loads(info["grid"]) if info["grid"] else {}
+        except ValueError as exc:
+            raise ValueError(
+                f"results database {self.path!r} is damaged: the grid of run {run_id!r} (table runs, column grid) "
+                f"is not valid JSON ({exc}); its results can still be read, e.g. with "
+                "infobench.bench.load_results"
+            ) from None
         return info
 
     # --------------------------------------------------------------- cells
@@ -248,12 +314,17 @@ class ResultsStore:
         missing = [c for c in ("run_id", "cell_key", "estimator", "n", "seed", "ok") if record.get(c) is None]
         if missing:
             raise ValueError(f"a result record needs {missing}")
+        if self._absent:
+            raise ValueError(f"results database {self.path!r} was opened for reading (create=False) and has an "
+                             "older schema; open it with create=True to migrate it before adding results")
         names = list(COLUMNS)
         values = []
         for name in names:
             v = record.get(name)
             if name == "ok":
                 v = int(bool(v))
+            elif name == "diagnostics" and v is not None and not isinstance(v, str):
+                v = encode_diagnostics(v)
             elif name in _FLOAT_COLUMNS and v is not None:
                 v = float(v)
                 # SQLite has no NaN: store it as NULL, read back as NaN.
@@ -291,7 +362,7 @@ class ResultsStore:
         if ok is not None:
             where.append("ok = ?")
             args.append(int(bool(ok)))
-        sql = f"SELECT {', '.join(COLUMNS)} FROM results"
+        sql = f"SELECT {', '.join(f'NULL AS {c}' if c in self._absent else c for c in COLUMNS)} FROM results"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY run_id, cell_index, cell_key"
@@ -386,7 +457,8 @@ def export_results(
     if fmt == "parquet":
         require_pyarrow()
     df = load_results(db, run, **filters)
-    write_frame(df, path, fmt)
+    with output_lock(path, kind="file"):
+        write_frame(df, path, fmt)
     return path
 
 
@@ -400,9 +472,9 @@ def require_pyarrow() -> None:
 
 
 def write_frame(df, path: Path, fmt: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``df`` as CSV or Parquet, atomically (a reader never sees half a file)."""
     if fmt == "csv":
-        df.to_csv(path, index=False)
+        atomic_write(path, lambda fh: df.to_csv(fh, index=False), binary=False)
     else:
         require_pyarrow()
-        df.to_parquet(path, index=False)
+        atomic_write(path, lambda fh: df.to_parquet(fh, index=False))

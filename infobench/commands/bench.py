@@ -7,11 +7,13 @@ import argparse
 from rich.markup import escape
 
 from infobench._progress import make_console
+from infobench._io import check_output_path
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import make_grid
 from infobench.bench.runner import execute
 from infobench.commands.errors import UsageError
 from infobench.report import leaderboard, leaderboard_table, summarize, to_rich
+from infobench.report.listings import doubtful_cells_text
 
 DEFAULT_DB = "runs/infobench.db"
 
@@ -66,6 +68,8 @@ def parse_int_list(text: str, option: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     if args.suite is None and args.tasks is None:
         raise UsageError("give the tasks: --suite S or --tasks ID[,ID...] (see 'infobench tasks')")
+    # execute() locks the database; an unusable path is refused here, before any cell runs.
+    check_output_path(args.db, name="--db", kind="file")
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
     grid = make_grid(args.estimators, tasks, suite=args.suite, n=parse_int_list(args.n, "--n"), seeds=args.seeds,
                      base_seed=args.base_seed)
@@ -89,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
         errors = df.loc[~df["ok"], "error"].value_counts().head(3)
         for text, count in errors.items():
             console.print(f"  [red]{count} x[/] {escape(str(text))}", highlight=False, soft_wrap=True)
+    doubts = doubtful_cells_text(df)
+    if doubts:
+        console.print(f"[yellow]{escape(doubts)}[/]", highlight=False, soft_wrap=True)
+    if len(df) and failed == len(df):
+        make_console(stderr=True).print(
+            f"[bold red]error:[/] every one of the {len(df)} cells of run {escape(a['run_id'])} failed: "
+            "there is no result to rank or report (the errors are above)", highlight=False, soft_wrap=True)
+        return 1
     board = leaderboard(summarize(df))
     console.print(to_rich(leaderboard_table(board)))
     console.print(f"report: infobench report --db {args.db} --run {a['run_id']} --format md,html,png",

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from infobench._progress import make_console
 from infobench.bench.spec import EstimatorSpec
 from infobench.bench.store import require_pyarrow
 from infobench.commands.errors import UsageError
+from infobench.diagnostics import DiagnosticWarning
 from infobench.estimators.base import get_method
 from infobench.report.listings import estimate_table
 
@@ -51,7 +53,8 @@ def register(subparsers) -> None:
                         help="estimator spec, e.g. 'ksg[k=5]' or 'kde[bandwidth=scott]' "
                         "(default: auto, which picks a method from the data and says which and why; "
                         "see 'infobench estimators')")
-    parser.add_argument("--seed", type=int, default=0, help="seed of randomised estimators (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of randomised estimators (default 0; a seed in the spec, 'ksg[seed=5]', wins)")
     parser.add_argument("--no-std-err", action="store_true", help="skip the standard error")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--no-progress", action="store_true",
@@ -72,14 +75,15 @@ def load_table(path: str) -> tuple[str, Any]:
         raise ValueError(f"FILE must end in one of {sorted(_FORMATS)}; got {p.name!r}")
     try:
         if fmt == "csv":
-            return "frame", pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
-        if fmt == "parquet":
+            loaded = "frame", pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+        elif fmt == "parquet":
             require_pyarrow()
-            return "frame", pd.read_parquet(p)
-        if fmt == "npy":
-            return "npy", np.load(p, allow_pickle=False)
-        with np.load(p, allow_pickle=False) as z:
-            return "npz", {k: z[k] for k in z.files}
+            loaded = "frame", pd.read_parquet(p)
+        elif fmt == "npy":
+            loaded = "npy", np.load(p, allow_pickle=False)
+        else:
+            with np.load(p, allow_pickle=False) as z:
+                loaded = "npz", {k: z[k] for k in z.files}
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     except (ValueError, OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -87,6 +91,11 @@ def load_table(path: str) -> tuple[str, Any]:
             from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files
         raise ValueError(f"cannot read {path!r} as {fmt}: {type(exc).__name__}: {exc}") from None
+    kind, data = loaded
+    if kind == "frame" and data.empty:
+        # Read as a frame of text columns, it would be refused later for its dtype, which says nothing.
+        raise ValueError(f"data file {path!r} has no rows (only a header of {len(data.columns)} columns)")
+    return loaded
 
 
 def _indices(token: str, width: int, option: str) -> list[int]:
@@ -136,7 +145,8 @@ def select(kind: str, data: Any, cols: str, option: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     quantity = "mi" if args.y is not None else "entropy"
-    spec = EstimatorSpec.parse(args.method or "auto")
+    # One estimate, no grid: a seed in the spec is the seed (it overrides --seed).
+    spec = EstimatorSpec.parse(args.method or "auto", reserved=())
     info = get_method(quantity, spec.method)  # unknown names fail here, before the file is read
     params = spec.kwargs
     unknown = sorted(set(params) - set(info.params))
@@ -151,11 +161,14 @@ def run(args: argparse.Namespace) -> int:
         params["progress"] = True  # neural estimators: progress of their training on stderr
     kind, data = load_table(args.file)
     x = select(kind, data, args.x, "--x")
-    if quantity == "mi":
-        y = select(kind, data, args.y, "--y")
-        est = infobench.mutual_information(x, y, spec.method, **params)
-    else:
-        est = infobench.entropy(x, spec.method, **params)
+    with warnings.catch_warnings():
+        # Each diagnostic is printed below (in the table, or in the JSON), not as a Python warning.
+        warnings.simplefilter("ignore", DiagnosticWarning)
+        if quantity == "mi":
+            y = select(kind, data, args.y, "--y")
+            est = infobench.mutual_information(x, y, spec.method, **params)
+        else:
+            est = infobench.entropy(x, spec.method, **params)
     dims = [int(x.shape[1])] + ([int(y.shape[1])] if quantity == "mi" else [])
     record = {
         "file": args.file,
@@ -175,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if "chosen" in est.extras:  # method="auto": what it ran, and why
         record["chosen"] = est.extras["chosen"]
         record["reason"] = est.extras["reason"]
+    record["diagnostics"] = [d.to_dict() for d in est.diagnostics]
     if args.json:
         print(json.dumps(record, indent=2))
         return 0

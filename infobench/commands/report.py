@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from infobench._io import check_output_path
 from infobench._progress import make_console
 from infobench.bench.spec import parse_specs
 from infobench.bench.store import ResultsStore
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if df.empty:
         raise UsageError(f"run {run_id!r} has no results matching the selection")
     out = args.out or f"reports/{run_id}"
+    # write_report locks the folder; an unusable one is refused here, before the report is built.
+    check_output_path(out, name="--out", kind="folder", inputs=[("--db", args.db)])
     meta = {"run": run_id, "database": args.db}
     if info["command"]:
         meta["command"] = info["command"]

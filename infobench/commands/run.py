@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 from rich.console import Console
 
+from infobench._io import check_output_path
 from infobench._progress import make_console
-from infobench.commands.errors import UsageError
 from infobench.mainjob import MainJobResult, load_config, run_main_job, to_toml
-from infobench.mainjob.lock import FolderLockedError
+from infobench.mainjob.pipeline import STATE_DIR_NAME
 from infobench.report import to_rich
 from infobench.report.main_report import summary_tables
 
@@ -43,11 +44,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.print_config:
         console.print(to_toml(config), markup=False, highlight=False, soft_wrap=True)
         return 0
-    try:
-        result = run_main_job(config, out=args.out, state=args.state, progress=not args.no_progress,
-                              console=console, command=getattr(args, "command_line", "infobench run"))
-    except FolderLockedError as exc:
-        raise UsageError(str(exc)) from None
+    # run_main_job locks both folders; unusable ones are refused here, before any work.
+    config_input = [("--config", args.config)]
+    check_output_path(args.out, name="--out", kind="folder", inputs=config_input)
+    state = args.state if args.state is not None else os.path.join(args.out, STATE_DIR_NAME)
+    check_output_path(state, name="--state", kind="folder", inputs=config_input)
+    result = run_main_job(config, out=args.out, state=args.state, progress=not args.no_progress,
+                          console=console, command=getattr(args, "command_line", "infobench run"))
     _summary(console, result)
     return 0
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from infobench._io import atomic_write
 from infobench.commands.errors import UsageError
+from infobench.commands.outputs import claim
 from infobench.generators import load
 
 
@@ -38,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"-o/--out must name an .npz file; got {args.out!r}")
-    model = load(args.checkpoint, device=args.device)
-    images = model.sample(args.n, seed=args.seed, batch_size=args.batch_size, prior=args.prior).numpy()
-    atomic_write(out, lambda fh: np.savez(fh, images=images))
+    with claim(out, name="-o/--out", inputs=[("CHECKPOINT", args.checkpoint)]):
+        model = load(args.checkpoint, device=args.device)
+        images = model.sample(args.n, seed=args.seed, batch_size=args.batch_size, prior=args.prior).numpy()
+        atomic_write(out, lambda fh: np.savez(fh, images=images))
     Console().print(
         f"wrote {images.shape[0]} images {tuple(images.shape[1:])} from {model.kind} (epoch {model.epoch}) to "
         f"[bold]{out}[/]",

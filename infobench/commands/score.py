@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from infobench._io import atomic_write
 from infobench._progress import make_console
 from infobench.commands.errors import UsageError
+from infobench.commands.outputs import claim, spec_paths
 from infobench.quality import available_params, available_scores, score
 from infobench.quality._core import cli_options
 from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
@@ -80,15 +81,20 @@ def params_of(args: argparse.Namespace) -> dict:
 
 
 def emit(text: str, out: str | None) -> None:
+    """Print ``text``, or write it to the file ``out`` (atomically: a reader never sees half a table)."""
     if out is None:
         print(text, end="" if text.endswith("\n") else "\n")
     else:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(out, lambda fh: fh.write(text), binary=False)
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", args.fake)
+    with claim(args.out, name="--out", inputs=inputs):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     console = make_console(stderr=True)
     if args.list:
         df = available_scores()

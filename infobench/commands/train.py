@@ -6,8 +6,10 @@ import argparse
 
 import torch
 
+from infobench._io import check_output_path
 from infobench._progress import make_console
 from infobench.commands.errors import UsageError
+from infobench.commands.outputs import spec_paths
 from infobench.generators import train
 from infobench.generators.config import DEFAULTS, KINDS
 
@@ -65,6 +67,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # train() locks the folder itself; this refuses an unusable one before the data are read.
+    check_output_path(args.out, name="--out", kind="folder", inputs=spec_paths("--dataset", [args.dataset]))
     if args.threads is not None:
         if args.threads < 1:
             raise UsageError(f"--threads must be an integer >= 1; got {args.threads}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from infobench.commands.outputs import claim, spec_paths
 from infobench.commands.score import add_common, emit, params_of
 from infobench.quality.scoring import Scorer, parse_params
 from infobench.quality.validity import check_suite_bootstrap, detection, real_calibration, run_validity
@@ -45,6 +46,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with claim(args.out, name="--out", inputs=spec_paths("--real", [args.real])):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     fmt = check_format(args.format)
     check_suite_bootstrap(args.bootstrap)  # before any feature extraction or training
     # One reference (features, classifier) for the suite and the calibration redraws.

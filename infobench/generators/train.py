@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from infobench._io import atomic_write
+from infobench._lock import output_lock
 from infobench._progress import progress as show_progress
 from infobench._validation import check_bool, check_int, resolve_device
 from infobench.generators.checkpoint import (
@@ -501,9 +502,20 @@ def train(
     make_config(kind, name, (1, 8, 8), epochs=epochs, **options)
 
     out = Path(out).expanduser()
-    ckpt_path = out / CHECKPOINT_NAME
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"out {str(out)!r} exists and is not a folder")
+    # One training run per folder: a second one (another kind, or the same) is refused before it
+    # reads the checkpoint, instead of both finishing and one result silently replacing the other.
+    with output_lock(out, what="training folder"):
+        return _train_locked(out, kind=kind, dataset=dataset, name=name, options=options, epochs=epochs, dev=dev,
+                             resume=resume, progress=progress, figures=figures, callback=callback, split=split,
+                             split_seed=split_seed, data_root=data_root, max_samples=max_samples)
+
+
+def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resume, progress, figures, callback,
+                  split, split_seed, data_root, max_samples) -> Path:
+    """The body of :func:`train`, run while this process holds the lock of ``out``."""
+    ckpt_path = out / CHECKPOINT_NAME
     state = None
     if ckpt_path.exists():
         if not resume:

@@ -21,7 +21,7 @@ Stages, each resumable:
    looks finished.
 
 The output and state folders are locked for the whole run
-(:mod:`infobench.mainjob.lock`): a second run on either is refused at once,
+(:mod:`infobench._lock`): a second run on either is refused at once,
 and the partial folders a run deletes at start are those of dead runs only.
 """
 
@@ -43,13 +43,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from infobench._io import atomic_write
+from infobench._lock import folder_locks
 from infobench._progress import format_elapsed
 from infobench._validation import resolve_device
 from infobench.bench import load_results, run_grid
 from infobench.data import load_dataset
 from infobench.generators import load, train
 from infobench.mainjob.config import RunConfig
-from infobench.mainjob.lock import folder_locks
 from infobench.quality import score
 from infobench.quality.validity import run_validity
 from infobench.report import summarize
@@ -169,7 +170,7 @@ def _sample_files(checkpoints: dict[str, Path], folder: Path, n: int, seed: int,
     for kind, ckpt in checkpoints.items():
         path = folder / f"{kind}.npz"
         images = load(ckpt, device=device).sample(n, seed).cpu().numpy()
-        np.savez_compressed(path, images=images)
+        atomic_write(path, lambda fh: np.savez_compressed(fh, images=images))
         files[kind] = path
     return files
 
@@ -213,8 +214,8 @@ def run_main_job(
 
     Raises
     ------
-    FolderLockedError
-        When another run holds ``out`` or ``state`` (see :mod:`infobench.mainjob.lock`):
+    PathLockedError
+        When another run holds ``out`` or ``state`` (see :mod:`infobench._lock`):
         two runs on one folder would delete each other's work.
     """
     resolve_device(config.device)  # fail early on an unusable device
@@ -309,7 +310,7 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
     _copy_results(state / "results.sqlite", _run_id(config), partial / "results.sqlite")
     seconds["report"] = time.perf_counter() - t0
     stage(None)
-    (partial / "timings.json").write_text(json.dumps(seconds, indent=2) + "\n")
+    atomic_write(partial / "timings.json", lambda fh: fh.write(json.dumps(seconds, indent=2) + "\n"), binary=False)
     os.replace(partial, final)
     return MainJobResult(
         report_dir=final,

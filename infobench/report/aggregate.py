@@ -19,6 +19,11 @@ Definitions (per estimator x task x n, over the cells that succeeded):
   reference itself is uncertain. Computed over the cells that report a
   finite ``std_err``; NaN when none does.
 * ``median_seconds`` (successful cells), ``failure_rate`` (failed / all cells).
+* ``doubtful``: the successful cells whose estimate carries a warning
+  diagnostic (:mod:`infobench.diagnostics`; records without a
+  ``diagnostics`` column have none); ``diagnostics``: their codes, with the
+  column or parameter concerned (``"ties(x[0]); extreme-values(x[1])"``).
+  Every table that shows such a number flags it.
 
 "Samples needed" is the smallest n of the grid from which
 ``|log(mean_estimate / truth)| < log 1.5`` holds at that n and at every
@@ -34,14 +39,20 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from infobench.bench.store import decode_diagnostics
+from infobench.diagnostics import doubtful as is_doubtful
+from infobench.diagnostics import merge
+from infobench.diagnostics import summary as diagnostics_summary
+
 __all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "calibration", "leaderboard",
            "samples_needed", "summarize", "to_units"]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 GROUP = ["estimator", "task_id", "n"]
 _REQUIRED = ("estimator", "task_id", "n", "truth", "estimate", "ok")
-# Summary columns that are amounts of information (scaled when rendering in bits).
-INFO_COLUMNS = ("truth", "truth_std_err", "mean_estimate", "bias", "std", "rmse", "mean_std_err", "seed_sd")
+# Columns of records and summaries that are amounts of information (scaled when rendering in bits).
+INFO_COLUMNS = ("truth", "truth_std_err", "estimate", "std_err", "mean_estimate", "bias", "std", "rmse",
+                "mean_std_err", "seed_sd")
 
 
 @dataclass(frozen=True)
@@ -118,14 +129,14 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         Columns ``estimator, method, quantity, task_id, family, n, truth, truth_std_err,
         cells, failed, mean_estimate, bias, std, rmse, mean_log2_ratio,
         log2_ratio_undefined, coverage, mean_std_err, median_seconds,
-        failure_rate``; rows in the order estimators and tasks first appear,
-        n ascending. Amounts of information are in nats.
+        failure_rate, doubtful, diagnostics``; rows in the order estimators
+        and tasks first appear, n ascending. Amounts of information are in nats.
     """
     _check_frame(df)
     cols = [
         "estimator", "method", "quantity", "task_id", "family", "n", "truth", "truth_std_err", "cells", "failed",
         "mean_estimate", "bias", "std", "rmse", "mean_log2_ratio", "log2_ratio_undefined", "coverage",
-        "mean_std_err", "median_seconds", "failure_rate",
+        "mean_std_err", "median_seconds", "failure_rate", "doubtful", "diagnostics",
     ]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -145,6 +156,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         mean = float(np.mean(est)) if len(est) else math.nan
         lr, undefined = _log2_ratio(est, truth)
         secs = good["seconds"].astype(float).to_numpy() if "seconds" in good else np.array([])
+        found = [decode_diagnostics(t) for t in good["diagnostics"]] if "diagnostics" in good else []
         rows.append({
             "estimator": estimator,
             "method": g["method"].iloc[0] if "method" in g else str(estimator).split("[")[0],
@@ -166,6 +178,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             "mean_std_err": float(np.mean(se[np.isfinite(se)])) if np.isfinite(se).any() else math.nan,
             "median_seconds": float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else math.nan,
             "failure_rate": float((~ok).sum() / len(g)),
+            "doubtful": sum(is_doubtful(d) for d in found),
+            "diagnostics": diagnostics_summary(merge(*found)),
         })
     out = pd.DataFrame(rows, columns=cols)
     out["_e"] = out["estimator"].map(est_order)
@@ -187,10 +201,12 @@ def samples_needed(summary: pd.DataFrame, *, factor: float = 1.5) -> pd.DataFram
     Returns
     -------
     pandas.DataFrame
-        ``estimator, task_id, samples_needed, max_n``: ``samples_needed`` is
-        the smallest grid n such that the condition holds at it and at every
-        larger grid n; NaN when it fails at the largest n, when the truth is
-        <= 0, or when the mean is undefined (all cells failed) or <= 0.
+        ``estimator, task_id, samples_needed, max_n, doubtful``:
+        ``samples_needed`` is the smallest grid n such that the condition holds
+        at it and at every larger grid n; NaN when it fails at the largest n,
+        when the truth is <= 0, or when the mean is undefined (all cells
+        failed) or <= 0. ``doubtful`` counts the task's cells (every n) whose
+        estimate carries a warning diagnostic.
     """
     _check_frame(summary, ("estimator", "task_id", "n", "truth", "mean_estimate"))
     if not (isinstance(factor, (int, float)) and factor > 1 and math.isfinite(factor)):
@@ -207,8 +223,9 @@ def samples_needed(summary: pd.DataFrame, *, factor: float = 1.5) -> pd.DataFram
             if not good[i]:
                 break
             needed = float(g["n"].iloc[i])
-        rows.append({"estimator": estimator, "task_id": task_id, "samples_needed": needed, "max_n": int(g["n"].max())})
-    return pd.DataFrame(rows, columns=["estimator", "task_id", "samples_needed", "max_n"])
+        rows.append({"estimator": estimator, "task_id": task_id, "samples_needed": needed, "max_n": int(g["n"].max()),
+                     "doubtful": int(g["doubtful"].sum()) if "doubtful" in g else 0})
+    return pd.DataFrame(rows, columns=["estimator", "task_id", "samples_needed", "max_n", "doubtful"])
 
 
 def by_estimator(frame: pd.DataFrame, value: str, index: str | list[str] = "task_id", rows: Any = None,
@@ -292,7 +309,9 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
 
     For every task the estimators are ranked by ``rank_by`` (best = 1, ties
     share the average rank, a missing or undefined value ranks last); the
-    leaderboard averages over the tasks each estimator ran on. Entropy and MI
+    leaderboard averages over the tasks each estimator ran on. An estimator
+    whose every cell failed (at the tasks' largest n) is not ranked: its
+    ``mean_rank`` is NaN, it wins nothing and it is listed last. Entropy and MI
     tasks are ranked among different estimators, so each ``quantity`` gets
     its own rows: an estimator that serves both (``kde``, ``histogram``,
     ``gaussian``) appears once per quantity, with that quantity's tasks only.
@@ -301,13 +320,14 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
     -------
     pandas.DataFrame
         ``quantity, estimator, tasks, mean_rank, wins, mean_abs_log2_ratio,
-        coverage, failure_rate, median_seconds`` sorted by quantity (in order
-        of first appearance) and then ``mean_rank``:
+        coverage, failure_rate, median_seconds, doubtful`` sorted by quantity
+        (in order of first appearance) and then ``mean_rank``:
         ``wins`` counts tasks where the estimator is best;
         ``mean_abs_log2_ratio`` and ``coverage`` average over tasks where they
         are defined (at the largest n); ``failure_rate`` covers all of the
         estimator's cells at the largest n and ``median_seconds`` is the
-        median over tasks of their median seconds there. ``quantity`` is
+        median over tasks of their median seconds there; ``doubtful`` counts
+        its cells there whose estimate carries a warning diagnostic. ``quantity`` is
         ``""`` for summaries without that column.
     """
     rankable = [m for m in METRICS if m in summary.columns]
@@ -316,7 +336,7 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
     _check_frame(summary, ("estimator", "task_id", "n", "mean_log2_ratio", "coverage", "failure_rate",
                            "median_seconds", "cells", "failed"))
     cols = ["quantity", "estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage",
-            "failure_rate", "median_seconds"]
+            "failure_rate", "median_seconds", "doubtful"]
     if summary.empty:
         return pd.DataFrame(columns=cols)
     metric = METRICS[rank_by]
@@ -343,17 +363,19 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
             lr = mine["mean_log2_ratio"].abs().dropna()
             cov = mine["coverage"].dropna()
             cells = int(mine["cells"].sum())
+            ranked = cells > int(mine["failed"].sum())  # not when every cell failed: nothing to rank
             rows.append({
                 "quantity": q,
                 "estimator": e,
                 "tasks": int(mine["task_id"].nunique()),
-                "mean_rank": float(np.mean(ranks[q, e])) if ranks.get((q, e)) else math.nan,
-                "wins": wins.get((q, e), 0),
+                "mean_rank": float(np.mean(ranks[q, e])) if ranked and ranks.get((q, e)) else math.nan,
+                "wins": wins.get((q, e), 0) if ranked else 0,
                 "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
                 "coverage": float(cov.mean()) if len(cov) else math.nan,
                 "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
                 "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
                 else math.nan,
+                "doubtful": int(mine["doubtful"].sum()) if "doubtful" in mine else 0,
             })
     board = pd.DataFrame(rows, columns=cols)
     order = {q: i for i, q in enumerate(_order(summary["quantity"]))}
@@ -362,7 +384,7 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
 
 
 def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
-    """Convert the amounts of information of a summary to ``"nats"`` (unchanged) or ``"bits"``."""
+    """Convert the amounts of information of records or a summary to ``"nats"`` (unchanged) or ``"bits"``."""
     if units not in ("nats", "bits"):
         raise ValueError(f"units must be 'nats' or 'bits'; got {units!r}")
     if units == "nats":
@@ -375,7 +397,7 @@ def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
 
 
 CALIBRATION_COLUMNS = ["quantity", "estimator", "n", "tasks", "cells", "mean_std_err", "seed_sd", "ratio",
-                       "coverage_truth", "coverage_mean"]
+                       "coverage_truth", "coverage_mean", "doubtful"]
 
 
 def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
@@ -396,7 +418,8 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
       truth (the ``coverage`` of :func:`summarize`: it mixes bias and spread);
     * ``coverage_mean``: fraction of cells whose ``estimate +- 1.96 std_err``
       contains the mean estimate of their task over seeds (the spread alone:
-      a calibrated standard error gives about 0.95 whatever the bias).
+      a calibrated standard error gives about 0.95 whatever the bias);
+    * ``doubtful``: how many of these cells carry a warning diagnostic.
 
     Tasks with fewer than two such cells are left out (no spread).
 
@@ -404,7 +427,7 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``quantity, estimator[, task_id], n, tasks, cells,
-        mean_std_err, seed_sd, ratio, coverage_truth, coverage_mean``, in
+        mean_std_err, seed_sd, ratio, coverage_truth, coverage_mean, doubtful``, in
         order of first appearance, n ascending; amounts in nats.
     """
     _check_frame(df, _REQUIRED + ("std_err",))
@@ -424,7 +447,9 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
         parts.append({"quantity": q, "estimator": est, "task_id": task, "n": int(n), "cells": len(x),
                       "se_sum": float(se.sum()), "ss": float(np.sum((x - x.mean()) ** 2)),
                       "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se) * len(x),
-                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0) * len(x)})
+                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0) * len(x),
+                      "doubtful": sum(is_doubtful(decode_diagnostics(t)) for t in g["diagnostics"])
+                      if "diagnostics" in g else 0})
     if not parts:
         return pd.DataFrame(columns=cols)
     tasks = pd.DataFrame(parts)
@@ -438,6 +463,7 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
             "ratio": mean_se / sd if sd > 0 else math.nan,
             "coverage_truth": float(g["hit_truth"].sum() / cells),
             "coverage_mean": float(g["hit_mean"].sum() / cells),
+            "doubtful": int(g["doubtful"].sum()),
         })
     out = pd.DataFrame(rows, columns=cols)
     # Labels in order of first appearance, n ascending within them.

@@ -1,22 +1,29 @@
-"""Terminal listings of what infobench offers: the tasks and the registered estimators.
+"""Terminal listings: the tasks, the registered estimators, one estimate and its diagnostics.
 
-The ``infobench tasks`` and ``infobench estimators`` commands print these
-rich tables; like every other table they are built here, in :mod:`infobench.report`.
+The ``infobench tasks``, ``infobench estimators`` and ``infobench estimate``
+commands print these rich tables; like every other table they are built here,
+in :mod:`infobench.report`. :func:`diagnostic_lines` is the one terminal form
+of a :class:`~infobench.diagnostics.Diagnostic`, for every command that
+prints the doubts about its numbers.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections import Counter
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
 from infobench.bench.spec import format_value
+from infobench.bench.store import decode_diagnostics
+from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful
 from infobench.estimators.base import LOG2
 
-__all__ = ["default_text", "estimate_table", "estimators_listing", "tasks_listing"]
+__all__ = ["default_text", "diagnostic_lines", "doubtful_cells_text", "estimate_table", "estimators_listing",
+           "tasks_listing"]
 
 
 def default_text(value: Any) -> str:
@@ -85,4 +92,49 @@ def estimate_table(r: dict[str, Any]) -> Table:
     rows.append(("seconds", f"{r['seconds']:.3g}"))
     for k, v in rows:
         t.add_row(k, Text(v))
+    for line in diagnostic_lines(r.get("diagnostics")):
+        t.add_row(Text("diagnostic", style=line.style), line)
     return t
+
+
+_SEVERITY_STYLE = {"warning": "yellow", "info": "dim"}
+
+
+def diagnostic_lines(diagnostics: Iterable[Diagnostic | Mapping[str, Any]] | None, *, where: str = "") -> list[Text]:
+    """One rich ``Text`` per diagnostic: ``warning [code] (subject) message``, doubts in yellow, notes dimmed.
+
+    ``where`` (e.g. a score or a generator's name) is put in front of each
+    line. Diagnostics are :class:`~infobench.diagnostics.Diagnostic` objects or
+    their ``to_dict`` form. The one terminal form of a diagnostic: ``infobench
+    estimate`` prints it, and any command printing the doubts about its numbers
+    can.
+    """
+    lines = []
+    for d in as_diagnostics(diagnostics):
+        head = f"{where}: " if where else ""
+        lines.append(Text(f"{head}{d.severity} {d}", style=_SEVERITY_STYLE.get(d.severity, "")))
+    return lines
+
+
+def doubtful_cells_text(records: pd.DataFrame) -> str:
+    """``"3 of 12 cells are doubtful (a warning diagnostic): ties(x[0]) x3"``, or ``""`` when none is.
+
+    Counts the successful cells of benchmark records whose diagnostics
+    include a warning, with the most frequent codes.
+    """
+    if "diagnostics" not in records or records.empty:
+        return ""
+    counts: Counter[str] = Counter()
+    cells = 0
+    for text in records.loc[records["ok"].astype(bool), "diagnostics"]:
+        found = decode_diagnostics(text)
+        if doubtful(found):
+            cells += 1
+            counts.update({f"{d.code}({d.subject})" if d.subject else d.code for d in found
+                           if d.severity == "warning"})
+    if not cells:
+        return ""
+    codes = ", ".join(f"{code} x{n}" for code, n in counts.most_common(5))
+    more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+    return (f"{cells} of {len(records)} cells are doubtful (a warning diagnostic): {codes}{more}; "
+            "the report flags them")

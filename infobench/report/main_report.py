@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from infobench._io import atomic_write
 from infobench.quality._core import DIRECTIONS, SCORES
 from infobench.quality.validity import detection
 from infobench.report.aggregate import best_flags, leaderboard, summarize
@@ -185,10 +186,7 @@ def write_main_report(report: MainReport, folder: str | os.PathLike) -> list[Pat
     written = []
 
     def write(path: Path, data: str | bytes) -> None:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        atomic_write(path, lambda fh: fh.write(data), binary=isinstance(data, bytes))
         written.append(path)
 
     for t in report.tables:

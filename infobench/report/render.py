@@ -15,6 +15,11 @@ bold in rich and Markdown, a trailing ``*`` in CSV, ``\\textbf`` in LaTeX and
 coverage closest to 0.95, mean estimate closest to the truth, ...).
 Numbers are never clipped; a heatmap's colours saturate at
 ``|log2(estimate / truth)| = 1`` (a factor of 2) but its text does not.
+A number behind which a cell's estimate carries a warning diagnostic
+(:mod:`infobench.diagnostics`) is flagged the same way in every format: the
+marker :data:`DOUBT_MARK` after it, and the table's note names the codes
+(aggregate tables count such cells in a ``doubtful`` column; the report's
+diagnostics table lists them all).
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ __all__ = [
     "Figure",
     "Table",
     "Tables",
+    "DOUBT_MARK",
     "calibration_table",
+    "diagnostics_table",
     "format_score",
     "format_value",
     "frame_table",
@@ -67,6 +74,27 @@ __all__ = [
 ]
 
 MISSING = "n/a"  # an undefined value (all cells failed, log ratio of a non-positive number, ...)
+DOUBT_MARK = "†"  # after a number that a warning diagnostic puts in doubt
+
+
+def _flagged(text: str, doubtful: Any) -> str:
+    """``text`` with :data:`DOUBT_MARK` when ``doubtful`` (a count of doubtful cells) is positive."""
+    return f"{text} {DOUBT_MARK}" if text and pd.notna(doubtful) and doubtful > 0 else text
+
+
+def _doubt_note(frame: pd.DataFrame) -> str:
+    """A note sentence naming the diagnostic codes of the flagged rows of a summary, ``""`` when none."""
+    if "doubtful" not in frame or not (frame["doubtful"].fillna(0) > 0).any():
+        return ""
+    codes: dict[str, list[str]] = {}
+    for _, r in frame[frame["doubtful"].fillna(0) > 0].iterrows():
+        mine = codes.setdefault(str(r["estimator"]), [])
+        for code in str(r.get("diagnostics", "") or "").split("; "):
+            if code and code not in mine:
+                mine.append(code)
+    listed = "; ".join(f"{e}: {', '.join(c) if c else 'see the diagnostics table'}" for e, c in codes.items())
+    return (f" {DOUBT_MARK}: at least one cell behind the number carries a warning diagnostic, so the number may be "
+            f"wrong ({listed}).")
 
 
 @dataclass
@@ -221,6 +249,7 @@ def metric_table(summary: pd.DataFrame, metric: str, *, units: str = "nats") -> 
     truth = s.groupby(index, sort=False)["truth"].first().reindex(values.index)
     mask = best_mask(values, metric, truth)
     present = by_estimator(s, "cells", index, values.index)
+    doubt = by_estimator(s, "doubtful", index, values.index) if "doubtful" in s else None
     std = by_estimator(s, "std", index, values.index) if metric == "mean_estimate" else None
     with_truth = metric in ("mean_estimate", "bias")
     header = ["task", "n"] + ([f"truth ({units})"] if with_truth else []) + estimators
@@ -235,7 +264,7 @@ def metric_table(summary: pd.DataFrame, metric: str, *, units: str = "nats") -> 
                 text = format_value(values.loc[key, e], m.kind)
                 if std is not None and text != MISSING and np.isfinite(std.loc[key, e]):
                     text += f" ± {format_value(std.loc[key, e])}"
-                row.append(text)
+                row.append(_flagged(text, doubt.loc[key, e]) if doubt is not None else text)
             flags.append(bool(mask.loc[key, e]))
         rows.append(row)
         best.append(flags)
@@ -243,6 +272,7 @@ def metric_table(summary: pd.DataFrame, metric: str, *, units: str = "nats") -> 
     note = f"Best per row: {m.best_rule}."
     if metric == "mean_estimate":
         note = "Mean over seeds ± standard deviation across seeds. " + note
+    note += _doubt_note(s)
     return Table(title, header, rows, best, labels=len(header) - len(estimators), note=note)
 
 
@@ -252,6 +282,7 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
     tasks = list(dict.fromkeys(needed["task_id"]))
     values = by_estimator(needed, "samples_needed", rows=tasks, columns=estimators)
     present = by_estimator(needed, "max_n", rows=tasks, columns=estimators)
+    doubt = by_estimator(needed, "doubtful", rows=tasks, columns=estimators) if "doubtful" in needed else None
     mask = best_mask(values, "samples_needed")
     rows, best = [], []
     for t in tasks:
@@ -261,7 +292,8 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
                 row.append("")
             else:
                 v = values.loc[t, e]
-                row.append(format_value(v, "count") if pd.notna(v) else f"> {int(present.loc[t, e])}")
+                text = format_value(v, "count") if pd.notna(v) else f"> {int(present.loc[t, e])}"
+                row.append(_flagged(text, doubt.loc[t, e]) if doubt is not None else text)
             flags.append(bool(mask.loc[t, e]))
         rows.append(row)
         best.append(flags)
@@ -269,7 +301,9 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
         METRICS["samples_needed"].label, ["task"] + estimators, rows, best, labels=1,
         note="Smallest n of the grid from which the mean estimate stays within a factor 1.5 of the truth "
         "(at that n and every larger one); '> N': not reached by the largest n, or undefined (truth <= 0). "
-        "Best per row: fewest.",
+        "Best per row: fewest." + (f" {DOUBT_MARK}: some of the task's cells carry a warning diagnostic (see the "
+                                   "diagnostics table)." if doubt is not None and (doubt.fillna(0) > 0).any().any()
+                                   else ""),
     )
 
 
@@ -283,24 +317,34 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
     board = board if "quantity" in board else board.assign(quantity="")
     several = board["quantity"].nunique() > 1
     cols = ["mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate", "median_seconds"]
+    # The column appears only where a cell is in doubt: a column of zeros would be noise on clean runs.
+    doubt = "doubtful" in board and bool((board["doubtful"].fillna(0) > 0).any())
     lead = ["quantity"] if several else []
     header = lead + ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate",
-                     "median s"]
+                     "median s"] + (["doubtful"] if doubt else [])
     rows = [[str(r[c]) for c in lead] + [str(r["estimator"]), str(int(r["tasks"]))]
-            + [format_value(r[c], METRICS[c].kind) for c in cols] for _, r in board.iterrows()]
+            + [format_value(r[c], METRICS[c].kind) for c in cols]
+            + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else [])
+            for _, r in board.iterrows()]
     flags = pd.DataFrame(False, index=board.index, columns=cols)
-    for _, group in board.groupby("quantity", sort=False):
+    # An estimator whose every cell failed is not ranked, and best in nothing.
+    for _, group in board[board["mean_rank"].notna()].groupby("quantity", sort=False):
         for c in cols:
             # Best per column here: transpose so that best_mask compares estimators.
             flags.loc[group.index, c] = best_mask(group[[c]].T, c).T[c]
-    best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] for i in board.index]
+    best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] + [False] * doubt
+            for i in board.index]
+    unranked = board["mean_rank"].isna().any()
     return Table(
         "Leaderboard", header, rows, best, labels=len(lead) + 2,
         note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
         "tasks); wins = tasks where the estimator is best. Best per column"
         + (" and quantity (the estimators of each quantity run on its own tasks)" if several else "")
         + ": lowest rank, most wins, smallest |log2 ratio|, coverage closest to 0.95, lowest failure rate, "
-        "fastest.",
+        "fastest."
+        + (" Mean rank n/a: every cell of the estimator failed, so it is not ranked." if unranked else "")
+        + (f" Doubtful {DOUBT_MARK}: cells at the largest n whose estimate carries a warning diagnostic "
+           "(see the diagnostics table)." if doubt else ""),
     )
 
 
@@ -313,22 +357,27 @@ def calibration_table(cal: pd.DataFrame, *, units: str = "nats") -> Table:
     s = to_units(cal, units)
     per_task = "task_id" in s
     lead = ["quantity", "estimator"] + (["task"] if per_task else []) + ["n", "tasks", "cells"]
+    doubt = "doubtful" in s and bool((s["doubtful"].fillna(0) > 0).any())
     header = lead + [f"mean std_err ({units})", f"seed-to-seed sd ({units})", "std_err / sd",
-                     "coverage of truth", "coverage of mean"]
+                     "coverage of truth", "coverage of mean"] + (["doubtful"] if doubt else [])
     rows, best = [], []
     for _, r in s.iterrows():
         rows.append([str(r["quantity"]), str(r["estimator"])] + ([str(r["task_id"])] if per_task else [])
                     + [str(int(r["n"])), str(int(r["tasks"])), str(int(r["cells"])), format_value(r["mean_std_err"]),
                        format_value(r["seed_sd"]), format_value(r["ratio"], "plain"),
-                       format_value(r["coverage_truth"], "rate"), format_value(r["coverage_mean"], "rate")])
+                       format_value(r["coverage_truth"], "rate"), format_value(r["coverage_mean"], "rate")]
+                    + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else []))
         best.append([False] * (len(lead) + 2) + [bool(0.8 <= r["ratio"] <= 1.25)]
-                    + [bool(round(abs(r[c] - 0.95), 9) <= 0.05) for c in ("coverage_truth", "coverage_mean")])
+                    + [bool(round(abs(r[c] - 0.95), 9) <= 0.05) for c in ("coverage_truth", "coverage_mean")]
+                    + [False] * doubt)
     return Table(
         "Calibration of the standard errors", header, rows, best, labels=len(lead),
         note="Mean reported std_err beside the standard deviation of the estimates over seeds (pooled within "
         "tasks); their ratio is 1 for calibrated standard errors (marked: within 0.8–1.25). Coverage: fraction "
         "of nominal 95% intervals estimate ± 1.96 std_err containing the truth (bias counts) and containing "
-        "the estimator's mean over seeds (spread only; marked: within 0.05 of 0.95).",
+        "the estimator's mean over seeds (spread only; marked: within 0.05 of 0.95)."
+        + (f" Doubtful {DOUBT_MARK}: cells whose estimate carries a warning diagnostic (see the diagnostics "
+           "table)." if doubt else ""),
     )
 
 
@@ -341,6 +390,7 @@ def heatmap_table(summary: pd.DataFrame, n: int | None = None) -> Table:
     tasks = list(dict.fromkeys(s["task_id"]))
     values = by_estimator(s, "mean_log2_ratio", rows=tasks, columns=estimators)
     present = by_estimator(s, "cells", rows=tasks, columns=estimators)
+    doubt = by_estimator(s, "doubtful", rows=tasks, columns=estimators) if "doubtful" in s else None
     ns = s.groupby("task_id")["n"].first()
     mask = best_mask(values, "mean_log2_ratio")
     rows, best, heat = [], [], []
@@ -348,7 +398,8 @@ def heatmap_table(summary: pd.DataFrame, n: int | None = None) -> Table:
         row, flags, h = [t, str(int(ns.loc[t]))], [False, False], [math.nan, math.nan]
         for e in estimators:
             v = values.loc[t, e]
-            row.append("" if pd.isna(present.loc[t, e]) else format_value(v, "signed"))
+            text = "" if pd.isna(present.loc[t, e]) else format_value(v, "signed")
+            row.append(_flagged(text, doubt.loc[t, e]) if doubt is not None else text)
             flags.append(bool(mask.loc[t, e]))
             h.append(float(v) if pd.notna(v) else math.nan)
         rows.append(row)
@@ -358,8 +409,28 @@ def heatmap_table(summary: pd.DataFrame, n: int | None = None) -> Table:
     return Table(
         f"mean log2(estimate / truth) at {where}", ["task", "n"] + estimators, rows, best, labels=2,
         note="Red: overestimates, blue: underestimates (colour saturates at a factor of 2). n/a: the truth "
-        "or an estimate is <= 0, or every cell failed. Best per row: closest to 0.",
+        "or an estimate is <= 0, or every cell failed. Best per row: closest to 0." + _doubt_note(s),
         heat=heat,
+    )
+
+
+def diagnostics_table(summary: pd.DataFrame) -> Table:
+    """Every estimator x task x n of a summary with doubtful cells: how many, and the diagnostic codes.
+
+    The rows of :func:`infobench.report.aggregate.summarize` whose
+    ``doubtful`` count is positive; the other tables flag the same numbers
+    with :data:`DOUBT_MARK`.
+    """
+    s = summary[summary["doubtful"].fillna(0) > 0] if "doubtful" in summary else summary.iloc[:0]
+    rows = [[str(r["estimator"]), str(r["task_id"]), str(int(r["n"])), str(int(r["cells"])),
+             _flagged(format_value(r["doubtful"], "count"), r["doubtful"]), str(r["diagnostics"] or "")]
+            for _, r in s.iterrows()]
+    header = ["estimator", "task", "n", "cells", "doubtful cells", "diagnostics"]
+    return Table(
+        "Diagnostics: numbers in doubt", header, rows, [[False] * len(header) for _ in rows], labels=3,
+        note=f"Cells whose estimate was returned with a warning diagnostic (the data or the parameters break a "
+        f"condition the estimator's formula needs), flagged {DOUBT_MARK} in every table; codes with the column or "
+        "parameter concerned (the README lists what each code means).",
     )
 
 
@@ -394,7 +465,7 @@ def to_csv(table: Table) -> str:
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", DOUBT_MARK: r"\dag{}",
 }
 
 

@@ -8,13 +8,18 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from infobench._io import atomic_write
+from infobench._lock import output_lock
 from infobench.bench.store import require_pyarrow
-from infobench.report.aggregate import best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize
+from infobench.report.aggregate import (
+    INFO_COLUMNS, best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize, to_units,
+)
 from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
 from infobench.report.render import (
     Figure,
     Table,
     calibration_table,
+    diagnostics_table,
     heatmap_table,
     html_page,
     latex_document,
@@ -26,7 +31,7 @@ from infobench.report.render import (
 )
 
 __all__ = ["FORMATS", "benchmark_blocks", "heatmap_figure", "mark_best", "parse_formats", "report_tables",
-           "write_report"]
+           "unit_columns", "write_report"]
 
 FORMATS = ("md", "html", "csv", "tex", "png", "parquet")
 # Metrics shown as comparison tables, in order.
@@ -63,13 +68,26 @@ def mark_best(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def unit_columns(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
+    """``frame`` for a data file: amounts of information in ``units``, each such column named ``<col>_<units>``.
+
+    A CSV has no caption to carry its unit, so the unit travels in the column
+    names (``mean_estimate_bits``); other columns keep their names.
+    """
+    out = to_units(frame, units)
+    return out.rename(columns={c: f"{c}_{units}" for c in INFO_COLUMNS if c in out.columns})
+
+
 def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = "rmse",
                   calibrated: pd.DataFrame | None = None) -> list[Table]:
-    """Every table of a report, in order: leaderboard, heatmap, one per metric, samples needed, calibration.
+    """Every table of a report, in order: leaderboard, heatmap, one per metric, samples needed, calibration,
+    diagnostics.
 
     ``calibrated`` is :func:`~infobench.report.aggregate.calibration` of the
     records; its table (reported standard error beside the seed-to-seed
-    spread) is added when it is not empty.
+    spread) is added when it is not empty. The diagnostics table (every
+    estimator, task and n with cells in doubt, and their codes) is added when
+    any cell carries a warning diagnostic.
     """
     tables = [leaderboard_table(leaderboard(summary, rank_by=rank_by), rank_by=rank_by), heatmap_table(summary)]
     for metric in TABLE_METRICS:
@@ -79,6 +97,8 @@ def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = 
     tables.append(samples_needed_table(samples_needed(summary)))
     if calibrated is not None and not calibrated.empty:
         tables.append(calibration_table(calibrated, units=units))
+    if "doubtful" in summary and (summary["doubtful"] > 0).any():
+        tables.append(diagnostics_table(summary))
     return tables
 
 
@@ -155,16 +175,18 @@ def write_report(
     results : DataFrame
         Records of :func:`infobench.bench.load_results` (one run, or a selection).
     out : path
-        Output folder (created).
+        Output folder (created; locked while the files are written, each of
+        them atomically).
     formats : str or list of str
         Any of ``md`` (report.md), ``html`` (report.html: self-contained, plots
         embedded), ``csv`` (summary.csv with ``best_*`` flags, leaderboard.csv,
         samples_needed.csv, results.csv; calibration.csv when standard errors
-        were reported), ``tex`` (report.tex, booktabs),
+        were reported; amounts in ``units``, their columns named
+        ``<column>_<units>``), ``tex`` (report.tex, booktabs),
         ``png`` (heatmap.png, estimates-<task>.png) and ``parquet``
-        (results.parquet; needs pyarrow).
+        (results.parquet: the records as stored, in nats; needs pyarrow).
     units : "nats" or "bits"
-        Units of the rendered amounts (the data stay in nats).
+        Units of the rendered amounts (the records stay in nats).
     rank_by : str
         Metric the leaderboard ranks by (a key of ``METRICS``).
     meta : dict, optional
@@ -174,6 +196,11 @@ def write_report(
     -------
     dict
         Format -> list of paths written.
+
+    Raises
+    ------
+    PathLockedError
+        Another process is writing a report into ``out`` (see :mod:`infobench._lock`).
     """
     fmts = parse_formats(formats)
     if not isinstance(results, pd.DataFrame) or results.empty:
@@ -187,15 +214,19 @@ def write_report(
     cal = calibration_of(results)
     tables = report_tables(summary, units=units, rank_by=rank_by, calibrated=cal)  # bad units or rank_by fail here
     header = _meta(results, meta)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, what="report folder"):
+        return _write_files(results, out, fmts, title, units, rank_by, summary, cal, tables, header)
+
+
+def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, units: str, rank_by: str,
+                 summary: pd.DataFrame, cal: pd.DataFrame, tables: list[Table], header: dict[str, str]
+                 ) -> dict[str, list[Path]]:
+    """Write the report's files into ``out``, each atomically, while this process holds its lock."""
     written: dict[str, list[Path]] = {f: [] for f in fmts}
 
     def write(fmt: str, name: str, data: str | bytes) -> None:
         path = out / name
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        atomic_write(path, lambda fh: fh.write(data), binary=isinstance(data, bytes))
         written[fmt].append(path)
 
     heatmap, estimates = None, []
@@ -215,13 +246,16 @@ def write_report(
     if "tex" in fmts:
         write("tex", "report.tex", latex_document(tables))
     if "csv" in fmts:
-        write("csv", "summary.csv", mark_best(summary).to_csv(index=False))
+        # Amounts in the report's units, named in the columns (``mean_estimate_bits``).
+        write("csv", "summary.csv", unit_columns(mark_best(summary), units).to_csv(index=False))
         write("csv", "leaderboard.csv", leaderboard(summary, rank_by=rank_by).to_csv(index=False))
         write("csv", "samples_needed.csv", samples_needed(summary).to_csv(index=False))
         if not cal.empty:
-            write("csv", "calibration.csv", cal.to_csv(index=False))
-        write("csv", "results.csv", results.to_csv(index=False))
+            write("csv", "calibration.csv", unit_columns(cal, units).to_csv(index=False))
+        write("csv", "results.csv", unit_columns(results, units).to_csv(index=False))
     if "parquet" in fmts:
-        results.to_parquet(out / "results.parquet", index=False)
-        written["parquet"].append(out / "results.parquet")
+        # The records as stored (nats), for analysis.
+        path = out / "results.parquet"
+        atomic_write(path, lambda fh: results.to_parquet(fh, index=False))
+        written["parquet"].append(path)
     return written
