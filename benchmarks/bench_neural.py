@@ -30,7 +30,7 @@ INFOBENCH_NEURAL_SEEDS >= 2: what a user sees from run to run), and
 closed-form optimal critic (NWJ: that critic + 1), i.e. the bias and spread a
 perfectly trained critic would still have.
 
-Targets from issue 3: SMILE (tau = 5) within 10 % of the truth at every level
+Targets: SMILE (tau = 5) within 10 % of the truth at every level
 with lower variance than NWJ and MINE; InfoNCE at or under log 128 = 4.85.
 Asserted: InfoNCE <= log 128 and finite estimates everywhere (in the smoke run
 too), and the oracle rows against the truth. The SMILE targets are measured

@@ -246,7 +246,7 @@ def test_smile_on_the_20d_staircase(level, mean, sd):
     # staircase, n = 100,000, batch 128, at most 1,500 steps, defaults
     # otherwise. Measured over seeds 0-9: 1.938 +- 0.008 at I = 2 and
     # 4.121 +- 0.013 at I = 4 (MINE there: 3.649 +- 0.086). Band: 4 sd,
-    # inside the issue's 10 % of the truth. About 10 s per level.
+    # inside the 10 % of the truth that SMILE is held to. About 10 s per level.
     from infobench.tasks import staircase
 
     x, y = staircase(level, dim=20).sample(100_000, 0)
@@ -401,7 +401,7 @@ def test_standardization_makes_affine_rescaling_irrelevant():
     moved = neural.smile(1e4 * x + 3e5, 0.01 * y - 7, **kw).value
     assert moved == pytest.approx(base, abs=1e-4)
     # Unstandardized, the offsets of 3e5 blow the critic up: it used to return
-    # -164 nats here; the divergence check now refuses it (issue 15 item 2).
+    # -164 nats here; the divergence check now refuses it.
     with pytest.raises(TrainingDivergedError, match=r"far below the -1\.386 of a constant critic .* or set "
                                                     r"standardize=True"):
         neural.smile(1e4 * x + 3e5, 0.01 * y - 7, standardize=False, **kw)
@@ -590,7 +590,7 @@ def test_bad_method_and_config_in_the_functional_core():
         build_critic("conv", 2, 2)
 
 
-# Issue 15 item 2: diverged critics used to return absurd finite numbers
+# Diverged critics used to return absurd finite numbers
 # (smile lr=100: 2.5e14 nats; mine lr=1: -1.6e10; infonce lr=1: -136) on this
 # task (truth 0.413 nats) at n=2,000. A smaller critic and 100 steps diverge
 # the same way; the message says which check fired and the fix.
@@ -640,7 +640,7 @@ def test_unstable_training_that_recovers_warns(rho075):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_healthy_runs_trigger_no_divergence_check(rho075, method):
-    # The issue's setting at the default learning rate: every method within
+    # This task at the default learning rate: every method within
     # 0.15 nat of 0.413 (measured 0.365-0.368 with the default critic; the
     # held-out standard error at n_test=1000 is ~0.03), and no warning.
     with warnings.catch_warnings():
