@@ -58,7 +58,7 @@ class Split:
 
 
 def split_and_scale(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, standardize: bool, seed: int,
-                     dtype: torch.dtype) -> Split:
+                    dtype: torch.dtype) -> Split:
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
     test, val, fit = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
@@ -78,7 +78,7 @@ def split_and_scale(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, s
 
 @torch.no_grad()
 def evaluate(bound: Callable[[torch.Tensor], torch.Tensor], critic: nn.Module, x: torch.Tensor, y: torch.Tensor,
-              batch: int, perm: torch.Tensor) -> torch.Tensor:
+             batch: int, perm: torch.Tensor) -> torch.Tensor:
     """``bound`` on each disjoint batch ``perm[k*batch:(k+1)*batch]``, reduced in float64."""
     was_training = critic.training
     critic.eval()
@@ -92,7 +92,7 @@ def evaluate(bound: Callable[[torch.Tensor], torch.Tensor], critic: nn.Module, x
 
 
 def train(method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: int, val_batch: int,
-           progress: bool) -> dict[str, Any]:
+          progress: bool) -> dict[str, Any]:
     x, y = data.x_fit, data.y_fit
     device = x.device
     n = x.shape[0]
