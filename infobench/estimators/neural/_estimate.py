@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import math
 import time
-import warnings
 from typing import Any
 
 import torch
@@ -22,16 +21,10 @@ from infobench._validation import (
 )
 from infobench.estimators.base import Estimate
 from infobench.estimators.neural._bounds import reported_bound
-from infobench.estimators.neural._checks import (
-    CEILING_MARGIN,
-    EstimateNearCeilingWarning,
-    TrainingDivergedError,
-    TrainingUnstableWarning,
-    check_divergence,
-)
+from infobench.estimators.neural._checks import TrainingDivergedError, check_critic, extreme_values
 from infobench.estimators.neural._config import METHOD_ONLY, METHODS, NeuralConfig
 from infobench.estimators.neural._critics import build_critic
-from infobench.estimators.neural._training import evaluate, split_and_scale, train
+from infobench.estimators.neural._training import evaluate, split_and_transform, train
 
 __all__ = ["neural_mutual_information"]
 
@@ -52,8 +45,9 @@ def neural_mutual_information(
 
     Procedure: the rows are split at random into a test part
     (``config.test_fraction``) and a training part, itself split into rows to
-    fit on and validation rows (``config.validation_fraction``); columns are
-    standardized with training-part statistics; the critic is trained on the
+    fit on and validation rows (``config.validation_fraction``); each column
+    is mapped by ``config.transform`` (by default its normal scores) fitted on
+    the training part alone; the critic is trained on the
     fit rows for at most ``config.steps`` steps, stopping early when its
     objective on the validation rows stops improving, and the critic with the
     best validation objective (the final one without validation rows) is
@@ -99,15 +93,20 @@ def neural_mutual_information(
         ``stopped_early``, ``n_fit``, ``n_validation``, ``n_test``,
         ``heldout_batch_values``, ``heldout_std_err``, ``batch_size``,
         ``eval_batch_size``, ``train_seconds``, ``steps_per_second``,
-        ``device``, ``dtype``, ``warnings`` and, for InfoNCE, ``ceiling``
-        (``log(eval_batch_size)``).
+        ``device``, ``dtype`` and, for InfoNCE, ``ceiling``
+        (``log(eval_batch_size)``). ``diagnostics``: the doubts about this
+        number (``unstable-training``, ``below-zero``, ``outlier-batch``,
+        ``near-ceiling``, ``extreme-values``; see
+        :mod:`infobench.estimators.neural._checks`), empty on clean data.
 
     Raises
     ------
     ValueError, TypeError
         Bad samples or hyperparameters, a batch larger than its split.
     TrainingDivergedError
-        (a ``ValueError``) the training bound became NaN or infinite.
+        (a ``ValueError``) the training bound became NaN or infinite, or the
+        evaluated critic scores far below a constant critic (held out or on
+        its validation objective).
     """
     t0 = time.perf_counter()
     method = check_choice("method", method, list(METHODS))
@@ -117,7 +116,7 @@ def neural_mutual_information(
     std_err = check_bool("std_err", std_err)
     progress = check_bool("progress", progress)
     rng = as_generator(seed)
-    # Validate and standardize in float64 whatever the training precision:
+    # Validate and transform in float64 whatever the training precision:
     # large offsets would lose their spread in float32 before centring.
     xs, ys = check_pair(x, y, device=device, dtype="float64")
     dev = xs.data.device
@@ -144,7 +143,9 @@ def neural_mutual_information(
     check_int(name, eval_b, low=2, high=n_test, context=" and at most the held-out rows" + sizes)
 
     s_split, s_init, s_batches, s_eval = spawn_seeds(rng, 4)
-    data = split_and_scale(xs.data, ys.data, n_test, n_val, cfg.standardize, s_split, train_dtype)
+    found = [*extreme_values(xs.data, "x", xs.columns, cfg.transform),
+             *extreme_values(ys.data, "y", ys.columns, cfg.transform)]
+    data = split_and_transform(xs.data, ys.data, n_test, n_val, cfg.transform, s_split, train_dtype)
     critic = build_critic(cfg.critic, xs.d, ys.d, hidden=cfg.hidden, embed_dim=cfg.embed_dim,
                           activation=cfg.activation, seed=s_init).to(device=dev, dtype=train_dtype)
     trained = train(method, critic, data, cfg, s_batches, min(eval_b, n_val), progress)
@@ -159,7 +160,7 @@ def neural_mutual_information(
         )
     m = len(values)
     se = float(values.std(unbiased=True)) / math.sqrt(m) if m > 1 else None
-    unstable = check_divergence(method, value, se, trained, cfg)
+    found += check_critic(method, values.tolist(), se, trained, cfg, eval_b)
     extras: dict[str, Any] = {
         **trained,
         "n_fit": n_fit,
@@ -171,20 +172,9 @@ def neural_mutual_information(
         "heldout_std_err": se,
         "device": str(dev),
         "dtype": str(train_dtype).replace("torch.", ""),
-        "warnings": [],
     }
-    if unstable is not None:
-        extras["warnings"].append(unstable)
-        warnings.warn(unstable, TrainingUnstableWarning, stacklevel=3)
     if method == "infonce":
-        ceiling = math.log(eval_b)
-        extras["ceiling"] = ceiling
-        if value >= (1 - CEILING_MARGIN) * ceiling:
-            text = (f"infonce estimate {value:.3f} nats is within {CEILING_MARGIN:.0%} of its ceiling "
-                    f"log(eval_batch_size) = log({eval_b}) = {ceiling:.3f} nats: the true MI may be much larger; "
-                    "use a larger batch_size or method='smile'")
-            extras["warnings"].append(text)
-            warnings.warn(text, EstimateNearCeilingWarning, stacklevel=3)
+        extras["ceiling"] = math.log(eval_b)
     params = dataclasses.asdict(cfg)
     for field, owner in METHOD_ONLY.items():
         if owner != method:
@@ -198,4 +188,5 @@ def neural_mutual_information(
         params=params,
         seconds=time.perf_counter() - t0,
         extras=extras,
+        diagnostics=tuple(found),
     )

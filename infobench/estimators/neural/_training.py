@@ -1,7 +1,8 @@
 """Training of a critic: the split and scaling of the rows, the loop, early stopping, held-out evaluation.
 
 The rows are split once into rows to fit on, validation rows (a part of the
-training rows) and held-out test rows. The loop trains on the fit rows only;
+training rows) and held-out test rows; each column is mapped by a transform
+fitted on the training rows. The loop trains on the fit rows only;
 early stopping and the choice of the evaluated critic watch the validation
 rows only; :func:`evaluate` is what is run on the test rows, once.
 """
@@ -18,11 +19,12 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from infobench.estimators._transforms import normal_scores, robust_scale
 from infobench.estimators.neural._bounds import js_bound, logmeanexp_offdiag, reported_bound, smile_bound
 from infobench.estimators.neural._checks import TrainingDivergedError, fix_hint
 from infobench.estimators.neural._config import NeuralConfig
 
-__all__ = ["BLOCK", "Split", "split_and_scale", "evaluate", "train", "progress_bar"]
+__all__ = ["BLOCK", "Split", "fitted_transform", "split_and_transform", "evaluate", "train", "progress_bar"]
 
 # Training-signal bookkeeping (NaN check, early stopping, progress) happens
 # once per block of steps: one device sync per block instead of per step.
@@ -47,7 +49,7 @@ def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callab
 
 @dataclass
 class Split:
-    """Standardized data: rows to fit on, to validate (may be empty) and to report on."""
+    """Transformed data: rows to fit on, to validate (may be empty) and to report on."""
 
     x_fit: torch.Tensor
     y_fit: torch.Tensor
@@ -57,20 +59,37 @@ class Split:
     y_test: torch.Tensor
 
 
-def split_and_scale(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, standardize: bool, seed: int,
-                    dtype: torch.dtype) -> Split:
+def fitted_transform(v: torch.Tensor, train: torch.Tensor, transform: str, name: str) -> torch.Tensor:
+    """Every row of ``v`` mapped column by column by ``transform``, fitted on the rows ``train`` alone.
+
+    ``"copula"``: normal scores among the training values; ``"scale"``:
+    ``(v - median) / robust scale`` of the training values; ``"none"``:
+    ``v``. Nothing about the other rows enters the map.
+    """
+    if transform == "none":
+        return v
+    ref = v[train]
+    if transform == "copula":
+        return normal_scores(v, reference=ref)
+    centre = ref.median(dim=0).values
+    scale = torch.tensor(robust_scale(ref, f"{name} (training rows)"), dtype=v.dtype, device=v.device)
+    return (v - centre) / scale
+
+
+def split_and_transform(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, transform: str, seed: int,
+                        dtype: torch.dtype) -> Split:
+    """Split the rows at random (test, validation, fit); map each column by ``transform`` fitted on training rows.
+
+    Training-side statistics only: the held-out rows do not influence
+    anything the critic sees (they are mapped by the training rows' map).
+    """
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
     test, val, fit = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
     train = perm[n_test:]
     parts = []
-    for v in (x, y):
-        if standardize:
-            # Training-side statistics only: the held-out rows must not
-            # influence anything the critic sees.
-            mean = v[train].mean(dim=0)
-            std = v[train].std(dim=0)
-            v = (v - mean) / torch.where(std > 0, std, torch.ones_like(std))
+    for v, name in ((x, "x"), (y, "y")):
+        v = fitted_transform(v, train, transform, name)
         parts.append([v[rows].to(dtype).contiguous() for rows in (fit, val, test)])
     (x_fit, x_val, x_test), (y_fit, y_val, y_test) = parts
     return Split(x_fit, y_fit, x_val, y_val, x_test, y_test)

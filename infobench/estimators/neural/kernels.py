@@ -66,9 +66,10 @@ def mine(
     test_fraction: float = 0.5,
     validation_fraction: float = 0.2,
     eval_batch_size: int | None = None,
-    standardize: bool = True,
+    transform: str = "copula",
     mixed_precision: bool = False,
     ema_rate: float = 0.01,
+    standardize: bool | None = None,
     std_err: bool = False,
     seed: Any = None,
     device: Any = "auto",
@@ -88,19 +89,22 @@ def mine(
     x, y : array-like, torch.Tensor, pandas DataFrame or Series
         Paired samples with the same number of rows.
     critic, hidden, embed_dim, activation, learning_rate, lr_schedule, batch_size, steps, weight_decay, patience, \
-test_fraction, validation_fraction, eval_batch_size, standardize, mixed_precision
+test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
         Hyperparameters: meaning and defaults are documented once, in :class:`NeuralConfig`.
     ema_rate : float, default 0.01
         Weight of the newest batch in the moving average of ``E_Q[e^f]`` used
         by the bias-corrected gradient; ``1.0`` gives the plain (biased)
         minibatch DV gradient.
+    standardize : bool or None, default None
+        Deprecated alias of ``transform`` (``True``: ``"scale"``, ``False``: ``"none"``).
     std_err, seed, device, dtype, progress
         As in :func:`neural_mutual_information`.
 
     Returns
     -------
     Estimate
-        Held-out estimate in nats (never clipped), training records in ``extras``.
+        Held-out estimate in nats (never clipped), training records in
+        ``extras``, doubts about the number in ``diagnostics``.
 
     Raises
     ------
@@ -137,8 +141,9 @@ def nwj(
     test_fraction: float = 0.5,
     validation_fraction: float = 0.2,
     eval_batch_size: int | None = None,
-    standardize: bool = True,
+    transform: str = "copula",
     mixed_precision: bool = False,
+    standardize: bool | None = None,
     std_err: bool = False,
     seed: Any = None,
     device: Any = "auto",
@@ -156,15 +161,18 @@ def nwj(
     x, y : array-like, torch.Tensor, pandas DataFrame or Series
         Paired samples with the same number of rows.
     critic, hidden, embed_dim, activation, learning_rate, lr_schedule, batch_size, steps, weight_decay, patience, \
-test_fraction, validation_fraction, eval_batch_size, standardize, mixed_precision
+test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
         Hyperparameters: meaning and defaults are documented once, in :class:`NeuralConfig`.
+    standardize : bool or None, default None
+        Deprecated alias of ``transform`` (``True``: ``"scale"``, ``False``: ``"none"``).
     std_err, seed, device, dtype, progress
         As in :func:`neural_mutual_information`.
 
     Returns
     -------
     Estimate
-        Held-out estimate in nats (never clipped), training records in ``extras``.
+        Held-out estimate in nats (never clipped), training records in
+        ``extras``, doubts about the number in ``diagnostics``.
 
     Raises
     ------
@@ -201,8 +209,9 @@ def infonce(
     test_fraction: float = 0.5,
     validation_fraction: float = 0.2,
     eval_batch_size: int | None = None,
-    standardize: bool = True,
+    transform: str = "copula",
     mixed_precision: bool = False,
+    standardize: bool | None = None,
     std_err: bool = False,
     seed: Any = None,
     device: Any = "auto",
@@ -214,24 +223,26 @@ def infonce(
     Trains and reports ``log B + mean_i [f(x_i, y_i) - logsumexp_j f(x_i, y_j)]``
     (:func:`infonce_bound`; [CPC]_ eq. 4, ``I_NCE`` of [VBMI]_ Sec. 2.3).
     Low variance, but it cannot exceed ``log(eval_batch_size)``;
-    ``extras['ceiling']`` holds that value and an
-    :class:`EstimateNearCeilingWarning` is issued when the estimate is within
-    5% of it.
+    ``extras['ceiling']`` holds that value and the estimate carries a
+    ``near-ceiling`` diagnostic when it is within 5% of it.
 
     Parameters
     ----------
     x, y : array-like, torch.Tensor, pandas DataFrame or Series
         Paired samples with the same number of rows.
     critic, hidden, embed_dim, activation, learning_rate, lr_schedule, batch_size, steps, weight_decay, patience, \
-test_fraction, validation_fraction, eval_batch_size, standardize, mixed_precision
+test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
         Hyperparameters: meaning and defaults are documented once, in :class:`NeuralConfig`.
+    standardize : bool or None, default None
+        Deprecated alias of ``transform`` (``True``: ``"scale"``, ``False``: ``"none"``).
     std_err, seed, device, dtype, progress
         As in :func:`neural_mutual_information`.
 
     Returns
     -------
     Estimate
-        Held-out estimate in nats (never clipped), training records in ``extras``.
+        Held-out estimate in nats (never clipped), training records in
+        ``extras``, doubts about the number in ``diagnostics``.
 
     Raises
     ------
@@ -268,9 +279,10 @@ def smile(
     test_fraction: float = 0.5,
     validation_fraction: float = 0.2,
     eval_batch_size: int | None = None,
-    standardize: bool = True,
+    transform: str = "copula",
     mixed_precision: bool = False,
     tau: float = 5.0,
+    standardize: bool | None = None,
     std_err: bool = False,
     seed: Any = None,
     device: Any = "auto",
@@ -291,18 +303,21 @@ def smile(
     x, y : array-like, torch.Tensor, pandas DataFrame or Series
         Paired samples with the same number of rows.
     critic, hidden, embed_dim, activation, learning_rate, lr_schedule, batch_size, steps, weight_decay, patience, \
-test_fraction, validation_fraction, eval_batch_size, standardize, mixed_precision
+test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
         Hyperparameters: meaning and defaults are documented once, in :class:`NeuralConfig`.
     tau : float, default 5.0
         Clip ``f`` to ``[-tau, tau]`` in the partition term; ``inf`` turns
         SMILE into the DV evaluation of a JS-trained critic.
+    standardize : bool or None, default None
+        Deprecated alias of ``transform`` (``True``: ``"scale"``, ``False``: ``"none"``).
     std_err, seed, device, dtype, progress
         As in :func:`neural_mutual_information`.
 
     Returns
     -------
     Estimate
-        Held-out estimate in nats (never clipped), training records in ``extras``.
+        Held-out estimate in nats (never clipped), training records in
+        ``extras``, doubts about the number in ``diagnostics``.
 
     Raises
     ------
