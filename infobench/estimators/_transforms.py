@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 import numpy as np
 import torch
@@ -137,6 +137,14 @@ def robust_scale(data: torch.Tensor, name: str, columns: Sequence[Any] | None = 
     return scales
 
 
+@overload
+def normal_scores(col: torch.Tensor, reference: torch.Tensor | np.ndarray | None = None) -> torch.Tensor: ...
+
+
+@overload
+def normal_scores(col: np.ndarray, reference: torch.Tensor | np.ndarray | None = None) -> np.ndarray: ...
+
+
 def normal_scores(col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray | None = None
                   ) -> torch.Tensor | np.ndarray:
     """``Phi^{-1}(rank / (n + 1))`` per column (along axis 0), average ranks for ties (Ince et al. 2017, eq. 3).
@@ -156,27 +164,28 @@ def normal_scores(col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.n
     estimator that fits it on training rows and applies it to held-out rows
     keeps every held-out row out of the transform.
     """
-    tensor = not isinstance(col, np.ndarray)
-    host = col.detach().cpu().numpy() if tensor else col
-    if reference is None:
-        z = ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
-    else:
-        ref = reference.detach().cpu().numpy() if isinstance(reference, torch.Tensor) else np.asarray(reference)
-        if ref.ndim != host.ndim or ref.shape[1:] != host.shape[1:] or ref.shape[0] < 1:
-            raise ValueError(f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
-                             f"{ref.shape} for data of shape {host.shape}")
-        srt = np.sort(ref, axis=0)
-        cols_v = host.reshape(host.shape[0], -1)
-        cols_r = srt.reshape(srt.shape[0], -1)
-        rank = np.empty(cols_v.shape, dtype=np.float64)
-        for j in range(cols_v.shape[1]):
-            below = np.searchsorted(cols_r[:, j], cols_v[:, j], side="left")
-            upto = np.searchsorted(cols_r[:, j], cols_v[:, j], side="right")
-            rank[:, j] = (below + upto + 1) / 2.0
-        z = ndtri(rank.reshape(host.shape) / (srt.shape[0] + 1.0))
-    if not tensor:
-        return z
+    if isinstance(col, np.ndarray):
+        return _normal_scores(col, reference)
+    z = _normal_scores(col.detach().cpu().numpy(), reference)
     return torch.as_tensor(z, dtype=col.dtype, device=col.device)
+
+
+def _normal_scores(host: np.ndarray, reference: torch.Tensor | np.ndarray | None) -> np.ndarray:
+    if reference is None:
+        return ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
+    ref = reference.detach().cpu().numpy() if isinstance(reference, torch.Tensor) else np.asarray(reference)
+    if ref.ndim != host.ndim or ref.shape[1:] != host.shape[1:] or ref.shape[0] < 1:
+        raise ValueError(f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
+                         f"{ref.shape} for data of shape {host.shape}")
+    srt = np.sort(ref, axis=0)
+    cols_v = host.reshape(host.shape[0], -1)
+    cols_r = srt.reshape(srt.shape[0], -1)
+    rank = np.empty(cols_v.shape, dtype=np.float64)
+    for j in range(cols_v.shape[1]):
+        below = np.searchsorted(cols_r[:, j], cols_v[:, j], side="left")
+        upto = np.searchsorted(cols_r[:, j], cols_v[:, j], side="right")
+        rank[:, j] = (below + upto + 1) / 2.0
+    return ndtri(rank.reshape(host.shape) / (srt.shape[0] + 1.0))
 
 
 @dataclass(frozen=True)
