@@ -228,6 +228,7 @@ def test_gaussian_1nat(gauss_1nat, method):
     assert low < est.value < high
     assert est.method == method and est.n == 5000
     assert 0.01 < est.std_err < 0.05  # measured held-out standard error ~0.026
+    assert est.diagnostics == ()  # clean data: no doubt
 
 
 @pytest.mark.parametrize("method", METHODS)
