@@ -159,3 +159,25 @@ def test_copula_leaves_discrete_sides_alone():
         assert moved.value == pytest.approx(ref.value, abs=1e-12)
     est = infobench.mutual_information(labels, y, "histogram", transform="copula")
     assert est.extras["bins"][0] == 3  # one cell per label, as without the transform
+
+
+def test_normal_scores_against_a_reference_sample():
+    # Ranked among a reference: a value equal to a reference value gets its
+    # average rank, one between two reference values the half rank between,
+    # values beyond stay at rank 1/2 or m + 1/2; against itself it is the
+    # plain transform (ties included), as tensors and as arrays.
+    import torch
+    from scipy.special import ndtri
+
+    from infobench.estimators._transforms import normal_scores
+
+    ref = np.array([0.0, 1.0, 1.0, 3.0])  # ranks 1, 2.5, 2.5, 4 of m = 4
+    got = normal_scores(np.array([-9.0, 0.0, 0.5, 1.0, 2.0, 3.0, 9.0]), reference=ref)
+    np.testing.assert_array_equal(got, ndtri(np.array([0.5, 1.0, 1.5, 2.5, 3.5, 4.0, 4.5]) / 5.0))
+    a = np.round(np.random.default_rng(0).normal(size=(60, 3)), 1)
+    np.testing.assert_array_equal(normal_scores(a, reference=a), normal_scores(a))
+    t = torch.tensor(a, dtype=torch.float32)
+    assert torch.equal(normal_scores(t, reference=t), normal_scores(t))
+    with pytest.raises(ValueError, match=r"reference must have the columns of the data, shape \(m, \.\.\.\) with "
+                                         r"m >= 1; got \(4,\) for data of shape \(60, 3\)"):
+        normal_scores(a, reference=ref)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 import numpy as np
 import torch
@@ -137,17 +137,55 @@ def robust_scale(data: torch.Tensor, name: str, columns: Sequence[Any] | None = 
     return scales
 
 
-def normal_scores(col: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+@overload
+def normal_scores(col: torch.Tensor, reference: torch.Tensor | np.ndarray | None = None) -> torch.Tensor: ...
+
+
+@overload
+def normal_scores(col: np.ndarray, reference: torch.Tensor | np.ndarray | None = None) -> np.ndarray: ...
+
+
+def normal_scores(col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray | None = None
+                  ) -> torch.Tensor | np.ndarray:
     """``Phi^{-1}(rank / (n + 1))`` per column (along axis 0), average ranks for ties (Ince et al. 2017, eq. 3).
 
     Takes a tensor (returns one of the same dtype and device) or a numpy array
     (returns float64 numpy), 1-D or 2-D.
+
+    With ``reference`` (``m`` rows, the same columns), each value ``v`` is
+    ranked among the reference values instead: its rank is
+    ``(#{r < v} + #{r <= v} + 1) / 2`` and its score ``Phi^{-1}(rank / (m + 1))``,
+    the normal score that ``v`` would have had as one more tied member of the
+    reference. A value equal to a reference value gets that value's average
+    rank (so ``normal_scores(a, reference=a)`` is ``normal_scores(a)``); a
+    value between two reference values gets the half rank between them, and
+    values beyond the reference stay inside ``Phi^{-1}(0.5 / (m + 1))`` and
+    its negative. The map is then fitted on the reference alone: an
+    estimator that fits it on training rows and applies it to held-out rows
+    keeps every held-out row out of the transform.
     """
     if isinstance(col, np.ndarray):
-        return ndtri(rankdata(col, method="average", axis=0) / (col.shape[0] + 1.0))
-    host = col.detach().cpu().numpy()
-    z = ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
+        return _normal_scores(col, reference)
+    z = _normal_scores(col.detach().cpu().numpy(), reference)
     return torch.as_tensor(z, dtype=col.dtype, device=col.device)
+
+
+def _normal_scores(host: np.ndarray, reference: torch.Tensor | np.ndarray | None) -> np.ndarray:
+    if reference is None:
+        return ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
+    ref = reference.detach().cpu().numpy() if isinstance(reference, torch.Tensor) else np.asarray(reference)
+    if ref.ndim != host.ndim or ref.shape[1:] != host.shape[1:] or ref.shape[0] < 1:
+        raise ValueError(f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
+                         f"{ref.shape} for data of shape {host.shape}")
+    srt = np.sort(ref, axis=0)
+    cols_v = host.reshape(host.shape[0], -1)
+    cols_r = srt.reshape(srt.shape[0], -1)
+    rank = np.empty(cols_v.shape, dtype=np.float64)
+    for j in range(cols_v.shape[1]):
+        below = np.searchsorted(cols_r[:, j], cols_v[:, j], side="left")
+        upto = np.searchsorted(cols_r[:, j], cols_v[:, j], side="right")
+        rank[:, j] = (below + upto + 1) / 2.0
+    return ndtri(rank.reshape(host.shape) / (srt.shape[0] + 1.0))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import inspect
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, summary
 
@@ -161,7 +161,11 @@ _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("infobench_run_dept
 _DATA_ARGS = {"entropy": ("x",), "mi": ("x", "y"), "kl": ("p", "q")}
 
 
-def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[Callable], Callable]:
+# A kernel keeps its own type through @register, so editors and type checkers see its signature.
+_Kernel = TypeVar("_Kernel", bound=Callable[..., Any])
+
+
+def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[_Kernel], _Kernel]:
     """Decorator: register ``func`` as method ``name`` for ``quantity``.
 
     The kernel's signature is ``func(<data args>, *, param=default, ...)``
@@ -172,7 +176,7 @@ def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[Ca
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {list(QUANTITIES)}; got {quantity!r}")
 
-    def deco(func: Callable) -> Callable:
+    def deco(func: _Kernel) -> _Kernel:
         key = (quantity, name)
         if key in _REGISTRY and not replace:
             raise ValueError(f"method {name!r} is already registered for {quantity}")
