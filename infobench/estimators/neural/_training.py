@@ -14,37 +14,22 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from infobench._progress import progress as show_progress
 from infobench.estimators._transforms import normal_scores, robust_scale
 from infobench.estimators.neural._bounds import js_bound, logmeanexp_offdiag, reported_bound, smile_bound
 from infobench.estimators.neural._checks import TrainingDivergedError, fix_hint
 from infobench.estimators.neural._config import NeuralConfig
 
-__all__ = ["BLOCK", "Split", "fitted_transform", "split_and_transform", "evaluate", "train", "progress_bar"]
+__all__ = ["BLOCK", "Split", "fitted_transform", "split_and_transform", "evaluate", "train"]
 
 # Training-signal bookkeeping (NaN check, early stopping, progress) happens
 # once per block of steps: one device sync per block instead of per step.
 BLOCK = 50
-
-
-@contextlib.contextmanager
-def progress_bar(enabled: bool, total: int, description: str) -> Iterator[Callable[[int, float], None]]:
-    if not enabled:
-        yield lambda advance, value: None
-        return
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("objective {task.fields[value]}"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, value="-")
-        yield lambda advance, value: bar.update(task, advance=advance, value=f"{value:.3f}")
 
 
 @dataclass
@@ -144,7 +129,7 @@ def train(method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: 
     perm = torch.empty(0, dtype=torch.long)
     critic.train()
     t0 = time.perf_counter()
-    with progress_bar(progress, cfg.steps, f"training {method}") as advance:
+    with show_progress(progress, cfg.steps, f"training {method}", unit="steps", value_name="objective") as advance:
         for start in range(0, cfg.steps, BLOCK):
             stop = min(cfg.steps, start + BLOCK)
             for step in range(start, stop):
