@@ -269,7 +269,10 @@ class ColumnProfile:
     n, distinct, singletons : int
         Rows, distinct values, and rows whose value occurs only once.
     median, iqr : float
-        Of the values the estimator receives (after any centring).
+        Of the values the estimator receives (after any centring); the IQR
+        of a column on a grid is that of its values spread over their grid
+        cells (grouped-data quartiles), since the quartiles of rounded values
+        move by whole steps.
     scale : float
         Robust scale: IQR / 1.349, else the standard deviation when more than
         half the values are equal (0 for a constant column).
@@ -333,6 +336,19 @@ def _grid_step(sorted_col: np.ndarray, eps_work: float) -> float:
     return h0 if float(on.mean()) >= _GRID_FRACTION else 0.0
 
 
+def _grouped_quantile(sorted_col: np.ndarray, q: float, step: float) -> float:
+    """Quantile ``q`` of grid values spread uniformly over their cells (the grouped-data quantile).
+
+    With ``F`` values below the cell of value ``v`` and ``f`` in it, the
+    ``q`` quantile is ``v - step/2 + (q n - F) / f * step``.
+    """
+    n = sorted_col.shape[0]
+    v = sorted_col[min(n - 1, int(q * n))]
+    below = int(np.searchsorted(sorted_col, v, side="left"))
+    count = int(np.searchsorted(sorted_col, v, side="right")) - below
+    return float(v - step / 2.0 + (q * n - below) / count * step)
+
+
 def profile_columns(data: torch.Tensor, labels: list[str], source_eps: list[float],
                     offset: np.ndarray | None = None) -> list[ColumnProfile]:
     """Profile every column of ``data`` (n, d) with one sort per column.
@@ -365,9 +381,13 @@ def profile_columns(data: torch.Tensor, labels: list[str], source_eps: list[floa
                      eps_work * ulp_base(np.maximum(np.abs(q25), np.abs(q75))))
     out = []
     for j in range(d):
+        step = _grid_step(srt[:, j], eps_work) if singletons[j] < n else 0.0
+        if step > 0:
+            # Quartiles of values on a grid jump by whole steps; those of the values spread over
+            # their cells (grouped-data quartiles) measure the spread of what was rounded.
+            q25[j], q75[j] = (_grouped_quantile(srt[:, j], q, step) for q in (0.25, 0.75))
         iqr = float(q75[j] - q25[j])
         scale = iqr / IQR_TO_SD if iqr > 0 else float(sd[j])
-        step = _grid_step(srt[:, j], eps_work) if singletons[j] < n else 0.0
         out.append(ColumnProfile(label=labels[j], n=n, distinct=int(distinct[j]), singletons=int(singletons[j]),
                                  median=float(q50[j]), iqr=iqr, scale=scale, sd=float(sd[j]), lo=float(lo[j]),
                                  hi=float(hi[j]), step=step, resolution=float(res[j])))
@@ -690,10 +710,16 @@ def check_samples(
         const = (spread == 0).nonzero().flatten().tolist()
         if const:
             label = columns[const[0]] if columns else const[0]
-            value = t[0, const[0]].item() + (0.0 if centred is None else float(centred[const[0]]))
+            j = const[0]
+            value = t[0, j].item() + (0.0 if centred is None else float(centred[j]))
+            hint = ""
+            if eps[j] > np.finfo(np.float64).eps and value != 0:
+                gap = eps[j] * float(ulp_base(value))
+                hint = (f"; if it varied by less than {gap:.3g}, its type (epsilon {eps[j]:.3g}) rounded that "
+                        f"away: pass it in float64, or subtract the offset before converting")
             raise ValueError(
                 f"{name} column {label!r} is constant (every value is {value:g}); "
-                "a constant variable carries no information: drop it"
+                f"a constant variable carries no information: drop it{hint}"
             )
     s = Samples(t.contiguous(), False, name, columns, column_discrete=[k == _LABEL_KIND for k in kinds],
                 source_eps=eps, offset=centred)

@@ -66,16 +66,20 @@ __all__ = [
     "Dither",
     "Findings",
     "declare_condition",
+    "dither_columns",
     "declared",
     "requires",
+    "grid_columns",
+    "looks_categorical",
     "plan_dither",
     "extreme_values",
     "shared_rows",
     "type_name",
 ]
 
-#: Fewer grid steps than this per robust standard deviation: the values are categories.
-CATEGORY_STEPS = 2.0
+#: Fewer grid steps than this per robust standard deviation: the values are categories (a coin:
+#: 0.74; labels 0/1/2: 1.1; N(0, 1) rounded to whole numbers: 1.0, to halves: 2.0).
+CATEGORY_STEPS = 1.5
 #: Fewer than this: a coarse grid (the dithered estimate is doubtful, a warning); more: an info note.
 COARSE_STEPS = 8.0
 #: More than this: the grid is the numeric type's own spacing and far finer than the spread; dithered silently.
@@ -117,11 +121,11 @@ def declare_condition(code: str, needs: str, action: str) -> str:
 
 declare_condition(
     "categories", "a density: values spread over many levels, not a few categories",
-    "entropy estimators refuse a column with fewer than 2 grid steps per robust sd (a coin as 0.0/1.0) and say "
+    "entropy estimators refuse a column with fewer than 1.5 grid steps per robust sd (a coin as 0.0/1.0) and say "
     "how to get its discrete entropy; `auto` routes such data to the discrete estimator (info `routed`)")
 declare_condition(
     "precision", "values resolved by their numeric type: its spacing at the data's magnitude well below the spread",
-    "refused when fewer than 2 representable steps span a robust sd (1e9 + N(0, 1) stored as float32): the "
+    "refused when fewer than 1.5 representable steps span a robust sd (1e4 + 1e-3 z stored as float32): the "
     "values were rounded before they arrived; data computed in a type of lower precision than the input are "
     "centred first, so the cast itself never loses them")
 declare_condition(
@@ -133,12 +137,13 @@ declare_condition(
     "warning when a few points have only copies within their k-th neighbour; refused above 1 % of the points")
 declare_condition(
     "shared-rows", "independent samples p and q: no rows of p copied into q",
-    "refused when p and q share 1 % or more of p's rows beyond what repeated values explain; warning below")
+    "refused when p and q share more than 0.05 % of p's rows beyond what repeated values explain (each moves "
+    "the estimate by about 23 d / n nats); warning below")
 declare_condition(
     "saturated", "marginal neighbour counts above their minimum: the MI is within what n samples resolve",
-    "refused when 90 % of points have a marginal count at its minimum (a side that is a copy or a "
-    "deterministic function of the other: KSG then reads its ceiling psi(n) - psi(k) whatever the MI); "
-    "warning from 50 %")
+    "refused when the estimate grows like log n (by 0.5 nats or more from n/2 to n rows, log 2 for y == x) with "
+    "half the points at small marginal counts: a side that is a copy or a deterministic function of the other "
+    "(MI +inf); warning from a growth of 0.25 nats (a lower bound)")
 declare_condition(
     "singletons", "every value of a discrete side repeated (Ross's estimator leaves values seen once out)",
     "warning when rows are left out; refused above 5 % of the rows (a whole-number measurement, not categories)")
@@ -156,8 +161,10 @@ declare_condition(
     "from 1 sd")
 declare_condition(
     "bandwidth", "a kernel wide enough to reach the neighbouring points",
-    "refused when a typical point's nearest neighbour lies more than 4 bandwidths away per dimension (every "
-    "kernel density is then exp(-r^2 / 2h^2) of one neighbour); warning from 2")
+    "refused when the nearest neighbours lie more than 3 kernel sds away per dimension (root mean square over "
+    "rows: each density is then the tail of one neighbour's kernel; the rules stay below 1.4 in any dimension), "
+    "or, for an entropy, when the kernel is narrower than a quarter of the data's grid step; warning from 1.5 "
+    "(and for a kernel narrower than the grid step)")
 declare_condition(
     "routed", "(auto) an estimator valid for the data's types", "info diagnostic naming the estimator and why")
 
@@ -244,6 +251,28 @@ class Dither:
         return w.to(col.dtype)
 
 
+def dither_columns(data: torch.Tensor, plan: Dither, rng: np.random.Generator | torch.Generator) -> torch.Tensor:
+    """``data`` with each planned column plus ``(U - 1/2) * width`` per value (a copy); ``data`` if none planned.
+
+    ``rng``: a numpy generator for CPU tensors, a torch generator on the tensor's device otherwise.
+    """
+    if not plan:
+        return data
+    out = data.clone()
+    for i, j in enumerate(plan.columns):
+        if isinstance(rng, np.random.Generator):
+            col = out.numpy()[:, j]
+            u = rng.random(col.shape[0], dtype=col.dtype)
+            u -= 0.5
+            u *= plan.widths(col, i)
+            col += u
+        else:
+            col = out[:, j]
+            u = torch.rand(col.shape, generator=rng, device=col.device, dtype=col.dtype) - 0.5
+            out[:, j] = col + u * plan.widths(col, i)
+    return out
+
+
 def _examples(p: ColumnProfile, data: torch.Tensor, j: int, offset: np.ndarray | None) -> str:
     vals = torch.unique(data[:, j])[:4].to(torch.float64).cpu().numpy()
     if offset is not None:
@@ -252,17 +281,32 @@ def _examples(p: ColumnProfile, data: torch.Tensor, j: int, offset: np.ndarray |
     return text + (", ..." if p.distinct > 4 else "")
 
 
-def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
-                columns: Sequence[int] | None = None, profiles: Sequence[ColumnProfile] | None = None) -> Dither:
-    """Check the continuous columns of ``s`` for grids and precision; plan their dither.
+def looks_categorical(p: ColumnProfile) -> bool:
+    """A column of a few levels on a grid of its own (not of its numeric type): categories stored as numbers."""
+    return p.tied_rows > 0 and p.step > p.resolution and p.steps_per_scale < CATEGORY_STEPS
+
+
+_DITHERED = "each value was spread uniformly over its cell (dithered), so that no neighbour is at distance 0"
+
+
+def grid_columns(s: Samples, findings: Findings, *, quantity: str, method: str, how: str = _DITHERED,
+                 columns: Sequence[int] | None = None, profiles: Sequence[ColumnProfile] | None = None,
+                 notes: bool = True) -> list[int]:
+    """The continuous columns of ``s`` whose repeated values sit on a known grid; refuse those that cannot be used.
+
+    A column qualifies when its values repeat and either lie on a common
+    grid (:attr:`ColumnProfile.step`) or carry the resolution of a type
+    coarser than float64. ``how`` says what the estimator does about it
+    (for the ``quantised`` diagnostic: info on a fine grid, warning on a
+    coarse one, nothing when the grid is the numeric spacing far below the
+    spread).
 
     Parameters
     ----------
     s : Samples
     findings : Findings
-        Receives the ``quantised`` diagnostics.
     quantity : {"entropy", "mi", "kl"}
-        Entropy estimators refuse ``categories``; MI and KL dither them.
+        Entropy estimators refuse ``categories``; MI and KL take them.
     method : str
         Estimator name for messages.
     columns : sequence of int, optional
@@ -270,6 +314,9 @@ def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
     profiles : sequence of ColumnProfile, optional
         Profiles to use instead of ``s.profile()`` (a divergence profiles
         ``p`` and ``q`` pooled, so that both get one grid).
+    notes : bool
+        Emit the ``quantised`` diagnostics (False for formulas the rounding
+        does not affect, e.g. a covariance).
 
     Raises
     ------
@@ -282,12 +329,14 @@ def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
         columns = [j for j in range(s.d) if not s.column_discrete[j]]
     prof = s.profile() if profiles is None else profiles
     work_eps = float(torch.finfo(s.data.dtype).eps)
-    chosen, steps, eps, offs = [], [], [], []
+    chosen = []
     for j in columns:
         p = prof[j]
         if p.tied_rows == 0:
             continue
-        reduced = max(s.source_eps[j], work_eps) > 2.0**-52
+        # Ties explained by the numeric spacing: a type coarser than float64, or values far from
+        # zero against their spread (1e9 + 1e-3 z in float64 is on a grid of 1.2e-7).
+        reduced = max(s.source_eps[j], work_eps) > 2.0**-52 or p.resolution * SILENT_STEPS > p.scale
         if p.step == 0 and not reduced:
             continue  # repeated values off any grid: duplicates, judged by the neighbour search
         steps_per = p.steps_per_scale
@@ -306,13 +355,13 @@ def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
                 f"{p.label} holds {p.distinct} distinct values ({_examples(p, s.data, j, s.offset)}) on a grid "
                 f"of step {p.step:g}, fewer than {CATEGORY_STEPS:g} steps per robust sd ({p.scale:.3g}): they are "
                 f"categories, which have no differential entropy (it is -inf), so the {method} estimate would be "
-                f"meaningless; for their discrete entropy use method='histogram' with discrete=True (or "
-                f"method='auto', which does so), and for measurements rounded this coarsely no density can be "
-                f"recovered"))
+                f"meaningless; for their discrete entropy "
+                + ("pass discrete=True" if method == "histogram" else
+                   "use method='histogram' with discrete=True (or method='auto', which does so)")
+                + "; and no density can be recovered from measurements rounded this coarsely"))
         chosen.append(j)
-        steps.append(p.step)
-        eps.append(s.source_eps[j])
-        offs.append(0.0 if s.offset is None else float(s.offset[j]))
+        if not notes:
+            continue
         grid = p.grid
         tied = p.tied_rows / p.n
         what = (f"a grid of step {p.step:g}" if p.step >= p.resolution
@@ -321,18 +370,26 @@ def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
         if steps_per < COARSE_STEPS:
             findings.warn("quantised", (
                 f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
-                f"robust sd: each value was spread uniformly over its cell (dithered) so that no neighbour is "
-                f"at distance 0; an entropy is then that of the values' continuous version, off by about "
+                f"robust sd: {how}; an entropy is then that of the values' continuous version, off by about "
                 f"(step / sd)^2 / 24 = {(grid / p.scale) ** 2 / 24:.2g} nats for a smooth density, and MI or KL "
                 f"are those of the rounded values, which lose what the rounding hid"
                 + ("; for a discrete side use discrete_x=True / discrete_y=True" if quantity == "mi" else "")),
                 subject=p.label)
         elif steps_per < SILENT_STEPS:
             findings.info("quantised", (
-                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied): each value was spread uniformly "
-                f"over its cell (dithered), so that the estimate is that of the continuous quantity the values "
-                f"round ({steps_per:.0f} steps per robust sd)"), subject=p.label)
-    return Dither(tuple(chosen), tuple(steps), tuple(eps), tuple(offs))
+                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied): {how}, and the estimate is that "
+                f"of the continuous quantity the values round ({steps_per:.0f} steps per robust sd)"),
+                subject=p.label)
+    return chosen
+
+
+def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
+                profiles: Sequence[ColumnProfile] | None = None) -> Dither:
+    """The :class:`Dither` of the columns :func:`grid_columns` finds (same parameters and refusals)."""
+    prof = s.profile() if profiles is None else profiles
+    cols = grid_columns(s, findings, quantity=quantity, method=method, profiles=profiles)
+    return Dither(tuple(cols), tuple(prof[j].step for j in cols), tuple(s.source_eps[j] for j in cols),
+                  tuple(0.0 if s.offset is None else float(s.offset[j]) for j in cols))
 
 
 # ---------------------------------------------------------------- extreme values
