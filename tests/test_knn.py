@@ -426,7 +426,9 @@ def test_parameter_messages(xy):
         ksg_mutual_information(x, y, discrete="z")
     with pytest.raises(ValueError, match=r"discrete must name the discrete side: 'x' or 'y'.*got True"):
         ksg_mutual_information(x, y, discrete=True)
-    with pytest.raises(ValueError, match=r"jitter must be a finite number >= 0.0; got -1"):
+    with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got 1.0"):
+        kl_entropy(x, jitter=1.0)  # noise of a whole robust sd would change the data, not break ties
+    with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got -1"):
         kl_entropy(x, jitter=-1)
     with pytest.raises(TypeError, match=r"jitter must be True, False or a number >= 0; got 'big'"):
         kl_entropy(x, jitter="big")

@@ -77,9 +77,10 @@ __all__ = [
     "type_name",
 ]
 
-#: Fewer grid steps than this per robust standard deviation: the values are categories (a coin:
-#: 0.74; labels 0/1/2: 1.1; N(0, 1) rounded to whole numbers: 1.0, to halves: 2.0).
-CATEGORY_STEPS = 1.5
+#: Fewer grid steps than this per robust standard deviation: the values are categories. m equally
+#: likely levels have about 0.37 m (a coin: 0.74; labels 0..4: 1.85); N(0, 1) rounded to whole numbers
+#: has 1.0, to halves 2.0, to thirds 3.0.
+CATEGORY_STEPS = 2.0
 #: Fewer than this: a coarse grid (the dithered estimate is doubtful, a warning); more: an info note.
 COARSE_STEPS = 8.0
 #: More than this: the grid is the numeric type's own spacing and far finer than the spread; dithered silently.
@@ -121,17 +122,18 @@ def declare_condition(code: str, needs: str, action: str) -> str:
 
 declare_condition(
     "categories", "a density: values spread over many levels, not a few categories",
-    "entropy estimators refuse a column with fewer than 1.5 grid steps per robust sd (a coin as 0.0/1.0) and say "
+    "entropy estimators refuse a column with fewer than 2 grid steps per robust sd (a coin as 0.0/1.0) and say "
     "how to get its discrete entropy; `auto` routes such data to the discrete estimator (info `routed`)")
 declare_condition(
     "precision", "values resolved by their numeric type: its spacing at the data's magnitude well below the spread",
-    "refused when fewer than 1.5 representable steps span a robust sd (1e4 + 1e-3 z stored as float32): the "
+    "refused when fewer than 2 representable steps span a robust sd (1e4 + 1e-3 z stored as float32): the "
     "values were rounded before they arrived; data computed in a type of lower precision than the input are "
     "centred first, so the cast itself never loses them")
 declare_condition(
     "quantised", "no repeated values (kNN distances of 0); values on a grid are dithered by one grid step",
-    "info diagnostic when values on a grid (rounded, whole numbers, low-precision types) were dithered; "
-    "warning when the grid is coarse (fewer than 8 steps per robust sd)")
+    "info diagnostic when values on a grid (rounded, whole numbers, low-precision types) were dithered (or, "
+    "in a histogram, binned in whole steps); for an entropy, a warning when the grid is coarse (fewer than 8 "
+    "steps per robust sd)")
 declare_condition(
     "duplicates", "no rows repeated k or more times (off any grid): their k-th neighbour would be at distance 0",
     "warning when a few points have only copies within their k-th neighbour; refused above 1 % of the points")
@@ -140,10 +142,11 @@ declare_condition(
     "refused when p and q share more than 0.05 % of p's rows beyond what repeated values explain (each moves "
     "the estimate by about 23 d / n nats); warning below")
 declare_condition(
-    "saturated", "marginal neighbour counts above their minimum: the MI is within what n samples resolve",
+    "saturated", "an MI within what n samples (or the bins) resolve; not a side copied from the other",
     "refused when the estimate grows like log n (by 0.5 nats or more from n/2 to n rows, log 2 for y == x) with "
     "half the points at small marginal counts: a side that is a copy or a deterministic function of the other "
-    "(MI +inf); warning from a growth of 0.25 nats (a lower bound)")
+    "(MI +inf); warning from a growth of 0.25 nats (a lower bound); a histogram refuses binned sides whose joint "
+    "cells are exactly one side's cells (a copy: the estimate is that side's binned entropy)")
 declare_condition(
     "singletons", "every value of a discrete side repeated (Ross's estimator leaves values seen once out)",
     "warning when rows are left out; refused above 5 % of the rows (a whole-number measurement, not categories)")
@@ -367,14 +370,19 @@ def grid_columns(s: Samples, findings: Findings, *, quantity: str, method: str, 
         what = (f"a grid of step {p.step:g}" if p.step >= p.resolution
                 else f"the spacing of {type_name(max(s.source_eps[j], work_eps))} numbers ({p.resolution:.3g} at "
                      f"the bulk)")
-        if steps_per < COARSE_STEPS:
+        if steps_per < COARSE_STEPS and quantity == "entropy":
             findings.warn("quantised", (
                 f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
-                f"robust sd: {how}; an entropy is then that of the values' continuous version, off by about "
-                f"(step / sd)^2 / 24 = {(grid / p.scale) ** 2 / 24:.2g} nats for a smooth density, and MI or KL "
-                f"are those of the rounded values, which lose what the rounding hid"
-                + ("; for a discrete side use discrete_x=True / discrete_y=True" if quantity == "mi" else "")),
+                f"robust sd: {how}; the entropy is then that of the values' continuous version, off by about "
+                f"(step / sd)^2 / 24 = {(grid / p.scale) ** 2 / 24:.2g} nats for a smooth density"),
                 subject=p.label)
+        elif steps_per < COARSE_STEPS:
+            findings.info("quantised", (
+                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
+                f"robust sd: {how}, which leaves the {'MI' if quantity == 'mi' else 'divergence'} of the rounded "
+                f"values unchanged; it is below that of the quantity rounded by what the rounding hid"
+                + ("; for a discrete side, discrete_x=True / discrete_y=True selects the estimator made for it"
+                   if quantity == "mi" else "")), subject=p.label)
         elif steps_per < SILENT_STEPS:
             findings.info("quantised", (
                 f"{p.label} repeats values on {what} ({tied:.0%} of rows tied): {how}, and the estimate is that "

@@ -70,6 +70,8 @@ BIN_RULES = ("fd", "sturges", "sqrt")
 SPARSE_WARN = 0.5
 #: ... from this one refused (the plug-in then reads log n plus the log cell volume).
 SPARSE_MAX = 0.9
+#: A binned column spanning more robust sds than this cannot be cut into bins fine enough for its bulk.
+MAX_RANGE_SCALES = 1e15
 #: A bin wider than this many robust sds of its column is a doubt, ...
 COARSE_BIN_WARN = 2.0
 #: ... wider than this one refused.
@@ -274,26 +276,62 @@ def _discrete_flags(s: Samples, discrete: Any, name: str) -> list[bool]:
     return [check_bool(name, discrete)] * s.d
 
 
-_ALIGNED = "bins were made whole grid steps with edges halfway between grid values"
+#: A rule's bins at least this many grid steps wide are left as they are: one step more or less per bin
+#: changes its count by under a quarter of its share, while rounding the width to whole steps would
+#: move it by up to half a step.
+ALIGN_MAX_STEPS = 4.0
 
 
 def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, quantity: str,
              offset: int = 0) -> list:
-    """``specs`` with the binned columns of ``s`` that lie on a grid turned into :class:`_OnGrid` specs.
+    """``specs`` with the binned columns of ``s`` on a coarse grid turned into :class:`_OnGrid` specs.
 
     Refuses categories stored as numbers for an entropy (they have no
     differential entropy) and values rounded by their numeric type
-    (:func:`~infobench.estimators._conditions.grid_columns`).
+    (:func:`~infobench.estimators._conditions.grid_columns`). Bins narrower
+    than :data:`ALIGN_MAX_STEPS` grid steps are made whole steps with edges
+    between grid values (an info diagnostic ``quantised``); otherwise a bin
+    holding one grid value more or less than its neighbour would alias.
     """
     binned = [j for j in range(s.d) if not flags[offset + j]]
     if not binned:
         return specs
     prof = s.profile()
     out = list(specs)
-    for j in grid_columns(s, findings, quantity=quantity, method="histogram", how=_ALIGNED, columns=binned):
-        if prof[j].step > 0 and prof[j].step >= prof[j].resolution:
-            out[offset + j] = _OnGrid(specs[offset + j], prof[j].step)
+    n_binned = sum(not f for f in flags)
+    n_eff = float(s.n) if n_binned <= 1 else s.n ** (3.0 / (n_binned + 2.0))
+    for j in grid_columns(s, findings, quantity=quantity, method="histogram", columns=binned, notes=False):
+        p = prof[j]
+        if not (p.step > 0 and p.step >= p.resolution):
+            continue
+        spec = specs[offset + j]
+        col = s.data[:, j]
+        span = p.hi - p.lo
+        width = _rule_width(spec, col, span, n_eff) if isinstance(spec, str) else span / spec
+        if width / p.step >= ALIGN_MAX_STEPS:
+            continue
+        out[offset + j] = _OnGrid(spec, p.step)
+        findings.info("quantised", (
+            f"{p.label} repeats values on a grid of step {p.step:g} ({p.tied_rows / p.n:.0%} of rows tied) and "
+            f"the bins would hold {width / p.step:.2g} grid values each: they were made whole grid steps "
+            f"({max(1, round(width / p.step))}) with edges halfway between grid values, so that no bin is "
+            f"narrower than the data's resolution or holds a varying number of grid values"), subject=p.label)
     return out
+
+
+def _check_range(s: Samples, flags: list[bool], offset: int = 0) -> None:
+    """``extreme-values``: equal-width bins cannot resolve the bulk of a column that spans 1e15 robust sds."""
+    for j, p in enumerate(s.profile()):
+        if flags[offset + j] or not p.scale > 0:
+            continue
+        ratio = (p.hi - p.lo) / p.scale
+        if ratio > MAX_RANGE_SCALES:
+            far = p.hi if abs(p.hi - p.median) >= abs(p.lo - p.median) else p.lo
+            off = 0.0 if s.offset is None else float(s.offset[j])
+            raise ValueError(
+                f"{p.label} spans {ratio:.3g} robust sds (IQR / 1.349 = {p.scale:.3g}; its farthest value is "
+                f"{far + off:.3g}): equal-width bins fine enough for its bulk would number beyond what floats "
+                f"can index; remove fill values or extreme rows, or use method='knn' (entropy) / 'ksg' (MI)")
 
 
 def _check_cells(p: _Plugin, n: int, what: str, findings: Findings) -> None:
@@ -308,6 +346,27 @@ def _check_cells(p: _Plugin, n: int, what: str, findings: Findings) -> None:
     if frac >= SPARSE_MAX:
         raise ValueError(message)
     findings.warn("sparse-cells", message)
+
+
+def _check_copy(px: _Plugin, py: _Plugin, pxy: _Plugin, flags: list[bool], dx: int) -> None:
+    """``saturated``: binned sides whose joint cells are one side's cells are a copy; the MI would be H(binned side).
+
+    With continuous values on both sides, each occupied x cell meeting a
+    single y cell (or the reverse) means one side determines the other at
+    the bins' resolution: the plug-in then reads that side's binned entropy,
+    which grows without bound with the number of bins (the MI of ``y == x``
+    is +inf). Discrete sides are exempt: ``y = f(x)`` for labels has the
+    finite MI ``H(Y)``, which is what the plug-in reads.
+    """
+    if all(flags[:dx]) or all(flags[dx:]) or pxy.occupied < 2:
+        return
+    if pxy.occupied in (px.occupied, py.occupied):
+        side = "y" if pxy.occupied == px.occupied else "x"
+        raise ValueError(
+            f"every occupied cell of the joint sample (x, y) is a cell of {'x' if side == 'y' else 'y'} alone "
+            f"({pxy.occupied} cells): {side} is, at the bins' resolution, a copy or a function of the other side, "
+            f"so the plug-in would read that side's binned entropy, which grows with the number of bins, while "
+            f"the MI of continuous variables so related is +inf; check that y is not computed from x")
 
 
 def _check_widths(s: Samples, cells: _Cells, flags: list[bool], findings: Findings, offset: int = 0) -> None:
@@ -359,7 +418,7 @@ def _mi_parts(data: torch.Tensor, dx: int, flags: list[bool], specs: list[int | 
 
 # ------------------------------------------------------------------ kernels
 @register("entropy", "histogram")
-@requires("categories", "precision", "quantised", "sparse-cells", "coarse-bins")
+@requires("categories", "precision", "quantised", "extreme-values", "sparse-cells", "coarse-bins")
 def histogram_entropy(
     x: Any,
     *,
@@ -462,6 +521,7 @@ def histogram_entropy(
         check_std_err_rows(s.n, 2)
     findings = Findings()
     specs = _on_grid(s, flags, specs, findings, "entropy")
+    _check_range(s, flags)
 
     value, p, cells = _entropy_parts(s.data, flags, specs, mm)
     _check_cells(p, s.n, "x", findings)
@@ -492,7 +552,7 @@ def histogram_entropy(
 
 
 @register("mi", "histogram")
-@requires("precision", "quantised", "sparse-cells", "coarse-bins")
+@requires("precision", "quantised", "extreme-values", "sparse-cells", "coarse-bins", "saturated")
 def histogram_mutual_information(
     x: Any,
     y: Any,
@@ -580,8 +640,11 @@ def histogram_mutual_information(
     if binned == "none":  # normal scores of ranks are not on the data's grid
         specs = _on_grid(sx, flags, specs, findings, "mi")
         specs = _on_grid(sy, flags, specs, findings, "mi", offset=sx.d)
+        _check_range(sx, flags)
+        _check_range(sy, flags, offset=sx.d)
     value, (px, py, pxy), cells = _mi_parts(joint, sx.d, flags, specs, mm)
     _check_cells(pxy, sx.n, "the joint sample (x, y)", findings)
+    _check_copy(px, py, pxy, flags, sx.d)
     if binned == "none":
         _check_widths(sx, cells, flags, findings)
         _check_widths(sy, cells, flags, findings, offset=sx.d)

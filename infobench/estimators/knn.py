@@ -14,19 +14,36 @@ All values are in nats and never clipped. The neighbour searches are exact
 Ties and duplicates
 -------------------
 kNN estimators assume continuous data: a repeated value gives a zero
-neighbour distance (``log 0 = -inf``) or an ambiguous neighbour order. By
-default every continuous column gets seeded Gaussian noise with standard
-deviation ``jitter * std(column)`` (``jitter=1e-10``, as scikit-learn does
-after scaling to unit variance), and at least four units in the last place of
-the column's largest magnitude so the noise is never lost to rounding.
-``seed`` makes it reproducible; with ``seed=None`` the noise differs between
-calls by ~1e-10 of a column's spread, which moves an estimate only where ties
-exist. ``jitter=0`` (or ``False``) turns it off; a zero neighbour distance
-then raises ``ValueError`` naming ``jitter``. Jitter only breaks ties: data
-that are mostly duplicates are discrete, and should be declared so
-(``discrete_x=`` / ``discrete_y=``) or estimated with the histogram method.
-The noise is added after the ``transform`` and scaled per sample: a KL
-divergence's ``p`` gets noise from ``p``'s spread and ``q`` from ``q``'s.
+neighbour distance (``log 0 = -inf``) or an ambiguous neighbour order. Two
+kinds of seeded noise (``seed``) deal with it, neither sized by a statistic
+that one row can steer:
+
+* values that repeat on a grid (rounded values, whole numbers, a float16 or
+  bfloat16 input, values far from zero against their spread) are *dithered*:
+  each is spread uniformly over its grid cell, the grid step or the spacing
+  of the input type's numbers at that value
+  (:func:`~infobench.estimators._conditions.plan_dither`). Entropy then
+  estimates the continuous quantity the values round (exactly: the discrete
+  entropy of the cells plus ``log step``); MI and KL are unchanged by it.
+  Columns of a few levels (fewer than 2 grid steps per robust sd: a coin
+  as 0.0 / 1.0) are categories, which an entropy refuses;
+* every continuous column then gets Gaussian noise of standard deviation
+  ``jitter`` times its *robust* scale (IQR / 1.349; ``jitter=1e-10``, as
+  scikit-learn does after scaling to unit variance, at most
+  :data:`MAX_JITTER`), and at least four units in the last place of each
+  value, so the noise is never lost to rounding. It breaks the ties that
+  remain: copies of whole rows.
+
+With ``seed=None`` the noise differs between calls, which moves an estimate
+only where ties exist. ``jitter=0`` (or ``False``) turns the second kind
+off; a zero neighbour distance then raises ``ValueError`` naming ``jitter``.
+Points whose k-th neighbour is only copies of themselves measure the noise,
+not the data: a few are a diagnostic (``duplicates``), more than
+:data:`DUPLICATE_MAX` of the points are refused. Rows shared by the two
+samples of a divergence are refused (``shared-rows``), and KSG refuses data
+whose estimate grows like ``log n`` (``saturated``: a side copied from the
+other). The noise is added after the ``transform`` and scaled per sample: a
+KL divergence's ``p`` gets noise from ``p``'s spread and ``q`` from ``q``'s.
 
 Units
 -----
@@ -91,6 +108,8 @@ from infobench.estimators.base import Estimate, register
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 
 DEFAULT_JITTER = 1e-10
+#: Largest tie-breaking noise, in robust sds (beyond it the noise would blur the data, not break ties).
+MAX_JITTER = 1e-3
 DISCRETE_CHOICES = ("auto", "x", "y", "none")
 #: More than this fraction of points with only copies within their k-th neighbour: refused.
 DUPLICATE_MAX = 0.01
@@ -105,12 +124,16 @@ SATURATED_GROWTH = 0.5
 
 # ---------------------------------------------------------------- helpers
 def _jitter_amount(jitter: Any) -> float:
-    """``True`` -> the default amount, ``False`` -> 0, else a finite float >= 0."""
+    """``True`` -> the default amount, ``False`` -> 0, else a finite float in ``[0, MAX_JITTER]``.
+
+    Jitter only breaks ties: noise of a sizeable fraction of a column's spread
+    would change the data it is estimated from.
+    """
     if isinstance(jitter, bool):
         return DEFAULT_JITTER if jitter else 0.0
     if not isinstance(jitter, numbers.Real):
         raise TypeError(f"jitter must be True, False or a number >= 0; got {jitter!r}")
-    return check_float("jitter", jitter, low=0.0)
+    return check_float("jitter", jitter, low=0.0, high=MAX_JITTER)
 
 
 def _host(t: torch.Tensor):
