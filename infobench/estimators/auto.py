@@ -27,10 +27,16 @@ diagnostics computed on at most :data:`DIAGNOSTIC_ROWS` rows:
   3–5 dimensions per side) the copula was the worse choice (RMSE 0.024 vs
   0.010 on ``mixture-random-x3-y3-k4-s5``, 5 seeds).
 
-Rules for mutual information, in order (the first that applies wins):
+A side is discrete when every column is: boolean, categorical, integer
+codes whose values repeat (not whole-number measurements; see
+:class:`infobench._validation.Samples`), or floats of a few levels (fewer
+than 2 grid steps per robust sd, :func:`~infobench.estimators._conditions.looks_categorical`:
+a coin stored as 0.0 / 1.0), the last with an info diagnostic ``routed``
+that says so. Rules for mutual information, in order (the first that
+applies wins):
 
-1. both sides integer-valued: ``histogram`` (discrete plug-in);
-2. one side integer-valued: ``ksg`` (Ross's mixed estimator);
+1. both sides discrete: ``histogram`` (discrete plug-in);
+2. one side discrete: ``ksg`` (Ross's mixed estimator);
 3. ``dx + dy >`` :data:`GCMI_MIN_DIMS`, the copula looks Gaussian and
    ``gcmi`` is registered: ``gcmi`` (the copula estimator is exact in
    expectation there, KSG is biased). In fewer dimensions KSG is nearly
@@ -52,9 +58,10 @@ larger side's euclidean norms do not decide every joint neighbour; see
 ``mixture-random-x2-y10-k4-s8`` (truth 0.821, n = 5,000, 3 seeds) this reads
 0.760 against 0.683 unbalanced and 0.726 for NPEET's max-norm KSG.
 
-For entropy: integer-valued data -> ``histogram``; a Gaussian-looking
+For entropy: discrete columns -> ``histogram`` (all discrete: the discrete
+plug-in; some: those counted, the others binned); a Gaussian-looking
 sample -> ``gaussian`` with its bias correction; otherwise ``knn``
-(Kozachenko–Leonenko, k=3).
+(Kozachenko–Leonenko, k=3, which dithers values on a fine grid).
 
 The chosen method runs through the registry (:func:`run_method`), never a
 copy of it; methods that other modules register later (``gcmi``, the
