@@ -701,7 +701,8 @@ def _saturation(value: float, res, xd, yd, k: int, variant: int, metric: str, al
     ceiling = float(digamma64(np.array([float(n)]))[0] - digamma64(np.array([float(k)]))[0])
     if small < 0.25 and value <= ceiling / 2:
         return
-    half = float(_ksg_terms(xd[::2], yd[::2], k, variant, metric, algorithm, max_memory, amount)[0].mean())
+    half = float(_ksg_terms(xd[::2].contiguous(), yd[::2].contiguous(), k, variant, metric, algorithm, max_memory,
+                            amount)[0].mean())
     growth = value - half
     if growth < SATURATED_GROWTH / 2:
         return
