@@ -195,7 +195,7 @@ def test_range_rules_stretched_by_an_extreme_row_are_refused():
 def test_rows_shared_by_p_and_q_are_refused():
     p = np.random.default_rng(5).standard_normal((2000, 2))
     for q in (p.copy(), np.vstack([p, np.random.default_rng(6).standard_normal((500, 2))])):
-        with pytest.raises(ValueError, match=r"p and q share 2000 rows \(100.0% of p\): the kNN divergence needs "
+        with pytest.raises(ValueError, match=r"2000 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
                                              r"independent samples.*drop the shared rows from q"):
             infobench.kl_divergence(p, q, "knn", seed=0)
 
@@ -203,7 +203,7 @@ def test_rows_shared_by_p_and_q_are_refused():
 def test_one_shared_row_is_a_doubt_and_grids_are_not_copies():
     rng = np.random.default_rng(7)
     p, q = rng.standard_normal((2000, 2)), rng.standard_normal((2000, 2)) + 0.5
-    with pytest.warns(DiagnosticWarning, match=r"\[shared-rows\] \(q\) p and q share 1 rows \(0.1% of p\)"):
+    with pytest.warns(DiagnosticWarning, match=r"\[shared-rows\] \(q\) 1 rows shared by p and q \(0.1% of p\)"):
         est = infobench.kl_divergence(p, np.vstack([q, p[:1]]), "knn", seed=0)
     assert ("shared-rows", "warning") in codes(est)
     # Values rounded to 0.1 repeat in both samples without being copies.
@@ -381,3 +381,48 @@ def test_clean_data_gain_no_diagnostic(kind):
             kw = {"seed": 0} if method in ("ksg", "auto", "latent") else {}
             assert not infobench.mutual_information(x, y, method, **kw).diagnostics, method
         assert not infobench.kl_divergence(x, q + 0.5, "knn", seed=0).diagnostics
+
+
+# ------------------------------------------------------------ the histogram
+def test_histogram_takes_one_discrete_flag_per_column():
+    rng = np.random.default_rng(12)
+    lab = rng.integers(0, 3, 4000)
+    v = rng.standard_normal(4000)
+    x = np.column_stack([lab.astype(float), v])
+    mixed = infobench.entropy(x, "histogram", discrete=[True, False], miller_madow=False)
+    # H(L, V) = H(L) + h(V | L) = H(L) + h(V) for independent columns: 1.099 + 1.419, histogram bias ~0.03.
+    assert mixed.value == pytest.approx(math.log(3) + H_NORMAL, abs=0.06)
+    assert mixed.extras["discrete"] == [True, False]
+    frame = pd.DataFrame({"label": lab, "v": v})
+    assert infobench.entropy(frame, "histogram", miller_madow=False).value == pytest.approx(mixed.value, abs=1e-12)
+    auto = infobench.entropy(frame, "auto")
+    assert auto.extras["chosen"] == "histogram" and auto.extras["chosen_params"] == {"discrete": [True, False]}
+    with pytest.raises(ValueError, match=r"discrete must be True, False, None or one bool per column of x \(2\); "
+                                         r"got 3 entries"):
+        infobench.entropy(x, "histogram", discrete=[True, False, True])
+
+
+def test_histogram_refuses_a_copied_side_and_an_unbinnable_range():
+    x, _ = pair(2000, 0)
+    with pytest.raises(ValueError, match=r"every occupied cell of the joint sample \(x, y\) is a cell of x alone "
+                                         r"\(\d+ cells\): y is, at the bins' resolution, a copy or a function"):
+        infobench.mutual_information(x, x.copy(), "histogram")
+    labels = np.random.default_rng(0).integers(0, 4, 2000)
+    # A function of discrete labels has the finite MI H(Y), which the plug-in reads.
+    assert infobench.mutual_information(labels, labels % 2, "histogram", miller_madow=False).value == pytest.approx(
+        math.log(2), abs=0.01)
+    with pytest.raises(ValueError, match=r"x\[0\] spans 9.88e\+36 robust sds .* its farthest value is 9.97e\+36\): "
+                                         r"equal-width bins fine enough for its bulk"):
+        infobench.entropy(np.r_[x, 9.97e36], "histogram")
+
+
+def test_latent_dithers_grids_and_refuses_a_copy():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2000, 3))
+    y = x @ rng.normal(size=(3, 3)) * 0.5 + rng.standard_normal((2000, 3))
+    base = infobench.mutual_information(x, y, "latent", seed=0).value
+    est = infobench.mutual_information(np.round(x, 1), np.round(y, 1), "latent", seed=0)
+    assert est.value == pytest.approx(base, abs=0.08)  # KSG sd on the held-out half ~0.03
+    assert {c for c, _ in codes(est)} == {"quantised"} and not est.doubtful
+    with pytest.raises(ValueError, match=r"one side is a copy or a deterministic function of the other"):
+        infobench.mutual_information(x, x.copy(), "latent", seed=0)

@@ -919,7 +919,7 @@ def _check_shared(ps: Samples, qs: Samples, findings: Findings) -> None:
         return
     n = ps.n
     explained = f" (repeated values explain about {expected:.0f})" if expected >= 1 else ""
-    message = (f"p and q share {shared} rows ({shared / n:.1%} of p){explained}: the kNN divergence needs "
+    message = (f"{shared} rows shared by p and q ({shared / n:.1%} of p){explained}: the kNN divergence needs "
                f"independent samples, and a row of p copied into q is its own nearest neighbour in q at distance "
                f"0, which drives log(nu / rho) towards -inf (the tie-breaking jitter only hides it, at about "
                f"log(jitter) per row and dimension); drop the shared rows from q (q[~np.isin(q, p).all(1)] for "
