@@ -426,3 +426,11 @@ def test_latent_dithers_grids_and_refuses_a_copy():
     assert {c for c, _ in codes(est)} == {"quantised"} and not est.doubtful
     with pytest.raises(ValueError, match=r"one side is a copy or a deterministic function of the other"):
         infobench.mutual_information(x, x.copy(), "latent", seed=0)
+
+
+def test_collinear_columns_have_no_differential_entropy():
+    z = np.random.default_rng(14).standard_normal(3000)
+    # The kNN estimate fell like -log n: -2.56, -3.14, -3.79 at n = 750, 1,500, 3,000.
+    with pytest.raises(ValueError, match=r"x has a singular sample covariance \(column 1 is a linear combination "
+                                         r"of the other columns"):
+        infobench.entropy(np.column_stack([z, 2 * z + 1]), "knn", seed=0)

@@ -169,6 +169,10 @@ declare_condition(
     "or, for an entropy, when the kernel is narrower than a quarter of the data's grid step; warning from 1.5 "
     "(and for a kernel narrower than the grid step)")
 declare_condition(
+    "collinear", "a density of full dimension: no column a linear combination of the others",
+    "refused by the entropy estimators (a sample on a lower-dimensional subspace has differential entropy "
+    "-inf), and by the Gaussian and KDE estimators, whose covariance is then singular")
+declare_condition(
     "routed", "(auto) an estimator valid for the data's types", "info diagnostic naming the estimator and why")
 
 

@@ -157,7 +157,7 @@ def _gaussian_entropy_value(data: torch.Tensor, name: str, bias_correction: bool
 
 
 @register("entropy", "gaussian")
-@requires("categories", "precision", "extreme-values")
+@requires("categories", "precision", "extreme-values", "collinear")
 def gaussian_entropy(
     x: Any,
     *,
@@ -297,7 +297,7 @@ def mi_correction(n: int, dx: int, dy: int) -> float:
 
 
 @register("mi", "gaussian")
-@requires("precision", "extreme-values")
+@requires("precision", "extreme-values", "collinear")
 def gaussian_mutual_information(
     x: Any,
     y: Any,

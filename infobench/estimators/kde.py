@@ -380,7 +380,7 @@ def _bandwidth_matrix(tr: Transformed, h: float) -> list[list[float]]:
 
 
 @register("entropy", "kde")
-@requires("categories", "precision", "extreme-values", "bandwidth")
+@requires("categories", "precision", "extreme-values", "bandwidth", "collinear")
 def kde_entropy(
     x: Any,
     *,
@@ -502,7 +502,7 @@ def kde_entropy(
 
 
 @register("mi", "kde")
-@requires("precision", "extreme-values", "bandwidth")
+@requires("precision", "extreme-values", "bandwidth", "collinear")
 def kde_mutual_information(
     x: Any,
     y: Any,

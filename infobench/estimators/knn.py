@@ -104,6 +104,7 @@ from infobench.estimators._transforms import (
 from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
 from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 from infobench.estimators.base import Estimate, register
+from infobench.estimators.gaussian import covariance_cholesky
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 
@@ -311,7 +312,7 @@ def _prepare(s: Samples, transform: str, noise: _Noise, plan: Dither, amount: fl
 
 # ----------------------------------------------------------------- entropy
 @register("entropy", "knn")
-@requires("categories", "precision", "quantised", "duplicates")
+@requires("categories", "precision", "quantised", "duplicates", "collinear")
 def kl_entropy(
     x: Any,
     *,
@@ -406,6 +407,10 @@ def kl_entropy(
     k = check_k(k, n)
     if std_err:
         check_std_err_rows(n, k + 1)
+    if d > 1:
+        # A sample on a lower-dimensional subspace has differential entropy -inf; the kNN estimate
+        # would fall like -log n (the covariance test is cheap; curved manifolds are not detected).
+        covariance_cholesky(xs.data, "x")
     findings = Findings()
     noise = _Noise(seed, xs.data.device)
     plan = plan_dither(xs, findings, quantity="entropy", method="Kozachenko-Leonenko")
