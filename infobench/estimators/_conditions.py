@@ -48,9 +48,8 @@ one; MI and KL of such data are still those of the dithered values.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -65,6 +65,9 @@ import numpy as np
 import torch
 
 from infobench._validation import (
+    SINGLETON_MAX,
+    ColumnProfile,
+    Samples,
     as_generator,
     as_torch_generator,
     check_bool,
@@ -85,7 +88,6 @@ from infobench.estimators._neighbors import (
     kth_distance,
     ksg_counts,
 )
-from infobench._validation import SINGLETON_MAX, ColumnProfile, Samples, profile_columns
 from infobench.estimators._conditions import (
     Dither,
     Findings,
