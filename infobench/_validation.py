@@ -432,6 +432,9 @@ def _integer_categories(p: ColumnProfile) -> bool:
     return not (p.singletons > SINGLETON_MAX * p.n or p.steps_per_scale >= MEASUREMENT_STEPS)
 
 
+_INT_KIND, _FLOAT_KIND, _LABEL_KIND = "int", "float", "label"  # label: boolean or categorical
+
+
 class Samples:
     """A validated sample matrix.
 
@@ -458,20 +461,39 @@ class Samples:
         None when nothing was subtracted.
     """
 
-    __slots__ = ("data", "discrete", "name", "columns", "column_discrete", "source_eps", "offset", "_profile")
+    __slots__ = ("data", "name", "columns", "source_eps", "offset", "_profile", "_kinds", "_column_discrete")
 
     def __init__(self, data: torch.Tensor, discrete: bool, name: str, columns: list[str] | None,
                  column_discrete: list[bool] | None = None, source_eps: list[float] | None = None,
-                 offset: np.ndarray | None = None):
+                 offset: np.ndarray | None = None, kinds: list[str] | None = None):
         self.data = data
         self.name = name
         self.columns = columns
         d = int(data.shape[1])
-        self.column_discrete = [bool(discrete)] * d if column_discrete is None else list(column_discrete)
-        self.discrete = bool(discrete) if column_discrete is None else all(self.column_discrete)
         self.source_eps = [float(torch.finfo(data.dtype).eps)] * d if source_eps is None else list(source_eps)
         self.offset = offset
         self._profile: list[ColumnProfile] | None = None
+        # With ``kinds``, integer columns are judged (categories or measurements) when first asked,
+        # so that callers reading only ``data`` (the quality scores' pixel arrays) pay no sort.
+        self._kinds = kinds
+        self._column_discrete: list[bool] | None = None
+        if kinds is None:
+            self._column_discrete = [bool(discrete)] * d if column_discrete is None else list(column_discrete)
+
+    @property
+    def column_discrete(self) -> list[bool]:
+        """Per column: boolean, categorical, or integer codes whose values repeat (see :class:`Samples`)."""
+        if self._column_discrete is None:
+            kinds = self._kinds
+            prof = self.profile() if _INT_KIND in kinds else [None] * len(kinds)
+            self._column_discrete = [k == _LABEL_KIND or (k == _INT_KIND and _integer_categories(p))
+                                     for k, p in zip(kinds, prof)]
+        return self._column_discrete
+
+    @property
+    def discrete(self) -> bool:
+        """Whether every column is discrete (:attr:`column_discrete`)."""
+        return all(self.column_discrete)
 
     @property
     def n(self) -> int:
@@ -491,9 +513,6 @@ class Samples:
             self._profile = profile_columns(self.data, [self.label(j) for j in range(self.d)], self.source_eps,
                                             self.offset)
         return self._profile
-
-
-_INT_KIND, _FLOAT_KIND, _LABEL_KIND = "int", "float", "label"  # label: boolean or categorical
 
 
 def _source_eps(dtype: Any) -> float:
@@ -743,14 +762,7 @@ def check_samples(
                 f"{name} column {label!r} is constant (every value is {value:g}); "
                 f"a constant variable carries no information: drop it{hint}"
             )
-    s = Samples(t.contiguous(), False, name, columns, column_discrete=[k == _LABEL_KIND for k in kinds],
-                source_eps=eps, offset=centred)
-    if _INT_KIND in kinds:
-        prof = s.profile()
-        s.column_discrete = [k == _LABEL_KIND or (k == _INT_KIND and _integer_categories(p))
-                             for k, p in zip(kinds, prof)]
-        s.discrete = all(s.column_discrete)
-    return s
+    return Samples(t.contiguous(), False, name, columns, source_eps=eps, offset=centred, kinds=kinds)
 
 
 def reject_discrete(s: Samples, method: str) -> None:
