@@ -1,12 +1,12 @@
 """Property battery: awkward but realistic data for every registered estimator.
 
 Every method in the registry is run (through the registry, as users call it) on cases drawn by hypothesis from
-:mod:`tests.awkward_data`: an extreme row, an offset, a reduced-precision type, rounding, categories stored as
+:mod:`awkward_data`: an extreme row, an offset, a reduced-precision type, rounding, categories stored as
 floats, repeated rows, a degenerate parameter, and for MI a copied side and a DataFrame mixing integer and float
 columns, for KL rows shared by p and q. Each outcome must be a clear error naming a parameter or a column, a
 number with a warning diagnostic, or a number within the case's tolerance of its reference
-(:func:`awkward_data.check_outcome`). The estimators are read from the registry, so a newly registered
-one is covered without editing this file; methods that train (they take ``steps``) run with small settings, a
+(:func:`awkward_data.check_outcome`). The estimators are read from the registry, so a method newly registered
+by the package is covered without editing this file (stand-ins that test modules register are not); methods that train (they take ``steps``) run with small settings, a
 single example per case, and are marked slow.
 """
 
@@ -46,9 +46,10 @@ TRAINED_TOL_SCALE = 3.0
 
 
 def _methods(quantity: str) -> list:
+    """The package's methods for ``quantity`` (not the stand-ins other test modules register)."""
     out = []
     for (q, name), info in sorted(_REGISTRY.items()):
-        if q != quantity or name.startswith("_"):
+        if q != quantity or name.startswith("_") or not info.function.__module__.startswith("infobench."):
             continue
         trains = "steps" in info.params
         marks = [pytest.mark.slow] if trains else []
