@@ -56,20 +56,24 @@ class Case:
         return f"Case({self.label!r}, {self.quantity})"
 
 
-def names_in(case: Case) -> tuple[str, ...]:
-    """What a refusal may name: the samples, their columns, the parameters the case set."""
+def names_in(case: Case, parameters: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What a refusal may name: the samples, their columns, the parameters (of the case, or ``parameters``)."""
     base = {"entropy": ("x",), "mi": ("x", "y"), "kl": ("p", "q")}[case.quantity]
-    return base + tuple(case.params) + case.names
+    return base + tuple(case.params) + case.names + tuple(parameters)
 
 
-def check_outcome(run: Callable[[], Any], case: Case, tol_scale: float = 1.0) -> str:
-    """Run an estimate on ``case`` and assert the rule; return ``"refused"``, ``"flagged"`` or ``"number"``."""
+def check_outcome(run: Callable[[], Any], case: Case, tol_scale: float = 1.0, parameters: tuple[str, ...] = ()) -> str:
+    """Run an estimate on ``case`` and assert the rule; return ``"refused"``, ``"flagged"`` or ``"number"``.
+
+    ``parameters``: the method's parameter names, any of which a refusal may name.
+    """
     try:
         est = run()
     except (ValueError, TypeError) as exc:
         text = str(exc)
-        named = any(re.search(rf"(?<![A-Za-z_]){re.escape(n)}(?![A-Za-z_])", text) for n in names_in(case))
-        assert named, f"{case.label}: the refusal names none of {names_in(case)}: {text}"
+        names = names_in(case, parameters)
+        named = any(re.search(rf"(?<![A-Za-z_]){re.escape(n)}(?![A-Za-z_])", text) for n in names)
+        assert named, f"{case.label}: the refusal names none of {names}: {text}"
         return "refused"
     assert math.isfinite(est.value), f"{case.label}: non-finite estimate {est.value}"
     if doubtful(est.diagnostics):

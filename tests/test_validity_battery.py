@@ -157,7 +157,8 @@ def _battery(quantity: str, method: str, scenario: str) -> None:
         case = _case(data.draw, quantity, method, scenario)
         if case is None:
             return
-        check_outcome(_run(quantity, method, case), case, _tol_scale(quantity, method))
+        check_outcome(_run(quantity, method, case), case, _tol_scale(quantity, method),
+                      tuple(_REGISTRY[(quantity, method)].params))
 
     check()
 
