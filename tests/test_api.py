@@ -118,7 +118,7 @@ def test_estimate_is_frozen():
 # ------------------------------------------------------------------ registry
 def test_available_lists_methods_with_defaults():
     table = available()
-    assert list(table.columns) == ["method", "quantity", "estimates", "params", "summary"]
+    assert list(table.columns) == ["method", "quantity", "estimates", "params", "summary", "conditions"]
     rows = {(r.quantity, r.method): r for r in table.itertuples()}
     for quantity in ("entropy", "mi"):
         for method in CLASSICAL:

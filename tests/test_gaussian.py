@@ -221,8 +221,10 @@ def test_parameter_errors(rng):
 
 
 def test_bootstrap_singular_resample_is_reported():
-    # Six rows in 2-D, four of them equal (n=6 is the smallest std_err allows): a third of the
-    # resamples miss (1, 0) or (0, 1) and are singular.
-    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    # Six rows in 2-D, three of them equal (n=6 is the smallest std_err allows): many resamples
+    # hold at most two distinct rows, or only (1, 0), (0, 1), (0.3, 0.7), which are collinear, and
+    # are singular. (With 0.3, 0.7 instead of another (0, 0) no column holds two levels on a grid,
+    # which are categories and refused before any resample.)
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0], [0.3, 0.7]])
     with pytest.raises(ValueError, match=r"std_err: a bootstrap resample of x (has a singular|column \d is constant)"):
         gaussian_entropy(x, std_err=True, seed=0, n_boot=50)

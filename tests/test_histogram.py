@@ -18,7 +18,7 @@ from scipy import stats
 from sklearn.metrics import mutual_info_score
 
 import infobench
-from infobench.estimators.histogram import histogram_entropy, histogram_mutual_information
+from infobench.estimators.histogram import _entropy_parts, histogram_entropy, histogram_mutual_information
 
 H_NORMAL = 0.5 * math.log(2 * math.pi * math.e)
 
@@ -72,13 +72,17 @@ def test_multivariate_rule_uses_joint_sample_size(rng):
 def test_huge_bin_product_falls_back_to_row_counting(rng):
     # 2^16 bins in each of 4 columns: 2^64 cells overflow the int64 key.
     x = rng.normal(size=(500, 4))
-    est = histogram_entropy(x, bins=2**16, miller_madow=False)
+    # Every row is alone in its cell, which the estimator refuses (sparse-cells); the counting
+    # mechanism is checked on the kernel's own value computation.
+    with pytest.raises(ValueError, match=r"500 of 500 rows \(100%\) are alone in their cell of x"):
+        histogram_entropy(x, bins=2**16, miller_madow=False)
+    value = _entropy_parts(torch.from_numpy(x), [False] * 4, [2**16] * 4, False)[0]
     codes = np.column_stack(
         [np.minimum(((c - c.min()) / (c.max() - c.min()) * 2**16).astype(np.int64), 2**16 - 1) for c in x.T]
     )
     _, counts = np.unique(codes, axis=0, return_counts=True)
     log_vol = sum(np.log((c.max() - c.min()) / 2**16) for c in x.T)
-    assert est.value == pytest.approx(stats.entropy(counts) + log_vol, abs=1e-9)
+    assert value == pytest.approx(stats.entropy(counts) + log_vol, abs=1e-9)
 
 
 def test_fd_falls_back_to_sturges_when_iqr_is_zero(rng):
@@ -110,9 +114,17 @@ def test_discrete_inputs_booleans_categoricals_and_forced(rng):
     assert histogram_entropy(flags, miller_madow=False).value == pytest.approx(
         stats.entropy(np.bincount(flags)), abs=1e-12
     )
-    # Forced binning of integer data adds the bin volume instead.
-    binned = histogram_entropy(codes, discrete=False, bins=4, miller_madow=False)
-    assert binned.value == pytest.approx(expected + np.log(3 / 4), abs=1e-12)
+    # Forced binning of four categories: they have no differential entropy, refused ...
+    with pytest.raises(ValueError, match=r"x\[0\] holds 4 distinct values \(0, 1, 2, 3\) on a grid of step 1, "
+                                         r"fewer than 2 steps per robust sd .* pass discrete=True"):
+        histogram_entropy(codes, discrete=False, bins=4, miller_madow=False)
+    # ... while whole numbers spread over many steps are binned in whole steps with edges between
+    # values: 100 bins between the extremes ask for ~4-wide bins, made 4 steps wide from min - 0.5.
+    wide = rng.integers(0, 400, size=500)
+    binned = histogram_entropy(wide, discrete=False, bins=100, miller_madow=False)
+    counts = np.histogram(wide, np.arange(wide.min() - 0.5, wide.max() + 4, 4))[0]
+    assert binned.value == pytest.approx(stats.entropy(counts[counts > 0]) + np.log(4), abs=1e-12)
+    assert [d.code for d in binned.diagnostics] == ["quantised"] and binned.diagnostics[0].severity == "info"
 
 
 def test_discrete_multivariate_entropy_counts_rows(rng):
@@ -322,6 +334,8 @@ def test_bad_parameters(rng):
 
 
 def test_bootstrap_constant_resample_is_reported():
-    # n=4 (the smallest std_err allows), three equal values: most resamples are constant.
+    # n=4 (the smallest std_err allows), two equal values: 7 % of resamples are constant, so 200
+    # replicates meet one. (Three equal values and a fourth, 0, 0, 0, 1, are refused earlier: two
+    # levels on a grid are categories, which have no differential entropy.)
     with pytest.raises(ValueError, match=r"std_err: a bootstrap resample or subsample \(n=4\) has a constant column"):
-        histogram_entropy(np.array([0.0, 0.0, 0.0, 1.0]), std_err=True, se_method="bootstrap", seed=0, n_boot=20)
+        histogram_entropy(np.array([0.0, 0.0, 0.3, 1.0]), std_err=True, se_method="bootstrap", seed=0, n_boot=200)

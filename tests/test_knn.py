@@ -348,7 +348,12 @@ def test_jitter_breaks_duplicates():
     y = np.repeat(rng.normal(size=100), 2)
     assert math.isfinite(kl_entropy(x, seed=0).value)
     assert math.isfinite(ksg_mutual_information(x, y, seed=0).value)
-    assert math.isfinite(knn_kl_divergence(x, x[::-1] + 1, seed=0).value)
+    assert math.isfinite(knn_kl_divergence(x, x[::-1] + 1, k=3, seed=0).value)
+    # With k=1 every row of p has its copy as nearest neighbour: the term is log(noise), refused.
+    with pytest.raises(ValueError, match=r"200 of 200 points \(100.00%\) have only copies of themselves within "
+                                         r"their k-th nearest neighbour in p \(k=1\): those rows occur at least 2 "
+                                         r"times, off any grid"):
+        knn_kl_divergence(x, x[::-1] + 1, seed=0)
     # jitter never touches the caller's data
     x0 = x.copy()
     kl_entropy(x, seed=0)
@@ -421,7 +426,9 @@ def test_parameter_messages(xy):
         ksg_mutual_information(x, y, discrete="z")
     with pytest.raises(ValueError, match=r"discrete must name the discrete side: 'x' or 'y'.*got True"):
         ksg_mutual_information(x, y, discrete=True)
-    with pytest.raises(ValueError, match=r"jitter must be a finite number >= 0.0; got -1"):
+    with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got 1.0"):
+        kl_entropy(x, jitter=1.0)  # noise of a whole robust sd would change the data, not break ties
+    with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got -1"):
         kl_entropy(x, jitter=-1)
     with pytest.raises(TypeError, match=r"jitter must be True, False or a number >= 0; got 'big'"):
         kl_entropy(x, jitter="big")
@@ -470,15 +477,18 @@ def test_discrete_and_duplicate_messages(xy):
         knn_kl_divergence(x, ints)
     with pytest.raises(ValueError, match=r"x and y are both integer-valued.*method='histogram'"):
         ksg_mutual_information(ints, ints[::-1])
+    # 50 distinct whole numbers are a measurement (not categories) unless declared discrete.
     with pytest.raises(ValueError, match=r"every value of the discrete variable occurs only once"):
-        ksg_mutual_information(np.arange(50), y)
+        ksg_mutual_information(np.arange(50), y, discrete_x=True)
     dup = np.repeat(x[:25], 2)
     with pytest.raises(ValueError, match=r"distance to the k-th nearest neighbour in x is 0 for 50 of 50 points "
                                          r"\(first at row 0\).*with jitter=0 ties are not broken"):
         kl_entropy(dup, k=1, jitter=0)
     with pytest.raises(ValueError, match=r"joint distance to the k-th nearest neighbour is 0 .*jitter=0"):
         ksg_mutual_information(dup, np.repeat(y[:25], 2), k=1, jitter=0)
-    with pytest.raises(ValueError, match=r"from p to its k-th nearest neighbour in q .* is 0 .*jitter=0"):
+    # Rows shared by p and q are found before the search, with or without jitter.
+    with pytest.raises(ValueError, match=r"50 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
+                                         r"independent samples"):
         knn_kl_divergence(x, x[::-1], jitter=0)
     with pytest.raises(ValueError, match=r"distance in y to the k-th neighbour with the same discrete value is 0"):
         ksg_mutual_information(np.repeat(ints[:25], 2), np.repeat(y[:25], 2), k=1, jitter=0)

@@ -361,7 +361,7 @@ class _Pairwise:
 
     The key is the squared distance for the euclidean metric (the matrix
     product expansion ``|a|^2 + |b|^2 - 2 a.b`` in one augmented product, on
-    data centred near the reference mean to limit cancellation) and the
+    data centred near the reference median to limit cancellation) and the
     distance itself for the max-norm (``cdist``, exact). With several blocks
     the key is the maximum over blocks.
 
@@ -385,10 +385,12 @@ class _Pairwise:
             qb, rb = q[:, start : start + b], r[:, start : start + b]
             start += b
             if metric == "euclidean" and b > 1:
-                # The centre is the mean rounded to a power-of-two step no
+                # The centre is a median rounded to a power-of-two step no
                 # larger than the column's spread, so integer-valued data
-                # stays exact (and exact ties stay ties). ``centred``: the
-                # caller has centred the data already.
+                # stays exact (and exact ties stay ties); a median, because
+                # one extreme row would pull a mean away from every other
+                # row and the expansion would cancel their distances away.
+                # ``centred``: the caller has centred the data already.
                 if not centred:
                     centre = _round_centre(rb)
                     qb, rb = qb - centre, rb - centre
@@ -433,22 +435,34 @@ class _Pairwise:
     def distance(self, key: torch.Tensor) -> torch.Tensor:
         return key.clamp_min(0).sqrt() if self.metric == "euclidean" else key
 
-    def key_slack(self, s: int, e: int, dtype: torch.dtype) -> torch.Tensor | float:
-        """Bound on the rounding error of a single-block euclidean key (rows s:e)."""
+    def key_slack(self, s: int, e: int, dtype: torch.dtype, key: torch.Tensor | None = None) -> torch.Tensor | float:
+        """Bound on the rounding error of a single-block euclidean key (rows s:e) near the threshold ``key``.
+
+        The expansion's error for a pair ``(a, b)`` is at most
+        ``c (|a|^2 + |b|^2)``. A reference point with ``|b|^2 > 8 (|a|^2 + key)``
+        lies more than twice the radius beyond it, whatever the rounding, so
+        only nearer points need the bound: ``|b|^2`` is capped there, and one
+        extreme row does not widen the slack of every other row.
+        """
         norms = self.sq_norms[0]
         if norms is None:
             return 0.0
         qn, rmax = norms
         d = self.parts[0][1].shape[1] - 2
-        return _nudge_factor(d, dtype) * (qn[s:e] + rmax)
+        q = qn[s:e]
+        far = rmax if key is None else torch.minimum(rmax, 8.0 * (q + key))
+        return _nudge_factor(d, dtype) * (q + far)
 
 
 def _round_centre(r: torch.Tensor) -> torch.Tensor:
-    mean = r.mean(dim=0, keepdim=True)
-    spread = r.std(dim=0, keepdim=True) if r.shape[0] > 1 else mean.abs()
+    """A robust centre of the columns of ``r``: the median of at most 1,024 evenly spaced rows,
+    rounded to a power-of-two step no larger than their median absolute deviation."""
+    sub = r[:: max(1, r.shape[0] // 1024)]
+    centre = sub.median(dim=0, keepdim=True).values
+    spread = (sub - centre).abs().median(dim=0, keepdim=True).values
     tiny = torch.finfo(r.dtype).tiny
     step = torch.exp2(torch.floor(torch.log2(spread.clamp_min(tiny))))
-    return torch.round(mean / step) * step
+    return torch.round(centre / step) * step
 
 
 class _Scratch:
@@ -613,7 +627,7 @@ def _brute_count(x, radius, metric, strict, budget):
     def body(s, e, tiles, scratch):
         D = pw.tile(s, e, *tiles)
         tiling.mask_self([D], s, e)
-        slack = pw.key_slack(s, e, x.dtype)
+        slack = pw.key_slack(s, e, x.dtype, key[s:e])
         thr = (key[s:e] - slack) if strict else (key[s:e] + slack)
         counts[s:e] = scratch.count_below(D, thr, strict)
 

@@ -44,7 +44,7 @@ import torch
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
-from infobench._validation import check_choice
+from infobench._validation import IQR_TO_SD, check_choice
 
 __all__ = [
     "TRANSFORMS",
@@ -59,8 +59,6 @@ __all__ = [
 ]
 
 TRANSFORMS = ("scale", "copula", "none")
-#: IQR of the standard normal, 2 Phi^{-1}(3/4): IQR / 1.349 estimates the sd of Gaussian data.
-IQR_TO_SD = 2.0 * float(ndtri(0.75))
 
 
 def check_transform(transform: Any, *, quantity: str) -> str:

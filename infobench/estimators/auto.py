@@ -27,10 +27,16 @@ diagnostics computed on at most :data:`DIAGNOSTIC_ROWS` rows:
   3–5 dimensions per side) the copula was the worse choice (RMSE 0.024 vs
   0.010 on ``mixture-random-x3-y3-k4-s5``, 5 seeds).
 
-Rules for mutual information, in order (the first that applies wins):
+A side is discrete when every column is: boolean, categorical, integer
+codes whose values repeat (not whole-number measurements; see
+:class:`infobench._validation.Samples`), or floats of a few levels (fewer
+than 2 grid steps per robust sd, :func:`~infobench.estimators._conditions.looks_categorical`:
+a coin stored as 0.0 / 1.0), the last with an info diagnostic ``routed``
+that says so. Rules for mutual information, in order (the first that
+applies wins):
 
-1. both sides integer-valued: ``histogram`` (discrete plug-in);
-2. one side integer-valued: ``ksg`` (Ross's mixed estimator);
+1. both sides discrete: ``histogram`` (discrete plug-in);
+2. one side discrete: ``ksg`` (Ross's mixed estimator);
 3. ``dx + dy >`` :data:`GCMI_MIN_DIMS`, the copula looks Gaussian and
    ``gcmi`` is registered: ``gcmi`` (the copula estimator is exact in
    expectation there, KSG is biased). In fewer dimensions KSG is nearly
@@ -52,9 +58,10 @@ larger side's euclidean norms do not decide every joint neighbour; see
 ``mixture-random-x2-y10-k4-s8`` (truth 0.821, n = 5,000, 3 seeds) this reads
 0.760 against 0.683 unbalanced and 0.726 for NPEET's max-norm KSG.
 
-For entropy: integer-valued data -> ``histogram``; a Gaussian-looking
+For entropy: discrete columns -> ``histogram`` (all discrete: the discrete
+plug-in; some: those counted, the others binned); a Gaussian-looking
 sample -> ``gaussian`` with its bias correction; otherwise ``knn``
-(Kozachenko–Leonenko, k=3).
+(Kozachenko–Leonenko, k=3, which dithers values on a fine grid).
 
 The chosen method runs through the registry (:func:`run_method`), never a
 copy of it; methods that other modules register later (``gcmi``, the
@@ -72,7 +79,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from infobench._validation import check_bool, check_pair, check_samples
+from infobench._validation import Samples, check_bool, check_pair, check_samples
+from infobench.diagnostics import Diagnostic, merge
+from infobench.estimators._conditions import looks_categorical, requires
 from infobench.estimators._transforms import normal_scores
 from infobench.estimators.base import Estimate, get_method, methods_for, register, run_method
 
@@ -223,17 +232,46 @@ def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict | 
     return "ksg", balance, "continuous, not Gaussian: KSG (k=3)" + balance_note
 
 
+def _categorical(s: Samples) -> list[bool]:
+    """Per column: discrete by type (:attr:`Samples.column_discrete`) or categories stored as numbers."""
+    prof = None
+    out = []
+    for j, flag in enumerate(s.column_discrete):
+        if not flag:
+            prof = s.profile() if prof is None else prof
+            flag = looks_categorical(prof[j])
+        out.append(flag)
+    return out
+
+
+def _stored_as_numbers(s: Samples, cats: list[bool]) -> list[str]:
+    """Labels of the columns read as categories although their type is continuous."""
+    return [s.label(j) for j, c in enumerate(cats) if c and not s.column_discrete[j]]
+
+
+def _routed(labels: list[str], method: str, why: str) -> tuple[Diagnostic, ...]:
+    """The ``routed`` info diagnostic for columns auto read as categories."""
+    if not labels:
+        return ()
+    return (Diagnostic("routed", (
+        f"{', '.join(labels)} {'holds' if len(labels) == 1 else 'hold'} a few levels stored as numbers (fewer "
+        f"than 2 grid steps per robust sd): read as categories and estimated with {why}; pass "
+        f"discrete=False (discrete_x / discrete_y) to override"), subject=", ".join(labels), severity="info"),)
+
+
 def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag: dict | None,
-                common: dict[str, Any], params: dict[str, Any]) -> Estimate:
+                common: dict[str, Any], params: dict[str, Any], notes: tuple[Diagnostic, ...] = ()) -> Estimate:
     """Run the chosen method through the registry; return its estimate as auto's, with the choice in extras."""
     method, chosen, reason = choice
     est = run_method(quantity, method, data, _forward(quantity, method, common, chosen))
     extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
               "chosen_extras": dict(est.extras)}
-    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras, diagnostics=est.diagnostics)
+    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras,
+                    diagnostics=merge(notes, est.diagnostics))
 
 
 @register("mi", "auto")
+@requires("routed")
 def auto_mutual_information(
     x: Any,
     y: Any,
@@ -250,11 +288,13 @@ def auto_mutual_information(
     Parameters
     ----------
     x, y : array-like, torch.Tensor or pandas objects, shapes (n, dx), (n, dy)
-        Paired samples; integer columns are discrete.
+        Paired samples; integer columns whose values repeat (categories, not
+        whole-number measurements) are discrete, and so are float columns of
+        a few levels (fewer than 2 grid steps per robust sd: a coin stored as
+        0.0 / 1.0), with an info diagnostic ``routed``.
     discrete_x, discrete_y : bool or None
         Whether each side is discrete (the names of the histogram and KSG
-        methods). None (default): an integer, boolean or categorical side is
-        discrete; True/False declares it.
+        methods). None (default): inferred as above; True/False declares it.
     std_err : bool
         Also return the chosen method's standard error (its definition and cost).
     seed, device, dtype
@@ -268,17 +308,26 @@ def auto_mutual_information(
     """
     std_err = check_bool("std_err", std_err)
     sx, sy = check_pair(x, y, device="cpu", dtype="float64")
-    disc_x = sx.discrete if discrete_x is None else check_bool("discrete_x", discrete_x)
-    disc_y = sy.discrete if discrete_y is None else check_bool("discrete_y", discrete_y)
+    cats_x = _categorical(sx) if discrete_x is None else None
+    cats_y = _categorical(sy) if discrete_y is None else None
+    disc_x = all(cats_x) if discrete_x is None else check_bool("discrete_x", discrete_x)
+    disc_y = all(cats_y) if discrete_y is None else check_bool("discrete_y", discrete_y)
     diag = None
     if not (disc_x or disc_y):
         diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
-    return _run_choice("mi", (x, y), _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag), diag, common,
-                       dict(discrete_x=discrete_x, discrete_y=discrete_y, **common))
+    choice = _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag)
+    labels = (_stored_as_numbers(sx, cats_x) if disc_x and cats_x else []) + \
+             (_stored_as_numbers(sy, cats_y) if disc_y and cats_y else [])
+    notes = _routed(labels, choice[0], choice[2])
+    if notes:
+        choice = (choice[0], choice[1], f"{choice[2]} ({', '.join(labels)} read as categories)")
+    return _run_choice("mi", (x, y), choice, diag, common, dict(discrete_x=discrete_x, discrete_y=discrete_y, **common),
+                       notes)
 
 
 @register("entropy", "auto")
+@requires("routed")
 def auto_entropy(
     x: Any,
     *,
@@ -292,7 +341,10 @@ def auto_entropy(
     Parameters
     ----------
     x : array-like, torch.Tensor or pandas object, shape (n, d)
-        Samples; integer columns make the sample discrete (histogram plug-in).
+        Samples; categories (integer codes whose values repeat, booleans,
+        pandas categoricals, and float columns of a few levels, with an info
+        diagnostic ``routed``) are counted by the histogram plug-in, with the
+        other columns binned.
     std_err, seed, device, dtype
         As in :func:`auto_mutual_information`.
 
@@ -304,11 +356,22 @@ def auto_entropy(
     """
     std_err = check_bool("std_err", std_err)
     sx = check_samples(x, "x", device="cpu", dtype="float64")
+    cats = _categorical(sx)
     diag = None
-    if sx.discrete:
-        method, chosen, reason = "histogram", {}, "discrete sample: plug-in histogram"
-        if _accepts("entropy", "histogram", "discrete"):
-            chosen = {"discrete": True}
+    notes: tuple[Diagnostic, ...] = ()
+    if any(cats):
+        method, chosen = "histogram", {}
+        if all(cats):
+            reason = "discrete sample: plug-in histogram"
+            if _accepts("entropy", "histogram", "discrete"):
+                chosen = {"discrete": True}
+        else:
+            reason = "discrete and continuous columns: histogram (categories counted, the other columns binned)"
+            chosen = {"discrete": cats}
+        labels = _stored_as_numbers(sx, cats)
+        notes = _routed(labels, method, reason)
+        if labels:
+            reason += f" ({', '.join(labels)} read as categories)"
     else:
         diag = diagnostics(sx.data.numpy())
         if _gaussian_like(diag) and sx.n > sx.d + 1:
@@ -318,4 +381,4 @@ def auto_entropy(
         else:
             method, chosen, reason = "knn", {}, "continuous, not Gaussian: Kozachenko-Leonenko kNN (k=3)"
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
-    return _run_choice("entropy", (x,), (method, chosen, reason), diag, common, common)
+    return _run_choice("entropy", (x,), (method, chosen, reason), diag, common, common, notes)

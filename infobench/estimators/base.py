@@ -146,6 +146,7 @@ class MethodInfo:
     function: Callable[..., Estimate]
     params: Mapping[str, Any]
     summary: str
+    conditions: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
@@ -193,7 +194,11 @@ def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[_K
                 params[p.name] = p.default
         doc = inspect.getdoc(func) or ""
         summary = doc.strip().splitlines()[0] if doc.strip() else name
-        _REGISTRY[key] = MethodInfo(name=name, quantity=quantity, function=func, params=params, summary=summary)
+        # The validity conditions the kernel declared next to its definition
+        # (infobench.estimators._conditions.requires).
+        conditions = tuple(getattr(func, "conditions", ()))
+        _REGISTRY[key] = MethodInfo(name=name, quantity=quantity, function=func, params=params, summary=summary,
+                                    conditions=conditions)
         return func
 
     return deco
@@ -227,7 +232,9 @@ def available(quantity: str | None = None):
     """List the registered methods as a ``pandas.DataFrame``.
 
     Columns: ``method``, ``quantity``, ``estimates`` (in words), ``params``
-    (a dict of parameter names to defaults) and ``summary``.
+    (a dict of parameter names to defaults), ``summary`` and ``conditions``
+    (the codes of the validity conditions the method checks; see
+    :data:`infobench.estimators._conditions.CONDITIONS`).
     """
     import pandas as pd
 
@@ -241,11 +248,12 @@ def available(quantity: str | None = None):
             "estimates": info.description,
             "params": dict(info.params),
             "summary": info.summary,
+            "conditions": list(info.conditions),
         }
         for (q, _), info in sorted(_REGISTRY.items())
         if quantity is None or q == quantity
     ]
-    return pd.DataFrame(rows, columns=["method", "quantity", "estimates", "params", "summary"])
+    return pd.DataFrame(rows, columns=["method", "quantity", "estimates", "params", "summary", "conditions"])
 
 
 def run_method(quantity: str, method: str, data: tuple, params: Mapping[str, Any]) -> Estimate:

@@ -38,6 +38,7 @@ from infobench._validation import (
     check_samples,
     reject_discrete,
 )
+from infobench.estimators._conditions import Findings, extreme_values, grid_columns, requires
 from infobench.estimators._uncertainty import bootstrap_std_err, check_std_err_rows
 from infobench.estimators.base import Estimate, register
 
@@ -156,6 +157,7 @@ def _gaussian_entropy_value(data: torch.Tensor, name: str, bias_correction: bool
 
 
 @register("entropy", "gaussian")
+@requires("categories", "precision", "extreme-values", "collinear")
 def gaussian_entropy(
     x: Any,
     *,
@@ -224,6 +226,9 @@ def gaussian_entropy(
     s = check_samples(x, "x", device=device, dtype=dtype)
     reject_discrete(s, "Gaussian")
     check_rows_exceed_dims(s, what="a non-singular covariance")
+    findings = Findings()
+    grid_columns(s, findings, quantity="entropy", method="Gaussian", notes=False)
+    extreme_values(s, findings, method="Gaussian", what="the covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
@@ -239,7 +244,8 @@ def gaussian_entropy(
             n_boot=n_boot,
             seed=rng,
         )
-    return Estimate(value=value, std_err=se, n=s.n, extras={"logdet_cov": logdet, "d": s.d})
+    return Estimate(value=value, std_err=se, n=s.n, extras={"logdet_cov": logdet, "d": s.d},
+                    diagnostics=tuple(findings))
 
 
 def canonical_correlation_analysis(
@@ -291,6 +297,7 @@ def mi_correction(n: int, dx: int, dy: int) -> float:
 
 
 @register("mi", "gaussian")
+@requires("precision", "extreme-values", "collinear")
 def gaussian_mutual_information(
     x: Any,
     y: Any,
@@ -384,6 +391,11 @@ def gaussian_mi_estimate(
     reject_discrete(sy, method)
     check_rows_exceed_dims(sx, what="a non-singular covariance")
     check_rows_exceed_dims(sy, what="a non-singular covariance")
+    findings = Findings()
+    for side in (sx, sy):
+        grid_columns(side, findings, quantity="mi", method=method, notes=False)
+        if prepare is _identity:  # ranks (gcmi) are immune to extreme values
+            extreme_values(side, findings, method=method, what="the covariance")
     bias_correction = check_bool("bias_correction", bias_correction)
     std_err = check_bool("std_err", std_err)
     n_boot = check_int("n_boot", n_boot, low=2)
@@ -407,4 +419,5 @@ def gaussian_mi_estimate(
         n=sx.n,
         extras={"canonical_correlations": [float(r) for r in rho.cpu()], "bias_correction": correction,
                 "dx": sx.d, "dy": sy.d},
+        diagnostics=tuple(findings),
     )

@@ -19,6 +19,7 @@ import torch
 
 from infobench._validation import Samples
 from infobench.estimators._transforms import transform_columns
+from infobench.estimators._conditions import requires
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import gaussian_mi_estimate
 
@@ -31,6 +32,7 @@ def _copula(data: torch.Tensor, s: Samples) -> torch.Tensor:
 
 
 @register("mi", "gcmi")
+@requires("precision")
 def gcmi_mutual_information(
     x: Any,
     y: Any,

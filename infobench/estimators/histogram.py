@@ -58,6 +58,7 @@ from infobench._validation import (
     check_pair,
     check_samples,
 )
+from infobench.estimators._conditions import Findings, grid_columns, requires
 from infobench.estimators._transforms import check_transform, iqr, transform_columns
 from infobench.estimators._uncertainty import bootstrap_std_err, check_std_err_rows, mean_std_err, subsample_std_err
 from infobench.estimators.base import Estimate, register
@@ -65,6 +66,16 @@ from infobench.estimators.base import Estimate, register
 __all__ = ["histogram_entropy", "histogram_mutual_information", "BIN_RULES"]
 
 BIN_RULES = ("fd", "sturges", "sqrt")
+#: Rows alone in their cell: from this fraction a doubt, ...
+SPARSE_WARN = 0.5
+#: ... from this one refused (the plug-in then reads log n plus the log cell volume).
+SPARSE_MAX = 0.9
+#: A binned column spanning more robust sds than this cannot be cut into bins fine enough for its bulk.
+MAX_RANGE_SCALES = 1e15
+#: A bin wider than this many robust sds of its column is a doubt, ...
+COARSE_BIN_WARN = 2.0
+#: ... wider than this one refused.
+COARSE_BIN_MAX = 10.0
 SE_METHODS = ("subsample", "delta", "bootstrap")
 _BINS_TEXT = f"a positive integer, one of {list(BIN_RULES)}, or a sequence of those with one entry per column"
 
@@ -105,7 +116,38 @@ def _rule_width(rule: str, col: torch.Tensor, span: float, n_eff: float) -> floa
     return span / math.sqrt(n_eff)
 
 
-def _bin_codes(col: torch.Tensor, spec: int | str, n_eff: float) -> tuple[torch.Tensor, int, float]:
+@dataclass(frozen=True)
+class _OnGrid:
+    """A bin spec for a column whose values lie on a grid of ``step``: bins of whole steps, edges between values."""
+
+    spec: int | str
+    step: float
+
+
+def _grid_codes(col: torch.Tensor, spec: _OnGrid, n_eff: float) -> tuple[torch.Tensor, int, float]:
+    """Bins of a whole number of grid steps, with edges halfway between grid values.
+
+    The width the rule (or ``spec`` bins between the extremes) asks for is
+    rounded to a whole number ``r >= 1`` of steps ``h``, and the first edge
+    is ``min - h/2``: every value then lies ``h/2`` or more inside its bin,
+    each bin holds ``r`` grid values, and the estimate is that of the values
+    spread uniformly over their grid cells (no bin narrower than the data's
+    resolution, none holding a varying number of grid values).
+    """
+    h = spec.step
+    lo, hi = float(col.min()), float(col.max())
+    span = hi - lo
+    if span <= 0:
+        return torch.zeros_like(col, dtype=torch.int64), 1, math.log(h)
+    width = _rule_width(spec.spec, col, span, n_eff) if isinstance(spec.spec, str) else span / spec.spec
+    w = h * max(1, round(width / h))
+    start = lo - h / 2.0
+    k = max(1, int(math.ceil((span + h) / w - 1e-9)))
+    idx = torch.floor((col - start) / w).to(torch.int64).clamp_(0, k - 1)
+    return idx, k, math.log(w)
+
+
+def _bin_codes(col: torch.Tensor, spec: int | str | _OnGrid, n_eff: float) -> tuple[torch.Tensor, int, float]:
     """Equal-width bin index of each value, the bin count and the log bin width.
 
     Bin ``i`` is ``[e_i, e_{i+1})`` (the last one closed) with
@@ -114,6 +156,8 @@ def _bin_codes(col: torch.Tensor, spec: int | str, n_eff: float) -> tuple[torch.
     ``floor((x - lo) k / span)`` can be one off by rounding; it is corrected
     against the edges as :func:`numpy.histogram` does.
     """
+    if isinstance(spec, _OnGrid):
+        return _grid_codes(col, spec, n_eff)
     lo, hi = float(col.min()), float(col.max())
     span = hi - lo
     if span <= 0:
@@ -201,6 +245,7 @@ class _Plugin:
     entropy: float  # -sum p log p + log bin volume, nats
     occupied: int  # m, non-empty cells
     terms: torch.Tensor  # -log(count of row i's cell / n), float64, shape (n,)
+    alone: int = 0  # rows alone in their cell
 
 
 def _plugin(cells: _Cells, columns: Sequence[int], n: int) -> _Plugin:
@@ -209,7 +254,7 @@ def _plugin(cells: _Cells, columns: Sequence[int], n: int) -> _Plugin:
     ent = math.log(n) - float((c * torch.log(c)).sum()) / n
     ent += sum(cells.log_widths[j] for j in columns)
     terms = math.log(n) - torch.log(c)[inv]
-    return _Plugin(ent, int(counts.numel()), terms)
+    return _Plugin(ent, int(counts.numel()), terms, int((counts == 1).sum()))
 
 
 def _mm(p: _Plugin, n: int) -> float:
@@ -219,9 +264,129 @@ def _mm(p: _Plugin, n: int) -> float:
 
 # ------------------------------------------------------------------ checks
 def _discrete_flags(s: Samples, discrete: Any, name: str) -> list[bool]:
+    """Per-column flags: None infers them (:attr:`Samples.column_discrete`), a bool sets all, a sequence each."""
     if discrete is None:
-        return [s.discrete] * s.d
+        return list(s.column_discrete)
+    if isinstance(discrete, (list, tuple, np.ndarray)):
+        items = list(discrete)
+        if len(items) != s.d:
+            raise ValueError(f"{name} must be True, False, None or one bool per column of {s.name} ({s.d}); got "
+                             f"{len(items)} entries: {discrete!r}")
+        return [check_bool(f"{name}[{i}]", v) for i, v in enumerate(items)]
     return [check_bool(name, discrete)] * s.d
+
+
+#: A rule's bins at least this many grid steps wide are left as they are: one step more or less per bin
+#: changes its count by under a quarter of its share, while rounding the width to whole steps would
+#: move it by up to half a step.
+ALIGN_MAX_STEPS = 4.0
+
+
+def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, quantity: str,
+             offset: int = 0) -> list:
+    """``specs`` with the binned columns of ``s`` on a coarse grid turned into :class:`_OnGrid` specs.
+
+    Refuses categories stored as numbers for an entropy (they have no
+    differential entropy) and values rounded by their numeric type
+    (:func:`~infobench.estimators._conditions.grid_columns`). Bins narrower
+    than :data:`ALIGN_MAX_STEPS` grid steps are made whole steps with edges
+    between grid values (an info diagnostic ``quantised``); otherwise a bin
+    holding one grid value more or less than its neighbour would alias.
+    """
+    binned = [j for j in range(s.d) if not flags[offset + j]]
+    if not binned:
+        return specs
+    prof = s.profile()
+    out = list(specs)
+    n_binned = sum(not f for f in flags)
+    n_eff = float(s.n) if n_binned <= 1 else s.n ** (3.0 / (n_binned + 2.0))
+    for j in grid_columns(s, findings, quantity=quantity, method="histogram", columns=binned, notes=False):
+        p = prof[j]
+        if not (p.step > 0 and p.step >= p.resolution):
+            continue
+        spec = specs[offset + j]
+        col = s.data[:, j]
+        span = p.hi - p.lo
+        width = _rule_width(spec, col, span, n_eff) if isinstance(spec, str) else span / spec
+        if width / p.step >= ALIGN_MAX_STEPS:
+            continue
+        out[offset + j] = _OnGrid(spec, p.step)
+        findings.info("quantised", (
+            f"{p.label} repeats values on a grid of step {p.step:g} ({p.tied_rows / p.n:.0%} of rows tied) and "
+            f"the bins would hold {width / p.step:.2g} grid values each: they were made whole grid steps "
+            f"({max(1, round(width / p.step))}) with edges halfway between grid values, so that no bin is "
+            f"narrower than the data's resolution or holds a varying number of grid values"), subject=p.label)
+    return out
+
+
+def _check_range(s: Samples, flags: list[bool], offset: int = 0) -> None:
+    """``extreme-values``: equal-width bins cannot resolve the bulk of a column that spans 1e15 robust sds."""
+    for j, p in enumerate(s.profile()):
+        if flags[offset + j] or not p.scale > 0:
+            continue
+        ratio = (p.hi - p.lo) / p.scale
+        if ratio > MAX_RANGE_SCALES:
+            far = p.hi if abs(p.hi - p.median) >= abs(p.lo - p.median) else p.lo
+            off = 0.0 if s.offset is None else float(s.offset[j])
+            raise ValueError(
+                f"{p.label} spans {ratio:.3g} robust sds (IQR / 1.349 = {p.scale:.3g}; its farthest value is "
+                f"{far + off:.3g}): equal-width bins fine enough for its bulk would number beyond what floats "
+                f"can index; remove fill values or extreme rows, or use method='knn' (entropy) / 'ksg' (MI)")
+
+
+def _check_cells(p: _Plugin, n: int, what: str, findings: Findings) -> None:
+    """``sparse-cells``: the plug-in needs cells holding several rows; rows alone in theirs are refused or doubted."""
+    frac = p.alone / n
+    if frac < SPARSE_WARN:
+        return
+    message = (f"{p.alone} of {n} rows ({frac:.0%}) are alone in their cell of {what} ({p.occupied} occupied "
+               f"cells): the plug-in entropy of such cells is about log n plus the log cell volume whatever the "
+               f"data, and the Miller-Madow correction assumes counts well above 1; use fewer bins (a rule such "
+               f"as bins='fd'), fewer columns, or more samples")
+    if frac >= SPARSE_MAX:
+        raise ValueError(message)
+    findings.warn("sparse-cells", message)
+
+
+def _check_copy(px: _Plugin, py: _Plugin, pxy: _Plugin, flags: list[bool], dx: int) -> None:
+    """``saturated``: binned sides whose joint cells are one side's cells are a copy; the MI would be H(binned side).
+
+    With continuous values on both sides, each occupied x cell meeting a
+    single y cell (or the reverse) means one side determines the other at
+    the bins' resolution: the plug-in then reads that side's binned entropy,
+    which grows without bound with the number of bins (the MI of ``y == x``
+    is +inf). Discrete sides are exempt: ``y = f(x)`` for labels has the
+    finite MI ``H(Y)``, which is what the plug-in reads.
+    """
+    if all(flags[:dx]) or all(flags[dx:]) or pxy.occupied < 2:
+        return
+    if pxy.occupied in (px.occupied, py.occupied):
+        side = "y" if pxy.occupied == px.occupied else "x"
+        raise ValueError(
+            f"every occupied cell of the joint sample (x, y) is a cell of {'x' if side == 'y' else 'y'} alone "
+            f"({pxy.occupied} cells): {side} is, at the bins' resolution, a copy or a function of the other side, "
+            f"so the plug-in would read that side's binned entropy, which grows with the number of bins, while "
+            f"the MI of continuous variables so related is +inf; check that y is not computed from x")
+
+
+def _check_widths(s: Samples, cells: _Cells, flags: list[bool], findings: Findings, offset: int = 0) -> None:
+    """``coarse-bins``: a bin wider than the column's robust spread cannot resolve its density."""
+    prof = s.profile()
+    for j in range(s.d):
+        if flags[offset + j] or not prof[j].scale > 0:
+            continue
+        width = math.exp(cells.log_widths[offset + j])
+        ratio = width / prof[j].scale
+        if ratio <= COARSE_BIN_WARN:
+            continue
+        message = (f"{prof[j].label} is cut into bins {width:.3g} wide, {ratio:.3g} times its robust sd "
+                   f"(IQR / 1.349 = {prof[j].scale:.3g}; {cells.sizes[offset + j]} bins between {prof[j].lo:.3g} "
+                   f"and {prof[j].hi:.3g}): bins that wide cannot resolve its density (a range-based rule "
+                   f"stretched by extreme values, or too few bins); use bins='fd' (widths from the IQR) or more "
+                   f"bins, and remove fill values or outliers")
+        if ratio > COARSE_BIN_MAX:
+            raise ValueError(message)
+        findings.warn("coarse-bins", message, subject=prof[j].label)
 
 
 def _check_se(std_err: Any, se_method: Any, n_boot: Any, seed: Any) -> tuple[bool, str, int, Any]:
@@ -253,6 +418,7 @@ def _mi_parts(data: torch.Tensor, dx: int, flags: list[bool], specs: list[int | 
 
 # ------------------------------------------------------------------ kernels
 @register("entropy", "histogram")
+@requires("categories", "precision", "quantised", "extreme-values", "sparse-cells", "coarse-bins")
 def histogram_entropy(
     x: Any,
     *,
@@ -353,8 +519,13 @@ def histogram_entropy(
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)
     if std_err:
         check_std_err_rows(s.n, 2)
+    findings = Findings()
+    specs = _on_grid(s, flags, specs, findings, "entropy")
+    _check_range(s, flags)
 
     value, p, cells = _entropy_parts(s.data, flags, specs, mm)
+    _check_cells(p, s.n, "x", findings)
+    _check_widths(s, cells, flags, findings)
     se = None
     if std_err and se_method == "subsample":
         se = subsample_std_err(lambda a: _entropy_parts(a, flags, specs, mm)[0], [s.data], seed=rng)
@@ -376,10 +547,12 @@ def histogram_entropy(
             "occupied_cells": p.occupied,
             "miller_madow_term": _mm(p, s.n) if mm else 0.0,
         },
+        diagnostics=tuple(findings),
     )
 
 
 @register("mi", "histogram")
+@requires("precision", "quantised", "extreme-values", "sparse-cells", "coarse-bins", "saturated")
 def histogram_mutual_information(
     x: Any,
     y: Any,
@@ -463,7 +636,18 @@ def histogram_mutual_information(
     tx = transform_columns(sx.data, binned, name="x", columns=sx.columns, continuous=cont[: sx.d])
     ty = transform_columns(sy.data, binned, name="y", columns=sy.columns, continuous=cont[sx.d:])
     joint = torch.cat([tx.data, ty.data], dim=1)
+    findings = Findings()
+    if binned == "none":  # normal scores of ranks are not on the data's grid
+        specs = _on_grid(sx, flags, specs, findings, "mi")
+        specs = _on_grid(sy, flags, specs, findings, "mi", offset=sx.d)
+        _check_range(sx, flags)
+        _check_range(sy, flags, offset=sx.d)
     value, (px, py, pxy), cells = _mi_parts(joint, sx.d, flags, specs, mm)
+    _check_cells(pxy, sx.n, "the joint sample (x, y)", findings)
+    _check_copy(px, py, pxy, flags, sx.d)
+    if binned == "none":
+        _check_widths(sx, cells, flags, findings)
+        _check_widths(sy, cells, flags, findings, offset=sx.d)
     se = None
     if std_err and se_method == "subsample":
         se = subsample_std_err(lambda a: _mi_parts(a, sx.d, flags, specs, mm)[0], [joint], seed=rng)
@@ -486,4 +670,5 @@ def histogram_mutual_information(
             "transform": transform,
             "miller_madow_term": (_mm(px, n) + _mm(py, n) - _mm(pxy, n)) if mm else 0.0,
         },
+        diagnostics=tuple(findings),
     )

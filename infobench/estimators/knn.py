@@ -14,19 +14,36 @@ All values are in nats and never clipped. The neighbour searches are exact
 Ties and duplicates
 -------------------
 kNN estimators assume continuous data: a repeated value gives a zero
-neighbour distance (``log 0 = -inf``) or an ambiguous neighbour order. By
-default every continuous column gets seeded Gaussian noise with standard
-deviation ``jitter * std(column)`` (``jitter=1e-10``, as scikit-learn does
-after scaling to unit variance), and at least four units in the last place of
-the column's largest magnitude so the noise is never lost to rounding.
-``seed`` makes it reproducible; with ``seed=None`` the noise differs between
-calls by ~1e-10 of a column's spread, which moves an estimate only where ties
-exist. ``jitter=0`` (or ``False``) turns it off; a zero neighbour distance
-then raises ``ValueError`` naming ``jitter``. Jitter only breaks ties: data
-that are mostly duplicates are discrete, and should be declared so
-(``discrete_x=`` / ``discrete_y=``) or estimated with the histogram method.
-The noise is added after the ``transform`` and scaled per sample: a KL
-divergence's ``p`` gets noise from ``p``'s spread and ``q`` from ``q``'s.
+neighbour distance (``log 0 = -inf``) or an ambiguous neighbour order. Two
+kinds of seeded noise (``seed``) deal with it, neither sized by a statistic
+that one row can steer:
+
+* values that repeat on a grid (rounded values, whole numbers, a float16 or
+  bfloat16 input, values far from zero against their spread) are *dithered*:
+  each is spread uniformly over its grid cell, the grid step or the spacing
+  of the input type's numbers at that value
+  (:func:`~infobench.estimators._conditions.plan_dither`). Entropy then
+  estimates the continuous quantity the values round (exactly: the discrete
+  entropy of the cells plus ``log step``); MI and KL are unchanged by it.
+  Columns of a few levels (fewer than 2 grid steps per robust sd: a coin
+  as 0.0 / 1.0) are categories, which an entropy refuses;
+* every continuous column then gets Gaussian noise of standard deviation
+  ``jitter`` times its *robust* scale (IQR / 1.349; ``jitter=1e-10``, as
+  scikit-learn does after scaling to unit variance, at most
+  :data:`MAX_JITTER`), and at least four units in the last place of each
+  value, so the noise is never lost to rounding. It breaks the ties that
+  remain: copies of whole rows.
+
+With ``seed=None`` the noise differs between calls, which moves an estimate
+only where ties exist. ``jitter=0`` (or ``False``) turns the second kind
+off; a zero neighbour distance then raises ``ValueError`` naming ``jitter``.
+Points whose k-th neighbour is only copies of themselves measure the noise,
+not the data: a few are a diagnostic (``duplicates``), more than
+:data:`DUPLICATE_MAX` of the points are refused. Rows shared by the two
+samples of a divergence are refused (``shared-rows``), and KSG refuses data
+whose estimate grows like ``log n`` (``saturated``: a side copied from the
+other). The noise is added after the ``transform`` and scaled per sample: a
+KL divergence's ``p`` gets noise from ``p``'s spread and ``q`` from ``q``'s.
 
 Units
 -----
@@ -41,12 +58,16 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from infobench._validation import (
+    SINGLETON_MAX,
+    ColumnProfile,
+    Samples,
     as_generator,
     as_torch_generator,
     check_bool,
@@ -67,6 +88,14 @@ from infobench.estimators._neighbors import (
     kth_distance,
     ksg_counts,
 )
+from infobench.estimators._conditions import (
+    Dither,
+    Findings,
+    dither_columns,
+    plan_dither,
+    requires,
+    shared_rows,
+)
 from infobench.estimators._transforms import (
     Transformed,
     check_squares,
@@ -75,23 +104,39 @@ from infobench.estimators._transforms import (
     transform_columns,
 )
 from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
-from infobench.estimators.terms import kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
+from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 from infobench.estimators.base import Estimate, register
+from infobench.estimators.gaussian import covariance_cholesky
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 
 DEFAULT_JITTER = 1e-10
+#: Largest tie-breaking noise, in robust sds (beyond it the noise would blur the data, not break ties).
+MAX_JITTER = 1e-3
 DISCRETE_CHOICES = ("auto", "x", "y", "none")
+#: More than this fraction of points with only copies within their k-th neighbour: refused.
+DUPLICATE_MAX = 0.01
+#: More than this fraction of p's rows copied into q: refused. Each copied row's term is
+#: d log(noise / rho), about -23 d nats, so it moves the estimate by about 23 d / n: 0.05 % of the
+#: rows move it by about 0.01 d nats.
+SHARED_MAX = 5e-4
+#: KSG: growth of the estimate from n/2 to n rows at which it reads a deterministic relation (log 2 = 0.69
+#: exactly for ``y == x``); half of it is a doubt (the MI is beyond what n resolves).
+SATURATED_GROWTH = 0.5
 
 
 # ---------------------------------------------------------------- helpers
 def _jitter_amount(jitter: Any) -> float:
-    """``True`` -> the default amount, ``False`` -> 0, else a finite float >= 0."""
+    """``True`` -> the default amount, ``False`` -> 0, else a finite float in ``[0, MAX_JITTER]``.
+
+    Jitter only breaks ties: noise of a sizeable fraction of a column's spread
+    would change the data it is estimated from.
+    """
     if isinstance(jitter, bool):
         return DEFAULT_JITTER if jitter else 0.0
     if not isinstance(jitter, numbers.Real):
         raise TypeError(f"jitter must be True, False or a number >= 0; got {jitter!r}")
-    return check_float("jitter", jitter, low=0.0)
+    return check_float("jitter", jitter, low=0.0, high=MAX_JITTER)
 
 
 def _host(t: torch.Tensor):
@@ -104,7 +149,14 @@ def _host(t: torch.Tensor):
 
 
 class _Noise:
-    """Seeded tie-breaking jitter: numpy draws on the CPU, torch draws on accelerators."""
+    """Seeded preprocessing noise: numpy draws on the CPU, torch draws on accelerators.
+
+    Two kinds, both sized so that no single row can steer them:
+    :meth:`dither` spreads values on a grid over their grid cells (width from
+    the grid step or the numeric spacing at each value,
+    :class:`~infobench.estimators._conditions.Dither`), and :meth:`add` adds
+    the tie-breaking jitter, scaled by each column's *robust* scale.
+    """
 
     def __init__(self, seed: Any, device: torch.device):
         self.cpu = device.type == "cpu"
@@ -113,29 +165,30 @@ class _Noise:
         else:
             self.gen = as_torch_generator(seed, device)
 
-    def add(self, t: torch.Tensor, amount: float) -> torch.Tensor:
-        """``t`` plus noise of sd ``amount * std(column)``, never in place.
+    def dither(self, data: torch.Tensor, plan: Dither) -> torch.Tensor:
+        """``data`` with each planned column spread over its grid cells (:func:`dither_columns`)."""
+        return dither_columns(data, plan, self.rng if self.cpu else self.gen)
 
-        The floor of four units in the last place of the column's largest
-        magnitude keeps the noise from vanishing when the spread is tiny
-        relative to the values (or in float32).
+    def add(self, t: torch.Tensor, amount: float, scales: list[float]) -> torch.Tensor:
+        """``t`` plus Gaussian noise of sd ``amount * scales[j]`` in column ``j``, never in place.
+
+        ``scales`` are the columns' robust scales (IQR / 1.349) in ``t``'s
+        units, so one extreme row does not set the noise of the others. Each
+        value's noise is at least four units in the last place of that value,
+        so that it is not lost to rounding.
         """
         if amount == 0.0:
             return t
-        xp = np if self.cpu else torch
         a = _host(t)
-        top = xp.abs(a).max(0)
-        top = top if self.cpu else top.values
-        spread = a.std(0, ddof=1) if self.cpu else a.std(0)
-        if a.shape[0] < 2:
-            spread = top
-        eps = np.finfo(a.dtype).eps if self.cpu else torch.finfo(t.dtype).eps
-        sd = xp.maximum(amount * spread, 4.0 * eps * top)
         if self.cpu:
+            eps = np.finfo(a.dtype).eps
+            sd = np.maximum(np.abs(a) * (4.0 * eps), np.asarray(scales, dtype=a.dtype) * amount)
             noise = self.rng.standard_normal(a.shape, dtype=a.dtype)
             noise *= sd
             noise += a
             return torch.from_numpy(noise)
+        eps = torch.finfo(t.dtype).eps
+        sd = torch.maximum(t.abs() * (4.0 * eps), torch.tensor(scales, dtype=t.dtype, device=t.device) * amount)
         noise = torch.randn(t.shape, generator=self.gen, device=t.device, dtype=t.dtype)
         return t + noise * sd
 
@@ -157,7 +210,35 @@ def _check_nonzero(dist: torch.Tensor, what: str, amount: float, advice: str) ->
     )
 
 
-def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict, resample=None) -> Estimate:
+def _zero_distances(dist: torch.Tensor, floor: float, what: str, k: int, findings: Findings, fix: str) -> None:
+    """Points whose k-th neighbour distance is at the tie-breaking noise's scale: rows repeated k+ times.
+
+    Values on a grid were dithered before the search (:func:`plan_dither`),
+    so what remains are copies of rows off any grid. A few are a doubt
+    (``duplicates``); more than :data:`DUPLICATE_MAX` of the points make
+    the estimate a measurement of the noise, and raise.
+    """
+    if floor <= 0.0:
+        return
+    near = _host(dist) <= floor
+    count = int(near.sum())
+    if not count:
+        return
+    n = int(dist.numel())
+    message = (f"{count} of {n} points ({count / n:.2%}) have only copies of themselves within their k-th nearest "
+               f"neighbour in {what} (k={k}): those rows occur at least {k + 1} times, off any grid, so their "
+               f"terms measure the tie-breaking noise, not the data; {fix}")
+    if count > DUPLICATE_MAX * n:
+        raise ValueError(message)
+    findings.warn("duplicates", message)
+
+
+_DUPLICATE_FIX = ("drop the copied rows, declare discrete data as such (method='histogram', or discrete_x=True / "
+                  "discrete_y=True for a discrete side of KSG), or use a k larger than the number of copies")
+
+
+def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict, resample=None,
+            findings: Findings | None = None) -> Estimate:
     """The mean of ``terms``; with ``std_err``, the subsampling standard error of ``resample``.
 
     ``resample = (statistic, arrays, min_rows, seed)``: ``statistic(*subsets)``
@@ -170,7 +251,8 @@ def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dic
     if std_err:
         statistic, arrays, min_rows, seed = resample
         se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
-    return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras)
+    return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras,
+                    diagnostics=tuple(findings) if findings is not None else ())
 
 
 def _common(std_err, metric, algorithm, jitter):
@@ -185,15 +267,54 @@ def _data_extras(algo: str, t: torch.Tensor, amount: float, transform: str = "no
             "transform": transform}
 
 
-def _transformed(s, transform: str, scales: list[float] | None = None) -> Transformed:
-    """``s.data`` after ``transform``, with magnitudes whose squared distances fit the dtype."""
-    tr = transform_columns(s.data, transform, name=s.name, columns=s.columns, scales=scales)
+def _centre(profiles: list[ColumnProfile]) -> list[float]:
+    """Per-column medians of the columns whose offset exceeds their spread (0 for the others).
+
+    Subtracting them is exact for the bulk of such a column (values within a
+    factor 2 of the median), and keeps the tie-breaking noise's floor of a
+    few units in the last place of each value far below the spread
+    (``1e9 + 1e-3 z``). Estimates are shift-invariant (a divergence's two
+    samples share one centre).
+    """
+    return [p.median if abs(p.median) > p.scale else 0.0 for p in profiles]
+
+
+@dataclass
+class _Prepared:
+    """A sample ready for the neighbour search: dithered, centred, transformed, jittered."""
+
+    data: torch.Tensor
+    tr: Transformed
+    noise_sd: float  # the largest tie-breaking sd of a column (0 without jitter)
+
+
+def _prepare(s: Samples, transform: str, noise: _Noise, plan: Dither, amount: float, *,
+             scales: list[float] | None = None, centre: list[float] | None = None,
+             columns: list[int] | None = None) -> _Prepared:
+    """Dither the planned columns, centre, apply ``transform`` and add the robust tie-breaking noise.
+
+    ``columns`` restricts the jitter scales to the columns ``s.data`` holds
+    (all by default).
+    """
+    prof = s.profile()
+    base = noise.dither(s.data, plan)
+    centre = _centre(prof) if centre is None else centre
+    if any(c != 0.0 for c in centre):
+        base = base - torch.tensor(centre, dtype=base.dtype, device=base.device)
+    tr = transform_columns(base, transform, name=s.name, columns=s.columns, scales=scales)
     check_squares(tr.data, s.name, transform)
-    return tr
+    if transform == "copula":
+        jit = [1.0] * s.d
+    elif transform == "scale":
+        jit = [p.scale / sc if p.scale > 0 else 1.0 for p, sc in zip(prof, tr.scales)]
+    else:
+        jit = [p.scale if p.scale > 0 else 1.0 for p in prof]
+    return _Prepared(noise.add(tr.data, amount, jit), tr, amount * max(jit))
 
 
 # ----------------------------------------------------------------- entropy
 @register("entropy", "knn")
+@requires("categories", "precision", "quantised", "duplicates", "collinear")
 def kl_entropy(
     x: Any,
     *,
@@ -288,9 +409,17 @@ def kl_entropy(
     k = check_k(k, n)
     if std_err:
         check_std_err_rows(n, k + 1)
-    tr = _transformed(xs, transform)
-    data = _Noise(seed, xs.data.device).add(tr.data, amount)
-    terms, algo = _kl_terms(data, k, metric, algorithm, max_memory, amount)
+    if d > 1:
+        # A sample on a lower-dimensional subspace has differential entropy -inf; the kNN estimate
+        # would fall like -log n (the covariance test is cheap; curved manifolds are not detected).
+        covariance_cholesky(xs.data, "x")
+    findings = Findings()
+    noise = _Noise(seed, xs.data.device)
+    plan = plan_dither(xs, findings, quantity="entropy", method="Kozachenko-Leonenko")
+    prep = _prepare(xs, transform, noise, plan, amount)
+    data, tr = prep.data, prep.tr
+    terms, algo, r = _kl_terms(data, k, metric, algorithm, max_memory, amount)
+    _zero_distances(r, _floor(prep.noise_sd, d), "x", k, findings, _DUPLICATE_FIX)
     terms = terms + tr.log_jacobian
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory, transform=transform)
@@ -300,15 +429,21 @@ def kl_entropy(
     def statistic(a):
         return float(_kl_terms(a, k, metric, algorithm, max_memory, amount)[0].mean())
 
-    return _result(terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed))
+    return _result(terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed),
+                   findings=findings)
+
+
+def _floor(noise_sd: float, d: int) -> float:
+    """Neighbour distances at or below this are the tie-breaking noise between copies of a row."""
+    return 8.0 * math.sqrt(d) * noise_sd
 
 
 def _kl_terms(data, k, metric, algorithm, max_memory, amount):
-    """Per-point terms of eq. (20) on ``data`` (transformed, jittered rows), and the search path."""
+    """Per-point terms of eq. (20) on ``data`` (prepared rows), the search path and the distances."""
     n, d = data.shape
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    return kl_entropy_terms(log64(_host(r)), n, d, k, metric), algo
+    return kl_entropy_terms(log64(_host(r)), n, d, k, metric), algo, r
 
 
 # ---------------------------------------------------------- mutual information
@@ -350,6 +485,7 @@ def _discrete_mode(discrete_x: Any, discrete_y: Any, discrete: Any, xs, ys) -> s
 
 
 @register("mi", "ksg")
+@requires("precision", "quantised", "duplicates", "saturated", "singletons")
 def ksg_mutual_information(
     x: Any,
     y: Any,
@@ -511,16 +647,23 @@ def ksg_mutual_information(
                   discrete=discrete)
     if std_err:
         check_std_err_rows(n, k + 1)
+    findings = Findings()
     noise = _Noise(seed, xs.data.device)
     if mode != "none":
         labels, cont = (xs, ys) if mode == "x" else (ys, xs)
-        return _ross(labels.data, noise.add(_transformed(cont, transform).data, amount), cont.name, k, metric,
-                     std_err, amount, algorithm, max_memory, params, transform, seed)
-    xd = noise.add(_transformed(xs, transform).data, amount)
-    yd = noise.add(_transformed(ys, transform).data, amount)
+        plan = plan_dither(cont, findings, quantity="mi", method="KSG")
+        prep = _prepare(cont, transform, noise, plan, amount)
+        return _ross(labels, prep, cont.name, k, metric, std_err, amount, algorithm, max_memory, params, transform,
+                     seed, findings)
+    px = _prepare(xs, transform, noise, plan_dither(xs, findings, quantity="mi", method="KSG"), amount)
+    py = _prepare(ys, transform, noise, plan_dither(ys, findings, quantity="mi", method="KSG"), amount)
+    xd, yd = px.data, py.data
     if balance_sides:
         xd, yd = xd / math.sqrt(xs.d), yd / math.sqrt(ys.d)
-    terms, algo = _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount)
+    terms, algo, res = _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount)
+    _zero_distances(res.eps, _floor(max(px.noise_sd, py.noise_sd), max(xs.d, ys.d)), "the joint space (x, y)", k,
+                    findings, _DUPLICATE_FIX)
+    _saturation(float(terms.mean()), res, xd, yd, k, variant, metric, algorithm, max_memory, amount, findings)
     extras = _data_extras(algo, xd, amount, transform)
     extras["estimator"] = f"KSG-{variant}"
     extras["balance_sides"] = balance_sides
@@ -528,30 +671,70 @@ def ksg_mutual_information(
     def statistic(a, b):
         return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
 
-    return _result(terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed))
+    return _result(terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed),
+                   findings=findings)
 
 
 def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
-    """Per-point terms of eq. (8) or (9) on paired (transformed, jittered) rows, and the search path."""
+    """Per-point terms of eq. (8) or (9) on paired (prepared) rows, the search path and the counts."""
     n = xd.shape[0]
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
                    ", or declare a discrete side with discrete_x=True or discrete_y=True")
     nx, ny = _host(res.nx), _host(res.ny)
-    return ksg_terms(nx, ny, n, k, variant), res.algorithm
+    return ksg_terms(nx, ny, n, k, variant), res.algorithm, res
 
 
-def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_memory, params, transform,
-          seed=None) -> Estimate:
-    """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values."""
-    all_labels, all_cont = labels, cont
+def _saturation(value: float, res, xd, yd, k: int, variant: int, metric: str, algorithm: str, max_memory,
+                amount: float, findings: Findings) -> None:
+    """Refuse (or doubt) an estimate that only reflects the sample size: KSG's reading of a deterministic relation.
+
+    For finite MI the estimate converges as ``n`` grows. When one side is a
+    function of the other, the joint sample lies on a lower-dimensional
+    set, the marginal counts stay near their minimum (``k - 1`` for variant
+    1) whatever ``n``, and the estimate grows like ``log n`` towards KSG's
+    ceiling ``psi(n) - psi(k)``. When many points have small counts
+    (``n_x + n_y <= 4k`` for a quarter of them) or the estimate exceeds half
+    the ceiling, it is recomputed on every other row: a growth ``g`` of
+    :data:`SATURATED_GROWTH` (near ``log 2``) or more, with half the points at
+    small counts, is that signature (refused: the MI is infinite or far beyond
+    ``n``); a growth of half that is a doubt (``saturated``: a lower bound).
+    """
+    n = int(xd.shape[0])
+    if n < 4 * (k + 1):
+        return
+    nx, ny = _host(res.nx), _host(res.ny)
+    small = float(((nx + ny) <= 4 * k).sum()) / n
+    ceiling = float(digamma64(np.array([float(n)]))[0] - digamma64(np.array([float(k)]))[0])
+    if small < 0.25 and value <= ceiling / 2:
+        return
+    half = float(_ksg_terms(xd[::2].contiguous(), yd[::2].contiguous(), k, variant, metric, algorithm, max_memory,
+                            amount)[0].mean())
+    growth = value - half
+    if growth < SATURATED_GROWTH / 2:
+        return
+    what = (f"the estimate ({value:.3g} nats) grows by {growth:.2f} nats from n/2 to n={n} rows (on every other "
+            f"row it reads {half:.3g}), and {small:.0%} of the points have marginal neighbour counts near their "
+            f"minimum")
+    if growth >= SATURATED_GROWTH and small >= 0.5:
+        raise ValueError(
+            f"{what}: KSG reads this way when one side is a copy or a deterministic function of the other, whose MI "
+            f"is +inf; the number would only reflect n (KSG's ceiling is psi(n) - psi(k) = {ceiling:.2f} nats). "
+            f"Check that y is not computed from x; for a large but finite MI use many more samples")
+    findings.warn("saturated", (
+        f"{what}: the MI exceeds what n samples resolve, so read the estimate as a lower bound (KSG's ceiling is "
+        f"psi(n) - psi(k) = {ceiling:.2f} nats); one side may be a near-deterministic function of the other"))
+
+
+def _ross_terms(labels, cont, k, metric, algorithm, max_memory, amount, cont_name):
+    """Ross (2014) per-point terms on the rows whose discrete value repeats; also the radii and what was dropped."""
     _, codes, sizes = torch.unique(labels, dim=0, return_inverse=True, return_counts=True)
     keep = sizes[codes] > 1
     n_used = int(keep.sum())
     if n_used < 2:
         raise ValueError(
             "every value of the discrete variable occurs only once: Ross's estimator needs repeated "
-            "values (is the discrete side really discrete? otherwise pass discrete='none')"
+            "values (is the discrete side really discrete? otherwise pass discrete_x=False / discrete_y=False)"
         )
     codes, cont = codes[keep], cont[keep]
     order = torch.argsort(codes, stable=True)
@@ -576,18 +759,42 @@ def _ross(labels, cont, cont_name, k, metric, std_err, amount, algorithm, max_me
                    amount, "")
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
     terms = ross_terms(n_used, _host(k_i), _host(n_label), _host(m))
-    extras = _data_extras("+".join(sorted(algos)), cont, amount, transform)
-    extras.update(estimator="Ross", n_used=n_used, n_dropped=int(keep.numel()) - n_used)
+    return terms, radius, n_used, int(keep.numel()) - n_used, "+".join(sorted(algos))
+
+
+def _ross(labels: Samples, prep: _Prepared, cont_name, k, metric, std_err, amount, algorithm, max_memory, params,
+          transform, seed, findings: Findings) -> Estimate:
+    """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values, ``prep`` the other side."""
+    cont = prep.data
+    terms, radius, n_used, n_dropped, algos = _ross_terms(labels.data, cont, k, metric, algorithm, max_memory,
+                                                         amount, cont_name)
+    n = labels.n
+    if n_dropped:
+        side = labels.name
+        message = (f"{n_dropped} of {n} rows ({n_dropped / n:.1%}) have a value of {side} seen only once; Ross's "
+                   f"estimator needs each discrete value at least twice and leaves them out, so the estimate "
+                   f"describes the other rows only")
+        if n_dropped > SINGLETON_MAX * n:
+            raise ValueError(
+                f"{message}: {side} looks like a whole-number measurement rather than categories; pass "
+                f"discrete_{side}=False (KSG on both sides, whole numbers dithered by one step), or group the "
+                f"rare values")
+        findings.warn("singletons", message + "; group the rare values to keep them", subject=side)
+    _zero_distances(radius, _floor(prep.noise_sd, cont.shape[1]), f"{cont_name} among rows with the same discrete "
+                    f"value", k, findings, _DUPLICATE_FIX)
+    extras = _data_extras(algos, cont, amount, transform)
+    extras.update(estimator="Ross", n_used=n_used, n_dropped=n_dropped)
 
     def statistic(lab, con):
-        return _ross(lab, con, cont_name, k, metric, False, amount, algorithm, max_memory, params, transform).value
+        return float(_ross_terms(lab, con, k, metric, algorithm, max_memory, amount, cont_name)[0].mean())
 
     return _result(terms, std_err, n_used, "ksg", params, extras,
-                   resample=(statistic, [all_labels, all_cont], k + 1, seed))
+                   resample=(statistic, [labels.data, cont], k + 1, seed), findings=findings)
 
 
 # -------------------------------------------------------------- KL divergence
 @register("kl", "knn")
+@requires("precision", "quantised", "duplicates", "shared-rows")
 def knn_kl_divergence(
     p: Any,
     q: Any,
@@ -668,7 +875,7 @@ def knn_kl_divergence(
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
     transform = check_transform(transform, quantity="kl")
     ps = check_samples(p, "p", device=device, dtype=dtype)
-    qs = check_samples(q, "q", device=ps.data.device, dtype=dtype)
+    qs = check_samples(q, "q", device=ps.data.device, dtype=dtype, offset=False if ps.offset is None else ps.offset)
     reject_discrete(ps, "kNN KL-divergence")
     reject_discrete(qs, "kNN KL-divergence")
     check_same_dim(ps, qs)
@@ -679,13 +886,23 @@ def knn_kl_divergence(
     min_rows = max(k + 1, math.ceil(k * n / m))
     if std_err:
         check_std_err_rows(n, min_rows)
+    findings = Findings()
+    _check_shared(ps, qs, findings)
     scales = None
     if transform == "scale":
         scales = robust_scale(torch.cat([ps.data, qs.data]), "p and q pooled", ps.columns or qs.columns)
+    # One grid and one centre for both samples: the divergence of the dithered (shifted) pair is the same.
+    pooled = Samples(torch.cat([ps.data, qs.data]), False, "(p, q)", ps.columns or qs.columns,
+                     column_discrete=[False] * d, source_eps=[max(a, b) for a, b in zip(ps.source_eps, qs.source_eps)],
+                     offset=ps.offset)
+    plan = plan_dither(pooled, findings, quantity="kl", method="kNN KL-divergence")
+    centre = _centre(pooled.profile())
     noise = _Noise(seed, ps.data.device)
-    pd_ = noise.add(_transformed(ps, transform, scales).data, amount)
-    qd_ = noise.add(_transformed(qs, transform, scales).data, amount)
-    terms, algo = _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount)
+    pp = _prepare(ps, transform, noise, plan, amount, scales=scales, centre=centre)
+    pq = _prepare(qs, transform, noise, plan, amount, scales=scales, centre=centre)
+    pd_, qd_ = pp.data, pq.data
+    terms, algo, rho = _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount)
+    _zero_distances(rho, _floor(pp.noise_sd, d), "p", k, findings, _DUPLICATE_FIX)
     params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
                   algorithm=algorithm, max_memory=max_memory, transform=transform)
 
@@ -693,11 +910,34 @@ def knn_kl_divergence(
         return float(_wkv_terms(a, b, k, metric, algorithm, max_memory, amount)[0].mean())
 
     return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount, transform),
-                   resample=(statistic, [pd_, qd_], min_rows, seed))
+                   resample=(statistic, [pd_, qd_], min_rows, seed), findings=findings)
+
+
+def _check_shared(ps: Samples, qs: Samples, findings: Findings) -> None:
+    """Refuse (or doubt) rows of ``p`` copied into ``q``: the divergence needs independent samples.
+
+    Rows repeat in both samples when the data sit on a grid; only the
+    shared rows beyond what the repeats within ``p`` predict (twice that,
+    plus three of its Poisson standard deviations) count as copies.
+    """
+    shared, expected = shared_rows(ps.data, qs.data)
+    excess = shared - (2.0 * expected + 3.0 * math.sqrt(expected))
+    if excess <= 0:
+        return
+    n = ps.n
+    explained = f" (repeated values explain about {expected:.0f})" if expected >= 1 else ""
+    message = (f"{shared} rows shared by p and q ({shared / n:.1%} of p){explained}: the kNN divergence needs "
+               f"independent samples, and a row of p copied into q is its own nearest neighbour in q at distance "
+               f"0, which drives log(nu / rho) towards -inf (the tie-breaking jitter only hides it, at about "
+               f"log(jitter) per row and dimension); drop the shared rows from q (q[~np.isin(q, p).all(1)] for "
+               f"exact copies) or draw q independently of p")
+    if excess > SHARED_MAX * n:
+        raise ValueError(message)
+    findings.warn("shared-rows", message, subject="q")
 
 
 def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
-    """Per-point terms of eq. (5) for (transformed, jittered) samples of P and Q, and the search path."""
+    """Per-point terms of eq. (5) for (prepared) samples of P and Q, the search path and ``rho``."""
     n, d = pd_.shape
     m = qd_.shape[0]
     rho, algo = kth_distance(pd_, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
@@ -705,4 +945,4 @@ def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
                    amount, "")
-    return wkv_kl_terms(log64(_host(nu)), log64(_host(rho)), n, m, d), algo
+    return wkv_kl_terms(log64(_host(nu)), log64(_host(rho)), n, m, d), algo, rho

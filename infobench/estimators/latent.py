@@ -85,6 +85,8 @@ from infobench._validation import (
     check_pair,
     spawn_seeds,
 )
+from infobench.diagnostics import merge
+from infobench.estimators._conditions import Findings, dither_columns, plan_dither, requires
 from infobench.estimators.base import Estimate, register
 from infobench.estimators._transforms import normal_scores
 from infobench.estimators.gaussian import canonical_correlation_analysis
@@ -114,6 +116,7 @@ def _project(v: torch.Tensor, fitted: tuple[torch.Tensor, ...], keep: int) -> to
 
 
 @register("mi", "latent")
+@requires("precision", "quantised", "duplicates", "saturated")
 def latent_mutual_information(
     x: Any,
     y: Any,
@@ -204,8 +207,13 @@ def latent_mutual_information(
             f"fit_fraction={fit_fraction:g} splits n={n} rows into {n_fit} to fit and {n_held} held out; both "
             f"need at least dx + dy + 2 = {need} rows (more rows, or a fit_fraction nearer 0.5)"
         )
-    s_split, s_ksg = spawn_seeds(as_generator(seed), 2)
-    xd, yd = sx.data.numpy(), sy.data.numpy()
+    s_split, s_ksg, s_dither = spawn_seeds(as_generator(seed), 3)
+    # Values on a grid are spread over their cells first, as KSG does (MI is unchanged by it), so
+    # that tied scores do not become duplicate latents.
+    findings = Findings()
+    rng = np.random.default_rng(s_dither)
+    xd = dither_columns(sx.data, plan_dither(sx, findings, quantity="mi", method="latent"), rng).numpy()
+    yd = dither_columns(sy.data, plan_dither(sy, findings, quantity="mi", method="latent"), rng).numpy()
     if copula:
         xd, yd = normal_scores(xd), normal_scores(yd)
     perm = np.random.default_rng(s_split).permutation(n)
@@ -234,4 +242,5 @@ def latent_mutual_information(
             "n_heldout": n_held,
             "pair_values": [p.value for p in parts] if combine == "pairs" else None,
         },
+        diagnostics=merge(findings, *(p.diagnostics for p in parts)),
     )
