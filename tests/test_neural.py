@@ -770,7 +770,7 @@ def test_one_extreme_row_cannot_steer_the_default_transform(rho075):
     # squeezed to ~0; -7e-7 at these settings). Normal scores move by one
     # rank at most: the estimate is the clean one up to training noise
     # (measured 0.3326 against 0.3329), and nothing is doubted. The robust scale leaves the row at 1e12 scales:
-    # the estimate is returned with the extreme-values doubt on x.
+    # the estimate is returned with the shared extreme-values doubt on x (sd / robust scale = 1e12 / sqrt(2000)).
     x, y = (v.copy() for v in rho075)
     kw = dict(hidden=(64,), embed_dim=16, steps=200, seed=0)
     clean = neural.smile(x, y, **kw)
@@ -779,7 +779,8 @@ def test_one_extreme_row_cannot_steer_the_default_transform(rho075):
     assert abs(est.value - clean.value) < 0.02 and est.diagnostics == ()
     scaled = neural.smile(x, y, transform="scale", **kw)
     assert [(d.code, d.subject) for d in scaled.diagnostics] == [("extreme-values", "x[0]")]
-    assert "1 value(s) more than 10 robust scales from its median" in scaled.diagnostics[0].message
+    assert "standard deviation 2.15e+10 times its robust scale" in scaled.diagnostics[0].message
+    assert "use transform='copula'" in scaled.diagnostics[0].message
 
 
 def _student_t(d, nu, n, seed):

@@ -73,6 +73,7 @@ __all__ = [
     "plan_dither",
     "extreme_values",
     "shared_rows",
+    "monotone_copies",
     "type_name",
 ]
 
@@ -173,6 +174,21 @@ declare_condition(
     "-inf), and by the Gaussian and KDE estimators, whose covariance is then singular")
 declare_condition(
     "routed", "(auto) an estimator valid for the data's types", "info diagnostic naming the estimator and why")
+declare_condition(
+    "unstable-training", "(neural) training curves that stay near the evaluated critic's level",
+    "warning when a training-batch or validation objective fell far below a constant critic's value although "
+    "the evaluated critic recovered (the estimate is likely too low); refused (TrainingDivergedError) when the "
+    "evaluated critic itself scores far below a constant critic")
+declare_condition(
+    "below-zero", "(neural) a held-out bound at or above 0 within its standard error (MI is never negative)",
+    "warning when the estimate is below -(0.05 + 3 standard errors) nats")
+declare_condition(
+    "outlier-batch", "(neural) a held-out estimate that does not rest on one batch of rows",
+    "warning when leaving out the most extreme held-out batch moves the estimate by more than 3 robust standard "
+    "errors of the batch values (10 with fewer than 12 batches) and by more than 0.02 nats")
+declare_condition(
+    "near-ceiling", "(InfoNCE) an estimate well below its ceiling log(eval_batch_size)",
+    "warning when the estimate is within 5 % of log(eval_batch_size): the true MI may be far larger")
 
 
 def requires(*codes: str) -> Callable[[Callable], Callable]:
@@ -404,11 +420,14 @@ def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
 
 
 # ---------------------------------------------------------------- extreme values
-def extreme_values(s: Samples, findings: Findings, *, method: str, what: str) -> None:
+def extreme_values(s: Samples, findings: Findings, *, method: str, what: str,
+                   fix: str = "use an estimator that ranks or scales robustly (method='ksg', 'gcmi')") -> None:
     """Warn (``extreme-values``) for continuous columns whose sd exceeds :data:`EXTREME_SD_RATIO` robust scales.
 
     For formulas that take a scale for every row from the covariance or
-    the range (``what`` says which), so that a few extreme rows set it.
+    the range (``what`` says which), or that see the raw values (a neural
+    critic without the copula), so that a few extreme rows steer every row.
+    ``fix`` ends the message.
     """
     for j, p in enumerate(s.profile()):
         if s.column_discrete[j] or not p.scale > 0:
@@ -421,8 +440,7 @@ def extreme_values(s: Samples, findings: Findings, *, method: str, what: str) ->
                 f"{p.label} has a standard deviation {ratio:.3g} times its robust scale (IQR / 1.349 = "
                 f"{p.scale:.3g}; the farthest value, {(p.hi if abs(p.hi - p.median) >= abs(p.lo - p.median) else p.lo) + off:.3g}, "
                 f"is {far:.3g} robust scales from the median): the {method} estimate takes {what} from it, so a few "
-                f"extreme rows set it for every row; remove fill values or outliers, or use an estimator that "
-                f"ranks or scales robustly (method='ksg', 'gcmi')"), subject=p.label)
+                f"extreme rows set it for every row; remove fill values or outliers, or {fix}"), subject=p.label)
 
 
 # ---------------------------------------------------------------- shared rows
@@ -448,3 +466,31 @@ def shared_rows(p: torch.Tensor, q: torch.Tensor) -> tuple[int, float]:
     _, inv, counts = np.unique(ka, return_inverse=True, return_counts=True)
     within = int((counts[inv] > 1).sum())
     return shared, within * len(b) / max(len(a) - 1, 1)
+
+
+# ---------------------------------------------------------------- a side copied from the other
+def monotone_copies(x: Samples, y: Samples) -> list[tuple[str, str]]:
+    """Pairs (x column, y column) where the y column is a strictly monotone function of the x column.
+
+    Such a pair (a copy, ``2 x + 1``, ``exp(x)``) has infinite mutual
+    information for continuous data, which no estimator can report; a finite
+    number from it measures the estimator, not the data. One sort per x column:
+    the y column, read in the order of the x column, must be strictly
+    increasing or strictly decreasing, with ties exactly where the x column ties.
+    """
+    a = x.data.to("cpu", torch.float64).numpy()
+    b = y.data.to("cpu", torch.float64).numpy()
+    pairs = []
+    for i in range(a.shape[1]):
+        order = np.argsort(a[:, i], kind="stable")
+        xd = np.diff(a[order, i])
+        for j in range(b.shape[1]):
+            yd = np.diff(b[order, j])
+            tied = xd == 0
+            if np.array_equal(yd == 0, tied) and ((yd[~tied] > 0).all() or (yd[~tied] < 0).all()):
+                pairs.append((_label(x, i), _label(y, j)))
+    return pairs
+
+
+def _label(s: Samples, j: int) -> str:
+    return f"{s.name}[{s.columns[j]!r}]" if s.columns else f"{s.name}[{j}]"

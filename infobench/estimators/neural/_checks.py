@@ -20,9 +20,10 @@ a :class:`~infobench.diagnostics.DiagnosticWarning` by the registry):
     batches): the number rests on a few held-out rows (typically a critic
     whose ``e^f`` overflows on pairs unlike its training pairs).
 ``extreme-values``
-    With ``transform="scale"`` or ``"none"``, a column has values beyond
-    ``EXTREME_SCALES`` robust scales of its median: the critic sees raw
-    heavy-tailed coordinates, and a few rows can move the estimate.
+    With ``transform="scale"`` or ``"none"``, a column whose standard
+    deviation exceeds 3 robust scales (the shared check of
+    :func:`infobench.estimators._conditions.extreme_values`): the critic sees
+    raw heavy-tailed coordinates, and a few rows can move the estimate.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from infobench.diagnostics import Diagnostic, InfobenchWarning
-from infobench.estimators._transforms import IQR_TO_SD, robust_scale
+from infobench.estimators._transforms import IQR_TO_SD
 from infobench.estimators.neural._config import NeuralConfig
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "EstimateNearCeilingWarning",
     "CONSTANT_CRITIC",
     "check_critic",
-    "extreme_values",
     "fix_hint",
 ]
 
@@ -90,9 +89,6 @@ OUTLIER_NATS = 0.02
 # objective|) nats below the constant critic's value, although the evaluated
 # critic recovered, is reported as unstable training.
 EXCURSION_FACTOR = 10.0
-# Values this many robust scales (IQR / 1.349) from the column's median are
-# extreme: a Gaussian column of 10^9 rows stays within 7.
-EXTREME_SCALES = 10.0
 
 
 class TrainingDivergedError(ValueError):
@@ -248,36 +244,3 @@ def _outlier_batch(method: str, values: Sequence[float]) -> list[Diagnostic]:
         "rows" + ("; or use method='smile' or 'infonce', whose partition terms are bounded"
                   if method in ("mine", "nwj") else ""),
     )]
-
-
-def extreme_values(data: torch.Tensor, name: str, columns: Sequence[Any] | None, transform: str
-                   ) -> list[Diagnostic]:
-    """``extreme-values`` diagnostics for the columns the critic sees raw (``transform`` "scale" or "none").
-
-    A column is flagged when some value lies more than ``EXTREME_SCALES``
-    robust scales from its median, measured on all rows (the check reads the
-    data; it does not shape the estimate). Such rows are where a critic
-    trained on the bulk extrapolates: on Student-t pairs with one degree of
-    freedom the raw-input critics read 0.8 to 26 nats for a truth of 0.43.
-    ``"copula"`` maps every value inside about 4, so it needs no check.
-    """
-    if transform == "copula":
-        return []
-    found = []
-    scales = robust_scale(data, name, columns)
-    centre = data.median(dim=0).values
-    far = ((data - centre).abs() / torch.tensor(scales, dtype=data.dtype, device=data.device)) > EXTREME_SCALES
-    counts = far.sum(dim=0).tolist()
-    for j, count in enumerate(counts):
-        if count:
-            label = f"{name}[{columns[j]!r}]" if columns else f"{name}[{j}]"
-            top = float((data[:, j] - centre[j]).abs().max()) / scales[j]
-            found.append(Diagnostic(
-                "extreme-values",
-                f"{label} has {int(count)} value(s) more than {EXTREME_SCALES:g} robust scales from its median "
-                f"(up to {top:.3g}); with transform={transform!r} the critic sees them raw, and a few such rows "
-                "can move the estimate by nats: use transform='copula' (the default), which MI does not "
-                "depend on",
-                subject=label,
-            ))
-    return found

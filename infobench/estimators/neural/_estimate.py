@@ -21,7 +21,8 @@ from infobench._validation import (
 )
 from infobench.estimators.base import Estimate
 from infobench.estimators.neural._bounds import reported_bound
-from infobench.estimators.neural._checks import TrainingDivergedError, check_critic, extreme_values
+from infobench.estimators._conditions import Findings, extreme_values, monotone_copies
+from infobench.estimators.neural._checks import TrainingDivergedError, check_critic
 from infobench.estimators.neural._config import METHOD_ONLY, METHODS, NeuralConfig
 from infobench.estimators.neural._critics import build_critic
 from infobench.estimators.neural._training import evaluate, split_and_transform, train
@@ -143,8 +144,19 @@ def neural_mutual_information(
     check_int(name, eval_b, low=2, high=n_test, context=" and at most the held-out rows" + sizes)
 
     s_split, s_init, s_batches, s_eval = spawn_seeds(rng, 4)
-    found = [*extreme_values(xs.data, "x", xs.columns, cfg.transform),
-             *extreme_values(ys.data, "y", ys.columns, cfg.transform)]
+    copies = monotone_copies(xs, ys)
+    if copies:
+        xc, yc = copies[0]
+        raise ValueError(
+            f"{yc} is a strictly monotone function of {xc} (a copy or a rescaled copy): their mutual information is "
+            f"+inf, and a {method} bound on it only measures the critic and the batch size; drop the copied "
+            "column, or add the noise the measurement really has")
+    findings = Findings()
+    if cfg.transform != "copula":  # normal scores map every value inside about 4: nothing extreme reaches the critic
+        for side in (xs, ys):
+            extreme_values(side, findings, method=method, what=f"raw inputs (transform={cfg.transform!r})",
+                           fix="use transform='copula' (the default), on which MI does not depend")
+    found = list(findings)
     data = split_and_transform(xs.data, ys.data, n_test, n_val, cfg.transform, s_split, train_dtype)
     critic = build_critic(cfg.critic, xs.d, ys.d, hidden=cfg.hidden, embed_dim=cfg.embed_dim,
                           activation=cfg.activation, seed=s_init).to(device=dev, dtype=train_dtype)

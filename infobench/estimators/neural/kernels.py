@@ -13,6 +13,7 @@ import functools
 import inspect
 from typing import Any, Callable, Mapping, ParamSpec, Sequence
 
+from infobench.estimators._conditions import requires
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.neural._config import NeuralConfig
 from infobench.estimators.neural._estimate import neural_mutual_information
@@ -48,6 +49,7 @@ def _estimate(method: str, arguments: Mapping[str, Any]) -> Estimate:
 
 
 @register("mi", "mine")
+@requires("saturated", "extreme-values", "unstable-training", "below-zero", "outlier-batch")
 @_named_errors
 def mine(
     x: Any,
@@ -123,6 +125,7 @@ test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
 
 
 @register("mi", "nwj")
+@requires("saturated", "extreme-values", "unstable-training", "below-zero", "outlier-batch")
 @_named_errors
 def nwj(
     x: Any,
@@ -191,6 +194,7 @@ test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
 
 
 @register("mi", "infonce")
+@requires("saturated", "extreme-values", "unstable-training", "below-zero", "outlier-batch", "near-ceiling")
 @_named_errors
 def infonce(
     x: Any,
@@ -261,6 +265,7 @@ test_fraction, validation_fraction, eval_batch_size, transform, mixed_precision
 
 
 @register("mi", "smile")
+@requires("saturated", "extreme-values", "unstable-training", "below-zero", "outlier-batch")
 @_named_errors
 def smile(
     x: Any,
