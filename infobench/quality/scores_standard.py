@@ -512,8 +512,8 @@ def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
 
 
 # ------------------------------------------------------------------ groups
-# FID's interval comes from split replicates (disjoint halves and quarters with
-# an estimated rate). When the two distributions agree FID is degenerate: over
+# FID's interval comes from split replicates (two disjoint halves with an
+# estimated rate). When the two distributions agree FID is degenerate: over
 # fresh draws of identical 64-d Gaussians its spread falls like 1/n (0.135,
 # 0.072, 0.031, 0.015 at n = 500, 1,000, 2,500, 5,000; 60 draws each). A
 # half-sample's spread around T_n is then sqrt(Var(T_{n/2}) - Var(T_n)) =
