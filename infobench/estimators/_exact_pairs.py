@@ -69,12 +69,14 @@ of a large matrix product in high dimension.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
+from infobench.estimators._kdtree import _compiled, threads
 from infobench.estimators._neighbors import (
     _UNIT_ROUNDOFF,
     Neighbors,
@@ -143,6 +145,9 @@ class PairSearch:
     subset_kernel_sums : numpy.ndarray or None
         With ``kernel_subsets``: the kernel sum of each subset at its own
         bandwidth (:func:`pair_search`).
+    cubic_sums : numpy.ndarray or None
+        With ``cubic_subsets``: per subset, the cubic kernel sums over the
+        subset and over its two halves (:func:`pair_search`).
     """
 
     rows: Neighbors | None
@@ -153,6 +158,7 @@ class PairSearch:
     rows_pairs: "BallPairs | None" = None
     cols_pairs: "BallPairs | None" = None
     subset_kernel_sums: np.ndarray | None = None
+    cubic_sums: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -177,15 +183,77 @@ def exact_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances ``|a_i - b_i|`` of paired rows, computed directly, as float64.
 
     The one computation behind every distance that :func:`pair_search`
-    compares: ``sqrt(sum((a - b)^2))`` row by row in numpy (contiguous rows,
-    the same summation order for every pair of the same dimension), so the
-    distance of a pair does not depend on which call, tile or argument order
-    produced it. ``|a - b|`` is exactly ``|b - a|``, and a copy is at
-    distance exactly 0.
+    compares: ``sqrt(sum((a - b)^2))`` row by row (:func:`pair_distances`
+    with the rows paired in order), so the distance of a pair does not
+    depend on which call, tile or argument order produced it. ``|a - b|`` is
+    exactly ``|b - a|``, and a copy is at distance exactly 0.
     """
-    diff = np.ascontiguousarray(a, dtype=np.float64) - np.ascontiguousarray(b, dtype=np.float64)
-    diff *= diff
-    return np.sqrt(diff.sum(axis=1))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"exact_distances needs two arrays of the same shape (n, d); got {a.shape} and {b.shape}")
+    idx = np.arange(a.shape[0], dtype=np.int64)
+    return pair_distances(a, b, idx, idx)
+
+
+def pair_distances(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """``|a[ia[t]] - b[ib[t]]|`` for every ``t``: the exact distances of :func:`exact_distances`, without copying rows.
+
+    ``a`` and ``b`` are C-contiguous float64 ``(n, d)`` and ``(m, d)``
+    arrays. The sum of squares runs over the coordinates in one fixed order
+    (eight running sums over coordinates ``k mod 8``, added pairwise, then
+    the rest), the same for every pair of a dimension, compiled
+    (:func:`_pair_distances_kernel`), over chunks of pairs on
+    :func:`~infobench.estimators._kdtree.threads` threads.
+    """
+    ia = np.ascontiguousarray(ia, dtype=np.int64).ravel()
+    ib = np.ascontiguousarray(ib, dtype=np.int64).ravel()
+    out = np.empty(ia.size)
+    if not ia.size:
+        return out
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    workers = threads()
+    chunk = max(4096, -(-ia.size // workers))
+    starts = list(range(0, ia.size, chunk))
+    if workers == 1 or len(starts) == 1:
+        _pair_distances_kernel(a, b, ia, ib, out, 0, ia.size)
+        return out
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda st: _pair_distances_kernel(a, b, ia, ib, out, st, min(ia.size, st + chunk)), starts))
+    return out
+
+
+@_compiled()
+def _pair_distances_kernel(a, b, ia, ib, out, start, stop):  # pragma: no cover - compiled
+    d = a.shape[1]
+    full = d - d % 8
+    for t in range(start, stop):
+        i = ia[t]
+        j = ib[t]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for k in range(0, full, 8):
+            x0 = a[i, k] - b[j, k]
+            x1 = a[i, k + 1] - b[j, k + 1]
+            x2 = a[i, k + 2] - b[j, k + 2]
+            x3 = a[i, k + 3] - b[j, k + 3]
+            x4 = a[i, k + 4] - b[j, k + 4]
+            x5 = a[i, k + 5] - b[j, k + 5]
+            x6 = a[i, k + 6] - b[j, k + 6]
+            x7 = a[i, k + 7] - b[j, k + 7]
+            s0 += x0 * x0
+            s1 += x1 * x1
+            s2 += x2 * x2
+            s3 += x3 * x3
+            s4 += x4 * x4
+            s5 += x5 * x5
+            s6 += x6 * x6
+            s7 += x7 * x7
+        total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        for k in range(full, d):
+            x = a[i, k] - b[j, k]
+            total += x * x
+        out[t] = math.sqrt(total)
 
 
 class _Side:
@@ -254,11 +322,7 @@ def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.n
     need[:, :k] = True
     rows, cols = np.nonzero(need)
     dist = np.full((n, kc), np.inf)
-    d = qn.shape[1]
-    chunk = max(1, _tile_rows(rows.size, d, 3, 8, budget))
-    for s in range(0, rows.size, chunk):
-        rr, cc = rows[s:s + chunk], cols[s:s + chunk]
-        dist[rr, cc] = exact_distances(qn[rr], rn[idx[rr, cc]])
+    dist[rows, cols] = pair_distances(qn, rn, rows, idx[rows, cols])
     pick = np.lexsort((idx, dist), axis=1)[:, :k]
     out_d = np.take_along_axis(dist, pick, axis=1)
     out_i = np.take_along_axis(idx, pick, axis=1)
@@ -269,7 +333,7 @@ def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.n
         bad = np.flatnonzero(~(floor > out_d[:, -1] ** 2 * (1.0 + 1e-12)))
         if bad.size:
             cand = refine(bad, kc)
-            dd = exact_distances(np.repeat(qn[bad], kc, axis=0), rn[cand.ravel()]).reshape(bad.size, kc)
+            dd = pair_distances(qn, rn, np.repeat(bad, kc), cand.ravel()).reshape(bad.size, kc)
             o = np.lexsort((cand, dd), axis=1)[:, :k]
             out_d[bad] = np.take_along_axis(dd, o, axis=1)
             out_i[bad] = np.take_along_axis(cand, o, axis=1)
@@ -288,6 +352,7 @@ def pair_search(
     x_outer: torch.Tensor | None = None,
     kernel_bandwidth: float | None = None,
     kernel_subsets: list[tuple[np.ndarray, float]] | None = None,
+    cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None = None,
     max_memory: int | None = None,
 ) -> PairSearch:
     """Exact k nearest neighbours and strict ball counts between ``x`` and ``ref`` in one pass (module notes).
@@ -325,6 +390,14 @@ def pair_search(
         bandwidth around ``kernel_bandwidth``, exact for an equal one, within
         ``1e-7`` relative otherwise; a subset whose bandwidth is too far from
         it is summed by a search of its own).
+    cubic_subsets : (numpy.ndarray, numpy.ndarray or None), optional
+        ``(rows, cols)``, each ``(S, m)`` row indices of ``x`` and of ``ref``
+        (a self-search: ``cols`` None, the pairs within ``rows``): also the
+        sums of the cubic polynomial kernel ``(x_i . y_j / d + 1)^3`` (KID's)
+        over the pairs of each subset (``i != j`` in a self-search) and of its
+        two halves (positions ``< m // 2`` and ``m // 2`` to ``2 (m // 2)``),
+        ``cubic_sums`` of shape ``(S, 3)``. The products come from the
+        screening keys (:class:`_CubicPlan`).
     max_memory : int, optional
         Memory budget of the tiles in bytes (the estimators' knob).
 
@@ -365,6 +438,9 @@ def pair_search(
     xs = xc.to(sdtype)
     rs = xs if self_mode else rc.to(sdtype)
     pw = _Pairwise(xs, rs, "euclidean", (d,), m, centred=True)
+    cubic = None
+    if cubic_subsets is not None:
+        cubic = _CubicPlan(cubic_subsets, xs, rs, xc, rc, centre, n, self_mode)
     del xs, rs
     unit = _UNIT_ROUNDOFF[sdtype]
     factor = _nudge_factor(d, sdtype) + 10 * unit
@@ -417,6 +493,8 @@ def pair_search(
             self.out_cols: list[torch.Tensor] | None = [] if x_outer is not None else None
             self.out_size = 0
             self.kernel = torch.zeros((), dtype=torch.float64, device=device)
+            if cubic is not None:
+                self.cubic = torch.zeros((cubic.subsets, 3), dtype=torch.float64, device=device)
             if plan is not None:
                 self.moments = torch.zeros((plan.order + 1, plan.members.shape[1]), dtype=torch.float64,
                                            device=device)
@@ -490,6 +568,8 @@ def pair_search(
                 st.cols.merge(c0 + off, v2.T, (i2 + s).T)
         if counting:
             count(st, D, s, e)
+        if cubic is not None:
+            cubic.accumulate(st, D, s, e, c0)
         if kernel_bandwidth is not None:
             if plan is not None:
                 # u = |x_i - x_j|^2 / h^2 (0 on the masked diagonal) for the moments sum_S exp(-u) u^p
@@ -563,8 +643,11 @@ def pair_search(
     subset_sums = None
     if plan is not None:
         subset_sums = plan.sums(sum(st.moments for st in states), x, max_memory)
+    cubic_sums = None
+    if cubic is not None:
+        cubic_sums = sum(st.cubic for st in states).cpu().numpy() * (2.0 if self_mode else 1.0)
     return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs,
-                      subset_sums)
+                      subset_sums, cubic_sums)
 
 
 class _SubsetPlan:
@@ -638,6 +721,63 @@ class _SubsetPlan:
         return out
 
 
+class _CubicPlan:
+    """Sums of KID's cubic kernel over subsets of pairs, from the tiles of a search.
+
+    ``x . y = xc . yc + c . xc + c . yc + c . c`` for data centred at ``c``,
+    and ``xc . yc = (|xc|^2 + |yc|^2 - key) / 2`` with the norms that
+    entered the key (module notes): the product of a pair is within
+    ``slack / 2`` of its exact value (about ``sqrt(d) u |xc| |yc|`` in
+    practice: float32 keys from 32 dimensions on, else float64), the rest
+    of the arithmetic is float64, so each kernel value ``(x . y / d + 1)^3``
+    is within ``3 (x . y / d + 1)^2 slack / (2 d)`` of its float64 value;
+    these errors are independent from pair to pair and a subset of ``m``
+    rows averages ``m^2`` of them. Each tile's kernel values are summed per
+    subset and per half of a subset by one float64 product with the
+    columns' memberships (``3 S`` columns; a self-search sums each unordered
+    pair once, ``j > i``, and the caller doubles the sums).
+    """
+
+    def __init__(self, subsets, xs: torch.Tensor, rs: torch.Tensor, xc: torch.Tensor, rc: torch.Tensor,
+                 centre: torch.Tensor, n: int, self_mode: bool):
+        rows, cols = subsets
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
+        self.subsets, self.m = rows.shape
+        self.self_mode = self_mode
+        device = xs.device
+        self.d = xs.shape[1]
+        # The squared norms in the key dtype, computed as _Pairwise computes them.
+        self.q_n2 = (xs * xs).sum(1).to(torch.float64)
+        self.r_n2 = self.q_n2 if self_mode else (rs * rs).sum(1).to(torch.float64)
+        cc = centre.reshape(-1)
+        self.r_lin = xc @ cc if self_mode else rc @ cc
+        self.q_lin = xc @ cc + float(cc @ cc)
+        self.q_members = self._members(rows, n, device)
+        self.r_members = self.q_members if cols is rows else self._members(cols, rs.shape[0], device)
+
+    def _members(self, rows: np.ndarray, n: int, device: torch.device) -> torch.Tensor:
+        """``(n, 3 S)`` float64: membership of each row in every subset, its first half and its second half."""
+        h = self.m // 2
+        out = torch.zeros((n, 3 * self.subsets), dtype=torch.float64, device=device)
+        sub = torch.arange(self.subsets, device=device)
+        for c, cols in ((0, slice(None)), (1, slice(0, h)), (2, slice(h, 2 * h))):
+            part = torch.as_tensor(rows[:, cols], device=device)
+            out[part, (3 * sub + c)[:, None].expand_as(part)] = 1.0
+        return out
+
+    def accumulate(self, st, D: torch.Tensor, s: int, e: int, c0: int) -> None:
+        K = (self.q_n2[s:e, None] + self.r_n2[None, c0:] - D.to(torch.float64)).mul_(0.5)
+        K += self.q_lin[s:e, None]
+        K += self.r_lin[None, c0:]
+        K.div_(self.d).add_(1.0).pow_(3)
+        if self.self_mode:  # the pairs j > i only (the diagonal block holds both orders)
+            b = e - s
+            K[:, :b].triu_(1)
+        sums = (self.q_members[s:e] * (K @ self.r_members[c0:])).sum(0)
+        st.cubic += sums.view(self.subsets, 3)
+
+
 def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
                  budget: int) -> BallPairs | None:
     """The collected pairs inside the outer radii, as (point, ball, exact distance or -inf when sure inside).
@@ -657,10 +797,7 @@ def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.nd
     i, j, sure = ijs[:, 0], ijs[:, 1], ijs[:, 2].astype(bool)
     dist = np.full(i.size, -np.inf)
     todo = np.flatnonzero(~sure)
-    chunk = max(1, _tile_rows(todo.size, xn.shape[1], 3, 8, budget))
-    for s in range(0, todo.size, chunk):
-        t = todo[s:s + chunk]
-        dist[t] = exact_distances(xn[i[t]], rn[j[t]])
+    dist[todo] = pair_distances(xn, rn, i[todo], j[todo])
     point, ball = (i, j) if axis == 0 else (j, i)
     keep = dist < outer[ball]
     order = np.lexsort((point[keep], ball[keep]))
@@ -679,11 +816,9 @@ def _decide(states, attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray
     counts = np.zeros(size, dtype=np.int64)
     if pairs:
         ij = torch.cat(pairs).cpu().numpy()
-        chunk = max(1, _tile_rows(ij.shape[0], xn.shape[1], 3, 8, budget))
-        for s in range(0, ij.shape[0], chunk):
-            i, j = ij[s:s + chunk, 0], ij[s:s + chunk, 1]
-            hit = exact_distances(xn[i], rn[j]) < (radii[j] if axis == 0 else radii[i])
-            counts += np.bincount((i if axis == 0 else j)[hit], minlength=size)
+        i, j = ij[:, 0], ij[:, 1]
+        hit = pair_distances(xn, rn, i, j) < (radii[j] if axis == 0 else radii[i])
+        counts += np.bincount((i if axis == 0 else j)[hit], minlength=size)
     return torch.from_numpy(counts).to(device)
 
 

@@ -46,9 +46,9 @@ from infobench.estimators._exact_pairs import (
     BallPairs,
     ball_counts,
     counts_within,
-    exact_distances,
     gaussian_kernel_sum,
     neighbors_within,
+    pair_distances,
     pair_search,
 )
 from infobench.estimators._neighbors import Neighbors
@@ -435,7 +435,11 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
 
 
 def prepare(ctx: "Context", names: tuple[str, ...]) -> None:
-    """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context."""
+    """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context.
+
+    ``ctx.requested`` holds ``names`` for the hooks (which passes will run anyway).
+    """
+    ctx.requested = tuple(names)
     for group, (_, members) in GROUPS.items():
         if group in PREPARE and any(n in names for n in members):
             PREPARE[group](ctx)
@@ -545,6 +549,10 @@ class Context:
         self._lineage: dict[str, tuple[str, np.ndarray | None]] = {}
         # Per set key: rows whose neighbours a derivation searched again (their ball counts are recounted).
         self._searched_again: dict[str, np.ndarray] = {}
+        # The scores requested of this context (set by prepare), and the cubic-kernel subset sums announced.
+        self.requested: tuple[str, ...] = ()
+        self.cubic_wanted: tuple[np.ndarray, np.ndarray] | None = None
+        self._cubic: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------- sets
     def features(self, which: str) -> torch.Tensor:
@@ -694,8 +702,12 @@ class Context:
             subsets = self._subsets_wanted.pop(key, None)
             if subsets and bandwidth is None:
                 bandwidth = subsets[0][1]
+            cubic = None if self.cubic_wanted is None or key not in ("real", "fake") else (
+                self.cubic_wanted[0 if key == "real" else 1], None)
             res = pair_search(x, self._long(kmax, x.shape[0] - 1), kernel_bandwidth=bandwidth,
-                              kernel_subsets=subsets, max_memory=self.params.max_memory)
+                              kernel_subsets=subsets, cubic_subsets=cubic, max_memory=self.params.max_memory)
+            if cubic is not None:
+                self._cubic[key] = res.cubic_sums
             if self.replicate_fraction is not None:
                 self._long_self[key] = _as_numpy(res.rows)
             self._self[key] = _first(res.rows, kmax)
@@ -747,6 +759,57 @@ class Context:
         for (rows, h), value in zip(subsets, sums):
             table[(key, rows_digest(mine[rows]), h)] = float(value)
 
+    def row_sums(self, which: str, name: str, terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+                 ) -> tuple[np.ndarray, ...]:
+        """Sums over the rows of ``which`` of additive per-row terms, shared between the root and its replicates.
+
+        ``terms(rows)`` returns the sums of the terms over the given rows
+        (float64 numpy arrays of the ``which`` features, e.g. ``(sum x,
+        sum x x^T)`` for moments); ``name`` identifies ``terms``. The sums
+        of every row set are kept by the root context (keyed by its rows), so
+        a context whose rows are the root's minus a row set already summed
+        (the other half of a split replicate) costs a subtraction, and one
+        with more than half of the root's rows sums the rows it lacks.
+        """
+        key = self._key(which)
+        table = self.shared.setdefault(("row_sums", name, key), {})
+        n_root = self.shared["root"][0 if key == "real" else 1].shape[0] if key in ("real", "fake") else None
+        rows = self._root_rows(key)
+        mine = rows_digest(rows)
+        if mine in table:
+            return table[mine]
+        whole = rows_digest(np.arange(n_root)) if n_root is not None else mine
+        if n_root is not None and rows.size < n_root and whole in table:
+            rest = np.setdiff1d(np.arange(n_root), rows, assume_unique=True)
+            other = table.get(rows_digest(rest))
+            if other is None and rest.size < rows.size:
+                other = terms(self._root_features(key)[rest])
+            if other is not None:
+                table[mine] = tuple(t - o for t, o in zip(table[whole], other))
+                return table[mine]
+        x = self.features(key).detach().cpu().numpy()
+        table[mine] = terms(x)
+        return table[mine]
+
+    def _root_features(self, key: str) -> np.ndarray:
+        return self.shared["root"][0 if key == "real" else 1].detach().cpu().numpy()
+
+    def want_cubic_sums(self, rows_real: np.ndarray, rows_fake: np.ndarray) -> None:
+        """Announce :meth:`cubic_sums` of the subsets ``rows_real`` / ``rows_fake`` (``(S, m)`` each), before any search."""
+        self.cubic_wanted = (np.asarray(rows_real), np.asarray(rows_fake))
+
+    def cubic_sums(self) -> dict[str, np.ndarray]:
+        """The announced cubic-kernel sums (KID's) from the passes: ``real``, ``fake`` (pairs ``i != j``) and ``cross``.
+
+        Each ``(S, 3)``: per subset, over the subset and over its two halves
+        (``cubic_subsets`` of :func:`pair_search`). Runs the three passes that
+        have not run yet (with the searches they also give).
+        """
+        self.self_knn("real")
+        self.self_knn("fake")
+        self.cross("real", "fake")
+        return self._cubic
+
     def _shared_kernel_sums(self) -> dict:
         return self.shared.setdefault("kernel_sums", {})
 
@@ -790,8 +853,14 @@ class Context:
             if ref_outer is not None:
                 self._ball_pairs[(a, b)] = res.rows_pairs
             return
+        cubic = None
+        if self.cubic_wanted is not None and {a, b} == {"real", "fake"}:
+            cubic = self.cubic_wanted if a == "real" else self.cubic_wanted[::-1]
         res = pair_search(q, long, ref=r, both_sides=True, ref_radii=ref_radii, x_radii=x_radii,
-                          ref_outer=ref_outer, x_outer=x_outer, max_memory=self.params.max_memory)
+                          ref_outer=ref_outer, x_outer=x_outer, cubic_subsets=cubic,
+                          max_memory=self.params.max_memory)
+        if cubic is not None:
+            self._cubic["cross"] = res.cubic_sums
         self._keep_cross(a, b, res.rows, kk)
         self._keep_cross(b, a, res.cols, kk)
         if res.rows_inside is not None:
@@ -852,9 +921,10 @@ class Context:
         def recount(balls: np.ndarray) -> np.ndarray:
             if balls.size * q.shape[0] * q.shape[1] <= _DIRECT_WORK:  # a few balls: every point directly
                 qn, rn, rad = q.detach().cpu().numpy(), r.detach().cpu().numpy(), radii.cpu().numpy()
+                every = np.arange(q.shape[0])
                 counts = np.zeros(q.shape[0], dtype=np.int64)
                 for j in balls:
-                    counts += exact_distances(qn, np.broadcast_to(rn[j], qn.shape)) < rad[j]
+                    counts += pair_distances(qn, rn, every, np.full(every.size, j)) < rad[j]
                 return counts
             ix = torch.as_tensor(balls, device=r.device)
             return ball_counts(q, r[ix], radii[ix], max_memory=self.params.max_memory).cpu().numpy()
@@ -916,12 +986,12 @@ def _search_again(q: torch.Tensor, rows: np.ndarray, k: int, ref: torch.Tensor, 
     """Exact k nearest ``ref`` rows of the query rows ``rows`` (a row itself excluded when ``exclude_self``).
 
     A few rows are compared with every reference row directly (the exact
-    distances of :func:`exact_distances`, ties by index), more by a search.
+    distances of :func:`~infobench.estimators._exact_pairs.exact_distances`, ties by index), more by a search.
     """
     if rows.size * ref.shape[0] * ref.shape[1] <= _DIRECT_WORK:
         qn, rn = q.detach().cpu().numpy(), ref.detach().cpu().numpy()
         m = rn.shape[0]
-        dist = exact_distances(np.repeat(qn[rows], m, axis=0), np.tile(rn, (rows.size, 1))).reshape(rows.size, m)
+        dist = pair_distances(qn, rn, np.repeat(rows, m), np.tile(np.arange(m), rows.size)).reshape(rows.size, m)
         if exclude_self:
             dist[np.arange(rows.size), rows] = np.inf
         index = np.broadcast_to(np.arange(m), dist.shape)

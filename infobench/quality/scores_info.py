@@ -26,14 +26,15 @@ from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
 from infobench.quality._core import (
     Context,
     Outcome,
-    rows_digest,
     ScoreSpec,
     as_features,
     declare_param,
     neighbour_need,
     register_group,
+    rows_digest,
     same_dim,
 )
+from infobench.quality._linalg import symmetric_eigenvalues
 
 __all__ = [
     "inception_score",
@@ -176,14 +177,21 @@ def _kl_value(ctx: Context, p: str, q: str) -> float:
 
 
 # ------------------------------------------------------------------ kernels
-def _vendi(x: torch.Tensor, q: float) -> float:
-    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
-    if bool((norms == 0).any()):
+def _vendi_terms(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Xn^T Xn, number of zero rows)`` of the rows of ``a`` scaled to unit length (zero rows left out)."""
+    norms = np.sqrt((a * a).sum(1))
+    zero = norms == 0
+    xn = a[~zero] / norms[~zero, None]
+    return xn.T @ xn, np.array(float(zero.sum()))
+
+
+def _vendi_from_gram(gram: np.ndarray, zeros: float, n: int, q: float) -> float:
+    """Vendi score of order q from ``Xn^T Xn`` of ``n`` unit rows (nan when a row was zero: cosine undefined)."""
+    if zeros > 0:
         return float("nan")
-    xn = (x / norms).cpu().numpy()
     # Nonzero eigenvalues of K/n = Xn Xn^T / n equal those of the d x d matrix Xn^T Xn / n
     # (small dense algebra in numpy: see scores_standard.mean_cov).
-    lam = np.linalg.eigvalsh(xn.T @ xn / x.shape[0])
+    lam = symmetric_eigenvalues(gram / n)
     # Rounding leaves eigenvalues of a PSD matrix at about -1e-16: they are zeros.
     lam = lam[lam > 1e-12 * float(np.abs(lam).max())]
     if q == 1:
@@ -193,6 +201,11 @@ def _vendi(x: torch.Tensor, q: float) -> float:
     else:
         h = math.log(float((lam**q).sum())) / (1.0 - q)
     return math.exp(h)
+
+
+def _vendi(x: torch.Tensor, q: float) -> float:
+    gram, zeros = _vendi_terms(x.detach().to(torch.float64).cpu().numpy())
+    return _vendi_from_gram(gram, float(zeros), x.shape[0], q)
 
 
 def vendi_score(x: Any, *, q: float = 1.0, device: Any = "auto") -> float:
@@ -401,7 +414,9 @@ _DIVERSITY = [
 
 @register_group("vendi", _DIVERSITY[:1])
 def _group_vendi(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
-    v = _vendi(ctx.fake, ctx.params.vendi_q)
+    # the Gram of the unit rows from sums shared with the root's replicates (Context.row_sums)
+    gram, zeros = ctx.row_sums("fake", "vendi", _vendi_terms)
+    v = _vendi_from_gram(gram, float(zeros), ctx.fake.shape[0], ctx.params.vendi_q)
     note = "undefined: a feature vector is zero (cosine kernel)" if math.isnan(v) else ""
     return {"vendi": Outcome(v, 0, ctx.fake.shape[0], extras={"q": ctx.params.vendi_q}, note=note)}
 
