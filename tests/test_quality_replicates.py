@@ -133,3 +133,18 @@ def test_intervals_with_derived_replicates_equal_those_with_fresh_searches(monke
     neighbour = new["bootstrap_kind"].isin(["subsample", "generated"]).to_numpy()
     np.testing.assert_array_equal(new[neighbour][["ci_low", "ci_high"]].to_numpy(),
                                   old[neighbour][["ci_low", "ci_high"]].to_numpy())
+
+
+def test_split_halves_side_by_side_equal_one_after_the_other(monkeypatch):
+    # From TORCH_EIGVALSH_MIN_DIM dimensions the two halves of a split replicate run on two
+    # single-threaded workers: the same intervals as run in turn (to the rounding of a
+    # one-thread against a two-thread LAPACK call).
+    import infobench.quality.bootstrap as bs
+
+    rng = np.random.default_rng(12)
+    real, fake = rng.normal(size=(160, 130)), rng.normal(size=(160, 130)) + 0.05
+    side = score_features(real, fake, scores="fid,vendi", bootstrap=40, seed=4)
+    monkeypatch.setattr(bs, "TORCH_EIGVALSH_MIN_DIM", 10**9)
+    turn = score_features(real, fake, scores="fid,vendi", bootstrap=40, seed=4)
+    for col in ("value", "ci_low", "ci_high"):
+        np.testing.assert_allclose(side[col].to_numpy(), turn[col].to_numpy(), rtol=1e-9)

@@ -76,11 +76,19 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     1.07x). FID, a smooth functional
     that is degenerate when the distributions agree (half-sample intervals
     1.54-1.74x at n = 500-5,000 under the fixed rate), uses ``"split"``.
-    A replicate costs about ``(3/4)^2`` of the point value's neighbour
-    searches (``9 n^2 / 16`` distances per pair of sets, 2.25 times a
-    half-sample's): 10,000 vs 10,000 64-d features, every score with the
-    default 50 replicates, take 112 s on an idle 2-core machine (59 s with
-    half-samples; ``benchmarks/bench_quality.py``).
+    A replicate runs no new search (:meth:`~infobench.quality._core.Context.keep_neighbours`):
+    the full searches keep each row's ``L`` nearest exact neighbours
+    (:func:`~infobench.quality._core.spare_neighbours`: 16 for ``k = 5``,
+    enough that a 3/4 subsample keeps ``k`` of them with probability
+    ``1 - 1e-4``) and every pair inside the largest ball a subsample can have;
+    a subsample's neighbours are the first ones it keeps of each list, its
+    ball counts follow from those pairs, and the rare row that keeps fewer is
+    searched again, so every replicate value is bit for bit that of a search
+    on the subsample. 10,000 vs 10,000 64-d features, every score with the
+    default 50 replicates, took 112 s on an idle 2-core machine when each
+    replicate searched again (``9 n^2 / 16`` distances per pair of sets),
+    against 2.7 s without intervals; with the reuse, 3.3 times the scores
+    alone (one thread, ``benchmarks/bench_quality.py -k interval_cost``).
 
 ``"generated"``
     Memorization: the share of generated samples inside the empty ball of
@@ -113,13 +121,19 @@ the reported value and kept inside the score's range (see
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Callable
 
 import numpy as np
+import torch
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from infobench._validation import check_float, check_int
+from infobench.estimators._kdtree import threads
 from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts
+from infobench.quality._linalg import TORCH_EIGVALSH_MIN_DIM
 
 __all__ = ["SUBSAMPLE_FRACTION", "check_bootstrap", "evaluate", "percentile_interval", "split_variance", "subsample"]
 
@@ -228,14 +242,30 @@ def _split_replicates(ctx: Context, groups, bootstrap: int, advance,
         draws = split_draws(ctx, bootstrap)
     names = [n for _, wanted in groups for n in wanted]
     halves = {n: np.full((bootstrap, 2), np.nan) for n in names}
-    for b in range(bootstrap):
-        subs = [ctx.resample(r, f) for r, f in draws[b]]
-        for fn, wanted in groups:
-            vals = [fn(sub, wanted) for sub in subs]
-            for n in wanted:
-                halves[n][b] = [out[n].value for out in vals]
-        if advance is not None:
-            advance(1)
+
+    def half(sub: Context) -> list[dict[str, Outcome]]:
+        return [fn(sub, wanted) for fn, wanted in groups]
+
+    # From TORCH_EIGVALSH_MIN_DIM dimensions a half's d x d algebra dominates: the two halves of a
+    # replicate then run side by side on two threads, each single-threaded (torch and BLAS).
+    pool = None
+    if ctx.real.shape[1] >= TORCH_EIGVALSH_MIN_DIM and threads() >= 2 and ctx.real.device.type == "cpu":
+        pool = ThreadPoolExecutor(2, initializer=torch.set_num_threads, initargs=(1,))
+    before = torch.get_num_threads()
+    try:
+        with threadpool_limits(1) if pool is not None else nullcontext():
+            for b in range(bootstrap):
+                subs = [ctx.resample(r, f) for r, f in draws[b]]
+                outs = list(pool.map(half, subs)) if pool is not None else [half(sub) for sub in subs]
+                for (fn, wanted), vals in zip(groups, zip(*outs)):
+                    for n in wanted:
+                        halves[n][b] = [out[n].value for out in vals]
+                if advance is not None:
+                    advance(1)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+            torch.set_num_threads(before)  # a worker's set_num_threads also moves the default of new threads
     out = {}
     for n in names:
         factor, ratio = split_variance(halves[n][:, 0], halves[n][:, 1])
