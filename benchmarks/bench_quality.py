@@ -15,6 +15,7 @@ Run: ``pytest benchmarks/bench_quality.py`` (timings at full size) or with
 """
 
 import resource
+import time
 
 import numpy as np
 import pytest
@@ -188,3 +189,37 @@ def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
                             rounds=1, iterations=1)
     benchmark.extra_info.update(n=n, d=d, peak_rss_mb=round(_peak_rss_mb(), 1), scores=len(df))
     assert df["value"].notna().sum() >= 10
+
+
+@pytest.mark.benchmark(group="quality-interval-cost")
+def test_interval_cost_ratio(benchmark, full_size):
+    """Default intervals (50 replicates) cost at most 4x the scores alone: every feature score, 64-d.
+
+    Full size 10,000 vs 10,000 (the target), the smoke run 4,000 vs 4,000 (2.2x when measured).
+    Measured in process CPU time on one thread (torch and BLAS), which a busy machine disturbs far
+    less than wall time; the ratio is the regression guard, ``extra_info`` has the seconds.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = pick(full_size, 10_000, 4_000)
+    real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
+    score_features(real[:300], fake[:300], bootstrap=40)  # compile and import once, outside the timing
+    threads = torch.get_num_threads()
+    seconds = {}
+
+    def both():
+        for b in (0, 50):
+            start = time.process_time()
+            score_features(real, fake, bootstrap=b, seed=0, device="cpu")
+            seconds[b] = time.process_time() - start
+
+    try:
+        torch.set_num_threads(1)
+        with threadpool_limits(1):
+            benchmark.pedantic(both, rounds=1, iterations=1)
+    finally:
+        torch.set_num_threads(threads)
+    ratio = seconds[50] / seconds[0]
+    benchmark.extra_info.update(n=n, d=64, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2),
+                                ratio=round(ratio, 2))
+    assert ratio <= 4.0, f"default intervals cost {ratio:.2f}x the scores alone (target: at most 4x)"

@@ -7,6 +7,8 @@ dimensions on), the tiling (small ``max_memory`` forces many tiles shared by
 two worker threads) or the side (rows, columns).
 """
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +128,120 @@ def test_pair_search_validation():
         ep.pair_search(x, 1, both_sides=True)
     with pytest.raises(ValueError, match="kernel_bandwidth is for a self-search"):
         ep.pair_search(x, 1, ref=torch.zeros(4, 2), kernel_bandwidth=1.0)
+
+
+# ------------------------------------------------------------------ what replicates are derived from
+@pytest.mark.parametrize("d", [3, 40])
+@pytest.mark.parametrize("kind", ["normal", "integer"])
+def test_pairs_inside_outer_radii_match_all_pairs(d, kind):
+    rng = np.random.default_rng(11 + d)
+    real, fake = _data(kind, 150, d, 300 + d), _data(kind, 130, d, 400 + d)
+    fake[:30] = real[rng.choice(150, 30, replace=False)]
+    rr, ff, rf = all_pairs(real, real), all_pairs(fake, fake), all_pairs(real, fake)
+    np.fill_diagonal(rr, np.inf)
+    np.fill_diagonal(ff, np.inf)
+    r_in, r_out = np.sort(rr, 1)[:, 4], np.sort(rr, 1)[:, 12]
+    f_in, f_out = np.sort(ff, 1)[:, 4], np.sort(ff, 1)[:, 12]
+    res = ep.pair_search(torch.as_tensor(real), 3, ref=torch.as_tensor(fake), both_sides=True,
+                         ref_radii=torch.as_tensor(f_in), x_radii=torch.as_tensor(r_in),
+                         ref_outer=torch.as_tensor(f_out), x_outer=torch.as_tensor(r_out), max_memory=30_000)
+    for pairs, dist, inner, outer in ((res.rows_pairs, rf, f_in, f_out), (res.cols_pairs, rf.T, r_in, r_out)):
+        # dist[point, ball]: every pair closer than the ball's outer radius, and no other
+        want = np.argwhere(dist < outer[None, :])
+        got = np.stack([pairs.point, pairs.ball], 1)
+        np.testing.assert_array_equal(got[np.lexsort((got[:, 0], got[:, 1]))], want[np.lexsort((want[:, 0], want[:, 1]))])
+        exact = np.isfinite(pairs.dist)
+        np.testing.assert_array_equal(pairs.dist[exact], dist[pairs.point[exact], pairs.ball[exact]])
+        # -inf only for pairs inside the inner radius (their distance was not needed)
+        assert (dist[pairs.point[~exact], pairs.ball[~exact]] < inner[pairs.ball[~exact]]).all()
+    # the counts of the inner radii are unchanged by the collection
+    np.testing.assert_array_equal(res.rows_inside.numpy(), (rf < f_in[None, :]).sum(1))
+    np.testing.assert_array_equal(res.cols_inside.numpy(), (rf < r_in[:, None]).sum(0))
+
+
+def test_pairs_beyond_the_budget_are_dropped_not_wrong(monkeypatch):
+    monkeypatch.setattr(ep, "_MIN_PAIR_BYTES", 0)
+    x = np.random.default_rng(2).normal(size=(120, 4))
+    d = all_pairs(x, x)
+    np.fill_diagonal(d, np.inf)
+    radii = torch.as_tensor(np.sort(d, 1)[:, 3])
+    far = torch.as_tensor(np.full(120, 1e9))  # every pair inside: more pairs than a 4 kB budget holds
+    res = ep.pair_search(torch.as_tensor(x), 2, ref=torch.as_tensor(x), ref_radii=radii, ref_outer=far,
+                         max_memory=4096)
+    assert res.rows_pairs is None
+    np.testing.assert_array_equal(res.rows_inside.numpy(), (all_pairs(x, x) < radii.numpy()[None, :]).sum(1))
+
+
+@pytest.mark.parametrize("kind", ["normal", "integer"])
+def test_neighbours_of_a_subset_from_longer_lists_equal_a_search_on_it(kind):
+    # Exact lists of 9 neighbours; three quarters of the rows kept: the first 4 kept ones
+    # are the subset's 4 nearest, ties by index; rows that keep fewer are searched again.
+    x = _data(kind, 200, 6, 21)
+    x[50:53] = x[7]
+    rng = np.random.default_rng(5)
+    full = ep.pair_search(torch.as_tensor(x), 9)
+    rows = np.sort(rng.choice(200, 150, replace=False))
+    keep = np.full(200, -1)
+    keep[rows] = np.arange(150)
+    sub = x[rows]
+    dist = all_pairs(sub, sub)
+    np.fill_diagonal(dist, np.inf)
+    want_d, want_i = knn_truth(dist, 4)
+    asked = []
+
+    def research(pos):
+        asked.append(pos)
+        return want_d[pos], want_i[pos]
+
+    nb, again = ep.neighbors_within(full.rows, 4, rows=rows, keep=keep, research=research)
+    np.testing.assert_array_equal(nb.dist.numpy(), want_d)
+    if kind == "normal":  # (ties wider than the candidate window leave the order of tied rows to the search)
+        np.testing.assert_array_equal(nb.index.numpy(), want_i)
+    lost = (keep[full.rows.index.numpy()[rows]] >= 0).sum(1) < 4
+    np.testing.assert_array_equal(again, np.flatnonzero(lost))
+    assert not asked or np.array_equal(asked[0], again)
+
+
+def test_ball_counts_of_a_subset_from_the_outer_pairs_equal_brute_force():
+    rng = np.random.default_rng(8)
+    real, fake = rng.normal(size=(160, 5)), rng.normal(size=(140, 5)) * 1.2
+    rr = all_pairs(real, real)
+    np.fill_diagonal(rr, np.inf)
+    srt = np.sort(rr, 1)
+    res = ep.pair_search(torch.as_tensor(fake), 2, ref=torch.as_tensor(real), ref_radii=torch.as_tensor(srt[:, 4]),
+                         ref_outer=torch.as_tensor(srt[:, 11]))
+    kr, kf = np.sort(rng.choice(160, 120, replace=False)), np.sort(rng.choice(140, 105, replace=False))
+    sub_rr = all_pairs(real[kr], real[kr])
+    np.fill_diagonal(sub_rr, np.inf)
+    radii = np.sort(sub_rr, 1)[:, 4]  # the subset's own balls: never smaller than the full set's
+    beyond = np.flatnonzero(radii >= srt[kr, 11])
+    pos_r, pos_f = np.full(160, -1), np.full(140, -1)
+    pos_r[kr], pos_f[kf] = np.arange(120), np.arange(105)
+    want = (all_pairs(fake[kf], real[kr]) < radii[None, :]).sum(1)
+
+    def recount(balls):
+        return (all_pairs(fake[kf], real[kr][balls]) < radii[balls][None, :]).sum(1)
+
+    got = ep.counts_within(res.rows_pairs, radii, points=pos_f, balls=pos_r, n_points=105, recount=recount,
+                           redo=beyond)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("d", [9, 48])
+def test_kernel_sums_of_subsets_at_their_own_bandwidths(d):
+    # From the tiles of one self-search, by a Taylor expansion in the bandwidth: exact for the
+    # search's own bandwidth; within its 1e-7 bound otherwise (float64 keys below 32 dimensions,
+    # float32 keys from 32 on, themselves good to ~1e-6); a bandwidth out of reach (2.5x) is
+    # summed by a search of its own.
+    rng = np.random.default_rng(d)
+    x = torch.as_tensor(rng.normal(size=(300, d)) + 5.0)
+    h0 = 1.3 * math.sqrt(d)
+    subsets = [(np.sort(rng.choice(300, size, replace=False)), h0 * f) for size in (150, 75)
+               for f in (1.0, 1.01, 0.97, 2.5)]
+    res = ep.pair_search(x, 3, kernel_bandwidth=h0, kernel_subsets=subsets, max_memory=30_000)
+    tol = 1e-12 if d < ep.SCREEN_FLOAT32_MIN_DIM else 1e-6
+    for (rows, h), got in zip(subsets, res.subset_kernel_sums):
+        want = np.exp(-all_pairs(x.numpy()[rows], x.numpy()[rows]) ** 2 / h**2).sum()
+        assert got == pytest.approx(want, rel=tol)
+    with pytest.raises(ValueError, match="kernel_subsets need kernel_bandwidth"):
+        ep.pair_search(x, 3, kernel_subsets=subsets)

@@ -33,6 +33,26 @@ brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
 decided by the key, every other pair by :func:`exact_distances`, so a point on
 a boundary is outside whatever the rounding.
 
+**Pairs within outer radii** (``ref_outer`` / ``x_outer``): for the
+replicates of a subsampling scheme the same pass also returns every pair
+whose exact distance is below a second, larger radius per ball (the
+distance of its owner's last kept neighbour), with its exact distance, or
+``-inf`` when the key alone puts the pair inside the inner radius (it is
+then inside every larger one). A subsample's balls are never smaller than
+the full set's (its k-th nearest other row is at least as far), and no
+larger than the outer radius while k of the kept neighbours survive, so its
+strict ball counts follow from these pairs alone (:func:`counts_within`).
+
+**Subsets without a new search.** The k nearest rows of a query row among a
+subset of the reference rows are the first k members of the subset in its
+exact list of ``L > k`` nearest (ordered by exact distance, ties by index:
+an ordering a subset keeps when its rows keep their order); a row with
+fewer than k of them in the subset is searched again
+(:func:`neighbors_within`). Both give bit for bit the distances a search on
+the subset gives, and its indices (rows tied at one distance beyond a
+search's candidate window, as on an integer grid, may be listed in another
+order by either).
+
 **One pass per pair of sets.** A self-search computes only the tiles on and
 above the diagonal: pair ``(i, j)`` with ``j`` beyond row ``i``'s tile serves
 row ``i`` (a row-wise selection) and row ``j`` (a column-wise one), so it
@@ -49,11 +69,14 @@ of a large matrix product in high dimension.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
+from infobench.estimators._kdtree import _compiled, threads
 from infobench.estimators._neighbors import (
     _UNIT_ROUNDOFF,
     Neighbors,
@@ -70,11 +93,14 @@ __all__ = [
     "SCREEN_FLOAT32_MIN_DIM",
     "MAX_TILE_ROWS",
     "PairSearch",
+    "BallPairs",
     "exact_distances",
     "pair_search",
     "exact_kneighbors",
     "ball_counts",
     "gaussian_kernel_sum",
+    "neighbors_within",
+    "counts_within",
 ]
 
 SCREEN_FLOAT32_MIN_DIM = 32
@@ -86,6 +112,8 @@ _EXTRA = 8
 _GROUP = 8
 # Below this many pair-coordinates (n * m * d) a search runs on the calling thread.
 _MIN_THREADED_WORK = 2**27
+# Memory the pairs inside outer radii may take at least (24 bytes a pair), whatever the tile budget.
+_MIN_PAIR_BYTES = 2**26
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,18 @@ class PairSearch:
         With ``kernel_bandwidth`` (self-search):
         ``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over all ordered pairs,
         diagonal included (see :func:`gaussian_kernel_sum`).
+    rows_pairs : BallPairs or None
+        With ``ref_outer``: the pairs ``(query row, ref ball)`` with
+        ``|x_i - ref_j| < ref_outer_j`` (None when they exceeded the pair budget).
+    cols_pairs : BallPairs or None
+        With ``x_outer``: the pairs ``(ref row, query ball)`` with
+        ``|x_i - ref_j| < x_outer_i``, likewise.
+    subset_kernel_sums : numpy.ndarray or None
+        With ``kernel_subsets``: the kernel sum of each subset at its own
+        bandwidth (:func:`pair_search`).
+    cubic_sums : numpy.ndarray or None
+        With ``cubic_subsets``: per subset, the cubic kernel sums over the
+        subset and over its two halves (:func:`pair_search`).
     """
 
     rows: Neighbors | None
@@ -115,21 +155,105 @@ class PairSearch:
     rows_inside: torch.Tensor | None = None
     cols_inside: torch.Tensor | None = None
     kernel_sum: float | None = None
+    rows_pairs: "BallPairs | None" = None
+    cols_pairs: "BallPairs | None" = None
+    subset_kernel_sums: np.ndarray | None = None
+    cubic_sums: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BallPairs:
+    """Pairs (point, ball) with the point closer to the ball's centre than the ball's outer radius.
+
+    Attributes
+    ----------
+    point, ball : numpy.ndarray of int32 (int64 beyond 2**31 rows)
+        Row of the counted point and row of the ball's centre.
+    dist : numpy.ndarray of float64
+        Their exact distance (:func:`exact_distances`), or ``-inf`` for a
+        pair certainly inside the ball's inner radius.
+    """
+
+    point: np.ndarray
+    ball: np.ndarray
+    dist: np.ndarray
 
 
 def exact_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances ``|a_i - b_i|`` of paired rows, computed directly, as float64.
 
     The one computation behind every distance that :func:`pair_search`
-    compares: ``sqrt(sum((a - b)^2))`` row by row in numpy (contiguous rows,
-    the same summation order for every pair of the same dimension), so the
-    distance of a pair does not depend on which call, tile or argument order
-    produced it. ``|a - b|`` is exactly ``|b - a|``, and a copy is at
-    distance exactly 0.
+    compares: ``sqrt(sum((a - b)^2))`` row by row (:func:`pair_distances`
+    with the rows paired in order), so the distance of a pair does not
+    depend on which call, tile or argument order produced it. ``|a - b|`` is
+    exactly ``|b - a|``, and a copy is at distance exactly 0.
     """
-    diff = np.ascontiguousarray(a, dtype=np.float64) - np.ascontiguousarray(b, dtype=np.float64)
-    diff *= diff
-    return np.sqrt(diff.sum(axis=1))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"exact_distances needs two arrays of the same shape (n, d); got {a.shape} and {b.shape}")
+    idx = np.arange(a.shape[0], dtype=np.int64)
+    return pair_distances(a, b, idx, idx)
+
+
+def pair_distances(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """``|a[ia[t]] - b[ib[t]]|`` for every ``t``: the exact distances of :func:`exact_distances`, without copying rows.
+
+    ``a`` and ``b`` are C-contiguous float64 ``(n, d)`` and ``(m, d)``
+    arrays. The sum of squares runs over the coordinates in one fixed order
+    (eight running sums over coordinates ``k mod 8``, added pairwise, then
+    the rest), the same for every pair of a dimension, compiled
+    (:func:`_pair_distances_kernel`), over chunks of pairs on
+    :func:`~infobench.estimators._kdtree.threads` threads.
+    """
+    ia = np.ascontiguousarray(ia, dtype=np.int64).ravel()
+    ib = np.ascontiguousarray(ib, dtype=np.int64).ravel()
+    out = np.empty(ia.size)
+    if not ia.size:
+        return out
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    workers = threads()
+    chunk = max(4096, -(-ia.size // workers))
+    starts = list(range(0, ia.size, chunk))
+    if workers == 1 or len(starts) == 1:
+        _pair_distances_kernel(a, b, ia, ib, out, 0, ia.size)
+        return out
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda st: _pair_distances_kernel(a, b, ia, ib, out, st, min(ia.size, st + chunk)), starts))
+    return out
+
+
+@_compiled()
+def _pair_distances_kernel(a, b, ia, ib, out, start, stop):  # pragma: no cover - compiled
+    d = a.shape[1]
+    full = d - d % 8
+    for t in range(start, stop):
+        i = ia[t]
+        j = ib[t]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for k in range(0, full, 8):
+            x0 = a[i, k] - b[j, k]
+            x1 = a[i, k + 1] - b[j, k + 1]
+            x2 = a[i, k + 2] - b[j, k + 2]
+            x3 = a[i, k + 3] - b[j, k + 3]
+            x4 = a[i, k + 4] - b[j, k + 4]
+            x5 = a[i, k + 5] - b[j, k + 5]
+            x6 = a[i, k + 6] - b[j, k + 6]
+            x7 = a[i, k + 7] - b[j, k + 7]
+            s0 += x0 * x0
+            s1 += x1 * x1
+            s2 += x2 * x2
+            s3 += x3 * x3
+            s4 += x4 * x4
+            s5 += x5 * x5
+            s6 += x6 * x6
+            s7 += x7 * x7
+        total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        for k in range(full, d):
+            x = a[i, k] - b[j, k]
+            total += x * x
+        out[t] = math.sqrt(total)
 
 
 class _Side:
@@ -198,11 +322,7 @@ def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.n
     need[:, :k] = True
     rows, cols = np.nonzero(need)
     dist = np.full((n, kc), np.inf)
-    d = qn.shape[1]
-    chunk = max(1, _tile_rows(rows.size, d, 3, 8, budget))
-    for s in range(0, rows.size, chunk):
-        rr, cc = rows[s:s + chunk], cols[s:s + chunk]
-        dist[rr, cc] = exact_distances(qn[rr], rn[idx[rr, cc]])
+    dist[rows, cols] = pair_distances(qn, rn, rows, idx[rows, cols])
     pick = np.lexsort((idx, dist), axis=1)[:, :k]
     out_d = np.take_along_axis(dist, pick, axis=1)
     out_i = np.take_along_axis(idx, pick, axis=1)
@@ -213,7 +333,7 @@ def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.n
         bad = np.flatnonzero(~(floor > out_d[:, -1] ** 2 * (1.0 + 1e-12)))
         if bad.size:
             cand = refine(bad, kc)
-            dd = exact_distances(np.repeat(qn[bad], kc, axis=0), rn[cand.ravel()]).reshape(bad.size, kc)
+            dd = pair_distances(qn, rn, np.repeat(bad, kc), cand.ravel()).reshape(bad.size, kc)
             o = np.lexsort((cand, dd), axis=1)[:, :k]
             out_d[bad] = np.take_along_axis(dd, o, axis=1)
             out_i[bad] = np.take_along_axis(cand, o, axis=1)
@@ -228,7 +348,11 @@ def pair_search(
     both_sides: bool = False,
     ref_radii: torch.Tensor | None = None,
     x_radii: torch.Tensor | None = None,
+    ref_outer: torch.Tensor | None = None,
+    x_outer: torch.Tensor | None = None,
     kernel_bandwidth: float | None = None,
+    kernel_subsets: list[tuple[np.ndarray, float]] | None = None,
+    cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None = None,
     max_memory: int | None = None,
 ) -> PairSearch:
     """Exact k nearest neighbours and strict ball counts between ``x`` and ``ref`` in one pass (module notes).
@@ -252,9 +376,28 @@ def pair_search(
     x_radii : torch.Tensor, shape (n,), optional
         Ball radii around the query rows: ``cols_inside`` counts the balls
         holding each reference row strictly.
+    ref_outer, x_outer : torch.Tensor, optional
+        Outer radii (at least ``ref_radii`` / ``x_radii``, which they need):
+        also the pairs inside them (``rows_pairs`` / ``cols_pairs``, module
+        notes), for the ball counts of subsets (:func:`counts_within`).
     kernel_bandwidth : float, optional
         Self-search only: also the Gaussian kernel sum over every pair, from
         the same screening keys (:func:`gaussian_kernel_sum`).
+    kernel_subsets : list of (rows, bandwidth), optional
+        With ``kernel_bandwidth``: also the kernel sum over the pairs of each
+        subset ``rows`` (increasing row indices) at its own bandwidth, from
+        the same keys (:class:`_SubsetPlan`: a Taylor expansion in the
+        bandwidth around ``kernel_bandwidth``, exact for an equal one, within
+        ``1e-7`` relative otherwise; a subset whose bandwidth is too far from
+        it is summed by a search of its own).
+    cubic_subsets : (numpy.ndarray, numpy.ndarray or None), optional
+        ``(rows, cols)``, each ``(S, m)`` row indices of ``x`` and of ``ref``
+        (a self-search: ``cols`` None, the pairs within ``rows``): also the
+        sums of the cubic polynomial kernel ``(x_i . y_j / d + 1)^3`` (KID's)
+        over the pairs of each subset (``i != j`` in a self-search) and of its
+        two halves (positions ``< m // 2`` and ``m // 2`` to ``2 (m // 2)``),
+        ``cubic_sums`` of shape ``(S, 3)``. The products come from the
+        screening keys (:class:`_CubicPlan`).
     max_memory : int, optional
         Memory budget of the tiles in bytes (the estimators' knob).
 
@@ -272,13 +415,18 @@ def pair_search(
         raise ValueError("both_sides, ref_radii and x_radii need ref (a cross-search)")
     if kernel_bandwidth is not None and not self_mode:
         raise ValueError("kernel_bandwidth is for a self-search (no ref)")
+    if kernel_subsets and kernel_bandwidth is None:
+        raise ValueError("kernel_subsets need kernel_bandwidth (the bandwidth the expansion is about)")
     avail_r = n - 1 if self_mode else m
     knn = not (k == 0 and kernel_bandwidth is not None)  # k=0: the kernel sum alone
     if knn and (not 1 <= k <= avail_r or (both_sides and k > n)):
         raise ValueError(f"k must be between 1 and {min(avail_r, n) if both_sides else avail_r}; got {k}")
-    for name, rad, size in (("ref_radii", ref_radii, m), ("x_radii", x_radii, n)):
+    for name, rad, size in (("ref_radii", ref_radii, m), ("x_radii", x_radii, n), ("ref_outer", ref_outer, m),
+                            ("x_outer", x_outer, n)):
         if rad is not None and tuple(rad.shape) != (size,):
             raise ValueError(f"{name} must have shape ({size},); got {tuple(rad.shape)}")
+    if (ref_outer is not None and ref_radii is None) or (x_outer is not None and x_radii is None):
+        raise ValueError("ref_outer and x_outer need the inner radii ref_radii and x_radii")
     device = x.device
     budget = _budget(device, max_memory)
     x64 = x.to(torch.float64)
@@ -290,6 +438,9 @@ def pair_search(
     xs = xc.to(sdtype)
     rs = xs if self_mode else rc.to(sdtype)
     pw = _Pairwise(xs, rs, "euclidean", (d,), m, centred=True)
+    cubic = None
+    if cubic_subsets is not None:
+        cubic = _CubicPlan(cubic_subsets, xs, rs, xc, rc, centre, n, self_mode)
     del xs, rs
     unit = _UNIT_ROUNDOFF[sdtype]
     factor = _nudge_factor(d, sdtype) + 10 * unit
@@ -309,6 +460,9 @@ def pair_search(
 
     ref_thr, ref_thr_slack = thresholds(ref_radii)
     x_thr, x_thr_slack = thresholds(x_radii)
+    # Flags reach out to the outer radii where pairs are collected (else the radii themselves).
+    ref_flag, ref_flag_slack = thresholds(ref_outer) if ref_outer is not None else (ref_thr, ref_thr_slack)
+    x_flag, x_flag_slack = thresholds(x_outer) if x_outer is not None else (x_thr, x_thr_slack)
     counting = ref_thr is not None or x_thr is not None
     item = torch.finfo(sdtype).bits // 8
     workers = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
@@ -320,7 +474,11 @@ def pair_search(
     # worker threads pay off only on large problems (starting them costs about a millisecond)
     workers = min(workers, len(tiles)) if n * m * d >= _MIN_THREADED_WORK else 1
     row_side = _Side(n, kc_r, sdtype, device)
+    plan = _SubsetPlan(kernel_subsets, kernel_bandwidth, n, sdtype, device) if kernel_subsets else None
     rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if ref_thr is not None else None
+    workers_max = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
+    # Pairs kept for the outer radii, per worker (beyond it the collection is dropped: None).
+    pair_cap = max(1, max(budget, _MIN_PAIR_BYTES) // (24 * workers_max))
 
     class State:
         def __init__(self):
@@ -330,19 +488,41 @@ def pair_search(
             self.cols_inside = torch.zeros(m, dtype=torch.int64, device=device) if x_thr is not None else None
             self.amb_rows: list[torch.Tensor] = []
             self.amb_cols: list[torch.Tensor] = []
+            # (i, j, sure) of the pairs inside the outer radii: sure pairs are inside the inner radius
+            self.out_rows: list[torch.Tensor] | None = [] if ref_outer is not None else None
+            self.out_cols: list[torch.Tensor] | None = [] if x_outer is not None else None
+            self.out_size = 0
             self.kernel = torch.zeros((), dtype=torch.float64, device=device)
+            if cubic is not None:
+                self.cubic = torch.zeros((cubic.subsets, 3), dtype=torch.float64, device=device)
+            if plan is not None:
+                self.moments = torch.zeros((plan.order + 1, plan.members.shape[1]), dtype=torch.float64,
+                                           device=device)
+                self.ubuf = torch.empty(rows * m, dtype=sdtype, device=device)
+                self.tbuf = torch.empty(rows * m, dtype=sdtype, device=device)
+
+    def collect(st: State, attr: str, i: torch.Tensor, j: torch.Tensor, sure: torch.Tensor) -> None:
+        store = getattr(st, attr)
+        if store is None:
+            return
+        st.out_size += int(i.numel())
+        if st.out_size > pair_cap:
+            setattr(st, attr, None)
+            return
+        store.append(torch.stack([i, j, sure.to(torch.int64)], 1))
 
     def count(st: State, D: torch.Tensor, s: int, e: int) -> None:
         """Both ball counts of the tile: one pass flags the pairs near or inside a ball, the few flagged decide."""
         tile_slack = factor * (float(xn2[s:e].max()) + rmax)
         sl_r, sl_c = tile_slack + ref_thr_slack, tile_slack + x_thr_slack
+        fl_r, fl_c = tile_slack + ref_flag_slack, tile_slack + x_flag_slack
         flags = st.flags[: D.numel()].view(D.shape)
         if ref_thr is not None:
-            torch.le(D, ref_thr[None, :] + sl_r, out=flags)
+            torch.le(D, ref_flag[None, :] + fl_r, out=flags)
             if x_thr is not None:
-                flags |= D <= (x_thr[s:e, None] + sl_c)
+                flags |= D <= (x_flag[s:e, None] + fl_c)
         else:
-            torch.le(D, x_thr[s:e, None] + sl_c, out=flags)
+            torch.le(D, x_flag[s:e, None] + fl_c, out=flags)
         i, j = flags.nonzero(as_tuple=True)
         if not i.numel():
             return
@@ -354,6 +534,9 @@ def pair_search(
             amb = (~inside) & (key <= thr + sl_r)
             if bool(amb.any()):
                 st.amb_rows.append(torch.stack([i[amb] + s, j[amb]], 1))
+            if ref_outer is not None:
+                near = key <= ref_flag[j] + fl_r
+                collect(st, "out_rows", i[near] + s, j[near], inside[near])
         if x_thr is not None:
             thr = x_thr[s:e][i]
             inside = key < thr - sl_c
@@ -361,6 +544,9 @@ def pair_search(
             amb = (~inside) & (key <= thr + sl_c)
             if bool(amb.any()):
                 st.amb_cols.append(torch.stack([i[amb] + s, j[amb]], 1))
+            if x_outer is not None:
+                near = key <= x_flag[s:e][i] + fl_c
+                collect(st, "out_cols", i[near] + s, j[near], inside[near])
 
     def body(s: int, e: int, st: State) -> None:
         c0 = s if self_mode else 0
@@ -382,12 +568,24 @@ def pair_search(
                 st.cols.merge(c0 + off, v2.T, (i2 + s).T)
         if counting:
             count(st, D, s, e)
+        if cubic is not None:
+            cubic.accumulate(st, D, s, e, c0)
         if kernel_bandwidth is not None:
-            # In place (the selections are done); the masked diagonal gives exp(-inf) = 0.
-            K = torch.exp_(D.clamp_(min=0.0).mul_(-1.0 / (kernel_bandwidth * kernel_bandwidth)))
+            if plan is not None:
+                # u = |x_i - x_j|^2 / h^2 (0 on the masked diagonal) for the moments sum_S exp(-u) u^p
+                U = st.ubuf[: D.numel()].view(D.shape)
+                torch.mul(D.clamp_(min=0.0), 1.0 / (kernel_bandwidth * kernel_bandwidth), out=U)
+                U[ar, ar] = 0.0
+                K = torch.exp(U.neg(), out=D)
+                K[ar, ar] = 0.0
+            else:
+                # In place (the selections are done); the masked diagonal gives exp(-inf) = 0.
+                K = torch.exp_(D.clamp_(min=0.0).mul_(-1.0 / (kernel_bandwidth * kernel_bandwidth)))
             # the diagonal block holds (i, j) and (j, i): once; the pairs beyond it stand for both orders
             block = K[:, : e - s].sum(dtype=torch.float64)
             st.kernel += 2.0 * (K.sum(dtype=torch.float64) - block) + block
+            if plan is not None:
+                plan.accumulate(st, K, U, s, e)
 
     states = _run_tiles(tiles, workers, State, body)
     del pw
@@ -437,7 +635,174 @@ def pair_search(
     kernel_sum = None
     if kernel_bandwidth is not None:
         kernel_sum = float(sum(st.kernel for st in states)) + n  # + the diagonal, exp(0) = 1
-    return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum)
+    rows_pairs = cols_pairs = None
+    if ref_outer is not None:
+        rows_pairs = _outer_pairs(states, "out_rows", xn, rn, _numpy64(ref_outer), 0, budget)
+    if x_outer is not None:
+        cols_pairs = _outer_pairs(states, "out_cols", xn, rn, _numpy64(x_outer), 1, budget)
+    subset_sums = None
+    if plan is not None:
+        subset_sums = plan.sums(sum(st.moments for st in states), x, max_memory)
+    cubic_sums = None
+    if cubic is not None:
+        cubic_sums = sum(st.cubic for st in states).cpu().numpy() * (2.0 if self_mode else 1.0)
+    return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs,
+                      subset_sums, cubic_sums)
+
+
+class _SubsetPlan:
+    """Kernel sums of row subsets, each at its own bandwidth, from the tiles of one self-search.
+
+    With ``u = |x_i - x_j|^2 / h_0^2`` (``h_0`` the search's bandwidth) and
+    ``r = h_0^2 / h^2 - 1`` for a subset of bandwidth ``h``,
+    ``exp(-|x_i - x_j|^2 / h^2) = exp(-u) sum_p (-r u)^p / p!`` (Taylor),
+    so each subset's sum is a combination of the moments
+    ``M_p = sum_{i,j in S} exp(-u) u^p``, ``p = 0..P``: one product of each
+    tile with the subsets' membership columns per moment. The remainder of
+    the expansion per pair is at most
+    ``(|r| / (1 - |r|))^(P+1) / sqrt(2 pi (P+1))`` (the maximum of
+    ``u^(P+1) exp(-(1 - |r|) u)`` and Stirling): ``P`` is the smallest
+    order that keeps it below :attr:`PAIR_BOUND` for every subset with
+    ``|r| / (1 - |r|) < 1/2`` (at most :attr:`MAX_ORDER`), and a subset whose
+    bound times its number of pairs exceeds :attr:`TOLERANCE` of its sum is
+    summed by a search of its own (the float32 keys of 32 dimensions and more
+    are themselves good to about ``1e-6``, module notes).
+    """
+
+    MAX_ORDER = 10
+    PAIR_BOUND = 1e-10
+    TOLERANCE = 1e-7
+
+    def __init__(self, subsets, bandwidth: float, n: int, dtype: torch.dtype, device: torch.device):
+        self.subsets = [(np.asarray(rows, dtype=np.int64), float(h)) for rows, h in subsets]
+        self.r = np.array([bandwidth**2 / h**2 - 1.0 for _, h in self.subsets])
+        rho = np.abs(self.r) / np.maximum(1.0 - np.abs(self.r), 1e-300)
+        rho[np.abs(self.r) >= 1.0] = np.inf
+        # the smallest order whose per-pair bound is below the tolerance for the subsets within reach
+        reach = rho < 0.5
+        self.order = 0
+        worst = float(rho[reach].max()) if reach.any() else 0.0
+        while worst > 0 and self.order < self.MAX_ORDER and self._bound(worst, self.order) > self.PAIR_BOUND:
+            self.order += 1
+        self.bound = np.array([self._bound(v, self.order) if np.isfinite(v) else np.inf for v in rho])
+        members = torch.zeros((n, len(self.subsets)), dtype=dtype, device=device)
+        for c, (rows, _) in enumerate(self.subsets):
+            members[torch.as_tensor(rows, device=device), c] = 1.0
+        self.members = members
+        self.sizes = np.array([rows.size for rows, _ in self.subsets], dtype=np.float64)
+
+    @staticmethod
+    def _bound(rho: float, order: int) -> float:
+        return rho ** (order + 1) / math.sqrt(2.0 * math.pi * (order + 1))
+
+    def accumulate(self, st, K: torch.Tensor, U: torch.Tensor, s: int, e: int) -> None:
+        """Add the tile's moments: the diagonal block once, the pairs beyond it for both orders."""
+        T = st.tbuf[: K.numel()].view(K.shape)
+        T.copy_(K)
+        mine = self.members[s:e]
+        b = e - s
+        for p in range(self.order + 1):
+            diag = (mine * (T[:, :b] @ mine)).sum(0, dtype=torch.float64)
+            off = (mine * (T[:, b:] @ self.members[e:])).sum(0, dtype=torch.float64) if T.shape[1] > b else 0.0
+            st.moments[p] += diag + 2.0 * off
+            if p < self.order:
+                T.mul_(U)
+
+    def sums(self, moments: torch.Tensor, x: torch.Tensor, max_memory: int | None) -> np.ndarray:
+        """Each subset's kernel sum (diagonal included): the series, or its own search when out of reach."""
+        mom = moments.cpu().numpy()
+        coef = np.array([[(-r) ** p / math.factorial(p) for r in self.r] for p in range(self.order + 1)])
+        out = (coef * mom).sum(0) + self.sizes  # + the diagonal, exp(0) = 1
+        pairs = self.sizes**2
+        far = np.flatnonzero(~(self.bound * pairs <= self.TOLERANCE * out))
+        for c in far:
+            rows, h = self.subsets[c]
+            out[c] = gaussian_kernel_sum(x[torch.as_tensor(rows, device=x.device)], h, max_memory=max_memory)
+        return out
+
+
+class _CubicPlan:
+    """Sums of KID's cubic kernel over subsets of pairs, from the tiles of a search.
+
+    ``x . y = xc . yc + c . xc + c . yc + c . c`` for data centred at ``c``,
+    and ``xc . yc = (|xc|^2 + |yc|^2 - key) / 2`` with the norms that
+    entered the key (module notes): the product of a pair is within
+    ``slack / 2`` of its exact value (about ``sqrt(d) u |xc| |yc|`` in
+    practice: float32 keys from 32 dimensions on, else float64), the rest
+    of the arithmetic is float64, so each kernel value ``(x . y / d + 1)^3``
+    is within ``3 (x . y / d + 1)^2 slack / (2 d)`` of its float64 value;
+    these errors are independent from pair to pair and a subset of ``m``
+    rows averages ``m^2`` of them. Each tile's kernel values are summed per
+    subset and per half of a subset by one float64 product with the
+    columns' memberships (``3 S`` columns; a self-search sums each unordered
+    pair once, ``j > i``, and the caller doubles the sums).
+    """
+
+    def __init__(self, subsets, xs: torch.Tensor, rs: torch.Tensor, xc: torch.Tensor, rc: torch.Tensor,
+                 centre: torch.Tensor, n: int, self_mode: bool):
+        rows, cols = subsets
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
+        self.subsets, self.m = rows.shape
+        self.self_mode = self_mode
+        device = xs.device
+        self.d = xs.shape[1]
+        # The squared norms in the key dtype, computed as _Pairwise computes them.
+        self.q_n2 = (xs * xs).sum(1).to(torch.float64)
+        self.r_n2 = self.q_n2 if self_mode else (rs * rs).sum(1).to(torch.float64)
+        cc = centre.reshape(-1)
+        self.r_lin = xc @ cc if self_mode else rc @ cc
+        self.q_lin = xc @ cc + float(cc @ cc)
+        self.q_members = self._members(rows, n, device)
+        self.r_members = self.q_members if cols is rows else self._members(cols, rs.shape[0], device)
+
+    def _members(self, rows: np.ndarray, n: int, device: torch.device) -> torch.Tensor:
+        """``(n, 3 S)`` float64: membership of each row in every subset, its first half and its second half."""
+        h = self.m // 2
+        out = torch.zeros((n, 3 * self.subsets), dtype=torch.float64, device=device)
+        sub = torch.arange(self.subsets, device=device)
+        for c, cols in ((0, slice(None)), (1, slice(0, h)), (2, slice(h, 2 * h))):
+            part = torch.as_tensor(rows[:, cols], device=device)
+            out[part, (3 * sub + c)[:, None].expand_as(part)] = 1.0
+        return out
+
+    def accumulate(self, st, D: torch.Tensor, s: int, e: int, c0: int) -> None:
+        K = (self.q_n2[s:e, None] + self.r_n2[None, c0:] - D.to(torch.float64)).mul_(0.5)
+        K += self.q_lin[s:e, None]
+        K += self.r_lin[None, c0:]
+        K.div_(self.d).add_(1.0).pow_(3)
+        if self.self_mode:  # the pairs j > i only (the diagonal block holds both orders)
+            b = e - s
+            K[:, :b].triu_(1)
+        sums = (self.q_members[s:e] * (K @ self.r_members[c0:])).sum(0)
+        st.cubic += sums.view(self.subsets, 3)
+
+
+def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
+                 budget: int) -> BallPairs | None:
+    """The collected pairs inside the outer radii, as (point, ball, exact distance or -inf when sure inside).
+
+    ``axis`` 0: the balls are the reference rows (column ``j``), the points
+    the query rows; 1: the other way round. Pairs whose exact distance
+    reaches the outer radius are dropped.
+    """
+    parts = [getattr(st, attr) for st in states]
+    if any(p is None for p in parts):
+        return None
+    flat = [t for p in parts for t in p]
+    if not flat:
+        empty = np.zeros(0, dtype=np.int64)
+        return BallPairs(empty, empty, np.zeros(0))
+    ijs = torch.cat(flat).cpu().numpy()
+    i, j, sure = ijs[:, 0], ijs[:, 1], ijs[:, 2].astype(bool)
+    dist = np.full(i.size, -np.inf)
+    todo = np.flatnonzero(~sure)
+    dist[todo] = pair_distances(xn, rn, i[todo], j[todo])
+    point, ball = (i, j) if axis == 0 else (j, i)
+    keep = dist < outer[ball]
+    order = np.lexsort((point[keep], ball[keep]))
+    small = np.int32 if max(xn.shape[0], rn.shape[0]) < 2**31 else np.int64  # half the memory traffic of replicates
+    return BallPairs(point[keep][order].astype(small), ball[keep][order].astype(small), dist[keep][order])
 
 
 def _decide(states, attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
@@ -451,11 +816,9 @@ def _decide(states, attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray
     counts = np.zeros(size, dtype=np.int64)
     if pairs:
         ij = torch.cat(pairs).cpu().numpy()
-        chunk = max(1, _tile_rows(ij.shape[0], xn.shape[1], 3, 8, budget))
-        for s in range(0, ij.shape[0], chunk):
-            i, j = ij[s:s + chunk, 0], ij[s:s + chunk, 1]
-            hit = exact_distances(xn[i], rn[j]) < (radii[j] if axis == 0 else radii[i])
-            counts += np.bincount((i if axis == 0 else j)[hit], minlength=size)
+        i, j = ij[:, 0], ij[:, 1]
+        hit = pair_distances(xn, rn, i, j) < (radii[j] if axis == 0 else radii[i])
+        counts += np.bincount((i if axis == 0 else j)[hit], minlength=size)
     return torch.from_numpy(counts).to(device)
 
 
@@ -522,3 +885,100 @@ def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | 
     if x.shape[0] < 2:
         return float(x.shape[0])
     return pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum
+
+
+def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, rows: np.ndarray | None,
+                     keep: np.ndarray | None, research: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                     device: torch.device | None = None) -> tuple[Neighbors, np.ndarray]:
+    """The ``k`` nearest kept reference rows of query rows ``rows``, from their longer exact lists (module notes).
+
+    Parameters
+    ----------
+    nb : Neighbors or (dist, index) numpy arrays
+        Exact ``L``-nearest lists (``L >= k``) of every query row of the full
+        sets, ordered by exact distance and then index.
+    k : int
+    rows : numpy.ndarray or None
+        The query rows kept, increasing (None: all).
+    keep : numpy.ndarray or None
+        Position of every full reference row among the kept ones, ``-1``
+        for a dropped row (None: all kept, positions unchanged); kept rows
+        keep their order, so ties stay ordered by index.
+    research : callable ``(positions) -> (dist, index)``
+        The exact k nearest of the query rows at ``positions`` (of the kept
+        query rows) among the kept reference rows, for the rows fewer than
+        ``k`` of whose listed neighbours are kept.
+    device : torch.device, optional
+        Where the result goes (default: ``nb``'s device, else the CPU).
+
+    Returns
+    -------
+    (Neighbors, numpy.ndarray)
+        Distances and positions among the kept reference rows, ``(n', k)``,
+        bit for bit those of a search on the kept rows; and the positions of
+        the rows that were searched again.
+    """
+    if isinstance(nb, Neighbors):
+        device = nb.dist.device if device is None else device
+        dist, index = nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+    else:
+        dist, index = nb
+    if rows is not None:
+        dist, index = dist[rows], index[rows]
+    n = dist.shape[0]
+    out_d = np.empty((n, k))
+    out_i = np.empty((n, k), dtype=np.int64)
+    if keep is None:
+        out_d[:], out_i[:] = dist[:, :k], index[:, :k]
+        again = np.zeros(0, dtype=np.int64)
+    else:
+        pos = keep[index]
+        valid = pos >= 0
+        rank = np.cumsum(valid, axis=1)
+        enough = rank[:, -1] >= k
+        take = valid & (rank <= k) & enough[:, None]  # the first k kept, in list order
+        out_d[enough] = dist[take].reshape(-1, k)
+        out_i[enough] = pos[take].reshape(-1, k)
+        again = np.flatnonzero(~enough)
+        if again.size:
+            out_d[again], out_i[again] = research(again)
+    device = torch.device("cpu") if device is None else device
+    return Neighbors(torch.from_numpy(out_d).to(device), torch.from_numpy(out_i).to(device), "brute"), again
+
+
+def counts_within(pairs: BallPairs, radii: np.ndarray, *, points: np.ndarray | None, balls: np.ndarray | None,
+                  n_points: int, recount: Callable[[np.ndarray], np.ndarray] | None = None,
+                  redo: np.ndarray | None = None) -> np.ndarray:
+    """Per kept point, the number of kept balls holding it strictly, from the pairs inside the outer radii.
+
+    Parameters
+    ----------
+    pairs : BallPairs
+        Every pair closer than its ball's outer radius (:func:`pair_search`).
+    radii : numpy.ndarray
+        The kept balls' radii (each at least its full-set radius, at most its
+        outer radius unless listed in ``redo``).
+    points, balls : numpy.ndarray or None
+        Position of every full-set point (ball) among the kept ones, ``-1``
+        when dropped (None: all kept).
+    n_points : int
+        Number of kept points.
+    recount : callable ``(ball positions) -> counts``, optional
+        Exact counts per kept point of the balls ``redo`` (whose radius may
+        pass the outer one), from a search.
+    redo : numpy.ndarray, optional
+        Positions of the kept balls to count through ``recount``.
+    """
+    p = pairs.point if points is None else points[pairs.point]
+    b = pairs.ball if balls is None else balls[pairs.ball]
+    ok = (p >= 0) & (b >= 0)
+    p, b, dist = p[ok], b[ok], pairs.dist[ok]
+    hit = dist < radii[b]
+    if redo is not None and redo.size:
+        skip = np.zeros(radii.shape[0], dtype=bool)
+        skip[redo] = True
+        hit &= ~skip[b]
+    counts = np.bincount(p[hit], minlength=n_points).astype(np.int64)
+    if redo is not None and redo.size:
+        counts += recount(redo)
+    return counts

@@ -6,8 +6,8 @@ neighbour searches). Each score is described by a :class:`ScoreSpec`: its
 direction (``"up"``: higher is better, ``"down"``: lower is better,
 ``"zero"``: closer to zero is better), unit, range, whether it depends on
 the sizes of the two sets, and how its bootstrap interval is drawn
-(``"split"``: the score is recomputed on disjoint halves and quarters of
-both sets, with an estimated convergence rate; ``"subsample"``: on
+(``"split"``: the score is recomputed on two disjoint halves of both
+sets, with an estimated convergence rate; ``"subsample"``: on
 subsamples of three quarters of every set drawn without replacement,
 neighbourhoods recomputed; ``"generated"``: the same, of the generated set
 alone, for a score conditional on the training split; see
@@ -25,6 +25,7 @@ neighbours in both directions and both ball counts at once.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import math
 import pkgutil
@@ -38,9 +39,18 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from scipy.stats import binom
 
 from infobench._validation import check_int, check_samples
-from infobench.estimators._exact_pairs import gaussian_kernel_sum, pair_search
+from infobench.estimators._exact_pairs import (
+    BallPairs,
+    ball_counts,
+    counts_within,
+    gaussian_kernel_sum,
+    neighbors_within,
+    pair_distances,
+    pair_search,
+)
 from infobench.estimators._neighbors import Neighbors
 
 __all__ = [
@@ -384,15 +394,22 @@ SCORES: dict[str, ScoreSpec] = {}
 GROUPS: dict[str, tuple[Callable[["Context", tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
 # group name -> function(ctx) announcing work that a shared pass can do (see prepare)
 PREPARE: dict[str, Callable[["Context"], None]] = {}
+# group name -> function(ctx, subsets) announcing the work of its split replicates (see register_group)
+SPLIT_PLANS: dict[str, Callable[["Context", list[tuple[np.ndarray, np.ndarray]]], None]] = {}
 
 
-def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Context"], None] | None = None):
+def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Context"], None] | None = None,
+                   plan_split: Callable[["Context", list[tuple[np.ndarray, np.ndarray]]], None] | None = None):
     """Decorator: register a score group computing ``specs``.
 
     ``prepare(ctx)``, when given, runs on the root context before any group
     computes (:func:`prepare`), so that the group can announce work that a
     shared neighbour pass does at little extra cost (e.g.
-    :meth:`Context.want_kernel_sum`).
+    :meth:`Context.want_kernel_sum`). ``plan_split(ctx, subsets)``, when
+    given, runs on the root context before any group computes when the
+    group's interval comes from split replicates: ``subsets`` lists the
+    ``(real rows, generated rows)`` of every half the replicates
+    will use, so that the root's passes can compute their parts too.
     """
 
     def deco(func):
@@ -410,13 +427,19 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
         GROUPS[name] = (func, tuple(s.name for s in specs))
         if prepare is not None:
             PREPARE[name] = prepare
+        if plan_split is not None:
+            SPLIT_PLANS[name] = plan_split
         return func
 
     return deco
 
 
 def prepare(ctx: "Context", names: tuple[str, ...]) -> None:
-    """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context."""
+    """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context.
+
+    ``ctx.requested`` holds ``names`` for the hooks (which passes will run anyway).
+    """
+    ctx.requested = tuple(names)
     for group, (_, members) in GROUPS.items():
         if group in PREPARE and any(n in names for n in members):
             PREPARE[group](ctx)
@@ -513,7 +536,23 @@ class Context:
         # Values derived from this context's sets by one score group and read by another (e.g. moments).
         self.cache: dict[Any, Any] = {}
         self._kernel_wanted: dict[str, float] = {}
+        self._subsets_wanted: dict[str, list[tuple[np.ndarray, float]]] = {}
         self._kernel: dict[tuple[str, float], float] = {}
+        # Replicates of this context will keep this share of its rows (see keep_neighbours).
+        self.replicate_fraction: float | None = None
+        # The longer exact lists and ball pairs kept for those replicates.
+        self._long_self: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._long_cross: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._ball_pairs: dict[tuple[str, str], BallPairs | None] = {}
+        # A context made by resample(): its parent and, per set key, (parent key, rows or None for all).
+        self._parent: Context | None = None
+        self._lineage: dict[str, tuple[str, np.ndarray | None]] = {}
+        # Per set key: rows whose neighbours a derivation searched again (their ball counts are recounted).
+        self._searched_again: dict[str, np.ndarray] = {}
+        # The scores requested of this context (set by prepare), and the cubic-kernel subset sums announced.
+        self.requested: tuple[str, ...] = ()
+        self.cubic_wanted: tuple[np.ndarray, np.ndarray] | None = None
+        self._cubic: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------- sets
     def features(self, which: str) -> torch.Tensor:
@@ -558,8 +597,9 @@ class Context:
             origin_real = origin_real[idx_real]
         heldout = self.heldout
         if idx_heldout is not None and heldout is not None:
-            heldout = heldout[torch.as_tensor(np.asarray(idx_heldout), device=heldout.device)]
-        return Context(
+            idx_heldout = np.asarray(idx_heldout)
+            heldout = heldout[torch.as_tensor(idx_heldout, device=heldout.device)]
+        out = Context(
             real,
             self.fake[jf],
             real_probs,
@@ -571,6 +611,12 @@ class Context:
             (origin_real, self.root_index("fake")[idx_fake]),
             heldout,
         )
+        out._parent = self
+        out._lineage = {"real": ("real", idx_real), "fake": ("fake", idx_fake),
+                        "train": (self._key("train"), None)}
+        if self.heldout is not None:
+            out._lineage["heldout"] = ("heldout", None if idx_heldout is None else idx_heldout)
+        return out
 
     def resample_fake(self, idx_fake: np.ndarray) -> "Context":
         """A context on rows ``idx_fake`` of the generated set, every other set whole.
@@ -587,6 +633,48 @@ class Context:
         return out
 
     # ---------------------------------------------------------- neighbours
+    def keep_neighbours(self, fraction: float) -> None:
+        """Announce replicates on subsamples of ``fraction`` of each set, before any search.
+
+        The searches of this context then keep, per row, enough exact
+        neighbours that a subsample keeps ``k`` of them with probability
+        ``1 - 1e-4`` (:func:`spare_neighbours`), and the cross-searches keep
+        every pair inside the largest ball a subsample can have; a
+        replicate's searches and ball counts follow from them without a new
+        pass (:meth:`resample`; rows that run out are searched again).
+        """
+        self.replicate_fraction = float(fraction)
+
+    def _long(self, k: int, avail: int) -> int:
+        """Neighbours a search keeps: ``k``, or more for replicates (:meth:`keep_neighbours`)."""
+        if self.replicate_fraction is None:
+            return k
+        return min(avail, spare_neighbours(k, self.replicate_fraction))
+
+    def _source(self, key: str) -> tuple["Context", str, np.ndarray | None, np.ndarray | None] | None:
+        """Where set ``key`` comes from when its searches can be derived from the parent's longer lists.
+
+        ``(parent, parent key, rows kept or None, position of every parent row
+        among them or None)``; None when this context searches itself (no
+        parent, a parent without longer lists, or a context that keeps longer
+        lists of its own).
+        """
+        parent = self._parent
+        if parent is None or parent.replicate_fraction is None or self.replicate_fraction is not None:
+            return None
+        if key not in self._lineage:
+            return None
+        pkey, rows = self._lineage[key]
+        pkey = parent._key(pkey)
+        if rows is None:
+            return parent, pkey, None, None
+        n_parent = parent.features(pkey).shape[0]
+        if rows.size < 0.5 * n_parent:  # too few rows kept: most would be searched again
+            return None
+        pos = np.full(n_parent, -1, dtype=np.int64)
+        pos[rows] = np.arange(rows.size)
+        return parent, pkey, rows, pos
+
     def self_knn(self, which: str) -> Neighbors:
         """The ``max(k, knn_k)`` nearest other rows of every row of ``which`` (exact distances)."""
         key = self._key(which)
@@ -598,26 +686,138 @@ class Context:
                     f"{key} features need more than {kmax} samples for neighbour scores "
                     f"(k={self.params.k}, knn_k={self.params.knn_k}); got {x.shape[0]}"
                 )
+            src = self._source(key)
+            if src is not None and src[1] in src[0]._long_self:
+                parent, pkey, rows, pos = src
+
+                def research(again: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    return _search_again(x, again, kmax, x, self.params.max_memory, exclude_self=True)
+
+                nb, again = neighbors_within(parent._long_self[pkey], kmax, rows=rows, keep=pos, research=research,
+                                             device=x.device)
+                self._self[key] = nb
+                self._searched_again[key] = again
+                return nb
             bandwidth = self._kernel_wanted.pop(key, None)
-            res = pair_search(x, kmax, kernel_bandwidth=bandwidth, max_memory=self.params.max_memory)
-            self._self[key] = res.rows
+            subsets = self._subsets_wanted.pop(key, None)
+            if subsets and bandwidth is None:
+                bandwidth = subsets[0][1]
+            cubic = None if self.cubic_wanted is None or key not in ("real", "fake") else (
+                self.cubic_wanted[0 if key == "real" else 1], None)
+            res = pair_search(x, self._long(kmax, x.shape[0] - 1), kernel_bandwidth=bandwidth,
+                              kernel_subsets=subsets, cubic_subsets=cubic, max_memory=self.params.max_memory)
+            if cubic is not None:
+                self._cubic[key] = res.cubic_sums
+            if self.replicate_fraction is not None:
+                self._long_self[key] = _as_numpy(res.rows)
+            self._self[key] = _first(res.rows, kmax)
             if bandwidth is not None:
                 self._kernel[(key, bandwidth)] = res.kernel_sum
+            if subsets:
+                self._keep_subset_sums(key, subsets, res.subset_kernel_sums)
         return self._self[key]
 
-    def want_kernel_sum(self, which: str, bandwidth: float) -> None:
-        """Announce :meth:`kernel_sum` of ``which``: computed with its self-search, from the same tiles."""
+    def want_kernel_sum(self, which: str, bandwidth: float, rows: np.ndarray | None = None) -> None:
+        """Announce :meth:`kernel_sum` of ``which``: computed with its self-search, from the same tiles.
+
+        ``rows`` (increasing): the kernel sum of that subset of the rows
+        instead, as a context on those rows (e.g. a split replicate) will ask
+        for it; announced before the self-search, it comes from the same
+        tiles (``kernel_subsets`` of :func:`pair_search`).
+        """
         key = self._key(which)
-        if key not in self._self:
+        if key in self._self:
+            return
+        if rows is None:
             self._kernel_wanted[key] = bandwidth
+        else:
+            self._subsets_wanted.setdefault(key, []).append((np.asarray(rows), float(bandwidth)))
 
     def kernel_sum(self, which: str, bandwidth: float) -> float:
         """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over the rows of ``which`` (ordered pairs, diagonal included)."""
         key = self._key(which)
         if (key, bandwidth) not in self._kernel:
-            x = self.features(key)
-            self._kernel[(key, bandwidth)] = gaussian_kernel_sum(x, bandwidth, max_memory=self.params.max_memory)
+            found = self._shared_kernel_sums().get((key, rows_digest(self._root_rows(key)),
+                                                     float(bandwidth)))
+            if found is None:
+                x = self.features(key)
+                subsets = self._subsets_wanted.pop(key, None)
+                if subsets and x.shape[0] > 1:  # one pass for this sum and the announced subsets'
+                    res = pair_search(x, 0, kernel_bandwidth=bandwidth, kernel_subsets=subsets,
+                                      max_memory=self.params.max_memory)
+                    self._keep_subset_sums(key, subsets, res.subset_kernel_sums)
+                    found = res.kernel_sum
+                else:
+                    found = gaussian_kernel_sum(x, bandwidth, max_memory=self.params.max_memory)
+            self._kernel[(key, bandwidth)] = found
         return self._kernel[(key, bandwidth)]
+
+    def _keep_subset_sums(self, key: str, subsets: list[tuple[np.ndarray, float]], sums: np.ndarray) -> None:
+        """Keep announced subset kernel sums for the contexts on those subsets (keyed by their root rows)."""
+        mine = self._root_rows(key)
+        table = self._shared_kernel_sums()
+        for (rows, h), value in zip(subsets, sums):
+            table[(key, rows_digest(mine[rows]), h)] = float(value)
+
+    def row_sums(self, which: str, name: str, terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+                 ) -> tuple[np.ndarray, ...]:
+        """Sums over the rows of ``which`` of additive per-row terms, shared between the root and its replicates.
+
+        ``terms(rows)`` returns the sums of the terms over the given rows
+        (float64 numpy arrays of the ``which`` features, e.g. ``(sum x,
+        sum x x^T)`` for moments); ``name`` identifies ``terms``. The sums
+        of every row set are kept by the root context (keyed by its rows), so
+        a context whose rows are the root's minus a row set already summed
+        (the other half of a split replicate) costs a subtraction, and one
+        with more than half of the root's rows sums the rows it lacks.
+        """
+        key = self._key(which)
+        table = self.shared.setdefault(("row_sums", name, key), {})
+        n_root = self.shared["root"][0 if key == "real" else 1].shape[0] if key in ("real", "fake") else None
+        rows = self._root_rows(key)
+        mine = rows_digest(rows)
+        if mine in table:
+            return table[mine]
+        whole = rows_digest(np.arange(n_root)) if n_root is not None else mine
+        if n_root is not None and rows.size < n_root and whole in table:
+            rest = np.setdiff1d(np.arange(n_root), rows, assume_unique=True)
+            other = table.get(rows_digest(rest))
+            if other is None and rest.size < rows.size:
+                other = terms(self._root_features(key)[rest])
+            if other is not None:
+                table[mine] = tuple(t - o for t, o in zip(table[whole], other))
+                return table[mine]
+        x = self.features(key).detach().cpu().numpy()
+        table[mine] = terms(x)
+        return table[mine]
+
+    def _root_features(self, key: str) -> np.ndarray:
+        return self.shared["root"][0 if key == "real" else 1].detach().cpu().numpy()
+
+    def want_cubic_sums(self, rows_real: np.ndarray, rows_fake: np.ndarray) -> None:
+        """Announce :meth:`cubic_sums` of the subsets ``rows_real`` / ``rows_fake`` (``(S, m)`` each), before any search."""
+        self.cubic_wanted = (np.asarray(rows_real), np.asarray(rows_fake))
+
+    def cubic_sums(self) -> dict[str, np.ndarray]:
+        """The announced cubic-kernel sums (KID's) from the passes: ``real``, ``fake`` (pairs ``i != j``) and ``cross``.
+
+        Each ``(S, 3)``: per subset, over the subset and over its two halves
+        (``cubic_subsets`` of :func:`pair_search`). Runs the three passes that
+        have not run yet (with the searches they also give).
+        """
+        self.self_knn("real")
+        self.self_knn("fake")
+        self.cross("real", "fake")
+        return self._cubic
+
+    def _shared_kernel_sums(self) -> dict:
+        return self.shared.setdefault("kernel_sums", {})
+
+    def _root_rows(self, key: str) -> np.ndarray:
+        """Rows of set ``key`` among the root context's rows of the same set."""
+        if key in ("real", "fake"):
+            return self.root_index(key)
+        return np.arange(self.features(key).shape[0])
 
     def radii(self, which: str) -> torch.Tensor:
         """Distance of every row of ``which`` to its k-th nearest other row (the PRDC ball radius)."""
@@ -626,26 +826,112 @@ class Context:
     def _has_radii(self, which: str) -> bool:
         return self.features(which).shape[0] > max(self.params.k, self.params.knn_k)
 
+    def _outer(self, which: str) -> torch.Tensor | None:
+        """The largest ball radius of ``which`` a replicate can have without a new search (last kept neighbour)."""
+        key = self._key(which)
+        if key not in self._long_self:
+            return None
+        return torch.from_numpy(self._long_self[key][0][:, -1].copy()).to(self.features(key).device)
+
     def _pair(self, a: str, b: str) -> None:
         """One cross-search between sets ``a`` and ``b``: nearest neighbours both ways, both ball counts."""
+        if self._derive_pair(a, b):
+            return
         q, r = self.features(a), self.features(b)
         kk = min(self.params.knn_k, r.shape[0], q.shape[0])
+        long = self._long(kk, min(r.shape[0], q.shape[0]))
+        ref_radii = self.radii(b) if self._has_radii(b) else None
+        x_radii = self.radii(a) if self._has_radii(a) else None
+        ref_outer = self._outer(b) if ref_radii is not None else None
+        x_outer = self._outer(a) if x_radii is not None and a != b else None
         if a == b:  # a set against itself (each row is its own nearest, at distance 0)
-            res = pair_search(q, kk, ref=r, ref_radii=self.radii(b) if self._has_radii(b) else None,
+            res = pair_search(q, long, ref=r, ref_radii=ref_radii, ref_outer=ref_outer,
                               max_memory=self.params.max_memory)
-            self._cross[(a, b)] = res.rows
+            self._keep_cross(a, b, res.rows, kk)
             if res.rows_inside is not None:
                 self._inside[(a, b)] = res.rows_inside
+            if ref_outer is not None:
+                self._ball_pairs[(a, b)] = res.rows_pairs
             return
-        res = pair_search(q, kk, ref=r, both_sides=True,
-                          ref_radii=self.radii(b) if self._has_radii(b) else None,
-                          x_radii=self.radii(a) if self._has_radii(a) else None,
+        cubic = None
+        if self.cubic_wanted is not None and {a, b} == {"real", "fake"}:
+            cubic = self.cubic_wanted if a == "real" else self.cubic_wanted[::-1]
+        res = pair_search(q, long, ref=r, both_sides=True, ref_radii=ref_radii, x_radii=x_radii,
+                          ref_outer=ref_outer, x_outer=x_outer, cubic_subsets=cubic,
                           max_memory=self.params.max_memory)
-        self._cross[(a, b)], self._cross[(b, a)] = res.rows, res.cols
+        if cubic is not None:
+            self._cubic["cross"] = res.cubic_sums
+        self._keep_cross(a, b, res.rows, kk)
+        self._keep_cross(b, a, res.cols, kk)
         if res.rows_inside is not None:
             self._inside[(a, b)] = res.rows_inside
         if res.cols_inside is not None:
             self._inside[(b, a)] = res.cols_inside
+        if ref_outer is not None:
+            self._ball_pairs[(a, b)] = res.rows_pairs
+        if x_outer is not None:
+            self._ball_pairs[(b, a)] = res.cols_pairs
+
+    def _keep_cross(self, a: str, b: str, nb: Neighbors, kk: int) -> None:
+        if self.replicate_fraction is not None:
+            self._long_cross[(a, b)] = _as_numpy(nb)
+        self._cross[(a, b)] = _first(nb, kk)
+
+    def _derive_pair(self, a: str, b: str) -> bool:
+        """The cross-search of ``a`` and ``b`` from the parent's longer lists and ball pairs, when it has them."""
+        sa, sb = self._source(a), self._source(b)
+        if sa is None or sb is None:
+            return False
+        parent = sa[0]
+        pa, pb = sa[1], sb[1]
+        q, r = self.features(a), self.features(b)
+        kk = min(self.params.knn_k, r.shape[0], q.shape[0])
+        with_a, with_b = self._has_radii(a), self._has_radii(b)
+        need = [(pa, pb)] + ([(pb, pa)] if a != b else [])
+        if not all(key in parent._long_cross for key in need):
+            return False
+        if with_b and parent._ball_pairs.get((pa, pb)) is None:
+            return False
+        if with_a and a != b and parent._ball_pairs.get((pb, pa)) is None:
+            return False
+        mem = self.params.max_memory
+
+        def derive(qs, rs, qx, rx) -> Neighbors:
+            def research(again: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return _search_again(qx, again, kk, rx, mem, exclude_self=False)
+
+            return neighbors_within(parent._long_cross[(qs[1], rs[1])], kk, rows=qs[2], keep=rs[3],
+                                    research=research, device=qx.device)[0]
+
+        self._cross[(a, b)] = derive(sa, sb, q, r)
+        if a != b:
+            self._cross[(b, a)] = derive(sb, sa, r, q)
+        if with_b:
+            self._inside[(a, b)] = self._derived_counts(parent._ball_pairs[(pa, pb)], a, b, sa, sb)
+        if with_a and a != b:
+            self._inside[(b, a)] = self._derived_counts(parent._ball_pairs[(pb, pa)], b, a, sb, sa)
+        return True
+
+    def _derived_counts(self, pairs: BallPairs, a: str, b: str, sa, sb) -> torch.Tensor:
+        """Per row of ``a``: the ``b`` balls holding it strictly, from the parent's ball pairs."""
+        q, r = self.features(a), self.features(b)
+        radii = self.radii(b)
+        redo = self._searched_again.get(self._key(b), np.zeros(0, dtype=np.int64))
+
+        def recount(balls: np.ndarray) -> np.ndarray:
+            if balls.size * q.shape[0] * q.shape[1] <= _DIRECT_WORK:  # a few balls: every point directly
+                qn, rn, rad = q.detach().cpu().numpy(), r.detach().cpu().numpy(), radii.cpu().numpy()
+                every = np.arange(q.shape[0])
+                counts = np.zeros(q.shape[0], dtype=np.int64)
+                for j in balls:
+                    counts += pair_distances(qn, rn, every, np.full(every.size, j)) < rad[j]
+                return counts
+            ix = torch.as_tensor(balls, device=r.device)
+            return ball_counts(q, r[ix], radii[ix], max_memory=self.params.max_memory).cpu().numpy()
+
+        counts = counts_within(pairs, radii.cpu().numpy(), points=sa[3], balls=sb[3], n_points=q.shape[0],
+                               recount=recount, redo=redo)
+        return torch.from_numpy(counts).to(radii.device)
 
     def cross(self, query: str, ref: str) -> Neighbors:
         """The ``knn_k`` nearest ``ref`` rows of every ``query`` row (exact distances)."""
@@ -663,6 +949,66 @@ class Context:
         return self._inside[key]
 
 
+def rows_digest(rows: np.ndarray) -> bytes:
+    """A short fingerprint of a row-index array (keys of the results shared between contexts)."""
+    return hashlib.blake2b(np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16).digest()
+
+
+def spare_neighbours(k: int, fraction: float, miss: float = 1e-4) -> int:
+    """Neighbours to keep so that a subsample of ``fraction`` of the rows keeps ``k`` of them with probability ``1 - miss``.
+
+    The smallest ``L`` with ``P(Binomial(L, fraction) < k) <= miss`` (each
+    listed neighbour stays with probability about ``fraction``): 16 for
+    ``k = 5`` and 12 for ``k = 3`` at three quarters.
+    """
+    lst = k
+    while binom.cdf(k - 1, lst, fraction) > miss:
+        lst += 1
+    return lst
+
+
+def _as_numpy(nb: Neighbors) -> tuple[np.ndarray, np.ndarray]:
+    return nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+
+
+def _first(nb: Neighbors, k: int) -> Neighbors:
+    if nb.dist.shape[1] == k:
+        return nb
+    return Neighbors(nb.dist[:, :k], nb.index[:, :k], nb.algorithm)
+
+
+# Below this many pair-coordinates a row searched again is compared with every reference row directly.
+_DIRECT_WORK = 2**22
+
+
+def _search_again(q: torch.Tensor, rows: np.ndarray, k: int, ref: torch.Tensor, max_memory: int | None,
+                  exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest ``ref`` rows of the query rows ``rows`` (a row itself excluded when ``exclude_self``).
+
+    A few rows are compared with every reference row directly (the exact
+    distances of :func:`~infobench.estimators._exact_pairs.exact_distances`, ties by index), more by a search.
+    """
+    if rows.size * ref.shape[0] * ref.shape[1] <= _DIRECT_WORK:
+        qn, rn = q.detach().cpu().numpy(), ref.detach().cpu().numpy()
+        m = rn.shape[0]
+        dist = pair_distances(qn, rn, np.repeat(rows, m), np.tile(np.arange(m), rows.size)).reshape(rows.size, m)
+        if exclude_self:
+            dist[np.arange(rows.size), rows] = np.inf
+        index = np.broadcast_to(np.arange(m), dist.shape)
+        first = np.lexsort((index, dist), axis=1)[:, :k]
+        return np.take_along_axis(dist, first, axis=1), first
+    x = q[torch.as_tensor(rows, device=q.device)]
+    if not exclude_self:
+        nb = pair_search(x, k, ref=ref, max_memory=max_memory).rows
+        return nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+    # One more, then the row itself is dropped by index (copies of it stay, ordered by index).
+    nb = pair_search(x, k + 1, ref=ref, max_memory=max_memory).rows
+    dist, index = nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+    other = index != rows[:, None]
+    first = np.argsort(~other, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(dist, first, axis=1), np.take_along_axis(index, first, axis=1)
+
+
 def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
     """The equal-size rule: ``ctx`` itself when both sets have the same size, else chunk contexts.
 
@@ -676,6 +1022,9 @@ def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
     n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
     if n_r == n_f:
         return [ctx]
+    key = ("equal_size", max_chunks)
+    if key in ctx.cache:  # the score groups share the chunks and their searches
+        return ctx.cache[key]
     n = min(n_r, n_f)
     big = max(n_r, n_f)
     rng = ctx.rng("equal_size")
@@ -683,8 +1032,14 @@ def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
     chunks = [np.sort(perm[i * n:(i + 1) * n]) for i in range(min(max_chunks, big // n))]
     whole = np.arange(n)
     if n_r > n_f:
-        return [ctx.resample(c, whole) for c in chunks]
-    return [ctx.resample(whole, c) for c in chunks]
+        out = [ctx.resample(c, whole) for c in chunks]
+    else:
+        out = [ctx.resample(whole, c) for c in chunks]
+    if ctx.replicate_fraction is not None:
+        for c in out:  # each chunk is the base of its own replicates
+            c.keep_neighbours(ctx.replicate_fraction)
+    ctx.cache[key] = out
+    return out
 
 
 def as_features(x: Any, name: str, *, device: Any = "auto", min_samples: int = 2) -> torch.Tensor:

@@ -10,20 +10,25 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     *degenerate* (their first derivative vanishes, the spread shrinks like
     ``1/n`` instead of ``1/sqrt(n)``) and the bootstrap is inconsistent.
     Each replicate instead cuts both sets at random into two disjoint halves
-    and into four disjoint quarters and recomputes the score on each: the
-    halves are two independent samples of size ``n/2``, so
-    ``(T_A - T_B) / sqrt(2)`` has the spread of the score at ``n/2``, and
-    the quarters give it at ``n/4``. The two variances fix the two terms of
-    ``Var(T_m) = a/m + b/m^2`` (the Hoeffding decomposition of a U- or
-    V-statistic, Serfling 1980, Sec. 5.2; ``b`` dominates when the score is
-    degenerate), with ``a, b >= 0``, which carries the spread from ``n/2`` to
-    ``n``: ``Var(T_n) = v_2 (3/4 - r/8)`` with ``r = v_4 / v_2`` kept in
-    [2, 4] (subsampling with an estimated rate: Bertail, Politis & Romano
+    and recomputes the score on each: the halves are two independent
+    samples of size ``n/2``, so ``(T_A - T_B) / sqrt(2)`` has the spread of
+    the score at ``n/2``. That spread is carried to ``n`` with a rate
+    estimated from the same halves (:func:`split_variance`): their spread
+    about their own mean is their spread given the data, and the difference
+    of the two is the variance of the score at ``n`` (law of total
+    variance), within [1/4, 1/2] of the spread at ``n/2`` (root-n and
+    degenerate scores; the Hoeffding decomposition, Serfling 1980,
+    Sec. 5.2; subsampling with an estimated rate: Bertail, Politis & Romano
     1999, JASA 94, 569-579; Politis, Romano & Wolf 1999, *Subsampling*,
-    Ch. 8). ``extras["interval"]["variance_ratio"]`` reports ``r``
-    (2: root-n, 4: degenerate). The scores share the same splits per
-    replicate; a replicate costs two evaluations at ``n/2`` and four at
-    ``n/4``.
+    Ch. 8). ``extras["interval"]["variance_ratio"]`` reports the rate as
+    ``r`` (2: root-n, 4: degenerate). The scores share the same splits per
+    replicate; a replicate costs two evaluations at ``n/2``. (Four disjoint
+    quarters per replicate gave the rate before, at three times the cost
+    and with a noisier estimate.) Where a score's full computation can serve
+    its halves, the halves' parts are computed in the same pass
+    (``plan_split`` of :func:`~infobench.quality._core.register_group`: the
+    RKE kernel sums of every half come from the tiles of the generated set's
+    self-search).
 ``"subsample"``
     Neighbour statistics (kNN KL and entropy, precision, recall, density,
     coverage; memorization has its own scheme, ``"generated"``). Drawing
@@ -71,11 +76,19 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     1.07x). FID, a smooth functional
     that is degenerate when the distributions agree (half-sample intervals
     1.54-1.74x at n = 500-5,000 under the fixed rate), uses ``"split"``.
-    A replicate costs about ``(3/4)^2`` of the point value's neighbour
-    searches (``9 n^2 / 16`` distances per pair of sets, 2.25 times a
-    half-sample's): 10,000 vs 10,000 64-d features, every score with the
-    default 50 replicates, take 112 s on an idle 2-core machine (59 s with
-    half-samples; ``benchmarks/bench_quality.py``).
+    A replicate runs no new search (:meth:`~infobench.quality._core.Context.keep_neighbours`):
+    the full searches keep each row's ``L`` nearest exact neighbours
+    (:func:`~infobench.quality._core.spare_neighbours`: 16 for ``k = 5``,
+    enough that a 3/4 subsample keeps ``k`` of them with probability
+    ``1 - 1e-4``) and every pair inside the largest ball a subsample can have;
+    a subsample's neighbours are the first ones it keeps of each list, its
+    ball counts follow from those pairs, and the rare row that keeps fewer is
+    searched again, so every replicate value is bit for bit that of a search
+    on the subsample. 10,000 vs 10,000 64-d features, every score with the
+    default 50 replicates, took 112 s on an idle 2-core machine when each
+    replicate searched again (``9 n^2 / 16`` distances per pair of sets),
+    against 2.7 s without intervals; with the reuse, 3.3 times the scores
+    alone (one thread, ``benchmarks/bench_quality.py -k interval_cost``).
 
 ``"generated"``
     Memorization: the share of generated samples inside the empty ball of
@@ -108,13 +121,19 @@ the reported value and kept inside the score's range (see
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Callable
 
 import numpy as np
+import torch
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from infobench._validation import check_float, check_int
-from infobench.quality._core import GROUPS, SCORES, Context, Outcome, equal_size_contexts
+from infobench.estimators._kdtree import threads
+from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts
+from infobench.quality._linalg import TORCH_EIGVALSH_MIN_DIM
 
 __all__ = ["SUBSAMPLE_FRACTION", "check_bootstrap", "evaluate", "percentile_interval", "split_variance", "subsample"]
 
@@ -199,63 +218,94 @@ def _split_rows(n: int, perm: np.ndarray, parts: int) -> list[np.ndarray]:
     return [np.sort(perm[i * size:(i + 1) * size]) for i in range(parts)]
 
 
-def _split_replicates(ctx: Context, groups, bootstrap: int, advance) -> dict[str, tuple[np.ndarray, float]]:
-    """Per score: the rate-corrected deviations of the split replicates and the variance ratio ``v_4 / v_2``."""
+def split_draws(ctx: Context, bootstrap: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """The two halves of every split replicate: ``draws[b]`` lists ``(real rows, generated rows)`` of each.
+
+    Drawn from the context's ``"bootstrap:split"`` stream, one permutation of
+    each set per replicate, before any computation, so that the root's passes
+    can serve the replicates (``plan_split`` of
+    :func:`~infobench.quality._core.register_group`).
+    """
     rng = ctx.rng("bootstrap:split")
     n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
-    names = [n for _, wanted in groups for n in wanted]
-    halves = {n: np.full(bootstrap, np.nan) for n in names}
-    quarters = {n: np.full(bootstrap, np.nan) for n in names}
-    quarter_ok = {n: True for n in names}
-    for b in range(bootstrap):
+    draws = []
+    for _ in range(bootstrap):
         pr, pf = rng.permutation(n_r), rng.permutation(n_f)
-        for parts, store in ((2, halves), (4, quarters)):
-            subs = [ctx.resample(r, f) for r, f in zip(_split_rows(n_r, pr, parts), _split_rows(n_f, pf, parts))]
-            for fn, wanted in groups:
-                if parts == 4 and not quarter_ok[wanted[0]]:
-                    continue
-                try:
-                    vals = [fn(sub, wanted) for sub in subs]
-                except ValueError:
-                    if parts == 2:
-                        raise
-                    for n in wanted:  # too small at n/4 (e.g. the FID-infinity fit): assume root-n
-                        quarter_ok[n] = False
-                    continue
-                for n in wanted:
-                    v = np.array([out[n].value for out in vals])
-                    store[n][b] = v[0] - v[1] if parts == 2 else np.var(v, ddof=1)
-        if advance is not None:
-            advance(1)
+        draws.append(list(zip(_split_rows(n_r, pr, 2), _split_rows(n_f, pf, 2))))
+    return draws
+
+
+def _split_replicates(ctx: Context, groups, bootstrap: int, advance,
+                      draws: list | None = None) -> dict[str, tuple[np.ndarray, float]]:
+    """Per score: the rate-corrected deviations of the split replicates and the variance ratio (2 to 4)."""
+    if draws is None:
+        draws = split_draws(ctx, bootstrap)
+    names = [n for _, wanted in groups for n in wanted]
+    halves = {n: np.full((bootstrap, 2), np.nan) for n in names}
+
+    def half(sub: Context) -> list[dict[str, Outcome]]:
+        return [fn(sub, wanted) for fn, wanted in groups]
+
+    # From TORCH_EIGVALSH_MIN_DIM dimensions a half's d x d algebra dominates: the two halves of a
+    # replicate then run side by side on two threads, each single-threaded (torch and BLAS).
+    pool = None
+    if ctx.real.shape[1] >= TORCH_EIGVALSH_MIN_DIM and threads() >= 2 and ctx.real.device.type == "cpu":
+        pool = ThreadPoolExecutor(2, initializer=torch.set_num_threads, initargs=(1,))
+    before = torch.get_num_threads()
+    try:
+        with threadpool_limits(1) if pool is not None else nullcontext():
+            for b in range(bootstrap):
+                subs = [ctx.resample(r, f) for r, f in draws[b]]
+                outs = list(pool.map(half, subs)) if pool is not None else [half(sub) for sub in subs]
+                for (fn, wanted), vals in zip(groups, zip(*outs)):
+                    for n in wanted:
+                        halves[n][b] = [out[n].value for out in vals]
+                if advance is not None:
+                    advance(1)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+            torch.set_num_threads(before)  # a worker's set_num_threads also moves the default of new threads
     out = {}
     for n in names:
-        factor, ratio = split_variance(halves[n], quarters[n] if quarter_ok[n] else None)
-        out[n] = (halves[n] / math.sqrt(2.0) * factor, ratio)
+        factor, ratio = split_variance(halves[n][:, 0], halves[n][:, 1])
+        out[n] = ((halves[n][:, 0] - halves[n][:, 1]) / math.sqrt(2.0) * factor, ratio)
     return out
 
 
-def split_variance(half_diffs: np.ndarray, quarter_vars: np.ndarray | None) -> tuple[float, float]:
-    """The rate estimate of the split scheme: ``sqrt(Var(T_n) / Var(T_{n/2}))`` and ``r = v_4 / v_2``.
+def split_variance(half_a: np.ndarray, half_b: np.ndarray) -> tuple[float, float]:
+    """The rate estimate of the split scheme: ``sqrt(Var(T_n) / Var(T_{n/2}))`` and the variance ratio ``r``.
 
-    ``half_diffs`` holds ``T_A - T_B`` for the two disjoint halves of each
-    replicate (so ``v_2 = mean(half_diffs^2) / 2`` estimates
-    ``Var(T_{n/2})``) and ``quarter_vars`` the variance (``ddof=1``) of the
-    four disjoint quarters' values of each replicate (``v_4``, the mean,
-    estimates ``Var(T_{n/4})``); ``None`` when the score is undefined at
-    ``n/4``. With ``Var(T_m) = a/m + b/m^2`` (Hoeffding decomposition of a U-
-    or V-statistic, Serfling 1980, Sec. 5.2), ``a, b >= 0``, the ratio
-    ``r = v_4 / v_2`` lies in [2, 4] (2: root-n, ``b = 0``; 4: degenerate,
-    ``a = 0``) and ``Var(T_n) = v_2 (3/4 - r/8)``; an estimated ratio outside
-    [2, 4] is clipped to it, an unusable one (no quarters, ``v_2 = 0``) taken
-    as 2. Returns the factor ``sqrt(3/4 - r/8)`` that carries a spread at
-    ``n/2`` to ``n`` and the clipped ratio.
+    ``half_a[b]``, ``half_b[b]``: the score on the two disjoint halves of
+    replicate ``b``. They are independent samples of size ``n/2``, so
+    ``v_2 = mean((T_A - T_B)^2) / 2`` estimates ``Var(T_{n/2})``; the
+    variance of all ``2B`` half values about their mean, ``w``, estimates
+    their spread given the data, ``E[Var(T_A | data)]``. By the law of total
+    variance ``v_2 - w`` estimates ``Var(E[T_A | data])``, which is
+    ``Var(T_n)`` for a U-statistic (``E[U_A | data] = U_n``) and agrees with
+    it to a relative ``O(1/n)`` for a smooth functional, whether it is
+    root-n or degenerate. With ``Var(T_m) = a/m + b/m^2``, ``a, b >= 0``
+    (the Hoeffding decomposition, Serfling 1980, Sec. 5.2), ``q = w / v_2``
+    lies in [1/2, 3/4] (1/2: root-n, ``b = 0``; 3/4: degenerate, ``a = 0``),
+    so an estimate outside is clipped to it and ``Var(T_n) = v_2 (1 - q)``;
+    ``r = 8 q - 2`` is reported (2: root-n, 4: degenerate, the ratio
+    ``Var(T_{n/4}) / Var(T_{n/2})`` of that model), and ``r = 2`` when the
+    halves never differ (``v_2 = 0``). Over 8 samples of n = 1,000 (B = 60)
+    this read ``r = 2.03`` and ``Var(T_n)`` 1.04 +- 0.12 of the truth for a
+    sample mean, ``r = 3.97`` and 0.94 +- 0.18 for the degenerate
+    ``|mean|^2`` of 50-d normal rows; the earlier estimate from four
+    disjoint quarters per replicate (three times the evaluations) read
+    0.95-1.07 and 1.09-1.25, each with a larger spread. Returns the factor
+    ``sqrt(1 - q)`` that carries a spread at ``n/2`` to ``n`` and ``r``.
     """
-    v2 = float(np.mean(np.asarray(half_diffs, dtype=float) ** 2)) / 2.0
-    v4 = math.nan if quarter_vars is None else float(np.mean(quarter_vars))
-    ratio = 2.0  # root-n when the quarters are unusable
-    if v2 > 0 and math.isfinite(v2) and math.isfinite(v4):
-        ratio = min(4.0, max(2.0, v4 / v2))
-    return math.sqrt(0.75 - ratio / 8.0), ratio
+    a, b = np.asarray(half_a, dtype=float), np.asarray(half_b, dtype=float)
+    v2 = float(np.mean((a - b) ** 2)) / 2.0
+    both = np.concatenate([a, b])
+    w = float(np.var(both, ddof=1)) if both.size > 1 else math.nan
+    q = 0.5  # root-n when the halves never differ
+    if v2 > 0 and math.isfinite(v2) and math.isfinite(w):
+        q = min(0.75, max(0.5, w / v2))
+    return math.sqrt(1.0 - q), 8.0 * q - 2.0
 
 
 def _rate_scale(n: int, fraction: float = SUBSAMPLE_FRACTION) -> float:
@@ -297,6 +347,17 @@ def evaluate(
     no_interval: dict[str, str] = {}
     split: list[tuple[Callable, tuple[str, ...]]] = []
     subsampled: list[tuple[Callable, tuple[str, ...], list[Context]]] = []
+    if bootstrap and any(SCORES[n].bootstrap in ("subsample", "generated") for n in names):
+        # Before any search: the full searches then keep what the replicates' searches follow from.
+        ctx.keep_neighbours(SUBSAMPLE_FRACTION)
+    draws = None
+    planned = [g for g, (_, members) in GROUPS.items() if g in SPLIT_PLANS and any(n in names for n in members)]
+    if bootstrap and planned:
+        # Before any pass: the halves, so that the full passes serve them too.
+        draws = split_draws(ctx, bootstrap)
+        subsets = [pair for d in draws for pair in d]
+        for g in planned:
+            SPLIT_PLANS[g](ctx, subsets)
     for fn, members in GROUPS.values():
         wanted = tuple(n for n in members if n in names)
         if not wanted:
@@ -343,7 +404,7 @@ def evaluate(
                 for n, out in outs.items():
                     reps[n][b] = out.value
         if split:
-            for n, (dev, ratio) in _split_replicates(ctx, split, bootstrap, advance).items():
+            for n, (dev, ratio) in _split_replicates(ctx, split, bootstrap, advance, draws).items():
                 reps[n] = outcomes[n].value + dev
                 interval[n] = {"kind": "split", "variance_ratio": ratio}
         elif advance is not None:

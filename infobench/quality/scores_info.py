@@ -31,8 +31,10 @@ from infobench.quality._core import (
     declare_param,
     neighbour_need,
     register_group,
+    rows_digest,
     same_dim,
 )
+from infobench.quality._linalg import symmetric_eigenvalues
 
 __all__ = [
     "inception_score",
@@ -175,14 +177,21 @@ def _kl_value(ctx: Context, p: str, q: str) -> float:
 
 
 # ------------------------------------------------------------------ kernels
-def _vendi(x: torch.Tensor, q: float) -> float:
-    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
-    if bool((norms == 0).any()):
+def _vendi_terms(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Xn^T Xn, number of zero rows)`` of the rows of ``a`` scaled to unit length (zero rows left out)."""
+    norms = np.sqrt((a * a).sum(1))
+    zero = norms == 0
+    xn = a[~zero] / norms[~zero, None]
+    return xn.T @ xn, np.array(float(zero.sum()))
+
+
+def _vendi_from_gram(gram: np.ndarray, zeros: float, n: int, q: float) -> float:
+    """Vendi score of order q from ``Xn^T Xn`` of ``n`` unit rows (nan when a row was zero: cosine undefined)."""
+    if zeros > 0:
         return float("nan")
-    xn = (x / norms).cpu().numpy()
     # Nonzero eigenvalues of K/n = Xn Xn^T / n equal those of the d x d matrix Xn^T Xn / n
     # (small dense algebra in numpy: see scores_standard.mean_cov).
-    lam = np.linalg.eigvalsh(xn.T @ xn / x.shape[0])
+    lam = symmetric_eigenvalues(gram / n)
     # Rounding leaves eigenvalues of a PSD matrix at about -1e-16: they are zeros.
     lam = lam[lam > 1e-12 * float(np.abs(lam).max())]
     if q == 1:
@@ -192,6 +201,11 @@ def _vendi(x: torch.Tensor, q: float) -> float:
     else:
         h = math.log(float((lam**q).sum())) / (1.0 - q)
     return math.exp(h)
+
+
+def _vendi(x: torch.Tensor, q: float) -> float:
+    gram, zeros = _vendi_terms(x.detach().to(torch.float64).cpu().numpy())
+    return _vendi_from_gram(gram, float(zeros), x.shape[0], q)
 
 
 def vendi_score(x: Any, *, q: float = 1.0, device: Any = "auto") -> float:
@@ -213,14 +227,39 @@ def vendi_score(x: Any, *, q: float = 1.0, device: Any = "auto") -> float:
     return _vendi(t, q)
 
 
-def median_distance(x: torch.Tensor, rng: np.random.Generator, max_rows: int = 1000) -> float:
-    """Median Euclidean distance between distinct rows of a seeded subset of at most ``max_rows`` rows."""
-    n = x.shape[0]
+def median_distance(x: torch.Tensor, rng: np.random.Generator, max_rows: int = 1000,
+                    rows: np.ndarray | None = None) -> float:
+    """Median Euclidean distance between distinct rows of a seeded subset of at most ``max_rows`` rows.
+
+    The lower median of the ``m (m - 1) / 2`` pairwise distances (as
+    ``torch.median``), from squared distances ``|a|^2 + |b|^2 - 2 a.b`` in
+    float64 (as ``torch.cdist`` computes them for more than 25 rows).
+    ``rows`` (increasing): of ``x[rows]`` instead (the same value, without
+    the copy of the rows not drawn).
+    """
+    rows = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
+    n = rows.shape[0]
     if n > max_rows:
-        x = x[torch.as_tensor(np.sort(rng.choice(n, max_rows, replace=False)), device=x.device)]
-    d = torch.cdist(x, x)
-    iu = torch.triu_indices(x.shape[0], x.shape[0], offset=1, device=x.device)
-    return float(d[iu[0], iu[1]].median())
+        rows = rows[np.sort(rng.choice(n, max_rows, replace=False))]
+    m = rows.shape[0]
+    if m < 2:
+        return float("nan")
+    if x.device.type == "cpu":
+        # numpy: torch's thread pool makes many small calls slow on a busy machine (see scores_standard.mean_cov)
+        a = x[torch.as_tensor(rows)].detach().to(torch.float64).numpy()
+        sq = (a * a).sum(1)
+        d2 = sq[:, None] + sq[None, :] - 2.0 * (a @ a.T)
+        # The full matrix holds every pair twice after the m diagonal entries (set to -inf):
+        # the pair of rank r sits at m + 2 r.
+        np.fill_diagonal(d2, -np.inf)
+        kth = m + 2 * ((m * (m - 1) // 2 - 1) // 2)
+        return math.sqrt(max(float(np.partition(d2.ravel(), kth)[kth]), 0.0))
+    a = x[torch.as_tensor(rows, device=x.device)].to(torch.float64)
+    sq = (a * a).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (a @ a.T)
+    iu = torch.triu_indices(m, m, offset=1, device=x.device)
+    vals = d2[iu[0], iu[1]]
+    return math.sqrt(max(float(torch.kthvalue(vals, (vals.numel() - 1) // 2 + 1).values), 0.0))
 
 
 def _rke(x: torch.Tensor, bandwidth: float, max_memory: int | None) -> float:
@@ -375,19 +414,31 @@ _DIVERSITY = [
 
 @register_group("vendi", _DIVERSITY[:1])
 def _group_vendi(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
-    v = _vendi(ctx.fake, ctx.params.vendi_q)
+    # the Gram of the unit rows from sums shared with the root's replicates (Context.row_sums)
+    gram, zeros = ctx.row_sums("fake", "vendi", _vendi_terms)
+    v = _vendi_from_gram(gram, float(zeros), ctx.fake.shape[0], ctx.params.vendi_q)
     note = "undefined: a feature vector is zero (cosine kernel)" if math.isnan(v) else ""
     return {"vendi": Outcome(v, 0, ctx.fake.shape[0], extras={"q": ctx.params.vendi_q}, note=note)}
 
 
-def _rke_bandwidth(ctx: Context) -> float:
+def _rke_bandwidth(ctx: Context, real_rows: np.ndarray | None = None) -> float:
     """The kernel width: ``rke_bandwidth``, or the median distance between this context's real rows.
 
     From the context's own real set, so that the intervals include the
     variability of the median heuristic (a fixed width made them half as wide).
+    ``real_rows``: of the context on those rows of ``ctx``'s real set
+    instead (a split replicate's), the same value; each is computed once per
+    root context.
     """
     bw = ctx.params.rke_bandwidth
-    return median_distance(ctx.real, ctx.rng("rke_bandwidth")) if bw is None else bw
+    if bw is not None:
+        return bw
+    rows = ctx.root_index("real") if real_rows is None else ctx.root_index("real")[real_rows]
+    table = ctx.shared.setdefault("rke_bandwidth", {})
+    key = rows_digest(rows)
+    if key not in table:
+        table[key] = median_distance(ctx.real, ctx.rng("rke_bandwidth"), rows=real_rows)
+    return table[key]
 
 
 def _prepare_rke(ctx: Context) -> None:
@@ -395,7 +446,13 @@ def _prepare_rke(ctx: Context) -> None:
     ctx.want_kernel_sum("fake", _rke_bandwidth(ctx))
 
 
-@register_group("rke", _DIVERSITY[1:], prepare=_prepare_rke)
+def _plan_rke(ctx: Context, subsets: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    # every half of the split replicates: its kernel sum from the same tiles, at its own width
+    for real_rows, fake_rows in subsets:
+        ctx.want_kernel_sum("fake", _rke_bandwidth(ctx, real_rows), rows=fake_rows)
+
+
+@register_group("rke", _DIVERSITY[1:], prepare=_prepare_rke, plan_split=_plan_rke)
 def _group_rke(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     bw = _rke_bandwidth(ctx)
     n = ctx.fake.shape[0]
