@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from scipy import stats
 
 from infobench import Estimate, entropy, kl_divergence, mutual_information

@@ -21,7 +21,8 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, summary
 
-__all__ = ["Estimate", "interval_quantile", "MethodInfo", "available", "register", "get_method", "run_method", "QUANTITIES"]
+__all__ = ["Estimate", "interval_quantile", "MethodInfo", "available", "register", "get_method", "run_method",
+           "QUANTITIES"]
 
 QUANTITIES = ("entropy", "mi", "kl")
 _QUANTITY_TEXT = {"entropy": "entropy H(X)", "mi": "mutual information I(X;Y)", "kl": "KL divergence D(P||Q)"}
