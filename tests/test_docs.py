@@ -83,3 +83,9 @@ def test_api_reference_has_a_page_for_every_public_object():
     assert len(objects) > 150
     missing = sorted(min(names) for names in objects.values() if not names & pages)
     assert not missing, f"public objects without an API page: {missing}"
+
+
+def test_install_page_shows_the_readme_commands():
+    readme = re.findall(r"```bash\n(.*?)\n```", _section("The two commands"), re.S)
+    page = (ROOT / "docs" / "getting-started" / "install.md").read_text(encoding="utf-8")
+    assert re.findall(r"```bash\n(.*?)\n```", page, re.S)[:2] == readme
