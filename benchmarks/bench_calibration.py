@@ -3,7 +3,7 @@
 Run (full size, ~20 min on 2 cores): ``nice -n 10 python3 -m pytest -s benchmarks/bench_calibration.py``;
 ``--benchmark-disable``: small sizes and few seeds (smoke, seconds). ``-s`` prints the tables.
 
-* :func:`test_calibration_target` — the targets of issue 12: KSG 1x1
+* :func:`test_calibration_target` — the calibration targets: KSG 1x1
   (n = 1,000 and 10,000), KSG 5x5 n = 5,000, Kozachenko–Leonenko 10-d
   n = 5,000, kNN KL 2-d, KDE 1-d, histogram 1-d and Gaussian 5x5, each over
   ``SEEDS`` (>= 50) seeds on a Gaussian task: mean reported std_err, the

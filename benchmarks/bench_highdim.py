@@ -1,4 +1,4 @@
-"""High-dimensional MI (issue 13 item 2): the 25x25 tasks at n = 5,000, latent-space MI beside KSG and Gaussian.
+"""High-dimensional MI: the 25x25 tasks at n = 5,000, latent-space MI beside KSG and Gaussian.
 
 Run::
 

@@ -6,7 +6,7 @@ Run::
                                                                 # (the heavy-tail table: ~30 min more)
     pytest benchmarks/bench_neural.py --benchmark-disable       # smoke, seconds
     INFOBENCH_NEURAL_SEEDS=10 INFOBENCH_NEURAL_WORKERS=2 pytest benchmarks/bench_neural.py -k staircase -s
-                                                                # the table in the README, 14 min on 2 cores
+                                                                # docs/guide/estimators-neural.md table, 14 min
     INFOBENCH_NEURAL_LEVELS=2 INFOBENCH_NEURAL_SEEDS=40 INFOBENCH_NEURAL_WORKERS=2 \
         pytest benchmarks/bench_neural.py -k staircase -s      # one level, more seeds (the spread at 2 nats)
 

@@ -15,7 +15,7 @@ infobench's ``ksg`` default. Tasks: the continuous tasks of the
 
 Speed: ``pytest benchmarks/bench_peers.py`` (1x1 task at n=10,000, 5x5 at
 n=5,000; ``--benchmark-disable``: small sizes). Accuracy table (the one in
-README.md)::
+docs/validation/peers.md)::
 
     python -m benchmarks.bench_peers --n 5000 --seeds 10
 

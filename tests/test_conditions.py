@@ -285,7 +285,7 @@ def test_millimetres_agree_with_metres_in_every_estimator_that_takes_them():
 
 
 def test_cli_millimetres_agree_with_metres(capsys, tmp_path):
-    # The reproducer: 0.264 nats from n=828 rows in millimetres (Ross's estimator) against 0.407.
+    # The original failure: 0.264 nats from n=828 rows in millimetres (Ross's estimator) against 0.407.
     x, y = pair(2000, 0)
     pd.DataFrame({"x": x, "y_m": y}).to_csv(tmp_path / "m.csv", index=False)
     pd.DataFrame({"x": x, "y_mm": np.round(y * 1000).astype(int)}).to_csv(tmp_path / "mm.csv", index=False)

@@ -228,7 +228,7 @@ def test_folder_errors_name_the_file(tmp_path, rng):
 
 
 def test_decompression_bomb_is_a_clear_error(tmp_path, rng, monkeypatch):
-    # Issue 15 item 7: PIL's DecompressionBombError escaped uncaught (exit 1). A 20x20 PNG is a
+    # PIL's DecompressionBombError escaped uncaught (exit 1). A 20x20 PNG is a
     # "bomb" once the limit is lowered: PIL refuses images over twice MAX_IMAGE_PIXELS.
     save_png(tmp_path / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
@@ -364,7 +364,7 @@ class _Payload:
 
 
 def test_pt_images_holding_python_objects_are_refused_as_untrusted(tmp_path):
-    # Issue 15 item 9: the refusal says the file is not trusted, and does not
+    # The refusal says the file is not trusted, and does not
     # repeat torch's hint that weights_only=False "will likely succeed".
     path = tmp_path / "fake.pt"
     torch.save({"images": torch.zeros(2, 1, 8, 8), "payload": _Payload()}, path)

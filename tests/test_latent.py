@@ -1,4 +1,4 @@
-"""Latent-space MI (issue 13 item 2): copula scores, CCA on a fit split, KSG on held-out latents.
+"""Latent-space MI: copula scores, CCA on a fit split, KSG on held-out latents.
 
 Tiers: the CCA against an independent numpy implementation (QR of the
 centred blocks), Wachter's noise edge against its closed form and against

@@ -1,4 +1,4 @@
-"""One ``infobench run`` per output/state folder (issue 15 item 4).
+"""One ``infobench run`` per output/state folder.
 
 Two runs on one ``--out`` lost work: the second deleted the first one's
 ``.<stamp>.partial`` folder at start. A held lock now makes the second run

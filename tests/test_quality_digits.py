@@ -323,7 +323,7 @@ def test_validity_suite_scores_move_the_documented_way(scorer):
     det = detection(df).set_index(["score", "failure"])["verdict"]
     expected = {
         # fid_inf is not expected to detect noise at n = 359 in 64-d: its fit now uses no size below
-        # 4 d = 256 (issue 12: fitted down to 72 it read -1.54 for held-out digits), too short a lever.
+        # 4 d = 256 (fitted down to 72 it read -1.54 for held-out digits), too short a lever.
         "noise": ["fid", "kid", "kl_real_fake", "kl_fake_real", "entropy_gap", "precision", "density",
                   "coverage", "h_conditional", "rke"],
         "blur": ["fid", "kid", "kl_fake_real", "entropy_gap", "precision", "recall", "inception"],

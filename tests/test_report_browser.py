@@ -1,4 +1,4 @@
-"""The HTML report in a real browser: headless Chromium renders it (issue 11 item 9).
+"""The HTML report in a real browser: headless Chromium renders it.
 
 The parser-level checks elsewhere cannot see a page that a browser shows
 blank or with broken images. Here Chromium (Debian package ``chromium``,

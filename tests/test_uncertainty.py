@@ -129,7 +129,7 @@ def test_std_err_on_tiny_samples_is_refused_by_every_estimator(name):
 
 @pytest.mark.parametrize("name", ["knn", "kde entropy", "histogram entropy", "gaussian entropy"])
 def test_std_err_at_n2_is_refused_not_zero(name):
-    # Issue 15 item 9: std_err=True at n=2 returned 0.0.
+    # std_err=True at n=2 once returned 0.0.
     a = np.array([0.1, 0.7])
     with pytest.raises(ValueError, match=r"std_err=True needs n >= \d+ samples .*got n=2"):
         CALLS[name](a, None, std_err=True, seed=0)

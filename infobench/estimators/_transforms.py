@@ -4,7 +4,7 @@ Why
 ---
 kNN distances mix columns: KSG's joint max-norm ``max(|x_i - x_j|, |y_i - y_j|)``
 lets the column in the larger unit decide every neighbour, so before this
-module ``I(1000 x; y)`` read 0.15 nats where ``I(x; y)`` read 0.80 (issue 15).
+module ``I(1000 x; y)`` read 0.15 nats where ``I(x; y)`` read 0.80.
 Every estimator that takes ``transform`` therefore works on transformed
 columns:
 

@@ -23,7 +23,7 @@ __all__ = ["KINDS", "DEFAULTS", "TrainConfig", "build_networks", "make_config", 
 KINDS = ("gan", "wgan-gp", "vae")
 
 # Defaults chosen on scikit-learn's digits (benchmarks/bench_generators.py):
-# each reaches the quality bar of issue 5 (a logistic regression trained on
+# each reaches the quality bar (a logistic regression trained on
 # real digits assigns >= 10 classes with mean max-probability > 0.8) inside
 # the default epochs, a few minutes at most on 2 shared CPU cores.
 DEFAULTS: dict[str, dict[str, Any]] = {

@@ -58,8 +58,8 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     intervals 0.54-0.84x the spread over fresh redraws (at n/2 recall is
     near 1 and hardly varies) and kNN KL intervals about 2x (their spread at
     n/2 is much larger than the root-n rule carries to n); at ``m = 3n/4``
-    they are 1.01-1.40x (300 redraws, 30 bootstrapped; README.md, "How far
-    to trust a quality score"). Estimating the rate from the spreads
+    they are 1.01-1.40x (300 redraws, 30 bootstrapped;
+    docs/validation/quality-interval-widths.md). Estimating the rate from the spreads
     at several subsample sizes (Bertail, Politis & Romano 1999, JASA 94,
     569-579; Politis, Romano & Wolf 1999, Ch. 8) fails for the same reason:
     on those features the half- to seven-eighth-sample spreads gave rate

@@ -363,7 +363,7 @@ def classifier_key(train: ImageSet, seed: int) -> str:
     and :func:`code_hash` of the training code (:class:`ReferenceCNN`,
     :func:`train_classifier` and its schedule) with the torch version. Editing
     the training code therefore trains a new classifier instead of reusing one
-    trained by other code (issue 12, item 6).
+    trained by other code.
     """
     return f"{train.fingerprint()[:16]}-s{seed}-v{ARCH_VERSION}-c{_CLASSIFIER_CODE}-{_TARGET_STEPS}x{_BATCH}"
 

@@ -169,7 +169,7 @@ class GaussianCovEntropy(_GaussianEntropyBase):
 # ------------------------------------------------------------- i.i.d. families
 @dataclass(frozen=True)
 class UniformEntropy(EntropyTask):
-    """Uniform on the box ``[0, w_1) x ... x [0, w_d)``; ``H = sum log w_i`` (negative for small boxes)."""
+    """Uniform on the box ``[0, w_1) x … x [0, w_d)``; ``H = sum log w_i`` (negative for small boxes)."""
 
     family: ClassVar[str] = "uniform"
     widths: Any
