@@ -42,8 +42,9 @@ import torch
 from scipy.stats import binom
 
 from infobench._validation import check_int, check_samples
-from infobench.estimators._exact_pairs import (
+from infobench.estimators.engine import (
     BallPairs,
+    Neighbors,
     ball_counts,
     counts_within,
     gaussian_kernel_sum,
@@ -51,7 +52,6 @@ from infobench.estimators._exact_pairs import (
     pair_distances,
     pair_search,
 )
-from infobench.estimators._neighbors import Neighbors
 
 __all__ = [
     "DIRECTIONS",

@@ -131,7 +131,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from infobench._validation import check_float, check_int
-from infobench.estimators._kdtree import threads
+from infobench.estimators.engine import threads
 from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts
 from infobench.quality._linalg import TORCH_EIGVALSH_MIN_DIM
 

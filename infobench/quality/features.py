@@ -88,7 +88,7 @@ from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
 from infobench._validation import check_int, resolve_device, spawn_seeds
 from infobench.data import ImageSet, ImageStream, as_stream, sha256_tensors, stratified_split
 from infobench.quality.inputs import _CALLABLE, _import_callable
-from infobench.report.render import slug
+from infobench._naming import slug
 
 __all__ = [
     "ARCH_VERSION",

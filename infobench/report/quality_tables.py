@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from infobench._progress import make_console
-from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
 from infobench.report.render import (

@@ -42,6 +42,7 @@ from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from infobench._naming import slug
 from infobench._progress import output_width
 from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
 
@@ -173,17 +174,6 @@ class Figure:
     name: str
     caption: str
     png: bytes
-
-
-def slug(text: str, *, max_len: int = 60, default: str = "item") -> str:
-    """A file-name stem for ``text``: lower case, runs of characters other than ``a-z0-9._-`` -> ``-``.
-
-    Leading and trailing ``-``, ``_`` and ``.`` are stripped and the result is cut to
-    ``max_len`` characters; ``default`` when nothing is left. The one rule for
-    every file name derived from a title, a task id or a data-set name.
-    """
-    stem = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-_.")[:max_len].strip("-_.")
-    return stem or default
 
 
 def table_name(table: Table) -> str:
