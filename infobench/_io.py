@@ -14,8 +14,9 @@ import os
 import pickle
 import stat
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 __all__ = ["atomic_write", "check_output_path", "current_umask", "os_error_text", "refused_load_reason"]
 

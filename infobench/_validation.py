@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -461,7 +462,7 @@ class Samples:
         None when nothing was subtracted.
     """
 
-    __slots__ = ("data", "name", "columns", "source_eps", "offset", "_profile", "_kinds", "_column_discrete")
+    __slots__ = ("_column_discrete", "_kinds", "_profile", "columns", "data", "name", "offset", "source_eps")
 
     def __init__(self, data: torch.Tensor, discrete: bool, name: str, columns: list[str] | None,
                  column_discrete: list[bool] | None = None, source_eps: list[float] | None = None,

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from rgb_shapes import coloured_shapes
 from torch.nn import functional as F
 
 from infobench.data import ImageSet, folder_stream
 from infobench.quality import classifier, extractors, features, frechet_distance, score
 from infobench.quality.inputs import RealData
+from rgb_shapes import coloured_shapes
 
 
 class InceptionStandIn(torch.nn.Module):
@@ -218,7 +218,7 @@ def test_hub_backbone_from_a_local_folder_with_weights(hub_dir, cache, entry):
 
 
 def test_hub_spec_errors(hub_dir, cache, tmp_path):
-    folder, weights, _ = hub_dir
+    folder, _weights, _ = hub_dir
     real = real_of(rgb_set(2, size=8))
     with pytest.raises(ValueError, match="extractor must be 'hub:DIR:ENTRY' or 'hub:DIR:ENTRY:WEIGHTS'"):
         features.make_extractor(f"hub:{folder}", real, device="cpu")

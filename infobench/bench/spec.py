@@ -25,8 +25,9 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["EstimatorSpec", "parse_specs", "split_top_level"]
 
@@ -185,7 +186,7 @@ class EstimatorSpec:
         object.__setattr__(self, "params", norm)
 
     @classmethod
-    def parse(cls, text: str, *, reserved: tuple[str, ...] = RESERVED_PARAMS) -> "EstimatorSpec":
+    def parse(cls, text: str, *, reserved: tuple[str, ...] = RESERVED_PARAMS) -> EstimatorSpec:
         """Parse one spec with a single value per parameter (``ksg[k=3]``).
 
         ``reserved`` names the parameters the caller sets itself and the spec
@@ -272,7 +273,7 @@ def _expand_one(text: str, reserved: tuple[str, ...] = RESERVED_PARAMS) -> list[
     return [EstimatorSpec(method, tuple(zip(names, combo))) for combo in itertools.product(*(v for _, v in axes))]
 
 
-def parse_specs(specs: "str | EstimatorSpec | Iterable[str | EstimatorSpec]") -> list[EstimatorSpec]:
+def parse_specs(specs: str | EstimatorSpec | Iterable[str | EstimatorSpec]) -> list[EstimatorSpec]:
     """Expand estimator specs into single-valued :class:`EstimatorSpec` objects.
 
     Parameters

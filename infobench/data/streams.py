@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,7 @@ class ImageStream:
         for s in range(start, len(self), batch_size):
             yield s, self.read(s, min(s + batch_size, len(self)))
 
-    def subset(self, index: Any, name: str | None = None) -> "ImageStream":
+    def subset(self, index: Any, name: str | None = None) -> ImageStream:
         """The stream of rows ``index`` (an index array or a slice)."""
         rows = self.rows[index]
         labels = None if self.labels is None else self.labels[torch.as_tensor(np.arange(len(self.rows))[index])]

@@ -48,8 +48,8 @@ one; MI and KL of such data are still those of the dithered values.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -69,10 +69,10 @@ of a large matrix product in high dimension.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import torch
@@ -156,8 +156,8 @@ class PairSearch:
     rows_inside: torch.Tensor | None = None
     cols_inside: torch.Tensor | None = None
     kernel_sum: float | None = None
-    rows_pairs: "BallPairs | None" = None
-    cols_pairs: "BallPairs | None" = None
+    rows_pairs: BallPairs | None = None
+    cols_pairs: BallPairs | None = None
     subset_kernel_sums: np.ndarray | None = None
     cubic_sums: np.ndarray | None = None
 
@@ -274,7 +274,7 @@ class _Side:
         self.index[start:end] = i_all.gather(1, pos)
 
     @staticmethod
-    def combine(sides: list["_Side"]) -> "_Side":
+    def combine(sides: list[_Side]) -> _Side:
         first = sides[0]
         if len(sides) > 1:
             first.merge(0, torch.cat([s.key for s in sides[1:]], dim=1), torch.cat([s.index for s in sides[1:]], dim=1))

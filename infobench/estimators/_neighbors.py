@@ -61,9 +61,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -339,7 +339,7 @@ def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks
 
 def _tree_count(v: np.ndarray, radius: np.ndarray, metric: str, strict: bool, dtype: torch.dtype) -> np.ndarray:
     """Count ``j != i`` within ``radius_i`` of row ``i`` on the CPU (sorting in 1-D, else the compiled tree)."""
-    n, d = v.shape
+    _n, d = v.shape
     if d == 1:
         return _count_1d(v[:, 0], radius, strict)
     if metric == "chebyshev":

@@ -36,8 +36,9 @@ are never transformed: their values are labels.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, overload
+from typing import Any, overload
 
 import numpy as np
 import torch

@@ -16,8 +16,9 @@ import html
 import inspect
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, summary
 

@@ -87,8 +87,8 @@ from infobench._validation import (
 )
 from infobench.diagnostics import merge
 from infobench.estimators._conditions import Findings, dither_columns, plan_dither, requires
-from infobench.estimators.base import Estimate, register
 from infobench.estimators._transforms import normal_scores
+from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import canonical_correlation_analysis
 from infobench.estimators.knn import ksg_mutual_information
 

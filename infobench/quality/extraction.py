@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
+from infobench._progress import REPEATED_LOOP_SECONDS
+from infobench._progress import progress as show_progress
 from infobench._validation import check_int
 from infobench.data import ImageSet, ImageStream, as_stream
 from infobench.quality.cache import _atomic_save, cache_root

@@ -29,10 +29,12 @@ import csv
 import functools
 import html
 import io
+import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -812,7 +814,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
     """
     n = len(values)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def least(a: int, b: int) -> int:
         return cells.layout(labels + values[a:b], "", two_rows=two_rows).least_width()
 
@@ -824,7 +826,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
             stop += 1
         count, start = count + 1, stop
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def split(start: int, groups: int) -> tuple[float, tuple[int, ...]]:
         """(width of the widest group, cuts) of the best split of ``values[start:]`` into ``groups`` groups."""
         if groups == 1:
@@ -841,7 +843,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
         return best
 
     cuts = [0, *split(0, count)[1], n]
-    return [values[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [values[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 class FoldingTable:

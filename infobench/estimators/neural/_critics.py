@@ -8,6 +8,7 @@ private ``torch.Generator``, never from the global RNG.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from typing import Any
@@ -48,7 +49,7 @@ def _linear(fan_in: int, fan_out: int, gen: torch.Generator, *, bias: bool = Tru
 
 def _mlp(widths: list[int], activation: str, gen: torch.Generator) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
         layers.append(_linear(a, b, gen))
         if i < len(widths) - 2:
             layers.append(ACTIVATIONS[activation]())
