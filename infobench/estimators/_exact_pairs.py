@@ -73,6 +73,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 import numpy as np
 import torch
@@ -226,7 +227,8 @@ def pair_distances(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray)
 
 
 @_compiled()
-def _pair_distances_kernel(a, b, ia, ib, out, start, stop):  # pragma: no cover - compiled
+def _pair_distances_kernel(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray,
+                           start: int, stop: int) -> None:  # pragma: no cover - compiled
     d = a.shape[1]
     full = d - d % 8
     for t in range(start, stop):
@@ -303,7 +305,7 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int,
-                self_mode: bool, refine) -> tuple[np.ndarray, np.ndarray]:
+                self_mode: bool, refine: Callable[[np.ndarray, int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest by exact distance among the screened candidates, with the certificate (module notes).
 
     Only candidates whose key is within ``2 slack`` of the k-th smallest key
@@ -422,7 +424,8 @@ def pair_search(
         kc_r=min(k + _EXTRA, avail_r), kc_c=min(k + _EXTRA, n - 1 if self_mode else n), rows=rows,
         sdtype=screen.sdtype, device=device, factor=screen.factor, xn2=screen.xn2, rmax=float(screen.rn2.max()),
         balls=balls, pair_cap=_pair_cap(device, budget), cubic=cubic, kernel_bandwidth=kernel_bandwidth,
-        plan=(_SubsetPlan(kernel_subsets, kernel_bandwidth, n, screen.sdtype, device) if kernel_subsets else None),
+        plan=(_SubsetPlan(kernel_subsets, cast(float, kernel_bandwidth), n, screen.sdtype, device) if kernel_subsets
+              else None),
     )
     row_side = _Side(n, search.kc_r, screen.sdtype, device)
     rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if balls.ref_thr is not None else None
@@ -460,12 +463,14 @@ def pair_search(
 
 
 # ------------------------------------------------------------------ the steps of pair_search
-def _check_pair_search(x, k, ref, both_sides, ref_radii, x_radii, ref_outer, x_outer, kernel_bandwidth,
-                       kernel_subsets) -> bool:
+def _check_pair_search(x: torch.Tensor, k: int, ref: torch.Tensor | None, both_sides: bool,
+                       ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+                       x_outer: torch.Tensor | None, kernel_bandwidth: float | None,
+                       kernel_subsets: list[tuple[np.ndarray, float]] | None) -> bool:
     """Check the arguments of :func:`pair_search`; True when it searches neighbours (not ``k = 0``, kernel alone)."""
     self_mode = ref is None
     n, d = x.shape
-    r = x if self_mode else ref
+    r = x if ref is None else ref
     m = r.shape[0]
     if r.shape[1] != d:
         raise ValueError(f"ref must have {d} columns like x; got {r.shape[1]}")
@@ -509,7 +514,7 @@ def _screen(x: torch.Tensor, ref: torch.Tensor | None,
     self_mode = ref is None
     n, d = x.shape
     device = x.device
-    r = x if self_mode else ref
+    r = x if ref is None else ref
     m = r.shape[0]
     x64 = x.to(torch.float64)
     r64 = x64 if self_mode else r.to(device=device, dtype=torch.float64)
@@ -559,8 +564,8 @@ class _Balls:
     collect_cols: bool  # pairs inside x_outer are collected
 
     @classmethod
-    def of(cls, ref_radii, x_radii, ref_outer, x_outer, device: torch.device, sdtype: torch.dtype,
-           unit: float) -> _Balls:
+    def of(cls, ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+           x_outer: torch.Tensor | None, device: torch.device, sdtype: torch.dtype, unit: float) -> _Balls:
         ref_thr, ref_thr_slack = _thresholds(ref_radii, device, sdtype, unit)
         x_thr, x_thr_slack = _thresholds(x_radii, device, sdtype, unit)
         ref_flag, ref_flag_slack = (_thresholds(ref_outer, device, sdtype, unit) if ref_outer is not None
@@ -661,16 +666,18 @@ def _count_tile(search: _Search, st: _TileState, rows_inside: torch.Tensor | Non
                 e: int) -> None:
     """Both ball counts of the tile: one pass flags the pairs near or inside a ball, the few flagged decide."""
     b = search.balls
+    # Each is read only where its radii are given (the tensor is then set).
+    ref_flag, x_flag = cast(torch.Tensor, b.ref_flag), cast(torch.Tensor, b.x_flag)
     tile_slack = search.factor * (float(search.xn2[s:e].max()) + search.rmax)
     sl_r, sl_c = tile_slack + b.ref_thr_slack, tile_slack + b.x_thr_slack
     fl_r, fl_c = tile_slack + b.ref_flag_slack, tile_slack + b.x_flag_slack
     flags = st.flags[: D.numel()].view(D.shape)
     if b.ref_thr is not None:
-        torch.le(D, b.ref_flag[None, :] + fl_r, out=flags)
+        torch.le(D, ref_flag[None, :] + fl_r, out=flags)
         if b.x_thr is not None:
-            flags |= D <= (b.x_flag[s:e, None] + fl_c)
+            flags |= D <= (x_flag[s:e, None] + fl_c)
     else:
-        torch.le(D, b.x_flag[s:e, None] + fl_c, out=flags)
+        torch.le(D, x_flag[s:e, None] + fl_c, out=flags)
     i, j = flags.nonzero(as_tuple=True)
     if not i.numel():
         return
@@ -678,28 +685,28 @@ def _count_tile(search: _Search, st: _TileState, rows_inside: torch.Tensor | Non
     if b.ref_thr is not None:
         thr = b.ref_thr[j]
         inside = key < thr - sl_r
-        rows_inside.index_add_(0, i[inside] + s, torch.ones_like(i[inside]))
+        cast(torch.Tensor, rows_inside).index_add_(0, i[inside] + s, torch.ones_like(i[inside]))
         amb = (~inside) & (key <= thr + sl_r)
         if bool(amb.any()):
             st.amb_rows.append(torch.stack([i[amb] + s, j[amb]], 1))
         if b.collect_rows:
-            near = key <= b.ref_flag[j] + fl_r
+            near = key <= ref_flag[j] + fl_r
             _collect(st, "out_rows", i[near] + s, j[near], inside[near], search.pair_cap)
     if b.x_thr is not None:
         thr = b.x_thr[s:e][i]
         inside = key < thr - sl_c
-        st.cols_inside.index_add_(0, j[inside], torch.ones_like(j[inside]))
+        cast(torch.Tensor, st.cols_inside).index_add_(0, j[inside], torch.ones_like(j[inside]))
         amb = (~inside) & (key <= thr + sl_c)
         if bool(amb.any()):
             st.amb_cols.append(torch.stack([i[amb] + s, j[amb]], 1))
         if b.collect_cols:
-            near = key <= b.x_flag[s:e][i] + fl_c
+            near = key <= x_flag[s:e][i] + fl_c
             _collect(st, "out_cols", i[near] + s, j[near], inside[near], search.pair_cap)
 
 
 def _kernel_tile(search: _Search, st: _TileState, D: torch.Tensor, ar: torch.Tensor, s: int, e: int) -> None:
     """Add the tile's Gaussian kernel sum (and the subsets' moments) from its keys, overwriting them."""
-    h = search.kernel_bandwidth
+    h = cast(float, search.kernel_bandwidth)
     plan = search.plan
     if plan is not None:
         # u = |x_i - x_j|^2 / h^2 (0 on the masked diagonal) for the moments sum_S exp(-u) u^p
@@ -738,13 +745,13 @@ def _search_tile(search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: t
         off = (e - s) if search.self_mode else 0  # self: the diagonal block is served by the row side
         if width > off:
             v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
-            st.cols.merge(c0 + off, v2.T, (i2 + s).T)
+            cast(_Side, st.cols).merge(c0 + off, v2.T, (i2 + s).T)
     if search.balls.counting:
         _count_tile(search, st, rows_inside, D, s, e)
     if search.cubic is not None:
         search.cubic.accumulate(st, D, s, e, c0)
     if search.kernel_bandwidth is not None:
-        _kernel_tile(search, st, D, ar, s, e)
+        _kernel_tile(search, st, D, cast(torch.Tensor, ar), s, e)
 
 
 def _refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, exclude_self: bool, budget: int,
@@ -770,13 +777,16 @@ def _ranked(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarr
 
 
 def _ball_results(states: list[_TileState], rows_inside: torch.Tensor | None, xn: np.ndarray, rn: np.ndarray,
-                  ref_radii, x_radii, ref_outer, x_outer, n: int, m: int, budget: int, device: torch.device):
+                  ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+                  x_outer: torch.Tensor | None, n: int, m: int, budget: int,
+                  device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None, BallPairs | None,
+                                                 BallPairs | None]:
     """The exact ball counts and pairs: the tiles' sure counts plus the exact decisions of the undecided pairs."""
-    cols_inside = None
+    cols_inside: torch.Tensor | None = None
     if ref_radii is not None:
-        rows_inside = rows_inside + _decide(states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device)
+        rows_inside = cast(torch.Tensor, rows_inside) + _decide(states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device)
     if x_radii is not None:
-        cols_inside = sum(st.cols_inside for st in states)
+        cols_inside = cast(torch.Tensor, sum(cast(torch.Tensor, st.cols_inside) for st in states))
         cols_inside = cols_inside + _decide(states, "amb_cols", xn, rn, _numpy64(x_radii), 1, m, budget, device)
     rows_pairs = cols_pairs = None
     if ref_outer is not None:
@@ -809,7 +819,8 @@ class _SubsetPlan:
     PAIR_BOUND = 1e-10
     TOLERANCE = 1e-7
 
-    def __init__(self, subsets, bandwidth: float, n: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, subsets: list[tuple[np.ndarray, float]], bandwidth: float, n: int, dtype: torch.dtype,
+                 device: torch.device):
         self.subsets = [(np.asarray(rows, dtype=np.int64), float(h)) for rows, h in subsets]
         self.r = np.array([bandwidth**2 / h**2 - 1.0 for _, h in self.subsets])
         rho = np.abs(self.r) / np.maximum(1.0 - np.abs(self.r), 1e-300)
@@ -831,7 +842,7 @@ class _SubsetPlan:
     def _bound(rho: float, order: int) -> float:
         return rho ** (order + 1) / math.sqrt(2.0 * math.pi * (order + 1))
 
-    def accumulate(self, st, K: torch.Tensor, U: torch.Tensor, s: int, e: int) -> None:
+    def accumulate(self, st: _TileState, K: torch.Tensor, U: torch.Tensor, s: int, e: int) -> None:
         """Add the tile's moments: the diagonal block once, the pairs beyond it for both orders."""
         T = st.tbuf[: K.numel()].view(K.shape)
         T.copy_(K)
@@ -848,7 +859,7 @@ class _SubsetPlan:
         """Each subset's kernel sum (diagonal included): the series, or its own search when out of reach."""
         mom = moments.cpu().numpy()
         coef = np.array([[(-r) ** p / math.factorial(p) for r in self.r] for p in range(self.order + 1)])
-        out = (coef * mom).sum(0) + self.sizes  # + the diagonal, exp(0) = 1
+        out: np.ndarray = (coef * mom).sum(0) + self.sizes  # + the diagonal, exp(0) = 1
         pairs = self.sizes**2
         far = np.flatnonzero(~(self.bound * pairs <= self.TOLERANCE * out))
         for c in far:
@@ -874,8 +885,8 @@ class _CubicPlan:
     pair once, ``j > i``, and the caller doubles the sums).
     """
 
-    def __init__(self, subsets, xs: torch.Tensor, rs: torch.Tensor, xc: torch.Tensor, rc: torch.Tensor,
-                 centre: torch.Tensor, n: int, self_mode: bool):
+    def __init__(self, subsets: tuple[np.ndarray, np.ndarray | None], xs: torch.Tensor, rs: torch.Tensor,
+                 xc: torch.Tensor, rc: torch.Tensor, centre: torch.Tensor, n: int, self_mode: bool):
         rows, cols = subsets
         rows = np.asarray(rows, dtype=np.int64)
         cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
@@ -902,7 +913,7 @@ class _CubicPlan:
             out[part, (3 * sub + c)[:, None].expand_as(part)] = 1.0
         return out
 
-    def accumulate(self, st, D: torch.Tensor, s: int, e: int, c0: int) -> None:
+    def accumulate(self, st: _TileState, D: torch.Tensor, s: int, e: int, c0: int) -> None:
         K = (self.q_n2[s:e, None] + self.r_n2[None, c0:] - D.to(torch.float64)).mul_(0.5)
         K += self.q_lin[s:e, None]
         K += self.r_lin[None, c0:]
@@ -914,7 +925,7 @@ class _CubicPlan:
         st.cubic += sums.view(self.subsets, 3)
 
 
-def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
+def _outer_pairs(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
                  budget: int) -> BallPairs | None:
     """The collected pairs inside the outer radii, as (point, ball, exact distance or -inf when sure inside).
 
@@ -941,7 +952,7 @@ def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.nd
     return BallPairs(point[keep][order].astype(small), ball[keep][order].astype(small), dist[keep][order])
 
 
-def _decide(states, attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
+def _decide(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
             budget: int, device: torch.device) -> torch.Tensor:
     """Exact decisions of the undecided pairs ``(i, j)``: counts per row (axis 0) or per column (axis 1).
 
@@ -973,7 +984,7 @@ def exact_kneighbors(
     Neighbors
         ``dist`` float64 on ``x``'s device, ``index`` int64, both ``(n, k)``.
     """
-    return pair_search(x, k, ref=ref, max_memory=max_memory).rows
+    return cast(Neighbors, pair_search(x, k, ref=ref, max_memory=max_memory).rows)
 
 
 def ball_counts(
@@ -1003,7 +1014,7 @@ def ball_counts(
         raise ValueError(f"ref must have {query.shape[1]} columns like query; got {ref.shape[1]}")
     if radii.shape != (ref.shape[0],):
         raise ValueError(f"radii must have shape ({ref.shape[0]},); got {tuple(radii.shape)}")
-    return pair_search(query, 1, ref=ref, ref_radii=radii, max_memory=max_memory).rows_inside
+    return cast(torch.Tensor, pair_search(query, 1, ref=ref, ref_radii=radii, max_memory=max_memory).rows_inside)
 
 
 def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | None = None) -> float:
@@ -1020,7 +1031,7 @@ def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | 
     """
     if x.shape[0] < 2:
         return float(x.shape[0])
-    return pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum
+    return cast(float, pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum)
 
 
 def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, rows: np.ndarray | None,
@@ -1056,7 +1067,7 @@ def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, r
     """
     if isinstance(nb, Neighbors):
         device = nb.dist.device if device is None else device
-        dist, index = nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+        dist, index = nb.dist.cpu().numpy(), cast(torch.Tensor, nb.index).cpu().numpy()
     else:
         dist, index = nb
     if rows is not None:
@@ -1116,5 +1127,5 @@ def counts_within(pairs: BallPairs, radii: np.ndarray, *, points: np.ndarray | N
         hit &= ~skip[b]
     counts = np.bincount(p[hit], minlength=n_points).astype(np.int64)
     if redo is not None and redo.size:
-        counts += recount(redo)
+        counts += cast(Callable[[np.ndarray], np.ndarray], recount)(redo)
     return counts

@@ -44,8 +44,9 @@ This module is the only place these searches are computed; the engine in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numba
 import numpy as np
@@ -63,8 +64,10 @@ LEAF_SIZE = 16
 # cores, large enough that a task's setup is negligible.
 _CHUNK_ROWS = 2048
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _compiled(**options):
+
+def _compiled(**options: Any) -> Callable[[_F], _F]:
     """``numba.njit(nogil=True, **options)`` with an on-disk cache where one can be written.
 
     numba refuses ``cache=True`` (``RuntimeError`` when the function is
@@ -73,11 +76,11 @@ def _compiled(**options):
     once per process instead of failing the import.
     """
 
-    def wrap(fn):
+    def wrap(fn: _F) -> _F:
         try:
-            return numba.njit(nogil=True, cache=True, **options)(fn)
+            return cast(_F, numba.njit(nogil=True, cache=True, **options)(fn))
         except RuntimeError:
-            return numba.njit(nogil=True, cache=False, **options)(fn)
+            return cast(_F, numba.njit(nogil=True, cache=False, **options)(fn))
 
     return wrap
 

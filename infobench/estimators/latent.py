@@ -71,7 +71,7 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -112,7 +112,8 @@ def noise_edge(p: int, q: int, m: int) -> float:
 def _project(v: torch.Tensor, fitted: tuple[torch.Tensor, ...], keep: int) -> torch.Tensor:
     mean, scale, chol, rot = fitted
     z = torch.linalg.solve_triangular(chol, ((v - mean) / scale).T, upper=False).T
-    return z @ rot[:, :keep]
+    projected: torch.Tensor = z @ rot[:, :keep]
+    return projected
 
 
 @register("mi", "latent")
@@ -229,7 +230,7 @@ def latent_mutual_information(
     else:
         parts = [ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s)
                  for i, s in enumerate(spawn_seeds(s_ksg, keep))]
-    se = math.sqrt(sum(p.std_err**2 for p in parts)) if std_err else None
+    se = math.sqrt(sum(cast(float, p.std_err) ** 2 for p in parts)) if std_err else None
     return Estimate(
         value=float(sum(p.value for p in parts)),
         std_err=se,
