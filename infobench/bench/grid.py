@@ -172,7 +172,7 @@ class Grid:
 
     def cells(self) -> list[Cell]:
         """All cells, ordered task, n, seed, estimator; specs that do not apply to a task are left out."""
-        out = []
+        out: list[Cell] = []
         for task in self.tasks:
             specs = [s for s in self.estimators if self.applies(s, task)]
             for n in self.ns:

@@ -51,7 +51,9 @@ def split_top_level(text: str, sep: str, *, whole: str | None = None) -> list[st
     ``whole`` is the full spec text quoted in error messages.
     """
     whole = text if whole is None else whole
-    parts, buf, depth, quote = [], [], 0, None
+    parts: list[str] = []
+    buf: list[str] = []
+    depth, quote = 0, None
     for ch in text:
         if quote:
             buf.append(ch)

@@ -351,7 +351,8 @@ class ResultsStore:
         import pandas as pd
 
         run_id = self.resolve_run(run)
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if run_id is not None:
             where.append("run_id = ?")
             args.append(run_id)

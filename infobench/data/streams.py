@@ -178,7 +178,8 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
     def content() -> str:
         return _hash_files([path], path.parent)
 
-    return ImageStream(where, tuple(int(s) for s in probe.shape[1:]), np.arange(arr.shape[0]), reader, content)
+    c, h, w = (int(s) for s in probe.shape[1:])
+    return ImageStream(where, (c, h, w), np.arange(arr.shape[0]), reader, content)
 
 
 def _range_of(arr: np.ndarray, where: str) -> tuple[float, float]:

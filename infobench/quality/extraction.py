@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -105,7 +105,7 @@ def extract(
     logit_t = None if any(lg is None for lg in logits) else torch.cat(logits)
     if path is not None:
         _atomic_save({"features": features, "logits": logit_t}, path)
-        shutil.rmtree(parts, ignore_errors=True)
+        shutil.rmtree(cast(Path, parts), ignore_errors=True)
     return _finish(features, logit_t, extractor.device)
 
 

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -75,12 +75,12 @@ def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Ext
         held_out = None if real.held_out is None else _in_memory(real.held_out)
         model, info = train_classifier(train, held_out, seed=seed, device=device, path=path, progress=progress)
         state = {"format": _FORMAT, "key": key, "torch": str(torch.__version__), "arch_version": ARCH_VERSION,
-                 "image_shape": list(train.shape), "num_classes": int(model.head[-1].out_features),
+                 "image_shape": list(train.shape), "num_classes": int(cast(nn.Linear, model.head[-1]).out_features),
                  "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **info}
         _atomic_save(state, path)
         Path(str(path) + ".partial").unlink(missing_ok=True)
     model = model.to(device).eval()
-    info = {k: state[k] for k in ("accuracy", "accuracy_n", "accuracy_on", "epochs", "seed", "arch_version")}
+    info = {k: cast(dict, state)[k] for k in ("accuracy", "accuracy_n", "accuracy_on", "epochs", "seed", "arch_version")}
     info.update(path=str(path), dim=EMBED_DIM, cache_key=key)
     key = f"classifier-v{ARCH_VERSION}-{_sha256_tensors(*model.state_dict().values())[:16]}-{_EXTRACT_CODE}"
     return Extractor("classifier", key, lambda b: model(b), True, device, info)

@@ -301,7 +301,7 @@ def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None)
     out = pd.DataFrame(False, index=values.index, columns=values.columns)
     for idx, row in values.iterrows():
         ctx = pd.Series({"truth": truth.loc[idx] if truth is not None else math.nan})
-        out.loc[idx] = best_flags(row.astype(float), lambda v, ctx=ctx: m.score(v, ctx)).to_numpy()
+        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx))  # noqa: B023 (called at once).to_numpy()
     return out
 
 
