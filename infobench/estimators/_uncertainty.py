@@ -23,8 +23,7 @@ rule, :func:`check_std_err_rows`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
