@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 import pytest
-from benchmarks.conftest import pick
 
 import infobench
+from benchmarks.conftest import pick
 from infobench.tasks import get_task
 
 TASKS = ("normal-dense-x25-y25-rho0.5", "normal-sparse-x25-y25-pairs5-rho0.5")

@@ -31,12 +31,12 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from benchmarks.conftest import pick
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.neighbors import NearestNeighbors
 
+from benchmarks.conftest import pick
 from infobench.estimators.knn import kl_entropy, ksg_mutual_information
 
 K = 3

@@ -272,7 +272,7 @@ def _run_heavy_tails(n, seeds, kwargs, workers):
         results = [_heavy_tail_cell(*job) for job in jobs]
     truth = {t.id: t.truth for t in tasks}
     rows: dict = {}
-    for (task_id, method, seed, *_), (value, se, codes, seconds) in zip(jobs, results):
+    for (task_id, method, _seed, *_), (value, se, codes, seconds) in zip(jobs, results):
         row = rows.setdefault((task_id, method), {"task": task_id, "truth": truth[task_id], "method": method,
                                                   "values": [], "std_errs": [], "codes": [], "seconds": 0.0})
         row["values"].append(value)

@@ -32,7 +32,7 @@ import importlib.util
 import math
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -109,7 +109,7 @@ def _speed_case(full_size, shape):
 def test_peer_speed(benchmark, full_size, name, shape):
     if not installed(name):
         pytest.skip(f"{name} is not installed (pip install -e .[peers])")
-    module, fn, supports = PEERS[name]
+    _module, fn, supports = PEERS[name]
     if not supports(_SPEED[shape]):
         pytest.skip(f"{name} estimates MI between one column and a 1-d target only")
     x, y = _speed_case(full_size, shape)

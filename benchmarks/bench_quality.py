@@ -24,8 +24,8 @@ import torch
 from scipy.spatial.distance import cdist
 
 from benchmarks.conftest import pick
-from infobench.quality import frechet_distance, prdc, score_features
 from infobench.estimators._exact_pairs import exact_kneighbors
+from infobench.quality import frechet_distance, prdc, score_features
 
 
 def _features(n, d=64, seed=0, shift=0.0):

@@ -63,7 +63,7 @@ def test_plain_loop(benchmark, full_size):
     args = _grid_args(full_size)
     cells = make_grid(**args).cells()
     for t in args["tasks"]:
-        t.truth  # cached, as the runner computes it once per task before the cells
+        _ = t.truth  # cached, as the runner computes it once per task before the cells
 
     def loop():
         out = []

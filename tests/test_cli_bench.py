@@ -160,7 +160,7 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
     code, out, err = run(capsys, "report", "--db", str(db), "--format", "md,csv,tex,html,png", "--out", str(rep))
     assert code == 0, err
     md = (rep / "report.md").read_text()
-    assert f"| {TASK} |" in md and "histogram\\[bins=16\\]" in md or "histogram[bins=16]" in md
+    assert (f"| {TASK} |" in md and "histogram\\[bins=16\\]" in md) or "histogram[bins=16]" in md
     assert (rep / "report.html").read_text().count("data:image/png;base64,") == 2
     summary = pd.read_csv(rep / "summary.csv")
     assert len(summary) == 3 * 2
@@ -173,7 +173,7 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
 
 
 def test_bench_progress_bar_reports_cells_and_failures(capsys, tmp_path, tasks_available):
-    code, out, err = run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2",
+    code, _out, err = run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2",
                          "--jobs", "0", "--db", str(tmp_path / "p.db"))
     assert code == 0
     assert "2/2" in err and "0 failed" in err and "cells" in err

@@ -66,7 +66,7 @@ def test_profile_sees_the_input_types_resolution():
 
 
 def test_whole_number_measurements_are_not_categories():
-    x, y = pair()
+    _x, y = pair()
     mm = np.round(1000 * y).astype(np.int64)
     assert not check_samples(mm, device="cpu").discrete  # ~1,500 distinct values, most seen once
     assert not check_samples(np.round(1000 * pair(50_000)[1]).astype(int), device="cpu").discrete  # 1,000 steps / sd
@@ -90,7 +90,7 @@ def test_centring_before_a_precision_losing_cast():
 
 
 def test_estimates_in_float32_keep_a_small_spread_on_a_large_offset():
-    x, y = pair(2000, 3)
+    x, _y = pair(2000, 3)
     p, q = np.random.default_rng(4).normal(size=(2, 2000, 1))
     base_h = infobench.entropy(1e-3 * x, "knn", seed=0).value
     # float32 resolution after centring: 1e-3 / 2^24, far below the neighbour distances.

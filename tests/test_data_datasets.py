@@ -83,7 +83,8 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     counts = np.bincount(all_.labels.numpy())
     np.testing.assert_array_equal(np.bincount(te.labels.numpy()), np.round(0.2 * counts).astype(int))
     # Disjoint: every image of "all" appears in exactly one split (rows compared as bytes).
-    rows = lambda s: {r.tobytes() + bytes([int(l)]) for r, l in zip(s.images.numpy(), s.labels.numpy())}
+    def rows(s):
+        return {r.tobytes() + bytes([int(label)]) for r, label in zip(s.images.numpy(), s.labels.numpy())}
     assert rows(tr).isdisjoint(rows(te))
     # Same seed -> same split; another seed -> another split.
     assert torch.equal(load_dataset("digits", split="test", seed=0).images, te.images)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from rgb_shapes import coloured_shapes
 
 from infobench.data import array_stream, folder_stream, load_dataset, load_images, open_stream
 from infobench.data.cifar import CIFAR10_CLASSES, RECORD_BYTES
+from rgb_shapes import coloured_shapes
 
 
 def write_cifar(folder, counts=(3, 2, 2, 2, 2, 4), seed=0, meta=True):

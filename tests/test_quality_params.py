@@ -127,7 +127,7 @@ def test_params_object_keeps_the_dataclass_behaviour():
     with pytest.raises(FrozenInstanceError):
         p.k = 4
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        p.nope
+        _ = p.nope
     assert pickle.loads(pickle.dumps(p)) == p
     assert p.replace(k=7) == Params(k=7, vendi_q=2.0) and p.k == 3
     assert p.as_dict() == {name: getattr(p, name) for name in PARAMS} and p.as_dict()["k"] == 3

@@ -20,11 +20,11 @@ import subprocess
 import numpy as np
 import pytest
 from PIL import Image
-from report_frames import bench_records, quality_frame, training_frame
 
 from infobench.report import report_tables, summarize, write_report
-from infobench.report.writer import calibration_of
 from infobench.report.main_report import build_main_report, write_main_report
+from infobench.report.writer import calibration_of
+from report_frames import bench_records, quality_frame, training_frame
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)

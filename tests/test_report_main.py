@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 from PIL import Image
-from report_frames import bench_records, quality_frame, training_frame
 
 from infobench.report import report_tables, summarize
 from infobench.report.main_report import (
@@ -22,6 +21,7 @@ from infobench.report.main_report import (
     write_main_report,
 )
 from infobench.report.render import table_name
+from report_frames import bench_records, quality_frame, training_frame
 
 META = {"command": "infobench run --quick --out R", "dataset": "digits"}
 

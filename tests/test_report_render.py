@@ -181,7 +181,7 @@ def test_html_table_best_class_and_heat_colours(summary):
     assert heat_colour(0.0) == "#ffffff"
     assert heat_colour(float("nan")) == "#e0e0e0"
     assert heat_colour(5.0) == heat_colour(1.0) != heat_colour(0.5)  # colour saturates, text does not
-    r, g, b = (int(heat_colour(-1.0)[i:i + 2], 16) for i in (1, 3, 5))
+    r, _g, b = (int(heat_colour(-1.0)[i:i + 2], 16) for i in (1, 3, 5))
     assert b > r  # underestimates are blue
 
 
@@ -264,7 +264,7 @@ def test_write_report_every_format(tmp_path):
     summary_csv = pd.read_csv(out / "summary.csv")
     assert "best_rmse" in summary_csv and len(summary_csv) == 6
     assert len(pd.read_csv(out / "results.csv")) == len(records())
-    if "parquet" in written and written["parquet"]:
+    if written.get("parquet"):
         assert len(pd.read_parquet(out / "results.parquet")) == len(records())
 
 

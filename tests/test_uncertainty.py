@@ -163,7 +163,7 @@ def test_ksg_std_err_matches_seed_spread():
     # KSG 1x1, rho = 0.75, n = 500, 40 fixed seeds (~10 s). The ratio of the mean std_err to the
     # sd over seeds has sampling noise ~11 % (1/sqrt(2 * 39)); the band is about 2.5 of those.
     # The old std(terms)/sqrt(n) read ~0.72 here: its terms are correlated.
-    values, ses, naive = [], [], []
+    values, ses = [], []
     for seed in range(40):
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(500)

@@ -9,7 +9,15 @@ from infobench._progress import make_console
 from infobench.bench.spec import parse_specs
 from infobench.bench.store import ResultsStore
 from infobench.commands.errors import UsageError
-from infobench.report import frame_table, leaderboard, leaderboard_table, parse_formats, summarize, to_rich, write_report
+from infobench.report import (
+    frame_table,
+    leaderboard,
+    leaderboard_table,
+    parse_formats,
+    summarize,
+    to_rich,
+    write_report,
+)
 
 
 def register(subparsers) -> None:

@@ -8,8 +8,7 @@ from infobench._io import atomic_write
 from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
-from infobench.quality import available_params, available_scores, score
-from infobench.quality._core import cli_options
+from infobench.quality import available_params, available_scores, cli_options, score
 from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
 
 

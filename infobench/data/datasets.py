@@ -23,9 +23,10 @@ import hashlib
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,7 +115,7 @@ class ImageSet:
         """``(C, H, W)`` of one image."""
         return tuple(int(s) for s in self.images.shape[1:])  # type: ignore[return-value]
 
-    def subset(self, index: Any, name: str | None = None) -> "ImageSet":
+    def subset(self, index: Any, name: str | None = None) -> ImageSet:
         """The images (and labels) at ``index`` (a slice, an index array or a boolean mask)."""
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)

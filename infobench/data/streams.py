@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,7 @@ class ImageStream:
         for s in range(start, len(self), batch_size):
             yield s, self.read(s, min(s + batch_size, len(self)))
 
-    def subset(self, index: Any, name: str | None = None) -> "ImageStream":
+    def subset(self, index: Any, name: str | None = None) -> ImageStream:
         """The stream of rows ``index`` (an index array or a slice)."""
         rows = self.rows[index]
         labels = None if self.labels is None else self.labels[torch.as_tensor(np.arange(len(self.rows))[index])]
@@ -177,7 +178,8 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
     def content() -> str:
         return _hash_files([path], path.parent)
 
-    return ImageStream(where, tuple(int(s) for s in probe.shape[1:]), np.arange(arr.shape[0]), reader, content)
+    c, h, w = (int(s) for s in probe.shape[1:])
+    return ImageStream(where, (c, h, w), np.arange(arr.shape[0]), reader, content)
 
 
 def _range_of(arr: np.ndarray, where: str) -> tuple[float, float]:

@@ -115,7 +115,7 @@ class TrainConfig:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -136,7 +136,7 @@ class TrainConfig:
             raise ValueError(f"checkpoint config is incomplete ({exc})") from None
         return check_config(cfg)
 
-    def differences(self, other: "TrainConfig") -> list[str]:
+    def differences(self, other: TrainConfig) -> list[str]:
         """Names of fields (other than those a resume may change) that differ."""
         return [
             f.name

@@ -31,15 +31,15 @@ import importlib
 import os
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.generators import load as load_generator
 from infobench.data import (
     ImageSet,
     ImageStream,
@@ -50,6 +50,7 @@ from infobench.data import (
     normalise_images,
     open_stream,
 )
+from infobench.generators import load as load_generator
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 

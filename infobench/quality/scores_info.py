@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from infobench._validation import check_float
-from infobench.estimators._exact_pairs import exact_kneighbors, gaussian_kernel_sum
+from infobench.estimators.engine import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
 from infobench.quality._core import (

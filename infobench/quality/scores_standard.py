@@ -18,7 +18,6 @@ import torch
 from scipy.linalg.blas import dtrmm
 
 from infobench._validation import as_generator, check_float, check_int
-from infobench.quality._linalg import symmetric_eigenvalues
 from infobench.quality._core import (
     GROUPS,
     Context,
@@ -31,6 +30,7 @@ from infobench.quality._core import (
     register_group,
     same_dim,
 )
+from infobench.quality._linalg import symmetric_eigenvalues
 
 __all__ = [
     "frechet_distance",

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
+from infobench._progress import REPEATED_LOOP_SECONDS
+from infobench._progress import progress as show_progress
 from infobench._validation import as_generator, check_bool, check_int, resolve_device
 from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
 from infobench.quality.bootstrap import check_bootstrap, evaluate

@@ -33,8 +33,9 @@ larger n of the grid (NaN: it never settles, or the truth is <= 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -300,7 +301,7 @@ def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None)
     out = pd.DataFrame(False, index=values.index, columns=values.columns)
     for idx, row in values.iterrows():
         ctx = pd.Series({"truth": truth.loc[idx] if truth is not None else math.nan})
-        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx)).to_numpy()
+        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx))  # noqa: B023 (called at once).to_numpy()
     return out
 
 

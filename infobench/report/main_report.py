@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from infobench._io import atomic_write
-from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality import DIRECTIONS, SCORES
 from infobench.quality.validity import detection
 from infobench.report.aggregate import best_flags, leaderboard, summarize
 from infobench.report.quality_tables import detection_table, score_tables

@@ -19,11 +19,19 @@ import numpy as np
 import pandas as pd
 
 from infobench._progress import make_console
-from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
 from infobench.report.render import (
-    MISSING, Table, Tables, format_score, html_page, to_csv, to_latex, to_markdown, to_rich,
+    MISSING,
+    Table,
+    Tables,
+    format_score,
+    html_page,
+    to_csv,
+    to_latex,
+    to_markdown,
+    to_rich,
 )
 
 __all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]

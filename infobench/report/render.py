@@ -29,10 +29,12 @@ import csv
 import functools
 import html
 import io
+import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,7 @@ from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from infobench._naming import slug
 from infobench._progress import output_width
 from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
 
@@ -173,17 +176,6 @@ class Figure:
     name: str
     caption: str
     png: bytes
-
-
-def slug(text: str, *, max_len: int = 60, default: str = "item") -> str:
-    """A file-name stem for ``text``: lower case, runs of characters other than ``a-z0-9._-`` -> ``-``.
-
-    Leading and trailing ``-``, ``_`` and ``.`` are stripped and the result is cut to
-    ``max_len`` characters; ``default`` when nothing is left. The one rule for
-    every file name derived from a title, a task id or a data-set name.
-    """
-    stem = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-_.")[:max_len].strip("-_.")
-    return stem or default
 
 
 def table_name(table: Table) -> str:
@@ -822,7 +814,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
     """
     n = len(values)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def least(a: int, b: int) -> int:
         return cells.layout(labels + values[a:b], "", two_rows=two_rows).least_width()
 
@@ -834,7 +826,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
             stop += 1
         count, start = count + 1, stop
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def split(start: int, groups: int) -> tuple[float, tuple[int, ...]]:
         """(width of the widest group, cuts) of the best split of ``values[start:]`` into ``groups`` groups."""
         if groups == 1:
@@ -851,7 +843,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
         return best
 
     cuts = [0, *split(0, count)[1], n]
-    return [values[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [values[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 class FoldingTable:

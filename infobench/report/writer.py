@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -12,7 +13,14 @@ from infobench._io import atomic_write
 from infobench._lock import output_lock
 from infobench.bench.store import require_pyarrow
 from infobench.report.aggregate import (
-    INFO_COLUMNS, best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize, to_units,
+    INFO_COLUMNS,
+    best_mask,
+    by_estimator,
+    calibration,
+    leaderboard,
+    samples_needed,
+    summarize,
+    to_units,
 )
 from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
 from infobench.report.render import (

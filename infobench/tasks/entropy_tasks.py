@@ -40,16 +40,6 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from infobench.tasks._quadrature import (
-    expected_log_derivative,
-    exponential_marginal,
-    laplace_marginal,
-    normal_marginal,
-    normal_mixture_marginal,
-    student_t_marginal,
-    truncation_plan,
-    uniform_marginal,
-)
 from infobench.tasks._mixture import (
     MixtureParams,
     as_nested_tuples,
@@ -59,6 +49,16 @@ from infobench.tasks._mixture import (
     random_mixture,
     random_mixture_suffix,
     store_mixture_fields,
+)
+from infobench.tasks._quadrature import (
+    expected_log_derivative,
+    exponential_marginal,
+    laplace_marginal,
+    normal_marginal,
+    normal_mixture_marginal,
+    student_t_marginal,
+    truncation_plan,
+    uniform_marginal,
 )
 from infobench.tasks.base import (
     EntropyTask,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Mapping, ParamSpec, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec
 
 from infobench.estimators._conditions import requires
 from infobench.estimators.base import Estimate, register
