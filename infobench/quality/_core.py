@@ -52,6 +52,7 @@ from infobench.estimators._exact_pairs import (
     pair_search,
 )
 from infobench.estimators._neighbors import Neighbors
+from infobench.quality._conditions import check_condition_codes
 
 __all__ = [
     "DIRECTIONS",
@@ -114,6 +115,12 @@ class ScoreSpec:
         The parameters the score reads, each declared with
         :func:`declare_param` before the score is registered (an undeclared
         name is an error); listed by ``available_scores``.
+    conditions : tuple of str
+        The validity conditions its formula needs (codes of
+        :data:`infobench.estimators._conditions.CONDITIONS`; see
+        :mod:`infobench.quality._conditions`), checked on the features of
+        every comparison; ``pixel-range`` and ``non-finite-features`` hold
+        for every score without being declared. An unknown code is an error.
     """
 
     name: str
@@ -130,6 +137,7 @@ class ScoreSpec:
     size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
     params: tuple[str, ...] = ()
     interval_need: Callable[[Any], str] | None = field(default=None, repr=False)
+    conditions: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
@@ -418,6 +426,7 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
                 raise ValueError(f"score {spec.name!r} is already registered")
             if spec.direction not in DIRECTIONS:
                 raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {spec.direction!r}")
+            check_condition_codes(spec.name, spec.conditions)
             undeclared = [p for p in spec.params if p not in PARAMS]
             if undeclared:
                 raise ValueError(f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "
