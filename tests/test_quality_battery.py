@@ -32,7 +32,7 @@ NAMED = re.compile(r"\b(real|fake|train|k|knn_k|value_range|real_range|kid_subse
 #: Rounding features to float16 (relative step 1e-3) moves a score by at most this much (relative, with
 #: an absolute floor for scores near 0): the kNN terms move by about d * 1e-3 per row.
 TOL = 0.05
-SETTINGS = dict(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = {"max_examples": 6, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 
 
 def _probs(rng, n, c=4):

@@ -13,13 +13,21 @@ import torch
 from PIL import Image
 
 from infobench.cli import main
-from infobench.data import ImageSet, array_stream, default_range, load_dataset, load_images, open_stream, scale_images
+from infobench.data import (
+    ImageSet,
+    array_stream,
+    default_range,
+    load_dataset,
+    load_images,
+    open_stream,
+    scale_images,
+)
 from infobench.data.datasets import RANGE_SLACK, resolve_range
 from infobench.diagnostics import DiagnosticWarning
 from infobench.quality import inputs, score
 from infobench.quality.inputs import FakeSource, load_real, materialize
 
-KW = dict(extractor="pixels", bootstrap=0, cache=False, scores="fid")
+KW = {"extractor": "pixels", "bootstrap": 0, "cache": False, "scores": "fid"}
 
 
 def codes(df, fake):

@@ -4,12 +4,15 @@ Each :class:`~infobench.quality._core.ScoreSpec` names the conditions its
 formula needs in ``conditions`` (codes of the estimators' catalogue,
 :data:`infobench.estimators._conditions.CONDITIONS`, where the quality codes
 below are declared too). :func:`check_features` checks them on the real,
-generated and training features a comparison actually uses, with one sort of
-the rows of each set and one pass over its columns, and returns per score the
+generated and training features a comparison actually uses, with one pass over
+the values of each set (finiteness, column variances) and one sort of short
+row keys, and returns per score the
 :class:`~infobench.diagnostics.Diagnostic` objects that travel with its value
 (the ``diagnostics`` column of :func:`~infobench.quality.score`); a condition
 whose failure makes every number certainly wrong raises ``ValueError`` with
-the reason and the fix. Clean features (distinct rows, more rows than
+the reason and the fix. Rows are told apart by a few columns of large
+variance first (:func:`row_groups`), and only rows that agree there are
+compared whole. Clean features (distinct rows, more rows than
 dimensions, neighbourhoods small against the set) pass silently.
 
 The rules (``n``: rows of the smaller of the two sets, ``d``: feature
@@ -41,7 +44,7 @@ dimension, ``k``: the neighbour order a score reads):
     kNN entropy of ``log 0``); a warning for the neighbour scores.
 ``copied-rows``
     generated rows equal to real (or training) rows, beyond what the real
-    set's own repeats explain (:func:`~infobench.estimators._conditions.shared_rows`)
+    set's own repeats explain (as :func:`~infobench.estimators._conditions.shared_rows` estimates it)
     and above :data:`COPIED_SHARE` of the generated rows: a generator that
     copies its training images scores as the data itself; a warning on every
     feature score but memorization, which measures exactly this.
@@ -52,13 +55,14 @@ dimension, ``k``: the neighbour order a score reads):
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
 from infobench.diagnostics import Diagnostic
-from infobench.estimators._conditions import CONDITIONS, declare_condition, shared_rows, type_name
+from infobench.estimators._conditions import CONDITIONS, declare_condition, type_name
 
 __all__ = [
     "COPIED_SHARE",
@@ -67,8 +71,10 @@ __all__ = [
     "NEIGHBOURHOOD_SHARE",
     "NEIGHBOUR_CONDITIONS",
     "QUALITY_CONDITIONS",
-    "check_features",
     "check_condition_codes",
+    "check_features",
+    "key_columns",
+    "row_groups",
 ]
 
 #: A neighbour order above this share of the smaller set's rows: balls too large to separate anything.
@@ -114,7 +120,7 @@ QUALITY_CONDITIONS = (
 #: The conditions of the scores built on k nearest neighbours (declared by their ScoreSpecs).
 NEIGHBOUR_CONDITIONS = ("neighbourhood-size", "collapsed-set", "duplicate-rows", "copied-rows")
 #: Conditions of every score (its inputs), whatever it declares.
-DEFAULT_CONDITIONS = ("pixel-range", "non-finite-features")
+DEFAULT_CONDITIONS = ("pixel-range", "non-finite-features", "reduced-precision")
 
 
 def check_condition_codes(name: str, codes: Iterable[str]) -> None:
@@ -129,11 +135,56 @@ def _rows(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().to("cpu", torch.float64).numpy())
 
 
-def _copies(a: np.ndarray) -> np.ndarray:
-    """Per row: how many other rows of ``a`` are exactly equal to it (one sort of the row keys)."""
-    keys = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
-    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+#: Rows are first told apart by this many columns (those of largest variance); only rows that agree on them
+#: are compared whole.
+_KEY_COLUMNS = 16
+
+
+def _keys(a: np.ndarray) -> np.ndarray:
+    """One opaque key per row (its bytes, ``-0.0`` read as ``0.0``): equal keys iff equal rows."""
+    a = np.ascontiguousarray(a) + 0.0
+    return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+
+
+def key_columns(*sets: np.ndarray) -> np.ndarray:
+    """The columns that tell rows apart first: the :data:`_KEY_COLUMNS` of largest pooled variance."""
+    d = sets[0].shape[1]
+    if d <= _KEY_COLUMNS:
+        return np.arange(d)
+    # The spread of a few hundred evenly spaced rows: the choice only decides how many rows are compared whole.
+    sample = np.concatenate([a[:: max(1, a.shape[0] // 256)] for a in sets])
+    return np.sort(np.argsort(-np.var(sample, axis=0), kind="stable")[:_KEY_COLUMNS])
+
+
+def row_groups(a: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A group id per row, equal exactly for equal rows.
+
+    Rows are sorted by their values in ``cols`` (a few columns); only the rows
+    that tie there (the candidates for copies) are compared whole, so distinct
+    continuous features cost one sort of short keys.
+    """
+    _, inv, counts = np.unique(_keys(a[:, cols]), return_inverse=True, return_counts=True)
+    ids = inv.ravel().astype(np.int64)
+    cand = np.flatnonzero(counts[ids] > 1)
+    if cand.size and cols.size < a.shape[1]:
+        _, inv2 = np.unique(_keys(a[cand]), return_inverse=True)
+        ids[cand] = counts.size + inv2.ravel()
+    return ids
+
+
+def _copies(ids: np.ndarray) -> np.ndarray:
+    """Per row: how many other rows share its group (are equal to it)."""
+    _, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
     return counts[inv.ravel()] - 1
+
+
+def _shared(a: np.ndarray, b: np.ndarray, cols: np.ndarray) -> int:
+    """Rows of ``a`` equal to some row of ``b``: candidates that match on ``cols`` compared whole."""
+    ka, kb = _keys(a[:, cols]), _keys(b[:, cols])
+    ca, cb = np.flatnonzero(np.isin(ka, kb)), np.flatnonzero(np.isin(kb, ka))
+    if not ca.size or cols.size == a.shape[1]:
+        return int(ca.size)
+    return int(np.isin(_keys(a[ca]), _keys(b[cb])).sum())
 
 
 def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], params: Any, *,
@@ -164,6 +215,8 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
     feats = {k: v for k, v in sets.items() if v is not None}
     arrays = {k: _rows(v) for k, v in feats.items()}
     for which, a in arrays.items():
+        if np.isfinite(a.sum(axis=0)).all():  # NaN or inf anywhere makes its column's sum non-finite
+            continue
         bad = ~np.isfinite(a)
         if bad.any():
             rows, cols = np.nonzero(bad)
@@ -171,7 +224,8 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
                 f"{which} features hold {int(bad.sum())} non-finite value(s) (NaN or inf; first at row {int(rows[0])}, "
                 f"column {int(cols[0])}): every score of them would be wrong; check the extractor and the images "
                 "(a diverged generator draws NaN pixels)")
-    copies = {k: _copies(a) for k, a in arrays.items()}
+    cols = key_columns(*arrays.values())
+    copies = {k: _copies(row_groups(a, cols)) for k, a in arrays.items()}
     if "real" in copies and copies["real"].size and (copies["real"] == copies["real"].size - 1).all():
         raise ValueError(
             f"every one of the {copies['real'].size} real feature rows is the same point (collapsed-set): there is "
@@ -220,8 +274,10 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
     for ref in ("real", "train"):
         if ref not in arrays:
             continue
-        shared, expected = shared_rows(feats["fake"], feats[ref])
         m = arrays["fake"].shape[0]
+        shared = _shared(arrays["fake"], arrays[ref], cols)
+        # What independent draws would share, from how often the generated rows repeat among themselves.
+        expected = float((copies["fake"] > 0).sum()) * arrays[ref].shape[0] / max(m - 1, 1)
         if shared > COPIED_SHARE * m and shared > 3.0 * expected:
             found.append(("copied-rows", Diagnostic("copied-rows", (
                 f"{shared} of the {m} generated rows ({shared / m:.1%}) equal a {ref} row, where the {ref} set's own "

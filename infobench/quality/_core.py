@@ -119,8 +119,10 @@ class ScoreSpec:
         The validity conditions its formula needs (codes of
         :data:`infobench.estimators._conditions.CONDITIONS`; see
         :mod:`infobench.quality._conditions`), checked on the features of
-        every comparison; ``pixel-range`` and ``non-finite-features`` hold
-        for every score without being declared. An unknown code is an error.
+        every comparison; ``pixel-range``, ``non-finite-features`` and
+        ``reduced-precision`` hold for every score without being declared
+        (:data:`~infobench.quality._conditions.DEFAULT_CONDITIONS`). An
+        unknown code is an error.
     """
 
     name: str

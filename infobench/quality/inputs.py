@@ -34,6 +34,7 @@ align_corners=False)``), so downsampling does not alias.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
@@ -46,7 +47,6 @@ import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.generators import load as load_generator
 from infobench.data import (
     ImageSet,
     ImageStream,
@@ -57,6 +57,8 @@ from infobench.data import (
     open_stream,
     scale_images,
 )
+from infobench.diagnostics import Diagnostic
+from infobench.generators import load as load_generator
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 
@@ -117,7 +119,8 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
                 train = load_dataset(spec, split="train", seed=seed, root=root, value_range=vr)
                 test = load_dataset(spec, split="test", seed=seed, root=root, value_range=vr)
         except ValueError as exc:  # the loaders' range parameter is value_range; score()'s for the real data is real_range
-            raise ValueError(str(exc).replace("value_range", "real_range").replace("--range=", "--real-range=")) from None
+            raise ValueError(_as_real_range(str(exc))) from None
+        train, test = _real_range_diagnostics(train), _real_range_diagnostics(test)
         if len(train) == 0:
             raise ValueError(f"real dataset {spec!r} has an empty train split")
         return RealData(train, test if len(test) else None, spec)
@@ -128,6 +131,18 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
         f"real must be a dataset spec ('digits', 'mnist:PATH', a folder or array file), an ImageSet, "
         f"an array or a tensor; got {type(real).__name__}"
     )
+
+
+def _as_real_range(text: str) -> str:
+    return text.replace("value_range", "real_range").replace("--range=", "--real-range=")
+
+
+def _real_range_diagnostics(images):
+    """The real set with its pixel-range diagnostics naming ``real_range`` (the loaders name ``value_range``)."""
+    if not images.diagnostics:
+        return images
+    found = tuple(Diagnostic(d.code, _as_real_range(d.message), "real_range", d.severity) for d in images.diagnostics)
+    return dataclasses.replace(images, diagnostics=found)
 
 
 @dataclass(frozen=True)
