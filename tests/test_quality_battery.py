@@ -183,19 +183,21 @@ def images():
 @pytest.mark.slow
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(under=st.floats(1e-4, 1e-2), row=st.integers(0, 79))
-def test_pixel_undershoot_travels_with_every_score(images, under, row):
+@given(under=st.floats(1e-4, 1e-2), pick=st.integers(0, 10**6))
+def test_pixel_undershoot_travels_with_every_score(images, under, pick):
     real, fake = images
+    zeros = np.argwhere(fake == 0.0)  # a dark pixel that a decoder without a final sigmoid drew just below 0
     bad = fake.copy()
-    bad[row, 0, 0, 0] = -under
+    bad[tuple(zeros[pick % len(zeros)])] = -under
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = score(real, {"clean": fake, "bad": bad}, extractor="pixels", bootstrap=0, cache=False)
     v = df.pivot(index="fake", columns="score", values="value")
     for r in df[df["fake"] == "bad"].itertuples():
         assert "pixel-range" in {d["code"] for d in r.diagnostics}, r.score
-        # One pixel moved by at most 1e-2: the clipped set scores like the clean one.
-        assert v.loc["bad", r.score] == pytest.approx(v.loc["clean", r.score], rel=TOL, abs=TOL, nan_ok=True), r.score
+        # Clipped back to 0, the set is the clean one: every score reads the clean value (the clean set's
+        # extraction and the clipped set's agree to rounding).
+        assert v.loc["bad", r.score] == pytest.approx(v.loc["clean", r.score], rel=1e-9, abs=1e-9, nan_ok=True)
     assert all(not ds for ds in df.loc[df["fake"] == "clean", "diagnostics"])
 
 

@@ -9,7 +9,7 @@ from infobench._io import atomic_write
 from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
-from infobench.diagnostics import DiagnosticWarning, as_diagnostics
+from infobench.diagnostics import Diagnostic, DiagnosticWarning, as_diagnostics
 from infobench.quality import available_params, available_scores, score
 from infobench.quality._core import cli_options
 from infobench.report.listings import diagnostic_lines
@@ -82,9 +82,9 @@ def parse_range(text: str | None, option: str = "--range"):
     return lo, hi
 
 
-def diagnostics_by_set(df) -> list[tuple[str, object, list[str]]]:
+def diagnostics_by_set(df) -> list[tuple[str, Diagnostic, list[str]]]:
     """``(generated set, diagnostic, scores it concerns)`` for each distinct diagnostic of a score frame."""
-    out: dict[tuple[str, object], list[str]] = {}
+    out: dict[tuple[str, Diagnostic], list[str]] = {}
     for row in df.itertuples():
         for d in as_diagnostics(getattr(row, "diagnostics", None)):
             out.setdefault((row.fake, d), []).append(row.score)

@@ -195,16 +195,15 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
 
 def _span(arr: np.ndarray, where: str) -> tuple[float, float]:
     """Minimum and maximum of a memory-mapped array, in chunks (never copied whole); NaN or inf raise."""
-    lo = hi = None
+    if arr.shape[0] == 0:
+        raise ValueError(f"{where}: no images (shape {arr.shape})")
+    lo, hi = np.inf, -np.inf
     for s in range(0, arr.shape[0], 4096):
         part = np.asarray(arr[s : s + 4096])
         if part.dtype.kind == "f" and not np.isfinite(part).all():
             raise ValueError(f"{where}: images contain NaN or inf")
-        lo = part.min() if lo is None else min(lo, part.min())
-        hi = part.max() if hi is None else max(hi, part.max())
-    if lo is None:
-        raise ValueError(f"{where}: no images (shape {arr.shape})")
-    return float(lo), float(hi)
+        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    return lo, hi
 
 
 def open_stream(spec: str | os.PathLike, *, split: str = "all", seed: Any = 0,
