@@ -18,6 +18,7 @@ from infobench.quality._conditions import (
     _copies,
     _shared,
     check_features,
+    degenerate_columns,
     key_columns,
     row_groups,
 )
@@ -112,6 +113,34 @@ def test_non_finite_features_are_refused(bad, rng):
 def test_reduced_precision_is_an_info_note(rng):
     found = run(gauss(rng, 80, 3).astype(np.float16), gauss(rng, 80, 3).astype(np.float16), "fid")
     assert codes(found, "fid") == set() and codes(found, "fid", "info") == {"reduced-precision"}
+
+
+def test_constant_columns_leave_the_knn_density_scores_unchanged(rng):
+    # A constant column adds 0 to every distance; counted in d it inflated kNN KL and the entropy gap by
+    # d / (d - 1) (0.244 -> 0.304 here). It is left out of d: the values are those without the column.
+    real, fake = gauss(rng, 200, 4), gauss(rng, 200, 4, 0.3)
+    names = "kl_real_fake,kl_fake_real,entropy_gap,fid"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticWarning)
+        plain = score_features(real, fake, scores=names)
+        padded = score_features(np.column_stack([real, np.full(200, 2.0)]), np.column_stack([fake, np.full(200, 2.0)]),
+                                scores=names)
+    np.testing.assert_allclose(padded["value"], plain["value"], rtol=1e-12)
+    notes = dict(zip(padded["score"], padded["diagnostics"]))
+    assert [d["code"] for d in notes["kl_real_fake"]] == ["degenerate-columns"]
+    assert notes["kl_real_fake"][0]["severity"] == "info" and notes["fid"] == []
+    assert "1 feature column(s) are constant over every set and 0 repeat an earlier column (first: [4])" in \
+        notes["kl_real_fake"][0]["message"]
+
+
+def test_degenerate_columns_match_brute_force(rng):
+    a, b = rng.integers(0, 3, size=(50, 12)).astype(float), rng.integers(0, 3, size=(40, 12)).astype(float)
+    a[:, 3] = b[:, 3] = 1.0  # constant over both sets
+    a[:, 7], b[:, 7] = a[:, 2], b[:, 2]  # a repeat of column 2
+    a[:, 9] = a[:, 2]  # equal to column 2 in one set only: not a repeat
+    a[:, 5] = 0.0  # constant in one set only
+    constant, duplicated = degenerate_columns(a, b)
+    assert constant.tolist() == [3] and duplicated.tolist() == [7]
 
 
 def test_clean_features_gain_nothing(rng):

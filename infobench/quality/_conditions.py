@@ -51,6 +51,11 @@ dimension, ``k``: the neighbour order a score reads):
 ``reduced-precision``
     features given in float16 / bfloat16 (:func:`~infobench.quality.score_features`):
     distances below their resolution (about ``1e-3`` relative) tie; an info note.
+``degenerate-columns``
+    columns constant over every set, or equal over every set to an earlier
+    column, carry no dimension of the density: the kNN KL and entropy-gap
+    formulas (which multiply by ``d``) use :func:`effective_dim` instead of
+    the column count (adapted, an info note).
 """
 
 from __future__ import annotations
@@ -67,12 +72,15 @@ from infobench.estimators._conditions import CONDITIONS, declare_condition, type
 __all__ = [
     "COPIED_SHARE",
     "DEFAULT_CONDITIONS",
+    "DENSITY_CONDITIONS",
     "DUPLICATE_SHARE",
     "NEIGHBOURHOOD_SHARE",
     "NEIGHBOUR_CONDITIONS",
     "QUALITY_CONDITIONS",
     "check_condition_codes",
     "check_features",
+    "degenerate_columns",
+    "effective_dim",
     "key_columns",
     "row_groups",
 ]
@@ -115,10 +123,16 @@ QUALITY_CONDITIONS = (
     declare_condition(
         "reduced-precision", "(quality) features resolved finely (float32 or float64)",
         "info note when features arrive in float16 or bfloat16"),
+    declare_condition(
+        "degenerate-columns", "(quality) kNN density scores: features of full dimension d (the d of their formula)",
+        "adapted: feature columns constant over every set, or equal to an earlier column, are not counted in d "
+        "(a constant pixel column otherwise inflates the kNN KL and entropy gap by d / d_eff); an info note"),
 )
 
 #: The conditions of the scores built on k nearest neighbours (declared by their ScoreSpecs).
 NEIGHBOUR_CONDITIONS = ("neighbourhood-size", "collapsed-set", "duplicate-rows", "copied-rows")
+#: The kNN density scores (KL, entropy gap) also need the dimension of their formula.
+DENSITY_CONDITIONS = (*NEIGHBOUR_CONDITIONS, "degenerate-columns")
 #: Conditions of every score (its inputs), whatever it declares.
 DEFAULT_CONDITIONS = ("pixel-range", "non-finite-features", "reduced-precision")
 
@@ -185,6 +199,43 @@ def _shared(a: np.ndarray, b: np.ndarray, cols: np.ndarray) -> int:
     if not ca.size or cols.size == a.shape[1]:
         return int(ca.size)
     return int(np.isin(_keys(a[ca]), _keys(b[cb])).sum())
+
+
+def degenerate_columns(*sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns constant over every set, and columns equal (over every set) to an earlier column.
+
+    One pass over the values (column minima and maxima); columns that agree
+    on a few values (their range and three rows of each set) are compared
+    whole. Returns two sorted index arrays.
+    """
+    lo = np.min([a.min(axis=0) for a in sets], axis=0)
+    hi = np.max([a.max(axis=0) for a in sets], axis=0)
+    constant = np.flatnonzero(lo == hi)
+    varying = np.flatnonzero(lo != hi)
+    if varying.size < 2:
+        return constant, np.zeros(0, dtype=np.int64)
+    probe = np.column_stack([lo, hi] + [a[i] for a in sets for i in (0, a.shape[0] // 2, -1)])[varying]
+    _, inv, counts = np.unique(_keys(probe), return_inverse=True, return_counts=True)
+    cand = varying[counts[inv.ravel()] > 1]
+    if not cand.size:
+        return constant, np.zeros(0, dtype=np.int64)
+    whole = np.concatenate([a[:, cand] for a in sets]).T
+    _, first = np.unique(_keys(whole), return_index=True)
+    duplicated = np.setdiff1d(cand, cand[first])
+    return constant, duplicated
+
+
+def effective_dim(ctx: Any) -> int:
+    """The dimension of the kNN density formulas for a context: columns neither constant nor repeated.
+
+    Computed once per comparison on the root sets (real, generated and the
+    held-out split when there is one) and shared with its resampled contexts.
+    """
+    if "effective_dim" not in ctx.shared:
+        sets = [_rows(t) for t in ctx.shared["root"]] + ([] if ctx.heldout is None else [_rows(ctx.heldout)])
+        constant, duplicated = degenerate_columns(*sets)
+        ctx.shared["effective_dim"] = max(sets[0].shape[1] - constant.size - duplicated.size, 1)
+    return ctx.shared["effective_dim"]
 
 
 def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], params: Any, *,
@@ -283,6 +334,13 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
                 f"{shared} of the {m} generated rows ({shared / m:.1%}) equal a {ref} row, where the {ref} set's own "
                 f"repeats explain about {expected:.1f}: a generator that copies its training data scores like the "
                 "data itself; see the memorization score"), subject=ref), "fake"))
+    constant, duplicated = degenerate_columns(*arrays.values())
+    if constant.size or duplicated.size:
+        found.append(("degenerate-columns", Diagnostic("degenerate-columns", (
+            f"{constant.size} feature column(s) are constant over every set and {duplicated.size} repeat an "
+            f"earlier column (first: {np.concatenate([constant, duplicated])[:4].tolist()}): the kNN density "
+            f"scores use the dimension d = {d - constant.size - duplicated.size} of the others, not {d}"),
+            severity="info"), "fake"))
     out: dict[str, tuple[Diagnostic, ...]] = {}
     for name, spec in specs.items():
         declared = set(DEFAULT_CONDITIONS) | set(spec.conditions)
