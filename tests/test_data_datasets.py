@@ -256,14 +256,18 @@ def test_npz_with_labels_and_layouts(tmp_path, rng):
 def test_load_images_value_ranges(tmp_path, rng):
     x = rng.uniform(-1, 1, size=(5, 1, 4, 4))
     np.save(tmp_path / "t.npy", x)
-    np.testing.assert_allclose(load_images(tmp_path / "t.npy").images.numpy(), (x + 1) / 2, rtol=1e-6)
+    # Floats are read as [0, 1] unless declared: tanh outputs must be declared, never guessed.
+    with pytest.raises(ValueError, match=r"look like \[-1, 1\]: pass value_range=\(-1, 1\)"):
+        load_images(tmp_path / "t.npy")
+    np.testing.assert_allclose(
+        load_images(tmp_path / "t.npy", value_range=(-1, 1)).images.numpy(), (x + 1) / 2, rtol=1e-6)
     np.testing.assert_allclose(
         load_images(tmp_path / "t.npy", value_range=(-2, 2)).images.numpy(), (x + 2) / 4, rtol=1e-6
     )
-    with pytest.raises(ValueError, match=r"outside value_range \(0, 1\); values are never clipped"):
+    with pytest.raises(ValueError, match=r"outside \[0, 1\] \(declared value_range\)"):
         load_images(tmp_path / "t.npy", value_range=(0, 1))
     np.save(tmp_path / "big.npy", x * 300)
-    with pytest.raises(ValueError, match="cannot tell the value range.*pass value_range"):
+    with pytest.raises(ValueError, match=r"span \[-29.*pass value_range=\(low, high\)"):
         load_images(tmp_path / "big.npy")
     torch.save({"images": torch.rand(3, 1, 2, 2)}, tmp_path / "s.pt")
     assert load_images(tmp_path / "s.pt").images.shape == (3, 1, 2, 2)

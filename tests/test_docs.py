@@ -18,7 +18,8 @@ import pytest
 
 import infobench
 import infobench.estimators  # registers every method and its conditions
-from infobench.estimators._conditions import CONDITIONS
+import infobench.quality  # registers every quality score and its conditions
+from infobench.estimators.conditions import CONDITIONS
 
 ROOT = Path(infobench.__file__).resolve().parents[1]  # the checkout whose code is under test
 README = (ROOT / "README.md").read_text(encoding="utf-8")

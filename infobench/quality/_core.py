@@ -53,6 +53,7 @@ from infobench.estimators.engine import (
     pair_distances,
     pair_search,
 )
+from infobench.quality._conditions import check_condition_codes
 
 __all__ = [
     "DIRECTIONS",
@@ -115,6 +116,14 @@ class ScoreSpec:
         The parameters the score reads, each declared with
         :func:`declare_param` before the score is registered (an undeclared
         name is an error); listed by ``available_scores``.
+    conditions : tuple of str
+        The validity conditions its formula needs (codes of
+        :data:`infobench.estimators._conditions.CONDITIONS`; see
+        :mod:`infobench.quality._conditions`), checked on the features of
+        every comparison; ``pixel-range``, ``non-finite-features`` and
+        ``reduced-precision`` hold for every score without being declared
+        (:data:`~infobench.quality._conditions.DEFAULT_CONDITIONS`). An
+        unknown code is an error.
     """
 
     name: str
@@ -131,6 +140,7 @@ class ScoreSpec:
     size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
     params: tuple[str, ...] = ()
     interval_need: Callable[[Any], str] | None = field(default=None, repr=False)
+    conditions: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
@@ -419,6 +429,7 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[[Context
                 raise ValueError(f"score {spec.name!r} is already registered")
             if spec.direction not in DIRECTIONS:
                 raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {spec.direction!r}")
+            check_condition_codes(spec.name, spec.conditions)
             undeclared = [p for p in spec.params if p not in PARAMS]
             if undeclared:
                 raise ValueError(f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "

@@ -23,6 +23,7 @@ from infobench._validation import check_float
 from infobench.estimators.engine import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
+from infobench.quality._conditions import DENSITY_CONDITIONS, effective_dim
 from infobench.quality._core import (
     Context,
     Outcome,
@@ -173,7 +174,7 @@ def _kl_value(ctx: Context, p: str, q: str) -> float:
     if bool((rho <= 0).any() or (nu <= 0).any()):
         return float("nan")
     n, m = rho.shape[0], ctx.features(q).shape[0]
-    return float(wkv_kl_terms(torch.log(nu), torch.log(rho), n, m, ctx.real.shape[1]).mean())
+    return float(wkv_kl_terms(torch.log(nu), torch.log(rho), n, m, effective_dim(ctx)).mean())
 
 
 # ------------------------------------------------------------------ kernels
@@ -329,10 +330,10 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 _KL = [
     ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
               "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",)),
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
     ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "subsample", "knn_kl",
               "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",)),
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
 
@@ -352,7 +353,7 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 _ENTROPY = [
     ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "subsample", "knn_entropy",
               "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
-              size_need=neighbour_need, params=("knn_k",)),
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 
 
@@ -379,7 +380,7 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
         else:
             eps = ctx.self_knn(which).dist[:, k - 1]
         logs.append(torch.log(eps))
-    d = ctx.real.shape[1]
+    d = effective_dim(ctx)
     h_fake, h_real = (float(kl_entropy_terms(t, n, d, k).mean()) for t in logs)
     note = ""
     if not (math.isfinite(h_fake) and math.isfinite(h_real)):
@@ -405,10 +406,10 @@ declare_param("rke_bandwidth", None, check=partial(check_float, low=0.0, low_ope
 _DIVERSITY = [
     ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
               "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),
-              params=("vendi_q",)),
+              params=("vendi_q",), conditions=("collapsed-set", "copied-rows")),
     ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "split", "rke",
               "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
-              params=("rke_bandwidth",)),
+              params=("rke_bandwidth",), conditions=("collapsed-set", "copied-rows")),
 ]
 
 

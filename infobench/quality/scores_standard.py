@@ -18,6 +18,7 @@ import torch
 from scipy.linalg.blas import dtrmm
 
 from infobench._validation import as_generator, check_float, check_int
+from infobench.quality._conditions import NEIGHBOUR_CONDITIONS
 from infobench.quality._core import (
     GROUPS,
     Context,
@@ -569,9 +570,12 @@ def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
 # half-sample's spread around T_n is then sqrt(Var(T_{n/2}) - Var(T_n)) =
 # sqrt(3) sd(T_n), and half-sample intervals were 1.54-1.74x too wide; the split
 # scheme's rate estimate gave 0.87-1.0x (docs of infobench/quality/bootstrap.py).
+# The conditions of the covariance scores (infobench.quality._conditions).
+_COVARIANCE = ("covariance-rank", "copied-rows")
 _FID = [
     ScoreSpec("fid", "FID", "down", "", "standard", "features", "split", "fid",
-              "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf)),
+              "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf),
+              conditions=_COVARIANCE),
 ]
 
 
@@ -603,6 +607,7 @@ _FID_INF = [
     ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "split", "fid_inf",
               "FID extrapolated to infinitely many samples (bias in 1/N removed)",
               size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction"),
+              conditions=_COVARIANCE,
               interval_need=_fid_inf_interval_need),
 ]
 
@@ -659,7 +664,7 @@ declare_param("kid_subset_size", 1000, check=partial(check_int, low=2),
 _KID = [
     ScoreSpec("kid", "KID", "down", "", "standard", "features", "split", "kid",
               "unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
-              params=("kid_subsets", "kid_subset_size")),
+              params=("kid_subsets", "kid_subset_size"), conditions=("copied-rows",)),
 ]
 
 
@@ -676,16 +681,16 @@ def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 _PRDC = [
     ScoreSpec("precision", "precision", "up", "fraction", "standard", "features", "subsample", "prdc",
               "share of generated samples inside the real manifold (fidelity)", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
     ScoreSpec("recall", "recall", "up", "fraction", "standard", "features", "subsample", "prdc",
               "share of real samples inside the generated manifold (diversity)", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
     ScoreSpec("density", "density", "up", "", "standard", "features", "subsample", "prdc",
               "mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", (0.0, math.inf), True,
-              size_need=neighbour_need, params=("k",)),
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
     ScoreSpec("coverage", "coverage", "up", "fraction", "standard", "features", "subsample", "prdc",
               "share of real neighbourhoods that hold a generated sample", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
 ]
 
 
@@ -699,7 +704,8 @@ def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 _MEM = [
     ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "generated", "memorization",
               "share of generated samples inside a training sample's nearest-neighbour ball (copies)", (0.0, 1.0),
-              size_need=neighbour_need, params=("k", "knn_k")),
+              size_need=neighbour_need, params=("k", "knn_k"),
+              conditions=("neighbourhood-size", "collapsed-set", "duplicate-rows")),
 ]
 
 
