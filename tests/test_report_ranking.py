@@ -279,6 +279,8 @@ def test_leaderboard_marks_a_best_only_beyond_the_noise():
     clear = leaderboard(summarize(records({"good": 0.0, "b": 1.5, "c": 1.5}, 12, seed=1)))
     tests = clear.attrs["rank_tests"]
     assert list(tests) == ["mi"] and tests["mi"].n_blocks == 12 and tests["mi"].verdict.distinguishable
+    # pandas deep-copies attrs on every operation; the test is shared, not copied.
+    assert clear.set_index("estimator").attrs["rank_tests"]["mi"] is tests["mi"]
     assert clear["best_group"].tolist() == [True, False, False] and clear["estimator"].iloc[0] == "good"
     assert clear["p_vs_best"].iloc[1] < 0.05 and math.isnan(clear["p_vs_best"].iloc[0])
     table = leaderboard_table(clear)

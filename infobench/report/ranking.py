@@ -302,6 +302,11 @@ class RankTest:
     pairs: pd.DataFrame = field(repr=False)
     verdict: BestVerdict
 
+    def __deepcopy__(self, memo: dict) -> RankTest:
+        # Read-only once built: pandas deep-copies a frame's attrs (where the leaderboard keeps its tests) on
+        # every operation, a row of iterrows included; sharing the test keeps that cheap.
+        return self
+
     @property
     def n_blocks(self) -> int:
         return len(self.blocks)
@@ -330,7 +335,7 @@ class RankTest:
         What a critical-difference diagram joins with a bar; runs inside a longer run are left out.
         """
         items, k = self.items, len(self.items)
-        runs = []
+        runs: list[tuple[int, int]] = []
         for i in range(k):
             j = i
             while j + 1 < k and not any(self.distinguishable(items[m], items[j + 1]) for m in range(i, j + 1)):
