@@ -11,6 +11,7 @@ lowers it), and a clearly better or worse one must be detected.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -331,6 +332,10 @@ def test_cd_diagram_is_a_png_per_applicable_quantity():
     assert [f.name for f in figures] == ["cd-mi.png"]  # the entropy test does not apply: no diagram
     assert figures[0].caption == "mi: critical-difference diagram of the leaderboard"
     assert figures[0].png.startswith(PNG) and len(figures[0].png) > 5000
+    # The HTML report shows figures at most 560 pixels wide: the diagram fits without being scaled down.
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(figures[0].png)).size[0] <= 560
 
 
 def test_write_report_writes_the_rank_test_in_every_format(tmp_path):

@@ -138,7 +138,8 @@ def plot_cd_diagram(test: RankTest, *, title: str = ""):
     first_row = 0.25 + bar_gap * len(cliques)
     row_gap = 0.22
     depth = first_row + row_gap * max(half, k - half)
-    fig = new_figure(7.0, 0.9 + 0.55 * (depth + 0.6))
+    # 4 inches of axis: with the labels beside it the PNG stays within the report's 560-pixel figures, unscaled.
+    fig = new_figure(3.9, 0.9 + 0.55 * (depth + 0.6))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_axis_off()
     ax.set_xlim(0.4, k + 0.6)
@@ -167,6 +168,6 @@ def plot_cd_diagram(test: RankTest, *, title: str = ""):
     post = "Holm-corrected Wilcoxon" if test.posthoc == "wilcoxon-holm" else "Nemenyi"
     verdict = "the estimators differ" if test.rejected else "no difference shown"
     ax.set_title(f"{title + ': ' if title else ''}mean rank over {test.n_blocks} tasks (1 = best)\n"
-                 f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}; "
+                 f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}\n"
                  f"bars join estimators not told apart ({post})", fontsize=8, pad=2)
     return fig
