@@ -397,7 +397,7 @@ def rank_test_table(tests: dict[str, RankTest]) -> Table:
     (fewer than 2 tasks or estimators) shows ``n/a`` and the reason, never a number.
     """
     several = len(tests) > 1
-    header = (["quantity"] if several else []) + ["tasks", "estimators", "Friedman χ²", "p", "Iman-Davenport F",
+    header = (["quantity"] if several else []) + ["tasks", "estimators", "Friedman χ²", "p", "F",
                                                   "p (F)", "Nemenyi CD", "verdict"]
     rows = []
     for q, t in tests.items():
@@ -419,8 +419,8 @@ def rank_test_table(tests: dict[str, RankTest]) -> Table:
         RANK_TEST_TITLE, header, rows, [[False] * len(header) for _ in rows], labels=len(header) - 6,
         note=f"Level α = {level:g}. Blocks: the tasks, each at its largest n (sizes of one task are not "
         "independent), with the loss the leaderboard ranks by; ties share the average rank, a failure ranks last. "
-        "The Friedman statistic (tie-corrected) and the Iman-Davenport F test whether the estimators differ at "
-        f"all (the F decides); only then are pairs compared, by {decides}. Nemenyi CD: the critical difference "
+        "The Friedman statistic (tie-corrected) and the Iman-Davenport statistic F test whether the estimators "
+        f"differ at all (F decides); only then are pairs compared, by {decides}. Nemenyi CD: the critical difference "
         "of mean ranks (studentized range). Not applicable with fewer than 2 tasks or 2 estimators.",
     )
 
