@@ -164,6 +164,10 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
     assert (rep / "report.html").read_text().count("data:image/png;base64,") == 2
     summary = pd.read_csv(rep / "summary.csv")
     assert len(summary) == 3 * 2
+    # One task: the leaderboard's rank test does not apply, and says so in the terminal and the data files.
+    assert "significance test not applicable (1 complete block, needs at least 2)" in " ".join(out.split())
+    ranking = pd.read_csv(rep / "ranking.csv")
+    assert ranking[["blocks", "items", "applicable"]].values.tolist() == [[1, 3, False]]
     assert set(summary["n"]) == {200, 400}
     code, out, _ = run(capsys, "report", "--db", str(db), "--list-runs")
     assert code == 0 and df.attrs["run_id"] in out
@@ -225,6 +229,8 @@ def test_report_user_errors(capsys, tmp_path):
     assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db")], "holds no runs yet")
     assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--format", "pdf"],
                       "report format must be one of")
+    assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--alpha", "1.5"],
+                      r"--alpha must be a finite number in (0.0, 1.0); got 1.5")
 
 
 def test_report_unknown_run_and_empty_selection(capsys, tmp_path, tasks_available):

@@ -199,7 +199,9 @@ def test_heatmap_table_values_at_largest_n(summary):
 def test_leaderboard_and_samples_needed_tables(summary):
     t = leaderboard_table(leaderboard(summary))
     assert t.header[:4] == ["estimator", "tasks", "mean rank", "wins"]
-    assert t.rows[0][0] == "ksg[k=3]" and t.best[0][2] and t.best[0][3]
+    # b&c has no cell on t%2: one complete task is too few to test the ranking, so no best rank or wins is marked
+    assert t.rows[0][0] == "ksg[k=3]" and not t.best[0][2] and not t.best[0][3]
+    assert "significance test not applicable (1 complete block, needs at least 2)" in t.note
     s = samples_needed_table(samples_needed(summary))
     rows = {r[0]: r for r in s.rows}
     # ksg on t_1: means 1.0 and 1.0 -> from 100; b&c: 1.4 (in), 1.225 (in) -> 100; t%2: 0.6, 0.6 -> 100
