@@ -167,8 +167,8 @@ def test_every_score_declares_known_conditions():
     table = available_scores().set_index("name")
     assert "covariance-rank" in table.loc["fid", "conditions"]
     assert "neighbourhood-size" in table.loc["precision", "conditions"]
-    spec = ScoreSpec("tt_bad_condition", "bad", "up", "", "standard", "features", "split", "tt_bad",
-                     "a score declaring a condition nobody checks", conditions=("no-such-condition",))
+    spec = ScoreSpec(name="tt_bad_condition", label="bad", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt_bad",
+                     summary="a score declaring a condition nobody checks", conditions=("no-such-condition",))
     with pytest.raises(ValueError, match="score 'tt_bad_condition' declares unknown condition 'no-such-condition'"):
         register_group("tt_bad", [spec])(lambda ctx, names: {})
 

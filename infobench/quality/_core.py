@@ -75,9 +75,9 @@ __all__ = [
 DIRECTIONS = {"up": "↑", "down": "↓", "zero": "→0"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScoreSpec:
-    """What one score measures and how to read it.
+    """What one score measures and how to read it (every field is passed by keyword).
 
     Attributes
     ----------

@@ -285,12 +285,12 @@ def renyi_kernel_entropy(x: Any, *, bandwidth: float, device: Any = "auto") -> f
 
 # ------------------------------------------------------------------ groups
 _INCEPTION = [
-    ScoreSpec("inception", "IS", "up", "", "information", "probs", "split", "inception",
-              "exp I(x; predicted class): confident and diverse class predictions", (1.0, math.inf)),
-    ScoreSpec("h_marginal", "H(ŷ)", "up", "nats", "information", "probs", "split", "inception",
-              "entropy of the predicted-class distribution (class diversity)"),
-    ScoreSpec("h_conditional", "E H(ŷ|x)", "down", "nats", "information", "probs", "split", "inception",
-              "mean entropy of each sample's class prediction (classifier confidence)"),
+    ScoreSpec(name="inception", label="IS", direction="up", unit="", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="exp I(x; predicted class): confident and diverse class predictions", value_range=(1.0, math.inf)),
+    ScoreSpec(name="h_marginal", label="H(ŷ)", direction="up", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="entropy of the predicted-class distribution (class diversity)"),
+    ScoreSpec(name="h_conditional", label="E H(ŷ|x)", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="mean entropy of each sample's class prediction (classifier confidence)"),
 ]
 
 
@@ -305,10 +305,10 @@ declare_param("coverage_ratio", 0.1, check=partial(check_float, low=0.0, high=1.
               doc="a class is covered when its share of generated predictions is at least this fraction of its "
               "share of real predictions")
 _CLASSES = [
-    ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "split", "classes",
-              "divergence of predicted-class frequencies (class imbalance, missing classes)"),
-    ScoreSpec("classes_covered", "classes", "up", "count", "information", "probs", "split", "classes",
-              "number of classes generated at >= coverage_ratio of their real rate", (0.0, math.inf),
+    ScoreSpec(name="class_kl", label="KL(p_real(ŷ)‖p_gen(ŷ))", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="classes",
+              summary="divergence of predicted-class frequencies (class imbalance, missing classes)"),
+    ScoreSpec(name="classes_covered", label="classes", direction="up", unit="count", family="information", needs="probs", bootstrap="split", group="classes",
+              summary="number of classes generated at >= coverage_ratio of their real rate", value_range=(0.0, math.inf),
               params=("coverage_ratio",)),
 ]
 
@@ -328,11 +328,11 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _KL = [
-    ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
+    ScoreSpec(name="kl_real_fake", label="KL(real‖gen)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
+              summary="kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
               size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
-    ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
+    ScoreSpec(name="kl_fake_real", label="KL(gen‖real)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
+              summary="kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
               size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
@@ -351,8 +351,8 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _ENTROPY = [
-    ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "subsample", "knn_entropy",
-              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
+    ScoreSpec(name="entropy_gap", label="H(gen)−H(real)", direction="zero", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_entropy",
+              summary="kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
               size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 
@@ -404,11 +404,11 @@ declare_param("vendi_q", 1.0, check=_check_order, cli=float, doc="order q of the
 declare_param("rke_bandwidth", None, check=partial(check_float, low=0.0, low_open=True),
               doc="Gaussian kernel width of the Renyi kernel entropy (None: the median distance between real features)")
 _DIVERSITY = [
-    ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
-              "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),
+    ScoreSpec(name="vendi", label="Vendi", direction="up", unit="count", family="information", needs="features", bootstrap="split", group="vendi",
+              summary="effective number of distinct generated samples (cosine kernel, order q)", value_range=(1.0, math.inf),
               params=("vendi_q",), conditions=("collapsed-set", "copied-rows")),
-    ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "split", "rke",
-              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
+    ScoreSpec(name="rke", label="RKE", direction="up", unit="nats", family="information", needs="features", bootstrap="split", group="rke",
+              summary="Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
               params=("rke_bandwidth",), conditions=("collapsed-set", "copied-rows")),
 ]
 
