@@ -25,7 +25,7 @@ from infobench.estimators.kde import kde_entropy
 
 H_NORMAL = 0.5 * math.log(2 * math.pi * math.e)
 N_HIST = 10_000
-TARGET = 0.02  # nats, from issue 2
+TARGET = 0.02  # nats
 
 
 def _normal(n, seed=0):

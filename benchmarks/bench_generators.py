@@ -6,7 +6,7 @@
   difference is the cost of the training machinery.
 * ``test_time_to_quality``: full default training on the digits; after
   every few epochs a logistic-regression classifier trained on the real
-  digits labels 1,000 samples. Quality bar (issue 5): at least 10 distinct
+  digits labels 1,000 samples. Quality bar: at least 10 distinct
   predicted classes and a mean max-probability above 0.8. Reference points
   are recorded next to it: the same classifier on held-out real digits, on
   uniform noise and on the untrained generator.

@@ -1,4 +1,4 @@
-"""High-dimensional MI (issue 13 item 2): the 25x25 tasks at n = 5,000, latent-space MI beside KSG and Gaussian.
+"""High-dimensional MI: the 25x25 tasks at n = 5,000, latent-space MI beside KSG and Gaussian.
 
 Run::
 
@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 import pytest
-from benchmarks.conftest import pick
 
 import infobench
+from benchmarks.conftest import pick
 from infobench.tasks import get_task
 
 TASKS = ("normal-dense-x25-y25-rho0.5", "normal-sparse-x25-y25-pairs5-rho0.5")

@@ -1,13 +1,13 @@
 """Speed of the kNN estimators, each target timed side by side with its reference.
 
-Targets (issue 2), compared within one run (pytest-benchmark groups):
+Targets, compared within one run (pytest-benchmark groups):
 
 * ``ksg-1x1``: KSG 1x1, n = 100,000, k = 3 -- at least 3x faster than
   scikit-learn's ``mutual_info_regression`` on the same data;
 * ``ksg-5x5``: KSG 5x5, n = 100,000 -- at least 2x faster than a
-  straightforward cKDTree KSG using every core (max-norm, issue 2), both with
+  straightforward cKDTree KSG using every core (max-norm), both with
   the max-norm (same estimate as the reference, asserted) and with the default
-  metric, euclidean marginals (issue 13);
+  metric, euclidean marginals;
 * ``ksg-25x25``: KSG 25x25, n = 10,000 -- under 0.5 s (shown beside a
   straightforward tiled torch KSG, and beside the max-norm variant);
 * ``entropy-10d``: Kozachenko-Leonenko entropy, 10-d, n = 100,000 -- no
@@ -31,12 +31,12 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from benchmarks.conftest import pick
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.neighbors import NearestNeighbors
 
+from benchmarks.conftest import pick
 from infobench.estimators.knn import kl_entropy, ksg_mutual_information
 
 K = 3

@@ -6,7 +6,7 @@ Run::
                                                                 # (the heavy-tail table: ~30 min more)
     pytest benchmarks/bench_neural.py --benchmark-disable       # smoke, seconds
     INFOBENCH_NEURAL_SEEDS=10 INFOBENCH_NEURAL_WORKERS=2 pytest benchmarks/bench_neural.py -k staircase -s
-                                                                # the table in the README, 14 min on 2 cores
+                                                                # docs/guide/estimators-neural.md table, 14 min
     INFOBENCH_NEURAL_LEVELS=2 INFOBENCH_NEURAL_SEEDS=40 INFOBENCH_NEURAL_WORKERS=2 \
         pytest benchmarks/bench_neural.py -k staircase -s      # one level, more seeds (the spread at 2 nats)
 
@@ -272,7 +272,7 @@ def _run_heavy_tails(n, seeds, kwargs, workers):
         results = [_heavy_tail_cell(*job) for job in jobs]
     truth = {t.id: t.truth for t in tasks}
     rows: dict = {}
-    for (task_id, method, seed, *_), (value, se, codes, seconds) in zip(jobs, results):
+    for (task_id, method, _seed, *_), (value, se, codes, seconds) in zip(jobs, results):
         row = rows.setdefault((task_id, method), {"task": task_id, "truth": truth[task_id], "method": method,
                                                   "values": [], "std_errs": [], "codes": [], "seconds": 0.0})
         row["values"].append(value)

@@ -15,7 +15,7 @@ infobench's ``ksg`` default. Tasks: the continuous tasks of the
 
 Speed: ``pytest benchmarks/bench_peers.py`` (1x1 task at n=10,000, 5x5 at
 n=5,000; ``--benchmark-disable``: small sizes). Accuracy table (the one in
-README.md)::
+docs/validation/peers.md)::
 
     python -m benchmarks.bench_peers --n 5000 --seeds 10
 
@@ -32,7 +32,7 @@ import importlib.util
 import math
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -109,7 +109,7 @@ def _speed_case(full_size, shape):
 def test_peer_speed(benchmark, full_size, name, shape):
     if not installed(name):
         pytest.skip(f"{name} is not installed (pip install -e .[peers])")
-    module, fn, supports = PEERS[name]
+    _module, fn, supports = PEERS[name]
     if not supports(_SPEED[shape]):
         pytest.skip(f"{name} estimates MI between one column and a 1-d target only")
     x, y = _speed_case(full_size, shape)

@@ -5,7 +5,7 @@ Run: ``pytest benchmarks/bench_quality.py`` (timings at full size) or with
 
 * Every score, no bootstrap, 10,000 generated vs 10,000 real samples of
   64-d features (plus 10-class probabilities): target under 30 s on a
-  2-core CPU (issue 6). The peak resident memory growth is recorded.
+  2-core CPU. The peak resident memory growth is recorded.
 * Precision / recall / density / coverage: the tiled engine beside the
   dense reference (Naeem et al.'s code: three full distance matrices) at
   n = 4,000, where the dense matrices still fit.
@@ -24,8 +24,8 @@ import torch
 from scipy.spatial.distance import cdist
 
 from benchmarks.conftest import pick
-from infobench.quality import frechet_distance, prdc, score_features
 from infobench.estimators._exact_pairs import exact_kneighbors
+from infobench.quality import frechet_distance, prdc, score_features
 
 
 def _features(n, d=64, seed=0, shift=0.0):
@@ -140,7 +140,7 @@ def _gauss_draw(n, d=64):
 @pytest.mark.benchmark(group="quality-interval-calibration")
 @pytest.mark.parametrize("n_full", [1000, 5000])
 def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
-    """Interval width / spread over fresh redraws, per score, on identical 64-d Gaussians (issue 12 target 0.7-1.4).
+    """Interval width / spread over fresh redraws, per score, on identical 64-d Gaussians (target 0.7-1.4).
 
     ``INFOBENCH_CALIBRATION_SCORES`` restricts the scores (comma-separated).
     """
@@ -174,12 +174,12 @@ def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()
 
 
-# ------------------------------------------------------------------ scale (issue 14)
+# ------------------------------------------------------------------ scale
 @pytest.mark.benchmark(group="quality-scale-50k-2048d")
 def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
     """Every feature score (no class probabilities, no bootstrap) on 50,000 vs 50,000 2048-d features.
 
-    Target (issue 14): under 5 minutes and a peak RSS under 8 GB on 2 cores.
+    Target: under 5 minutes and a peak RSS under 8 GB on 2 cores.
     ``extra_info`` has the seconds and the peak RSS of the whole process.
     """
     n, d = pick(full_size, (50_000, 2048), (1_000, 64))

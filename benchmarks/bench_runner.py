@@ -1,6 +1,6 @@
 """Speed of the grid runner: its overhead per cell, side by side with a plain loop doing the same estimates.
 
-Target (issue 4): 1,000 tiny cells (n = 100, histogram) finish in under 30 s on
+Target: 1,000 tiny cells (n = 100, histogram) finish in under 30 s on
 2 cores, worker start-up and one committed SQLite record per cell included.
 
     pytest benchmarks/bench_runner.py --benchmark-columns=min,median,rounds   # full size
@@ -63,7 +63,7 @@ def test_plain_loop(benchmark, full_size):
     args = _grid_args(full_size)
     cells = make_grid(**args).cells()
     for t in args["tasks"]:
-        t.truth  # cached, as the runner computes it once per task before the cells
+        _ = t.truth  # cached, as the runner computes it once per task before the cells
 
     def loop():
         out = []

@@ -61,7 +61,8 @@ def test_bimodal_quantile_brentq_reference(benchmark, full_size):
         return sum(w * special.ndtr((s - m) / sd) for w, m, sd in zip(q.weights, q.means, q.stds))
 
     def solve():
-        return np.array([optimize.brentq(lambda s, u=special.ndtr(v): cdf(s) - u, -60, 60, xtol=1e-14) for v in t])
+        return np.array([optimize.brentq(lambda s, u=special.ndtr(v): cdf(s) - u, -60, 60, xtol=1e-14)  # noqa: B008 (u: this v's level)
+                         for v in t])
 
     s = benchmark(solve)
     np.testing.assert_allclose(s, q(t), atol=1e-9)

@@ -99,7 +99,7 @@ def summary_table(folder: Path, suite: str, cal: pd.DataFrame) -> Table:
                        format_value((g["coverage_truth"] * g["cells"]).sum() / g["cells"].sum(), "rate"),
                        "; ".join(f"{t} ({format_value(r, 'plain')})" for t, r in zip(worst["task_id"], worst["ratio"]))])
         best.append([False] * len(header))
-    note = (f"Per task, ratio = mean reported std_err / sd of the estimates over seeds at n = 5,000. "
+    note = ("Per task, ratio = mean reported std_err / sd of the estimates over seeds at n = 5,000. "
             "'within noise': outside 0.8–1.25 but its 95 % interval (chi-square on the sd) reaches the band; "
             "'fail': the whole interval is outside; 'constant': the estimate did not change over seeds (left out "
             "of median, geometric mean and worst). Geometric mean over tasks, corrected for the "
@@ -118,7 +118,8 @@ def matrix_table(suite: str, cal: pd.DataFrame) -> Table:
         for m in methods:
             r = cal[(cal["task_id"] == t) & (cal["estimator"] == m)]
             if r.empty:
-                row.append(format_value(math.nan)); flags.append(False)
+                row.append(format_value(math.nan))
+                flags.append(False)
                 continue
             r = r.iloc[0]
             row.append(format_value(r["ratio"], "plain") + mark[r["verdict"]])

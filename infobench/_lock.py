@@ -44,8 +44,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 __all__ = ["LOCK_NAME", "PathLockedError", "folder_lock", "folder_locks", "lock_file", "output_lock", "output_locks"]
 

@@ -36,7 +36,8 @@ import re
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 __all__ = [
     "LOG_INTERVAL",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -135,7 +136,7 @@ def resolve_dtype(dtype: Any, device: torch.device, *, name: str = "dtype") -> t
             raise ValueError(f"{name} must be one of {sorted(mapping)}; got {dtype!r}")
         return mapping[dtype]
     if dtype in (torch.float64, torch.float32):
-        return dtype
+        return cast(torch.dtype, dtype)
     if dtype in (np.float64, np.float32):
         return torch.float64 if dtype == np.float64 else torch.float32
     raise ValueError(f"{name} must be float32 or float64; got {dtype!r}")
@@ -156,10 +157,10 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
         else:
             rng = _range_text(low, high)
             raise TypeError(f"{name} must be an integer{rng}{context}; got {value!r}")
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be an integer{_range_text(low, high)}{context}; got {value!r}")
-    return value
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValueError(f"{name} must be an integer{_range_text(low, high)}{context}; got {number!r}")
+    return number
 
 
 def check_float(
@@ -211,7 +212,7 @@ def check_k(k: Any, n: int, *, name: str = "k", extra: int = 0) -> int:
     return check_int(name, k, low=1, high=high, context=f" (n={n})")
 
 
-def _range_text(low, high) -> str:
+def _range_text(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
     if low is not None:
@@ -221,7 +222,7 @@ def _range_text(low, high) -> str:
     return ""
 
 
-def _interval_text(low, high, low_open, high_open) -> str:
+def _interval_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
         return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low is not None:
@@ -250,7 +251,7 @@ _GRID_FRACTION = 0.99
 def ulp_base(x: np.ndarray | float) -> np.ndarray:
     """``2^floor(log2 |x|)``: multiplied by a type's epsilon, the spacing of floats near ``x``."""
     ax = np.maximum(np.abs(np.asarray(x, dtype=np.float64)), np.finfo(np.float64).tiny)
-    return np.exp2(np.floor(np.log2(ax)))
+    return cast(np.ndarray, np.exp2(np.floor(np.log2(ax))))
 
 
 def column_label(name: str, columns: list[str] | None, j: int) -> str:
@@ -461,7 +462,7 @@ class Samples:
         None when nothing was subtracted.
     """
 
-    __slots__ = ("data", "name", "columns", "source_eps", "offset", "_profile", "_kinds", "_column_discrete")
+    __slots__ = ("_column_discrete", "_kinds", "_profile", "columns", "data", "name", "offset", "source_eps")
 
     def __init__(self, data: torch.Tensor, discrete: bool, name: str, columns: list[str] | None,
                  column_discrete: list[bool] | None = None, source_eps: list[float] | None = None,
@@ -485,8 +486,9 @@ class Samples:
         """Per column: boolean, categorical, or integer codes whose values repeat (see :class:`Samples`)."""
         if self._column_discrete is None:
             kinds = self._kinds
-            prof = self.profile() if _INT_KIND in kinds else [None] * len(kinds)
-            self._column_discrete = [k == _LABEL_KIND or (k == _INT_KIND and _integer_categories(p))
+            assert kinds is not None  # set whenever _column_discrete is not (__init__)
+            prof: list[ColumnProfile | None] = list(self.profile()) if _INT_KIND in kinds else [None] * len(kinds)
+            self._column_discrete = [k == _LABEL_KIND or (k == _INT_KIND and p is not None and _integer_categories(p))
                                      for k, p in zip(kinds, prof)]
         return self._column_discrete
 
@@ -554,7 +556,7 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, list[str], list[float],
     if isinstance(x, np.ma.MaskedArray):
         if bool(np.ma.getmaskarray(x).any()):
             raise TypeError(
-                f"{name} is a numpy masked array with {int(np.ma.count_masked(x))} masked values; estimators "
+                f"{name} is a numpy masked array with {int(np.ma.count_masked(x))} masked values; estimators "  # type: ignore[no-untyped-call]
                 f"do not honour masks: pass {name}.compressed() (1-D) or drop the masked rows first"
             )
         x = np.ma.getdata(x)
@@ -736,9 +738,9 @@ def check_samples(
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     n = t.shape[0]
-    finite = torch.isfinite(t)
-    if not bool(finite.all()):
-        bad = (~finite).nonzero()[0].tolist()
+    finite_mask = torch.isfinite(t)
+    if not bool(finite_mask.all()):
+        bad = (~finite_mask).nonzero()[0].tolist()
         value = t[bad[0], bad[1]].item()
         raise ValueError(
             f"{name} contains non-finite values ({value} at row {bad[0]}, column {bad[1]}); "

@@ -21,8 +21,9 @@ This module imports no other infobench module.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "SEVERITIES",
@@ -76,7 +77,7 @@ class Diagnostic:
         return {"code": self.code, "severity": self.severity, "subject": self.subject, "message": self.message}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Diagnostic":
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnostic:
         return cls(code=str(d["code"]), message=str(d.get("message", "")), subject=str(d.get("subject", "")),
                    severity=str(d.get("severity", "warning")))
 

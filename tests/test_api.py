@@ -13,8 +13,7 @@ import pytest
 import torch
 
 import infobench
-from infobench.estimators import Estimate, available, get_method, register
-from infobench.estimators import base
+from infobench.estimators import Estimate, available, base, get_method, register
 from infobench.estimators.gaussian import gaussian_entropy
 
 CLASSICAL = ("histogram", "kde", "gaussian")

@@ -9,7 +9,7 @@ from scipy import special
 import infobench
 from infobench.estimators import auto, base
 from infobench.estimators._transforms import normal_scores
-from infobench.tasks import get_task, ClassMixture, CrossMixture, DenseNormal, SparseNormal, StudentT, Transformed
+from infobench.tasks import ClassMixture, CrossMixture, DenseNormal, SparseNormal, StudentT, Transformed, get_task
 
 
 def _normal(n, d, seed):

@@ -5,10 +5,10 @@ import os
 import dask
 import numpy as np
 import pytest
-from test_bench_fakes import FakeTask
 
 from infobench.bench import DaskExecutor, LocalExecutor, make_grid, run_grid
 from infobench.bench.runner import execute
+from test_bench_fakes import FakeTask
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (pip install 'infobench[dask]')")
 

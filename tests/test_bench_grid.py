@@ -4,9 +4,9 @@ import hashlib
 
 import numpy as np
 import pytest
-from test_bench_fakes import FakeTask
 
 from infobench.bench import EstimatorSpec, derive_seed, make_grid
+from test_bench_fakes import FakeTask
 
 MI = FakeTask(0.5)
 MI2 = FakeTask(0.8)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_bench_fakes import FakeTask, reference_gauss_mi
 
 from infobench.bench import InProcessExecutor, LocalExecutor, ResultsStore, load_results, make_grid, run_grid
 from infobench.bench.runner import execute
+from test_bench_fakes import FakeTask, reference_gauss_mi
 
 TESTS = Path(__file__).parent
 MI = FakeTask(0.5)
@@ -45,8 +45,9 @@ def test_in_process_numbers_match_an_independent_computation(tmp_path):
     row = df.iloc[0]
     assert row["task_params"] == json.dumps({"rho": 0.5, "sigma": 1.0}, sort_keys=True)
     assert (row["family"], row["dim_x"], row["dim_y"], row["device"]) == ("normal", 1, 1, "cpu")
-    import infobench
     import torch
+
+    import infobench
 
     assert (row["infobench_version"], row["torch_version"], row["numpy_version"]) == (
         infobench.__version__, torch.__version__, np.__version__)

@@ -1,4 +1,4 @@
-"""Checkpoint integrity (issue 15 items 3 and 9): checksums, non-finite weights and images, refused pickles.
+"""Checkpoint integrity: checksums, non-finite weights and images, refused pickles.
 
 A checkpoint records the SHA-256 of its contents at save time; bits that
 change afterwards are refused on load with "checkpoint X is corrupt: checksum
@@ -151,7 +151,7 @@ class _Payload:
 
 
 def test_refused_pickles_say_the_file_is_not_trusted(tmp_path, capsys):
-    # Issue 15 item 9: torch's hint that weights_only=False "will likely succeed" is not repeated.
+    # Torch's hint that weights_only=False "will likely succeed" is not repeated.
     path = tmp_path / "checkpoint.pt"
     torch.save({"format": ck.FORMAT, "payload": _Payload()}, path)
     expected = (r"cannot read checkpoint '.*' with weights_only=True: it is not a trusted infobench file: it holds "

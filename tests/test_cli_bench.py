@@ -160,10 +160,14 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
     code, out, err = run(capsys, "report", "--db", str(db), "--format", "md,csv,tex,html,png", "--out", str(rep))
     assert code == 0, err
     md = (rep / "report.md").read_text()
-    assert f"| {TASK} |" in md and "histogram\\[bins=16\\]" in md or "histogram[bins=16]" in md
+    assert (f"| {TASK} |" in md and "histogram\\[bins=16\\]" in md) or "histogram[bins=16]" in md
     assert (rep / "report.html").read_text().count("data:image/png;base64,") == 2
     summary = pd.read_csv(rep / "summary.csv")
     assert len(summary) == 3 * 2
+    # One task: the leaderboard's rank test does not apply, and says so in the terminal and the data files.
+    assert "significance test not applicable (1 complete block, needs at least 2)" in " ".join(out.split())
+    ranking = pd.read_csv(rep / "ranking.csv")
+    assert ranking[["blocks", "items", "applicable"]].values.tolist() == [[1, 3, False]]
     assert set(summary["n"]) == {200, 400}
     code, out, _ = run(capsys, "report", "--db", str(db), "--list-runs")
     assert code == 0 and df.attrs["run_id"] in out
@@ -173,7 +177,7 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
 
 
 def test_bench_progress_bar_reports_cells_and_failures(capsys, tmp_path, tasks_available):
-    code, out, err = run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2",
+    code, _out, err = run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2",
                          "--jobs", "0", "--db", str(tmp_path / "p.db"))
     assert code == 0
     assert "2/2" in err and "0 failed" in err and "cells" in err
@@ -225,6 +229,8 @@ def test_report_user_errors(capsys, tmp_path):
     assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db")], "holds no runs yet")
     assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--format", "pdf"],
                       "report format must be one of")
+    assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--alpha", "1.5"],
+                      r"--alpha must be a finite number in (0.0, 1.0); got 1.5")
 
 
 def test_report_unknown_run_and_empty_selection(capsys, tmp_path, tasks_available):

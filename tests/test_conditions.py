@@ -66,7 +66,7 @@ def test_profile_sees_the_input_types_resolution():
 
 
 def test_whole_number_measurements_are_not_categories():
-    x, y = pair()
+    _x, y = pair()
     mm = np.round(1000 * y).astype(np.int64)
     assert not check_samples(mm, device="cpu").discrete  # ~1,500 distinct values, most seen once
     assert not check_samples(np.round(1000 * pair(50_000)[1]).astype(int), device="cpu").discrete  # 1,000 steps / sd
@@ -90,7 +90,7 @@ def test_centring_before_a_precision_losing_cast():
 
 
 def test_estimates_in_float32_keep_a_small_spread_on_a_large_offset():
-    x, y = pair(2000, 3)
+    x, _y = pair(2000, 3)
     p, q = np.random.default_rng(4).normal(size=(2, 2000, 1))
     base_h = infobench.entropy(1e-3 * x, "knn", seed=0).value
     # float32 resolution after centring: 1e-3 / 2^24, far below the neighbour distances.
@@ -285,7 +285,7 @@ def test_millimetres_agree_with_metres_in_every_estimator_that_takes_them():
 
 
 def test_cli_millimetres_agree_with_metres(capsys, tmp_path):
-    # The reproducer: 0.264 nats from n=828 rows in millimetres (Ross's estimator) against 0.407.
+    # The original failure: 0.264 nats from n=828 rows in millimetres (Ross's estimator) against 0.407.
     x, y = pair(2000, 0)
     pd.DataFrame({"x": x, "y_m": y}).to_csv(tmp_path / "m.csv", index=False)
     pd.DataFrame({"x": x, "y_mm": np.round(y * 1000).astype(int)}).to_csv(tmp_path / "mm.csv", index=False)

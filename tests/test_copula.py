@@ -1,4 +1,4 @@
-"""Gaussian-copula MI ("gcmi", Ince et al. 2017) and transform="copula" (issue 13, item 1)."""
+"""Gaussian-copula MI ("gcmi", Ince et al. 2017) and transform="copula"."""
 
 import math
 

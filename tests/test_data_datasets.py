@@ -83,7 +83,8 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     counts = np.bincount(all_.labels.numpy())
     np.testing.assert_array_equal(np.bincount(te.labels.numpy()), np.round(0.2 * counts).astype(int))
     # Disjoint: every image of "all" appears in exactly one split (rows compared as bytes).
-    rows = lambda s: {r.tobytes() + bytes([int(l)]) for r, l in zip(s.images.numpy(), s.labels.numpy())}
+    def rows(s):
+        return {r.tobytes() + bytes([int(label)]) for r, label in zip(s.images.numpy(), s.labels.numpy())}
     assert rows(tr).isdisjoint(rows(te))
     # Same seed -> same split; another seed -> another split.
     assert torch.equal(load_dataset("digits", split="test", seed=0).images, te.images)
@@ -228,7 +229,7 @@ def test_folder_errors_name_the_file(tmp_path, rng):
 
 
 def test_decompression_bomb_is_a_clear_error(tmp_path, rng, monkeypatch):
-    # Issue 15 item 7: PIL's DecompressionBombError escaped uncaught (exit 1). A 20x20 PNG is a
+    # PIL's DecompressionBombError escaped uncaught (exit 1). A 20x20 PNG is a
     # "bomb" once the limit is lowered: PIL refuses images over twice MAX_IMAGE_PIXELS.
     save_png(tmp_path / "a.png", rng.integers(0, 256, (20, 20), dtype=np.uint8))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
@@ -255,14 +256,18 @@ def test_npz_with_labels_and_layouts(tmp_path, rng):
 def test_load_images_value_ranges(tmp_path, rng):
     x = rng.uniform(-1, 1, size=(5, 1, 4, 4))
     np.save(tmp_path / "t.npy", x)
-    np.testing.assert_allclose(load_images(tmp_path / "t.npy").images.numpy(), (x + 1) / 2, rtol=1e-6)
+    # Floats are read as [0, 1] unless declared: tanh outputs must be declared, never guessed.
+    with pytest.raises(ValueError, match=r"look like \[-1, 1\]: pass value_range=\(-1, 1\)"):
+        load_images(tmp_path / "t.npy")
+    np.testing.assert_allclose(
+        load_images(tmp_path / "t.npy", value_range=(-1, 1)).images.numpy(), (x + 1) / 2, rtol=1e-6)
     np.testing.assert_allclose(
         load_images(tmp_path / "t.npy", value_range=(-2, 2)).images.numpy(), (x + 2) / 4, rtol=1e-6
     )
-    with pytest.raises(ValueError, match=r"outside value_range \(0, 1\); values are never clipped"):
+    with pytest.raises(ValueError, match=r"outside \[0, 1\] \(declared value_range\)"):
         load_images(tmp_path / "t.npy", value_range=(0, 1))
     np.save(tmp_path / "big.npy", x * 300)
-    with pytest.raises(ValueError, match="cannot tell the value range.*pass value_range"):
+    with pytest.raises(ValueError, match=r"span \[-29.*pass value_range=\(low, high\)"):
         load_images(tmp_path / "big.npy")
     torch.save({"images": torch.rand(3, 1, 2, 2)}, tmp_path / "s.pt")
     assert load_images(tmp_path / "s.pt").images.shape == (3, 1, 2, 2)
@@ -364,7 +369,7 @@ class _Payload:
 
 
 def test_pt_images_holding_python_objects_are_refused_as_untrusted(tmp_path):
-    # Issue 15 item 9: the refusal says the file is not trusted, and does not
+    # The refusal says the file is not trusted, and does not
     # repeat torch's hint that weights_only=False "will likely succeed".
     path = tmp_path / "fake.pt"
     torch.save({"images": torch.zeros(2, 1, 8, 8), "payload": _Payload()}, path)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from rgb_shapes import coloured_shapes
 from torch.nn import functional as F
 
 from infobench.data import ImageSet, folder_stream
-from infobench.quality import features, frechet_distance, score
+from infobench.quality import classifier, extractors, features, frechet_distance, score
 from infobench.quality.inputs import RealData
+from rgb_shapes import coloured_shapes
 
 
 class InceptionStandIn(torch.nn.Module):
@@ -218,7 +218,7 @@ def test_hub_backbone_from_a_local_folder_with_weights(hub_dir, cache, entry):
 
 
 def test_hub_spec_errors(hub_dir, cache, tmp_path):
-    folder, weights, _ = hub_dir
+    folder, _weights, _ = hub_dir
     real = real_of(rgb_set(2, size=8))
     with pytest.raises(ValueError, match="extractor must be 'hub:DIR:ENTRY' or 'hub:DIR:ENTRY:WEIGHTS'"):
         features.make_extractor(f"hub:{folder}", real, device="cpu")
@@ -252,7 +252,7 @@ def test_unlabelled_reference_uses_the_standard_features_when_present(inception_
 
 def test_labelled_reference_keeps_the_classifier(cache, monkeypatch):
     chosen = features.Extractor("classifier", "k", lambda b: (b, b), True, torch.device("cpu"))
-    monkeypatch.setattr(features, "_classifier", lambda real, **kw: chosen)
+    monkeypatch.setattr(extractors, "_classifier", lambda real, **kw: chosen)
     assert features.make_extractor("auto", real_of(rgb_set(3, size=8, labels=True)), device="cpu") is chosen
 
 
@@ -308,8 +308,8 @@ def test_code_hash_follows_source_and_torch_version(monkeypatch):
     assert features.code_hash(f) != before
     monkeypatch.undo()
     # The classifier's code version is the hash of its installed training code.
-    assert features._CLASSIFIER_CODE == features.code_hash(
-        features.ReferenceCNN, features.train_classifier, features._epochs, features._accuracy, features._one_thread
+    assert classifier._CLASSIFIER_CODE == features.code_hash(
+        features.ReferenceCNN, features.train_classifier, classifier._epochs, classifier._accuracy, classifier._one_thread
     )
 
 
@@ -319,8 +319,8 @@ def test_classifier_cache_key_follows_code_data_and_seed(monkeypatch):
     assert features.classifier_key(a, 0) == key
     assert features.classifier_key(a, 1) != key
     assert features.classifier_key(b, 0) != key
-    assert features._CLASSIFIER_CODE in key
-    monkeypatch.setattr(features, "_CLASSIFIER_CODE", "0" * 16)  # as if the training code had been edited
+    assert classifier._CLASSIFIER_CODE in key
+    monkeypatch.setattr(classifier, "_CLASSIFIER_CODE", "0" * 16)  # as if the training code had been edited
     assert features.classifier_key(a, 0) != key
 
 
@@ -334,11 +334,11 @@ def test_changed_training_code_retrains_instead_of_reusing(cache, monkeypatch):
         calls.append(1)
         return real_train(*args, **dict(kwargs, epochs=1))
 
-    monkeypatch.setattr(features, "train_classifier", counting)
+    monkeypatch.setattr(extractors, "train_classifier", counting)
     features.make_extractor("classifier", real, device="cpu")
     features.make_extractor("classifier", real, device="cpu")
     assert len(calls) == 1  # the second call reads the cached classifier
-    monkeypatch.setattr(features, "_CLASSIFIER_CODE", "f" * 16)  # an edited training code
+    monkeypatch.setattr(classifier, "_CLASSIFIER_CODE", "f" * 16)  # an edited training code
     ext = features.make_extractor("classifier", real, device="cpu")
     assert len(calls) == 2
     assert len(list((cache / "classifiers").glob("*.pt"))) == 2 and ext.info["cache_key"] in ext.info["path"]

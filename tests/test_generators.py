@@ -20,21 +20,21 @@ from torch import nn
 from infobench.generators import DEFAULTS, KINDS, load, load_dataset, train
 from infobench.generators.checkpoint import read_checkpoint, save_checkpoint
 from infobench.generators.config import TrainConfig, make_config
-from infobench.generators.train import make_trainer
 from infobench.generators.models import (
     ConvVAE,
-    fit_latent_mixture,
-    sample_mixture,
     Discriminator,
     Generator,
     binary_entropy,
     binary_entropy_from_logits,
+    fit_latent_mixture,
     gan_losses,
     gaussian_kl_per_dim,
     gradient_penalty,
     reconstruction_nll,
     resolution_plan,
+    sample_mixture,
 )
+from infobench.generators.train import make_trainer
 
 TINY = dict(max_samples=32, batch_size=16, width=8, latent_dim=4, device="cpu", figures=False)
 
@@ -206,7 +206,8 @@ def _assert_same_state(a: dict, b: dict):
     assert ("latent_mixture" in a) == ("latent_mixture" in b)
     for key in a.get("latent_mixture", {}):
         assert torch.equal(a["latent_mixture"][key], b["latent_mixture"][key])
-    strip = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]
+    def strip(h):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in h]
     assert strip(a["history"]) == strip(b["history"])
 
 
@@ -285,7 +286,7 @@ def trained(tmp_path_factory):
     paths = {}
     for kind in ("gan", "vae"):
         live = {}
-        paths[kind] = train(kind, "digits", out=out / kind, epochs=1, callback=lambda e, s, r: live.update(s=s), **TINY)
+        paths[kind] = train(kind, "digits", out=out / kind, epochs=1, callback=lambda e, s, r, live=live: live.update(s=s), **TINY)
         paths[kind + "-live"] = live["s"]
     return paths
 
@@ -470,6 +471,7 @@ def test_vae_learns_recognisable_digits_in_20_epochs(tmp_path):
 def test_one_epoch_on_tiny_rgb_32x32_shapes(tmp_path, kind):
     """The three generators train on a folder of 3-channel 32x32 images with class sub-folders."""
     from PIL import Image
+
     from rgb_shapes import SHAPES, coloured_shapes
 
     images, labels = coloured_shapes(16, size=32)

@@ -26,7 +26,7 @@ def test_truth_matches_monte_carlo_log_ratio(task):
 def test_equal_distributions_have_zero_divergence():
     t = GaussianKL(3, shift=0.0)
     assert t.truth == pytest.approx(0.0, abs=1e-14)
-    p, q = t.sample(10, seed=0)
+    p, _q = t.sample(10, seed=0)
     np.testing.assert_allclose(t.log_ratio(p), 0.0, atol=1e-12)
 
 

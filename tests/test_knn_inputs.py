@@ -1,4 +1,4 @@
-"""kNN estimators' input handling: per-sample KL jitter (issue 15.5), the discrete flags (issue 11.2)."""
+"""kNN estimators' input handling: per-sample KL jitter, the discrete flags."""
 
 import math
 
@@ -11,7 +11,7 @@ from infobench.estimators.knn import knn_kl_divergence, ksg_mutual_information
 
 @pytest.mark.parametrize("ratio", [1e-9, 1e-11, 1e-13, 1e-15])
 def test_kl_does_not_saturate_when_p_is_far_narrower_than_q(ratio):
-    # Issue 15.5: with P's spread <= 1e-11 of Q's, the pooled-spread jitter
+    # With P's spread <= 1e-11 of Q's, the pooled-spread jitter
     # swamped P and every ratio read 47.73 nats. D(N(0, s^2) || N(0, 1)) =
     # -log s + (s^2 - 1)/2. n=m=2000: the estimate's sd is ~0.03 nats, and
     # 1-NN KL has a bias of a few tenths of a nat at this divergence; 0.5 nats

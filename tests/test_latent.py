@@ -1,4 +1,4 @@
-"""Latent-space MI (issue 13 item 2): copula scores, CCA on a fit split, KSG on held-out latents.
+"""Latent-space MI: copula scores, CCA on a fit split, KSG on held-out latents.
 
 Tiers: the CCA against an independent numpy implementation (QR of the
 centred blocks), Wachter's noise edge against its closed form and against
@@ -123,6 +123,7 @@ def test_registered_as_an_mi_method():
     (dict(max_latent=0), ValueError, r"max_latent must be an integer >= 1; got 0"),
     (dict(edge_margin=-1), ValueError, r"edge_margin must be"),
     (dict(copula="yes"), TypeError, r"copula must be"),
+    (dict(transform="rank"), ValueError, r"transform must be one of \['scale', 'copula', 'none'\]; got 'rank'"),
 ])
 def test_bad_parameters(kwargs, exc, match):
     rng = np.random.default_rng(6)
@@ -138,3 +139,22 @@ def test_max_latent_caps_the_kept_pairs():
     assert full.extras["latent_dim"] == 5 and two.extras["latent_dim"] == 2
     # Same split and directions: the two strongest pairs are the first two of the five.
     np.testing.assert_allclose(two.extras["pair_values"], full.extras["pair_values"][:2], atol=0.02)
+
+
+def test_copula_is_a_deprecated_alias_of_transform():
+    # The alias must give the very estimate of the name it stands for (same seed, same split).
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(600, 3))
+    y = x[:, :2] + rng.normal(size=(600, 2))
+    for old, new in ((True, "copula"), (False, "none")):
+        with pytest.warns(DeprecationWarning, match=f"latent: copula= is deprecated.*use transform='{new}'") as rec:
+            est = infobench.mutual_information(np.exp(x), y, method="latent", copula=old, seed=3)
+        assert rec[0].filename == __file__  # the warning points at the caller
+        ref = infobench.mutual_information(np.exp(x), y, method="latent", transform=new, seed=3)
+        assert est.value == ref.value
+    # the copula matters for exp(x): normal scores undo it, the raw columns do not
+    raw = infobench.mutual_information(np.exp(x), y, method="latent", transform="none", seed=3)
+    scores = infobench.mutual_information(np.exp(x), y, method="latent", seed=3)
+    assert scores.value != raw.value
+    scaled = infobench.mutual_information(np.exp(x), y, method="latent", transform="scale", seed=3)
+    assert scaled.value == raw.value  # CCA ignores per-column affine maps: "scale" is "none" here

@@ -140,7 +140,7 @@ def test_quick_run_end_to_end_and_reuse(tmp_path):
     md = (report / "REPORT.md").read_text()
     for heading in ("## Estimator benchmark", "## Reference generators", "## Sample quality", "## Validity suite"):
         assert heading in md
-    # The header names the command actually run (issue 11 item 8), not a generic "infobench run".
+    # The header names the command actually run, not a generic "infobench run".
     assert f"- **command**: infobench run --no-progress --quick --out {out} --device cpu" in md
     for name in ("gan", "wgan-gp", "vae", "real-test (ceiling)", "ksg", "knn", "kde", "histogram", "gaussian"):
         assert name in md, name

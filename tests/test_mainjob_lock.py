@@ -1,4 +1,4 @@
-"""One ``infobench run`` per output/state folder (issue 15 item 4).
+"""One ``infobench run`` per output/state folder.
 
 Two runs on one ``--out`` lost work: the second deleted the first one's
 ``.<stamp>.partial`` folder at start. A held lock now makes the second run
@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
-from infobench.cli import main
 from infobench import _lock as lock
 from infobench._lock import LOCK_NAME, PathLockedError, folder_lock, folder_locks
+from infobench.cli import main
 from infobench.mainjob import default_config, run_main_job
 
 # The other process runs infobench's lock module itself, loaded from its file (it needs only the

@@ -6,6 +6,7 @@ counts and max-norm distances are compared exactly, since the engine keeps
 boundary points exact (see the module notes of ``_neighbors``).
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -58,7 +59,7 @@ def test_kneighbors_matches_naive(metric, d, algorithm):
     np.testing.assert_allclose(res.dist.numpy(), want, rtol=tol(metric), atol=tol(metric))
     # the indices point at neighbours at those distances
     np.testing.assert_allclose(np.take_along_axis(D, res.index.numpy(), 1), want, rtol=1e-12, atol=1e-12)
-    kth, algo = nb.kth_distance(torch.from_numpy(x), 4, metric=metric, algorithm=algorithm)
+    kth, _algo = nb.kth_distance(torch.from_numpy(x), 4, metric=metric, algorithm=algorithm)
     np.testing.assert_allclose(kth.numpy(), want[:, -1], rtol=tol(metric), atol=tol(metric))
 
 
@@ -303,7 +304,7 @@ def test_compiled_tree_matches_brute_force(n, blocks, k_frac, scale, seed):
         return out
 
     edges = np.cumsum((0,) + blocks)
-    D = np.max([squares(range(a, b)) for a, b in zip(edges[:-1], edges[1:])], axis=0)
+    D = np.max([squares(range(a, b)) for a, b in itertools.pairwise(edges)], axis=0)
     np.fill_diagonal(D, np.inf)
     np.testing.assert_array_equal(key, np.sort(D, 1)[:, :k])
     assert (idx != np.arange(n)[:, None]).all()

@@ -27,14 +27,14 @@ from scipy.special import logsumexp
 
 import infobench
 from infobench._validation import as_generator, spawn_seeds
+from infobench.diagnostics import DiagnosticWarning
 from infobench.estimators import neural
 from infobench.estimators.base import get_method, methods_for
-from infobench.estimators.neural import _checks
-from infobench.diagnostics import DiagnosticWarning
 from infobench.estimators.neural import (
     JointCritic,
     NeuralConfig,
     TrainingDivergedError,
+    _checks,
     build_critic,
     dv_bound,
     infonce_bound,

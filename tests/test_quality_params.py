@@ -45,8 +45,8 @@ def _declare_throwaway_score():
     declare_param("tt_power", 1.0, check=partial(check_float, low=0.0, low_open=True), cli=float,
                   doc="exponent of the throwaway moment score")
 
-    spec = ScoreSpec("tt_moment", "E|y|^p", "down", "", "standard", "features", "split", "tt_moment",
-                     "mean p-th power of the generated features' norms", params=("tt_power",))
+    spec = ScoreSpec(name="tt_moment", label="E|y|^p", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="tt_moment",
+                     summary="mean p-th power of the generated features' norms", params=("tt_power",))
 
     @register_group("tt_moment", [spec])
     def _group(ctx, names):
@@ -111,8 +111,8 @@ def test_declarations_are_checked():
             declare_param("tt_n", 5, check=partial(check_int, low=1), doc="an alias", alias_of="nope")
         assert "tt_n" not in PARAMS
         # A score reading an undeclared parameter (a typo) is refused, and nothing of its group is registered.
-        specs = [ScoreSpec("tt_a", "a", "up", "", "standard", "features", "split", "tt", "a"),
-                 ScoreSpec("tt_b", "b", "up", "", "standard", "features", "split", "tt", "b", params=("vendi_qq",))]
+        specs = [ScoreSpec(name="tt_a", label="a", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt", summary="a"),
+                 ScoreSpec(name="tt_b", label="b", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt", summary="b", params=("vendi_qq",))]
         with pytest.raises(ValueError, match=r"score 'tt_b' reads undeclared parameter 'vendi_qq'"):
             register_group("tt", specs)(lambda ctx, names: {})
         assert "tt_a" not in SCORES and "tt" not in GROUPS
@@ -127,7 +127,7 @@ def test_params_object_keeps_the_dataclass_behaviour():
     with pytest.raises(FrozenInstanceError):
         p.k = 4
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        p.nope
+        _ = p.nope
     assert pickle.loads(pickle.dumps(p)) == p
     assert p.replace(k=7) == Params(k=7, vendi_q=2.0) and p.k == 3
     assert p.as_dict() == {name: getattr(p, name) for name in PARAMS} and p.as_dict()["k"] == 3

@@ -24,9 +24,9 @@ from infobench.quality import (
     prdc,
     renyi_kernel_entropy,
     score_features,
+    scores_standard,
     vendi_score,
 )
-from infobench.quality import scores_standard
 from infobench.quality._core import SCORES, Params
 from infobench.quality.bootstrap import check_bootstrap, percentile_interval
 

@@ -1,4 +1,4 @@
-"""The HTML report in a real browser: headless Chromium renders it (issue 11 item 9).
+"""The HTML report in a real browser: headless Chromium renders it.
 
 The parser-level checks elsewhere cannot see a page that a browser shows
 blank or with broken images. Here Chromium (Debian package ``chromium``,
@@ -18,13 +18,14 @@ import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
-from report_frames import bench_records, quality_frame, training_frame
 
-from infobench.report import report_tables, summarize, write_report
-from infobench.report.writer import calibration_of
+from infobench.report import rank_tests, report_tables, summarize, write_report
 from infobench.report.main_report import build_main_report, write_main_report
+from infobench.report.writer import calibration_of
+from report_frames import bench_records, quality_frame, training_frame
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
@@ -79,16 +80,34 @@ def _main_page(tmp_path):
     return tmp_path / "rep" / "report.html", [t.title for t in report.tables], len(report.figures)
 
 
-def _bench_page(tmp_path):
+def _bench_page(tmp_path, results=None):
     """report.html of infobench report (write_report), from hand-built records."""
-    results = bench_records()
+    results = bench_records() if results is None else results
     write_report(results, tmp_path / "rep", formats="html")
-    n_images = 1 + results["task_id"].nunique()  # the heatmap, one estimate-vs-n plot per task
+    # The heatmap, a critical-difference diagram per quantity whose rank test applies, one estimate-vs-n plot
+    # per task.
+    diagrams = sum(t.applicable for t in rank_tests(summarize(results)).values())
+    n_images = 1 + diagrams + results["task_id"].nunique()
     tables = report_tables(summarize(results), calibrated=calibration_of(results))  # what write_report shows
     return tmp_path / "rep" / "report.html", [t.title for t in tables], n_images
 
 
-@pytest.mark.parametrize("make_page", [_main_page, _bench_page], ids=["infobench-run", "infobench-report"])
+def _ranked_page(tmp_path):
+    """report.html of infobench report on four tasks and three estimators: the rank test applies, with its diagram."""
+    rows = []
+    for t, truth in enumerate((0.3, 0.8, 1.5, 2.4)):
+        for e, bias in (("ksg", 0.01), ("kde", 0.2), ("histogram", -0.4)):
+            for seed in (0, 1):
+                rows.append({"estimator": e, "task_id": f"task-{t}", "quantity": "mi", "n": 500, "seed": seed,
+                             "truth": truth, "estimate": truth + bias * (1 + t) + 0.01 * seed, "ok": True,
+                             "std_err": 0.05, "seconds": 0.1})
+    page, titles, n_images = _bench_page(tmp_path, pd.DataFrame(rows))
+    assert n_images == 1 + 1 + 4
+    return page, titles, n_images
+
+
+@pytest.mark.parametrize("make_page", [_main_page, _bench_page, _ranked_page],
+                         ids=["infobench-run", "infobench-report", "infobench-report-ranked"])
 def test_report_html_renders_in_headless_chromium(tmp_path, make_page):
     page, titles, n_images = make_page(tmp_path)
 

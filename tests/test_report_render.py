@@ -181,7 +181,7 @@ def test_html_table_best_class_and_heat_colours(summary):
     assert heat_colour(0.0) == "#ffffff"
     assert heat_colour(float("nan")) == "#e0e0e0"
     assert heat_colour(5.0) == heat_colour(1.0) != heat_colour(0.5)  # colour saturates, text does not
-    r, g, b = (int(heat_colour(-1.0)[i:i + 2], 16) for i in (1, 3, 5))
+    r, _g, b = (int(heat_colour(-1.0)[i:i + 2], 16) for i in (1, 3, 5))
     assert b > r  # underestimates are blue
 
 
@@ -199,7 +199,9 @@ def test_heatmap_table_values_at_largest_n(summary):
 def test_leaderboard_and_samples_needed_tables(summary):
     t = leaderboard_table(leaderboard(summary))
     assert t.header[:4] == ["estimator", "tasks", "mean rank", "wins"]
-    assert t.rows[0][0] == "ksg[k=3]" and t.best[0][2] and t.best[0][3]
+    # b&c has no cell on t%2: one complete task is too few to test the ranking, so no best rank or wins is marked
+    assert t.rows[0][0] == "ksg[k=3]" and not t.best[0][2] and not t.best[0][3]
+    assert "significance test not applicable (1 complete block, needs at least 2)" in t.note
     s = samples_needed_table(samples_needed(summary))
     rows = {r[0]: r for r in s.rows}
     # ksg on t_1: means 1.0 and 1.0 -> from 100; b&c: 1.4 (in), 1.225 (in) -> 100; t%2: 0.6, 0.6 -> 100
@@ -264,7 +266,7 @@ def test_write_report_every_format(tmp_path):
     summary_csv = pd.read_csv(out / "summary.csv")
     assert "best_rmse" in summary_csv and len(summary_csv) == 6
     assert len(pd.read_csv(out / "results.csv")) == len(records())
-    if "parquet" in written and written["parquet"]:
+    if written.get("parquet"):
         assert len(pd.read_parquet(out / "results.parquet")) == len(records())
 
 

@@ -9,6 +9,7 @@
   per check, and the seeds are fixed, so the tests are deterministic.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -42,8 +43,8 @@ from infobench.tasks import (
     TransformedEntropy,
     UniformEntropy,
 )
-from infobench.tasks.normal import student_t_correction
 from infobench.tasks._quadrature import expected_log_derivative, normal_marginal, student_t_marginal
+from infobench.tasks.normal import student_t_correction
 from infobench.tasks.transforms import get_transform
 
 Z = 4.0  # Monte-Carlo tolerance in standard errors (two-sided p ~ 6e-5)
@@ -140,7 +141,7 @@ def test_additive_uniform_against_numerical_integration(eps):
 
     pts = sorted({-eps, eps, 1 - eps, 1 + eps})
     h_y = sum(integrate.quad(lambda v: -p_y(v) * math.log(p_y(v)) if p_y(v) > 0 else 0.0, a, b,
-                             epsabs=1e-13)[0] for a, b in zip(pts[:-1], pts[1:]))
+                             epsabs=1e-13)[0] for a, b in itertools.pairwise(pts))
     per = h_y - math.log(2 * eps)
     assert AdditiveUniform(eps).truth == pytest.approx(per, abs=1e-9)
     assert AdditiveUniform(eps, dim=3).truth == pytest.approx(3 * per, abs=1e-9)
@@ -269,7 +270,7 @@ def test_truncated_rule_against_adaptive_quadrature(marginal):
     rule = expected_log_derivative(w.log_derivative, marginal, bound=w.log_df_bound)
     edges = np.arange(-300.0, 300.01, 2.0)
     ref = sum(integrate.quad(lambda t: float(w.log_derivative(t) * marginal.pdf(t)), a, b, epsabs=1e-14)[0]
-              for a, b in zip(edges[:-1], edges[1:]))
+              for a, b in itertools.pairwise(edges))
     tail = 1.92 * 2 * float(1 - marginal.cdf(300.0))
     assert abs(rule - ref) <= tail + 1e-9
 

@@ -192,7 +192,7 @@ def test_std_err_on_tiny_samples_is_refused_by_every_estimator(name):
 
 @pytest.mark.parametrize("name", ["knn", "kde entropy", "histogram entropy", "gaussian entropy"])
 def test_std_err_at_n2_is_refused_not_zero(name):
-    # Issue 15 item 9: std_err=True at n=2 returned 0.0.
+    # std_err=True at n=2 once returned 0.0.
     a = np.array([0.1, 0.7])
     with pytest.raises(ValueError, match=r"std_err=True needs n >= \d+ samples .*got n=2"):
         CALLS[name](a, None, std_err=True, seed=0)
@@ -226,7 +226,7 @@ def test_ksg_std_err_matches_seed_spread():
     # KSG 1x1, rho = 0.75, n = 500, 40 fixed seeds (~10 s). The ratio of the mean std_err to the
     # sd over seeds has sampling noise ~11 % (1/sqrt(2 * 39)); the band is about 2.5 of those.
     # The old std(terms)/sqrt(n) read ~0.72 here: its terms are correlated.
-    values, ses, naive = [], [], []
+    values, ses = [], []
     for seed in range(40):
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(500)

@@ -1,4 +1,4 @@
-"""Every kNN, KDE, histogram and Gaussian estimator gives the same answer in any units (issue 15, item 1).
+"""Every kNN, KDE, histogram and Gaussian estimator gives the same answer in any units.
 
 The default ``transform="scale"`` divides each continuous column by a robust
 scale, so a rescaled column gives the same normalised data up to rounding:
@@ -41,9 +41,9 @@ def correlated(n, seed, rho=RHO):
     return x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=n)
 
 
-# ----------------------------------------------------------- the reproducer
+# ----------------------------------------------------------- the original failure
 def test_ksg_is_the_same_in_any_units():
-    # Issue 15.1: n=2000, corr 0.9; before the fix 1000 * x gave 0.149 and
+    # n=2000, corr 0.9; before the fix 1000 * x gave 0.149 and
     # 1e4 * x or 1e-6 * x about 0.
     x, y = correlated(2000, 0)
     base = infobench.mutual_information(x, y, "ksg", seed=0)
@@ -66,7 +66,7 @@ def test_knn_entropy_shifts_by_exactly_log_scale():
 
 
 def test_cli_gives_the_same_answer_in_metres_and_millimetres(capsys, tmp_path):
-    # Issue 15.1 from the CLI: 0.835 +- 0.023 in metres, 0.143 in millimetres before the fix.
+    # The same from the CLI: 0.835 +- 0.023 in metres, 0.143 in millimetres before the fix.
     x, y = correlated(2000, 2)
     pd.DataFrame({"m": x, "mm": 1000 * x, "y": y}).to_csv(tmp_path / "d.csv", index=False)
     values = []
@@ -166,7 +166,7 @@ def test_scale_log_jacobian_is_the_sum_of_log_scales():
 @pytest.mark.parametrize("factor", [1e300, 1e200, 1e-170, 1e-300])
 @pytest.mark.parametrize("method", ["knn", "kde", "gaussian", "histogram"])
 def test_entropy_at_extreme_scales_works(method, factor):
-    # Issue 15.8: g * 1e300 "gaussian" said collinear, g * 1e200 "knn" showed
+    # Once g * 1e300 "gaussian" said collinear, g * 1e200 "knn" showed
     # scipy's "data must be finite", g * 1e-170 "knn" said duplicate rows.
     g = np.random.default_rng(3).normal(size=(500, 1))
     ref = infobench.entropy(g, method, seed=0) if method == "knn" else infobench.entropy(g, method)

@@ -262,9 +262,9 @@ def test_check_pair():
         check_pair([1.0, 2.0], [1.0, np.nan], names=("a", "b"), device="cpu")
 
 
-# ------------------------------------------------- odd inputs (issue 15.6, 15.7, 15.9)
+# ------------------------------------------------- odd inputs
 def test_masked_arrays_are_refused():
-    # Issue 15.6: the mask was silently dropped (-0.065 nats vs 1.342 on .compressed()).
+    # Once the mask was silently dropped (-0.065 nats vs 1.342 on .compressed()).
     x = np.random.default_rng(0).normal(size=500)
     x[::10] = -999.0
     masked = np.ma.masked_equal(x, -999.0)
@@ -302,7 +302,7 @@ def test_meta_sparse_and_long_double_inputs_are_refused():
 @pytest.mark.parametrize("data", [np.arange(60) % 7, (np.arange(60) % 2).astype(bool),
                                   pd.Series(pd.Categorical(list("abc") * 20))], ids=["int", "bool", "category"])
 def test_every_continuous_estimator_refuses_discrete_data_alike(method, data):
-    # Issue 15.9: kde and gaussian returned differential-entropy numbers for codes.
+    # Once kde and gaussian returned differential-entropy numbers for codes.
     with pytest.raises(ValueError, match=r"x is integer-valued, but the .* estimator is for continuous data "
                                          r"\(differential quantities\); use method='histogram'"):
         infobench.entropy(data, method)

@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import infobench.estimators  # noqa: F401  (registers every method)
-from infobench.estimators.base import _REGISTRY, run_method
 from awkward_data import (
     TOL,
     Case,
@@ -36,6 +35,7 @@ from awkward_data import (
     with_offset,
     with_outlier,
 )
+from infobench.estimators.base import _REGISTRY, run_method
 
 #: Small settings for methods that train a critic (they take ``steps``): enough to run, not to converge.
 SMALL_TRAINING = {"steps": 200, "hidden": (32, 32), "batch_size": 128, "patience": 100}

@@ -7,7 +7,6 @@ information is known in closed form, ``I = -1/2 log(1 - rho^2)``, over growing s
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 import infobench
 from infobench import tasks

@@ -32,7 +32,7 @@ from infobench.diagnostics import DiagnosticWarning
 from infobench.estimators.base import get_method
 
 try:  # the task registry, when installed, is what most cells unpickle
-    import infobench.tasks  # noqa: F401
+    import infobench.tasks
 except ImportError:  # pragma: no cover - tasks are optional for custom grids
     pass
 

@@ -28,7 +28,8 @@ import os
 import pickle
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from infobench._validation import check_float, check_int
 from infobench.bench import _worker
@@ -84,7 +85,7 @@ class InProcessExecutor:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "InProcessExecutor":
+    def __enter__(self) -> InProcessExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -92,7 +93,7 @@ class InProcessExecutor:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "payload", "started", "ready")
+    __slots__ = ("conn", "payload", "process", "ready", "started")
 
     def __init__(self, process: Any, conn: Any):
         self.process = process
@@ -196,7 +197,7 @@ class LocalExecutor:
             self._kill(w)
         self._workers = []
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -401,7 +402,7 @@ class DaskExecutor:
             self._cluster.close()
             self._cluster = None
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:

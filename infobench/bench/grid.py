@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -171,7 +172,7 @@ class Grid:
 
     def cells(self) -> list[Cell]:
         """All cells, ordered task, n, seed, estimator; specs that do not apply to a task are left out."""
-        out = []
+        out: list[Cell] = []
         for task in self.tasks:
             specs = [s for s in self.estimators if self.applies(s, task)]
             for n in self.ns:

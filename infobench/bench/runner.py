@@ -7,10 +7,11 @@ import math
 import os
 import time
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from infobench._progress import progress as show_progress
 from infobench._lock import output_lock
+from infobench._progress import progress as show_progress
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import Cell, Grid, make_grid, task_quantity, to_json
 from infobench.bench.store import ResultsStore

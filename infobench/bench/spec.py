@@ -25,8 +25,9 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["EstimatorSpec", "parse_specs", "split_top_level"]
 
@@ -50,7 +51,9 @@ def split_top_level(text: str, sep: str, *, whole: str | None = None) -> list[st
     ``whole`` is the full spec text quoted in error messages.
     """
     whole = text if whole is None else whole
-    parts, buf, depth, quote = [], [], 0, None
+    parts: list[str] = []
+    buf: list[str] = []
+    depth, quote = 0, None
     for ch in text:
         if quote:
             buf.append(ch)
@@ -185,7 +188,7 @@ class EstimatorSpec:
         object.__setattr__(self, "params", norm)
 
     @classmethod
-    def parse(cls, text: str, *, reserved: tuple[str, ...] = RESERVED_PARAMS) -> "EstimatorSpec":
+    def parse(cls, text: str, *, reserved: tuple[str, ...] = RESERVED_PARAMS) -> EstimatorSpec:
         """Parse one spec with a single value per parameter (``ksg[k=3]``).
 
         ``reserved`` names the parameters the caller sets itself and the spec
@@ -272,7 +275,7 @@ def _expand_one(text: str, reserved: tuple[str, ...] = RESERVED_PARAMS) -> list[
     return [EstimatorSpec(method, tuple(zip(names, combo))) for combo in itertools.product(*(v for _, v in axes))]
 
 
-def parse_specs(specs: "str | EstimatorSpec | Iterable[str | EstimatorSpec]") -> list[EstimatorSpec]:
+def parse_specs(specs: str | EstimatorSpec | Iterable[str | EstimatorSpec]) -> list[EstimatorSpec]:
     """Expand estimator specs into single-valued :class:`EstimatorSpec` objects.
 
     Parameters

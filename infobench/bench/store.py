@@ -29,9 +29,10 @@ import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from infobench._io import atomic_write
 from infobench._lock import output_lock
@@ -224,7 +225,7 @@ class ResultsStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> "ResultsStore":
+    def __enter__(self) -> ResultsStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -355,7 +356,8 @@ class ResultsStore:
         import pandas as pd
 
         run_id = self.resolve_run(run)
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if run_id is not None:
             where.append("run_id = ?")
             args.append(run_id)

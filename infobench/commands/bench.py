@@ -6,8 +6,8 @@ import argparse
 
 from rich.markup import escape
 
-from infobench._progress import make_console
 from infobench._io import check_output_path
+from infobench._progress import make_console
 from infobench.bench.executors import make_executor
 from infobench.bench.grid import make_grid
 from infobench.bench.runner import execute

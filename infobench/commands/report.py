@@ -6,10 +6,20 @@ import argparse
 
 from infobench._io import check_output_path
 from infobench._progress import make_console
+from infobench._validation import check_float
 from infobench.bench.spec import parse_specs
 from infobench.bench.store import ResultsStore
 from infobench.commands.errors import UsageError
-from infobench.report import frame_table, leaderboard, leaderboard_table, parse_formats, summarize, to_rich, write_report
+from infobench.report import (
+    frame_table,
+    leaderboard,
+    leaderboard_table,
+    parse_formats,
+    rank_groups_table,
+    summarize,
+    to_rich,
+    write_report,
+)
 
 
 def register(subparsers) -> None:
@@ -30,6 +40,10 @@ def register(subparsers) -> None:
     parser.add_argument("--units", choices=["nats", "bits"], default="nats", help="units of the tables (default nats)")
     parser.add_argument("--rank-by", default="rmse", metavar="METRIC",
                         help="metric of the leaderboard's ranks (default rmse; e.g. bias, mean_log2_ratio)")
+    parser.add_argument("--alpha", type=float, default=0.05, metavar="LEVEL",
+                        help="level of the leaderboard's rank test (Friedman over tasks, then Holm-corrected "
+                        "Wilcoxon signed-rank tests); a best estimator is marked only when it is distinguishable "
+                        "from the runner-up at this level (default 0.05)")
     parser.add_argument("--title", default=None, help="report title")
     parser.add_argument("--list-runs", action="store_true", help="list the runs in the database and exit")
     parser.set_defaults(func=run)
@@ -38,6 +52,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     console = make_console()
     formats = parse_formats(args.format)
+    check_float("--alpha", args.alpha, low=0.0, high=1.0, low_open=True, high_open=True)  # before reading the run
     with ResultsStore(args.db, create=False) as store:
         if args.list_runs:
             runs = store.runs()[["run_id", "created", "updated", "cells", "failed"]]
@@ -59,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     meta["base seed"] = str(info["base_seed"])
     try:
         written = write_report(df, out, formats=formats, title=args.title or f"infobench benchmark: {run_id}",
-                               units=args.units, rank_by=args.rank_by, meta=meta)
+                               units=args.units, rank_by=args.rank_by, alpha=args.alpha, meta=meta)
     except ImportError as exc:
         raise UsageError(str(exc)) from None
-    console.print(to_rich(leaderboard_table(leaderboard(summarize(df), rank_by=args.rank_by), rank_by=args.rank_by)))
+    board = leaderboard(summarize(df), rank_by=args.rank_by, alpha=args.alpha)
+    console.print(to_rich(leaderboard_table(board, rank_by=args.rank_by)))
+    console.print(to_rich(rank_groups_table(board.attrs["rank_tests"])))
     parts = [f"{len(paths)} {fmt}" if len(paths) > 1 else paths[0].name for fmt, paths in written.items() if paths]
     console.print(f"wrote {sum(len(p) for p in written.values())} file(s) to {out}: {', '.join(parts)}",
                   highlight=False, soft_wrap=True, markup=False)

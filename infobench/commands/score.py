@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from infobench._io import atomic_write
 from infobench._progress import make_console
 from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
-from infobench.quality import available_params, available_scores, score
-from infobench.quality._core import cli_options
+from infobench.diagnostics import Diagnostic, DiagnosticWarning, as_diagnostics
+from infobench.quality import available_params, available_scores, cli_options, score
+from infobench.report.listings import diagnostic_lines
 from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
 
 
@@ -59,21 +61,42 @@ def register(subparsers) -> None:
                         help="bootstrap replicates for the intervals (default 50; 0: none)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (0.95)")
     parser.add_argument("--range", default=None, metavar="LOW,HIGH",
-                        help="pixel range of generated arrays (default: detected: uint8 0,255; 0,1; -1,1)")
+                        help="pixel range of generated arrays (default: from the dtype, never from the values: "
+                        "uint8 and integers 0,255, uint16 0,65535, floats 0,1; tanh outputs need --range=-1,1)")
+    parser.add_argument("--real-range", default=None, metavar="LOW,HIGH",
+                        help="pixel range of a real .npy/.npz file (default: from the dtype, as --range)")
     parser.add_argument("--no-resize", action="store_true", help="make an image-size mismatch an error")
     parser.add_argument("--list", action="store_true", help="list the scores with their directions and exit")
     add_common(parser)
     parser.set_defaults(func=run)
 
 
-def parse_range(text: str | None):
+def parse_range(text: str | None, option: str = "--range"):
     if text is None:
         return None
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
-        raise UsageError(f"--range must be LOW,HIGH (e.g. 0,255 or -1,1); got {text!r}") from None
+        raise UsageError(f"{option} must be LOW,HIGH (e.g. 0,255 or -1,1); got {text!r}") from None
     return lo, hi
+
+
+def diagnostics_by_set(df) -> list[tuple[str, Diagnostic, list[str]]]:
+    """``(generated set, diagnostic, scores it concerns)`` for each distinct diagnostic of a score frame."""
+    out: dict[tuple[str, Diagnostic], list[str]] = {}
+    for row in df.itertuples():
+        for d in as_diagnostics(getattr(row, "diagnostics", None)):
+            out.setdefault((row.fake, d), []).append(row.score)
+    return [(fake, d, names) for (fake, d), names in out.items()]
+
+
+def print_diagnostics(df, console) -> None:
+    """Print every diagnostic of the frame once per generated set, naming the scores it concerns."""
+    every = {fake: list(df.loc[df["fake"] == fake, "score"]) for fake in dict.fromkeys(df["fake"])}
+    for fake, d, names in diagnostics_by_set(df):
+        which = "all scores" if names == every[fake] else ", ".join(names)
+        for line in diagnostic_lines([d], where=f"{fake} ({which})"):
+            console.print(line, highlight=False, markup=False)
 
 
 def params_of(args: argparse.Namespace) -> dict:
@@ -106,12 +129,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.real is None or not args.fake:
         raise UsageError("score needs --real SPEC and at least one --fake SPEC")
     fmt = check_format(args.format)
-    df = score(
-        args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
-        bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
-        value_range=parse_range(args.range), resize=not args.no_resize, pca=args.pca, cache=not args.no_cache,
-        progress=not args.no_progress, **params_of(args),
-    )
+    with warnings.catch_warnings():
+        # Each diagnostic is printed below the tables (or kept in the JSON), not as a Python warning.
+        warnings.simplefilter("ignore", DiagnosticWarning)
+        df = score(
+            args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
+            bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
+            value_range=parse_range(args.range), real_range=parse_range(args.real_range, "--real-range"),
+            resize=not args.no_resize, pca=args.pca, cache=not args.no_cache, progress=not args.no_progress,
+            **params_of(args),
+        )
     if args.json:
         emit(to_json(df), args.out)
         return 0
@@ -120,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         print_rich(tables)
     else:
         emit(render(tables, "md" if fmt == "rich" else fmt, title=f"Sample quality vs {args.real}"), args.out)
+    print_diagnostics(df, console)
     if args.out is not None:
         console.print(f"wrote {args.out}", highlight=False, markup=False)
     return 0

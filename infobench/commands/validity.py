@@ -10,7 +10,13 @@ from infobench.commands.score import add_common, emit, params_of
 from infobench.quality.scoring import Scorer, parse_params
 from infobench.quality.validity import check_suite_bootstrap, detection, real_calibration, run_validity
 from infobench.report.quality_tables import (
-    calibration_table, check_format, detection_table, print_rich, render, to_json, values_tables,
+    calibration_table,
+    check_format,
+    detection_table,
+    print_rich,
+    render,
+    to_json,
+    values_tables,
 )
 
 

@@ -11,10 +11,13 @@ from infobench.data.datasets import (
     TEST_FRACTION,
     ImageSet,
     check_value_range,
+    default_range,
     load_dataset,
     load_images,
     normalise_images,
     read_idx,
+    resolve_range,
+    scale_images,
     stratified_split,
 )
 from infobench.data.streams import ImageStream, array_stream, as_stream, folder_stream, open_stream, sha256_tensors
@@ -31,9 +34,12 @@ __all__ = [
     "SPLITS",
     "TEST_FRACTION",
     "check_value_range",
+    "default_range",
     "load_dataset",
     "load_images",
     "normalise_images",
     "read_idx",
+    "resolve_range",
+    "scale_images",
     "stratified_split",
 ]

@@ -70,7 +70,7 @@ def load_cifar10(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[
     names = CIFAR10_FILES["train"] + CIFAR10_FILES["test"] if split == "all" else CIFAR10_FILES[split]
     parts = [read_cifar10_batch(folder / name) for name in names]
     meta = folder / "batches.meta.txt"
-    classes = CIFAR10_CLASSES
+    classes: tuple[str, ...] = CIFAR10_CLASSES
     if meta.is_file():
         lines = tuple(line.strip() for line in meta.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip())
         if len(lines) == 10:

@@ -23,9 +23,10 @@ import hashlib
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,12 +35,17 @@ from PIL import Image, UnidentifiedImageError
 from infobench._io import refused_load_reason
 from infobench._validation import as_generator, check_choice
 from infobench.data.cifar import load_cifar10
+from infobench.diagnostics import Diagnostic
 
 __all__ = [
     "ImageSet",
     "IMAGE_SUFFIXES",
+    "RANGE_SLACK",
     "check_value_range",
+    "default_range",
     "normalise_images",
+    "resolve_range",
+    "scale_images",
     "SPLITS",
     "TEST_FRACTION",
     "load_dataset",
@@ -89,6 +95,9 @@ class ImageSet:
         Number of classes when labels are known.
     classes : tuple of str or None
         Class names, where known (class sub-folder names of an image folder).
+    diagnostics : tuple of Diagnostic
+        What loading found about the pixels (values clipped to their range,
+        ``pixel-range``); the scores of these images carry them.
     """
 
     images: torch.Tensor
@@ -96,6 +105,7 @@ class ImageSet:
     name: str
     num_classes: int | None
     classes: tuple[str, ...] | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
 
     def __post_init__(self) -> None:
         imgs = self.images
@@ -114,12 +124,13 @@ class ImageSet:
         """``(C, H, W)`` of one image."""
         return tuple(int(s) for s in self.images.shape[1:])  # type: ignore[return-value]
 
-    def subset(self, index: Any, name: str | None = None) -> "ImageSet":
+    def subset(self, index: Any, name: str | None = None) -> ImageSet:
         """The images (and labels) at ``index`` (a slice, an index array or a boolean mask)."""
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)
         labels = None if self.labels is None else self.labels[index]
-        return ImageSet(self.images[index], labels, name or self.name, self.num_classes, self.classes)
+        return ImageSet(self.images[index], labels, name or self.name, self.num_classes, self.classes,
+                        self.diagnostics)
 
     def fingerprint(self) -> str:
         """SHA-256 of the pixel values, labels and shape: identifies the exact data a model saw."""
@@ -294,34 +305,97 @@ def _load_digits(split: str, seed: Any) -> ImageSet:
 
 
 # ------------------------------------------------------------------ arrays
-def _infer_range(arr: np.ndarray, where: str) -> tuple[float, float]:
-    if arr.dtype == np.uint8:
+#: An excursion outside the pixel range up to this fraction of its width (on either side) is a small
+#: overshoot of a decoder without a final squashing layer: clipped and reported. Beyond it the values follow
+#: another convention and are refused.
+RANGE_SLACK = 0.1
+#: The conventions a refused array is compared with, to name the one it looks like.
+_CONVENTIONS = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0), (0.0, 65535.0))
+#: The command-line option of each range parameter, named in the fix of a refusal.
+RANGE_OPTIONS = {"value_range": "--range", "real_range": "--real-range"}
+
+
+def default_range(dtype: Any) -> tuple[float, float]:
+    """The pixel range an array of ``dtype`` is read with when none is declared.
+
+    ``uint8`` and every other integer type except ``uint16``: ``[0, 255]``
+    (8-bit pixel values); ``uint16``: ``[0, 65535]`` (16-bit images);
+    ``bool``: ``[0, 1]``; floating types: ``[0, 1]``. The range never comes
+    from the data's own minimum and maximum.
+    """
+    dt = np.dtype(dtype)
+    if dt == np.uint16:
+        return (0.0, 65535.0)
+    if dt.kind in "iu":
         return (0.0, 255.0)
-    if arr.dtype == np.bool_:
-        return (0.0, 1.0)
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo >= 0.0 and hi <= 1.0:
-        return (0.0, 1.0)
-    if lo >= -1.0 and hi <= 1.0:
-        return (-1.0, 1.0)
-    if arr.dtype.kind in "iu" and lo >= 0 and hi <= 255:
-        return (0.0, 255.0)
+    return (0.0, 1.0)
+
+
+def _looks_like(lo: float, hi: float, current: tuple[float, float]) -> tuple[float, float] | None:
+    """The narrowest usual convention holding ``[lo, hi]`` (within the slack) and half filled by it, other than ``current``."""
+    for c_lo, c_hi in _CONVENTIONS:
+        slack = RANGE_SLACK * (c_hi - c_lo)
+        if (c_lo, c_hi) != current and lo >= c_lo - slack and hi <= c_hi + slack and hi - lo >= (c_hi - c_lo) / 2:
+            return (c_lo, c_hi)
+    return None
+
+
+def _fix_text(param: str, rng: tuple[float, float] | None) -> str:
+    option = RANGE_OPTIONS.get(param)
+    if rng is None:
+        return f"pass {param}=(low, high)" + (f" ({option}=LOW,HIGH on the command line)" if option else "")
+    lo, hi = rng
+    return f"pass {param}=({lo:g}, {hi:g})" + (f" ({option}={lo:g},{hi:g} on the command line)" if option else "")
+
+
+def resolve_range(lo_seen: float, hi_seen: float, dtype: Any, where: str, value_range: tuple[float, float] | None,
+                  *, param: str = "value_range") -> tuple[tuple[float, float], Diagnostic | None]:
+    """The pixel range of data spanning ``[lo_seen, hi_seen]``, and a diagnostic when they must be clipped to it.
+
+    The range is ``value_range`` when declared, else :func:`default_range`
+    of ``dtype``. Values inside it pass silently. An excursion of at most
+    :data:`RANGE_SLACK` of the range's width on each side (a decoder without
+    a final sigmoid, ``-0.001``) is clipped, with a warning diagnostic
+    ``pixel-range``. Anything wider raises.
+
+    Raises
+    ------
+    ValueError
+        Values beyond the slack: the message names ``where``, the values'
+        span, the range and where it came from, and the fix (``param`` and its
+        command-line option, with the convention the values look like).
+    """
+    declared = value_range is not None
+    lo, hi = value_range if declared else default_range(dtype)
+    if lo_seen >= lo and hi_seen <= hi:
+        return (lo, hi), None
+    width = hi - lo
+    under, over = max(lo - lo_seen, 0.0) / width, max(hi_seen - hi, 0.0) / width
+    source = f"declared {param}" if declared else f"the default range of {np.dtype(dtype)} data"
+    if under <= RANGE_SLACK and over <= RANGE_SLACK:
+        return (lo, hi), Diagnostic("pixel-range", (
+            f"{where}: pixel values span [{lo_seen:g}, {hi_seen:g}], outside [{lo:g}, {hi:g}] ({source}) by up to "
+            f"{max(under, over):.2%} of the range (a decoder without a final sigmoid or tanh?); they were clipped "
+            f"to the range. If the images follow another convention, {_fix_text(param, None)}"),
+            subject=param)
+    guess = _looks_like(lo_seen, hi_seen, (lo, hi))
+    looks = f"they look like [{guess[0]:g}, {guess[1]:g}]: " if guess else ""
     raise ValueError(
-        f"{where}: cannot tell the value range of pixels in [{lo:g}, {hi:g}] "
-        "(inferred ranges: uint8 -> [0, 255], floats in [0, 1] or [-1, 1]); pass value_range=(low, high)"
-    )
+        f"{where}: pixel values span [{lo_seen:g}, {hi_seen:g}], outside [{lo:g}, {hi:g}] ({source}) by more "
+        f"than {RANGE_SLACK:.0%} of the range, so they follow another convention; {looks}{_fix_text(param, guess)}"
+        " (the range is never guessed from the data)")
 
 
-def check_value_range(value_range: Any) -> tuple[float, float] | None:
-    """Validate ``value_range``: ``None`` or a finite pair ``(low, high)`` with ``low < high``."""
+def check_value_range(value_range: Any, param: str = "value_range") -> tuple[float, float] | None:
+    """Validate a pixel range ``param``: ``None`` or a finite pair ``(low, high)`` with ``low < high``."""
     if value_range is None:
         return None
     try:
         lo, hi = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise TypeError(f"value_range must be None or a pair (low, high) of numbers; got {value_range!r}") from None
+        raise TypeError(f"{param} must be None or a pair (low, high) of numbers; got {value_range!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"value_range must be finite with low < high; got {value_range!r}")
+        raise ValueError(f"{param} must be finite with low < high; got {value_range!r}")
     return lo, hi
 
 
@@ -341,8 +415,21 @@ def _to_nchw(arr: np.ndarray, where: str) -> np.ndarray:
     raise ValueError(f"{where}: images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C); got {arr.shape}")
 
 
-def normalise_images(arr: Any, where: str, value_range: tuple[float, float] | None) -> np.ndarray:
-    """Validate an image array and scale it to float32 in [0, 1]; out-of-range values raise (never clipped)."""
+def normalise_images(arr: Any, where: str, value_range: tuple[float, float] | None, *,
+                     param: str = "value_range") -> np.ndarray:
+    """Validate an image array and scale it to float32 in [0, 1] (see :func:`scale_images`)."""
+    return scale_images(arr, where, value_range, param=param)[0]
+
+
+def scale_images(arr: Any, where: str, value_range: tuple[float, float] | None, *,
+                 param: str = "value_range") -> tuple[np.ndarray, tuple[Diagnostic, ...]]:
+    """Validate an image array and scale it linearly from its pixel range to float32 in [0, 1].
+
+    The range is ``value_range`` when declared, else that of the dtype
+    (:func:`default_range`); never the data's minimum and maximum. A small
+    excursion outside it is clipped and reported (the returned diagnostics);
+    more raises (:func:`resolve_range`).
+    """
     arr = np.asarray(arr)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where}: images must have a numeric dtype; got {arr.dtype}")
@@ -351,15 +438,11 @@ def normalise_images(arr: Any, where: str, value_range: tuple[float, float] | No
         raise ValueError(f"{where}: no images (shape {arr.shape})")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{where}: images contain NaN or inf")
-    lo, hi = value_range if value_range is not None else _infer_range(arr, where)
-    amin, amax = float(arr.min()), float(arr.max())
-    if amin < lo or amax > hi:
-        raise ValueError(
-            f"{where}: pixel values span [{amin:g}, {amax:g}], outside value_range ({lo:g}, {hi:g}); "
-            "values are never clipped"
-        )
+    (lo, hi), found = resolve_range(float(arr.min()), float(arr.max()), arr.dtype, where, value_range, param=param)
     out = (arr.astype(np.float64) - lo) / (hi - lo)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    if found is not None:
+        np.clip(out, 0.0, 1.0, out=out)
+    return np.ascontiguousarray(out, dtype=np.float32), (() if found is None else (found,))
 
 
 def _normalise_labels(labels: Any, n: int, where: str) -> np.ndarray:
@@ -520,11 +603,13 @@ def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str
 
 
 # ------------------------------------------------------------------ public
-def _make_set(images: np.ndarray, labels: np.ndarray | None, name: str, num_classes: int | None = None, classes=None) -> ImageSet:
+def _make_set(images: np.ndarray, labels: np.ndarray | None, name: str, num_classes: int | None = None, classes=None,
+              diagnostics: tuple[Diagnostic, ...] = ()) -> ImageSet:
     lab = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
     if lab is not None and num_classes is None:
         num_classes = int(lab.max()) + 1 if len(lab) else 0
-    return ImageSet(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), lab, name, num_classes, classes)
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), lab, name, num_classes, classes,
+                    diagnostics)
 
 
 def _resolve_path(text: str, root: Path | None) -> Path:
@@ -534,7 +619,8 @@ def _resolve_path(text: str, root: Path | None) -> Path:
     return p
 
 
-def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | os.PathLike | None = None) -> ImageSet:
+def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | os.PathLike | None = None,
+                 value_range: Sequence[float] | None = None) -> ImageSet:
     """Load a training dataset by name or path, offline.
 
     Parameters
@@ -560,6 +646,10 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
     root : path, optional
         Folder that relative paths in ``spec`` are resolved against; the data
         folder for a bare ``"mnist"`` / ``"fashion-mnist"``.
+    value_range : (low, high), optional
+        Pixel range of a ``.npy`` / ``.npz`` file, mapped linearly to [0, 1]
+        (default: from the dtype, see :func:`load_images`). Named datasets
+        and image files have ranges of their own.
 
     Returns
     -------
@@ -584,6 +674,7 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
         raise TypeError(f"dataset must be a string such as 'digits', 'mnist:PATH' or a path; got {type(spec).__name__} {spec!r}")
     split = check_choice("split", split, SPLITS)
     as_generator(seed)  # validate before any file I/O
+    vr = check_value_range(value_range)
     root_path = None if root is None else Path(root).expanduser()
     text = os.fspath(spec)
     head, sep, rest = text.partition(":")
@@ -624,11 +715,11 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
             f"expected one of {list(ARRAY_SUFFIXES)} or a folder of images"
         )
     images, labels = _read_array_file(path)
-    images = normalise_images(images, str(path), None)
+    images, found = scale_images(images, str(path), vr)
     if labels is not None:
         labels = _normalise_labels(labels, len(images), str(path))
     images, labels = _apply_split(images, labels, split, seed)
-    return _make_set(images, labels, f"{path}[{split}]")
+    return _make_set(images, labels, f"{path}[{split}]", diagnostics=found)
 
 
 def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None = None) -> ImageSet:
@@ -641,10 +732,14 @@ def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None 
         ``labels``/``y``), ``.pt`` (a tensor or a dict with ``images``,
         read with ``weights_only=True``), or a folder of images.
     value_range : (low, high), optional
-        Pixel range of array data, mapped linearly to [0, 1]. By default:
-        uint8 -> (0, 255); floats inside [0, 1] -> (0, 1); floats inside
-        [-1, 1] -> (-1, 1) (tanh outputs). Values outside the range raise:
-        nothing is clipped.
+        Pixel range of array data, mapped linearly to [0, 1]. By default it
+        comes from the dtype, never from the values: uint8 and other integer
+        types -> (0, 255), uint16 -> (0, 65535), bool -> (0, 1), floats ->
+        (0, 1); tanh outputs in [-1, 1] must be declared. A small excursion
+        outside the range (up to 10 % of its width: a decoder without a final
+        sigmoid) is clipped and reported in ``diagnostics``; values further
+        out raise, naming the convention they look like. Image files have
+        the range of their bit depth.
 
     Returns
     -------
@@ -663,7 +758,7 @@ def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None 
     if p.suffix.lower() not in (*ARRAY_SUFFIXES, ".pt"):
         raise ValueError(f"images file {str(p)!r} has unsupported suffix {p.suffix!r}; expected .npy, .npz, .pt or a folder")
     images, labels = _read_array_file(p)
-    images = normalise_images(images, str(p), vr)
+    images, found = scale_images(images, str(p), vr)
     if labels is not None:
         labels = _normalise_labels(labels, len(images), str(p))
-    return _make_set(images, labels, str(p))
+    return _make_set(images, labels, str(p), diagnostics=found)

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from infobench.data.datasets import (
     ImageSet,
-    _infer_range,
+    check_value_range,
     folder_files,
     load_dataset,
     normalise_images,
     read_images,
+    resolve_range,
     stratified_split,
 )
+from infobench.diagnostics import Diagnostic
 
 __all__ = ["ImageStream", "as_stream", "folder_stream", "array_stream", "open_stream", "sha256_tensors"]
 
@@ -50,6 +53,9 @@ class ImageStream:
         ``content() -> str``: SHA-256 identifying the underlying source's bytes.
     labels : torch.Tensor or None
         int64 labels of ``rows``.
+    diagnostics : tuple of Diagnostic
+        What opening the source found about its pixels (``pixel-range``:
+        values clipped to their range), as :attr:`ImageSet.diagnostics`.
     """
 
     name: str
@@ -60,6 +66,7 @@ class ImageStream:
     labels: torch.Tensor | None = None
     num_classes: int | None = None
     classes: tuple[str, ...] | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -74,12 +81,12 @@ class ImageStream:
         for s in range(start, len(self), batch_size):
             yield s, self.read(s, min(s + batch_size, len(self)))
 
-    def subset(self, index: Any, name: str | None = None) -> "ImageStream":
+    def subset(self, index: Any, name: str | None = None) -> ImageStream:
         """The stream of rows ``index`` (an index array or a slice)."""
         rows = self.rows[index]
         labels = None if self.labels is None else self.labels[torch.as_tensor(np.arange(len(self.rows))[index])]
         return ImageStream(name or self.name, self.shape, rows, self.reader, self.content, labels,
-                           self.num_classes, self.classes)
+                           self.num_classes, self.classes, self.diagnostics)
 
     def fingerprint(self) -> str:
         """SHA-256 of the source's bytes, the selected rows and the labels (computed once)."""
@@ -94,7 +101,8 @@ class ImageStream:
 
     def load(self) -> ImageSet:
         """All images in memory as an :class:`ImageSet`."""
-        return ImageSet(self.read(0, len(self)), self.labels, self.name, self.num_classes, self.classes)
+        return ImageSet(self.read(0, len(self)), self.labels, self.name, self.num_classes, self.classes,
+                        self.diagnostics)
 
 
 def sha256_tensors(*tensors: torch.Tensor | None) -> str:
@@ -114,7 +122,7 @@ def as_stream(images: ImageSet) -> ImageStream:
     """An in-memory :class:`ImageSet` seen as a stream (no copy)."""
     return ImageStream(images.name, images.shape, np.arange(len(images)),
                        lambda idx: images.images[torch.as_tensor(idx)], lambda: sha256_tensors(images.images),
-                       images.labels, images.num_classes, images.classes)
+                       images.labels, images.num_classes, images.classes, images.diagnostics)
 
 
 def _hash_files(paths: list[Path], base: Path) -> str:
@@ -154,13 +162,17 @@ def folder_stream(folder: str | os.PathLike) -> ImageStream:
 def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | None = None) -> ImageStream:
     """A ``.npy`` file of images ((N, H, W), (N, C, H, W) or (N, H, W, C)), memory-mapped.
 
-    The value range is inferred from the whole array (one pass, no copy) as in
-    :func:`~infobench.data.normalise_images`; each batch is validated and
-    scaled to [0, 1] when read.
+    The pixel range is ``value_range`` or the dtype's
+    (:func:`~infobench.data.datasets.default_range`); one pass over the whole
+    array (in chunks, no copy) checks the values against it as
+    :func:`~infobench.data.load_images` does (a small excursion is clipped
+    and reported in :attr:`ImageStream.diagnostics`, more raises); each batch
+    is scaled to [0, 1] when read.
     """
     path = Path(path).expanduser()
     if path.suffix.lower() != ".npy":
         raise ValueError(f"array_stream reads .npy files (memory-mapped); got {str(path)!r}")
+    vr = check_value_range(value_range)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
@@ -168,42 +180,49 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
     except Exception as exc:
         raise ValueError(f"cannot read {str(path)!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})") from None
     where = str(path)
-    vr = value_range or _range_of(arr, where)
-    probe = normalise_images(np.asarray(arr[:1]), where, vr)
+    probe = normalise_images(np.zeros((1, *arr.shape[1:]), dtype=arr.dtype), where, None)
+    vr, found = resolve_range(*_span(arr, where), arr.dtype, where, vr)
 
     def reader(idx: np.ndarray) -> torch.Tensor:
+        # A batch's excursion is inside the whole file's, reported once above; it is clipped again here.
         return torch.from_numpy(normalise_images(np.asarray(arr[np.sort(idx)])[np.argsort(np.argsort(idx))], where, vr))
 
     def content() -> str:
         return _hash_files([path], path.parent)
 
-    return ImageStream(where, tuple(int(s) for s in probe.shape[1:]), np.arange(arr.shape[0]), reader, content)
+    c, h, w = (int(s) for s in probe.shape[1:])
+    return ImageStream(where, (c, h, w), np.arange(arr.shape[0]), reader, content,
+                       diagnostics=() if found is None else (found,))
 
 
-def _range_of(arr: np.ndarray, where: str) -> tuple[float, float]:
-    if arr.dtype == np.uint8:
-        return (0.0, 255.0)
-    lo = hi = None
-    for s in range(0, arr.shape[0], 4096):  # min/max in chunks: the memory map is never copied whole
+def _span(arr: np.ndarray, where: str) -> tuple[float, float]:
+    """Minimum and maximum of a memory-mapped array, in chunks (never copied whole); NaN or inf raise."""
+    if arr.shape[0] == 0:
+        raise ValueError(f"{where}: no images (shape {arr.shape})")
+    lo, hi = np.inf, -np.inf
+    for s in range(0, arr.shape[0], 4096):
         part = np.asarray(arr[s : s + 4096])
-        lo = part.min() if lo is None else min(lo, part.min())
-        hi = part.max() if hi is None else max(hi, part.max())
-    return _infer_range(np.array([lo, hi], dtype=arr.dtype), where)
+        if part.dtype.kind == "f" and not np.isfinite(part).all():
+            raise ValueError(f"{where}: images contain NaN or inf")
+        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    return lo, hi
 
 
-def open_stream(spec: str | os.PathLike, *, split: str = "all", seed: Any = 0) -> ImageStream:
+def open_stream(spec: str | os.PathLike, *, split: str = "all", seed: Any = 0,
+                value_range: tuple[float, float] | None = None) -> ImageStream:
     """A stream over an image folder or ``.npy`` file; ``split`` as in :func:`~infobench.data.load_dataset`.
 
     Other dataset specs (``digits``, ``mnist:``, ``cifar10:``, ``.npz``) are
-    loaded with :func:`~infobench.data.load_dataset` and wrapped.
+    loaded with :func:`~infobench.data.load_dataset` and wrapped. ``value_range``: the pixel range
+    of array files (as in :func:`~infobench.data.load_images`).
     """
     path = Path(os.fspath(spec)).expanduser()
     if path.is_dir():
         stream = folder_stream(path)
     elif path.is_file() and path.suffix.lower() == ".npy":
-        stream = array_stream(path)
+        stream = array_stream(path, value_range=value_range)
     else:
-        return as_stream(load_dataset(os.fspath(spec), split=split, seed=seed))
+        return as_stream(load_dataset(os.fspath(spec), split=split, seed=seed, value_range=value_range))
     if split == "all":
         return stream
     labels = None if stream.labels is None else stream.labels.numpy()

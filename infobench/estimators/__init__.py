@@ -4,7 +4,10 @@ Importing this package registers every method; :func:`available` lists them.
 Each public module of this package registers its own kernels with
 :func:`register` when it is imported, and every public module is imported
 here, so adding a method means adding its module (and its test), nothing else.
-Modules whose names start with ``_`` are shared helpers and register nothing.
+Modules whose names start with ``_`` are shared helpers and register nothing;
+:mod:`infobench.estimators.engine` and :mod:`infobench.estimators.conditions`
+register nothing either: they name the parts of the neighbour engine and of the
+conditions catalogue that other packages use.
 """
 
 import importlib

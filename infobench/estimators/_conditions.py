@@ -48,14 +48,17 @@ one; MI and KL of such data are still those of the dithered values.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
 
 from infobench._validation import ColumnProfile, Samples, ulp_base
 from infobench.diagnostics import Diagnostic
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "CATEGORY_STEPS",
@@ -191,20 +194,20 @@ declare_condition(
     "warning when the estimate is within 5 % of log(eval_batch_size): the true MI may be far larger")
 
 
-def requires(*codes: str) -> Callable[[Callable], Callable]:
+def requires(*codes: str) -> Callable[[_F], _F]:
     """Decorator: declare the conditions a kernel's formula needs (codes of :data:`CONDITIONS`)."""
     unknown = [c for c in codes if c not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown condition {unknown[0]!r}; declared conditions are {sorted(CONDITIONS)}")
 
-    def deco(func: Callable) -> Callable:
+    def deco(func: _F) -> _F:
         func.conditions = tuple(codes)  # type: ignore[attr-defined]
         return func
 
     return deco
 
 
-def declared(func: Callable) -> tuple[str, ...]:
+def declared(func: Callable[..., Any]) -> tuple[str, ...]:
     """The condition codes a kernel declared with :func:`requires` (empty if none)."""
     return tuple(getattr(func, "conditions", ()))
 
@@ -228,7 +231,7 @@ class Findings:
     def refuse(code: str, message: str) -> None:
         raise ValueError(message)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Diagnostic]:
         return iter(self.items)
 
 
@@ -289,9 +292,9 @@ def dither_columns(data: torch.Tensor, plan: Dither, rng: np.random.Generator | 
             u *= plan.widths(col, i)
             col += u
         else:
-            col = out[:, j]
-            u = torch.rand(col.shape, generator=rng, device=col.device, dtype=col.dtype) - 0.5
-            out[:, j] = col + u * plan.widths(col, i)
+            tcol = out[:, j]
+            tu = torch.rand(tcol.shape, generator=rng, device=tcol.device, dtype=tcol.dtype) - 0.5
+            out[:, j] = tcol + tu * cast(torch.Tensor, plan.widths(tcol, i))
     return out
 
 

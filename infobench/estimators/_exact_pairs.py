@@ -69,9 +69,11 @@ of a large matrix product in high dimension.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import cast
 
 import numpy as np
 import torch
@@ -155,8 +157,8 @@ class PairSearch:
     rows_inside: torch.Tensor | None = None
     cols_inside: torch.Tensor | None = None
     kernel_sum: float | None = None
-    rows_pairs: "BallPairs | None" = None
-    cols_pairs: "BallPairs | None" = None
+    rows_pairs: BallPairs | None = None
+    cols_pairs: BallPairs | None = None
     subset_kernel_sums: np.ndarray | None = None
     cubic_sums: np.ndarray | None = None
 
@@ -225,7 +227,8 @@ def pair_distances(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray)
 
 
 @_compiled()
-def _pair_distances_kernel(a, b, ia, ib, out, start, stop):  # pragma: no cover - compiled
+def _pair_distances_kernel(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray,
+                           start: int, stop: int) -> None:  # pragma: no cover - compiled
     d = a.shape[1]
     full = d - d % 8
     for t in range(start, stop):
@@ -273,7 +276,7 @@ class _Side:
         self.index[start:end] = i_all.gather(1, pos)
 
     @staticmethod
-    def combine(sides: list["_Side"]) -> "_Side":
+    def combine(sides: list[_Side]) -> _Side:
         first = sides[0]
         if len(sides) > 1:
             first.merge(0, torch.cat([s.key for s in sides[1:]], dim=1), torch.cat([s.index for s in sides[1:]], dim=1))
@@ -302,7 +305,7 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int,
-                self_mode: bool, refine) -> tuple[np.ndarray, np.ndarray]:
+                self_mode: bool, refine: Callable[[np.ndarray, int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest by exact distance among the screened candidates, with the certificate (module notes).
 
     Only candidates whose key is within ``2 slack`` of the k-th smallest key
@@ -405,9 +408,69 @@ def pair_search(
     -------
     PairSearch
     """
+    knn = _check_pair_search(x, k, ref, both_sides, ref_radii, x_radii, ref_outer, x_outer, kernel_bandwidth,
+                             kernel_subsets)
     self_mode = ref is None
     n, d = x.shape
-    r = x if self_mode else ref
+    device = x.device
+    budget = _budget(device, max_memory)
+    screen, pw, cubic = _screen(x, ref, cubic_subsets)
+    m = screen.rn2.shape[0]
+    balls = _Balls.of(ref_radii, x_radii, ref_outer, x_outer, device, screen.sdtype, screen.unit)
+    rows, tiles, workers = _tiling(n, m, d, screen.sdtype, device, budget)
+    avail_r = n - 1 if self_mode else m
+    search = _Search(
+        self_mode=self_mode, n=n, m=m, knn=knn, want_cols=knn and (both_sides or self_mode),
+        kc_r=min(k + _EXTRA, avail_r), kc_c=min(k + _EXTRA, n - 1 if self_mode else n), rows=rows,
+        sdtype=screen.sdtype, device=device, factor=screen.factor, xn2=screen.xn2, rmax=float(screen.rn2.max()),
+        balls=balls, pair_cap=_pair_cap(device, budget), cubic=cubic, kernel_bandwidth=kernel_bandwidth,
+        plan=(_SubsetPlan(kernel_subsets, cast(float, kernel_bandwidth), n, screen.sdtype, device) if kernel_subsets
+              else None),
+    )
+    row_side = _Side(n, search.kc_r, screen.sdtype, device)
+    rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if balls.ref_thr is not None else None
+    states = _run_tiles(tiles, workers, partial(_TileState, search),
+                        partial(_search_tile, search, pw, row_side, rows_inside))
+    del pw  # the screening copies of the data: not needed past the tiles
+
+    xn = _numpy64(screen.x64)
+    rn = xn if self_mode else _numpy64(screen.r64)
+    result_rows = result_cols = None
+    if knn:
+        side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
+        refine_rows = partial(_refine, screen.xc, screen.rc, screen.rn2, self_mode, budget, device)
+        result_rows = _ranked(xn, rn, side, k, screen.factor * (screen.xn2.cpu().numpy() + search.rmax), budget,
+                              self_mode, refine_rows, device)
+    if both_sides:
+        refine_cols = partial(_refine, screen.rc, screen.xc, screen.xn2, False, budget, device)
+        result_cols = _ranked(rn, xn, _Side.combine([st.cols for st in states]), k,
+                              screen.factor * (screen.rn2.cpu().numpy() + float(screen.xn2.max())), budget, False,
+                              refine_cols, device)
+    rows_inside, cols_inside, rows_pairs, cols_pairs = _ball_results(
+        states, rows_inside, xn, rn, ref_radii, x_radii, ref_outer, x_outer, n, m, budget, device
+    )
+    kernel_sum = None
+    if kernel_bandwidth is not None:
+        kernel_sum = float(sum(st.kernel for st in states)) + n  # + the diagonal, exp(0) = 1
+    subset_sums = None
+    if search.plan is not None:
+        subset_sums = search.plan.sums(sum(st.moments for st in states), x, max_memory)
+    cubic_sums = None
+    if cubic is not None:
+        cubic_sums = sum(st.cubic for st in states).cpu().numpy() * (2.0 if self_mode else 1.0)
+    return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs,
+                      subset_sums, cubic_sums)
+
+
+# ------------------------------------------------------------------ the steps of pair_search
+def _check_pair_search(x: torch.Tensor, k: int, ref: torch.Tensor | None, both_sides: bool,
+                       ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+                       x_outer: torch.Tensor | None, kernel_bandwidth: float | None,
+                       kernel_subsets: list[tuple[np.ndarray, float]] | None) -> bool:
+    """Check the arguments of :func:`pair_search`; True when it searches neighbours (not ``k = 0``, kernel alone)."""
+    self_mode = ref is None
+    n, d = x.shape
+    r = x if ref is None else ref
     m = r.shape[0]
     if r.shape[1] != d:
         raise ValueError(f"ref must have {d} columns like x; got {r.shape[1]}")
@@ -427,8 +490,32 @@ def pair_search(
             raise ValueError(f"{name} must have shape ({size},); got {tuple(rad.shape)}")
     if (ref_outer is not None and ref_radii is None) or (x_outer is not None and x_radii is None):
         raise ValueError("ref_outer and x_outer need the inner radii ref_radii and x_radii")
+    return knn
+
+
+@dataclass(frozen=True)
+class _Screened:
+    """The data centred in float64 and the setting of its screening keys (module notes, step 1)."""
+
+    x64: torch.Tensor
+    r64: torch.Tensor
+    xc: torch.Tensor
+    rc: torch.Tensor
+    sdtype: torch.dtype
+    unit: float
+    factor: float  # slack of a key per unit of |q|^2 + |r|^2
+    xn2: torch.Tensor
+    rn2: torch.Tensor
+
+
+def _screen(x: torch.Tensor, ref: torch.Tensor | None,
+            cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None) -> tuple[_Screened, _Pairwise, _CubicPlan | None]:
+    """Centre the data, and build the tiles' key engine (and the cubic sums' plan) on the screening copies."""
+    self_mode = ref is None
+    n, d = x.shape
     device = x.device
-    budget = _budget(device, max_memory)
+    r = x if ref is None else ref
+    m = r.shape[0]
     x64 = x.to(torch.float64)
     r64 = x64 if self_mode else r.to(device=device, dtype=torch.float64)
     centre = _round_centre(r64)
@@ -441,29 +528,61 @@ def pair_search(
     cubic = None
     if cubic_subsets is not None:
         cubic = _CubicPlan(cubic_subsets, xs, rs, xc, rc, centre, n, self_mode)
-    del xs, rs
     unit = _UNIT_ROUNDOFF[sdtype]
     factor = _nudge_factor(d, sdtype) + 10 * unit
     xn2 = (xc * xc).sum(1)
     rn2 = xn2 if self_mode else (rc * rc).sum(1)
-    rmax, xmax = float(rn2.max()), float(xn2.max())
-    kc_r = min(k + _EXTRA, avail_r)
-    kc_c = min(k + _EXTRA, n - 1 if self_mode else n)
-    want_cols = knn and (both_sides or self_mode)
+    return _Screened(x64, r64, xc, rc, sdtype, unit, factor, xn2, rn2), pw, cubic
 
-    def thresholds(rad):
-        """Squared radii in the key dtype, and the rounding of squaring and converting them."""
-        if rad is None:
-            return None, 0.0
-        r2 = rad.to(device=device, dtype=torch.float64) ** 2
-        return r2.to(sdtype), (4.0 * unit * float(r2.max()) if r2.numel() else 0.0)
 
-    ref_thr, ref_thr_slack = thresholds(ref_radii)
-    x_thr, x_thr_slack = thresholds(x_radii)
-    # Flags reach out to the outer radii where pairs are collected (else the radii themselves).
-    ref_flag, ref_flag_slack = thresholds(ref_outer) if ref_outer is not None else (ref_thr, ref_thr_slack)
-    x_flag, x_flag_slack = thresholds(x_outer) if x_outer is not None else (x_thr, x_thr_slack)
-    counting = ref_thr is not None or x_thr is not None
+def _thresholds(rad: torch.Tensor | None, device: torch.device, sdtype: torch.dtype,
+                unit: float) -> tuple[torch.Tensor | None, float]:
+    """Squared radii in the key dtype, and the rounding of squaring and converting them."""
+    if rad is None:
+        return None, 0.0
+    r2 = rad.to(device=device, dtype=torch.float64) ** 2
+    return r2.to(sdtype), (4.0 * unit * float(r2.max()) if r2.numel() else 0.0)
+
+
+@dataclass(frozen=True)
+class _Balls:
+    """The squared ball radii of a search in the key dtype, with their rounding slacks.
+
+    ``*_thr``: the radii counted; ``*_flag``: how far the tiles flag pairs,
+    the outer radii where pairs are collected (else the radii themselves).
+    """
+
+    ref_thr: torch.Tensor | None
+    ref_thr_slack: float
+    x_thr: torch.Tensor | None
+    x_thr_slack: float
+    ref_flag: torch.Tensor | None
+    ref_flag_slack: float
+    x_flag: torch.Tensor | None
+    x_flag_slack: float
+    collect_rows: bool  # pairs inside ref_outer are collected
+    collect_cols: bool  # pairs inside x_outer are collected
+
+    @classmethod
+    def of(cls, ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+           x_outer: torch.Tensor | None, device: torch.device, sdtype: torch.dtype, unit: float) -> _Balls:
+        ref_thr, ref_thr_slack = _thresholds(ref_radii, device, sdtype, unit)
+        x_thr, x_thr_slack = _thresholds(x_radii, device, sdtype, unit)
+        ref_flag, ref_flag_slack = (_thresholds(ref_outer, device, sdtype, unit) if ref_outer is not None
+                                    else (ref_thr, ref_thr_slack))
+        x_flag, x_flag_slack = (_thresholds(x_outer, device, sdtype, unit) if x_outer is not None
+                                else (x_thr, x_thr_slack))
+        return cls(ref_thr, ref_thr_slack, x_thr, x_thr_slack, ref_flag, ref_flag_slack, x_flag, x_flag_slack,
+                   ref_outer is not None, x_outer is not None)
+
+    @property
+    def counting(self) -> bool:
+        return self.ref_thr is not None or self.x_thr is not None
+
+
+def _tiling(n: int, m: int, d: int, sdtype: torch.dtype, device: torch.device,
+            budget: int) -> tuple[int, list[tuple[int, int]], int]:
+    """Rows per tile, the row tiles, and the worker threads that run them."""
     item = torch.finfo(sdtype).bits // 8
     workers = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
     # per tile element: the key and a flag byte
@@ -473,181 +592,208 @@ def pair_search(
     tiles = [(s, min(n, s + rows)) for s in range(0, n, rows)]
     # worker threads pay off only on large problems (starting them costs about a millisecond)
     workers = min(workers, len(tiles)) if n * m * d >= _MIN_THREADED_WORK else 1
-    row_side = _Side(n, kc_r, sdtype, device)
-    plan = _SubsetPlan(kernel_subsets, kernel_bandwidth, n, sdtype, device) if kernel_subsets else None
-    rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if ref_thr is not None else None
+    return rows, tiles, workers
+
+
+def _pair_cap(device: torch.device, budget: int) -> int:
+    """Pairs kept for the outer radii, per worker (beyond it the collection is dropped: None)."""
     workers_max = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
-    # Pairs kept for the outer radii, per worker (beyond it the collection is dropped: None).
-    pair_cap = max(1, max(budget, _MIN_PAIR_BYTES) // (24 * workers_max))
+    return max(1, max(budget, _MIN_PAIR_BYTES) // (24 * workers_max))
 
-    class State:
-        def __init__(self):
-            self.buf = torch.empty(rows * m, dtype=sdtype, device=device)
-            self.flags = torch.empty(rows * m, dtype=torch.bool, device=device)
-            self.cols = _Side(m, kc_c, sdtype, device) if want_cols else None
-            self.cols_inside = torch.zeros(m, dtype=torch.int64, device=device) if x_thr is not None else None
-            self.amb_rows: list[torch.Tensor] = []
-            self.amb_cols: list[torch.Tensor] = []
-            # (i, j, sure) of the pairs inside the outer radii: sure pairs are inside the inner radius
-            self.out_rows: list[torch.Tensor] | None = [] if ref_outer is not None else None
-            self.out_cols: list[torch.Tensor] | None = [] if x_outer is not None else None
-            self.out_size = 0
-            self.kernel = torch.zeros((), dtype=torch.float64, device=device)
-            if cubic is not None:
-                self.cubic = torch.zeros((cubic.subsets, 3), dtype=torch.float64, device=device)
-            if plan is not None:
-                self.moments = torch.zeros((plan.order + 1, plan.members.shape[1]), dtype=torch.float64,
-                                           device=device)
-                self.ubuf = torch.empty(rows * m, dtype=sdtype, device=device)
-                self.tbuf = torch.empty(rows * m, dtype=sdtype, device=device)
 
-    def collect(st: State, attr: str, i: torch.Tensor, j: torch.Tensor, sure: torch.Tensor) -> None:
-        store = getattr(st, attr)
-        if store is None:
-            return
-        st.out_size += int(i.numel())
-        if st.out_size > pair_cap:
-            setattr(st, attr, None)
-            return
-        store.append(torch.stack([i, j, sure.to(torch.int64)], 1))
+@dataclass(frozen=True)
+class _Search:
+    """What every tile of one :func:`pair_search` reads."""
 
-    def count(st: State, D: torch.Tensor, s: int, e: int) -> None:
-        """Both ball counts of the tile: one pass flags the pairs near or inside a ball, the few flagged decide."""
-        tile_slack = factor * (float(xn2[s:e].max()) + rmax)
-        sl_r, sl_c = tile_slack + ref_thr_slack, tile_slack + x_thr_slack
-        fl_r, fl_c = tile_slack + ref_flag_slack, tile_slack + x_flag_slack
-        flags = st.flags[: D.numel()].view(D.shape)
-        if ref_thr is not None:
-            torch.le(D, ref_flag[None, :] + fl_r, out=flags)
-            if x_thr is not None:
-                flags |= D <= (x_flag[s:e, None] + fl_c)
-        else:
-            torch.le(D, x_flag[s:e, None] + fl_c, out=flags)
-        i, j = flags.nonzero(as_tuple=True)
-        if not i.numel():
-            return
-        key = D[i, j]
-        if ref_thr is not None:
-            thr = ref_thr[j]
-            inside = key < thr - sl_r
-            rows_inside.index_add_(0, i[inside] + s, torch.ones_like(i[inside]))
-            amb = (~inside) & (key <= thr + sl_r)
-            if bool(amb.any()):
-                st.amb_rows.append(torch.stack([i[amb] + s, j[amb]], 1))
-            if ref_outer is not None:
-                near = key <= ref_flag[j] + fl_r
-                collect(st, "out_rows", i[near] + s, j[near], inside[near])
-        if x_thr is not None:
-            thr = x_thr[s:e][i]
-            inside = key < thr - sl_c
-            st.cols_inside.index_add_(0, j[inside], torch.ones_like(j[inside]))
-            amb = (~inside) & (key <= thr + sl_c)
-            if bool(amb.any()):
-                st.amb_cols.append(torch.stack([i[amb] + s, j[amb]], 1))
-            if x_outer is not None:
-                near = key <= x_flag[s:e][i] + fl_c
-                collect(st, "out_cols", i[near] + s, j[near], inside[near])
+    self_mode: bool
+    n: int
+    m: int
+    knn: bool
+    want_cols: bool  # the column side's candidates (cross-search with both_sides, or a self-search)
+    kc_r: int
+    kc_c: int
+    rows: int  # rows per tile
+    sdtype: torch.dtype
+    device: torch.device
+    factor: float
+    xn2: torch.Tensor
+    rmax: float
+    balls: _Balls
+    pair_cap: int
+    cubic: _CubicPlan | None
+    kernel_bandwidth: float | None
+    plan: _SubsetPlan | None
 
-    def body(s: int, e: int, st: State) -> None:
-        c0 = s if self_mode else 0
-        width = m - c0
-        D = st.buf[: (e - s) * width].view(e - s, width)
-        pw.tile(s, e, D, None, c0)
-        if self_mode:
-            ar = torch.arange(e - s, device=device)
-            D[ar, ar] = math.inf
-        if knn:
-            kr = min(kc_r, width)
-            v, j = torch.topk(D, kr, dim=1, largest=False, sorted=False)
-            row_side.key[s:e, :kr] = v
-            row_side.index[s:e, :kr] = j + c0
-        if want_cols:
-            off = (e - s) if self_mode else 0  # self: the diagonal block is served by the row side
-            if width > off:
-                v2, i2 = _group_smallest(D[:, off:], min(kc_c, e - s))
-                st.cols.merge(c0 + off, v2.T, (i2 + s).T)
-        if counting:
-            count(st, D, s, e)
-        if cubic is not None:
-            cubic.accumulate(st, D, s, e, c0)
-        if kernel_bandwidth is not None:
-            if plan is not None:
-                # u = |x_i - x_j|^2 / h^2 (0 on the masked diagonal) for the moments sum_S exp(-u) u^p
-                U = st.ubuf[: D.numel()].view(D.shape)
-                torch.mul(D.clamp_(min=0.0), 1.0 / (kernel_bandwidth * kernel_bandwidth), out=U)
-                U[ar, ar] = 0.0
-                K = torch.exp(U.neg(), out=D)
-                K[ar, ar] = 0.0
-            else:
-                # In place (the selections are done); the masked diagonal gives exp(-inf) = 0.
-                K = torch.exp_(D.clamp_(min=0.0).mul_(-1.0 / (kernel_bandwidth * kernel_bandwidth)))
-            # the diagonal block holds (i, j) and (j, i): once; the pairs beyond it stand for both orders
-            block = K[:, : e - s].sum(dtype=torch.float64)
-            st.kernel += 2.0 * (K.sum(dtype=torch.float64) - block) + block
-            if plan is not None:
-                plan.accumulate(st, K, U, s, e)
 
-    states = _run_tiles(tiles, workers, State, body)
-    del pw
+class _TileState:
+    """One worker's buffers and accumulators."""
 
-    xn = _numpy64(x64)
-    rn = xn if self_mode else _numpy64(r64)
-    xn2_np, rn2_np = xn2.cpu().numpy(), rn2.cpu().numpy()
+    def __init__(self, search: _Search):
+        rows, m, sdtype, device = search.rows, search.m, search.sdtype, search.device
+        self.buf = torch.empty(rows * m, dtype=sdtype, device=device)
+        self.flags = torch.empty(rows * m, dtype=torch.bool, device=device)
+        self.cols = _Side(m, search.kc_c, sdtype, device) if search.want_cols else None
+        self.cols_inside = torch.zeros(m, dtype=torch.int64, device=device) if search.balls.x_thr is not None else None
+        self.amb_rows: list[torch.Tensor] = []
+        self.amb_cols: list[torch.Tensor] = []
+        # (i, j, sure) of the pairs inside the outer radii: sure pairs are inside the inner radius
+        self.out_rows: list[torch.Tensor] | None = [] if search.balls.collect_rows else None
+        self.out_cols: list[torch.Tensor] | None = [] if search.balls.collect_cols else None
+        self.out_size = 0
+        self.kernel = torch.zeros((), dtype=torch.float64, device=device)
+        if search.cubic is not None:
+            self.cubic = torch.zeros((search.cubic.subsets, 3), dtype=torch.float64, device=device)
+        if search.plan is not None:
+            self.moments = torch.zeros((search.plan.order + 1, search.plan.members.shape[1]), dtype=torch.float64,
+                                       device=device)
+            self.ubuf = torch.empty(rows * m, dtype=sdtype, device=device)
+            self.tbuf = torch.empty(rows * m, dtype=sdtype, device=device)
 
-    def refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, bad: np.ndarray, kc: int,
-               exclude_self: bool) -> np.ndarray:
-        """Candidates of rows ``bad`` from float64 keys against every reference row (in row chunks)."""
-        out = np.empty((bad.size, kc), dtype=np.int64)
-        chunk = max(1, _tile_rows(bad.size, r_c.shape[0], 2, 8, budget))
-        for s in range(0, bad.size, chunk):
-            b = torch.as_tensor(bad[s:s + chunk], device=device)
-            q = q_c[b]
-            keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_((q * q).sum(1, keepdim=True))
-            if exclude_self:
-                keys[torch.arange(b.numel(), device=device), b] = math.inf
-            out[s:s + chunk] = torch.topk(keys, kc, dim=1, largest=False).indices.cpu().numpy()
-        return out
 
-    def refine_rows(bad: np.ndarray, kc: int) -> np.ndarray:
-        return refine(xc, rc, rn2, bad, kc, self_mode)
+def _collect(st: _TileState, attr: str, i: torch.Tensor, j: torch.Tensor, sure: torch.Tensor, cap: int) -> None:
+    """Keep the pairs ``(i, j, sure)`` in ``st.<attr>``, or drop the collection past ``cap`` pairs."""
+    store = getattr(st, attr)
+    if store is None:
+        return
+    st.out_size += int(i.numel())
+    if st.out_size > cap:
+        setattr(st, attr, None)
+        return
+    store.append(torch.stack([i, j, sure.to(torch.int64)], 1))
 
-    result_rows = None
-    if knn:
-        side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
-        rd, ri = _exact_rank(xn, rn, side, k, factor * (xn2_np + rmax), budget, self_mode, refine_rows)
-        result_rows = Neighbors(torch.from_numpy(rd).to(device), torch.from_numpy(ri).to(device), "brute")
-    result_cols = None
-    if both_sides:
-        cside = _Side.combine([st.cols for st in states])
 
-        def refine_cols(bad: np.ndarray, kc: int) -> np.ndarray:
-            return refine(rc, xc, xn2, bad, kc, False)
+def _count_tile(search: _Search, st: _TileState, rows_inside: torch.Tensor | None, D: torch.Tensor, s: int,
+                e: int) -> None:
+    """Both ball counts of the tile: one pass flags the pairs near or inside a ball, the few flagged decide."""
+    b = search.balls
+    # Each is read only where its radii are given (the tensor is then set).
+    ref_flag, x_flag = cast(torch.Tensor, b.ref_flag), cast(torch.Tensor, b.x_flag)
+    tile_slack = search.factor * (float(search.xn2[s:e].max()) + search.rmax)
+    sl_r, sl_c = tile_slack + b.ref_thr_slack, tile_slack + b.x_thr_slack
+    fl_r, fl_c = tile_slack + b.ref_flag_slack, tile_slack + b.x_flag_slack
+    flags = st.flags[: D.numel()].view(D.shape)
+    if b.ref_thr is not None:
+        torch.le(D, ref_flag[None, :] + fl_r, out=flags)
+        if b.x_thr is not None:
+            flags |= D <= (x_flag[s:e, None] + fl_c)
+    else:
+        torch.le(D, x_flag[s:e, None] + fl_c, out=flags)
+    i, j = flags.nonzero(as_tuple=True)
+    if not i.numel():
+        return
+    key = D[i, j]
+    if b.ref_thr is not None:
+        thr = b.ref_thr[j]
+        inside = key < thr - sl_r
+        cast(torch.Tensor, rows_inside).index_add_(0, i[inside] + s, torch.ones_like(i[inside]))
+        amb = (~inside) & (key <= thr + sl_r)
+        if bool(amb.any()):
+            st.amb_rows.append(torch.stack([i[amb] + s, j[amb]], 1))
+        if b.collect_rows:
+            near = key <= ref_flag[j] + fl_r
+            _collect(st, "out_rows", i[near] + s, j[near], inside[near], search.pair_cap)
+    if b.x_thr is not None:
+        thr = b.x_thr[s:e][i]
+        inside = key < thr - sl_c
+        cast(torch.Tensor, st.cols_inside).index_add_(0, j[inside], torch.ones_like(j[inside]))
+        amb = (~inside) & (key <= thr + sl_c)
+        if bool(amb.any()):
+            st.amb_cols.append(torch.stack([i[amb] + s, j[amb]], 1))
+        if b.collect_cols:
+            near = key <= x_flag[s:e][i] + fl_c
+            _collect(st, "out_cols", i[near] + s, j[near], inside[near], search.pair_cap)
 
-        cd, ci = _exact_rank(rn, xn, cside, k, factor * (rn2_np + xmax), budget, False, refine_cols)
-        result_cols = Neighbors(torch.from_numpy(cd).to(device), torch.from_numpy(ci).to(device), "brute")
 
-    cols_inside = None
-    if ref_thr is not None:
-        rows_inside = rows_inside + _decide(states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device)
-    if x_thr is not None:
-        cols_inside = sum(st.cols_inside for st in states)
+def _kernel_tile(search: _Search, st: _TileState, D: torch.Tensor, ar: torch.Tensor, s: int, e: int) -> None:
+    """Add the tile's Gaussian kernel sum (and the subsets' moments) from its keys, overwriting them."""
+    h = cast(float, search.kernel_bandwidth)
+    plan = search.plan
+    if plan is not None:
+        # u = |x_i - x_j|^2 / h^2 (0 on the masked diagonal) for the moments sum_S exp(-u) u^p
+        U = st.ubuf[: D.numel()].view(D.shape)
+        torch.mul(D.clamp_(min=0.0), 1.0 / (h * h), out=U)
+        U[ar, ar] = 0.0
+        K = torch.exp(U.neg(), out=D)
+        K[ar, ar] = 0.0
+    else:
+        # In place (the selections are done); the masked diagonal gives exp(-inf) = 0.
+        K = torch.exp_(D.clamp_(min=0.0).mul_(-1.0 / (h * h)))
+    # the diagonal block holds (i, j) and (j, i): once; the pairs beyond it stand for both orders
+    block = K[:, : e - s].sum(dtype=torch.float64)
+    st.kernel += 2.0 * (K.sum(dtype=torch.float64) - block) + block
+    if plan is not None:
+        plan.accumulate(st, K, U, s, e)
+
+
+def _search_tile(search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: torch.Tensor | None, s: int, e: int,
+                 st: _TileState) -> None:
+    """One row tile: its screening keys, row and column candidates, ball counts and kernel sums."""
+    c0 = s if search.self_mode else 0
+    width = search.m - c0
+    D = st.buf[: (e - s) * width].view(e - s, width)
+    pw.tile(s, e, D, None, c0)
+    ar = None
+    if search.self_mode:
+        ar = torch.arange(e - s, device=search.device)
+        D[ar, ar] = math.inf
+    if search.knn:
+        kr = min(search.kc_r, width)
+        v, j = torch.topk(D, kr, dim=1, largest=False, sorted=False)
+        row_side.key[s:e, :kr] = v
+        row_side.index[s:e, :kr] = j + c0
+    if search.want_cols:
+        off = (e - s) if search.self_mode else 0  # self: the diagonal block is served by the row side
+        if width > off:
+            v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
+            cast(_Side, st.cols).merge(c0 + off, v2.T, (i2 + s).T)
+    if search.balls.counting:
+        _count_tile(search, st, rows_inside, D, s, e)
+    if search.cubic is not None:
+        search.cubic.accumulate(st, D, s, e, c0)
+    if search.kernel_bandwidth is not None:
+        _kernel_tile(search, st, D, cast(torch.Tensor, ar), s, e)
+
+
+def _refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, exclude_self: bool, budget: int,
+            device: torch.device, bad: np.ndarray, kc: int) -> np.ndarray:
+    """Candidates of rows ``bad`` from float64 keys against every reference row (in row chunks)."""
+    out = np.empty((bad.size, kc), dtype=np.int64)
+    chunk = max(1, _tile_rows(bad.size, r_c.shape[0], 2, 8, budget))
+    for s in range(0, bad.size, chunk):
+        b = torch.as_tensor(bad[s:s + chunk], device=device)
+        q = q_c[b]
+        keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_((q * q).sum(1, keepdim=True))
+        if exclude_self:
+            keys[torch.arange(b.numel(), device=device), b] = math.inf
+        out[s:s + chunk] = torch.topk(keys, kc, dim=1, largest=False).indices.cpu().numpy()
+    return out
+
+
+def _ranked(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int, exclude_self: bool,
+            refine: Callable[[np.ndarray, int], np.ndarray], device: torch.device) -> Neighbors:
+    """The exact k nearest of the screened candidates (:func:`_exact_rank`), as :class:`Neighbors` on ``device``."""
+    dist, index = _exact_rank(qn, rn, side, k, slack, budget, exclude_self, refine)
+    return Neighbors(torch.from_numpy(dist).to(device), torch.from_numpy(index).to(device), "brute")
+
+
+def _ball_results(states: list[_TileState], rows_inside: torch.Tensor | None, xn: np.ndarray, rn: np.ndarray,
+                  ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
+                  x_outer: torch.Tensor | None, n: int, m: int, budget: int,
+                  device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None, BallPairs | None,
+                                                 BallPairs | None]:
+    """The exact ball counts and pairs: the tiles' sure counts plus the exact decisions of the undecided pairs."""
+    cols_inside: torch.Tensor | None = None
+    if ref_radii is not None:
+        rows_inside = cast(torch.Tensor, rows_inside) + _decide(states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device)
+    if x_radii is not None:
+        cols_inside = cast(torch.Tensor, sum(cast(torch.Tensor, st.cols_inside) for st in states))
         cols_inside = cols_inside + _decide(states, "amb_cols", xn, rn, _numpy64(x_radii), 1, m, budget, device)
-    kernel_sum = None
-    if kernel_bandwidth is not None:
-        kernel_sum = float(sum(st.kernel for st in states)) + n  # + the diagonal, exp(0) = 1
     rows_pairs = cols_pairs = None
     if ref_outer is not None:
         rows_pairs = _outer_pairs(states, "out_rows", xn, rn, _numpy64(ref_outer), 0, budget)
     if x_outer is not None:
         cols_pairs = _outer_pairs(states, "out_cols", xn, rn, _numpy64(x_outer), 1, budget)
-    subset_sums = None
-    if plan is not None:
-        subset_sums = plan.sums(sum(st.moments for st in states), x, max_memory)
-    cubic_sums = None
-    if cubic is not None:
-        cubic_sums = sum(st.cubic for st in states).cpu().numpy() * (2.0 if self_mode else 1.0)
-    return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs,
-                      subset_sums, cubic_sums)
+    return rows_inside, cols_inside, rows_pairs, cols_pairs
 
 
 class _SubsetPlan:
@@ -673,7 +819,8 @@ class _SubsetPlan:
     PAIR_BOUND = 1e-10
     TOLERANCE = 1e-7
 
-    def __init__(self, subsets, bandwidth: float, n: int, dtype: torch.dtype, device: torch.device):
+    def __init__(self, subsets: list[tuple[np.ndarray, float]], bandwidth: float, n: int, dtype: torch.dtype,
+                 device: torch.device):
         self.subsets = [(np.asarray(rows, dtype=np.int64), float(h)) for rows, h in subsets]
         self.r = np.array([bandwidth**2 / h**2 - 1.0 for _, h in self.subsets])
         rho = np.abs(self.r) / np.maximum(1.0 - np.abs(self.r), 1e-300)
@@ -695,7 +842,7 @@ class _SubsetPlan:
     def _bound(rho: float, order: int) -> float:
         return rho ** (order + 1) / math.sqrt(2.0 * math.pi * (order + 1))
 
-    def accumulate(self, st, K: torch.Tensor, U: torch.Tensor, s: int, e: int) -> None:
+    def accumulate(self, st: _TileState, K: torch.Tensor, U: torch.Tensor, s: int, e: int) -> None:
         """Add the tile's moments: the diagonal block once, the pairs beyond it for both orders."""
         T = st.tbuf[: K.numel()].view(K.shape)
         T.copy_(K)
@@ -712,7 +859,7 @@ class _SubsetPlan:
         """Each subset's kernel sum (diagonal included): the series, or its own search when out of reach."""
         mom = moments.cpu().numpy()
         coef = np.array([[(-r) ** p / math.factorial(p) for r in self.r] for p in range(self.order + 1)])
-        out = (coef * mom).sum(0) + self.sizes  # + the diagonal, exp(0) = 1
+        out: np.ndarray = (coef * mom).sum(0) + self.sizes  # + the diagonal, exp(0) = 1
         pairs = self.sizes**2
         far = np.flatnonzero(~(self.bound * pairs <= self.TOLERANCE * out))
         for c in far:
@@ -738,8 +885,8 @@ class _CubicPlan:
     pair once, ``j > i``, and the caller doubles the sums).
     """
 
-    def __init__(self, subsets, xs: torch.Tensor, rs: torch.Tensor, xc: torch.Tensor, rc: torch.Tensor,
-                 centre: torch.Tensor, n: int, self_mode: bool):
+    def __init__(self, subsets: tuple[np.ndarray, np.ndarray | None], xs: torch.Tensor, rs: torch.Tensor,
+                 xc: torch.Tensor, rc: torch.Tensor, centre: torch.Tensor, n: int, self_mode: bool):
         rows, cols = subsets
         rows = np.asarray(rows, dtype=np.int64)
         cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
@@ -766,7 +913,7 @@ class _CubicPlan:
             out[part, (3 * sub + c)[:, None].expand_as(part)] = 1.0
         return out
 
-    def accumulate(self, st, D: torch.Tensor, s: int, e: int, c0: int) -> None:
+    def accumulate(self, st: _TileState, D: torch.Tensor, s: int, e: int, c0: int) -> None:
         K = (self.q_n2[s:e, None] + self.r_n2[None, c0:] - D.to(torch.float64)).mul_(0.5)
         K += self.q_lin[s:e, None]
         K += self.r_lin[None, c0:]
@@ -778,7 +925,7 @@ class _CubicPlan:
         st.cubic += sums.view(self.subsets, 3)
 
 
-def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
+def _outer_pairs(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
                  budget: int) -> BallPairs | None:
     """The collected pairs inside the outer radii, as (point, ball, exact distance or -inf when sure inside).
 
@@ -805,7 +952,7 @@ def _outer_pairs(states, attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.nd
     return BallPairs(point[keep][order].astype(small), ball[keep][order].astype(small), dist[keep][order])
 
 
-def _decide(states, attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
+def _decide(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
             budget: int, device: torch.device) -> torch.Tensor:
     """Exact decisions of the undecided pairs ``(i, j)``: counts per row (axis 0) or per column (axis 1).
 
@@ -837,7 +984,7 @@ def exact_kneighbors(
     Neighbors
         ``dist`` float64 on ``x``'s device, ``index`` int64, both ``(n, k)``.
     """
-    return pair_search(x, k, ref=ref, max_memory=max_memory).rows
+    return cast(Neighbors, pair_search(x, k, ref=ref, max_memory=max_memory).rows)
 
 
 def ball_counts(
@@ -867,7 +1014,7 @@ def ball_counts(
         raise ValueError(f"ref must have {query.shape[1]} columns like query; got {ref.shape[1]}")
     if radii.shape != (ref.shape[0],):
         raise ValueError(f"radii must have shape ({ref.shape[0]},); got {tuple(radii.shape)}")
-    return pair_search(query, 1, ref=ref, ref_radii=radii, max_memory=max_memory).rows_inside
+    return cast(torch.Tensor, pair_search(query, 1, ref=ref, ref_radii=radii, max_memory=max_memory).rows_inside)
 
 
 def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | None = None) -> float:
@@ -884,7 +1031,7 @@ def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | 
     """
     if x.shape[0] < 2:
         return float(x.shape[0])
-    return pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum
+    return cast(float, pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum)
 
 
 def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, rows: np.ndarray | None,
@@ -920,7 +1067,7 @@ def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, r
     """
     if isinstance(nb, Neighbors):
         device = nb.dist.device if device is None else device
-        dist, index = nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+        dist, index = nb.dist.cpu().numpy(), cast(torch.Tensor, nb.index).cpu().numpy()
     else:
         dist, index = nb
     if rows is not None:
@@ -980,5 +1127,5 @@ def counts_within(pairs: BallPairs, radii: np.ndarray, *, points: np.ndarray | N
         hit &= ~skip[b]
     counts = np.bincount(p[hit], minlength=n_points).astype(np.int64)
     if redo is not None and redo.size:
-        counts += recount(redo)
+        counts += cast(Callable[[np.ndarray], np.ndarray], recount)(redo)
     return counts

@@ -44,8 +44,9 @@ This module is the only place these searches are computed; the engine in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numba
 import numpy as np
@@ -63,8 +64,10 @@ LEAF_SIZE = 16
 # cores, large enough that a task's setup is negligible.
 _CHUNK_ROWS = 2048
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _compiled(**options):
+
+def _compiled(**options: Any) -> Callable[[_F], _F]:
     """``numba.njit(nogil=True, **options)`` with an on-disk cache where one can be written.
 
     numba refuses ``cache=True`` (``RuntimeError`` when the function is
@@ -73,11 +76,11 @@ def _compiled(**options):
     once per process instead of failing the import.
     """
 
-    def wrap(fn):
+    def wrap(fn: _F) -> _F:
         try:
-            return numba.njit(nogil=True, cache=True, **options)(fn)
+            return cast(_F, numba.njit(nogil=True, cache=True, **options)(fn))
         except RuntimeError:
-            return numba.njit(nogil=True, cache=False, **options)(fn)
+            return cast(_F, numba.njit(nogil=True, cache=False, **options)(fn))
 
     return wrap
 
@@ -86,7 +89,7 @@ class Tree(NamedTuple):
     """Flat arrays of a k-d tree over ``points`` (node 0 is the root)."""
 
     points: np.ndarray  # (n, d) float64, C-contiguous
-    index: np.ndarray  # permutation: leaf order of the points
+    index: np.ndarray  # type: ignore[assignment]  # permutation: leaf order of the points (shadows tuple.index)
     ordered: np.ndarray  # points[index], so that a leaf's points are contiguous in memory
     start: np.ndarray  # node -> first position in ``index``
     end: np.ndarray  # node -> one past its last position
@@ -97,7 +100,7 @@ class Tree(NamedTuple):
 
 
 @_compiled()
-def _select(index, s, e, m, points, dim):  # pragma: no cover - compiled
+def _select(index: np.ndarray, s: int, e: int, m: int, points: np.ndarray, dim: int) -> None:  # pragma: no cover - compiled
     """Hoare quickselect: reorder ``index[s:e]`` so that position ``m`` holds its rank, smaller keys before it."""
     lo, hi = s, e - 1
     while hi > lo:
@@ -124,7 +127,7 @@ def _select(index, s, e, m, points, dim):  # pragma: no cover - compiled
 
 
 @_compiled()
-def _build(points, leaf_size):  # pragma: no cover - compiled
+def _build(points: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
     n, d = points.shape
     index = np.arange(n)
     cap = 2 * (n // max(1, leaf_size // 2) + 1) + 1
@@ -180,7 +183,7 @@ def _build(points, leaf_size):  # pragma: no cover - compiled
 
 
 @_compiled(inline="always")
-def _add(s, v, cheb):  # pragma: no cover - compiled
+def _add(s: float, v: float, cheb: bool) -> float:  # pragma: no cover - compiled
     """One coordinate's contribution: ``max(s, |v|)`` (max-norm) or ``s + v^2`` (squared euclidean)."""
     if cheb:
         a = abs(v)
@@ -189,7 +192,8 @@ def _add(s, v, cheb):  # pragma: no cover - compiled
 
 
 @_compiled(inline="always")
-def _box_key(q, lo, hi, node, bstart, cheb):  # pragma: no cover - compiled
+def _box_key(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, bstart: np.ndarray,
+             cheb: bool) -> float:  # pragma: no cover - compiled
     """Lower bound of the block key from ``q`` to any point of ``node``'s box."""
     key = 0.0
     for b in range(len(bstart) - 1):
@@ -207,8 +211,10 @@ def _box_key(q, lo, hi, node, bstart, cheb):  # pragma: no cover - compiled
 
 
 @_compiled()
-def _knn_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, k, bstart, cheb, self_mode,
-              out_key, out_idx):  # pragma: no cover - compiled
+def _knn_rows(ordered: np.ndarray, index: np.ndarray, start: np.ndarray, left: np.ndarray, right: np.ndarray,
+              end: np.ndarray, lo: np.ndarray, hi: np.ndarray, queries: np.ndarray, rows: np.ndarray, k: int,
+              bstart: np.ndarray, cheb: bool, self_mode: bool, out_key: np.ndarray,
+              out_idx: np.ndarray) -> None:  # pragma: no cover - compiled
     """k nearest under the block key (see :func:`knn_blocks`) for ``queries[rows]`` (depth first, nearer child first)."""
     stack = np.empty(256, np.int64)
     skey = np.empty(256)
@@ -268,8 +274,9 @@ def _knn_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, k,
 
 
 @_compiled()
-def _count_rows(ordered, index, start, left, right, end, lo, hi, queries, rows, r2, strict, cheb,
-                out):  # pragma: no cover - compiled
+def _count_rows(ordered: np.ndarray, index: np.ndarray, start: np.ndarray, left: np.ndarray, right: np.ndarray,
+                end: np.ndarray, lo: np.ndarray, hi: np.ndarray, queries: np.ndarray, rows: np.ndarray,
+                r2: np.ndarray, strict: bool, cheb: bool, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Number of points with key ``< r2[i]`` (``<=`` if not strict) of ``queries[rows]`` (key: see :func:`count_ball`)."""
     stack = np.empty(256, np.int64)
     d = ordered.shape[1]
@@ -327,7 +334,7 @@ def threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def _run(kernel, tree: Tree, queries: np.ndarray, order: np.ndarray, *args) -> None:
+def _run(kernel: Callable[..., None], tree: Tree, queries: np.ndarray, order: np.ndarray, *args: Any) -> None:
     """``kernel`` over ``order`` in row chunks, on :func:`threads` threads (the kernels release the GIL)."""
     chunks = np.array_split(order, max(1, -(-order.size // _CHUNK_ROWS)))
     arrays = (tree.ordered, tree.index, tree.start, tree.left, tree.right, tree.end, tree.lo, tree.hi, queries)
@@ -349,7 +356,7 @@ def _query_order(tree: Tree, queries: np.ndarray | None) -> np.ndarray:
 
 def _key_kind(metric: str) -> bool:
     """True for max-norm keys, False for squared euclidean ones."""
-    return check_choice("metric", metric, ("euclidean", "chebyshev")) == "chebyshev"
+    return bool(check_choice("metric", metric, ("euclidean", "chebyshev")) == "chebyshev")
 
 
 def knn_blocks(tree: Tree, queries: np.ndarray | None, k: int, blocks: tuple[int, ...],

@@ -61,15 +61,19 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
 
 from infobench._validation import check_choice, check_int
 from infobench.estimators import _kdtree
+
+_T = TypeVar("_T")
+_S = TypeVar("_S")
 
 __all__ = [
     "ALGORITHMS",
@@ -197,7 +201,7 @@ def _block_norms(diff: np.ndarray, blocks: tuple[int, ...], metric: str) -> np.n
     1-D blocks use ``|.|`` for both metrics (the same value, computed exactly).
     """
     if metric == "chebyshev":
-        return np.abs(diff).max(axis=-1)
+        return cast(np.ndarray, np.abs(diff).max(axis=-1))
     out = None
     start = 0
     for b in blocks:
@@ -205,7 +209,7 @@ def _block_norms(diff: np.ndarray, blocks: tuple[int, ...], metric: str) -> np.n
         start += b
         val = np.abs(part[..., 0]) if b == 1 else np.sqrt(np.einsum("...i,...i->...", part, part))
         out = val if out is None else np.maximum(out, val)
-    return out
+    return cast(np.ndarray, out)
 
 
 def _nudge_factor(d: int, dtype: torch.dtype) -> float:
@@ -216,7 +220,7 @@ def _nudge_factor(d: int, dtype: torch.dtype) -> float:
 def _knn_1d(v: np.ndarray, k: int, ref: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Exact 1-D kNN: the k nearest lie within k places in sorted order."""
     self_mode = ref is None
-    r = v if self_mode else ref
+    r = v if ref is None else ref
     order = np.argsort(r, kind="stable")
     s = r[order]
     m = s.size
@@ -259,9 +263,10 @@ def _count_1d(v: np.ndarray, radius: np.ndarray, strict: bool) -> np.ndarray:
     np.not_equal(s[1:], s[:-1], out=starts[1:])
     a = np.maximum.accumulate(np.where(starts, idx, 0))
 
-    def inside(j, i):
+    def inside(j: np.ndarray, i: np.ndarray) -> np.ndarray:
         d = np.abs(s[j] - s[i])
-        return d < r[i] if strict else d <= r[i]
+        hit: np.ndarray = d < r[i] if strict else d <= r[i]
+        return hit
 
     # upper part: values >= s_i that are inside, the range [a, b)
     b = np.maximum(np.searchsorted(s, s + r, side="left" if strict else "right"), a)
@@ -298,13 +303,15 @@ def _count_1d(v: np.ndarray, radius: np.ndarray, strict: bool) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- trees
-def _both(fn, a, b, ra=None, rb=None):
+def _both(fn: Callable[..., _T], a: np.ndarray, b: np.ndarray, ra: np.ndarray | None = None,
+          rb: np.ndarray | None = None) -> tuple[_T, _T]:
     """``fn`` on the two marginals; 1-D ones (single-threaded numpy that
     releases the GIL) run side by side, others use every core themselves."""
     args = [(a,) if ra is None else (a, ra), (b,) if rb is None else (b, rb)]
     if _kdtree.threads() > 1 and a.shape[1] == 1 and b.shape[1] == 1 and a.shape[0] >= 4096:
         with ThreadPoolExecutor(2) as pool:
-            return tuple(pool.map(lambda arg: fn(*arg), args))
+            first, second = pool.map(lambda arg: fn(*arg), args)
+            return first, second
     return fn(*args[0]), fn(*args[1])
 
 
@@ -320,7 +327,8 @@ def _tree_metric(metric: str, blocks: tuple[int, ...]) -> tuple[str, tuple[int, 
     return "euclidean", blocks
 
 
-def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...], kth_only: bool):
+def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...],
+              kth_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """CPU kNN. Returns ``(kth distance (n,), None)`` or ``(dist (n, k), index (n, k))``.
 
     1-D sets are sorted; others use the compiled tree of :mod:`._kdtree`,
@@ -339,7 +347,7 @@ def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks
 
 def _tree_count(v: np.ndarray, radius: np.ndarray, metric: str, strict: bool, dtype: torch.dtype) -> np.ndarray:
     """Count ``j != i`` within ``radius_i`` of row ``i`` on the CPU (sorting in 1-D, else the compiled tree)."""
-    n, d = v.shape
+    _n, d = v.shape
     if d == 1:
         return _count_1d(v[:, 0], radius, strict)
     if metric == "chebyshev":
@@ -378,8 +386,8 @@ class _Pairwise:
         pad = width - r.shape[0]
         if metric == "chebyshev":
             blocks = (q.shape[1],)
-        self.parts = []
-        self.sq_norms = []
+        self.parts: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+        self.sq_norms: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         start = 0
         for b in blocks:
             qb, rb = q[:, start : start + b], r[:, start : start + b]
@@ -414,7 +422,7 @@ class _Pairwise:
     def tile(self, s: int, e: int, out: torch.Tensor, tmp: torch.Tensor | None, c0: int = 0) -> torch.Tensor:
         """Keys of rows ``s:e`` against the reference rows from ``c0`` on (in ``out``, or a new tensor)."""
         for bi, (kind, left, right) in enumerate(self.parts):
-            dst = out if bi == 0 else tmp
+            dst = out if bi == 0 else cast(torch.Tensor, tmp)
             if kind == "mm":
                 torch.mm(left[s:e], right[:, c0:], out=dst)
             elif kind == "sq":  # a 1-D euclidean block
@@ -426,7 +434,7 @@ class _Pairwise:
                 # loop of small ops costs a thread barrier per op.
                 return torch.cdist(left[s:e], right[c0:], p=math.inf)
             if bi > 0:
-                torch.maximum(out, tmp, out=out)
+                torch.maximum(out, cast(torch.Tensor, tmp), out=out)
         return out
 
     def key(self, radius: torch.Tensor) -> torch.Tensor:
@@ -485,18 +493,19 @@ class _Scratch:
         return flags.view(torch.uint8).sum(1, dtype=torch.int32)
 
 
-def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state, body) -> list:
+def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state: Callable[[], _S],
+               body: Callable[[int, int, _S], None]) -> list[_S]:
     """Call ``body(s, e, state)`` for every row tile, on ``workers`` threads; return the states.
 
     Each worker makes its own ``state`` (buffers, accumulators) with
     ``make_state()`` and runs torch single-threaded: independent tiles need
     no thread barrier per torch call. Tiles are handed out from one queue.
     """
-    states = []
+    states: list[_S] = []
     lock = threading.Lock()
     pending = iter(tiles)
 
-    def next_tiles():
+    def next_tiles() -> Iterator[tuple[int, int]]:
         while True:
             with lock:
                 item = next(pending, None)
@@ -504,7 +513,7 @@ def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state, body) -> 
                 return
             yield item
 
-    def work():
+    def work() -> None:
         state = make_state()
         with lock:
             states.append(state)
@@ -515,7 +524,7 @@ def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state, body) -> 
         work()
         return states
 
-    def worker():
+    def worker() -> None:
         torch.set_num_threads(1)  # this thread's torch calls only
         work()
 
@@ -560,7 +569,7 @@ class _Tiling:
         self._in_block = torch.arange(self.block, device=like.device)
         self._diag = torch.arange(rows, device=like.device)
 
-    def run(self, body) -> None:
+    def run(self, body: Callable[[int, int, list[torch.Tensor], _Scratch], None]) -> None:
         """Call ``body(s, e, tiles, scratch)`` for every row tile ``s:e``.
 
         ``body`` writes its results into disjoint rows of shared outputs, so
@@ -570,7 +579,7 @@ class _Tiling:
         _run_tiles(tiles, self.workers, lambda: _Scratch(self.n_buffers, self.rows, self.width, self.like),
                    lambda s, e, scratch: body(s, e, scratch.views(e - s), scratch))
 
-    def mask_self(self, tiles, s: int, e: int) -> None:
+    def mask_self(self, tiles: list[torch.Tensor], s: int, e: int) -> None:
         """Exclude each point from its own neighbours: its key becomes ``+inf``."""
         ar = self._diag[: e - s]
         for t in tiles:
@@ -595,37 +604,38 @@ class _Tiling:
         return vals, cols.gather(1, local)
 
 
-def _brute_knn(q, ref, k, metric, blocks, need_index, budget):
+def _brute_knn(q: torch.Tensor, ref: torch.Tensor | None, k: int, metric: str, blocks: tuple[int, ...],
+               need_index: bool, budget: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     self_mode = ref is None
-    r = q if self_mode else ref
+    r = q if ref is None else ref
     n = q.shape[0]
     tiling = _Tiling(n, r.shape[0], k, 2, q, budget)
     pw = _Pairwise(q, r, metric, blocks, tiling.width)
     dist = torch.empty(n, k, dtype=q.dtype, device=q.device)
     index = torch.empty(n, k, dtype=torch.int64, device=q.device) if need_index else None
 
-    def body(s, e, tiles, scratch):
-        D = pw.tile(s, e, *tiles)
+    def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
+        D = pw.tile(s, e, tiles[0], tiles[1])
         if self_mode:
             tiling.mask_self([D], s, e)
         v, i = tiling.smallest(D, k)
         dist[s:e] = v
         if need_index:
-            index[s:e] = i
+            cast(torch.Tensor, index)[s:e] = i
 
     tiling.run(body)
     return pw.distance(dist), index
 
 
-def _brute_count(x, radius, metric, strict, budget):
+def _brute_count(x: torch.Tensor, radius: torch.Tensor, metric: str, strict: bool, budget: int) -> torch.Tensor:
     n = x.shape[0]
     tiling = _Tiling(n, n, 1, 2, x, budget)
     pw = _Pairwise(x, x, metric, (x.shape[1],), tiling.width)
     key = pw.key(radius.to(x.dtype))
     counts = torch.empty(n, dtype=torch.int64, device=x.device)
 
-    def body(s, e, tiles, scratch):
-        D = pw.tile(s, e, *tiles)
+    def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
+        D = pw.tile(s, e, tiles[0], tiles[1])
         tiling.mask_self([D], s, e)
         slack = pw.key_slack(s, e, x.dtype, key[s:e])
         thr = (key[s:e] - slack) if strict else (key[s:e] + slack)
@@ -637,7 +647,8 @@ def _brute_count(x, radius, metric, strict, budget):
     return counts
 
 
-def _brute_ksg(x, y, k, metric, variant, budget):
+def _brute_ksg(x: torch.Tensor, y: torch.Tensor, k: int, metric: str, variant: int,
+               budget: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused KSG statistics: epsilons and counts from the same distance tiles."""
     n = x.shape[0]
     tiling = _Tiling(n, n, k, 3, x, budget)
@@ -647,7 +658,7 @@ def _brute_ksg(x, y, k, metric, variant, budget):
     ny = torch.empty_like(nx)
     eps = torch.empty(n, dtype=x.dtype, device=x.device)
 
-    def body(s, e, tiles, scratch):
+    def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
         bx, by, tmp = tiles
         Dx = px.tile(s, e, bx, tmp)
         Dy = py.tile(s, e, by, tmp)
@@ -669,7 +680,7 @@ def _brute_ksg(x, y, k, metric, variant, budget):
 
 # -------------------------------------------------------------- public API
 def _check_metric(metric: str) -> str:
-    return check_choice("metric", metric, METRICS)
+    return cast(str, check_choice("metric", metric, METRICS))
 
 
 def kneighbors(
@@ -714,14 +725,15 @@ def kneighbors(
     metric, k, ref, algo = _check_query(x, k, ref, metric, algorithm)
     blocks = _check_blocks(blocks, x.shape[1])
     if algo == "tree":
-        dist, idx = _tree_knn(_numpy64(x), k, None if ref is None else _numpy64(ref), metric, blocks, False)
-        index = _to_torch(idx, x.new_empty(0, dtype=torch.int64)) if return_index else None
-        return Neighbors(_to_torch(dist, x), index, algo)
+        tdist, tidx = _tree_knn(_numpy64(x), k, None if ref is None else _numpy64(ref), metric, blocks, False)
+        index = _to_torch(cast(np.ndarray, tidx), x.new_empty(0, dtype=torch.int64)) if return_index else None
+        return Neighbors(_to_torch(tdist, x), index, algo)
     dist, idx = _brute_knn(x, ref, k, metric, blocks, return_index, _budget(x.device, max_memory))
     return Neighbors(dist, idx, algo)
 
 
-def _check_query(x: torch.Tensor, k: int, ref: torch.Tensor | None, metric: str, algorithm: str):
+def _check_query(x: torch.Tensor, k: int, ref: torch.Tensor | None, metric: str,
+                 algorithm: str) -> tuple[str, int, torch.Tensor | None, str]:
     """Validate a neighbour query; returns ``(metric, k, ref on x's device, algorithm)``."""
     metric = _check_metric(metric)
     n, d = x.shape
@@ -817,12 +829,12 @@ def ksg_counts(
     z = np.hstack([xn, yn])
     blocks = (dx, dy)
     dist, idx = _tree_knn(z, k, None, metric, blocks, kth_only=variant == 1)
-    eps = dist if variant == 1 else dist[:, -1]
+    keps = dist if variant == 1 else dist[:, -1]
     if variant == 1:
-        nx, ny = _both(lambda v: _tree_count(v, eps, metric, True, x.dtype), xn, yn)
+        cx, cy = _both(lambda v: _tree_count(v, keps, metric, True, x.dtype), xn, yn)
     else:
         ex = _block_norms(xn[:, None, :] - xn[idx], (dx,), metric).max(axis=1)
         ey = _block_norms(yn[:, None, :] - yn[idx], (dy,), metric).max(axis=1)
-        nx, ny = _both(lambda v, r: _tree_count(v, r, metric, False, x.dtype), xn, yn, ex, ey)
+        cx, cy = _both(lambda v, r: _tree_count(v, r, metric, False, x.dtype), xn, yn, ex, ey)
     like = x.new_empty(0, dtype=torch.int64)
-    return KsgCounts(_to_torch(nx, like), _to_torch(ny, like), _to_torch(eps, x), algo)
+    return KsgCounts(_to_torch(cx, like), _to_torch(cy, like), _to_torch(keps, x), algo)

@@ -4,7 +4,7 @@ Why
 ---
 kNN distances mix columns: KSG's joint max-norm ``max(|x_i - x_j|, |y_i - y_j|)``
 lets the column in the larger unit decide every neighbour, so before this
-module ``I(1000 x; y)`` read 0.15 nats where ``I(x; y)`` read 0.80 (issue 15).
+module ``I(1000 x; y)`` read 0.15 nats where ``I(x; y)`` read 0.80.
 Every estimator that takes ``transform`` therefore works on transformed
 columns:
 
@@ -36,8 +36,9 @@ are never transformed: their values are labels.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def check_transform(transform: Any, *, quantity: str) -> str:
             f"Jacobian, so {what} of the transformed data is not that of the data; use "
             f"transform='scale' (the default) or 'none'"
         )
-    return transform
+    return cast(str, transform)
 
 
 def iqr(col: torch.Tensor) -> float:
@@ -170,7 +171,7 @@ def normal_scores(col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.n
 
 def _normal_scores(host: np.ndarray, reference: torch.Tensor | np.ndarray | None) -> np.ndarray:
     if reference is None:
-        return ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0))
+        return cast(np.ndarray, ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0)))
     ref = reference.detach().cpu().numpy() if isinstance(reference, torch.Tensor) else np.asarray(reference)
     if ref.ndim != host.ndim or ref.shape[1:] != host.shape[1:] or ref.shape[0] < 1:
         raise ValueError(f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
@@ -183,7 +184,7 @@ def _normal_scores(host: np.ndarray, reference: torch.Tensor | np.ndarray | None
         below = np.searchsorted(cols_r[:, j], cols_v[:, j], side="left")
         upto = np.searchsorted(cols_r[:, j], cols_v[:, j], side="right")
         rank[:, j] = (below + upto + 1) / 2.0
-    return ndtri(rank.reshape(host.shape) / (srt.shape[0] + 1.0))
+    return cast(np.ndarray, ndtri(rank.reshape(host.shape) / (srt.shape[0] + 1.0)))
 
 
 @dataclass(frozen=True)

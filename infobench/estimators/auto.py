@@ -74,7 +74,7 @@ is the chosen method's (same definition and cost).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
@@ -132,7 +132,8 @@ def mardia_kurtosis_z(a: np.ndarray, *, marginal_excess: float = 0.0) -> float:
         return math.inf
     b2 = float(np.mean(np.sum(w * w, axis=0) ** 2))
     expected = d * (d + 2) * (n - 1) / (n + 1) + d * marginal_excess
-    return (b2 - expected) / math.sqrt(8.0 * d * (d + 2) / n)
+    z: float = (b2 - expected) / math.sqrt(8.0 * d * (d + 2) / n)
+    return z
 
 
 def _score_excess(n: int) -> float:
@@ -155,7 +156,8 @@ def mardia_skewness_z(a: np.ndarray) -> float:
     g = w.T @ w
     b1 = float(np.mean(g * g * g))  # products, not ** 3: numpy's float pow is ~70x slower here
     f = d * (d + 1) * (d + 2) / 6.0
-    return (n * b1 / 6.0 - f) / math.sqrt(2.0 * f)
+    z: float = (n * b1 / 6.0 - f) / math.sqrt(2.0 * f)
+    return z
 
 
 def tail_weight(a: np.ndarray) -> float:
@@ -207,7 +209,8 @@ def _discrete_params(method: str, side_x: bool, side_y: bool) -> dict[str, Any]:
     return {}
 
 
-def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict | None) -> tuple[str, dict, str]:
+def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool,
+             diag: dict[str, Any] | None) -> tuple[str, dict[str, Any], str]:
     if disc_x and disc_y:
         return "histogram", _discrete_params("histogram", True, True), "both sides are discrete: plug-in histogram"
     if disc_x or disc_y:
@@ -259,7 +262,7 @@ def _routed(labels: list[str], method: str, why: str) -> tuple[Diagnostic, ...]:
         f"discrete=False (discrete_x / discrete_y) to override"), subject=", ".join(labels), severity="info"),)
 
 
-def _run_choice(quantity: str, data: tuple, choice: tuple[str, dict, str], diag: dict | None,
+def _run_choice(quantity: str, data: tuple[Any, ...], choice: tuple[str, dict[str, Any], str], diag: dict[str, Any] | None,
                 common: dict[str, Any], params: dict[str, Any], notes: tuple[Diagnostic, ...] = ()) -> Estimate:
     """Run the chosen method through the registry; return its estimate as auto's, with the choice in extras."""
     method, chosen, reason = choice
@@ -310,8 +313,8 @@ def auto_mutual_information(
     sx, sy = check_pair(x, y, device="cpu", dtype="float64")
     cats_x = _categorical(sx) if discrete_x is None else None
     cats_y = _categorical(sy) if discrete_y is None else None
-    disc_x = all(cats_x) if discrete_x is None else check_bool("discrete_x", discrete_x)
-    disc_y = all(cats_y) if discrete_y is None else check_bool("discrete_y", discrete_y)
+    disc_x = all(cast(list[bool], cats_x)) if discrete_x is None else check_bool("discrete_x", discrete_x)
+    disc_y = all(cast(list[bool], cats_y)) if discrete_y is None else check_bool("discrete_y", discrete_y)
     diag = None
     if not (disc_x or disc_y):
         diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
@@ -359,6 +362,7 @@ def auto_entropy(
     cats = _categorical(sx)
     diag = None
     notes: tuple[Diagnostic, ...] = ()
+    chosen: dict[str, Any]
     if any(cats):
         method, chosen = "histogram", {}
         if all(cats):

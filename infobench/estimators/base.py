@@ -16,10 +16,14 @@ import html
 import inspect
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, summary
+
+if TYPE_CHECKING:  # pandas is imported when a table is asked for
+    import pandas as pd
 
 __all__ = ["Estimate", "interval_quantile", "MethodInfo", "available", "register", "get_method", "run_method",
            "QUANTITIES"]
@@ -261,7 +265,7 @@ def get_method(quantity: str, method: Any) -> MethodInfo:
     return _REGISTRY[key]
 
 
-def available(quantity: str | None = None):
+def available(quantity: str | None = None) -> pd.DataFrame:
     """List the registered methods as a ``pandas.DataFrame``.
 
     Columns: ``method``, ``quantity``, ``estimates`` (in words), ``params``
@@ -289,7 +293,7 @@ def available(quantity: str | None = None):
     return pd.DataFrame(rows, columns=["method", "quantity", "estimates", "params", "summary", "conditions"])
 
 
-def run_method(quantity: str, method: str, data: tuple, params: Mapping[str, Any]) -> Estimate:
+def run_method(quantity: str, method: str, data: tuple[Any, ...], params: Mapping[str, Any]) -> Estimate:
     """Validate parameter names, call the kernel, and stamp method, params and time."""
     info = get_method(quantity, method)
     unknown = sorted(set(params) - set(info.params))

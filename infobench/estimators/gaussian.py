@@ -24,7 +24,8 @@ continuous estimator they refuse integer, boolean and categorical inputs
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from scipy.special import digamma

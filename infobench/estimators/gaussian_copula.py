@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from infobench._validation import Samples
-from infobench.estimators._transforms import transform_columns
 from infobench.estimators._conditions import requires
+from infobench.estimators._transforms import transform_columns
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import gaussian_mi_estimate
 

@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -77,15 +78,15 @@ REACH_MAX = 3.0
 def bandwidth_factor(rule: str, n: int, d: int) -> float:
     """Scalar factor ``h`` of a named rule for ``n`` samples in ``d`` dimensions."""
     if rule == "scott":
-        return n ** (-1.0 / (d + 4))
+        return float(n ** (-1.0 / (d + 4)))
     if rule == "silverman":
-        return (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
+        return float((n * (d + 2) / 4.0) ** (-1.0 / (d + 4)))
     raise ValueError(f"bandwidth rule must be one of ['scott', 'silverman']; got {rule!r}")
 
 
 def _check_bandwidth(bandwidth: Any) -> str | float:
     if isinstance(bandwidth, str):
-        return check_choice("bandwidth", bandwidth, BANDWIDTH_RULES)
+        return cast(str, check_choice("bandwidth", bandwidth, BANDWIDTH_RULES))
     if isinstance(bandwidth, (bool, np.bool_)) or not isinstance(bandwidth, numbers.Real):
         raise TypeError(
             f"bandwidth must be one of {list(BANDWIDTH_RULES)} or a positive float; "
@@ -194,7 +195,7 @@ def loo_log_density(
         if single:
             out[0, a:b] = g.exp_().sum(dim=1).log_() + gmax
             continue
-        work = work_buf[: b - a]
+        work = cast(torch.Tensor, work_buf)[: b - a]
         for f, c in enumerate(scales):
             out[f, a:b] = torch.mul(g, c, out=work).exp_().sum(dim=1).log_() + gmax * c
     consts = torch.tensor(
@@ -205,7 +206,8 @@ def loo_log_density(
     return out - consts[:, None]
 
 
-def _common_checks(bandwidth, cv_grid, std_err, max_memory, tile_size):
+def _common_checks(bandwidth: Any, cv_grid: Any, std_err: Any, max_memory: Any,
+                   tile_size: Any) -> tuple[str | float, list[float] | None, bool, int | None, int | None]:
     bandwidth = _check_bandwidth(bandwidth)
     grid = _check_cv_grid(cv_grid, bandwidth)
     std_err = check_bool("std_err", std_err)
@@ -243,7 +245,7 @@ def _loo(z: torch.Tensor, h: float, half_logdet: float, rows: int, findings: Fin
     if not bool(torch.isfinite(logf).all()):
         _refuse_factor(h, z.dtype)
     if findings is not None:
-        _check_reach(nearest, h, z.shape[1], name, findings)
+        _check_reach(cast(torch.Tensor, nearest), h, z.shape[1], name, findings)
     return logf
 
 
@@ -356,7 +358,7 @@ def _choose_factor(
     scores = logf.mean(dim=1)
     best = int(torch.argmax(scores))
     if findings is not None:
-        _check_reach(nearest, factors[best], d, name, findings)
+        _check_reach(cast(torch.Tensor, nearest), factors[best], d, name, findings)
     at_edge = len(factors) > 1 and best in (0, len(factors) - 1)
     if at_edge:
         warnings.warn(

@@ -81,13 +81,6 @@ from infobench._validation import (
     check_samples,
     reject_discrete,
 )
-from infobench.estimators._neighbors import (
-    ALGORITHMS,
-    METRICS,
-    count_within,
-    kth_distance,
-    ksg_counts,
-)
 from infobench.estimators._conditions import (
     Dither,
     Findings,
@@ -95,6 +88,13 @@ from infobench.estimators._conditions import (
     plan_dither,
     requires,
     shared_rows,
+)
+from infobench.estimators._neighbors import (
+    ALGORITHMS,
+    METRICS,
+    count_within,
+    ksg_counts,
+    kth_distance,
 )
 from infobench.estimators._transforms import (
     Transformed,
@@ -104,9 +104,9 @@ from infobench.estimators._transforms import (
     transform_columns,
 )
 from infobench.estimators._uncertainty import check_std_err_rows, subsample_df, subsample_std_err
-from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import covariance_cholesky
+from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 
 __all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 

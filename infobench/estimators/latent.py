@@ -71,7 +71,8 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any
+import warnings
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -87,8 +88,8 @@ from infobench._validation import (
 )
 from infobench.diagnostics import merge
 from infobench.estimators._conditions import Findings, dither_columns, plan_dither, requires
+from infobench.estimators._transforms import check_transform, normal_scores
 from infobench.estimators.base import Estimate, register
-from infobench.estimators._transforms import normal_scores
 from infobench.estimators.gaussian import canonical_correlation_analysis
 from infobench.estimators.knn import ksg_mutual_information
 
@@ -112,7 +113,8 @@ def noise_edge(p: int, q: int, m: int) -> float:
 def _project(v: torch.Tensor, fitted: tuple[torch.Tensor, ...], keep: int) -> torch.Tensor:
     mean, scale, chol, rot = fitted
     z = torch.linalg.solve_triangular(chol, ((v - mean) / scale).T, upper=False).T
-    return z @ rot[:, :keep]
+    projected: torch.Tensor = z @ rot[:, :keep]
+    return projected
 
 
 @register("mi", "latent")
@@ -121,7 +123,7 @@ def latent_mutual_information(
     x: Any,
     y: Any,
     *,
-    copula: bool = True,
+    transform: str = "copula",
     fit_fraction: float = 0.5,
     max_latent: int | None = None,
     edge_margin: float = 0.25,
@@ -129,6 +131,7 @@ def latent_mutual_information(
     k: int = 3,
     std_err: bool = False,
     seed: Any = None,
+    copula: bool | None = None,
 ) -> Estimate:
     r"""Latent-space MI: copula scores, CCA compression on a fit split, KSG on held-out latents (Gowri et al. 2024).
 
@@ -138,9 +141,11 @@ def latent_mutual_information(
     ----------
     x, y : array-like, torch.Tensor or pandas objects, shapes (n, dx), (n, dy)
         Paired continuous samples.
-    copula : bool
-        Replace every column by its normal scores first (default). ``False``
-        uses the raw columns (then only linear dependence is compressed well).
+    transform : {"copula", "scale", "none"}
+        ``"copula"`` (default) replaces every column by its normal scores
+        first; ``"none"`` uses the raw columns (then only linear dependence is
+        compressed well), and so does ``"scale"``: the canonical correlations
+        do not change under a per-column affine map.
     fit_fraction : float
         Share of the rows, in (0, 1), on which the canonical directions are
         fitted; the estimate uses the other rows only.
@@ -164,6 +169,9 @@ def latent_mutual_information(
         independent); it is conditional on the fitted directions.
     seed : int, Generator or None
         Seeds the fit/held-out split and KSG's tie-breaking noise.
+    copula : bool, optional
+        Deprecated alias of ``transform`` (``True``: ``"copula"``, ``False``:
+        ``"none"``), kept one release; it emits a ``DeprecationWarning``.
 
     Returns
     -------
@@ -191,7 +199,15 @@ def latent_mutual_information(
     >>> est = infobench.mutual_information(np.exp(x), y, method="latent", seed=0)
     """
     sx, sy = check_pair(x, y, device="cpu", dtype="float64")
-    copula = check_bool("copula", copula)
+    if copula is not None:
+        transform = "copula" if check_bool("copula", copula) else "none"
+        warnings.warn(
+            f"latent: copula= is deprecated and will be removed; use transform={transform!r}, the name every "
+            "estimator gives its per-column units",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    transform = check_transform(transform, quantity="mi")
     fit_fraction = check_float("fit_fraction", fit_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     if max_latent is not None:
         max_latent = check_int("max_latent", max_latent, low=1)
@@ -214,7 +230,7 @@ def latent_mutual_information(
     rng = np.random.default_rng(s_dither)
     xd = dither_columns(sx.data, plan_dither(sx, findings, quantity="mi", method="latent"), rng).numpy()
     yd = dither_columns(sy.data, plan_dither(sy, findings, quantity="mi", method="latent"), rng).numpy()
-    if copula:
+    if transform == "copula":
         xd, yd = normal_scores(xd), normal_scores(yd)
     perm = np.random.default_rng(s_split).permutation(n)
     fit, held = perm[:n_fit], perm[n_fit:]
@@ -229,7 +245,7 @@ def latent_mutual_information(
     else:
         parts = [ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s)
                  for i, s in enumerate(spawn_seeds(s_ksg, keep))]
-    se = math.sqrt(sum(p.std_err**2 for p in parts)) if std_err else None
+    se = math.sqrt(sum(cast(float, p.std_err) ** 2 for p in parts)) if std_err else None
     return Estimate(
         value=float(sum(p.value for p in parts)),
         std_err=se,

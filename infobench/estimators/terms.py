@@ -16,12 +16,16 @@ and they reject zero distances (``log 0``) before calling.
 from __future__ import annotations
 
 import math
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
 from scipy.special import digamma as _scipy_digamma
 
 from infobench.estimators._neighbors import log_unit_ball_volume
+
+# every formula takes numpy arrays (the CPU paths) or tensors (any device), and returns the same kind
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 __all__ = [
     "digamma64",
@@ -33,23 +37,24 @@ __all__ = [
 ]
 
 
-def digamma64(v):
+def digamma64(v: ArrayT) -> ArrayT:
     """Digamma in float64 of a numpy array or tensor; integer counts go through a table."""
     if isinstance(v, np.ndarray):
         if v.dtype.kind in "iu" and v.size and v.max() < v.size:
-            return _scipy_digamma(np.arange(v.max() + 1, dtype=np.float64))[v]
-        return _scipy_digamma(v.astype(np.float64))
+            return cast(np.ndarray, _scipy_digamma(np.arange(v.max() + 1, dtype=np.float64))[v])
+        return cast(np.ndarray, _scipy_digamma(v.astype(np.float64)))
     if v.dtype.is_floating_point or v.numel() == 0 or int(v.max()) >= v.numel():
-        return torch.special.digamma(v.to(torch.float64))
-    return torch.special.digamma(torch.arange(int(v.max()) + 1, dtype=torch.float64, device=v.device))[v]
+        return cast(ArrayT, torch.special.digamma(v.to(torch.float64)))
+    return cast(ArrayT, torch.special.digamma(torch.arange(int(v.max()) + 1, dtype=torch.float64, device=v.device))[v])
 
 
-def log64(v):
+def log64(v: ArrayT) -> ArrayT:
     """Natural logarithm in float64 of a numpy array or tensor."""
-    return np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
+    terms: ArrayT = np.log(v, dtype=np.float64) if isinstance(v, np.ndarray) else torch.log(v.to(torch.float64))
+    return terms
 
 
-def kl_entropy_terms(log_dist, n: int, d: int, k: int, metric: str = "euclidean"):
+def kl_entropy_terms(log_dist: ArrayT, n: int, d: int, k: int, metric: str = "euclidean") -> ArrayT:
     r"""Kozachenko–Leonenko terms: their mean is the entropy estimate in nats.
 
     Kraskov, Stögbauer & Grassberger (2004), eq. (20), the k-th-neighbour
@@ -75,7 +80,7 @@ def kl_entropy_terms(log_dist, n: int, d: int, k: int, metric: str = "euclidean"
     return const + d * log_dist
 
 
-def wkv_kl_terms(log_nu, log_rho, n: int, m: int, d: int):
+def wkv_kl_terms(log_nu: ArrayT, log_rho: ArrayT, n: int, m: int, d: int) -> ArrayT:
     r"""Wang–Kulkarni–Verdú terms: their mean is the estimate of :math:`D(P\|Q)` in nats.
 
     Wang, Kulkarni & Verdú (2009), eq. (5) with :math:`k_i = l_i = k` (the
@@ -95,10 +100,11 @@ def wkv_kl_terms(log_nu, log_rho, n: int, m: int, d: int):
     n, m, d : int
         Sizes of the P and Q samples, dimension.
     """
-    return d * (log_nu - log_rho) + math.log(m / (n - 1))
+    terms: ArrayT = d * (log_nu - log_rho) + math.log(m / (n - 1))
+    return terms
 
 
-def ksg_terms(nx, ny, n: int, k: int, variant: int = 1):
+def ksg_terms(nx: ArrayT, ny: ArrayT, n: int, k: int, variant: int = 1) -> ArrayT:
     r"""Kraskov–Stögbauer–Grassberger terms: their mean is the MI estimate in nats.
 
     Variant 1, Kraskov et al. (2004) eq. (8):
@@ -115,12 +121,15 @@ def ksg_terms(nx, ny, n: int, k: int, variant: int = 1):
     n, k : int
     variant : {1, 2}
     """
+    terms: ArrayT
     if variant == 1:
-        return float(_scipy_digamma(k) + _scipy_digamma(n)) - digamma64(nx + 1) - digamma64(ny + 1)
-    return float(_scipy_digamma(k) - 1.0 / k + _scipy_digamma(n)) - digamma64(nx) - digamma64(ny)
+        terms = float(_scipy_digamma(k) + _scipy_digamma(n)) - digamma64(nx + 1) - digamma64(ny + 1)
+        return terms
+    terms = float(_scipy_digamma(k) - 1.0 / k + _scipy_digamma(n)) - digamma64(nx) - digamma64(ny)
+    return terms
 
 
-def ross_terms(n: int, k_i, n_label, m):
+def ross_terms(n: int, k_i: ArrayT, n_label: ArrayT, m: ArrayT) -> ArrayT:
     r"""Ross (2014) discrete–continuous MI terms, eq. (2).
 
     :math:`t_i = \psi(N) + \psi(k_i) - \psi(N_{x_i}) - \psi(m_i)` with
@@ -134,4 +143,5 @@ def ross_terms(n: int, k_i, n_label, m):
         Points used (singleton values dropped).
     k_i, n_label, m : integer arrays or tensors, shape (n,)
     """
-    return float(_scipy_digamma(n)) + digamma64(k_i) - digamma64(n_label) - digamma64(m)
+    terms: ArrayT = float(_scipy_digamma(n)) + digamma64(k_i) - digamma64(n_label) - digamma64(m)
+    return terms

@@ -9,9 +9,9 @@ torch.Size([10000, 1, 8, 8])
 See :func:`train`, :func:`load` and :func:`~infobench.data.load_dataset`.
 """
 
+from infobench.data import ImageSet, load_dataset, load_images
 from infobench.generators.checkpoint import TrainedGenerator, load
 from infobench.generators.config import DEFAULTS, KINDS, TrainConfig
-from infobench.data import ImageSet, load_dataset, load_images
 from infobench.generators.train import train
 
 __all__ = [

@@ -33,15 +33,16 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from infobench._io import atomic_write, refused_load_reason
-from infobench.diagnostics import InfobenchWarning
 from infobench._validation import as_torch_generator, check_choice, check_int, resolve_device
+from infobench.diagnostics import InfobenchWarning
 from infobench.generators.config import TrainConfig, build_networks
 from infobench.generators.models import sample_mixture
 
@@ -219,7 +220,7 @@ class TrainedGenerator:
             f"image_shape={self.image_shape}, epoch={self.epoch}, device={str(self.device)!r})"
         )
 
-    def to(self, device: Any) -> "TrainedGenerator":
+    def to(self, device: Any) -> TrainedGenerator:
         self.device = resolve_device(device)
         self.network.to(self.device)
         return self

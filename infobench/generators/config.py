@@ -23,7 +23,7 @@ __all__ = ["KINDS", "DEFAULTS", "TrainConfig", "build_networks", "make_config", 
 KINDS = ("gan", "wgan-gp", "vae")
 
 # Defaults chosen on scikit-learn's digits (benchmarks/bench_generators.py):
-# each reaches the quality bar of issue 5 (a logistic regression trained on
+# each reaches the quality bar (a logistic regression trained on
 # real digits assigns >= 10 classes with mean max-probability > 0.8) inside
 # the default epochs, a few minutes at most on 2 shared CPU cores.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -115,7 +115,7 @@ class TrainConfig:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -136,7 +136,7 @@ class TrainConfig:
             raise ValueError(f"checkpoint config is incomplete ({exc})") from None
         return check_config(cfg)
 
-    def differences(self, other: "TrainConfig") -> list[str]:
+    def differences(self, other: TrainConfig) -> list[str]:
         """Names of fields (other than those a resume may change) that differ."""
         return [
             f.name

@@ -25,9 +25,10 @@ import io
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch.nn import functional as F
@@ -36,6 +37,7 @@ from infobench._io import atomic_write
 from infobench._lock import output_lock
 from infobench._progress import progress as show_progress
 from infobench._validation import check_bool, check_int, resolve_device
+from infobench.data import ImageSet, load_dataset
 from infobench.generators.checkpoint import (
     CHECKPOINT_NAME,
     TrainedGenerator,
@@ -44,7 +46,6 @@ from infobench.generators.checkpoint import (
     save_checkpoint,
 )
 from infobench.generators.config import KINDS, TrainConfig, build_networks, make_config, run_seeds
-from infobench.data import ImageSet, load_dataset
 from infobench.generators.models import (
     binary_entropy_from_logits,
     fit_latent_mixture,

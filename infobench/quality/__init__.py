@@ -16,7 +16,7 @@ in :mod:`infobench.quality.features`, the inputs in
 :mod:`infobench.quality.scoring`. This module only re-exports.
 """
 
-from infobench.quality._core import SCORES, Params
+from infobench.quality._core import DIRECTIONS, SCORES, Params, cli_options
 from infobench.quality.scores_info import (
     class_kl,
     classes_covered,
@@ -31,12 +31,14 @@ from infobench.quality.scoring import COLUMNS, Scorer, available_params, availab
 
 __all__ = [
     "COLUMNS",
+    "DIRECTIONS",
     "Params",
     "SCORES",
     "available_params",
     "available_scores",
     "class_kl",
     "classes_covered",
+    "cli_options",
     "fid",
     "fid_infinity",
     "frechet_distance",

@@ -32,18 +32,20 @@ import pkgutil
 import sys
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import binom
 
 from infobench._validation import check_int, check_samples
-from infobench.estimators._exact_pairs import (
+from infobench.estimators.engine import (
     BallPairs,
+    Neighbors,
     ball_counts,
     counts_within,
     gaussian_kernel_sum,
@@ -51,7 +53,7 @@ from infobench.estimators._exact_pairs import (
     pair_distances,
     pair_search,
 )
-from infobench.estimators._neighbors import Neighbors
+from infobench.quality._conditions import check_condition_codes
 
 __all__ = [
     "DIRECTIONS",
@@ -73,9 +75,9 @@ __all__ = [
 DIRECTIONS = {"up": "↑", "down": "↓", "zero": "→0"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScoreSpec:
-    """What one score measures and how to read it.
+    """What one score measures and how to read it (every field is passed by keyword).
 
     Attributes
     ----------
@@ -114,6 +116,14 @@ class ScoreSpec:
         The parameters the score reads, each declared with
         :func:`declare_param` before the score is registered (an undeclared
         name is an error); listed by ``available_scores``.
+    conditions : tuple of str
+        The validity conditions its formula needs (codes of
+        :data:`infobench.estimators._conditions.CONDITIONS`; see
+        :mod:`infobench.quality._conditions`), checked on the features of
+        every comparison; ``pixel-range``, ``non-finite-features`` and
+        ``reduced-precision`` hold for every score without being declared
+        (:data:`~infobench.quality._conditions.DEFAULT_CONDITIONS`). An
+        unknown code is an error.
     """
 
     name: str
@@ -130,6 +140,7 @@ class ScoreSpec:
     size_need: Callable[[Any, str], tuple[int, str]] = field(default=lambda params, set_kind: (2, ""), repr=False)
     params: tuple[str, ...] = ()
     interval_need: Callable[[Any], str] | None = field(default=None, repr=False)
+    conditions: tuple[str, ...] = ()
 
     @property
     def arrow(self) -> str:
@@ -354,7 +365,7 @@ class Params:
         """Every parameter and its value, in declaration order (a deprecated alias reads ``None``)."""
         return dict(self._values)
 
-    def replace(self, **changes: Any) -> "Params":
+    def replace(self, **changes: Any) -> Params:
         """A copy with ``changes`` (validated like the constructor's keywords)."""
         kept = {k: v for k, v in self._values.items() if k in PARAMS and PARAMS[k].alias_of is None}
         return type(self)(**{**kept, **changes})
@@ -391,15 +402,15 @@ def cli_options() -> dict[str, ParamSpec]:
 
 SCORES: dict[str, ScoreSpec] = {}
 # group name -> (function(ctx, names) -> {score: Outcome}, its score names in order)
-GROUPS: dict[str, tuple[Callable[["Context", tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
+GROUPS: dict[str, tuple[Callable[[Context, tuple[str, ...]], dict[str, Outcome]], tuple[str, ...]]] = {}
 # group name -> function(ctx) announcing work that a shared pass can do (see prepare)
-PREPARE: dict[str, Callable[["Context"], None]] = {}
+PREPARE: dict[str, Callable[[Context], None]] = {}
 # group name -> function(ctx, subsets) announcing the work of its split replicates (see register_group)
-SPLIT_PLANS: dict[str, Callable[["Context", list[tuple[np.ndarray, np.ndarray]]], None]] = {}
+SPLIT_PLANS: dict[str, Callable[[Context, list[tuple[np.ndarray, np.ndarray]]], None]] = {}
 
 
-def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Context"], None] | None = None,
-                   plan_split: Callable[["Context", list[tuple[np.ndarray, np.ndarray]]], None] | None = None):
+def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[[Context], None] | None = None,
+                   plan_split: Callable[[Context, list[tuple[np.ndarray, np.ndarray]]], None] | None = None):
     """Decorator: register a score group computing ``specs``.
 
     ``prepare(ctx)``, when given, runs on the root context before any group
@@ -418,6 +429,7 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
                 raise ValueError(f"score {spec.name!r} is already registered")
             if spec.direction not in DIRECTIONS:
                 raise ValueError(f"direction must be one of {list(DIRECTIONS)}; got {spec.direction!r}")
+            check_condition_codes(spec.name, spec.conditions)
             undeclared = [p for p in spec.params if p not in PARAMS]
             if undeclared:
                 raise ValueError(f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "
@@ -434,7 +446,7 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[["Contex
     return deco
 
 
-def prepare(ctx: "Context", names: tuple[str, ...]) -> None:
+def prepare(ctx: Context, names: tuple[str, ...]) -> None:
     """Run the ``prepare`` hooks of the groups that compute any of ``names`` on the root context.
 
     ``ctx.requested`` holds ``names`` for the hooks (which passes will run anyway).
@@ -578,7 +590,7 @@ class Context:
         return self.origin[0 if which == "real" else 1]
 
     def resample(self, idx_real: np.ndarray | None, idx_fake: np.ndarray,
-                 idx_heldout: np.ndarray | None = None) -> "Context":
+                 idx_heldout: np.ndarray | None = None) -> Context:
         """A context on rows ``idx_real`` / ``idx_fake`` (and of the held-out split when given).
 
         ``idx_real=None`` keeps the real set whole (no copy). The training
@@ -618,7 +630,7 @@ class Context:
             out._lineage["heldout"] = ("heldout", None if idx_heldout is None else idx_heldout)
         return out
 
-    def resample_fake(self, idx_fake: np.ndarray) -> "Context":
+    def resample_fake(self, idx_fake: np.ndarray) -> Context:
         """A context on rows ``idx_fake`` of the generated set, every other set whole.
 
         The whole sets' self-searches are shared with this context (they are
@@ -651,7 +663,7 @@ class Context:
             return k
         return min(avail, spare_neighbours(k, self.replicate_fraction))
 
-    def _source(self, key: str) -> tuple["Context", str, np.ndarray | None, np.ndarray | None] | None:
+    def _source(self, key: str) -> tuple[Context, str, np.ndarray | None, np.ndarray | None] | None:
         """Where set ``key`` comes from when its searches can be derived from the parent's longer lists.
 
         ``(parent, parent key, rows kept or None, position of every parent row

@@ -58,8 +58,8 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     intervals 0.54-0.84x the spread over fresh redraws (at n/2 recall is
     near 1 and hardly varies) and kNN KL intervals about 2x (their spread at
     n/2 is much larger than the root-n rule carries to n); at ``m = 3n/4``
-    they are 1.01-1.40x (300 redraws, 30 bootstrapped; README.md, "How far
-    to trust a quality score"). Estimating the rate from the spreads
+    they are 1.01-1.40x (300 redraws, 30 bootstrapped;
+    docs/validation/quality-interval-widths.md). Estimating the rate from the spreads
     at several subsample sizes (Bertail, Politis & Romano 1999, JASA 94,
     569-579; Politis, Romano & Wolf 1999, Ch. 8) fails for the same reason:
     on those features the half- to seven-eighth-sample spreads gave rate
@@ -121,9 +121,10 @@ the reported value and kept inside the score's range (see
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,7 +132,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from infobench._validation import check_float, check_int
-from infobench.estimators._kdtree import threads
+from infobench.estimators.engine import threads
 from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts
 from infobench.quality._linalg import TORCH_EIGVALSH_MIN_DIM
 
@@ -257,7 +258,7 @@ def _split_replicates(ctx: Context, groups, bootstrap: int, advance,
             for b in range(bootstrap):
                 subs = [ctx.resample(r, f) for r, f in draws[b]]
                 outs = list(pool.map(half, subs)) if pool is not None else [half(sub) for sub in subs]
-                for (fn, wanted), vals in zip(groups, zip(*outs)):
+                for (_fn, wanted), vals in zip(groups, zip(*outs)):
                     for n in wanted:
                         halves[n][b] = [out[n].value for out in vals]
                 if advance is not None:
@@ -378,7 +379,7 @@ def evaluate(
     interval: dict[str, dict[str, Any]] = {}
     if bootstrap:
         rng = ctx.rng("bootstrap:subsample")
-        for fn, wanted, contexts, generated_only in subsampled:
+        for _fn, wanted, contexts, generated_only in subsampled:
             for n in wanted:
                 scale[n] = _rate_scale(contexts[0].fake.shape[0])
                 interval[n] = {"kind": "generated" if generated_only else "subsample",

@@ -16,9 +16,16 @@ Generated data
     ``(n, seed)``, ``"held-out"`` (the real test split), or in Python an
     array, tensor, :class:`ImageSet` or callable.
 
-Pixel ranges are detected (uint8 -> [0, 255]; floats inside [0, 1]; floats
-inside [-1, 1]) or given with ``value_range``; values outside the range raise,
-nothing is clipped. Channel counts must match the reference. Images of another
+Pixel ranges come from the dtype (uint8 and other integers -> [0, 255], uint16
+-> [0, 65535], bool and floats -> [0, 1]) or are declared: ``value_range`` for
+the generated sets, ``real_range`` for the real data's arrays; they are never
+guessed from the values. A small excursion outside the range (up to 10 % of its
+width, a decoder without a final sigmoid) is clipped and reported as a
+``pixel-range`` diagnostic that travels with every score of the set; values
+further out raise, naming the convention they look like and the parameter to
+declare it with (:func:`infobench.data.datasets.resolve_range`). Image files
+have the range of their bit depth; a generator checkpoint's samples are in
+[0, 1] by its contract. Channel counts must match the reference. Images of another
 height or width are resized to the reference size with bilinear interpolation
 and an anti-aliasing filter when shrinking
 (``torch.nn.functional.interpolate(mode="bilinear", antialias=True,
@@ -27,19 +34,20 @@ align_corners=False)``), so downsampling does not alias.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from infobench._validation import as_generator
-from infobench.generators import load as load_generator
 from infobench.data import (
     ImageSet,
     ImageStream,
@@ -47,9 +55,11 @@ from infobench.data import (
     folder_stream,
     load_dataset,
     load_images,
-    normalise_images,
     open_stream,
+    scale_images,
 )
+from infobench.diagnostics import Diagnostic
+from infobench.generators import load as load_generator
 
 __all__ = ["HELD_OUT", "RealData", "FakeSource", "load_real", "parse_fake", "materialize", "match_shape", "subsample"]
 
@@ -71,14 +81,14 @@ class RealData:
     name: str
 
 
-def _array_to_set(x: Any, where: str, value_range) -> ImageSet:
+def _array_to_set(x: Any, where: str, value_range, param: str = "value_range") -> ImageSet:
     if isinstance(x, ImageSet):
         return x
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
         x = x.float().numpy() if x.is_floating_point() else x.numpy()
-    arr = normalise_images(np.asarray(x), where, value_range)
-    return ImageSet(torch.from_numpy(arr), None, where, None)
+    arr, found = scale_images(np.asarray(x), where, value_range, param=param)
+    return ImageSet(torch.from_numpy(arr), None, where, None, diagnostics=found)
 
 
 def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = None, stream: bool = False) -> RealData:
@@ -92,30 +102,48 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
     seed : int
         Seed of the train/test split of datasets without an official one.
     value_range : (low, high), optional
-        Pixel range of in-memory arrays.
+        Pixel range of in-memory arrays and ``.npy``/``.npz`` files (default:
+        the dtype's); messages call it ``real_range``, the keyword of
+        :func:`~infobench.quality.score`.
     stream : bool
         Read image folders and ``.npy`` files lazily (the same splits and
         values, one batch at a time); other specs are loaded in memory.
     """
-    vr = check_value_range(value_range)
+    vr = check_value_range(value_range, "real_range")
     if isinstance(real, (str, os.PathLike)):
         spec = os.fspath(real)
         path = Path(spec).expanduser() if root is None else Path(root).expanduser() / spec
-        if stream and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".npy")):
-            train, test = (open_stream(path, split=s, seed=seed) for s in ("train", "test"))
-        else:
-            train = load_dataset(spec, split="train", seed=seed, root=root)
-            test = load_dataset(spec, split="test", seed=seed, root=root)
+        try:
+            if stream and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".npy")):
+                train, test = (open_stream(path, split=s, seed=seed, value_range=vr) for s in ("train", "test"))
+            else:
+                train = load_dataset(spec, split="train", seed=seed, root=root, value_range=vr)
+                test = load_dataset(spec, split="test", seed=seed, root=root, value_range=vr)
+        except ValueError as exc:  # the loaders' range parameter is value_range; score()'s for the real data is real_range
+            raise ValueError(_as_real_range(str(exc))) from None
+        train, test = _real_range_diagnostics(train), _real_range_diagnostics(test)
         if len(train) == 0:
             raise ValueError(f"real dataset {spec!r} has an empty train split")
         return RealData(train, test if len(test) else None, spec)
     if isinstance(real, (ImageSet, np.ndarray, torch.Tensor, list, tuple)):
-        ref = _array_to_set(real, "real", vr)
+        ref = _array_to_set(real, "real", vr, "real_range")
         return RealData(ref, None, ref.name)
     raise TypeError(
         f"real must be a dataset spec ('digits', 'mnist:PATH', a folder or array file), an ImageSet, "
         f"an array or a tensor; got {type(real).__name__}"
     )
+
+
+def _as_real_range(text: str) -> str:
+    return text.replace("value_range", "real_range").replace("--range=", "--real-range=")
+
+
+def _real_range_diagnostics(images):
+    """The real set with its pixel-range diagnostics naming ``real_range`` (the loaders name ``value_range``)."""
+    if not images.diagnostics:
+        return images
+    found = tuple(Diagnostic(d.code, _as_real_range(d.message), "real_range", d.severity) for d in images.diagnostics)
+    return dataclasses.replace(images, diagnostics=found)
 
 
 @dataclass(frozen=True)
@@ -243,7 +271,8 @@ def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int,
             model = load_generator(source.spec)
         except (ValueError, TypeError, FileNotFoundError) as exc:
             raise type(exc)(f"{where}: {exc}") from None
-        images = _call(lambda m, s: model.sample(m, s), _need_n(n, where), seed, where, None)
+        # A checkpoint's samples are in [0, 1] by its contract (TrainedGenerator.sample), whatever value_range says.
+        images = _call(lambda m, s: model.sample(m, s), _need_n(n, where), seed, where, (0.0, 1.0))
     else:
         images = _call(source.spec, _need_n(n, where), seed, where, vr)
     if len(images) == 0:
@@ -292,4 +321,5 @@ def match_shape(images: ImageSet | ImageStream, reference: ImageSet | ImageStrea
     # stays in [0, 1] up to float32 rounding (~1e-7); only that residue is removed.
     x = x.clamp_(0.0, 1.0)
     note = f"resized from {h}x{w} to {rh}x{rw} (bilinear, anti-aliased)"
-    return ImageSet(x.contiguous(), images.labels, images.name, images.num_classes, images.classes), note
+    return ImageSet(x.contiguous(), images.labels, images.name, images.num_classes, images.classes,
+                    images.diagnostics), note

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from infobench._validation import check_float
-from infobench.estimators._exact_pairs import exact_kneighbors, gaussian_kernel_sum
+from infobench.estimators.engine import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import kl_entropy, knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
+from infobench.quality._conditions import DENSITY_CONDITIONS, effective_dim
 from infobench.quality._core import (
     Context,
     Outcome,
@@ -173,7 +174,7 @@ def _kl_value(ctx: Context, p: str, q: str) -> float:
     if bool((rho <= 0).any() or (nu <= 0).any()):
         return float("nan")
     n, m = rho.shape[0], ctx.features(q).shape[0]
-    return float(wkv_kl_terms(torch.log(nu), torch.log(rho), n, m, ctx.real.shape[1]).mean())
+    return float(wkv_kl_terms(torch.log(nu), torch.log(rho), n, m, effective_dim(ctx)).mean())
 
 
 # ------------------------------------------------------------------ kernels
@@ -284,12 +285,12 @@ def renyi_kernel_entropy(x: Any, *, bandwidth: float, device: Any = "auto") -> f
 
 # ------------------------------------------------------------------ groups
 _INCEPTION = [
-    ScoreSpec("inception", "IS", "up", "", "information", "probs", "split", "inception",
-              "exp I(x; predicted class): confident and diverse class predictions", (1.0, math.inf)),
-    ScoreSpec("h_marginal", "H(ŷ)", "up", "nats", "information", "probs", "split", "inception",
-              "entropy of the predicted-class distribution (class diversity)"),
-    ScoreSpec("h_conditional", "E H(ŷ|x)", "down", "nats", "information", "probs", "split", "inception",
-              "mean entropy of each sample's class prediction (classifier confidence)"),
+    ScoreSpec(name="inception", label="IS", direction="up", unit="", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="exp I(x; predicted class): confident and diverse class predictions", value_range=(1.0, math.inf)),
+    ScoreSpec(name="h_marginal", label="H(ŷ)", direction="up", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="entropy of the predicted-class distribution (class diversity)"),
+    ScoreSpec(name="h_conditional", label="E H(ŷ|x)", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
+              summary="mean entropy of each sample's class prediction (classifier confidence)"),
 ]
 
 
@@ -304,10 +305,10 @@ declare_param("coverage_ratio", 0.1, check=partial(check_float, low=0.0, high=1.
               doc="a class is covered when its share of generated predictions is at least this fraction of its "
               "share of real predictions")
 _CLASSES = [
-    ScoreSpec("class_kl", "KL(p_real(ŷ)‖p_gen(ŷ))", "down", "nats", "information", "probs", "split", "classes",
-              "divergence of predicted-class frequencies (class imbalance, missing classes)"),
-    ScoreSpec("classes_covered", "classes", "up", "count", "information", "probs", "split", "classes",
-              "number of classes generated at >= coverage_ratio of their real rate", (0.0, math.inf),
+    ScoreSpec(name="class_kl", label="KL(p_real(ŷ)‖p_gen(ŷ))", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="classes",
+              summary="divergence of predicted-class frequencies (class imbalance, missing classes)"),
+    ScoreSpec(name="classes_covered", label="classes", direction="up", unit="count", family="information", needs="probs", bootstrap="split", group="classes",
+              summary="number of classes generated at >= coverage_ratio of their real rate", value_range=(0.0, math.inf),
               params=("coverage_ratio",)),
 ]
 
@@ -327,12 +328,12 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _KL = [
-    ScoreSpec("kl_real_fake", "KL(real‖gen)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",)),
-    ScoreSpec("kl_fake_real", "KL(gen‖real)", "down", "nats", "information", "features", "subsample", "knn_kl",
-              "kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",)),
+    ScoreSpec(name="kl_real_fake", label="KL(real‖gen)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
+              summary="kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
+    ScoreSpec(name="kl_fake_real", label="KL(gen‖real)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
+              summary="kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
 
@@ -350,9 +351,9 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _ENTROPY = [
-    ScoreSpec("entropy_gap", "H(gen)−H(real)", "zero", "nats", "information", "features", "subsample", "knn_entropy",
-              "kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
-              size_need=neighbour_need, params=("knn_k",)),
+    ScoreSpec(name="entropy_gap", label="H(gen)−H(real)", direction="zero", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_entropy",
+              summary="kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
+              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
 ]
 
 
@@ -379,7 +380,7 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
         else:
             eps = ctx.self_knn(which).dist[:, k - 1]
         logs.append(torch.log(eps))
-    d = ctx.real.shape[1]
+    d = effective_dim(ctx)
     h_fake, h_real = (float(kl_entropy_terms(t, n, d, k).mean()) for t in logs)
     note = ""
     if not (math.isfinite(h_fake) and math.isfinite(h_real)):
@@ -403,12 +404,12 @@ declare_param("vendi_q", 1.0, check=_check_order, cli=float, doc="order q of the
 declare_param("rke_bandwidth", None, check=partial(check_float, low=0.0, low_open=True),
               doc="Gaussian kernel width of the Renyi kernel entropy (None: the median distance between real features)")
 _DIVERSITY = [
-    ScoreSpec("vendi", "Vendi", "up", "count", "information", "features", "split", "vendi",
-              "effective number of distinct generated samples (cosine kernel, order q)", (1.0, math.inf),
-              params=("vendi_q",)),
-    ScoreSpec("rke", "RKE", "up", "nats", "information", "features", "split", "rke",
-              "Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
-              params=("rke_bandwidth",)),
+    ScoreSpec(name="vendi", label="Vendi", direction="up", unit="count", family="information", needs="features", bootstrap="split", group="vendi",
+              summary="effective number of distinct generated samples (cosine kernel, order q)", value_range=(1.0, math.inf),
+              params=("vendi_q",), conditions=("collapsed-set", "copied-rows")),
+    ScoreSpec(name="rke", label="RKE", direction="up", unit="nats", family="information", needs="features", bootstrap="split", group="rke",
+              summary="Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
+              params=("rke_bandwidth",), conditions=("collapsed-set", "copied-rows")),
 ]
 
 

@@ -18,7 +18,7 @@ import torch
 from scipy.linalg.blas import dtrmm
 
 from infobench._validation import as_generator, check_float, check_int
-from infobench.quality._linalg import symmetric_eigenvalues
+from infobench.quality._conditions import NEIGHBOUR_CONDITIONS
 from infobench.quality._core import (
     GROUPS,
     Context,
@@ -31,6 +31,7 @@ from infobench.quality._core import (
     register_group,
     same_dim,
 )
+from infobench.quality._linalg import symmetric_eigenvalues
 
 __all__ = [
     "frechet_distance",
@@ -569,9 +570,12 @@ def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
 # half-sample's spread around T_n is then sqrt(Var(T_{n/2}) - Var(T_n)) =
 # sqrt(3) sd(T_n), and half-sample intervals were 1.54-1.74x too wide; the split
 # scheme's rate estimate gave 0.87-1.0x (docs of infobench/quality/bootstrap.py).
+# The conditions of the covariance scores (infobench.quality._conditions).
+_COVARIANCE = ("covariance-rank", "copied-rows")
 _FID = [
-    ScoreSpec("fid", "FID", "down", "", "standard", "features", "split", "fid",
-              "Fréchet distance between Gaussian fits of real and generated features", (0.0, math.inf)),
+    ScoreSpec(name="fid", label="FID", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="fid",
+              summary="Fréchet distance between Gaussian fits of real and generated features", value_range=(0.0, math.inf),
+              conditions=_COVARIANCE),
 ]
 
 
@@ -600,9 +604,10 @@ declare_param("fid_points", 15, check=partial(check_int, low=3),
 declare_param("fid_min_fraction", 0.2, check=partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True),
               doc="smallest sample size of the FID-infinity extrapolation, as a fraction of n")
 _FID_INF = [
-    ScoreSpec("fid_inf", "FID∞", "down", "", "standard", "features", "split", "fid_inf",
-              "FID extrapolated to infinitely many samples (bias in 1/N removed)",
+    ScoreSpec(name="fid_inf", label="FID∞", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="fid_inf",
+              summary="FID extrapolated to infinitely many samples (bias in 1/N removed)",
               size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction"),
+              conditions=_COVARIANCE,
               interval_need=_fid_inf_interval_need),
 ]
 
@@ -657,9 +662,9 @@ declare_param("kid_subsets", 100, check=partial(check_int, low=2),
 declare_param("kid_subset_size", 1000, check=partial(check_int, low=2),
               doc="rows of each KID subset, capped at the smaller set's size")
 _KID = [
-    ScoreSpec("kid", "KID", "down", "", "standard", "features", "split", "kid",
-              "unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
-              params=("kid_subsets", "kid_subset_size")),
+    ScoreSpec(name="kid", label="KID", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="kid",
+              summary="unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
+              params=("kid_subsets", "kid_subset_size"), conditions=("copied-rows",)),
 ]
 
 
@@ -674,18 +679,18 @@ def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _PRDC = [
-    ScoreSpec("precision", "precision", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of generated samples inside the real manifold (fidelity)", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
-    ScoreSpec("recall", "recall", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of real samples inside the generated manifold (diversity)", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
-    ScoreSpec("density", "density", "up", "", "standard", "features", "subsample", "prdc",
-              "mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", (0.0, math.inf), True,
-              size_need=neighbour_need, params=("k",)),
-    ScoreSpec("coverage", "coverage", "up", "fraction", "standard", "features", "subsample", "prdc",
-              "share of real neighbourhoods that hold a generated sample", (0.0, 1.0), True,
-              size_need=neighbour_need, params=("k",)),
+    ScoreSpec(name="precision", label="precision", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
+              summary="share of generated samples inside the real manifold (fidelity)", value_range=(0.0, 1.0), size_dependent=True,
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
+    ScoreSpec(name="recall", label="recall", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
+              summary="share of real samples inside the generated manifold (diversity)", value_range=(0.0, 1.0), size_dependent=True,
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
+    ScoreSpec(name="density", label="density", direction="up", unit="", family="standard", needs="features", bootstrap="subsample", group="prdc",
+              summary="mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", value_range=(0.0, math.inf), size_dependent=True,
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
+    ScoreSpec(name="coverage", label="coverage", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
+              summary="share of real neighbourhoods that hold a generated sample", value_range=(0.0, 1.0), size_dependent=True,
+              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
 ]
 
 
@@ -697,9 +702,10 @@ def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _MEM = [
-    ScoreSpec("memorization", "memorized", "down", "fraction", "standard", "train", "generated", "memorization",
-              "share of generated samples inside a training sample's nearest-neighbour ball (copies)", (0.0, 1.0),
-              size_need=neighbour_need, params=("k", "knn_k")),
+    ScoreSpec(name="memorization", label="memorized", direction="down", unit="fraction", family="standard", needs="train", bootstrap="generated", group="memorization",
+              summary="share of generated samples inside a training sample's nearest-neighbour ball (copies)", value_range=(0.0, 1.0),
+              size_need=neighbour_need, params=("k", "knn_k"),
+              conditions=("neighbourhood-size", "collapsed-set", "duplicate-rows")),
 ]
 
 

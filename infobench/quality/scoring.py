@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from infobench._progress import REPEATED_LOOP_SECONDS, progress as show_progress
-from infobench._validation import as_generator, check_bool, check_int, resolve_device
+from infobench._progress import REPEATED_LOOP_SECONDS
+from infobench._progress import progress as show_progress
+from infobench._validation import as_generator, check_bool, check_int, check_samples, resolve_device
+from infobench.diagnostics import Diagnostic, emit, merge
+from infobench.quality._conditions import check_features
 from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
 from infobench.quality.bootstrap import check_bootstrap, evaluate
 from infobench.quality.features import extract, make_extractor
@@ -32,7 +35,7 @@ __all__ = [
 
 COLUMNS = [
     "fake", "source", "score", "label", "direction", "unit", "family", "value", "ci_low", "ci_high",
-    "boot_std", "bootstrap", "bootstrap_kind", "level", "n_real", "n_fake", "note", "extras",
+    "boot_std", "bootstrap", "bootstrap_kind", "level", "n_real", "n_fake", "note", "extras", "diagnostics",
 ]
 
 
@@ -143,7 +146,9 @@ def score_features(
     bootstrap, level = check_bootstrap(bootstrap, level)
     seed = _check_seed(seed)
     dev = resolve_device(device)
-    r, f = as_features(real, "real", device=dev), as_features(fake, "fake", device=dev)
+    rs = check_samples(real, "real", device=dev, dtype="float64", min_samples=2, allow_constant=True)
+    fs = check_samples(fake, "fake", device=dev, dtype="float64", min_samples=2, allow_constant=True)
+    r, f = rs.data, fs.data
     same_dim(r, f, "real", "fake")
     t = None if train is None else as_features(train, "train", device=dev)
     if t is not None:
@@ -163,10 +168,19 @@ def score_features(
     check_sizes("fake", f.shape[0], names, p, "fake")
     if t is not None:
         check_sizes("train", t.shape[0], tuple(n for n in names if SCORES[n].needs == "train"), p, "train")
+    found = check_features({n: SCORES[n] for n in names}, {"real": r, "fake": f, "train": t}, p,
+                           source_eps={"real": max(rs.source_eps), "fake": max(fs.source_eps)})
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
     rows = evaluate(ctx, names, bootstrap=bootstrap, level=level)
-    return frame([dict(row, fake="fake", source="features") for row in rows], {"params": p.as_dict()})
+    emit(merge(*found.values()), stacklevel=2)
+    return frame([with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows],
+                 {"params": p.as_dict()})
+
+
+def with_diagnostics(row: dict[str, Any], found: dict[str, tuple[Diagnostic, ...]]) -> dict[str, Any]:
+    """``row`` with the ``diagnostics`` of its score (a list of :meth:`Diagnostic.to_dict` dicts)."""
+    return dict(row, diagnostics=[d.to_dict() for d in found.get(row["score"], ())])
 
 
 def parse_params(params: dict[str, Any]) -> Params:
@@ -203,6 +217,7 @@ def score(
     seed: int = 0,
     device: Any = "auto",
     value_range: Any = None,
+    real_range: Any = None,
     resize: bool = True,
     pca: int | None = None,
     batch_size: int = 512,
@@ -253,7 +268,15 @@ def score(
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``.
     value_range : (low, high), optional
-        Pixel range of generated arrays (default: detected).
+        Pixel range of generated arrays (default: from the dtype: uint8 and
+        other integers ``(0, 255)``, uint16 ``(0, 65535)``, bool and floats
+        ``(0, 1)``; never guessed from the values). A small excursion outside
+        it (up to 10 % of its width) is clipped and reported as a
+        ``pixel-range`` diagnostic; values further out raise. Image files
+        have the range of their bit depth, checkpoints' samples ``(0, 1)``.
+    real_range : (low, high), optional
+        The same for the real data's arrays (``.npy``/``.npz`` specs and
+        in-memory images).
     resize : bool
         Resize generated images of another height/width to the real size
         (anti-aliased bilinear); False makes a size mismatch an error.
@@ -278,7 +301,10 @@ def score(
         Tidy: one row per (fake set, score) with columns :data:`COLUMNS`
         (``value``, interval ``ci_low``/``ci_high``, ``boot_std``, sample
         sizes ``n_real``/``n_fake``, ``direction`` up/down/zero, ``unit``,
-        ``note``...). ``df.attrs`` holds the extractor's description
+        ``note``, ``diagnostics``: the doubts about the value as a list of
+        :meth:`~infobench.diagnostics.Diagnostic.to_dict` dicts, see
+        :mod:`infobench.quality._conditions`...). Each doubt is also emitted
+        once as a :class:`~infobench.diagnostics.DiagnosticWarning`. ``df.attrs`` holds the extractor's description
         (``extractor``; the classifier's held-out accuracy), ``real``,
         ``seed`` and ``params``.
     """
@@ -291,7 +317,8 @@ def score(
     sources = [parse_fake(spec, label) for label, spec in _fake_dict(fake, names).items()]
     t0 = time.perf_counter()
     scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca,
-                    batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True)
+                    batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True,
+                    real_range=real_range)
     real_data = scorer.real
 
     # Fixed-size sets are loaded first: the smallest fixes the common n.
@@ -316,6 +343,7 @@ def score(
     for src in sources:
         records += scorer.score_images(loaded[src.name], src.name, source=src.kind, bootstrap=bootstrap,
                                        level=level, resize=resize)
+    emit(merge(*(r["diagnostics"] for r in records)), stacklevel=2)
     return frame(records, dict(scorer.attrs(), seconds=time.perf_counter() - t0))
 
 
@@ -325,12 +353,14 @@ class Scorer:
     :func:`score` and the validity suite score many generated sets against
     the same reference through one ``Scorer``. Parameters as in :func:`score`
     (``params`` a :class:`Params`); ``stream=True`` reads image folders and
-    ``.npy`` files batch by batch (:func:`~infobench.quality.inputs.load_real`).
+    ``.npy`` files batch by batch (:func:`~infobench.quality.inputs.load_real`);
+    ``real_range`` is the pixel range of the real data's arrays.
     """
 
     def __init__(self, real: Any, *, extractor: Any = "auto", scores: Any = None, seed: int = 0,
                  device: Any = "auto", pca: int | None = None, batch_size: int = 512, cache: bool = True,
-                 progress: bool = False, params: Params | None = None, stream: bool = False):
+                 progress: bool = False, params: Params | None = None, stream: bool = False,
+                 real_range: Any = None):
         self.params = Params() if params is None else params
         self.seed = _check_seed(seed)
         self.device = resolve_device(device)
@@ -338,7 +368,7 @@ class Scorer:
         self.progress = check_bool("progress", progress)
         self.batch_size = check_int("batch_size", batch_size, low=1)
         resolve_scores(scores)
-        self.real = load_real(real, seed=self.seed, stream=check_bool("stream", stream))
+        self.real = load_real(real, seed=self.seed, stream=check_bool("stream", stream), value_range=real_range)
         self.extractor = make_extractor(extractor, self.real, seed=self.seed, device=self.device, pca=pca,
                                         progress=self.progress)
         self.names = resolve_scores(scores, has_probs=self.extractor.has_probs)
@@ -359,13 +389,17 @@ class Scorer:
         """Tidy records of every score of ``images`` (an ImageSet) against the reference."""
         images, resize_note = match_shape(images, self.real.reference, f"fake {name!r}", resize=resize)
         feats, probs = self.features(images)
+        wanted = names or self.names
+        found = check_features({n: SCORES[n] for n in wanted}, {"real": self.real_feats, "fake": feats}, self.params,
+                               inputs={"real": self.real.reference.diagnostics, "fake": images.diagnostics})
         ctx = Context(self.real_feats, feats, self.real_probs, probs, None, self.params, self.seed,
                       heldout=self.heldout_feats)
-        prepare(ctx, names or self.names)
+        prepare(ctx, wanted)
         with show_progress(self.progress and bootstrap > 0, bootstrap, f"bootstrap {name}", unit="replicates",
                            min_seconds=REPEATED_LOOP_SECONDS) as advance:
-            rows = evaluate(ctx, names or self.names, bootstrap=bootstrap, level=level, advance=advance)
-        return [dict(row, fake=name, source=source, note="; ".join(x for x in (row["note"], resize_note) if x))
+            rows = evaluate(ctx, wanted, bootstrap=bootstrap, level=level, advance=advance)
+        return [with_diagnostics(dict(row, fake=name, source=source,
+                                      note="; ".join(x for x in (row["note"], resize_note) if x)), found)
                 for row in rows]
 
     def attrs(self) -> dict[str, Any]:

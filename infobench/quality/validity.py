@@ -34,8 +34,8 @@ is itself a finding.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -344,7 +344,7 @@ def interval_calibration(
         widths = bs[:, 2] - bs[:, 1]
         fresh_rel = 1.0 / math.sqrt(2.0 * (len(v) - 1))
 
-        def rel_se(x: np.ndarray) -> float:
+        def rel_se(x: np.ndarray, fresh_rel: float = fresh_rel) -> float:
             cv = float(np.std(x, ddof=1) / np.mean(x)) if len(x) > 1 and np.mean(x) > 0 else 0.0
             return math.sqrt(fresh_rel**2 + cv**2 / len(x))
 

@@ -36,8 +36,9 @@ larger n of the grid (NaN: it never settles, or the truth is <= 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,9 +48,10 @@ from infobench.diagnostics import doubtful as is_doubtful
 from infobench.diagnostics import merge
 from infobench.diagnostics import summary as diagnostics_summary
 from infobench.estimators.base import interval_quantile
+from infobench.report.ranking import ALPHA, RankTest, rank_test
 
 __all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "calibration", "leaderboard",
-           "samples_needed", "summarize", "to_units"]
+           "rank_tests", "samples_needed", "summarize", "task_losses", "to_units"]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 GROUP = ["estimator", "task_id", "n"]
@@ -319,11 +321,81 @@ def best_mask(values: pd.DataFrame, metric: str, truth: pd.Series | None = None)
     out = pd.DataFrame(False, index=values.index, columns=values.columns)
     for idx, row in values.iterrows():
         ctx = pd.Series({"truth": truth.loc[idx] if truth is not None else math.nan})
-        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx)).to_numpy()
+        out.loc[idx] = best_flags(row.astype(float), lambda v: m.score(v, ctx))  # noqa: B023 (called at once).to_numpy()
     return out
 
 
-def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame:
+def task_losses(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame:
+    """The loss the leaderboard ranks by, per estimator and task at the task's largest n.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quantity, task_id, estimator, loss, ranked`` in the summary's order:
+        ``loss`` is ``METRICS[rank_by].score`` of the value (lower is better),
+        ``inf`` where the value is missing or undefined (every cell failed, a
+        log ratio of a non-positive number), so that it ranks last;
+        ``ranked`` is False for an estimator of which every cell at the
+        tasks' largest n (of its quantity) failed: it is not ranked at all.
+    """
+    rankable = [m for m in METRICS if m in summary.columns]
+    if rank_by not in rankable:
+        raise ValueError(f"rank_by must be one of {rankable}; got {rank_by!r}")
+    _check_frame(summary, ("estimator", "task_id", "n", "cells", "failed"))
+    cols = ["quantity", "estimator", "task_id", "loss", "ranked"]
+    if summary.empty:
+        return pd.DataFrame(columns=cols)
+    metric = METRICS[rank_by]
+    summary = summary if "quantity" in summary else summary.assign(quantity="")
+    top = summary[summary["n"] == summary.groupby("task_id")["n"].transform("max")]
+    rows = []
+    for _, row in top.iterrows():
+        v = row[rank_by]
+        s = metric.score(float(v), row) if pd.notna(v) else math.nan
+        rows.append({"quantity": row["quantity"], "estimator": row["estimator"], "task_id": row["task_id"],
+                     "loss": s if np.isfinite(s) else math.inf})
+    out = pd.DataFrame(rows, columns=cols[:-1])
+    tried = top.groupby(["quantity", "estimator"], sort=False)[["cells", "failed"]].sum()
+    ranked = tried["cells"] > tried["failed"]  # not when every cell failed: nothing to rank
+    out["ranked"] = [bool(ranked.loc[(q, e)]) for q, e in zip(out["quantity"], out["estimator"])]
+    return out
+
+
+def rank_tests(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA,
+               posthoc: str = "wilcoxon-holm") -> dict[str, RankTest]:
+    """Is the leaderboard beyond the noise? One :func:`~infobench.report.ranking.rank_test` per quantity.
+
+    Blocks are the tasks, each at its largest n with the loss the leaderboard
+    ranks by (:func:`task_losses`; the seeds enter through that loss, e.g. the
+    RMSE over seeds). Not task x n: the sizes of one task share its
+    distribution and each estimator's behaviour on it, so they are not
+    independent blocks and counting them apart would overstate the evidence.
+    Estimators of which every cell failed are not ranked and not tested; a
+    task on which a ranked estimator has no cell is left out (the test needs
+    complete blocks). A failure ranks last.
+
+    Returns
+    -------
+    dict
+        Quantity (``""`` for summaries without that column) -> :class:`~infobench.report.ranking.RankTest`,
+        in order of first appearance.
+    """
+    return _rank_tests(task_losses(summary, rank_by=rank_by), alpha, posthoc)
+
+
+def _rank_tests(losses: pd.DataFrame, alpha: float, posthoc: str) -> dict[str, RankTest]:
+    """:func:`rank_tests` of the output of :func:`task_losses`."""
+    tests = {}
+    for q in _order(losses["quantity"]) if len(losses) else []:
+        mine = losses[(losses["quantity"] == q) & losses["ranked"]]
+        matrix = mine.pivot_table(index="task_id", columns="estimator", values="loss", aggfunc="first", dropna=False)
+        matrix = matrix.reindex(index=_order(mine["task_id"]), columns=_order(mine["estimator"]))
+        tests[q] = rank_test(matrix, alpha=alpha, posthoc=posthoc)
+    return tests
+
+
+def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA,
+                posthoc: str = "wilcoxon-holm") -> pd.DataFrame:
     """Rank estimators across tasks, each task compared at its largest n, one board per quantity.
 
     For every task the estimators are ranked by ``rank_by`` (best = 1, ties
@@ -334,49 +406,52 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
     tasks are ranked among different estimators, so each ``quantity`` gets
     its own rows: an estimator that serves both (``kde``, ``histogram``,
     ``gaussian``) appears once per quantity, with that quantity's tasks only.
+    Whether the ranking is beyond the noise of tasks and seeds is tested per
+    quantity by :func:`rank_tests` at level ``alpha`` (Friedman, then the
+    ``posthoc`` comparison); the tests are kept in ``board.attrs["rank_tests"]``.
 
     Returns
     -------
     pandas.DataFrame
         ``quantity, estimator, tasks, mean_rank, wins, mean_abs_log2_ratio,
-        coverage, failure_rate, median_seconds, doubtful`` sorted by quantity
-        (in order of first appearance) and then ``mean_rank``:
+        coverage, failure_rate, median_seconds, doubtful, best_group,
+        p_vs_best`` sorted by quantity (in order of first appearance) and then
+        ``mean_rank``:
         ``wins`` counts tasks where the estimator is best;
         ``mean_abs_log2_ratio`` and ``coverage`` average over tasks where they
         are defined (at the largest n); ``failure_rate`` covers all of the
         estimator's cells at the largest n and ``median_seconds`` is the
         median over tasks of their median seconds there; ``doubtful`` counts
-        its cells there whose estimate carries a warning diagnostic. ``quantity`` is
-        ``""`` for summaries without that column.
+        its cells there whose estimate carries a warning diagnostic;
+        ``best_group`` is True for the estimators not shown worse than the
+        top one at ``alpha`` (all ranked ones when the test does not apply or
+        does not reject); ``p_vs_best`` is the adjusted p-value of the
+        comparison with the top one (NaN for it, and when the test does not
+        apply). ``quantity`` is ``""`` for summaries without that column.
     """
-    rankable = [m for m in METRICS if m in summary.columns]
-    if rank_by not in rankable:
-        raise ValueError(f"rank_by must be one of {rankable}; got {rank_by!r}")
     _check_frame(summary, ("estimator", "task_id", "n", "mean_log2_ratio", "coverage", "failure_rate",
                            "median_seconds", "cells", "failed"))
+    losses = task_losses(summary, rank_by=rank_by)
+    tests = _rank_tests(losses, alpha, posthoc)
     cols = ["quantity", "estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage",
-            "failure_rate", "median_seconds", "doubtful"]
+            "failure_rate", "median_seconds", "doubtful", "best_group", "p_vs_best"]
     if summary.empty:
         return pd.DataFrame(columns=cols)
-    metric = METRICS[rank_by]
     summary = summary if "quantity" in summary else summary.assign(quantity="")
     top = summary[summary["n"] == summary.groupby("task_id")["n"].transform("max")]
     ranks: dict[tuple[str, str], list[float]] = {}
     wins: dict[tuple[str, str], int] = {}
-    for _, g in top.groupby("task_id", sort=False):
-        scores = []
-        for _, row in g.iterrows():
-            v = row[rank_by]
-            s = metric.score(float(v), row) if pd.notna(v) else math.nan
-            scores.append(s if np.isfinite(s) else math.inf)
+    for _, g in losses.groupby("task_id", sort=False):
+        scores = g["loss"].to_numpy(dtype=float)
         r = pd.Series(scores).rank(method="average").to_numpy()
-        best = min(scores)
-        for (_, row), rank, s in zip(g.iterrows(), r, scores):
-            key = (row["quantity"], row["estimator"])
-            ranks.setdefault(key, []).append(float(rank))
-            wins[key] = wins.get(key, 0) + int(s == best and np.isfinite(s))
+        best = scores.min()
+        for q, e, rank, s in zip(g["quantity"], g["estimator"], r, scores):
+            ranks.setdefault((q, e), []).append(float(rank))
+            wins[q, e] = wins.get((q, e), 0) + int(s == best and np.isfinite(s))
     rows = []
     for q in _order(summary["quantity"]):
+        test = tests[q]
+        p_best = test.p_vs_best()
         for e in _order(summary.loc[summary["quantity"] == q, "estimator"]):
             mine = top[(top["quantity"] == q) & (top["estimator"] == e)]
             lr = mine["mean_log2_ratio"].abs().dropna()
@@ -395,11 +470,15 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
                 "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
                 else math.nan,
                 "doubtful": int(mine["doubtful"].sum()) if "doubtful" in mine else 0,
+                "best_group": ranked and e in test.verdict.group,
+                "p_vs_best": p_best.get(e, math.nan) if test.applicable else math.nan,
             })
     board = pd.DataFrame(rows, columns=cols)
     order = {q: i for i, q in enumerate(_order(summary["quantity"]))}
     board["_q"] = board["quantity"].map(order)
-    return board.sort_values(["_q", "mean_rank"], kind="stable").drop(columns="_q").reset_index(drop=True)
+    board = board.sort_values(["_q", "mean_rank"], kind="stable").drop(columns="_q").reset_index(drop=True)
+    board.attrs["rank_tests"] = tests
+    return board
 
 
 def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:

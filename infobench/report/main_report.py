@@ -25,9 +25,9 @@ from typing import Any
 import pandas as pd
 
 from infobench._io import atomic_write
-from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.quality import DIRECTIONS, SCORES
 from infobench.quality.validity import detection
-from infobench.report.aggregate import best_flags, leaderboard, summarize
+from infobench.report.aggregate import best_flags, leaderboard, rank_tests, summarize
 from infobench.report.quality_tables import detection_table, score_tables
 from infobench.report.render import (
     Figure,
@@ -42,7 +42,7 @@ from infobench.report.render import (
     to_csv,
     to_latex,
 )
-from infobench.report.writer import benchmark_blocks, calibration_of, heatmap_figure, report_tables
+from infobench.report.writer import benchmark_blocks, calibration_of, heatmap_figure, rank_figures, report_tables
 
 __all__ = ["MainReport", "build_main_report", "quality_summary_table", "summary_tables", "training_table",
            "write_main_report"]
@@ -162,7 +162,7 @@ def build_main_report(
     bench_tables = _named(report_tables(summary, calibrated=calibration_of(benchmark)), "estimators")
     heatmap = heatmap_figure(summary, "estimator-heatmap.png", "Estimators x tasks: mean log2(estimate / truth)")
     blocks: list[tuple[str, Any]] = [("h2", "Estimator benchmark")]
-    blocks += benchmark_blocks(bench_tables, heatmap)
+    blocks += benchmark_blocks(bench_tables, heatmap, ranking=rank_figures(rank_tests(summary), prefix="estimator-cd"))
     blocks += [("h2", "Reference generators"), ("table", training_table(training))]
     blocks += [("img", f) for f in _generator_figures(generator_dirs)]
     blocks += [("h2", "Sample quality")]

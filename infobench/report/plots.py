@@ -6,6 +6,10 @@
 * :func:`plot_heatmap` - tasks x estimators coloured by mean
   log2(estimate / truth), one panel per n; colours saturate at +-1 (a factor
   of 2), the printed values do not.
+* :func:`plot_cd_diagram` - a rank test (:mod:`infobench.report.ranking`) as
+  a critical-difference diagram: mean ranks on an axis, the items that are
+  not distinguishable joined by bars, Nemenyi's critical difference drawn
+  above.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from infobench.report.aggregate import Z95, by_estimator, to_units
+from infobench.report.ranking import RankTest
 
-__all__ = ["figure_png", "new_figure", "plot_estimates", "plot_heatmap"]
+__all__ = ["figure_png", "new_figure", "plot_cd_diagram", "plot_estimates", "plot_heatmap"]
 
 
 def new_figure(width: float, height: float, *, layout: str | None = None):
@@ -109,4 +114,60 @@ def plot_heatmap(summary: pd.DataFrame):
         ax.set_title(f"n = {n}", fontsize=9)
     cbar = fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02)
     cbar.set_label("mean log2(estimate / truth)", fontsize=8)
+    return fig
+
+
+def plot_cd_diagram(test: RankTest, *, title: str = ""):
+    """The critical-difference diagram of a rank test (Demšar 2006, section 3.2.4); returns a Figure.
+
+    The axis carries mean ranks (1 = best, on the left); each item hangs from
+    its mean rank, the better half labelled on the left, the other half on the
+    right, each label with its mean rank. A thick bar joins a run of items no
+    two of which the test tells apart (:meth:`~infobench.report.ranking.RankTest.cliques`:
+    the decisive post-hoc comparison, after the Friedman test). Nemenyi's
+    critical difference is drawn above the axis for reference.
+    """
+    if not test.applicable:
+        raise ValueError(f"the rank test does not apply ({test.reason}): there is no diagram to draw")
+    items = list(test.items)
+    k = len(items)
+    ranks = [test.mean_ranks[i] for i in items]
+    cliques = test.cliques()
+    half = (k + 1) // 2
+    bar_gap = 0.12
+    first_row = 0.25 + bar_gap * len(cliques)
+    row_gap = 0.22
+    depth = first_row + row_gap * max(half, k - half)
+    # 4 inches of axis: with the labels beside it the PNG stays within the report's 560-pixel figures, unscaled.
+    fig = new_figure(3.9, 0.9 + 0.55 * (depth + 0.6))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    ax.set_xlim(0.4, k + 0.6)
+    ax.set_ylim(-depth - 0.1, 0.8)
+    line = {"color": "black", "lw": 1.0, "clip_on": False}
+    ax.plot([1, k], [0, 0], **line)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.06], **line)
+        ax.text(r, 0.1, str(r), ha="center", va="bottom", fontsize=8)
+    for j, (name, rank) in enumerate(zip(items, ranks)):
+        left = j < half
+        y = -(first_row + row_gap * (j if left else k - 1 - j))
+        x_end = 0.6 if left else k + 0.4
+        ax.plot([rank, rank, x_end], [0, y, y], **line)
+        ax.text(x_end + (-0.05 if left else 0.05), y, f"{name} ({rank:.2f})", ha="right" if left else "left",
+                va="center", fontsize=8)
+    for m, (i, j) in enumerate(cliques):
+        y = -(0.12 + bar_gap * m)
+        ax.plot([ranks[i] - 0.04, ranks[j] + 0.04], [y, y], color="#c0392b", lw=3.5, solid_capstyle="round",
+                clip_on=False)
+    if np.isfinite(test.cd):
+        ax.plot([1, 1 + test.cd], [0.5, 0.5], **line)
+        for x in (1, 1 + test.cd):
+            ax.plot([x, x], [0.45, 0.55], **line)
+        ax.text(1 + test.cd / 2, 0.57, f"Nemenyi CD = {test.cd:.2f}", ha="center", va="bottom", fontsize=8)
+    post = "Holm-corrected Wilcoxon" if test.posthoc == "wilcoxon-holm" else "Nemenyi"
+    verdict = "the estimators differ" if test.rejected else "no difference shown"
+    ax.set_title(f"{title + ': ' if title else ''}mean rank over {test.n_blocks} tasks (1 = best)\n"
+                 f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}\n"
+                 f"bars join estimators not told apart ({post})", fontsize=8, pad=2)
     return fig

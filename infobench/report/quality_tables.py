@@ -19,11 +19,21 @@ import numpy as np
 import pandas as pd
 
 from infobench._progress import make_console
-from infobench.quality._core import DIRECTIONS, SCORES
+from infobench.diagnostics import as_diagnostics, doubtful, summary
+from infobench.quality import DIRECTIONS, SCORES
 from infobench.quality.validity import MIN_SPEARMAN, VERDICTS
 from infobench.report.aggregate import best_flags
 from infobench.report.render import (
-    MISSING, Table, Tables, format_score, html_page, to_csv, to_latex, to_markdown, to_rich,
+    DOUBT_MARK,
+    MISSING,
+    Table,
+    Tables,
+    format_score,
+    html_page,
+    to_csv,
+    to_latex,
+    to_markdown,
+    to_rich,
 )
 
 __all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
@@ -31,10 +41,18 @@ __all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "fo
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
 
 
+def _diagnostics(row: pd.Series) -> tuple:
+    """The diagnostics of a score row (none for frames written before the column existed)."""
+    value = row.get("diagnostics")
+    return as_diagnostics(value) if isinstance(value, (list, tuple)) else ()
+
+
 def _cell(row: pd.Series) -> str:
     text = format_score(row["value"], row["unit"])
     if row["bootstrap"] and not (math.isnan(row["ci_low"]) or math.isnan(row["ci_high"])):
         text += f" [{format_score(row['ci_low'], row['unit'])}, {format_score(row['ci_high'], row['unit'])}]"
+    if doubtful(_diagnostics(row)):
+        text += f" {DOUBT_MARK}"
     return text
 
 
@@ -90,6 +108,11 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
     notes = sub[sub["note"].astype(str) != ""]
     for _, row in notes.drop_duplicates(["fake", "note"]).iterrows():
         parts.append(f"{row['fake']}: {row['note']}.")
+    doubts = _doubt_codes(sub)
+    if doubts:
+        parts.append(f"{DOUBT_MARK}: the number carries a warning diagnostic and may be wrong ("
+                     + "; ".join(f"{fake}: {codes}" for fake, codes in doubts.items())
+                     + "; infobench score prints each, the JSON output keeps them).")
     ext = df.attrs.get("extractor")
     if ext:
         text = f"Features: {ext.get('name')} ({ext.get('dim')}-d)"
@@ -103,6 +126,18 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
         if ext.get("skipped"):
             parts.append(ext["skipped"][0].upper() + ext["skipped"][1:] + ".")
     return " ".join(parts)
+
+
+def _doubt_codes(sub: pd.DataFrame) -> dict[str, str]:
+    """Per generated set: the codes of the warning diagnostics of its rows (``summary`` form)."""
+    if "diagnostics" not in sub.columns:
+        return {}
+    out: dict[str, list] = {}
+    for _, row in sub.iterrows():
+        found = [d for d in _diagnostics(row) if d.severity == "warning"]
+        if found:
+            out.setdefault(row["fake"], []).extend(found)
+    return {fake: summary(found) for fake, found in out.items()}
 
 
 def _size_text(n_real: int, n_fake: int) -> str:

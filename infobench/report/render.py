@@ -29,10 +29,12 @@ import csv
 import functools
 import html
 import io
+import itertools
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,8 +44,10 @@ from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from infobench._naming import slug
 from infobench._progress import output_width
 from infobench.report.aggregate import METRICS, best_mask, by_estimator, to_units
+from infobench.report.ranking import ALPHA, BestVerdict, RankTest, mark_if_distinguishable
 
 __all__ = [
     "Figure",
@@ -63,6 +67,8 @@ __all__ = [
     "metric_table",
     "notebook_html",
     "plain_text",
+    "rank_groups_table",
+    "rank_test_table",
     "samples_needed_table",
     "slug",
     "table_name",
@@ -173,17 +179,6 @@ class Figure:
     name: str
     caption: str
     png: bytes
-
-
-def slug(text: str, *, max_len: int = 60, default: str = "item") -> str:
-    """A file-name stem for ``text``: lower case, runs of characters other than ``a-z0-9._-`` -> ``-``.
-
-    Leading and trailing ``-``, ``_`` and ``.`` are stripped and the result is cut to
-    ``max_len`` characters; ``default`` when nothing is left. The one rule for
-    every file name derived from a title, a task id or a data-set name.
-    """
-    stem = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-_.")[:max_len].strip("-_.")
-    return stem or default
 
 
 def table_name(table: Table) -> str:
@@ -307,13 +302,36 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
     )
 
 
-def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
+def _rank_tests(board: pd.DataFrame, tests: dict[str, RankTest] | None) -> dict[str, RankTest]:
+    tests = board.attrs.get("rank_tests") if tests is None else tests
+    if tests is None:
+        raise ValueError("the leaderboard's rank tests are missing: build the board with leaderboard() "
+                         "(it keeps them in board.attrs['rank_tests']) or pass tests=rank_tests(summary)")
+    return tests
+
+
+def _verdict(tests: dict[str, RankTest], quantity: str) -> BestVerdict:
+    test = tests.get(quantity)
+    if test is None:
+        return BestVerdict(None, None, None, ALPHA, reason="no test of this quantity")
+    return test.verdict
+
+
+def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict[str, RankTest] | None = None
+                      ) -> Table:
     """The leaderboard (one row per estimator and quantity); the best value of each *column* is marked.
 
     With several quantities (entropy, MI, KL tasks) a leading ``quantity``
     column is shown and the best values are marked within each quantity:
-    ranks over different task sets do not compare.
+    ranks over different task sets do not compare. The lowest mean rank and
+    the most wins are marked only where the rank test says the top estimator
+    is distinguishable from the runner-up
+    (:func:`~infobench.report.ranking.mark_if_distinguishable`); the note
+    says which estimators share the best place otherwise. ``tests`` default
+    to those :func:`~infobench.report.aggregate.leaderboard` kept in
+    ``board.attrs["rank_tests"]``.
     """
+    tests = _rank_tests(board, tests)
     board = board if "quantity" in board else board.assign(quantity="")
     several = board["quantity"].nunique() > 1
     cols = ["mean_rank", "wins", "mean_abs_log2_ratio", "coverage", "failure_rate", "median_seconds"]
@@ -328,23 +346,115 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse") -> Table:
             for _, r in board.iterrows()]
     flags = pd.DataFrame(False, index=board.index, columns=cols)
     # An estimator whose every cell failed is not ranked, and best in nothing.
-    for _, group in board[board["mean_rank"].notna()].groupby("quantity", sort=False):
+    for q, group in board[board["mean_rank"].notna()].groupby("quantity", sort=False):
         for c in cols:
             # Best per column here: transpose so that best_mask compares estimators.
             flags.loc[group.index, c] = best_mask(group[[c]].T, c).T[c]
+        for c in ("mean_rank", "wins"):  # a claim that one estimator ranks best: only beyond the noise
+            flags.loc[group.index, c] = mark_if_distinguishable(flags.loc[group.index, c], _verdict(tests, q))
     best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] + [False] * doubt
             for i in board.index]
     unranked = board["mean_rank"].isna().any()
+    quantities = list(dict.fromkeys(board["quantity"]))
+    verdicts = "; ".join((f"{q}: " if several else "") + _verdict(tests, q).sentence() for q in quantities)
+    level = next((t.alpha for t in tests.values()), ALPHA)
     return Table(
         "Leaderboard", header, rows, best, labels=len(lead) + 2,
         note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
         "tasks); wins = tasks where the estimator is best. Best per column"
         + (" and quantity (the estimators of each quantity run on its own tasks)" if several else "")
         + ": lowest rank, most wins, smallest |log2 ratio|, coverage closest to 0.95, lowest failure rate, "
-        "fastest."
+        f"fastest; the lowest rank and the most wins are marked only when the top estimator is distinguishable "
+        f"from the runner-up at α = {level:g} (Friedman test over tasks, then pairwise comparisons; see the "
+        f"ranking tables): {verdicts}."
         + (" Mean rank n/a: every cell of the estimator failed, so it is not ranked." if unranked else "")
         + (f" Doubtful {DOUBT_MARK}: cells at the largest n whose estimate carries a warning diagnostic "
            "(see the diagnostics table)." if doubt else ""),
+    )
+
+
+RANK_TEST_TITLE = "Ranking significance: Friedman test over tasks"
+RANK_GROUPS_TITLE = "Ranking significance: each estimator against the top one"
+
+
+def _p_text(p: float) -> str:
+    """A p-value with 3 significant digits (``n/a`` when undefined)."""
+    return f"{p:.3g}" if np.isfinite(p) else MISSING
+
+
+def rank_test_table(tests: dict[str, RankTest]) -> Table:
+    """One row per quantity: the blocks, Friedman's and Iman-Davenport's statistics, Nemenyi's CD, the verdict.
+
+    ``tests``: :func:`~infobench.report.aggregate.rank_tests` (quantity -> test). A test that does not apply
+    (fewer than 2 tasks or estimators) shows ``n/a`` and the reason, never a number.
+    """
+    several = len(tests) > 1
+    header = (["quantity"] if several else []) + ["tasks", "estimators", "Friedman χ²", "p", "F",
+                                                  "p (F)", "Nemenyi CD", "verdict"]
+    rows = []
+    for q, t in tests.items():
+        k = len(t.items)
+        dropped = f" ({len(t.dropped)} left out: an estimator has no cell there)" if t.dropped else ""
+        if t.applicable:
+            numbers = [f"{format_value(t.chi2, 'plain')} (df {k - 1})", _p_text(t.chi2_p),
+                       f"{format_value(t.f, 'plain')} (df {k - 1}, {(k - 1) * (t.n_blocks - 1)})", _p_text(t.f_p),
+                       format_value(t.cd, "plain")]
+        else:
+            numbers = [MISSING] * 5
+        rows.append(([str(q)] if several else []) + [f"{t.n_blocks}{dropped}", str(k)] + numbers
+                    + [t.verdict.sentence()])
+    level = next((t.alpha for t in tests.values()), ALPHA)
+    posthoc = next((t.posthoc for t in tests.values()), "wilcoxon-holm")
+    decides = ("Holm-corrected Wilcoxon signed-rank tests of the per-task losses" if posthoc == "wilcoxon-holm"
+               else "the Nemenyi test (mean ranks further apart than the CD)")
+    return Table(
+        RANK_TEST_TITLE, header, rows, [[False] * len(header) for _ in rows], labels=len(header) - 6,
+        note=f"Level α = {level:g}. Blocks: the tasks, each at its largest n (sizes of one task are not "
+        "independent), with the loss the leaderboard ranks by; ties share the average rank, a failure ranks last. "
+        "The Friedman statistic (tie-corrected) and the Iman-Davenport statistic F test whether the estimators "
+        f"differ at all (F decides); only then are pairs compared, by {decides}. Nemenyi CD: the critical difference "
+        "of mean ranks (studentized range). Not applicable with fewer than 2 tasks or 2 estimators.",
+    )
+
+
+def rank_groups_table(tests: dict[str, RankTest]) -> Table:
+    """One row per quantity and estimator: mean rank over the test's tasks, p-values against the top one, group.
+
+    The mean rank of the top estimator is marked only when it is distinguishable from the runner-up
+    (:func:`~infobench.report.ranking.mark_if_distinguishable`).
+    """
+    several = len(tests) > 1
+    header = (["quantity"] if several else []) + ["estimator", "mean rank", "behind the top",
+                                                  "p vs top (Wilcoxon, Holm)", "p vs top (Nemenyi)", "group"]
+    rows, best = [], []
+    for q, t in tests.items():
+        v = t.verdict
+        holm_p, nemenyi_p = {}, {}
+        for _, r in t.pairs.iterrows():
+            if v.best in (r["a"], r["b"]):
+                other = r["b"] if r["a"] == v.best else r["a"]
+                holm_p[other], nemenyi_p[other] = r["holm_p"], r["nemenyi_p"]
+        top_rank = t.mean_ranks.get(v.best, math.nan) if v.best is not None else math.nan
+        flags = mark_if_distinguishable(pd.Series([e == v.best for e in t.items], index=list(t.items)), v)
+        for e in t.items:
+            group = ("best" if v.distinguishable else "shared best") if e in v.group else ""
+            if v.distinguishable is None:
+                group = "n/a"
+            rows.append(([str(q)] if several else []) + [
+                e, format_value(t.mean_ranks.get(e, math.nan), "plain"),
+                "" if e == v.best else format_value(t.mean_ranks.get(e, math.nan) - top_rank, "plain"),
+                "" if e == v.best else _p_text(holm_p.get(e, math.nan)),
+                "" if e == v.best else _p_text(nemenyi_p.get(e, math.nan)), group])
+            lead = [False] * (len(header) - 5)
+            best.append(lead + [bool(flags.loc[e])] + [False] * 4)
+    level = next((t.alpha for t in tests.values()), ALPHA)
+    return Table(
+        RANK_GROUPS_TITLE, header, rows, best, labels=len(header) - 5,
+        note=f"Mean rank over the tasks of the test (1 = best). p vs top: adjusted p-values of the comparison with "
+        f"the top estimator (Wilcoxon signed-rank, Holm-corrected over all pairs; Nemenyi, from the studentized "
+        f"range). Group at α = {level:g}: best (distinguishable from every other estimator), shared best (not "
+        "shown worse than the top one), n/a (the test does not apply). Pairs are compared only when the "
+        "Friedman test rejects; every pair is in ranking_pairs.csv and ranking.json.",
     )
 
 
@@ -823,7 +933,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
     """
     n = len(values)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def least(a: int, b: int) -> int:
         return cells.layout(labels + values[a:b], "", two_rows=two_rows).least_width()
 
@@ -835,7 +945,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
             stop += 1
         count, start = count + 1, stop
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def split(start: int, groups: int) -> tuple[float, tuple[int, ...]]:
         """(width of the widest group, cuts) of the best split of ``values[start:]`` into ``groups`` groups."""
         if groups == 1:
@@ -852,7 +962,7 @@ def _column_chunks(cells: _Cells, labels: list[int], values: list[int], width: i
         return best
 
     cuts = [0, *split(0, count)[1], n]
-    return [values[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [values[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 class FoldingTable:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -12,9 +13,17 @@ from infobench._io import atomic_write
 from infobench._lock import output_lock
 from infobench.bench.store import require_pyarrow
 from infobench.report.aggregate import (
-    INFO_COLUMNS, best_mask, by_estimator, calibration, leaderboard, samples_needed, summarize, to_units,
+    INFO_COLUMNS,
+    best_mask,
+    by_estimator,
+    calibration,
+    leaderboard,
+    samples_needed,
+    summarize,
+    to_units,
 )
-from infobench.report.plots import figure_png, plot_estimates, plot_heatmap
+from infobench.report.plots import figure_png, plot_cd_diagram, plot_estimates, plot_heatmap
+from infobench.report.ranking import ALPHA, PAIR_COLUMNS, RankTest, rank_tests_frame, rank_tests_json
 from infobench.report.render import (
     Figure,
     Table,
@@ -26,12 +35,14 @@ from infobench.report.render import (
     leaderboard_table,
     markdown_page,
     metric_table,
+    rank_groups_table,
+    rank_test_table,
     samples_needed_table,
     slug,
 )
 
-__all__ = ["FORMATS", "benchmark_blocks", "heatmap_figure", "mark_best", "parse_formats", "report_tables",
-           "unit_columns", "write_report"]
+__all__ = ["FORMATS", "benchmark_blocks", "heatmap_figure", "mark_best", "parse_formats", "rank_figures",
+           "rank_pairs_frame", "report_tables", "unit_columns", "write_report"]
 
 FORMATS = ("md", "html", "csv", "tex", "png", "parquet")
 # Metrics shown as comparison tables, in order.
@@ -79,9 +90,13 @@ def unit_columns(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
 
 
 def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = "rmse",
-                  calibrated: pd.DataFrame | None = None) -> list[Table]:
-    """Every table of a report, in order: leaderboard, heatmap, one per metric, samples needed, calibration,
-    diagnostics.
+                  calibrated: pd.DataFrame | None = None, alpha: float = ALPHA) -> list[Table]:
+    """Every table of a report, in order: leaderboard, its rank test and groups, heatmap, one per metric,
+    samples needed, calibration, diagnostics.
+
+    The rank test (Friedman over tasks, pairwise comparisons at level
+    ``alpha``; :func:`~infobench.report.aggregate.rank_tests`) decides whether
+    the leaderboard marks a best estimator.
 
     ``calibrated`` is :func:`~infobench.report.aggregate.calibration` of the
     records; its table (reported standard error beside the seed-to-seed
@@ -89,7 +104,10 @@ def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = 
     estimator, task and n with cells in doubt, and their codes) is added when
     any cell carries a warning diagnostic.
     """
-    tables = [leaderboard_table(leaderboard(summary, rank_by=rank_by), rank_by=rank_by), heatmap_table(summary)]
+    board = leaderboard(summary, rank_by=rank_by, alpha=alpha)
+    tests = board.attrs["rank_tests"]
+    tables = [leaderboard_table(board, rank_by=rank_by), rank_test_table(tests), rank_groups_table(tests),
+              heatmap_table(summary)]
     for metric in TABLE_METRICS:
         if metric == "coverage" and summary["coverage"].isna().all():
             continue  # no estimator reported standard errors
@@ -113,21 +131,43 @@ def heatmap_figure(summary: pd.DataFrame, name: str = "heatmap.png",
     return Figure(name, caption, figure_png(plot_heatmap(summary)))
 
 
+def rank_figures(tests: dict[str, RankTest], *, prefix: str = "cd") -> list[Figure]:
+    """One critical-difference diagram per quantity whose rank test applies, named ``<prefix>-<quantity>.png``."""
+    figures = []
+    for q, t in tests.items():
+        if t.applicable:
+            name = f"{prefix}-{slug(q, default='ranks')}.png"
+            figures.append(Figure(name, f"{q + ': ' if q else ''}critical-difference diagram of the leaderboard",
+                                  figure_png(plot_cd_diagram(t, title=q))))
+    return figures
+
+
+def rank_pairs_frame(tests: dict[str, RankTest]) -> pd.DataFrame:
+    """Every pair of every rank test, one row each, with its ``quantity`` (the data file ranking_pairs.csv)."""
+    parts = [t.pairs.assign(quantity=q) for q, t in tests.items() if len(t.pairs)]
+    cols = ["quantity"] + PAIR_COLUMNS
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
 def benchmark_blocks(tables: list[Table], heatmap: Figure | None, *, units: str = "nats",
-                     estimates: list[Figure] = ()) -> list[tuple[str, Any]]:
+                     estimates: list[Figure] = (), ranking: list[Figure] = ()) -> list[tuple[str, Any]]:
     """The estimator-benchmark part of a report, the same in ``infobench report`` and ``infobench run``.
 
-    The first two tables of :func:`report_tables` (leaderboard, heatmap table),
-    the heatmap, the other tables under "Comparison tables", then one
-    estimate-vs-n figure per task. A table added to :func:`report_tables`
-    appears in both reports.
+    The leading tables of :func:`report_tables` (leaderboard, rank test, the
+    critical-difference diagrams ``ranking`` of :func:`rank_figures`, rank
+    groups, heatmap table), the heatmap, the other tables under "Comparison
+    tables", then one estimate-vs-n figure per task. A table added to
+    :func:`report_tables` appears in both reports.
     """
+    lead = next((i + 1 for i, t in enumerate(tables) if t.heat is not None), 2)  # up to the heatmap table
     blocks: list[tuple[str, Any]] = [("p", f"All amounts in {units}.")]
-    blocks += [("table", t) for t in tables[:2]]
+    blocks += [("table", t) for t in tables[:min(2, lead)]]
+    blocks += [("img", f) for f in ranking]
+    blocks += [("table", t) for t in tables[2:lead]]
     if heatmap is not None:
         blocks.append(("img", heatmap))
     blocks.append(("h2", "Comparison tables"))
-    blocks += [("table", t) for t in tables[2:]]
+    blocks += [("table", t) for t in tables[lead:]]
     if estimates:
         blocks.append(("h2", "Estimate vs n, per task"))
         blocks += [("img", f) for f in estimates]
@@ -166,6 +206,7 @@ def write_report(
     title: str = "infobench estimator benchmark",
     units: str = "nats",
     rank_by: str = "rmse",
+    alpha: float = ALPHA,
     meta: dict[str, str] | None = None,
 ) -> dict[str, list[Path]]:
     """Aggregate tidy records and write the report files into the folder ``out``.
@@ -182,13 +223,17 @@ def write_report(
         embedded), ``csv`` (summary.csv with ``best_*`` flags, leaderboard.csv,
         samples_needed.csv, results.csv; calibration.csv when standard errors
         were reported; amounts in ``units``, their columns named
-        ``<column>_<units>``), ``tex`` (report.tex, booktabs),
-        ``png`` (heatmap.png, estimates-<task>.png) and ``parquet``
+        ``<column>_<units>``; the leaderboard's rank tests as ranking.csv, one
+        row per quantity, ranking_pairs.csv, one row per pair, and
+        ranking.json, all of it), ``tex`` (report.tex, booktabs),
+        ``png`` (heatmap.png, estimates-<task>.png, cd-<quantity>.png) and ``parquet``
         (results.parquet: the records as stored, in nats; needs pyarrow).
     units : "nats" or "bits"
         Units of the rendered amounts (the records stay in nats).
     rank_by : str
         Metric the leaderboard ranks by (a key of ``METRICS``).
+    alpha : float
+        Level of the leaderboard's rank test (in (0, 1); default 0.05).
     meta : dict, optional
         Extra header lines (run id, database, command).
 
@@ -212,13 +257,15 @@ def write_report(
         raise NotADirectoryError(f"out must be a folder; {str(out)!r} is a file")
     summary = summarize(results)
     cal = calibration_of(results)
-    tables = report_tables(summary, units=units, rank_by=rank_by, calibrated=cal)  # bad units or rank_by fail here
+    # Bad units, rank_by or alpha fail here, before any file is written.
+    board = leaderboard(summary, rank_by=rank_by, alpha=alpha)
+    tables = report_tables(summary, units=units, rank_by=rank_by, calibrated=cal, alpha=alpha)
     header = _meta(results, meta)
     with output_lock(out, what="report folder"):
-        return _write_files(results, out, fmts, title, units, rank_by, summary, cal, tables, header)
+        return _write_files(results, out, fmts, title, units, board, summary, cal, tables, header)
 
 
-def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, units: str, rank_by: str,
+def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, units: str, board: pd.DataFrame,
                  summary: pd.DataFrame, cal: pd.DataFrame, tables: list[Table], header: dict[str, str]
                  ) -> dict[str, list[Path]]:
     """Write the report's files into ``out``, each atomically, while this process holds its lock."""
@@ -229,15 +276,17 @@ def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, 
         atomic_write(path, lambda fh: fh.write(data), binary=isinstance(data, bytes))
         written[fmt].append(path)
 
-    heatmap, estimates = None, []
+    tests = board.attrs["rank_tests"]
+    heatmap, estimates, ranking = None, [], []
     if "png" in fmts or "html" in fmts:
         heatmap = heatmap_figure(summary)
         estimates = [Figure(f"estimates-{slug(t, default='task')}.png", f"{t}: estimate vs n",
                             figure_png(plot_estimates(summary, t, units=units)))
                      for t in dict.fromkeys(summary["task_id"])]
-    blocks = benchmark_blocks(tables, heatmap, units=units, estimates=estimates)
+        ranking = rank_figures(tests)
+    blocks = benchmark_blocks(tables, heatmap, units=units, estimates=estimates, ranking=ranking)
     if "png" in fmts:
-        for fig in [heatmap, *estimates]:
+        for fig in [heatmap, *ranking, *estimates]:
             write("png", fig.name, fig.png)
     if "md" in fmts:
         write("md", "report.md", markdown_page(title, blocks, header, image_dir="" if "png" in fmts else None))
@@ -248,7 +297,10 @@ def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, 
     if "csv" in fmts:
         # Amounts in the report's units, named in the columns (``mean_estimate_bits``).
         write("csv", "summary.csv", unit_columns(mark_best(summary), units).to_csv(index=False))
-        write("csv", "leaderboard.csv", leaderboard(summary, rank_by=rank_by).to_csv(index=False))
+        write("csv", "leaderboard.csv", board.to_csv(index=False))
+        write("csv", "ranking.csv", rank_tests_frame(tests).to_csv(index=False))
+        write("csv", "ranking_pairs.csv", rank_pairs_frame(tests).to_csv(index=False))
+        write("csv", "ranking.json", rank_tests_json(tests) + "\n")
         write("csv", "samples_needed.csv", samples_needed(summary).to_csv(index=False))
         if not cal.empty:
             write("csv", "calibration.csv", unit_columns(cal, units).to_csv(index=False))

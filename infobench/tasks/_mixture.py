@@ -11,10 +11,12 @@ component draw; its standard error is ``sqrt(sum_k w_k^2 var_k / n_k)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
 from infobench._validation import check_float, check_int
 from infobench.tasks.base import MC_SEED, check_spd, digest, fmt, gaussian_logpdf, set_field
 
@@ -36,7 +38,7 @@ class MixtureParams:
     def dim(self) -> int:
         return int(self.means.shape[1])
 
-    def marginal(self, idx: np.ndarray | slice) -> "MixtureParams":
+    def marginal(self, idx: np.ndarray | slice) -> MixtureParams:
         """The mixture of the coordinates ``idx`` (a Gaussian mixture with the sub-blocks)."""
         covs = self.covs[:, idx][:, :, idx]
         return MixtureParams(self.weights, self.means[:, idx], covs, np.linalg.cholesky(covs))

@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy import integrate, special
@@ -115,7 +117,7 @@ def _adaptive(log_df, marginal: Marginal) -> float:
 
     total = 0.0
     cuts = _cuts(marginal, marginal.low, marginal.high)
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
             total += integrate.quad(integrand, a, b, epsabs=1e-13, epsrel=1e-12, limit=500)[0]
     return total

@@ -36,8 +36,10 @@ MC_SEED = 20_231_102
 class Task:
     """A distribution with a known entropy or mutual information.
 
-    Attributes (every concrete task provides them)
-    ----------------------------------------------
+    Every concrete task provides the attributes below.
+
+    Attributes
+    ----------
     id : str
         Stable identifier built from the parameters, e.g.
         ``"normal-dense-x2-y2-rho0.5"``; unique within the registry.

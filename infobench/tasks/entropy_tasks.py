@@ -40,16 +40,6 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from infobench.tasks._quadrature import (
-    expected_log_derivative,
-    exponential_marginal,
-    laplace_marginal,
-    normal_marginal,
-    normal_mixture_marginal,
-    student_t_marginal,
-    truncation_plan,
-    uniform_marginal,
-)
 from infobench.tasks._mixture import (
     MixtureParams,
     as_nested_tuples,
@@ -59,6 +49,16 @@ from infobench.tasks._mixture import (
     random_mixture,
     random_mixture_suffix,
     store_mixture_fields,
+)
+from infobench.tasks._quadrature import (
+    expected_log_derivative,
+    exponential_marginal,
+    laplace_marginal,
+    normal_marginal,
+    normal_mixture_marginal,
+    student_t_marginal,
+    truncation_plan,
+    uniform_marginal,
 )
 from infobench.tasks.base import (
     EntropyTask,
@@ -169,7 +169,7 @@ class GaussianCovEntropy(_GaussianEntropyBase):
 # ------------------------------------------------------------- i.i.d. families
 @dataclass(frozen=True)
 class UniformEntropy(EntropyTask):
-    """Uniform on the box ``[0, w_1) x ... x [0, w_d)``; ``H = sum log w_i`` (negative for small boxes)."""
+    """Uniform on the box ``[0, w_1) x … x [0, w_d)``; ``H = sum log w_i`` (negative for small boxes)."""
 
     family: ClassVar[str] = "uniform"
     widths: Any

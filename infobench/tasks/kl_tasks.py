@@ -30,6 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from infobench._validation import check_float
 from infobench.tasks.base import (
     KLTask,
     check_dim,
@@ -40,7 +41,6 @@ from infobench.tasks.base import (
     gaussian_logpdf,
     set_field,
 )
-from infobench._validation import check_float
 from infobench.tasks.transforms import get_transform
 
 __all__ = ["GaussianKL", "ExponentialKL", "LaplaceKL", "TransformedKL"]

@@ -440,7 +440,7 @@ class ClassMixture(MITask):
     def _compute_truth(self):
         mean = var = 0.0
         for c, mix in enumerate(self.classes):
-            m_c, se_c = mix.stratified_mean(lambda y: mix.logpdf(y) - self.marginal_y.logpdf(y),
+            m_c, se_c = mix.stratified_mean(lambda y, mix=mix: mix.logpdf(y) - self.marginal_y.logpdf(y),
                                             total=MC_SAMPLES // self.m, seed=MC_SEED + c)
             mean += m_c / self.m
             var += (se_c / self.m) ** 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from infobench.tasks.base import Task
 from infobench.tasks.entropy_tasks import (
@@ -30,6 +30,7 @@ from infobench.tasks.entropy_tasks import (
     TransformedEntropy,
     UniformEntropy,
 )
+from infobench.tasks.kl_tasks import ExponentialKL, GaussianKL, LaplaceKL, TransformedKL
 from infobench.tasks.mi_tasks import (
     AdditiveUniform,
     Bimodal,
@@ -42,7 +43,6 @@ from infobench.tasks.mi_tasks import (
     SwissRoll,
     Transformed,
 )
-from infobench.tasks.kl_tasks import ExponentialKL, GaussianKL, LaplaceKL, TransformedKL
 from infobench.tasks.normal import DenseNormal, Normal, SparseNormal, StudentT, staircase
 
 __all__ = ["SUITES", "suite", "list_tasks", "get_task"]
@@ -210,7 +210,7 @@ _BUILDERS: dict[str, Callable[[], list[Task]]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _suite(name: str) -> tuple[Task, ...]:
     return tuple(_BUILDERS[name]())
 

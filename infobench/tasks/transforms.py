@@ -29,9 +29,9 @@ the normal CDF (bimodal marginals) and the swiss-roll embedding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 from scipy import special

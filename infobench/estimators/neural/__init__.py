@@ -66,6 +66,8 @@ from infobench.estimators.neural._bounds import (
 )
 from infobench.estimators.neural._checks import (
     CONSTANT_CRITIC as _CONSTANT_CRITIC,  # noqa: F401  (read by tests/test_neural.py)
+)
+from infobench.estimators.neural._checks import (
     EstimateNearCeilingWarning,
     TrainingDivergedError,
     TrainingUnstableWarning,

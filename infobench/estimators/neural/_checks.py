@@ -29,7 +29,8 @@ a :class:`~infobench.diagnostics.DiagnosticWarning` by the registry):
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

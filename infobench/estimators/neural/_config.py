@@ -6,7 +6,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from infobench._validation import check_bool, check_choice, check_float, check_int
 from infobench.estimators._transforms import check_transform
@@ -27,7 +27,7 @@ def _resolve_transform(transform: Any, standardize: Any) -> str:
     """``transform``, or what the deprecated ``standardize`` stands for (with a ``DeprecationWarning``)."""
     transform = check_transform(transform, quantity="mi")
     if standardize is None:
-        return transform
+        return cast(str, transform)
     standardize = check_bool("standardize", standardize)
     if transform != DEFAULT_TRANSFORM:
         raise ValueError(f"pass transform, not also the deprecated standardize; got transform={transform!r}, "

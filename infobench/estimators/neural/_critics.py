@@ -8,8 +8,10 @@ private ``torch.Generator``, never from the global RNG.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,7 @@ def _linear(fan_in: int, fan_out: int, gen: torch.Generator, *, bias: bool = Tru
     # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases), drawn from
     # our own generator; skip_init keeps nn.Linear from also drawing from (and
     # advancing) the global RNG.
-    layer = torch.nn.utils.skip_init(nn.Linear, fan_in, fan_out, bias=bias)
+    layer: nn.Linear = torch.nn.utils.skip_init(nn.Linear, fan_in, fan_out, bias=bias)  # type: ignore[no-untyped-call]
     bound = 1.0 / math.sqrt(init_fan_in or fan_in)
     with torch.no_grad():
         layer.weight.uniform_(-bound, bound, generator=gen)
@@ -48,7 +50,7 @@ def _linear(fan_in: int, fan_out: int, gen: torch.Generator, *, bias: bool = Tru
 
 def _mlp(widths: list[int], activation: str, gen: torch.Generator) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
         layers.append(_linear(a, b, gen))
         if i < len(widths) - 2:
             layers.append(ACTIVATIONS[activation]())
@@ -73,7 +75,8 @@ class SeparableCritic(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Scores ``(len(x), len(y))`` with ``[i, j] = f(x_i, y_j)``."""
-        return self.g(x) @ self.h(y).T
+        scores: torch.Tensor = self.g(x) @ self.h(y).T
+        return scores
 
 
 class JointCritic(nn.Module):
@@ -106,7 +109,7 @@ class JointCritic(nn.Module):
         return torch.cat(out, dim=0)
 
 
-def build_critic(critic: str, dim_x: int, dim_y: int, *, hidden=(256, 256), embed_dim: int = 32,
+def build_critic(critic: str, dim_x: int, dim_y: int, *, hidden: Sequence[int] = (256, 256), embed_dim: int = 32,
                  activation: str = "silu", seed: Any = 0) -> nn.Module:
     """Build a critic on the CPU with a deterministic initialisation.
 

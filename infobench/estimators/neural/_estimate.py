@@ -19,9 +19,9 @@ from infobench._validation import (
     resolve_dtype,
     spawn_seeds,
 )
+from infobench.estimators._conditions import Findings, extreme_values, monotone_copies
 from infobench.estimators.base import Estimate
 from infobench.estimators.neural._bounds import reported_bound
-from infobench.estimators._conditions import Findings, extreme_values, monotone_copies
 from infobench.estimators.neural._checks import TrainingDivergedError, check_critic
 from infobench.estimators.neural._config import METHOD_ONLY, METHODS, NeuralConfig
 from infobench.estimators.neural._critics import build_critic
