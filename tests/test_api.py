@@ -95,6 +95,7 @@ def test_estimate_float_bits_interval_dict_repr():
         "seconds": 0.5,
         "extras": {"a": 1},
         "diagnostics": [],
+        "std_err_df": None,
     }
     assert repr(est) == "Estimate(1.5 ± 0.1 nats, method='m', n=10)"
     assert repr(Estimate(value=-0.25)) == "Estimate(-0.25 nats, method='', n=0)"

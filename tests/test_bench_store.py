@@ -167,3 +167,26 @@ def test_parquet_without_pyarrow_says_how_to_install(store, tmp_path, monkeypatc
     with pytest.raises(ImportError, match=r"Parquet needs the pyarrow package.*pip install 'infobench\[parquet\]'"):
         export_results(store, tmp_path / "r.parquet", "r1")
     assert not (tmp_path / "r.parquet").exists()
+
+
+def test_std_err_df_round_trip_and_a_schema_2_database(store, tmp_path):
+    db = tmp_path / "sub" / "results.db"
+    store.add(record(key="a") | {"std_err_df": 27.0})
+    store.add(record(key="b", index=1))  # no degrees of freedom: a normal quantile
+    store.close()
+    df = load_results(db, "r1")
+    assert df["std_err_df"].iloc[0] == 27.0 and np.isnan(df["std_err_df"].iloc[1])
+    # A database written before std_err_df existed (schema 2).
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE results DROP COLUMN std_err_df")
+    con.execute("UPDATE meta SET value='2' WHERE key='schema'")
+    con.commit()
+    con.close()
+    old = load_results(db, "r1")  # read as it is: the column is there, empty
+    assert old["std_err_df"].isna().all() and len(old) == 2
+    with ResultsStore(db) as migrated:  # opened for writing: migrated to schema 3
+        migrated.add(record(key="c", index=2) | {"std_err_df": 20.0})
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    con.close()
+    assert list(load_results(db, "r1")["std_err_df"].fillna(-1)) == [-1, -1, 20.0]

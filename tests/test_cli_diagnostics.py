@@ -156,9 +156,10 @@ def test_rich_tables_flag_the_doubtful_numbers(doubt_run):
 
 
 def _downgrade_to_schema_1(db):
-    """What a database written before diagnostics were stored looks like."""
+    """What a database written before diagnostics (and degrees of freedom) were stored looks like."""
     con = sqlite3.connect(db)
     con.execute("ALTER TABLE results DROP COLUMN diagnostics")
+    con.execute("ALTER TABLE results DROP COLUMN std_err_df")
     con.execute("UPDATE meta SET value='1' WHERE key='schema'")
     con.commit()
     con.close()
@@ -190,9 +191,11 @@ def test_an_old_database_still_opens_reports_and_resumes(capsys, tmp_path):
     code, out, err = run(capsys, *argv, "--seeds", "2")
     assert code == 0, err
     assert "2 cells, 1 computed now (0 failed), 1 already done" in " ".join(out.split())
-    assert _schema(db) == "2"
+    assert _schema(db) == "3"
     df = load_results(db, "r")
     assert df["diagnostics"].isna().sum() == 1 and (df["diagnostics"] == "[]").sum() == 1
+    # The gaussian bootstrap's degrees of freedom (n_boot - 1 = 99) are stored from schema 3 on.
+    assert df["std_err_df"].isna().sum() == 1 and (df["std_err_df"] == 99).sum() == 1
 
 
 def test_a_database_of_an_unknown_schema_is_refused(tmp_path):
@@ -202,5 +205,5 @@ def test_a_database_of_an_unknown_schema_is_refused(tmp_path):
     con.execute("UPDATE meta SET value='99' WHERE key='schema'")
     con.commit()
     con.close()
-    with pytest.raises(ValueError, match=r"has schema '99'; this infobench reads schemas \['1', '2'\]"):
+    with pytest.raises(ValueError, match=r"has schema '99'; this infobench reads schemas \['1', '2', '3'\]"):
         ResultsStore(db)

@@ -61,6 +61,21 @@ def test_truth_std_err_widens_the_truth_interval():
     assert t2["coverage_truth"] == 1.0
 
 
+def test_coverage_uses_the_t_quantile_of_std_err_df():
+    # t2's estimates lie 1 from its mean with std_err 0.5: outside 1.96 * 0.5 = 0.98, inside
+    # t_{4; 0.975} * 0.5 = 2.776 * 0.5 = 1.39 (scipy.stats.t.ppf(0.975, 4)). t1 keeps no df: 1.96.
+    df = _records().assign(std_err_df=np.nan)
+    df.loc[df["task_id"] == "t2", "std_err_df"] = 4.0
+    t1, t2 = calibration(df, per_task=True).iloc[:2].to_dict("records")
+    assert t2["coverage_mean"] == 1.0 and t2["coverage_truth"] == 0.5  # 13 is 1 from 12 (in), 3 from 10 (out)
+    assert t1["coverage_truth"] == 0.75 and t1["coverage_mean"] == 1.0  # as without the column
+    # 30 df: the half width 2.042 * 0.5 = 1.02 still holds the mean 11 (distance 1).
+    df.loc[df["task_id"] == "t2", "std_err_df"] = 30.0
+    assert calibration(df, per_task=True).iloc[1]["coverage_mean"] == 1.0
+    df.loc[df["task_id"] == "t2", "std_err_df"] = 1e9  # the normal limit: 0.98 < 1
+    assert calibration(df, per_task=True).iloc[1]["coverage_mean"] == 0.0
+
+
 def test_calibration_needs_std_err_column():
     with pytest.raises(ValueError, match=r"missing column\(s\) \['std_err'\]"):
         calibration(_records().drop(columns="std_err"))

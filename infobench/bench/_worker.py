@@ -113,15 +113,16 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
     ``method``, ``params`` (the spec's), ``task``, ``n``, ``data_seed``,
     ``estimator_seed`` and ``imports`` (modules to import first).
 
-    The outcome has ``ok``, ``estimate``, ``std_err`` (nats), ``seconds``
+    The outcome has ``ok``, ``estimate``, ``std_err`` (nats), ``std_err_df`` (its degrees of freedom), ``seconds``
     (the estimator's own time), ``wall_seconds`` (sampling included),
     ``error`` (one line), ``diagnostics`` (the estimate's diagnostics as
     JSON, see :func:`infobench.bench.store.encode_diagnostics`), ``traceback``, ``resolved_params``, ``device`` and
     the environment (host, versions, threads, timestamp).
     """
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"ok": False, "estimate": None, "std_err": None, "seconds": None, "error": None,
-                           "diagnostics": None, "traceback": None, "resolved_params": None, "device": None}
+    out: dict[str, Any] = {"ok": False, "estimate": None, "std_err": None, "std_err_df": None, "seconds": None,
+                           "error": None, "diagnostics": None, "traceback": None, "resolved_params": None,
+                           "device": None}
     try:
         if isinstance(payload, (bytes, bytearray)):
             payload = pickle.loads(payload)
@@ -150,6 +151,7 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
             ok=True,
             estimate=float(est.value),
             std_err=None if se is None or not np.isfinite(se) else float(se),
+            std_err_df=None if se is None or est.std_err_df is None else float(est.std_err_df),
             seconds=float(est.seconds),
             diagnostics=encode_diagnostics(est.diagnostics),
             resolved_params=to_json({k: v for k, v in est.params.items() if k != "seed"}),

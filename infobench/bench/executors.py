@@ -59,7 +59,8 @@ def _timeout_outcome(limit: float) -> dict[str, Any]:
 
 def _failure(error: str, seconds: float | None, *, local: bool = True) -> dict[str, Any]:
     """The outcome of a cell that produced none itself (killed, timed out, lost)."""
-    out = {"ok": False, "estimate": None, "std_err": None, "seconds": seconds, "wall_seconds": seconds,
+    out = {"ok": False, "estimate": None, "std_err": None, "std_err_df": None, "seconds": seconds,
+           "wall_seconds": seconds,
            "error": error, "traceback": None, "resolved_params": None, "device": None}
     out.update(_worker.environment())
     # This process's thread count (and, off this machine, its host) would misdescribe the cell.

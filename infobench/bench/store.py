@@ -12,11 +12,15 @@ Layout: ``runs`` (one row per run: its grid, base seed, creation time),
 
 Schema 2 added the ``diagnostics`` column (the cell's
 :class:`~infobench.diagnostics.Diagnostic` list as JSON, see
-:func:`encode_diagnostics`). A schema-1 database opened for writing
-(``create=True``, as the runner does) is migrated: the column is added,
-empty for the cells computed before it existed, so the run resumes. Opened
-for reading only (``create=False``, as reports do) it is read as it is,
-its cells without diagnostics.
+:func:`encode_diagnostics`); schema 3 the ``std_err_df`` column (the
+degrees of freedom of the cell's standard error,
+:attr:`infobench.Estimate.std_err_df`: the reports' coverage uses the t
+quantile its interval uses). A database of an older schema opened for
+writing (``create=True``, as the runner does) is migrated: the columns are
+added, empty for the cells computed before they existed, so the run
+resumes. Opened for reading only (``create=False``, as reports do) it is
+read as it is, its cells without diagnostics or degrees of freedom (a
+normal quantile).
 """
 
 from __future__ import annotations
@@ -37,9 +41,9 @@ from infobench.diagnostics import Diagnostic, as_diagnostics
 __all__ = ["COLUMNS", "ResultsStore", "decode_diagnostics", "encode_diagnostics", "export_results", "list_runs",
            "load_results"]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # Older schemas this version migrates: version -> the columns it lacks.
-_MIGRATIONS = {"1": ("diagnostics",)}
+_MIGRATIONS = {"1": ("diagnostics", "std_err_df"), "2": ("std_err_df",)}
 
 # Column name -> SQLite type, in the order of the tidy records.
 COLUMNS: dict[str, str] = {
@@ -63,6 +67,7 @@ COLUMNS: dict[str, str] = {
     "truth_std_err": "REAL",
     "estimate": "REAL",
     "std_err": "REAL",
+    "std_err_df": "REAL",
     "seconds": "REAL",
     "ok": "INTEGER NOT NULL",
     "error": "TEXT",
@@ -78,7 +83,7 @@ COLUMNS: dict[str, str] = {
     "timestamp": "TEXT",
     "traceback": "TEXT",
 }
-_FLOAT_COLUMNS = ("truth", "truth_std_err", "estimate", "std_err", "seconds")
+_FLOAT_COLUMNS = ("truth", "truth_std_err", "estimate", "std_err", "std_err_df", "seconds")
 
 
 def _now() -> str:

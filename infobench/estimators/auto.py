@@ -270,7 +270,7 @@ def _run_choice(quantity: str, data: tuple[Any, ...], choice: tuple[str, dict[st
     extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
               "chosen_extras": dict(est.extras)}
     return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras,
-                    diagnostics=merge(notes, est.diagnostics))
+                    diagnostics=merge(notes, est.diagnostics), std_err_df=est.std_err_df)
 
 
 @register("mi", "auto")

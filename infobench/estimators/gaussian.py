@@ -245,8 +245,9 @@ def gaussian_entropy(
             n_boot=n_boot,
             seed=rng,
         )
+    # The replicates' sd has n_boot - 1 degrees of freedom: the t quantile of Estimate.interval.
     return Estimate(value=value, std_err=se, n=s.n, extras={"logdet_cov": logdet, "d": s.d},
-                    diagnostics=tuple(findings))
+                    diagnostics=tuple(findings), std_err_df=n_boot - 1 if std_err else None)
 
 
 def canonical_correlation_analysis(
@@ -421,4 +422,5 @@ def gaussian_mi_estimate(
         extras={"canonical_correlations": [float(r) for r in rho.cpu()], "bias_correction": correction,
                 "dx": sx.d, "dy": sy.d},
         diagnostics=tuple(findings),
+        std_err_df=n_boot - 1 if std_err else None,  # of the replicates' sd: the t quantile of Estimate.interval
     )

@@ -103,7 +103,7 @@ from infobench.estimators._transforms import (
     robust_scale,
     transform_columns,
 )
-from infobench.estimators._uncertainty import check_std_err_rows, subsample_std_err
+from infobench.estimators._uncertainty import check_std_err_rows, subsample_df, subsample_std_err
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import covariance_cholesky
 from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
@@ -244,15 +244,18 @@ def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dic
     ``resample = (statistic, arrays, min_rows, seed)``: ``statistic(*subsets)``
     is the kernel's own value computation, run on disjoint subsets of
     ``arrays`` by :func:`~infobench.estimators._uncertainty.subsample_std_err`
-    (the per-point terms share neighbours, so ``std(terms)/sqrt(n)`` is too small).
+    (the per-point terms share neighbours, so ``std(terms)/sqrt(n)`` is too small),
+    with its degrees of freedom (:func:`~infobench.estimators._uncertainty.subsample_df`)
+    for the t quantile of :meth:`Estimate.interval`.
     """
     value = float(terms.mean())
-    se = None
+    se = df = None
     if std_err:
         statistic, arrays, min_rows, seed = resample
         se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
+        df = subsample_df(len(arrays[0]), min_rows)
     return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras,
-                    diagnostics=tuple(findings) if findings is not None else ())
+                    diagnostics=tuple(findings) if findings is not None else (), std_err_df=df)
 
 
 def _common(std_err, metric, algorithm, jitter):
@@ -358,8 +361,10 @@ def kl_entropy(
         the root-n rate (:func:`~infobench.estimators._uncertainty.subsample_std_err`;
         the per-point terms share neighbours, so their spread alone
         underestimates it). Cost: 30 estimates on n/10 rows (from n = 2,000;
-        fewer, larger subsets below), about 3 estimates' time. Needs
-        ``n >= 2 (k + 1)``.
+        fewer, larger subsets below), about 3 estimates' time. The
+        standard error has 27 degrees of freedom (``Estimate.std_err_df``),
+        so :meth:`~infobench.Estimate.interval` uses Student's t quantile
+        (2.05 at 95 %). Needs ``n >= 2 (k + 1)``.
     jitter : float or bool
         Tie-breaking noise in units of each column's standard deviation
         (module notes); ``0``/``False`` turns it off.

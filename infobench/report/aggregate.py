@@ -14,7 +14,10 @@ Definitions (per estimator x task x n, over the cells that succeeded):
   estimate is <= 0 (its log ratio does not exist, and dropping it would
   flatter the estimator); ``log2_ratio_undefined`` counts such cells.
 * ``coverage``: the fraction of cells whose 95% interval
-  ``estimate +- 1.96 sqrt(std_err^2 + truth_std_err^2)`` contains the truth.
+  ``estimate +- q sqrt(std_err^2 + truth_std_err^2)`` contains the truth, with
+  ``q`` the cell's own multiplier as :meth:`infobench.Estimate.interval` has
+  it: Student's t with the ``std_err_df`` degrees of freedom of records that
+  carry them (2.05 at the subsampling standard error's 27), 1.96 otherwise.
   The truth's Monte-Carlo standard error widens the interval because the
   reference itself is uncertain. Computed over the cells that report a
   finite ``std_err``; NaN when none does.
@@ -44,6 +47,7 @@ from infobench.bench.store import decode_diagnostics
 from infobench.diagnostics import doubtful as is_doubtful
 from infobench.diagnostics import merge
 from infobench.diagnostics import summary as diagnostics_summary
+from infobench.estimators.base import interval_quantile
 from infobench.report.ranking import ALPHA, RankTest, rank_test
 
 __all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "calibration", "leaderboard",
@@ -114,11 +118,26 @@ def _log2_ratio(est: np.ndarray, truth: float) -> tuple[float, int]:
     return float(np.mean(np.log2(est / truth))), 0
 
 
-def _coverage(est: np.ndarray, se: np.ndarray, truth: float, truth_se: float) -> float:
+def _std_err_df(g: pd.DataFrame) -> np.ndarray:
+    """The cells' ``std_err_df`` (NaN where absent: a normal quantile)."""
+    if "std_err_df" not in g:
+        return np.full(len(g), np.nan)
+    return pd.to_numeric(g["std_err_df"], errors="coerce").astype(float).to_numpy()
+
+
+def _coverage(est: np.ndarray, se: np.ndarray, truth: float, truth_se: float, df: np.ndarray | None = None) -> float:
+    """Fraction of cells whose 95 % interval ``estimate +- q sqrt(std_err^2 + truth_std_err^2)`` holds ``truth``.
+
+    ``q`` is each cell's own multiplier, as :meth:`infobench.Estimate.interval` has it:
+    Student's t with the cell's ``std_err_df`` degrees of freedom, 1.96 where it has none.
+    """
     have = np.isfinite(se)
     if not have.any():
         return math.nan
-    half = Z95 * np.sqrt(se[have] ** 2 + (truth_se if np.isfinite(truth_se) else 0.0) ** 2)
+    q = np.full(len(se), Z95)
+    if df is not None:
+        q = np.array([interval_quantile(0.95, d if np.isfinite(d) and d > 0 else None) for d in df])
+    half = q[have] * np.sqrt(se[have] ** 2 + (truth_se if np.isfinite(truth_se) else 0.0) ** 2)
     return float(np.mean(np.abs(est[have] - truth) <= half))
 
 
@@ -176,7 +195,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             "rmse": float(np.sqrt(np.mean((est - truth) ** 2))) if len(est) else math.nan,
             "mean_log2_ratio": lr,
             "log2_ratio_undefined": undefined,
-            "coverage": _coverage(est, se, truth, truth_se),
+            "coverage": _coverage(est, se, truth, truth_se, _std_err_df(good)),
             "mean_std_err": float(np.mean(se[np.isfinite(se)])) if np.isfinite(se).any() else math.nan,
             "median_seconds": float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else math.nan,
             "failure_rate": float((~ok).sum() / len(g)),
@@ -493,9 +512,10 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
       intervals are too narrow). Over several tasks it is dominated by the
       tasks with the largest spread: ``per_task=True`` shows each;
     * ``coverage_truth``: fraction of cells whose 95 % interval
-      ``estimate +- 1.96 sqrt(std_err^2 + truth_std_err^2)`` contains the
-      truth (the ``coverage`` of :func:`summarize`: it mixes bias and spread);
-    * ``coverage_mean``: fraction of cells whose ``estimate +- 1.96 std_err``
+      ``estimate +- q sqrt(std_err^2 + truth_std_err^2)`` contains the
+      truth (the ``coverage`` of :func:`summarize`, ``q`` as there: the t
+      quantile of a record's ``std_err_df``, else 1.96; it mixes bias and spread);
+    * ``coverage_mean``: fraction of cells whose ``estimate +- q std_err``
       contains the mean estimate of their task over seeds (the spread alone:
       a calibrated standard error gives about 0.95 whatever the bias);
     * ``doubtful``: how many of these cells carry a warning diagnostic.
@@ -522,11 +542,12 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
             continue
         x = g["estimate"].astype(float).to_numpy()
         se = g["std_err"].astype(float).to_numpy()
+        dfs = _std_err_df(g)
         truth_se = float(g["truth_std_err"].iloc[0]) if "truth_std_err" in g else 0.0
         parts.append({"quantity": q, "estimator": est, "task_id": task, "n": int(n), "cells": len(x),
                       "se_sum": float(se.sum()), "ss": float(np.sum((x - x.mean()) ** 2)),
-                      "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se) * len(x),
-                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0) * len(x),
+                      "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se, dfs) * len(x),
+                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0, dfs) * len(x),
                       "doubtful": sum(is_doubtful(decode_diagnostics(t)) for t in g["diagnostics"])
                       if "diagnostics" in g else 0})
     if not parts:

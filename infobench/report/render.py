@@ -484,7 +484,8 @@ def calibration_table(cal: pd.DataFrame, *, units: str = "nats") -> Table:
         "Calibration of the standard errors", header, rows, best, labels=len(lead),
         note="Mean reported std_err beside the standard deviation of the estimates over seeds (pooled within "
         "tasks); their ratio is 1 for calibrated standard errors (marked: within 0.8–1.25). Coverage: fraction "
-        "of nominal 95% intervals estimate ± 1.96 std_err containing the truth (bias counts) and containing "
+        "of nominal 95% intervals estimate ± q std_err (q: Student's t quantile with the standard error's degrees "
+        "of freedom where the estimator reports them, else 1.96) containing the truth (bias counts) and containing "
         "the estimator's mean over seeds (spread only; marked: within 0.05 of 0.95)."
         + (f" Doubtful {DOUBT_MARK}: cells whose estimate carries a warning diagnostic (see the diagnostics "
            "table)." if doubt else ""),
