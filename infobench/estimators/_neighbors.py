@@ -476,7 +476,7 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
     centre = sub.median(dim=0, keepdim=True).values
     spread = (sub - centre).abs().median(dim=0, keepdim=True).values
     info = torch.finfo(r.dtype)
-    step = torch.exp2(torch.floor(torch.log2(spread.clamp_min(info.tiny))))
+    step = torch.exp2(torch.floor(torch.log2(spread)))  # 0 for no spread
     ulp = torch.exp2(torch.floor(torch.log2(centre.abs().clamp_min(info.tiny)))) * info.eps
     step = torch.maximum(step, ulp)
     return torch.round(centre / step) * step
