@@ -810,12 +810,12 @@ def _direct_kneighbors(qn: np.ndarray, rn: np.ndarray, rows: np.ndarray, k: int,
     """The k nearest of query rows ``rows`` by :func:`pair_distances` to every reference row (ties by index).
 
     The last resort of the certificate: no key, no bound, float64 distances
-    of every pair (in row chunks within the memory budget, 24 bytes a pair).
+    of every pair (in row chunks within the memory budget, 48 bytes a pair).
     """
     m = rn.shape[0]
     out_d = np.empty((rows.size, k))
     out_i = np.empty((rows.size, k), dtype=np.int64)
-    chunk = max(1, budget // (24 * m))
+    chunk = max(1, budget // (48 * m))
     cols = np.arange(m, dtype=np.int64)
     for s in range(0, rows.size, chunk):
         part = rows[s:s + chunk]
