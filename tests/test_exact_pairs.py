@@ -8,12 +8,16 @@ two worker threads) or the side (rows, columns).
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infobench.estimators import _exact_pairs as ep
+from infobench.estimators import _neighbors as nb
 
 
 def all_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -245,3 +249,104 @@ def test_kernel_sums_of_subsets_at_their_own_bandwidths(d):
         assert got == pytest.approx(want, rel=tol)
     with pytest.raises(ValueError, match="kernel_subsets need kernel_bandwidth"):
         ep.pair_search(x, 3, kernel_subsets=subsets)
+
+
+# ------------------------------------------------------------------ offsets, constant columns, mixed scales
+def numpy_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every pairwise distance by plain numpy float64 (a summation order of its own)."""
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+
+def _awkward(kind: str, n: int, d: int, rng: np.random.Generator, const: float) -> np.ndarray:
+    x = rng.normal(size=(n, d))
+    if kind == "constant":  # a dead feature far from zero: the centre of its column must stay finite
+        x[:, rng.integers(d)] = const
+    elif kind == "offset":  # a common offset that dwarfs the spread: the keys cancel without centring
+        x = x * 1e-3 + 1e4
+    elif kind == "scales":  # columns twelve decades apart: the small ones are below the keys' rounding
+        x = x * np.logspace(-6, 6, d)
+    elif kind == "copies":  # duplicated rows: distance exactly 0, ties
+        x[n // 2 :] = x[: n - n // 2]
+    return x
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(["constant", "offset", "scales", "copies"]),
+    d=st.sampled_from([1, 2, 3, 7, 33]),  # 33: float32 screening keys
+    k=st.integers(1, 6),
+    const=st.sampled_from([4.0, -7.5, 100.0, 1e6, 2.0**200, 3e-300]),
+    max_memory=st.sampled_from([20_000, None]),
+)
+def test_pair_search_is_exact_on_awkward_data(seed, kind, d, k, const, max_memory):
+    rng = np.random.default_rng(seed)
+    x = _awkward(kind, 37, d, rng, const)
+    ref = _awkward(kind, 29, d, rng, const)
+    if kind == "constant":
+        ref[:, :] = np.where(x[0] == const, const, ref)  # the same dead column in both sets
+    xx, xr = all_pairs(x, x), all_pairs(x, ref)
+    np.fill_diagonal(xx, np.inf)
+    # exact_distances is the one computation compared; plain numpy agrees to rounding
+    np.testing.assert_allclose(xr, numpy_pairs(x, ref), rtol=1e-12, atol=0)
+    res = ep.pair_search(torch.as_tensor(x), k, max_memory=max_memory)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(xx, k)[0])
+    r_radii, x_radii = np.sort(xr, 0)[min(k, 28)], np.sort(xr, 1)[:, min(k, 28)]
+    res = ep.pair_search(torch.as_tensor(x), k, ref=torch.as_tensor(ref), both_sides=True,
+                         ref_radii=torch.as_tensor(r_radii), x_radii=torch.as_tensor(x_radii), max_memory=max_memory)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(xr, k)[0])
+    np.testing.assert_array_equal(res.cols.dist.numpy(), knn_truth(xr.T, k)[0])
+    np.testing.assert_array_equal(res.rows_inside.numpy(), (xr < r_radii[None, :]).sum(1))
+    np.testing.assert_array_equal(res.cols_inside.numpy(), (xr < x_radii[:, None]).sum(0))
+    got = ep.exact_kneighbors(torch.as_tensor(x), k, ref=torch.as_tensor(ref)).dist.numpy()
+    np.testing.assert_array_equal(got, knn_truth(xr, k)[0])
+
+
+def test_a_constant_column_far_from_zero_keeps_the_exact_distances():
+    # 70 x 3 normal rows and a column of 4.0 (the centre of that column once overflowed to inf).
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(0)
+    r = np.column_stack([rng.normal(size=(70, 3)), np.full(70, 4.0)])
+    f = np.column_stack([rng.normal(size=(70, 3)), np.full(70, 4.0)])
+    got = ep.exact_kneighbors(torch.as_tensor(f), 3, ref=torch.as_tensor(r)).dist[:, 2].numpy()
+    np.testing.assert_allclose(got, np.sort(cdist(f, r), 1)[:, 2], rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("value", [0.0, 4.0, -7.5, 1e6, 2.0**1000, -3e-300])
+def test_the_centre_of_a_constant_column_is_its_value(value):
+    x = torch.tensor(np.column_stack([np.full(50, value), np.arange(50.0)]))
+    centre = nb._round_centre(x)
+    assert centre[0, 0].item() == value
+    assert centre[0, 1].item() == 24.0  # a column with spread: the median (24) on its power-of-two step (8)
+
+
+def test_rows_the_float64_keys_do_not_certify_are_ranked_from_every_exact_distance(monkeypatch):
+    # A 64-d integer cube with one extra candidate: hundreds of rows tie at the k-th distance, so even
+    # the float64 keys cannot certify the candidates, and the rows go to the direct search.
+    monkeypatch.setattr(ep, "_EXTRA", 1)
+    calls = []
+    direct = ep._direct_kneighbors
+    monkeypatch.setattr(ep, "_direct_kneighbors", lambda *a: calls.append(a[2].size) or direct(*a))
+    x = _data("integer", 300, 64, 5)
+    dist = all_pairs(x, x)
+    np.fill_diagonal(dist, np.inf)
+    res = ep.pair_search(torch.as_tensor(x), 5, max_memory=50_000)
+    assert sum(calls) > 0
+    want_d, want_i = knn_truth(dist, 5)
+    np.testing.assert_array_equal(res.rows.dist.numpy(), want_d)
+    np.testing.assert_array_equal(res.rows.index.numpy(), want_i)  # ties by index, like the stable sort
+
+
+def test_values_whose_float32_keys_would_overflow_are_screened_in_float64():
+    # 40 dimensions of scale 1e25: |x|^2 ~ 1e52 overflows float32, whose keys would be inf - inf = nan.
+    x = np.random.default_rng(4).normal(size=(80, 40)) * 1e25
+    dist = all_pairs(x, x)
+    np.fill_diagonal(dist, np.inf)
+    radii = np.sort(dist, 1)[:, 3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = ep.pair_search(torch.as_tensor(x), 4, ref=torch.as_tensor(x), ref_radii=torch.as_tensor(radii))
+    np.testing.assert_array_equal(res.rows.dist.numpy()[:, 1:], want := knn_truth(dist, 3)[0])
+    assert want.shape == (80, 3)
+    np.testing.assert_array_equal(res.rows_inside.numpy(), (dist < radii[None, :]).sum(1) + (radii > 0))

@@ -529,3 +529,35 @@ def test_gaussian_kernel_sum_matches_the_dense_kernel():
     x = np.random.default_rng(3).normal(size=(257, 7))
     dense = np.exp(-cdist(x, x, "sqeuclidean") / 0.7**2).sum()
     assert ep.gaussian_kernel_sum(torch.as_tensor(x), 0.7, max_memory=4096) == pytest.approx(dense, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    value=st.sampled_from([0.0, 3.0, 4.0, -7.5, 1e6, 2.0**200]),
+    offset=st.sampled_from([0.0, 1e4]),
+    d=st.sampled_from([2, 3, 7]),
+    metric=st.sampled_from(nb.METRICS),
+    algorithm=st.sampled_from(PATHS),
+)
+def test_a_constant_column_adds_nothing_on_either_path(seed, value, offset, d, metric, algorithm):
+    # A column constant at `value` (its centre once overflowed to inf from 4 on, and every brute
+    # distance was nan) next to columns of spread 1 around `offset`: distances, counts on the
+    # boundary (radius = an exact distance) and the KSG statistics are those without the column.
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, d)) + offset
+    xc = torch.from_numpy(np.column_stack([x, np.full(60, value)]))
+    D = self_dist(x, metric)
+    res = nb.kneighbors(xc, 3, metric=metric, algorithm=algorithm)
+    np.testing.assert_allclose(res.dist.numpy(), np.sort(D, 1)[:, :3], rtol=tol(metric), atol=0)
+    radius = np.sort(D, 1)[:, 2]
+    for strict in (True, False):
+        got = nb.count_within(xc, torch.from_numpy(radius), metric=metric, strict=strict, algorithm=algorithm)
+        want = (D < radius[:, None]).sum(1) if strict else (D <= radius[:, None]).sum(1)
+        np.testing.assert_array_equal(got.numpy(), want)
+    y = torch.from_numpy(np.column_stack([rng.normal(size=(60, 2)), np.full(60, value)]))
+    got = nb.ksg_counts(xc, y, 3, metric=metric, variant=1, algorithm=algorithm)
+    nx, ny, eps = naive_ksg(x, y.numpy()[:, :2], 3, metric, 1)
+    np.testing.assert_allclose(got.eps.numpy(), eps, rtol=tol(metric), atol=0)
+    np.testing.assert_array_equal(got.nx.numpy(), nx)
+    np.testing.assert_array_equal(got.ny.numpy(), ny)

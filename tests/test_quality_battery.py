@@ -161,13 +161,12 @@ def test_an_outlier(name, seed, scale):
 
 @pytest.mark.parametrize("name", NAMES)
 @settings(**SETTINGS)
-@given(seed=st.integers(0, 2**16), value=st.sampled_from([0.0, 1.0, -2.5]))
+@given(seed=st.integers(0, 2**16), value=st.sampled_from([0.0, 1.0, -2.5, 4.0, -7.5, 1e4]))
 def test_a_constant_feature_column(name, seed, value):
     # A dead unit of the extractor adds 0 to every distance. The scores that declare degenerate-columns
     # (the kNN density scores, whose formula holds the dimension) must not move; the others may, where
     # their definition reads the dimension or the origin (KID's kernel divides by d, Vendi's cosine sees
     # an offset), but must still answer within their range.
-    # (Values of magnitude 4 or more are the next test: the exact neighbour engine mis-ranks them.)
     case = _clean(seed, 70, 3)
     reference = _run(name, case)
     pad = dict(case, real=np.column_stack([case["real"], np.full(70, value)]),
@@ -176,8 +175,6 @@ def test_a_constant_feature_column(name, seed, value):
     _check(name, _run(name, pad), reference=reference[0] if adapted else None)
 
 
-@pytest.mark.xfail(strict=True, reason="the exact pair engine (estimators/_exact_pairs.py) returns wrong k-th "
-                   "neighbour distances (off by up to 2.0) when a feature column is exactly constant at 4 or more")
 def test_a_constant_feature_column_far_from_zero():
     case = _clean(0, 70, 3)
     reference = _run("kl_real_fake", case)

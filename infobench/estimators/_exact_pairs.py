@@ -26,7 +26,14 @@ brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
    nearest are exact. A row without the certificate (a near-tie spanning all
    extra candidates; none in 10,000 2048-d Gaussian rows with 8 extra) is
    searched again with float64 keys against every reference row and
-   re-ranked the same way.
+   re-ranked the same way, under the same certificate with the float64
+   slack; a row without that one either (a tie within float64 rounding, or
+   keys that are not finite) is ranked by the exact distance to every
+   reference row. Nothing in the result rests on an uncertified key, and
+   the centre of step 1 is always finite (a constant column is centred at
+   its value exactly, :func:`~infobench.estimators._neighbors._round_centre`).
+   Float32 keys are used only while they cannot overflow (squared centred
+   norms below an eighth of the float32 maximum), else float64.
 
 **Ball counts** ``#{j : |q_i - r_j| < rho_j}``: a pair whose key lies more than
 ``slack`` (plus the rounding of ``rho_j^2``) below or above ``rho_j^2`` is
@@ -305,15 +312,18 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int,
-                self_mode: bool, refine: Callable[[np.ndarray, int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                self_mode: bool, refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+                ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest by exact distance among the screened candidates, with the certificate (module notes).
 
     Only candidates whose key is within ``2 slack`` of the k-th smallest key
     can be among the k nearest (each of the k smallest keys is within
     ``slack`` of its squared distance): their distances come from
     :func:`exact_distances`, the others are left out. ``refine(rows, kc)``
-    returns float64-searched candidate indices for rows without the
-    certificate.
+    returns float64-searched candidate indices (and the floor of the squared
+    distances of the other rows) for rows without the certificate; a row
+    that the float64 keys do not certify either gets its k nearest from the
+    exact distances to every reference row (:func:`_direct_kneighbors`).
     """
     key = side.key.to(torch.float64).cpu().numpy()
     idx = side.index.cpu().numpy()
@@ -335,11 +345,16 @@ def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.n
         floor = key[:, -1] - slack
         bad = np.flatnonzero(~(floor > out_d[:, -1] ** 2 * (1.0 + 1e-12)))
         if bad.size:
-            cand = refine(bad, kc)
+            cand, floor64 = refine(bad, kc)
             dd = pair_distances(qn, rn, np.repeat(bad, kc), cand.ravel()).reshape(bad.size, kc)
             o = np.lexsort((cand, dd), axis=1)[:, :k]
             out_d[bad] = np.take_along_axis(dd, o, axis=1)
             out_i[bad] = np.take_along_axis(cand, o, axis=1)
+            # The float64 keys carry the same certificate; a row without it (a near-tie within their
+            # rounding, or keys that are not finite) gets its k nearest from every exact distance.
+            worse = bad[~(floor64 > out_d[bad, -1] ** 2 * (1.0 + 1e-12))]
+            if worse.size:
+                out_d[worse], out_i[worse] = _direct_kneighbors(qn, rn, worse, k, self_mode, budget)
     return out_d, out_i
 
 
@@ -522,6 +537,13 @@ def _screen(x: torch.Tensor, ref: torch.Tensor | None,
     xc = x64 - centre
     rc = xc if self_mode else r64 - centre
     sdtype = torch.float32 if d >= SCREEN_FLOAT32_MIN_DIM else torch.float64
+    xn2 = (xc * xc).sum(1)
+    rn2 = xn2 if self_mode else (rc * rc).sum(1)
+    if sdtype == torch.float32 and n and m:
+        # |q|^2 + |r|^2 - 2 q.r and its partial sums stay below 4 max |.|^2: finite float32 keys
+        # need the squared norms below an eighth of the float32 maximum (module notes, step 4).
+        if not max(float(xn2.max()), float(rn2.max())) < torch.finfo(torch.float32).max / 8:
+            sdtype = torch.float64
     xs = xc.to(sdtype)
     rs = xs if self_mode else rc.to(sdtype)
     pw = _Pairwise(xs, rs, "euclidean", (d,), m, centred=True)
@@ -530,8 +552,6 @@ def _screen(x: torch.Tensor, ref: torch.Tensor | None,
         cubic = _CubicPlan(cubic_subsets, xs, rs, xc, rc, centre, n, self_mode)
     unit = _UNIT_ROUNDOFF[sdtype]
     factor = _nudge_factor(d, sdtype) + 10 * unit
-    xn2 = (xc * xc).sum(1)
-    rn2 = xn2 if self_mode else (rc * rc).sum(1)
     return _Screened(x64, r64, xc, rc, sdtype, unit, factor, xn2, rn2), pw, cubic
 
 
@@ -755,22 +775,61 @@ def _search_tile(search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: t
 
 
 def _refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, exclude_self: bool, budget: int,
-            device: torch.device, bad: np.ndarray, kc: int) -> np.ndarray:
-    """Candidates of rows ``bad`` from float64 keys against every reference row (in row chunks)."""
+            device: torch.device, bad: np.ndarray, kc: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of rows ``bad`` from float64 keys against every reference row (in row chunks), with their floor.
+
+    Returns the ``kc`` candidate indices per row and a lower bound on the
+    squared distance of every other row: the largest candidate key less the
+    float64 slack ``(8 (d + 2) + 10) u (|q|^2 + max |r|^2)`` (module notes,
+    step 1); ``nan`` where the keys are not finite, so that the caller
+    certifies nothing from them.
+    """
     out = np.empty((bad.size, kc), dtype=np.int64)
+    floor = np.empty(bad.size)
+    factor = _nudge_factor(q_c.shape[1], torch.float64) + 10 * _UNIT_ROUNDOFF[torch.float64]
+    rmax = float(r_n2.max())
     chunk = max(1, _tile_rows(bad.size, r_c.shape[0], 2, 8, budget))
     for s in range(0, bad.size, chunk):
         b = torch.as_tensor(bad[s:s + chunk], device=device)
         q = q_c[b]
-        keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_((q * q).sum(1, keepdim=True))
+        q2 = (q * q).sum(1, keepdim=True)
+        keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_(q2)
         if exclude_self:
             keys[torch.arange(b.numel(), device=device), b] = math.inf
-        out[s:s + chunk] = torch.topk(keys, kc, dim=1, largest=False).indices.cpu().numpy()
-    return out
+        v, i = torch.topk(keys, kc, dim=1, largest=False)
+        out[s:s + chunk] = i.cpu().numpy()
+        top = v[:, -1].cpu().numpy()
+        fl = top - factor * (q2[:, 0].cpu().numpy() + rmax)
+        fl[~np.isfinite(top)] = np.nan
+        floor[s:s + chunk] = fl
+    return out, floor
+
+
+def _direct_kneighbors(qn: np.ndarray, rn: np.ndarray, rows: np.ndarray, k: int, exclude_self: bool,
+                       budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest of query rows ``rows`` by :func:`pair_distances` to every reference row (ties by index).
+
+    The last resort of the certificate: no key, no bound, float64 distances
+    of every pair (in row chunks within the memory budget, 48 bytes a pair).
+    """
+    m = rn.shape[0]
+    out_d = np.empty((rows.size, k))
+    out_i = np.empty((rows.size, k), dtype=np.int64)
+    chunk = max(1, budget // (48 * m))
+    cols = np.arange(m, dtype=np.int64)
+    for s in range(0, rows.size, chunk):
+        part = rows[s:s + chunk]
+        dd = pair_distances(qn, rn, np.repeat(part, m), np.tile(cols, part.size)).reshape(part.size, m)
+        if exclude_self:
+            dd[np.arange(part.size), part] = np.inf
+        o = np.lexsort((np.broadcast_to(cols, dd.shape), dd), axis=1)[:, :k]
+        out_d[s:s + chunk] = np.take_along_axis(dd, o, axis=1)
+        out_i[s:s + chunk] = o
+    return out_d, out_i
 
 
 def _ranked(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int, exclude_self: bool,
-            refine: Callable[[np.ndarray, int], np.ndarray], device: torch.device) -> Neighbors:
+            refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], device: torch.device) -> Neighbors:
     """The exact k nearest of the screened candidates (:func:`_exact_rank`), as :class:`Neighbors` on ``device``."""
     dist, index = _exact_rank(qn, rn, side, k, slack, budget, exclude_self, refine)
     return Neighbors(torch.from_numpy(dist).to(device), torch.from_numpy(index).to(device), "brute")

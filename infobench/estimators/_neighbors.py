@@ -464,12 +464,21 @@ class _Pairwise:
 
 def _round_centre(r: torch.Tensor) -> torch.Tensor:
     """A robust centre of the columns of ``r``: the median of at most 1,024 evenly spaced rows,
-    rounded to a power-of-two step no larger than their median absolute deviation."""
+    rounded to a power-of-two step no larger than their median absolute deviation.
+
+    The step is at least the spacing of the floating-point numbers at the
+    median (``2^floor(log2 |median|) eps``), so ``median / step`` stays below
+    ``2 / eps`` and the rounded centre is finite: a column with no spread
+    (constant, or mostly one value) is centred at its median exactly, and
+    its constant entries become exact zeros.
+    """
     sub = r[:: max(1, r.shape[0] // 1024)]
     centre = sub.median(dim=0, keepdim=True).values
     spread = (sub - centre).abs().median(dim=0, keepdim=True).values
-    tiny = torch.finfo(r.dtype).tiny
-    step = torch.exp2(torch.floor(torch.log2(spread.clamp_min(tiny))))
+    info = torch.finfo(r.dtype)
+    step = torch.exp2(torch.floor(torch.log2(spread)))  # 0 for no spread
+    ulp = torch.exp2(torch.floor(torch.log2(centre.abs().clamp_min(info.tiny)))) * info.eps
+    step = torch.maximum(step, ulp)
     return torch.round(centre / step) * step
 
 
