@@ -10,7 +10,17 @@ from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
 from infobench.quality import available_params, available_scores, score
 from infobench.quality._core import cli_options
-from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
+from infobench.quality.compare import across_runs, pairwise, parse_run_groups
+from infobench.report.quality_tables import (
+    Tables,
+    check_format,
+    pairwise_table,
+    print_rich,
+    render,
+    run_tables,
+    score_tables,
+    to_json,
+)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +61,8 @@ def register(subparsers) -> None:
                         help="digits, mnist:PATH, fashion-mnist:PATH, an image folder or a .npy/.npz file")
     parser.add_argument("--fake", action="append", default=[], metavar="SPEC",
                         help="generated samples: .npy/.npz/.pt, image folder, checkpoint, package.module:function "
-                        "or held-out (repeat for several)")
+                        "or held-out (repeat for several); NAME=SPEC,SPEC,... gives several training runs of one "
+                        "generator (mean over runs, spread, pairwise verdicts)")
     parser.add_argument("--names", default=None, metavar="N[,N...]", help="one name per --fake, comma-separated")
     parser.add_argument("--n", type=int, default=None,
                         help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)")
@@ -88,6 +99,16 @@ def emit(text: str, out: str | None) -> None:
         atomic_write(out, lambda fh: fh.write(text), binary=False)
 
 
+def _run_comparison(df, groups: dict[str, list[str]], args: argparse.Namespace) -> Tables:
+    """Tables over training runs: mean ± spread, pairwise verdicts, then each run (no best marks)."""
+    ceiling = tuple(g for g, runs in groups.items() if (df.loc[df["fake"].isin(runs), "source"] == "held-out").all())
+    runs = across_runs(df, groups)
+    pairs = pairwise(runs, level=args.level, exclude=ceiling)
+    title = f"Sample quality vs {args.real}"
+    return Tables([*run_tables(runs, pairs, title=f"{title}, over training runs", ceiling=ceiling),
+                   pairwise_table(pairs), *score_tables(df, title=f"{title}, per run", mark_best=False)])
+
+
 def run(args: argparse.Namespace) -> int:
     inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", args.fake)
     with claim(args.out, name="--out", inputs=inputs):
@@ -106,8 +127,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.real is None or not args.fake:
         raise UsageError("score needs --real SPEC and at least one --fake SPEC")
     fmt = check_format(args.format)
+    fakes, names, groups = args.fake, args.names, None
+    if any("=" in spec for spec in args.fake):
+        if args.names is not None:
+            raise UsageError("--names cannot be combined with --fake NAME=SPEC,... (the runs are named NAME#1, ...)")
+        try:
+            fakes, names, groups = parse_run_groups(args.fake)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     df = score(
-        args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
+        args.real, fakes, names=names, extractor=args.extractor, scores=args.scores, n=args.n,
         bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
         value_range=parse_range(args.range), resize=not args.no_resize, pca=args.pca, cache=not args.no_cache,
         progress=not args.no_progress, **params_of(args),
@@ -116,6 +145,8 @@ def _run(args: argparse.Namespace) -> int:
         emit(to_json(df), args.out)
         return 0
     tables = score_tables(df, title=f"Sample quality vs {args.real}")
+    if groups is not None and any(len(runs) > 1 for runs in groups.values()):
+        tables = _run_comparison(df, groups, args)
     if fmt == "rich" and args.out is None:
         print_rich(tables)
     else:
