@@ -183,3 +183,43 @@ def test_parse_run_groups():
         parse_run_groups(["gan=a.npy,"])
     with pytest.raises(ValueError, match="names each generator once; 'gan' appears twice"):
         parse_run_groups(["gan=a.npy,b.npy", "gan=c.npy"])
+
+
+# ---------------------------------------------------------------- infobench score --fake NAME=A,B
+@pytest.mark.slow
+def test_score_cli_compares_runs(tmp_path, capsys):
+    from infobench.cli import main
+    from infobench.data import load_dataset
+
+    test = load_dataset("digits", split="test", seed=0).images.numpy()
+    rng = np.random.default_rng(0)
+    files = {}
+    for i in (1, 2):
+        # "good": two disjoint halves of the real test split; "noise": uniform pixels, clearly worse.
+        files[f"good{i}"] = tmp_path / f"good{i}.npy"
+        np.save(files[f"good{i}"], test[(i - 1) * 150:i * 150])
+        files[f"noise{i}"] = tmp_path / f"noise{i}.npy"
+        np.save(files[f"noise{i}"], rng.uniform(0, 1, (150, 1, 8, 8)).astype(np.float32))
+    out = tmp_path / "t.md"
+    code = main(["score", "--real", "digits", "--fake", f"good={files['good1']},{files['good2']}",
+                 "--fake", f"noise={files['noise1']},{files['noise2']}", "--scores", "fid", "--bootstrap", "40",
+                 "--format", "md", "--no-progress", "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "over training runs" in text and "| FID ↓ | good − noise |" in text
+    assert "good better" in text  # FID of noise is far larger than the halves' spread
+    assert "good#1" in text and "noise#2" in text  # the per-run table
+
+
+@pytest.mark.parametrize("fake, extra, match", [
+    (["=a.npy"], [], "needs a name and one spec per run; got '=a.npy'"),
+    (["g=a.npy,b.npy", "g=c.npy"], [], "names each generator once; 'g' appears twice"),
+    (["g=a.npy,b.npy"], ["--names", "x"], "--names cannot be combined with --fake NAME=SPEC"),
+])
+def test_score_cli_run_group_errors(capsys, fake, extra, match):
+    from infobench.cli import main
+
+    args = ["score", "--real", "digits", *[a for f in fake for a in ("--fake", f)], *extra, "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err

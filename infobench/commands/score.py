@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from infobench._io import atomic_write
 from infobench._progress import make_console
@@ -110,7 +111,10 @@ def _run_comparison(df, groups: dict[str, list[str]], args: argparse.Namespace) 
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", args.fake)
+    fakes = args.fake
+    with contextlib.suppress(ValueError):  # a malformed NAME=SPEC,... is reported by _run
+        fakes = parse_run_groups(args.fake)[0]
+    inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", fakes)
     with claim(args.out, name="--out", inputs=inputs):
         return _run(args)
 
