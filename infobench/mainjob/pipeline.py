@@ -42,7 +42,7 @@ import os
 import shutil
 import sqlite3
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ import torch
 from infobench._io import atomic_write
 from infobench._lock import folder_locks
 from infobench._progress import format_elapsed
+from infobench._progress import progress as show_progress
 from infobench._validation import resolve_device, spawn_seeds
 from infobench.bench import load_results, run_grid
 from infobench.data import ImageSet, load_dataset
@@ -225,26 +226,42 @@ def _train_generators(config: RunConfig, runs: list[GeneratorRun], device: str, 
         return
     if console is not None:
         console.print(f"training {len(pending)} runs in {jobs} worker processes", markup=False, highlight=False)
+    target = sum(r.epochs or DEFAULTS[r.kind]["epochs"] for r in pending)
+    last = sum(_epochs_done(r) for r in pending)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_die_with_parent) as pool:
+                             initializer=_die_with_parent) as pool, \
+            show_progress(progress, target, "training", unit="epochs", completed=last) as advance:
         futures = {pool.submit(_train_run, r, g.dataset, device, g.eval_every, False): r for r in pending}
-        for fut in as_completed(futures):
-            r = futures[fut]
-            seconds = fut.result()
-            if console is not None:
-                console.print(f"generator {r.name} (seed {r.seed}): done in {format_elapsed(seconds)} ({r.folder})",
-                              markup=False, highlight=False)
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+            now = sum(_epochs_done(r) for r in pending)  # every run appends to its log.csv after each epoch
+            if now > last:
+                advance(now - last)
+                last = now
+            for fut in done:
+                r = futures[fut]
+                seconds = fut.result()
+                if console is not None:
+                    console.print(f"generator {r.name} (seed {r.seed}): done in {format_elapsed(seconds)} "
+                                  f"({r.folder})", markup=False, highlight=False)
     for r in runs:
         if r not in pending:
             _train_run(r, g.dataset, device, g.eval_every, False)
 
 
+def _epochs_done(run: GeneratorRun) -> int:
+    """Epochs in the run's log.csv (0 before the first one ends)."""
+    log = run.folder / "log.csv"
+    try:
+        return max(0, len(log.read_text().splitlines()) - 1)
+    except OSError:
+        return 0
+
+
 def _finished(run: GeneratorRun) -> bool:
     """Whether the run's log already holds its configured epochs (a finished run needs no worker)."""
-    log = run.folder / "log.csv"
-    if not run.checkpoint.exists() or not log.exists():
-        return False
-    return len(log.read_text().splitlines()) - 1 >= (run.epochs or DEFAULTS[run.kind]["epochs"])
+    return run.checkpoint.exists() and _epochs_done(run) >= (run.epochs or DEFAULTS[run.kind]["epochs"])
 
 
 def _training_log(runs: list[GeneratorRun]) -> pd.DataFrame:
