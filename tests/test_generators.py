@@ -260,6 +260,30 @@ def test_resume_can_extend_training_and_is_a_noop_when_done(tmp_path):
     assert read_checkpoint(tmp_path / "fresh")["epoch"] == 1
 
 
+def test_kept_checkpoints_at_chosen_epochs_and_after_an_interruption(tmp_path):
+    from infobench.generators import kept_checkpoints
+
+    out = tmp_path / "k"
+    train("vae", "digits", out=out, epochs=5, keep_every=2, **TINY)
+    kept = kept_checkpoints(out)
+    assert list(kept) == [2, 4, 5]  # every 2nd epoch and the last
+    assert [read_checkpoint(p)["epoch"] for p in kept.values()] == [2, 4, 5]
+    assert kept[5].read_bytes() == (out / "checkpoint.pt").read_bytes()
+    assert [p.name for p in kept.values()] == ["epoch-0002.pt", "epoch-0004.pt", "epoch-0005.pt"]
+    # An interruption between epoch 4's checkpoint and its copy: the copy is made on resume, before training on.
+    kept[4].unlink()
+    train("vae", "digits", out=out, epochs=5, keep_every=2, resume=True, **TINY)
+    assert 4 not in kept_checkpoints(out)  # the checkpoint holds epoch 5 now: epoch 4 cannot be restored
+    other = tmp_path / "i"
+    train("vae", "digits", out=other, epochs=4, keep_every=2, **TINY)
+    kept_checkpoints(other)[4].unlink()
+    train("vae", "digits", out=other, epochs=6, keep_every=2, resume=True, **TINY)
+    assert list(kept_checkpoints(other)) == [2, 4, 6]  # epoch 4 copied at resume, from the checkpoint that held it
+    assert read_checkpoint(kept_checkpoints(other)[4])["epoch"] == 4
+    with pytest.raises(ValueError, match="keep_every must be an integer >= 0; got -1"):
+        train("vae", "digits", out=tmp_path / "bad", epochs=1, keep_every=-1, **TINY)
+
+
 def test_ema_zero_samples_the_last_generator_weights(tmp_path):
     state = read_checkpoint(train("gan", "digits", out=tmp_path / "e", epochs=1, ema=0.0, **TINY))
     gen, ema = state["models"]["generator"], state["models"]["generator_ema"]

@@ -58,6 +58,10 @@ def test_config_overrides_subset(tmp_path):
         ("[generators]\nmodels = [\"diffusion\"]\n", "unknown model 'diffusion'"),
         ("[generators]\nepochs = {flow = 2}\n", "unknown model 'flow'"),
         ("[quality]\nvalidity = 1\n", r"\[quality\] validity must be true or false"),
+        ("[generators]\nseeds = 0\n", r"\[generators\] seeds must be an integer >= 1; got 0"),
+        ("[generators]\neval_every = -1\n", r"\[generators\] eval_every must be an integer >= 0; got -1"),
+        ("[generators]\neval_samples = 5\n", r"\[generators\] eval_samples must be an integer >= 10; got 5"),
+        ("[generators]\njobs = -2\n", r"\[generators\] jobs must be an integer >= 0; got -2"),
         ("[benchmark\n", "not valid TOML"),
         ("device = 3\n", "device must be a string"),
     ],
@@ -73,6 +77,23 @@ def test_config_missing_file_is_one_line_error(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "nope.toml")]) == 2
     err = capsys.readouterr().err
     assert "nope.toml" in err and "Traceback" not in err
+
+
+def test_training_runs_have_independent_explicit_seeds(tmp_path):
+    from infobench.mainjob.pipeline import generator_runs, run_seeds
+
+    quick, full = default_config(quick=True), default_config()
+    assert quick.generators.seeds == 2 and full.generators.seeds == 3
+    assert quick.generators.eval_every > 0  # the quick run keeps the learning curves
+    runs = generator_runs(full, tmp_path)
+    assert [r.name for r in runs[:3]] == ["gan#1", "gan#2", "gan#3"]
+    seeds = run_seeds(0, 3)
+    assert len(set(seeds)) == 3 and all(0 <= s < 2**32 for s in seeds)
+    assert run_seeds(0, 2) == seeds[:2]  # raising seeds keeps the finished runs' seeds (and folders)
+    assert [r.seed for r in runs if r.kind == "vae"] == seeds
+    assert len({r.folder for r in runs}) == len(runs) == 9
+    fewer = generator_runs(dataclasses.replace(full, generators=dataclasses.replace(full.generators, seeds=2)), tmp_path)
+    assert [r.folder for r in fewer if r.kind == "gan"] == [r.folder for r in runs if r.kind == "gan"][:2]
 
 
 def test_fingerprint_follows_settings():
@@ -160,8 +181,13 @@ def test_quick_run_end_to_end_and_reuse(tmp_path):
     assert n_cells > 100
     assert "report:" in first.stdout and "leaderboard" in first.stdout.lower()
 
+    # Two training runs per generator, learning curves and pairwise verdicts in the report.
+    for text in ("### Pairwise comparisons of the generators", "Sample quality over training runs", "gan#2",
+                 "Learning curves: epoch of the best score"):
+        assert text in md, text
+    assert "learning-curves.png" in pngs
     ckpts = sorted((out / ".state" / "generators").glob("*/checkpoint.pt"))
-    assert len(ckpts) == 3
+    assert len(ckpts) == 6
     mtimes = [p.stat().st_mtime_ns for p in ckpts]
     second = _run(["--quick", "--out", str(out), "--device", "cpu"], tmp_path, timeout=1500)
     assert second.returncode == 0, second.stderr[-3000:]

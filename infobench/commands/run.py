@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def _summary(console: Console, result: MainJobResult) -> None:
     console.rule("[bold]summary")
-    for table in summary_tables(result.summary, result.quality):
+    for table in summary_tables(result.summary, result.quality, result.runs, result.pairs):
         console.print(to_rich(table))
     total = sum(result.seconds.values())
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())

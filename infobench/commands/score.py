@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import warnings
 
 from infobench._io import atomic_write
@@ -11,8 +12,18 @@ from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
 from infobench.diagnostics import Diagnostic, DiagnosticWarning, as_diagnostics
 from infobench.quality import available_params, available_scores, cli_options, score
+from infobench.quality.compare import across_runs, pairwise, parse_run_groups
 from infobench.report.listings import diagnostic_lines
-from infobench.report.quality_tables import check_format, print_rich, render, score_tables, to_json
+from infobench.report.quality_tables import (
+    Tables,
+    check_format,
+    pairwise_table,
+    print_rich,
+    render,
+    run_tables,
+    score_tables,
+    to_json,
+)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +64,8 @@ def register(subparsers) -> None:
                         help="digits, mnist:PATH, fashion-mnist:PATH, an image folder or a .npy/.npz file")
     parser.add_argument("--fake", action="append", default=[], metavar="SPEC",
                         help="generated samples: .npy/.npz/.pt, image folder, checkpoint, package.module:function "
-                        "or held-out (repeat for several)")
+                        "or held-out (repeat for several); NAME=SPEC,SPEC,... gives several training runs of one "
+                        "generator (mean over runs, spread, pairwise verdicts)")
     parser.add_argument("--names", default=None, metavar="N[,N...]", help="one name per --fake, comma-separated")
     parser.add_argument("--n", type=int, default=None,
                         help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)")
@@ -111,8 +123,21 @@ def emit(text: str, out: str | None) -> None:
         atomic_write(out, lambda fh: fh.write(text), binary=False)
 
 
+def _run_comparison(df, groups: dict[str, list[str]], args: argparse.Namespace) -> Tables:
+    """Tables over training runs: mean ± spread, pairwise verdicts, then each run (no best marks)."""
+    ceiling = tuple(g for g, runs in groups.items() if (df.loc[df["fake"].isin(runs), "source"] == "held-out").all())
+    runs = across_runs(df, groups)
+    pairs = pairwise(runs, level=args.level, exclude=ceiling)
+    title = f"Sample quality vs {args.real}"
+    return Tables([*run_tables(runs, pairs, title=f"{title}, over training runs", ceiling=ceiling),
+                   pairwise_table(pairs), *score_tables(df, title=f"{title}, per run", mark_best=False)])
+
+
 def run(args: argparse.Namespace) -> int:
-    inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", args.fake)
+    fakes = args.fake
+    with contextlib.suppress(ValueError):  # a malformed NAME=SPEC,... is reported by _run
+        fakes = parse_run_groups(args.fake)[0]
+    inputs = spec_paths("--real", [args.real]) + spec_paths("--fake", fakes)
     with claim(args.out, name="--out", inputs=inputs):
         return _run(args)
 
@@ -129,11 +154,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.real is None or not args.fake:
         raise UsageError("score needs --real SPEC and at least one --fake SPEC")
     fmt = check_format(args.format)
+    fakes, names, groups = args.fake, args.names, None
+    if any("=" in spec for spec in args.fake):
+        if args.names is not None:
+            raise UsageError("--names cannot be combined with --fake NAME=SPEC,... (the runs are named NAME#1, ...)")
+        try:
+            fakes, names, groups = parse_run_groups(args.fake)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     with warnings.catch_warnings():
         # Each diagnostic is printed below the tables (or kept in the JSON), not as a Python warning.
         warnings.simplefilter("ignore", DiagnosticWarning)
         df = score(
-            args.real, args.fake, names=args.names, extractor=args.extractor, scores=args.scores, n=args.n,
+            args.real, fakes, names=names, extractor=args.extractor, scores=args.scores, n=args.n,
             bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
             value_range=parse_range(args.range), real_range=parse_range(args.real_range, "--real-range"),
             resize=not args.no_resize, pca=args.pca, cache=not args.no_cache, progress=not args.no_progress,
@@ -143,6 +176,8 @@ def _run(args: argparse.Namespace) -> int:
         emit(to_json(df), args.out)
         return 0
     tables = score_tables(df, title=f"Sample quality vs {args.real}")
+    if groups is not None and any(len(runs) > 1 for runs in groups.values()):
+        tables = _run_comparison(df, groups, args)
     if fmt == "rich" and args.out is None:
         print_rich(tables)
     else:

@@ -12,7 +12,7 @@ See :func:`train`, :func:`load` and :func:`~infobench.data.load_dataset`.
 from infobench.data import ImageSet, load_dataset, load_images
 from infobench.generators.checkpoint import TrainedGenerator, load
 from infobench.generators.config import DEFAULTS, KINDS, TrainConfig
-from infobench.generators.train import train
+from infobench.generators.train import kept_checkpoints, train
 
 __all__ = [
     "DEFAULTS",
@@ -22,6 +22,7 @@ __all__ = [
     "TrainedGenerator",
     "load",
     "load_dataset",
+    "kept_checkpoints",
     "load_images",
     "train",
 ]

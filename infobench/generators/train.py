@@ -8,6 +8,8 @@
 ``log.csv``          one row per epoch (losses, entropy balance, seconds)
 ``losses.png``       loss curves (and the GAN's entropy balance)
 ``samples.png``      a grid of 64 samples drawn with a fixed seed
+``epochs/epoch-NNNN.pt``  copies of the checkpoint at chosen epochs (``keep_every``), for
+                     scores through training
 
 All randomness (data order, latent noise, interpolation weights) is drawn
 from two CPU ``torch.Generator`` objects whose states are checkpointed, and
@@ -55,12 +57,13 @@ from infobench.generators.models import (
     reconstruction_nll,
 )
 
-__all__ = ["train", "Trainer", "make_trainer", "GRID_SEED", "LOG_NAME"]
+__all__ = ["train", "Trainer", "make_trainer", "kept_checkpoints", "GRID_SEED", "LOG_NAME", "KEPT_DIR"]
 
 LOG_NAME = "log.csv"
 CONFIG_NAME = "config.json"
 LOSSES_PNG = "losses.png"
 SAMPLES_PNG = "samples.png"
+KEPT_DIR = "epochs"
 GRID_SEED = 20240601  # fixed so that sample grids of different epochs/runs are comparable
 GRID_SIZE = 64
 MIXTURE_MAX_CODES = 10_000  # bounds the EM cost per epoch on MNIST-sized data
@@ -407,6 +410,7 @@ def train(
     amp: bool = False,
     compile: bool = False,
     figures: bool = True,
+    keep_every: int = 0,
     callback: Callable[[int, TrainedGenerator, dict[str, Any]], None] | None = None,
 ) -> Path:
     """Train a reference generator, checkpointing every epoch; return the checkpoint path.
@@ -460,6 +464,11 @@ def train(
         ``torch.compile`` the networks (the WGAN-GP critic stays eager).
     figures : bool
         Write ``losses.png`` and ``samples.png`` at the end.
+    keep_every : int
+        Also keep a copy of the checkpoint after every ``keep_every``-th
+        epoch and after the last, as ``out/epochs/epoch-NNNN.pt``
+        (:func:`kept_checkpoints`); 0 keeps none. A run interrupted between
+        an epoch's checkpoint and its copy makes the copy when resumed.
     callback : callable, optional
         ``callback(epoch, sampler, row)`` after each epoch's checkpoint;
         ``sampler`` shares the live networks.
@@ -480,6 +489,7 @@ def train(
     figures = check_bool("figures", figures)
     if epochs is not None:
         epochs = check_int("epochs", epochs, low=1)
+    keep_every = check_int("keep_every", keep_every, low=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {callback!r}")
     dev = resolve_device(device)
@@ -509,12 +519,13 @@ def train(
     # reads the checkpoint, instead of both finishing and one result silently replacing the other.
     with output_lock(out, what="training folder"):
         return _train_locked(out, kind=kind, dataset=dataset, name=name, options=options, epochs=epochs, dev=dev,
-                             resume=resume, progress=progress, figures=figures, callback=callback, split=split,
+                             resume=resume, progress=progress, figures=figures, keep_every=keep_every,
+                             callback=callback, split=split,
                              split_seed=split_seed, data_root=data_root, max_samples=max_samples)
 
 
-def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resume, progress, figures, callback,
-                  split, split_seed, data_root, max_samples) -> Path:
+def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resume, progress, figures, keep_every,
+                  callback, split, split_seed, data_root, max_samples) -> Path:
     """The body of :func:`train`, run while this process holds the lock of ``out``."""
     ckpt_path = out / CHECKPOINT_NAME
     state = None
@@ -553,12 +564,15 @@ def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resum
     atomic_write(out / CONFIG_NAME, lambda fh: fh.write(config.to_json() + "\n"), binary=False)
     if state is None:
         save_checkpoint(ckpt_path, trainer.state_dict())
+    else:
+        _keep(out, trainer.epoch, config.epochs, keep_every)  # the copy an interruption may have missed
 
     try:
         with _progress_bar(progress, trainer) as advance:
             while trainer.epoch < config.epochs:
                 row = trainer.run_epoch(on_step=advance)
                 save_checkpoint(ckpt_path, trainer.state_dict())
+                _keep(out, trainer.epoch, config.epochs, keep_every)
                 write_log(trainer.history, out / LOG_NAME)
                 if callback is not None:
                     callback(trainer.epoch, trainer.sampler(), row)
@@ -570,6 +584,27 @@ def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resum
     if trainer.history and not (out / LOG_NAME).exists():
         write_log(trainer.history, out / LOG_NAME)
     return ckpt_path
+
+
+def _keep(out: Path, epoch: int, epochs: int, every: int) -> None:
+    """Copy ``out/checkpoint.pt`` (which holds epoch ``epoch``) to ``out/epochs/`` when ``epoch`` is kept."""
+    if not every or epoch < 1 or (epoch % every and epoch != epochs):
+        return
+    target = out / KEPT_DIR / f"epoch-{epoch:04d}.pt"
+    if not target.exists():
+        target.parent.mkdir(exist_ok=True)
+        data = (out / CHECKPOINT_NAME).read_bytes()
+        atomic_write(target, lambda fh: fh.write(data))
+
+
+def kept_checkpoints(out: str | os.PathLike) -> dict[int, Path]:
+    """The checkpoints kept by ``train(..., keep_every=E)`` in the run folder ``out``: epoch -> path, by epoch."""
+    found = {}
+    for p in (Path(out) / KEPT_DIR).glob("epoch-*.pt"):
+        stem = p.stem.removeprefix("epoch-")
+        if stem.isdigit():
+            found[int(stem)] = p
+    return dict(sorted(found.items()))
 
 
 @contextlib.contextmanager

@@ -59,12 +59,24 @@ class BenchmarkConfig:
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Reference generators trained on ``dataset``; epochs per model kind."""
+    """Reference generators trained on ``dataset``; epochs per model kind.
+
+    Each model is trained ``seeds`` times, run ``i`` with the ``i``-th seed
+    spawned from ``seed`` (:func:`infobench._validation.spawn_seeds`), so its
+    scores carry their spread across training runs. ``eval_every``: keep the
+    checkpoint every that many epochs (and the last) and score each on
+    ``eval_samples`` samples (learning curves); 0: none. ``jobs``: worker
+    processes that train runs side by side (0: one per core).
+    """
 
     dataset: str = "digits"
     models: tuple[str, ...] = _GENERATOR_KINDS
     epochs: dict[str, int] = field(default_factory=lambda: {"gan": 0, "wgan-gp": 0, "vae": 0})
     seed: int = 0
+    seeds: int = 3
+    eval_every: int = 10
+    eval_samples: int = 250
+    jobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,13 +118,13 @@ def default_config(quick: bool = False) -> RunConfig:
             seeds=2,
             time_limit=120.0,
         ),
-        generators=GeneratorConfig(epochs={"gan": -1, "wgan-gp": -1, "vae": -1}),
+        generators=GeneratorConfig(epochs={"gan": -1, "wgan-gp": -1, "vae": -1}, seeds=2, eval_every=5),
         quality=QualityConfig(n_samples=500, bootstrap=40),
     )
 
 
 # Smallest allowed value of integer fields (others: 0).
-_INT_LOW = {"seeds": 1, "n_samples": 10}
+_INT_LOW = {"seeds": 1, "n_samples": 10, "eval_samples": 10}
 
 _SECTIONS = {"benchmark": BenchmarkConfig, "generators": GeneratorConfig, "quality": QualityConfig}
 

@@ -223,6 +223,7 @@ def score(
     batch_size: int = 512,
     cache: bool = True,
     progress: bool = False,
+    scorer: Scorer | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Score generated image sets against real data.
@@ -289,6 +290,11 @@ def score(
     progress : bool
         Report progress on stderr (classifier training, features, bootstrap): a live bar in a terminal,
         plain lines in a log.
+    scorer : Scorer, optional
+        An already built reference (data, extractor, real features) to reuse;
+        it then stands for ``real``, ``extractor``, ``scores``, ``seed``,
+        ``device``, ``pca``, ``batch_size``, ``cache``, ``progress`` and the
+        score parameters.
     **params
         Score parameters (:class:`~infobench.quality._core.Params`), each
         declared by the module of the score that reads it; listed with their
@@ -316,9 +322,10 @@ def score(
     resolve_scores(scores)  # unknown names fail now, before any loading or training
     sources = [parse_fake(spec, label) for label, spec in _fake_dict(fake, names).items()]
     t0 = time.perf_counter()
-    scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca,
-                    batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True,
-                    real_range=real_range)
+    if scorer is None:
+        scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca,
+                        batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True,
+                        real_range=real_range)
     real_data = scorer.real
 
     # Fixed-size sets are loaded first: the smallest fixes the common n.

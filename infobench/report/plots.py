@@ -10,6 +10,10 @@
   a critical-difference diagram: mean ranks on an axis, the items that are
   not distinguishable joined by bars, Nemenyi's critical difference drawn
   above.
+* :func:`plot_learning_curves` - scores of the checkpoints kept during
+  training: one panel per score, per generator the mean over its training
+  runs with a band from the lowest to the highest run and each run as a
+  thin line, the best epoch of the mean marked.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pandas as pd
 from infobench.report.aggregate import Z95, by_estimator, to_units
 from infobench.report.ranking import RankTest
 
-__all__ = ["figure_png", "new_figure", "plot_cd_diagram", "plot_estimates", "plot_heatmap"]
+__all__ = ["figure_png", "new_figure", "plot_cd_diagram", "plot_estimates", "plot_heatmap", "plot_learning_curves"]
 
 
 def new_figure(width: float, height: float, *, layout: str | None = None):
@@ -170,4 +174,47 @@ def plot_cd_diagram(test: RankTest, *, title: str = ""):
     ax.set_title(f"{title + ': ' if title else ''}mean rank over {test.n_blocks} tasks (1 = best)\n"
                  f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}\n"
                  f"bars join estimators not told apart ({post})", fontsize=8, pad=2)
+    return fig
+
+
+def plot_learning_curves(curves: pd.DataFrame, labels: dict[str, str], best: dict[str, str]):
+    """Scores through training; returns a matplotlib Figure.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        Columns ``generator, run, epoch, score, value`` (one row per kept checkpoint and score).
+    labels : dict
+        Score name -> panel title.
+    best : dict
+        Score name -> ``"max"``, ``"min"`` or a number (best closest to it): where the best epoch is marked.
+    """
+    names = [s for s in labels if s in set(curves["score"])]
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = new_figure(4.2 * cols, 3.0 * rows, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    colours = {}
+    for ax, name in zip(axes, names):
+        sub = curves[curves["score"] == name]
+        for gen, g in sub.groupby("generator", sort=False):
+            colour = colours.setdefault(gen, f"C{len(colours)}")
+            wide = g.pivot_table(index="epoch", columns="run", values="value").sort_index()
+            mean = wide.mean(axis=1)
+            for run in wide.columns:
+                ax.plot(wide.index, wide[run], color=colour, lw=0.6, alpha=0.45)
+            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=colour, alpha=0.15, lw=0)
+            ax.plot(mean.index, mean, color=colour, lw=1.8, marker="o", ms=3, label=f"{gen} ({wide.shape[1]} runs)")
+            rule = best[name]
+            i = mean.idxmax() if rule == "max" else mean.idxmin() if rule == "min" else (mean - rule).abs().idxmin()
+            ax.plot([i], [mean.loc[i]], marker="*", ms=11, color=colour, mec="black", mew=0.5)
+        if not isinstance(best[name], str):
+            ax.axhline(best[name], color="grey", lw=0.8, ls="--")
+        ax.set_title(labels[name], fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    if names:
+        axes[0].legend(fontsize=8)
     return fig

@@ -36,7 +36,8 @@ from infobench.report.render import (
     to_rich,
 )
 
-__all__ = ["FAMILIES", "best_flags", "calibration_table", "detection_table", "format_score", "score_tables", "to_json", "values_tables"]
+__all__ = ["FAMILIES", "best_flags", "best_epoch_table", "calibration_table", "detection_table", "format_score",
+           "pairwise_table", "run_tables", "score_tables", "to_json", "values_tables"]
 
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
 
@@ -56,10 +57,12 @@ def _cell(row: pd.Series) -> str:
     return text
 
 
-def score_tables(df: pd.DataFrame, *, title: str | None = None) -> Tables:
+def score_tables(df: pd.DataFrame, *, title: str | None = None, mark_best: bool = True) -> Tables:
     """The comparison tables of a :func:`infobench.quality.score` frame, one per score family present.
 
     A :class:`~infobench.report.render.Tables` list: a notebook shows it as HTML, rich prints it.
+    ``mark_best=False`` marks no cell (a table of single training runs, whose
+    comparison is :func:`run_tables` and :func:`pairwise_table`).
     """
     missing = {"fake", "source", "score", "value", "ci_low", "ci_high", "bootstrap", "unit", "n_fake"} - set(df.columns)
     if missing:
@@ -84,10 +87,134 @@ def score_tables(df: pd.DataFrame, *, title: str | None = None) -> Tables:
                                pd.Series([f not in ceiling for f in order], index=sub.index))
             for i, f in enumerate(order):
                 rows[i].append(MISSING if pd.isna(sub.loc[f, "score"]) else _cell(sub.loc[f]))
-                best[i].append(bool(flags.loc[f]) and len(order) - len(ceiling) > 1)
+                best[i].append(mark_best and bool(flags.loc[f]) and len(order) - len(ceiling) > 1)
+        note = _note(df, names)
+        if not mark_best:
+            note = note.replace("best generator per column marked; ", "")
         tables.append(Table(title=f"{title or 'Sample quality'}: {family_title}", header=header, rows=rows,
-                            best=best, labels=2, note=_note(df, names)))
+                            best=best, labels=2, note=note))
     return Tables(tables)
+
+
+def _spread(value: float) -> str:
+    """A spread with 2 significant digits (its own uncertainty is larger than that with a few runs)."""
+    return MISSING if math.isnan(value) else f"{value:.2g}"
+
+
+def _run_cell(row: pd.Series) -> str:
+    if math.isnan(row["mean"]):
+        return MISSING
+    text = format_score(row["mean"], row["unit"])
+    if row["runs"] > 1:
+        text += f" ± {_spread(row['sd_runs'])}"
+    if not math.isnan(row["sampling_sd"]):
+        text += f" (± {_spread(row['sampling_sd'])})"
+    return text
+
+
+def run_tables(runs: pd.DataFrame, pairs: pd.DataFrame, *, title: str = "Sample quality over training runs",
+               ceiling: tuple[str, ...] = ("real-test",)) -> Tables:
+    """One table per score family of an :func:`infobench.quality.compare.across_runs` frame.
+
+    A cell is ``mean ± sd over the runs (± within-run sampling sd)``; the best
+    generator of a column is marked only where :func:`~infobench.quality.compare.pairwise`
+    tells it from the runner-up (:func:`~infobench.quality.compare.best_marks`).
+    Generators in ``ceiling`` (held-out real data) come last and are not ranked.
+    """
+    from infobench.quality.compare import (
+        best_marks,  # deferred: the statistics are needed by these tables only
+    )
+
+    gens = list(dict.fromkeys(runs["generator"]))
+    order = [g for g in gens if g not in ceiling] + [g for g in gens if g in ceiling]
+    marks = best_marks(runs, pairs, exclude=ceiling)
+    r_max = int(runs.loc[~runs["generator"].isin(ceiling), "runs"].max()) if len(runs) else 0
+    tables = []
+    for family, family_title in FAMILIES.items():
+        names = [s for s in SCORES if s in set(runs.loc[runs["family"] == family, "score"])]
+        if not names:
+            continue
+        header = ["generator", "runs"] + [f"{SCORES[s].label} {DIRECTIONS[SCORES[s].direction]}" for s in names]
+        rows, best = [], []
+        for g in order:
+            sub = runs[runs["generator"] == g].set_index("score")
+            rows.append([g + (" (ceiling)" if g in ceiling else ""), str(int(sub["runs"].max()))]
+                        + [_run_cell(sub.loc[s]) if s in sub.index else MISSING for s in names])
+            best.append([False, False] + [marks.get(s) == g for s in names])
+        level = float(pairs["level"].iloc[0]) if len(pairs) else 0.95
+        note = (f"mean over the training runs ± their standard deviation (the spread a new training run would "
+                f"show, sampling noise included); in parentheses ± the within-run sampling sd (the bootstrap sd "
+                f"of one run's score at this n, root mean square over runs): where the first is much larger, "
+                f"training variation dominates. Best marked only where it is distinguishable from the runner-up "
+                f"at {level:.0%} (pairwise table: Welch interval over the runs); with {r_max} runs the intervals "
+                "are wide. A '(ceiling)' row is held-out real data, not ranked. Individual runs: the per-run "
+                "table (in a report also tables/quality-runs-records.csv).")
+        tables.append(Table(title=f"{title}: {family_title}", header=header, rows=rows, best=best, labels=2,
+                            note=note, name=f"quality-runs-{family}"))
+    return Tables(tables)
+
+
+def pairwise_table(pairs: pd.DataFrame, *, title: str = "Pairwise comparisons of the generators") -> Table:
+    """Every score and pair: difference of the means with its interval, degrees of freedom, verdict.
+
+    A verdict is marked (as a "best" cell) when the pair is distinguishable.
+    """
+    header = ["score", "A − B", "difference [interval]", "df", "basis", "verdict"]
+    rows, best = [], []
+    for r in pairs.itertuples():
+        spec = SCORES[r.score]
+        unit = spec.unit
+        diff = f"{format_score(r.diff, unit)} [{format_score(r.low, unit)}, {format_score(r.high, unit)}]"
+        if r.direction == "zero":
+            diff = "|·| " + diff
+        df_text = "∞" if math.isinf(r.df) else MISSING if math.isnan(r.df) else f"{r.df:.1f}"
+        rows.append([f"{spec.label} {spec.arrow}", f"{r.a} − {r.b}", diff, df_text, r.basis, r.verdict])
+        best.append([False] * 5 + [r.verdict.endswith(" better")])
+    level = float(pairs["level"].iloc[0]) if len(pairs) else 0.95
+    note = (f"difference of the mean scores over the training runs with its {level:.0%} Welch interval "
+            "(t quantile with the Welch-Satterthwaite df; each run's variance is the spread across runs, "
+            "which holds the sampling noise too, floored at the within-run sampling variance); "
+            "|·|: a 'closer to zero' score, compared on absolute values. basis 'sampling only': a generator with "
+            "one run, compared with its sampling sd alone (training variation not measured). Verdict by the "
+            "score's direction; no correction for the number of pairs.")
+    return Table(title=title, header=header, rows=rows, best=best, labels=2, note=note, name="quality-pairwise")
+
+
+def best_epoch_table(curves: pd.DataFrame, *, title: str = "Learning curves: epoch of the best score") -> Table:
+    """Per generator and score of :func:`infobench.mainjob.pipeline.learning_curves`: the epoch of the best mean.
+
+    The mean over the training runs at each kept epoch; the best by the
+    score's direction (``balance``: closest to log 2, where the discriminator
+    cannot tell); each run's own best epoch follows.
+    """
+    header = ["generator", "score", "best epoch (mean over runs)", "value", "best epoch per run", "last epoch"]
+    rows = []
+    scores = list(dict.fromkeys(curves["score"]))
+    groups = dict(list(curves.groupby(["generator", "score"], sort=False)))
+    for gen, name in ((g, s) for g in dict.fromkeys(curves["generator"]) for s in scores):
+        if (gen, name) not in groups:
+            continue
+        sub = groups[(gen, name)]
+        mean = sub.groupby("epoch")["value"].mean()
+        per_run = sub.pivot_table(index="epoch", columns="run", values="value")
+        pick = _best_index(name)
+        best_epoch = pick(mean)
+        label = f"{SCORES[name].label} {SCORES[name].arrow}" if name in SCORES else f"{name} →log 2"
+        unit = SCORES[name].unit if name in SCORES else "nats"
+        rows.append([gen, label, str(best_epoch), format_score(mean.loc[best_epoch], unit),
+                     ", ".join(str(pick(per_run[c].dropna())) for c in per_run.columns), str(int(mean.index.max()))])
+    note = ("Scores of the checkpoints kept during training (no intervals; each checkpoint decodes the same latent "
+            "codes). balance: the GAN discriminator's output entropy, best closest to log 2 = 0.693.")
+    return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=2,
+                 note=note, name="quality-best-epoch")
+
+
+def _best_index(name: str):
+    if name not in SCORES:  # the balance: closest to log 2
+        return lambda s: int((s - math.log(2)).abs().idxmin())
+    direction = SCORES[name].direction
+    return {"up": lambda s: int(s.idxmax()), "down": lambda s: int(s.idxmin()),
+            "zero": lambda s: int(s.abs().idxmin())}[direction]
 
 
 def _note(df: pd.DataFrame, names: list[str]) -> str:
