@@ -83,8 +83,10 @@ CASES = [
     Case("histogram 1-d n=10000", "entropy", "histogram", "entropy-gaussian-d1-rho0", 10_000, 200),
     Case("Gaussian 5x5 n=5000", "mi", "gaussian", "normal-dense-x5-y5-rho0.5", 5_000, 200),
 ]
-SUITE_METHODS = {"mi-standard": ("ksg", "histogram", "kde", "gaussian", "gcmi"),
-                 "entropy": ("knn", "histogram", "kde", "gaussian")}
+SUITE_METHODS = {
+    "mi-standard": ("ksg", "histogram", "kde", "gaussian", "gcmi"),
+    "entropy": ("knn", "histogram", "kde", "gaussian"),
+}
 # 30 bootstrap replicates instead of 100 in the suites: the mean standard error is the same
 # (E[s] is within 1 % of sigma from 30 replicates), at a third of the cost.
 SUITE_PARAMS = {"gaussian": {"n_boot": 30}, "gcmi": {"n_boot": 30}}
@@ -113,8 +115,9 @@ def _estimate(quantity: str, method: str, data: tuple, seed: int, std_err: bool,
     return _API[quantity](*data, method=method, std_err=std_err, **seeded, **params)
 
 
-def records(quantity: str, method: str, task: str, n: int, seeds: int, params: dict | None = None,
-            out: str | None = None) -> pd.DataFrame:
+def records(
+    quantity: str, method: str, task: str, n: int, seeds: int, params: dict | None = None, out: str | None = None
+) -> pd.DataFrame:
     """One record per seed (data and estimator seeded alike), as the benchmark store has them.
 
     ``out``: a CSV file each record is appended to as soon as it is computed.
@@ -122,13 +125,29 @@ def records(quantity: str, method: str, task: str, n: int, seeds: int, params: d
     rows = []
     for seed in range(seeds):
         data, truth, truth_se = _data(task, n, seed)
-        row: dict[str, Any] = dict(estimator=method, quantity=quantity, task_id=task, n=n, truth=truth,
-                                   truth_std_err=truth_se, estimate=math.nan, std_err=math.nan, std_err_df=math.nan,
-                                   ok=False, error="", seed=seed)
+        row: dict[str, Any] = dict(
+            estimator=method,
+            quantity=quantity,
+            task_id=task,
+            n=n,
+            truth=truth,
+            truth_std_err=truth_se,
+            estimate=math.nan,
+            std_err=math.nan,
+            std_err_df=math.nan,
+            ok=False,
+            error="",
+            seed=seed,
+        )
         try:
             est = _estimate(quantity, method, data, seed, True, params or {})
-            row.update(estimate=est.value, std_err=est.std_err, ok=True, seconds=est.seconds,
-                       std_err_df=math.nan if est.std_err_df is None else float(est.std_err_df))
+            row.update(
+                estimate=est.value,
+                std_err=est.std_err,
+                ok=True,
+                seconds=est.seconds,
+                std_err_df=math.nan if est.std_err_df is None else float(est.std_err_df),
+            )
         except (ValueError, FloatingPointError) as exc:  # a refused task is reported, not fatal
             row["error"] = str(exc)[:200]
         rows.append(row)
@@ -159,15 +178,16 @@ def test_calibration_target(benchmark, full_size, case):
     seeds = pick(full_size, SEEDS, 4)
     out = os.environ.get("INFOBENCH_CAL_CSV")
     data, _, _ = _data(case.task, n, 0)
-    benchmark.pedantic(_estimate, args=(case.quantity, case.method, data, 0, True, case.params),
-                       rounds=1, iterations=1)
+    benchmark.pedantic(_estimate, args=(case.quantity, case.method, data, 0, True, case.params), rounds=1, iterations=1)
     plain, with_se, cost = se_cost(case, n, pick(full_size, COST_REPEATS, 1))
     if out:
         costs = f"{out}-target-cost.csv"
-        pd.DataFrame([{"case": case.label, "n": n, "plain_seconds": plain, "std_err_seconds": with_se,
-                       "se_cost": cost}]).to_csv(costs, mode="a", header=not os.path.exists(costs), index=False)
-    df = records(case.quantity, case.method, case.task, n, seeds, case.params,
-                 out=f"{out}-target-records.csv" if out else None)
+        pd.DataFrame(
+            [{"case": case.label, "n": n, "plain_seconds": plain, "std_err_seconds": with_se, "se_cost": cost}]
+        ).to_csv(costs, mode="a", header=not os.path.exists(costs), index=False)
+    df = records(
+        case.quantity, case.method, case.task, n, seeds, case.params, out=f"{out}-target-records.csv" if out else None
+    )
     assert df["ok"].all(), df.loc[~df["ok"], "error"].tolist()
     cal = calibration(df)
     row = cal.iloc[0].to_dict()

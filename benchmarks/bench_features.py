@@ -33,8 +33,9 @@ class SmallConv(torch.nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
-                                       torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten()
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -69,8 +70,9 @@ def test_extract_folder(benchmark, folder, route):
     feats = benchmark.pedantic(run, rounds=1, iterations=1)
     n = len(stream)
     held = min(BATCH, n) if route == "stream" else n
-    benchmark.extra_info.update(images=n, pixel_bytes_held=held * 3 * 32 * 32 * 4,
-                                images_per_second=round(n / seconds[-1], 1))
+    benchmark.extra_info.update(
+        images=n, pixel_bytes_held=held * 3 * 32 * 32 * 4, images_per_second=round(n / seconds[-1], 1)
+    )
     assert feats.shape == (n, 256)
 
 

@@ -84,7 +84,9 @@ def _bare_step(trainer, batch):
         loss_d = gan_losses(D(batch), D(fake.detach()))
     else:
         eps = torch.rand(batch.shape[0], 1, 1, 1, device=batch.device)
-        loss_d = D(fake.detach()).mean() - D(batch).mean() + cfg.gp_weight * gradient_penalty(D, batch, fake.detach(), eps)
+        loss_d = (
+            D(fake.detach()).mean() - D(batch).mean() + cfg.gp_weight * gradient_penalty(D, batch, fake.detach(), eps)
+        )
     opts["discriminator"].zero_grad()
     loss_d.backward()
     opts["discriminator"].step()
@@ -184,7 +186,9 @@ def test_time_to_quality(benchmark, full_size, digits, classifier, tmp_path, kin
             "curve": [(e, round(s, 1), round(q["maxprob"], 3), q["classes"]) for e, s, q in curve],
             "ref_real_test_maxprob": round(quality(classifier, test_set.images)["maxprob"], 4),
             "ref_uniform_noise_maxprob": round(quality(classifier, noise)["maxprob"], 4),
-            "ref_untrained_maxprob": round(quality(classifier, untrained.sampler().sample(N_EVAL, seed=123))["maxprob"], 4),
+            "ref_untrained_maxprob": round(
+                quality(classifier, untrained.sampler().sample(N_EVAL, seed=123))["maxprob"], 4
+            ),
         }
     )
     print(f"\n{kind}: {benchmark.extra_info}")

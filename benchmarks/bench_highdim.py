@@ -56,14 +56,18 @@ def test_highdim(benchmark, full_size, name, method, marginals):
         values.append(infobench.mutual_information(x, y, method=method, seed=s).value)
         seconds.append(time.perf_counter() - t0)
     x, y = samples[0]
-    benchmark.pedantic(infobench.mutual_information, args=(x, y), kwargs=dict(method=method, seed=0),
-                       rounds=1, iterations=1)
+    benchmark.pedantic(
+        infobench.mutual_information, args=(x, y), kwargs=dict(method=method, seed=0), rounds=1, iterations=1
+    )
     ratios = [v / task.truth for v in values]
     within = all(1 / 1.5 < r < 1.5 for r in ratios)
-    benchmark.extra_info.update(truth=task.truth, n=n, estimates=values, ratios=ratios, within_1_5=within,
-                                seconds=seconds)
-    print(f"\n{name} {marginals:8s} {method:9s} n={n} truth={task.truth:.3f} estimates={np.round(values, 3).tolist()} "
-          f"ratio={np.round(ratios, 2).tolist()} seconds={np.round(seconds, 2).tolist()}")
+    benchmark.extra_info.update(
+        truth=task.truth, n=n, estimates=values, ratios=ratios, within_1_5=within, seconds=seconds
+    )
+    print(
+        f"\n{name} {marginals:8s} {method:9s} n={n} truth={task.truth:.3f} estimates={np.round(values, 3).tolist()} "
+        f"ratio={np.round(ratios, 2).tolist()} seconds={np.round(seconds, 2).tolist()}"
+    )
     assert all(np.isfinite(values))
     if method == "latent" and full_size:
         assert within and max(seconds) < 60

@@ -122,8 +122,7 @@ def data_5x5(full_size):
 @pytest.mark.benchmark(group="ksg-5x5 n=100k: target >= 2x faster than cKDTree KSG (max-norm and default metric)")
 def test_ksg_5x5_infobench(benchmark, data_5x5):
     x, y = data_5x5
-    est = run(benchmark, lambda: ksg_mutual_information(x, y, k=K, metric="chebyshev", jitter=0,
-                                                         transform="none"), 1)
+    est = run(benchmark, lambda: ksg_mutual_information(x, y, k=K, metric="chebyshev", jitter=0, transform="none"), 1)
     assert est.value == pytest.approx(ckdtree_ksg(x, y), abs=1e-9)
 
 
@@ -224,8 +223,7 @@ def test_memory_1m_2d(benchmark, full_size):
     n = pick(full_size, 1_000_000, 20_000)
 
     def measure():
-        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n)], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n)], capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     res = run(benchmark, measure, 1)

@@ -111,8 +111,9 @@ def _oracle(task, batches, seed):
     x, y = (torch.as_tensor(v) for v in task.sample(BATCH * batches, seed))
     out = {}
     for method, bound in ORACLE_BOUNDS.items():
-        vals = np.array([bound(_oracle_scores(task, x[i:i + BATCH], y[i:i + BATCH])).item()
-                         for i in range(0, len(x), BATCH)])
+        vals = np.array(
+            [bound(_oracle_scores(task, x[i : i + BATCH], y[i : i + BATCH])).item() for i in range(0, len(x), BATCH)]
+        )
         out[method] = (vals.mean(), vals.std(ddof=1), vals.std(ddof=1) / math.sqrt(len(vals)))
     return out
 
@@ -122,8 +123,13 @@ def _staircase_cell(level, method, seed, n, steps):
     torch.set_num_threads(1)
     x, y = staircase(level, dim=20).sample(n, seed)
     r = getattr(neural, method)(x, y, batch_size=BATCH, steps=steps, seed=seed, std_err=True)
-    return (r.value, float(np.std(r.extras["heldout_batch_values"], ddof=1)), r.std_err, r.extras["steps_run"],
-            r.seconds)
+    return (
+        r.value,
+        float(np.std(r.extras["heldout_batch_values"], ddof=1)),
+        r.std_err,
+        r.extras["steps_run"],
+        r.seconds,
+    )
 
 
 def _run_staircase(n, steps, seeds, levels, oracle_batches, workers=1):
@@ -142,39 +148,46 @@ def _run_staircase(n, steps, seeds, levels, oracle_batches, workers=1):
         oracle = _oracle(staircase(level, dim=20), oracle_batches, seed=10_000)
         for method in METHODS:
             values, batch_sd, se, steps_run, seconds = (np.array(c) for c in zip(*by_cell[level, method]))
-            rows.append({
-                "mi": level,
-                "method": method,
-                "estimate": float(values.mean()),
-                "bias": float(values.mean() - level),
-                "rel_bias": float(values.mean() / level - 1),
-                "sd_batch": float(batch_sd.mean()),
-                "std_err": float(se.mean()),
-                "sd_seeds": float(values.std(ddof=1)) if seeds > 1 else math.nan,
-                "values": values.tolist(),
-                "steps_run": int(steps_run.mean()),
-                "seconds": float(seconds.sum()),
-                "oracle": float(oracle[method][0]),
-                "oracle_sd_batch": float(oracle[method][1]),
-                "oracle_std_err": float(oracle[method][2]),
-            })
+            rows.append(
+                {
+                    "mi": level,
+                    "method": method,
+                    "estimate": float(values.mean()),
+                    "bias": float(values.mean() - level),
+                    "rel_bias": float(values.mean() / level - 1),
+                    "sd_batch": float(batch_sd.mean()),
+                    "std_err": float(se.mean()),
+                    "sd_seeds": float(values.std(ddof=1)) if seeds > 1 else math.nan,
+                    "values": values.tolist(),
+                    "steps_run": int(steps_run.mean()),
+                    "seconds": float(seconds.sum()),
+                    "oracle": float(oracle[method][0]),
+                    "oracle_sd_batch": float(oracle[method][1]),
+                    "oracle_std_err": float(oracle[method][2]),
+                }
+            )
     return rows
 
 
 def _table(rows):
-    head = (f"{'I':>4} {'method':<8} {'estimate':>9} {'bias':>8} {'rel':>7} {'sd_batch':>9} {'std_err':>8} "
-            f"{'sd_seeds':>9} {'steps':>6} {'oracle':>8} {'or_sd':>7}")
+    head = (
+        f"{'I':>4} {'method':<8} {'estimate':>9} {'bias':>8} {'rel':>7} {'sd_batch':>9} {'std_err':>8} "
+        f"{'sd_seeds':>9} {'steps':>6} {'oracle':>8} {'or_sd':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['mi']:>4g} {r['method']:<8} {r['estimate']:>9.3f} {r['bias']:>8.3f} {r['rel_bias']:>7.1%} "
-                     f"{r['sd_batch']:>9.3f} {r['std_err']:>8.3f} {r['sd_seeds']:>9.3f} {r['steps_run']:>6d} "
-                     f"{r['oracle']:>8.3f} {r['oracle_sd_batch']:>7.3f}")
+        lines.append(
+            f"{r['mi']:>4g} {r['method']:<8} {r['estimate']:>9.3f} {r['bias']:>8.3f} {r['rel_bias']:>7.1%} "
+            f"{r['sd_batch']:>9.3f} {r['std_err']:>8.3f} {r['sd_seeds']:>9.3f} {r['steps_run']:>6d} "
+            f"{r['oracle']:>8.3f} {r['oracle_sd_batch']:>7.3f}"
+        )
     return "\n".join(lines)
 
 
 def _targets(rows):
     by = {(r["mi"], r["method"]): r for r in rows}
     levels = sorted({r["mi"] for r in rows})
+
     def ratio(lv, col):  # SMILE's spread over the smaller of MINE's and NWJ's
         return by[lv, "smile"][col] / min(by[lv, m][col] for m in ("mine", "nwj"))
 
@@ -210,8 +223,10 @@ def test_staircase_20d(benchmark, full_size, threads):
     rows = benchmark.pedantic(_run_staircase, kwargs=kwargs, rounds=1, iterations=1)
     targets = _targets(rows)
     text = _table(rows)
-    print(f"\n20-d staircase, batch {BATCH}, n={kwargs['n']}, steps<={kwargs['steps']}, seeds={seeds}, "
-          f"threads=1, workers={kwargs['workers']}\n{text}\ntargets: {targets}")
+    print(
+        f"\n20-d staircase, batch {BATCH}, n={kwargs['n']}, steps<={kwargs['steps']}, seeds={seeds}, "
+        f"threads=1, workers={kwargs['workers']}\n{text}\ntargets: {targets}"
+    )
     benchmark.extra_info.update({"table": rows, "targets": targets, "config": {**kwargs, "batch_size": BATCH}})
     for r in rows:
         assert math.isfinite(r["estimate"]), r
@@ -257,8 +272,13 @@ def _heavy_tail_cell(task_id, method, seed, n, kwargs):
         except neural.TrainingDivergedError:
             value, se, codes = None, None, ["refused"]
     # The code before diagnostics warned with its own classes: record them too.
-    codes += sorted({type(w.message).__name__ for w in caught
-                     if type(w.message).__name__ in ("TrainingUnstableWarning", "EstimateNearCeilingWarning")})
+    codes += sorted(
+        {
+            type(w.message).__name__
+            for w in caught
+            if type(w.message).__name__ in ("TrainingUnstableWarning", "EstimateNearCeilingWarning")
+        }
+    )
     return value, se, codes, time.perf_counter() - t0
 
 
@@ -273,8 +293,18 @@ def _run_heavy_tails(n, seeds, kwargs, workers):
     truth = {t.id: t.truth for t in tasks}
     rows: dict = {}
     for (task_id, method, _seed, *_), (value, se, codes, seconds) in zip(jobs, results):
-        row = rows.setdefault((task_id, method), {"task": task_id, "truth": truth[task_id], "method": method,
-                                                  "values": [], "std_errs": [], "codes": [], "seconds": 0.0})
+        row = rows.setdefault(
+            (task_id, method),
+            {
+                "task": task_id,
+                "truth": truth[task_id],
+                "method": method,
+                "values": [],
+                "std_errs": [],
+                "codes": [],
+                "seconds": 0.0,
+            },
+        )
         row["values"].append(value)
         row["std_errs"].append(se)
         row["codes"].append(codes)
@@ -331,8 +361,9 @@ def _bare_loop(x, y, steps, seed=0):
 def _estimator_loop(x, y, steps, critic):
     # One held-out batch (test_fraction 0.05 of 4,096 rows): the timing is
     # the training loop plus a negligible evaluation.
-    est = neural.smile(x, y, critic=critic, steps=steps, patience=0, validation_fraction=0.0, test_fraction=0.05,
-                       seed=0)
+    est = neural.smile(
+        x, y, critic=critic, steps=steps, patience=0, validation_fraction=0.0, test_fraction=0.05, seed=0
+    )
     return est.extras["steps_per_second"]
 
 
@@ -351,6 +382,7 @@ def test_training_throughput(benchmark, full_size, threads, target, n_threads):
     else:
         critic = target.split("-")[1]
         rate = benchmark.pedantic(_estimator_loop, args=(x, y, steps, critic), rounds=3, iterations=1)
-    benchmark.extra_info.update({"steps": steps, "steps_per_second_last_round": rate, "threads": n_threads,
-                                 "device": "cpu"})
+    benchmark.extra_info.update(
+        {"steps": steps, "steps_per_second_last_round": rate, "threads": n_threads, "device": "cpu"}
+    )
     assert rate > 0

@@ -183,12 +183,17 @@ def accuracy_table(n: int, seeds: int, task_list: list | None = None) -> str:
             supported[e] += 1
             hits[e] += _within(means[e], task.truth)
         peers = [e for e in per_seed if e in PEERS]
-        auto_behind = bool(peers) and "infobench-auto" in per_seed and all(
-            behind(per_seed["infobench-auto"], per_seed[p], task.truth) for p in peers)
+        auto_behind = (
+            bool(peers)
+            and "infobench-auto" in per_seed
+            and all(behind(per_seed["infobench-auto"], per_seed[p], task.truth) for p in peers)
+        )
         lagging += [task.id] if auto_behind else []
         cells = [
-            "-" if e not in means else
-            f"{means[e]:.3f} ({rmse[e]:.3f})" + ("" if _within(means[e], task.truth) else " ✗")
+            "-"
+            if e not in means
+            else f"{means[e]:.3f} ({rmse[e]:.3f})"
+            + ("" if _within(means[e], task.truth) else " ✗")
             + (" †" if e == "infobench-auto" and auto_behind else "")
             for e in names
         ]
@@ -196,11 +201,13 @@ def accuracy_table(n: int, seeds: int, task_list: list | None = None) -> str:
     head = [f"| task | dims | truth | {' | '.join(names)} |", "|" + "---|" * (3 + len(names))]
     tail = [
         "| **within 1.5x of the truth** | | | " + " | ".join(f"{hits[e]}/{supported[e]}" for e in names) + " |",
-        "| **median seconds** | | | " + " | ".join(
-            f"{statistics.median(seconds[e]):.3f}" if seconds[e] else "-" for e in names) + " |",
+        "| **median seconds** | | | "
+        + " | ".join(f"{statistics.median(seconds[e]):.3f}" if seconds[e] else "-" for e in names)
+        + " |",
         "",
         f"Tasks where infobench-auto is further from the truth than every peer beyond the seeds' noise "
-        f"(paired squared errors, z > {BEHIND_Z:g}; †): {len(lagging)}" + (f" ({', '.join(lagging)})" if lagging else ""),
+        f"(paired squared errors, z > {BEHIND_Z:g}; †): {len(lagging)}"
+        + (f" ({', '.join(lagging)})" if lagging else ""),
     ]
     return "\n".join(head + rows + tail)
 

@@ -51,10 +51,12 @@ def test_all_scores_10k_vs_10k(benchmark, full_size):
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
     rp, fp = _probs(n, seed=2), _probs(n, seed=3)
     before = _peak_rss_mb()
-    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(real_probs=rp, fake_probs=fp, seed=0),
-                            rounds=1, iterations=1)
-    benchmark.extra_info.update(n=n, d=64, scores=len(df), threads=torch.get_num_threads(),
-                                peak_rss_growth_mb=round(_peak_rss_mb() - before, 1))
+    df = benchmark.pedantic(
+        score_features, args=(real, fake), kwargs=dict(real_probs=rp, fake_probs=fp, seed=0), rounds=1, iterations=1
+    )
+    benchmark.extra_info.update(
+        n=n, d=64, scores=len(df), threads=torch.get_num_threads(), peak_rss_growth_mb=round(_peak_rss_mb() - before, 1)
+    )
     assert len(df) == 18 and df["value"].notna().all()
 
 
@@ -151,14 +153,26 @@ def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
     n = pick(full_size, n_full, 150)
     redraws, boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
     scores = os.environ.get("INFOBENCH_CALIBRATION_SCORES") or pick(full_size, None, "coverage,kl_real_fake,fid,kid")
-    df = benchmark.pedantic(interval_calibration, args=(_gauss_draw(n),),
-                            kwargs=dict(redraws=redraws, boot_draws=boot_draws, bootstrap=b, scores=scores),
-                            rounds=1, iterations=1)
-    benchmark.extra_info.update(n=n, d=64, redraws=redraws, boot_draws=boot_draws, bootstrap=b,
-                                std_ratio=dict(zip(df["score"], df["std_ratio"].round(3))),
-                                width_ratio=dict(zip(df["score"], df["width_ratio"].round(3))))
-    print(f"\nn={n}: interval width / fresh spread\n" + df[["score", "fresh_sd", "boot_std", "std_ratio",
-                                                             "width_ratio"]].round(4).to_string(index=False))
+    df = benchmark.pedantic(
+        interval_calibration,
+        args=(_gauss_draw(n),),
+        kwargs=dict(redraws=redraws, boot_draws=boot_draws, bootstrap=b, scores=scores),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        n=n,
+        d=64,
+        redraws=redraws,
+        boot_draws=boot_draws,
+        bootstrap=b,
+        std_ratio=dict(zip(df["score"], df["std_ratio"].round(3))),
+        width_ratio=dict(zip(df["score"], df["width_ratio"].round(3))),
+    )
+    print(
+        f"\nn={n}: interval width / fresh spread\n"
+        + df[["score", "fresh_sd", "boot_std", "std_ratio", "width_ratio"]].round(4).to_string(index=False)
+    )
     assert df["std_ratio"].notna().all() and (df["fresh_sd"] > 0).all()
 
 
@@ -167,8 +181,9 @@ def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     """Every feature score with the CLI's default bootstrap (50 replicates), 10,000 vs 10,000 64-d features."""
     n = pick(full_size, 10_000, 400)  # fid_inf needs 5 d = 320 rows
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
-    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(bootstrap=50, seed=0),
-                            rounds=1, iterations=1)
+    df = benchmark.pedantic(
+        score_features, args=(real, fake), kwargs=dict(bootstrap=50, seed=0), rounds=1, iterations=1
+    )
     benchmark.extra_info.update(n=n, d=64, bootstrap=50, threads=torch.get_num_threads())
     ok = df[df["note"] == ""]  # FD-infinity has no interval below 10 d rows (its halves need 5 d): noted
     assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()
@@ -185,8 +200,9 @@ def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
     n, d = pick(full_size, (50_000, 2048), (1_000, 64))
     real = _features(n, d=d, seed=11).astype(np.float32)
     fake = _features(n, d=d, seed=12, shift=0.1).astype(np.float32)
-    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(train=real, device="cpu"),
-                            rounds=1, iterations=1)
+    df = benchmark.pedantic(
+        score_features, args=(real, fake), kwargs=dict(train=real, device="cpu"), rounds=1, iterations=1
+    )
     benchmark.extra_info.update(n=n, d=d, peak_rss_mb=round(_peak_rss_mb(), 1), scores=len(df))
     assert df["value"].notna().sum() >= 10
 
@@ -220,6 +236,7 @@ def test_interval_cost_ratio(benchmark, full_size):
     finally:
         torch.set_num_threads(threads)
     ratio = seconds[50] / seconds[0]
-    benchmark.extra_info.update(n=n, d=64, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2),
-                                ratio=round(ratio, 2))
+    benchmark.extra_info.update(
+        n=n, d=64, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2), ratio=round(ratio, 2)
+    )
     assert ratio <= 4.0, f"default intervals cost {ratio:.2f}x the scores alone (target: at most 4x)"

@@ -70,8 +70,9 @@ def fid_pytorch_fid(real: np.ndarray, fake: np.ndarray) -> float:
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-def kid_clean_fid(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
-                  seed: int = 0) -> float:
+def kid_clean_fid(
+    real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+) -> float:
     """Transcription of clean-fid 0.1.35 ``kernel_distance`` (seeded here; clean-fid draws from numpy's global state)."""
     rng = np.random.RandomState(seed)
     n = real.shape[1]
@@ -142,10 +143,13 @@ def table(n: int = 10_000, d: int = 2048, bootstrap: int = 50, every: bool = Tru
         rows.append({"work": work, "value": out, "wall": wall, "cpu": cpu})
         return out
 
-    add("pytorch-fid FID, numpy covariance + scipy sqrtm (transcription: pytorch-fid imports torchvision)",
-        fid_pytorch_fid, real, fake)
-    add("clean-fid KID, 100 subsets of 1,000 (transcription: clean-fid imports torchvision)",
-        kid_clean_fid, real, fake)
+    add(
+        "pytorch-fid FID, numpy covariance + scipy sqrtm (transcription: pytorch-fid imports torchvision)",
+        fid_pytorch_fid,
+        real,
+        fake,
+    )
+    add("clean-fid KID, 100 subsets of 1,000 (transcription: clean-fid imports torchvision)", kid_clean_fid, real, fake)
     add("prdc precision / recall / density / coverage, k=5", prdc_package, real, fake)
     add("vendi-score, dual form", vendi_package, fake)
     add("torchmetrics FID (features passed through; not in the sum: FID twice)", fid_torchmetrics, real, fake)
@@ -154,11 +158,24 @@ def table(n: int = 10_000, d: int = 2048, bootstrap: int = 50, every: bool = Tru
     if every:
         add("infobench, every score, no intervals", score_features, real, fake, seed=0, device="cpu")
     if bootstrap:
-        add(f"infobench, the same seven scores, default intervals ({bootstrap} replicates)", score_features, real,
-            fake, bootstrap=bootstrap, **seven)
+        add(
+            f"infobench, the same seven scores, default intervals ({bootstrap} replicates)",
+            score_features,
+            real,
+            fake,
+            bootstrap=bootstrap,
+            **seven,
+        )
         if every:
-            add(f"infobench, every score, default intervals ({bootstrap} replicates)", score_features, real, fake,
-                bootstrap=bootstrap, seed=0, device="cpu")
+            add(
+                f"infobench, every score, default intervals ({bootstrap} replicates)",
+                score_features,
+                real,
+                fake,
+                bootstrap=bootstrap,
+                seed=0,
+                device="cpu",
+            )
     return rows
 
 
@@ -173,21 +190,36 @@ def _print(rows: list[dict], n: int, d: int) -> None:
         if i == 3:
             print(f"| **peers, sum** | **{total['wall']:.1f}** | **{total['cpu']:.1f}** |")
     seven = next(r for r in rows if r["work"] == "infobench, the same seven scores, no intervals")
-    print(f"\npeers' sum / infobench's seven scores: {total['wall'] / seven['wall']:.1f}x wall, "
-          f"{total['cpu'] / seven['cpu']:.1f}x CPU")
+    print(
+        f"\npeers' sum / infobench's seven scores: {total['wall'] / seven['wall']:.1f}x wall, "
+        f"{total['cpu'] / seven['cpu']:.1f}x CPU"
+    )
     for r in rows:
         if "intervals (" in r["work"]:
             base = next(b for b in rows if b["work"] == r["work"].split(", default")[0] + ", no intervals")
-            print(f"{r['work']}: {r['wall'] / base['wall']:.1f}x the scores alone (wall), "
-                  f"{r['cpu'] / base['cpu']:.1f}x (CPU)")
+            print(
+                f"{r['work']}: {r['wall'] / base['wall']:.1f}x the scores alone (wall), "
+                f"{r['cpu'] / base['cpu']:.1f}x (CPU)"
+            )
     ib = seven["value"].set_index("score")["value"]
-    print("\nvalues: FID pytorch-fid {:.6g}, infobench {:.6g}; KID clean-fid {:.4g}, infobench {:.4g} (other subsets); "
-          "vendi {}, infobench {:.6g}".format(rows[0]["value"], ib["fid"], rows[1]["value"], ib["kid"],
-                                            "n/a" if rows[3]["value"] is None else f"{rows[3]['value']:.6g}",
-                                            ib["vendi"]))
+    print(
+        "\nvalues: FID pytorch-fid {:.6g}, infobench {:.6g}; KID clean-fid {:.4g}, infobench {:.4g} (other subsets); "
+        "vendi {}, infobench {:.6g}".format(
+            rows[0]["value"],
+            ib["fid"],
+            rows[1]["value"],
+            ib["kid"],
+            "n/a" if rows[3]["value"] is None else f"{rows[3]['value']:.6g}",
+            ib["vendi"],
+        )
+    )
     if rows[2]["value"] is not None:
-        print("prdc", {k: round(float(v), 6) for k, v in rows[2]["value"].items()},
-              "infobench", {k: round(float(ib[k]), 6) for k in ("precision", "recall", "density", "coverage")})
+        print(
+            "prdc",
+            {k: round(float(v), 6) for k, v in rows[2]["value"].items()},
+            "infobench",
+            {k: round(float(ib[k]), 6) for k in ("precision", "recall", "density", "coverage")},
+        )
 
 
 def main(argv=None) -> None:
@@ -209,8 +241,9 @@ def feats(full_size):
 
 @pytest.mark.benchmark(group="quality-peers")
 def test_infobench_seven_scores(benchmark, feats):
-    df = benchmark.pedantic(score_features, args=feats, kwargs=dict(scores=SEVEN, seed=0, device="cpu"),
-                            rounds=1, iterations=1)
+    df = benchmark.pedantic(
+        score_features, args=feats, kwargs=dict(scores=SEVEN, seed=0, device="cpu"), rounds=1, iterations=1
+    )
     # the values the peers compute: FID to the transcription, precision..coverage to prdc exactly
     assert df.set_index("score")["value"]["fid"] == pytest.approx(fid_pytorch_fid(*feats), rel=1e-6)
     got = prdc_package(*feats)

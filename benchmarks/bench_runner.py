@@ -33,8 +33,13 @@ tasks_mod = pytest.importorskip("infobench.tasks")
 import infobench  # noqa: E402
 from infobench.bench import make_grid, run_grid  # noqa: E402
 
-TASKS = ("normal-dense-x1-y1-rho0.5", "normal-dense-x1-y1-rho0.75", "normal-dense-x2-y2-rho0.5",
-         "uniform-noise-d1-eps0.3", "independent-normal-x2-y2")
+TASKS = (
+    "normal-dense-x1-y1-rho0.5",
+    "normal-dense-x1-y1-rho0.75",
+    "normal-dense-x2-y2-rho0.5",
+    "uniform-noise-d1-eps0.3",
+    "independent-normal-x2-y2",
+)
 _counter = itertools.count()
 
 

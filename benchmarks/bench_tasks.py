@@ -24,8 +24,10 @@ def _scipy_reference_truth(task, total):
     z = mix.sample(total, rng)
 
     def logpdf(v, idx):
-        parts = [np.log(w) + stats.multivariate_normal(m[idx], c[np.ix_(idx, idx)]).logpdf(v)
-                 for w, m, c in zip(mix.weights, mix.means, mix.covs)]
+        parts = [
+            np.log(w) + stats.multivariate_normal(m[idx], c[np.ix_(idx, idx)]).logpdf(v)
+            for w, m, c in zip(mix.weights, mix.means, mix.covs)
+        ]
         return special.logsumexp(np.stack(parts), axis=0)
 
     allx = np.arange(mix.dim)
@@ -35,8 +37,9 @@ def _scipy_reference_truth(task, total):
 
 def test_mixture_truth_infobench(benchmark, full_size):
     total = pick(full_size, 1 << 18, 1 << 12)
-    value, se = benchmark(lambda: TASK.mixture.stratified_mean(
-        lambda z: TASK.pointwise_mi(z[:, :5], z[:, 5:]), total=total))
+    value, se = benchmark(
+        lambda: TASK.mixture.stratified_mean(lambda z: TASK.pointwise_mi(z[:, :5], z[:, 5:]), total=total)
+    )
     assert np.isfinite(value) and se > 0
 
 
@@ -61,8 +64,12 @@ def test_bimodal_quantile_brentq_reference(benchmark, full_size):
         return sum(w * special.ndtr((s - m) / sd) for w, m, sd in zip(q.weights, q.means, q.stds))
 
     def solve():
-        return np.array([optimize.brentq(lambda s, u=special.ndtr(v): cdf(s) - u, -60, 60, xtol=1e-14)  # noqa: B008 (u: this v's level)
-                         for v in t])
+        return np.array(
+            [
+                optimize.brentq(lambda s, u=special.ndtr(v): cdf(s) - u, -60, 60, xtol=1e-14)  # noqa: B008 (u: this v's level)
+                for v in t
+            ]
+        )
 
     s = benchmark(solve)
     np.testing.assert_allclose(s, q(t), atol=1e-9)

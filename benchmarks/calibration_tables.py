@@ -27,8 +27,10 @@ from infobench.report.render import Table, calibration_table, format_value, to_m
 DEFAULT_FOLDER = Path(__file__).resolve().parents[1] / "reports" / "example" / "calibration-n5000"
 BAND = (0.8, 1.25)
 CONSTANT = 1e-9  # nats: a seed-to-seed sd below this means the estimate did not move (its ratio means nothing)
-SUITES = {"entropy": ("knn", "histogram", "gaussian", "kde"),
-          "mi-standard": ("ksg", "histogram", "gaussian", "gcmi", "kde")}
+SUITES = {
+    "entropy": ("knn", "histogram", "gaussian", "kde"),
+    "mi-standard": ("ksg", "histogram", "gaussian", "gcmi", "kde"),
+}
 
 
 def ratio_interval(ratio: float, seeds: int) -> tuple[float, float]:
@@ -85,26 +87,48 @@ def _refused(folder: Path, suite: str, method: str) -> int:
 
 
 def summary_table(folder: Path, suite: str, cal: pd.DataFrame) -> Table:
-    header = ["method", "seeds", "tasks", "refused", "in 0.8–1.25", "outside, within noise", "fail low", "fail high", "constant",
-              "median ratio", "geometric mean, bias-corrected (95 %)", "coverage of mean", "coverage of truth", "worst (ratio)"]
+    header = [
+        "method",
+        "seeds",
+        "tasks",
+        "refused",
+        "in 0.8–1.25",
+        "outside, within noise",
+        "fail low",
+        "fail high",
+        "constant",
+        "median ratio",
+        "geometric mean, bias-corrected (95 %)",
+        "coverage of mean",
+        "coverage of truth",
+        "worst (ratio)",
+    ]
     rows, best = [], []
     for m, every in cal.groupby("estimator", sort=False):
         g = every[every["verdict"] != "constant"]
         seeds = sorted(set(g["cells"].astype(int)))
         worst = g.loc[(g["ratio"].apply(math.log)).abs().sort_values(ascending=False).index[:2]]
         hits = g["coverage_mean"] * g["cells"]
-        rows.append([m, "/".join(str(s) for s in seeds), str(len(every)), str(_refused(folder, suite, m))]
-                    + [str(int((every["verdict"] == v).sum())) for v in ("in", "noise", "low", "high", "constant")]
-                    + [format_value(g["ratio"].median(), "plain"), _geometric_mean(g), format_value(hits.sum() / g["cells"].sum(), "rate"),
-                       format_value((g["coverage_truth"] * g["cells"]).sum() / g["cells"].sum(), "rate"),
-                       "; ".join(f"{t} ({format_value(r, 'plain')})" for t, r in zip(worst["task_id"], worst["ratio"]))])
+        rows.append(
+            [m, "/".join(str(s) for s in seeds), str(len(every)), str(_refused(folder, suite, m))]
+            + [str(int((every["verdict"] == v).sum())) for v in ("in", "noise", "low", "high", "constant")]
+            + [
+                format_value(g["ratio"].median(), "plain"),
+                _geometric_mean(g),
+                format_value(hits.sum() / g["cells"].sum(), "rate"),
+                format_value((g["coverage_truth"] * g["cells"]).sum() / g["cells"].sum(), "rate"),
+                "; ".join(f"{t} ({format_value(r, 'plain')})" for t, r in zip(worst["task_id"], worst["ratio"])),
+            ]
+        )
         best.append([False] * len(header))
-    note = ("Per task, ratio = mean reported std_err / sd of the estimates over seeds at n = 5,000. "
-            "'within noise': outside 0.8–1.25 but its 95 % interval (chi-square on the sd) reaches the band; "
-            "'fail': the whole interval is outside; 'constant': the estimate did not change over seeds (left out "
-            "of median, geometric mean and worst). Geometric mean over tasks, corrected for the "
-            "upward bias of 1 / s with few seeds (11 % at 6 seeds, 3 % at 20), with the interval from the sd noise of "
-            "independent tasks (a systematic shift shows when it excludes 1; tasks with bit-identical results counted once). Coverages pooled over the suite's tasks (nominal 0.95).")
+    note = (
+        "Per task, ratio = mean reported std_err / sd of the estimates over seeds at n = 5,000. "
+        "'within noise': outside 0.8–1.25 but its 95 % interval (chi-square on the sd) reaches the band; "
+        "'fail': the whole interval is outside; 'constant': the estimate did not change over seeds (left out "
+        "of median, geometric mean and worst). Geometric mean over tasks, corrected for the "
+        "upward bias of 1 / s with few seeds (11 % at 6 seeds, 3 % at 20), with the interval from the sd noise of "
+        "independent tasks (a systematic shift shows when it excludes 1; tasks with bit-identical results counted once). Coverages pooled over the suite's tasks (nominal 0.95)."
+    )
     return Table(f"{suite}: summary per method", header, rows, best, labels=1, note=note)
 
 
@@ -126,9 +150,11 @@ def matrix_table(suite: str, cal: pd.DataFrame) -> Table:
             flags.append(r["verdict"] == "in")
         rows.append(row)
         best.append(flags)
-    note = ("std_err / seed sd per task; bold: within 0.8–1.25; ~ outside but within its own noise; "
-            "↓ / ↑ fail low (intervals too narrow) / high (too wide) beyond noise; (constant): the estimate "
-            "did not change over seeds.")
+    note = (
+        "std_err / seed sd per task; bold: within 0.8–1.25; ~ outside but within its own noise; "
+        "↓ / ↑ fail low (intervals too narrow) / high (too wide) beyond noise; (constant): the estimate "
+        "did not change over seeds."
+    )
     return Table(f"{suite}: ratio per task (n = 5,000)", ["task"] + methods, rows, best, labels=1, note=note)
 
 

@@ -90,9 +90,16 @@ def write_api_pages() -> None:
     """Write docs/api/<module>.rst for every module of API_MODULES (only when changed)."""
     objects = api_objects()
     for modname, title in API_MODULES:
-        lines = [f"``{modname}``: {title}", "=" * (len(modname) + len(title) + 6), "",
-                 f".. automodule:: {modname}", "   :no-members:", "",
-                 f".. currentmodule:: {modname}", ""]
+        lines = [
+            f"``{modname}``: {title}",
+            "=" * (len(modname) + len(title) + 6),
+            "",
+            f".. automodule:: {modname}",
+            "   :no-members:",
+            "",
+            f".. currentmodule:: {modname}",
+            "",
+        ]
         if objects[modname]:
             lines += [".. autosummary::", "   :toctree: generated", ""]
             lines += [f"   {name}" for name in objects[modname]]
@@ -145,6 +152,7 @@ def _plain_foreign_citations(app, what, name, obj, options, lines):
 def setup(app):
     # before numpydoc (priority 500), which relabels the citations it finds
     app.connect("autodoc-process-docstring", _plain_foreign_citations, priority=100)
+
 
 sphinx_gallery_conf = {
     "examples_dirs": ["examples"],

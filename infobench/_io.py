@@ -72,25 +72,35 @@ def refused_load_reason(exc: BaseException) -> str:
     """
     text = str(exc)
     if isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in text.lower():
-        detail = [line.strip() for line in text.splitlines()
-                  if line.strip().lower().startswith(("unsupported global", "trying to load unsupported"))]
+        detail = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip().lower().startswith(("unsupported global", "trying to load unsupported"))
+        ]
         what = f" ({detail[0].rstrip('.')})" if detail else ""
-        return ("it is not a trusted infobench file: it holds Python objects that infobench never writes"
-                f"{what}; it was refused without running any of its code")
+        return (
+            "it is not a trusted infobench file: it holds Python objects that infobench never writes"
+            f"{what}; it was refused without running any of its code"
+        )
     first = text.splitlines()[0] if text else ""
     return f"not an infobench checkpoint, or corrupt ({type(exc).__name__}: {first})"
 
 
-_FILE_TYPES = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe"),
-               (stat.S_ISSOCK, "a socket"))
+_FILE_TYPES = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _file_type(mode: int) -> str:
     return next((name for test, name in _FILE_TYPES if test(mode)), "not a regular file")
 
 
-def check_output_path(path: str | os.PathLike, *, name: str, kind: str = "file",
-                      inputs: Iterable[tuple[str, Any]] = ()) -> Path:
+def check_output_path(
+    path: str | os.PathLike, *, name: str, kind: str = "file", inputs: Iterable[tuple[str, Any]] = ()
+) -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     Nothing is created: the checks only look. They refuse, each with a
@@ -143,8 +153,7 @@ def check_output_path(path: str | os.PathLike, *, name: str, kind: str = "file",
                 same = False
             if same:
                 raise ValueError(
-                    f"{name} {shown!r} is also the input {what}; writing it would destroy that input: "
-                    "give another path"
+                    f"{name} {shown!r} is also the input {what}; writing it would destroy that input: give another path"
                 )
         if kind == "file" and stat.S_ISDIR(mode):
             raise ValueError(f"{name} must name a file; {shown!r} is a folder")
@@ -166,8 +175,9 @@ def check_output_path(path: str | os.PathLike, *, name: str, kind: str = "file",
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ValueError(f"{name} {shown!r} is not writable: cannot create files in {str(folder)!r} "
-                         f"({exc.strerror})") from None
+        raise ValueError(
+            f"{name} {shown!r} is not writable: cannot create files in {str(folder)!r} ({exc.strerror})"
+        ) from None
     if mode is not None and stat.S_ISREG(mode) and not os.access(p, os.W_OK):
         raise ValueError(f"{name} {shown!r} is not writable (no write permission)")
     return p
@@ -185,8 +195,9 @@ def os_error_text(exc: OSError) -> str:
     reason = exc.strerror[:1].lower() + exc.strerror[1:]
     if exc.filename is None:
         return reason
-    where = repr(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes, os.PathLike)) \
-        else repr(exc.filename)
+    where = (
+        repr(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes, os.PathLike)) else repr(exc.filename)
+    )
     if exc.filename2 is not None:
         where += f" -> {os.fsdecode(exc.filename2)!r}"
     return f"{where}: {reason}"

@@ -57,7 +57,6 @@ class PathLockedError(RuntimeError):
     """Another live process holds the lock of an output folder or file."""
 
 
-
 def lock_file(path: str | os.PathLike, kind: str = "folder") -> Path:
     """The lock file of ``path``: ``<folder>/.infobench.lock`` or ``<parent>/.<name>.lock``."""
     if kind not in KINDS:

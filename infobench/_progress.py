@@ -181,8 +181,16 @@ def wrap_fields(parts: list[str], width: int, *, indent: str = "    ") -> list[s
 class _State:
     """Counts, description and status of one loop, and the text reporting them."""
 
-    def __init__(self, total: int | None, description: str, unit: str, value_name: str, completed: int,
-                 time_left: Callable[[], float | None] | None, clock: Callable[[], float]):
+    def __init__(
+        self,
+        total: int | None,
+        description: str,
+        unit: str,
+        value_name: str,
+        completed: int,
+        time_left: Callable[[], float | None] | None,
+        clock: Callable[[], float],
+    ):
         self.total = total
         self.description = description
         self.unit = unit
@@ -338,10 +346,16 @@ class _Live:
         with _live_lock:
             if _live["progress"] is None:
                 bar = Progress(
-                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[unit]}"),
+                    TimeElapsedColumn(),
+                    TextColumn("{task.fields[left]}"),
                     TextColumn("{task.fields[status]}"),
-                    console=_console(stream), transient=True, refresh_per_second=4,
+                    console=_console(stream),
+                    transient=True,
+                    refresh_per_second=4,
                     # Text printed to stdout meanwhile is drawn above the bar when stdout is this terminal too;
                     # stdout piped elsewhere keeps its text.
                     redirect_stdout=_isatty(sys.stdout),
@@ -350,8 +364,9 @@ class _Live:
                 _live["progress"] = bar
             _live["open"] += 1
             self.bar = _live["progress"]
-        self.task = self.bar.add_task(state.description, total=state.total, completed=state.done, unit=state.unit,
-                                      left="", status="")
+        self.task = self.bar.add_task(
+            state.description, total=state.total, completed=state.done, unit=state.unit, left="", status=""
+        )
 
     def refresh(self) -> None:
         s = self.state
@@ -366,8 +381,12 @@ class _Live:
                 _live["progress"] = None
         if self.state.elapsed >= self.min_seconds:
             console = self.bar.console
-            console.print(self.state.line("done" if ok else "stopped", console.width), markup=False,
-                          highlight=False, soft_wrap=True)
+            console.print(
+                self.state.line("done" if ok else "stopped", console.width),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if last:
             self.bar.stop()
 

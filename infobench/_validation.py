@@ -70,8 +70,7 @@ def as_generator(seed: Any = None, *, name: str = "seed") -> np.random.Generator
             raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
         return np.random.default_rng(int(seed))
     raise TypeError(
-        f"{name} must be an int, numpy.random.Generator, torch.Generator or None; "
-        f"got {type(seed).__name__} {seed!r}"
+        f"{name} must be an int, numpy.random.Generator, torch.Generator or None; got {type(seed).__name__} {seed!r}"
     )
 
 
@@ -182,7 +181,9 @@ def check_float(
     if high is not None:
         bad |= v >= high if high_open else v > high
     if bad:
-        raise ValueError(f"{name} must be a finite number{_interval_text(low, high, low_open, high_open)}; got {value!r}")
+        raise ValueError(
+            f"{name} must be a finite number{_interval_text(low, high, low_open, high_open)}; got {value!r}"
+        )
     return v
 
 
@@ -362,8 +363,9 @@ def _quantiles(rows: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     return out
 
 
-def profile_columns(data: torch.Tensor, labels: list[str], source_eps: list[float],
-                    offset: np.ndarray | None = None) -> list[ColumnProfile]:
+def profile_columns(
+    data: torch.Tensor, labels: list[str], source_eps: list[float], offset: np.ndarray | None = None
+) -> list[ColumnProfile]:
     """Profile every column of ``data`` (n, d) with one sort per column.
 
     ``source_eps`` is the machine epsilon of the type each column arrived in
@@ -393,8 +395,10 @@ def profile_columns(data: torch.Tensor, labels: list[str], source_eps: list[floa
         sd = (rows / safe[:, None]).std(axis=1, ddof=1) * top
     off = np.zeros(d) if offset is None else np.asarray(offset, dtype=np.float64)
     bulk = np.maximum(np.abs(q25 + off), np.abs(q75 + off))
-    res = np.maximum(np.asarray(source_eps, dtype=np.float64) * ulp_base(bulk),
-                     eps_work * ulp_base(np.maximum(np.abs(q25), np.abs(q75))))
+    res = np.maximum(
+        np.asarray(source_eps, dtype=np.float64) * ulp_base(bulk),
+        eps_work * ulp_base(np.maximum(np.abs(q25), np.abs(q75))),
+    )
     out = []
     for j in range(d):
         singletons = n
@@ -411,9 +415,22 @@ def profile_columns(data: torch.Tensor, labels: list[str], source_eps: list[floa
             q25[j], q75[j] = (_grouped_quantile(rows[j], q, step) for q in (0.25, 0.75))
         iqr = float(q75[j] - q25[j])
         scale = iqr / IQR_TO_SD if iqr > 0 else float(sd[j])
-        out.append(ColumnProfile(label=labels[j], n=n, distinct=n - int(n_eq[j]), singletons=singletons,
-                                 median=float(q50[j]), iqr=iqr, scale=scale, sd=float(sd[j]), lo=float(lo[j]),
-                                 hi=float(hi[j]), step=step, resolution=float(res[j])))
+        out.append(
+            ColumnProfile(
+                label=labels[j],
+                n=n,
+                distinct=n - int(n_eq[j]),
+                singletons=singletons,
+                median=float(q50[j]),
+                iqr=iqr,
+                scale=scale,
+                sd=float(sd[j]),
+                lo=float(lo[j]),
+                hi=float(hi[j]),
+                step=step,
+                resolution=float(res[j]),
+            )
+        )
     return out
 
 
@@ -464,9 +481,17 @@ class Samples:
 
     __slots__ = ("_column_discrete", "_kinds", "_profile", "columns", "data", "name", "offset", "source_eps")
 
-    def __init__(self, data: torch.Tensor, discrete: bool, name: str, columns: list[str] | None,
-                 column_discrete: list[bool] | None = None, source_eps: list[float] | None = None,
-                 offset: np.ndarray | None = None, kinds: list[str] | None = None):
+    def __init__(
+        self,
+        data: torch.Tensor,
+        discrete: bool,
+        name: str,
+        columns: list[str] | None,
+        column_discrete: list[bool] | None = None,
+        source_eps: list[float] | None = None,
+        offset: np.ndarray | None = None,
+        kinds: list[str] | None = None,
+    ):
         self.data = data
         self.name = name
         self.columns = columns
@@ -488,8 +513,10 @@ class Samples:
             kinds = self._kinds
             assert kinds is not None  # set whenever _column_discrete is not (__init__)
             prof: list[ColumnProfile | None] = list(self.profile()) if _INT_KIND in kinds else [None] * len(kinds)
-            self._column_discrete = [k == _LABEL_KIND or (k == _INT_KIND and p is not None and _integer_categories(p))
-                                     for k, p in zip(kinds, prof)]
+            self._column_discrete = [
+                k == _LABEL_KIND or (k == _INT_KIND and p is not None and _integer_categories(p))
+                for k, p in zip(kinds, prof)
+            ]
         return self._column_discrete
 
     @property
@@ -512,8 +539,9 @@ class Samples:
     def profile(self) -> list[ColumnProfile]:
         """Per-column profile (:func:`profile_columns`), computed once and kept."""
         if self._profile is None:
-            self._profile = profile_columns(self.data, [self.label(j) for j in range(self.d)], self.source_eps,
-                                            self.offset)
+            self._profile = profile_columns(
+                self.data, [self.label(j) for j in range(self.d)], self.source_eps, self.offset
+            )
         return self._profile
 
 
@@ -564,12 +592,12 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, list[str], list[float],
         frame = x.to_frame() if isinstance(x, pd.Series) else x
         dup = frame.columns[frame.columns.duplicated()].unique().tolist()
         if dup:
-            raise ValueError(
-                f"{name} has duplicate column names {dup}; give every column a distinct name"
-            )
+            raise ValueError(f"{name} has duplicate column names {dup}; give every column a distinct name")
         if frame.shape[1] and not len(frame):
-            raise ValueError(f"{name} must not be empty; got shape {frame.shape} (a DataFrame with columns "
-                             f"{list(frame.columns)} and no rows)")
+            raise ValueError(
+                f"{name} must not be empty; got shape {frame.shape} (a DataFrame with columns "
+                f"{list(frame.columns)} and no rows)"
+            )
         columns = [str(c) for c in frame.columns]
         cols, kinds, eps = [], [], []
         for c in frame.columns:
@@ -590,9 +618,7 @@ def _to_numpy_or_tensor(x: Any, name: str) -> tuple[Any, list[str], list[float],
                 kinds.append(_FLOAT_KIND)
                 continue
             else:
-                raise TypeError(
-                    f"{name} column {c!r} has dtype {s.dtype}; expected numbers, booleans or categories"
-                )
+                raise TypeError(f"{name} column {c!r} has dtype {s.dtype}; expected numbers, booleans or categories")
             eps.append(0.0)
         if not cols:
             raise ValueError(f"{name} must not be empty; got a DataFrame with no columns")
@@ -710,9 +736,7 @@ def check_samples(
     if len(shape) == 0:
         raise ValueError(f"{name} must be a 1-D or 2-D array of samples; got a scalar {arr!r}")
     if len(shape) > 2:
-        raise ValueError(
-            f"{name} must be 1-D (one variable) or 2-D (samples x dimensions); got shape {shape}"
-        )
+        raise ValueError(f"{name} must be 1-D (one variable) or 2-D (samples x dimensions); got shape {shape}")
     if shape[0] == 0 or (len(shape) == 2 and shape[1] == 0):
         raise ValueError(f"{name} must not be empty; got shape {shape}")
     if isinstance(device, str) and device == "auto" and isinstance(arr, torch.Tensor) and arr.device.type != "cpu":
@@ -749,7 +773,7 @@ def check_samples(
     if n < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} samples; got n={n}")
     if not allow_constant and n > 1:
-        spread = (t.max(dim=0).values - t.min(dim=0).values)
+        spread = t.max(dim=0).values - t.min(dim=0).values
         const = (spread == 0).nonzero().flatten().tolist()
         if const:
             label = columns[const[0]] if columns else const[0]
@@ -758,8 +782,10 @@ def check_samples(
             hint = ""
             if eps[j] > np.finfo(np.float64).eps and value != 0:
                 gap = eps[j] * float(ulp_base(value))
-                hint = (f"; if it varied by less than {gap:.3g}, its type (epsilon {eps[j]:.3g}) rounded that "
-                        f"away: pass it in float64, or subtract the offset before converting")
+                hint = (
+                    f"; if it varied by less than {gap:.3g}, its type (epsilon {eps[j]:.3g}) rounded that "
+                    f"away: pass it in float64, or subtract the offset before converting"
+                )
             raise ValueError(
                 f"{name} column {label!r} is constant (every value is {value:g}); "
                 f"a constant variable carries no information: drop it{hint}"
@@ -808,9 +834,7 @@ def check_same_length(a: Samples, b: Samples) -> None:
 def check_same_dim(a: Samples, b: Samples) -> None:
     """Samples from two distributions on the same space must have the same dimension."""
     if a.d != b.d:
-        raise ValueError(
-            f"{a.name} and {b.name} must have the same dimension; got {a.name}: {a.d}, {b.name}: {b.d}"
-        )
+        raise ValueError(f"{a.name} and {b.name} must have the same dimension; got {a.name}: {a.d}, {b.name}: {b.d}")
 
 
 def check_same_device(a: Samples, b: Samples) -> None:

@@ -78,8 +78,12 @@ class Diagnostic:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Diagnostic:
-        return cls(code=str(d["code"]), message=str(d.get("message", "")), subject=str(d.get("subject", "")),
-                   severity=str(d.get("severity", "warning")))
+        return cls(
+            code=str(d["code"]),
+            message=str(d.get("message", "")),
+            subject=str(d.get("subject", "")),
+            severity=str(d.get("severity", "warning")),
+        )
 
     def __str__(self) -> str:
         where = f" ({self.subject})" if self.subject else ""

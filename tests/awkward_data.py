@@ -81,15 +81,18 @@ def check_outcome(run: Callable[[], Any], case: Case, tol_scale: float = 1.0, pa
         return "flagged"
     assert case.reference is not None, (
         f"{case.label}: {est.value:.4g} nats without a warning where no number is right; diagnostics: "
-        f"{[str(d) for d in est.diagnostics]}")
+        f"{[str(d) for d in est.diagnostics]}"
+    )
     tol = case.tol * tol_scale
     if case.bounded:
         assert est.value <= case.reference + tol, (
-            f"{case.label}: {est.value:.4g} nats above the bound {case.reference:.4g} + {tol:g}, without a warning")
+            f"{case.label}: {est.value:.4g} nats above the bound {case.reference:.4g} + {tol:g}, without a warning"
+        )
     else:
         assert abs(est.value - case.reference) <= tol, (
             f"{case.label}: {est.value:.4g} nats, {case.reference:.4g} expected within {tol:g}, without a "
-            f"warning; diagnostics: {[str(d) for d in est.diagnostics]}")
+            f"warning; diagnostics: {[str(d) for d in est.diagnostics]}"
+        )
     return "number"
 
 
@@ -155,7 +158,8 @@ def _mixture_entropy(centres: np.ndarray, weights: np.ndarray, sd: float) -> flo
 def labels_mi(m: int, sd: float = 1.0) -> float:
     """I(L; Y) for L uniform on {0..m-1} and Y = L + N(0, sd^2)."""
     return _mixture_entropy(np.arange(m, dtype=float), np.full(m, 1.0 / m), sd) - 0.5 * math.log(
-        2 * math.pi * math.e * sd**2)
+        2 * math.pi * math.e * sd**2
+    )
 
 
 def categories(quantity: str, rng: np.random.Generator, m: int) -> Case:
@@ -168,8 +172,12 @@ def categories(quantity: str, rng: np.random.Generator, m: int) -> Case:
         return Case(f"labels 0..{m - 1} as floats", quantity, (lab,), reference=h, tol=0.05)
     if quantity == "mi":
         lab = rng.integers(0, m, N).astype(float)
-        return Case(f"labels 0..{m - 1} as floats vs a noisy copy", quantity,
-                    (lab, lab + rng.standard_normal(N)), reference=labels_mi(m))
+        return Case(
+            f"labels 0..{m - 1} as floats vs a noisy copy",
+            quantity,
+            (lab, lab + rng.standard_normal(N)),
+            reference=labels_mi(m),
+        )
     pw = np.full(m, 1.0 / m)
     qw = np.linspace(1.0, 2.0, m)
     qw /= qw.sum()
@@ -187,7 +195,11 @@ def mixed_frame(rng: np.random.Generator) -> Case:
     lab = rng.integers(0, 3, N)
     v = rng.standard_normal(N)
     y = lab + v + rng.standard_normal(N)
-    truth = _mixture_entropy(np.arange(3.0), np.full(3, 1 / 3), math.sqrt(2.0)) - 0.5 * math.log(
-        2 * math.pi * math.e)
-    return Case("DataFrame (integer label, float) vs y", "mi", (pd.DataFrame({"label": lab, "v": v}), y),
-                reference=truth, names=("label", "v"))
+    truth = _mixture_entropy(np.arange(3.0), np.full(3, 1 / 3), math.sqrt(2.0)) - 0.5 * math.log(2 * math.pi * math.e)
+    return Case(
+        "DataFrame (integer label, float) vs y",
+        "mi",
+        (pd.DataFrame({"label": lab, "v": v}), y),
+        reference=truth,
+        names=("label", "v"),
+    )

@@ -23,9 +23,20 @@ def bench_records() -> pd.DataFrame:
             for n in (100, 400):
                 for seed in (0, 1):
                     est = truth + bias + (seed - 0.5) / n
-                    rows.append({"estimator": estimator, "task_id": task, "quantity": quantity, "n": n,
-                                 "seed": seed, "truth": truth, "estimate": est, "ok": True, "std_err": 0.03,
-                                 "seconds": 0.01 * n / 100})
+                    rows.append(
+                        {
+                            "estimator": estimator,
+                            "task_id": task,
+                            "quantity": quantity,
+                            "n": n,
+                            "seed": seed,
+                            "truth": truth,
+                            "estimate": est,
+                            "ok": True,
+                            "std_err": 0.03,
+                            "seconds": 0.01 * n / 100,
+                        }
+                    )
     rows[-1].update(ok=False, estimate=math.nan)
     return pd.DataFrame(rows)
 
@@ -35,16 +46,34 @@ def quality_frame() -> pd.DataFrame:
     values = {"gan": (3.1, 0.9, 12.0), "vae": (4.2, 0.4, 7.5), "real-test": (5.0, 0.05, 1.0)}
     rows = []
     for fake, (kl, prec, fid) in values.items():
-        for score, family, unit, v in (("kl_real_fake", "information", "nats", kl),
-                                       ("precision", "standard", "fraction", prec), ("fid", "standard", "", fid)):
-            rows.append({"fake": fake, "source": "held-out" if fake == "real-test" else "file", "score": score,
-                         "family": family, "value": v, "ci_low": 0.9 * v, "ci_high": 1.1 * v, "bootstrap": 40,
-                         "level": 0.95, "unit": unit, "n_fake": 300, "note": ""})
+        for score, family, unit, v in (
+            ("kl_real_fake", "information", "nats", kl),
+            ("precision", "standard", "fraction", prec),
+            ("fid", "standard", "", fid),
+        ):
+            rows.append(
+                {
+                    "fake": fake,
+                    "source": "held-out" if fake == "real-test" else "file",
+                    "score": score,
+                    "family": family,
+                    "value": v,
+                    "ci_low": 0.9 * v,
+                    "ci_high": 1.1 * v,
+                    "bootstrap": 40,
+                    "level": 0.95,
+                    "unit": unit,
+                    "n_fake": 300,
+                    "note": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def training_frame() -> pd.DataFrame:
-    return pd.DataFrame([
-        {"generator": "gan", "folder": "/x/gan", "epochs": 20, "seconds_per_epoch": 0.51, "loss_g": 1.2345678},
-        {"generator": "vae", "folder": "/x/vae", "epochs": 30, "seconds_per_epoch": 0.33, "loss_g": math.nan},
-    ])
+    return pd.DataFrame(
+        [
+            {"generator": "gan", "folder": "/x/gan", "epochs": 20, "seconds_per_epoch": 0.51, "loss_g": 1.2345678},
+            {"generator": "vae", "folder": "/x/vae", "epochs": 30, "seconds_per_epoch": 0.33, "loss_g": math.nan},
+        ]
+    )

@@ -67,9 +67,7 @@ def test_array_types_give_the_same_estimate(rng, method):
     x = rng.normal(size=(200, 2))
     ref = infobench.entropy(x, method=method).value
     assert infobench.entropy(torch.from_numpy(x), method=method).value == pytest.approx(ref, abs=1e-12)
-    assert infobench.entropy(pd.DataFrame(x, columns=["a", "b"]), method=method).value == pytest.approx(
-        ref, abs=1e-12
-    )
+    assert infobench.entropy(pd.DataFrame(x, columns=["a", "b"]), method=method).value == pytest.approx(ref, abs=1e-12)
     assert infobench.entropy(x.tolist(), method=method).value == pytest.approx(ref, abs=1e-12)
     one = infobench.entropy(x[:, 0], method=method).value
     assert infobench.entropy(pd.Series(x[:, 0]), method=method).value == pytest.approx(one, abs=1e-12)
@@ -143,7 +141,9 @@ def test_available_rejects_unknown_quantity():
 
 def test_unknown_method_lists_valid_ones(rng):
     x = rng.normal(size=50)
-    with pytest.raises(ValueError, match=r"method must be one of \[.*'gaussian', 'histogram', 'kde'.*\] for entropy H\(X\); got 'nope'"):
+    with pytest.raises(
+        ValueError, match=r"method must be one of \[.*'gaussian', 'histogram', 'kde'.*\] for entropy H\(X\); got 'nope'"
+    ):
         infobench.entropy(x, method="nope")
     with pytest.raises(ValueError, match=r"method must be one of \[.*\] for mutual information I\(X;Y\); got 'KDE'"):
         infobench.mutual_information(x, x, method="KDE")
@@ -167,6 +167,7 @@ def test_unknown_parameter_lists_valid_ones(rng):
 def test_register_checks_kernels(scratch_registry):
     with pytest.raises(ValueError, match=r"quantity must be one of \['entropy', 'mi', 'kl'\]; got 'cmi'"):
         register("cmi", "_test")
+
     def one_sample(x, *, a=1):
         return Estimate(value=0.0)
 
@@ -246,5 +247,7 @@ def test_bad_pairs_are_rejected_by_every_method(rng, method):
         infobench.mutual_information(x, np.full(20, np.nan), method=method)
     with pytest.raises(ValueError, match=r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'gpu0'"):
         infobench.mutual_information(x, x, method=method, device="gpu0")
-    with pytest.raises(ValueError, match=r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'half'"):
+    with pytest.raises(
+        ValueError, match=r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'half'"
+    ):
         infobench.mutual_information(x, x, method=method, dtype="half")

@@ -45,8 +45,10 @@ def test_copula_scores_are_invariant_to_monotone_maps():
     a = _normal(500, 2, 3)
     np.testing.assert_allclose(normal_scores(a), normal_scores(np.exp(a) ** 3))
     # the grid's own kurtosis offset makes the copula kurtosis centred for independent columns
-    zs = [auto.mardia_kurtosis_z(normal_scores(_normal(2000, 6, s)), marginal_excess=auto._score_excess(2000))
-          for s in range(10)]
+    zs = [
+        auto.mardia_kurtosis_z(normal_scores(_normal(2000, 6, s)), marginal_excess=auto._score_excess(2000))
+        for s in range(10)
+    ]
     assert abs(np.mean(zs)) < 1.0
 
 
@@ -86,8 +88,9 @@ def test_gaussian_data_without_gcmi_choose_bias_corrected_gaussian(monkeypatch):
     _check_delegation(est, "mi", (x, y), "gaussian", bias_correction=True, std_err=True, seed=1)
 
 
-@pytest.mark.parametrize("task", [CrossMixture(rho=0.9), StudentT(DenseNormal(1, 1, rho=0.5), nu=1)],
-                         ids=lambda t: t.id)
+@pytest.mark.parametrize(
+    "task", [CrossMixture(rho=0.9), StudentT(DenseNormal(1, 1, rho=0.5), nu=1)], ids=lambda t: t.id
+)
 def test_non_gaussian_data_fall_back_to_ksg(task):
     x, y = task.sample(2000, seed=0)
     est = infobench.mutual_information(x, y, "auto", seed=3)

@@ -10,7 +10,9 @@ from infobench.bench import DaskExecutor, LocalExecutor, make_grid, run_grid
 from infobench.bench.runner import execute
 from test_bench_fakes import FakeTask
 
-distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (pip install 'infobench[dask]')")
+distributed = pytest.importorskip(
+    "distributed", reason="dask[distributed] is not installed (pip install 'infobench[dask]')"
+)
 
 MI = FakeTask(0.5)
 MI2 = FakeTask(0.8)
@@ -25,8 +27,9 @@ def test_existing_cluster_gives_the_local_executors_numbers_and_enforces_time_li
         local = execute(grid, executor=pool)
     # Workers that may start processes, as time limits need (DASK_DISTRIBUTED__WORKER__DAEMON=False).
     with dask.config.set({"distributed.worker.daemon": False}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None, silence_logs=40)
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+        )
     with cluster:
         # What --scheduler ADDR does.
         with DaskExecutor(cluster.scheduler_address, threads=1) as executor:
@@ -40,7 +43,8 @@ def test_existing_cluster_gives_the_local_executors_numbers_and_enforces_time_li
     assert list(remote["error"].fillna("")) == list(local["error"].fillna(""))
     assert set(remote["threads"]) == {1}
     assert timed_out["error"].iloc[0] == (
-        "TimeoutError: the cell exceeded the time limit of 3 s; its worker process was killed")
+        "TimeoutError: the cell exceeded the time limit of 3 s; its worker process was killed"
+    )
 
 
 @pytest.mark.slow

@@ -53,7 +53,7 @@ class FakeTask:
     @property
     def truth(self) -> float:
         if self.kind == "mi":
-            return -0.5 * math.log1p(-self.rho**2)
+            return -0.5 * math.log1p(-(self.rho**2))
         return math.log(self.sigma * math.sqrt(2 * math.pi * math.e))
 
     def sample(self, n, seed):
@@ -66,9 +66,19 @@ class FakeTask:
 
 
 @register("mi", "bench-test-gauss", replace=True)
-def gauss_mi(x, y, *, delay: float = 0.0, fail: bool = False, jitter: float = 0.0, die: bool = False,
-             std_err: bool = False, seed=None, discrete_x: bool | None = None,
-             discrete_y: bool | None = None) -> Estimate:
+def gauss_mi(
+    x,
+    y,
+    *,
+    delay: float = 0.0,
+    fail: bool = False,
+    jitter: float = 0.0,
+    die: bool = False,
+    std_err: bool = False,
+    seed=None,
+    discrete_x: bool | None = None,
+    discrete_y: bool | None = None,
+) -> Estimate:
     """Plug-in Gaussian MI -log(1 - r^2)/2 from the sample correlation r (test double).
 
     ``jitter`` adds seeded noise of that scale (to make the estimator seed matter),

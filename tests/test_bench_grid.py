@@ -36,8 +36,12 @@ def test_derive_seed_matches_an_independent_seedsequence_computation():
 
 def test_seeds_depend_on_cell_identity_not_on_grid_shape_or_order():
     small = {c.key: c for c in make_grid("bench-test-gauss", [MI], n=100, seeds=2, base_seed=3).cells()}
-    big = {c.key: c for c in make_grid("bench-test-gauss[jitter=0.1],bench-test-gauss", [MI2, MI], n=[1000, 100],
-                                       seeds=5, base_seed=3).cells()}
+    big = {
+        c.key: c
+        for c in make_grid(
+            "bench-test-gauss[jitter=0.1],bench-test-gauss", [MI2, MI], n=[1000, 100], seeds=5, base_seed=3
+        ).cells()
+    }
     for key, cell in small.items():
         assert big[key].data_seed == cell.data_seed
         assert big[key].estimator_seed == cell.estimator_seed
@@ -68,8 +72,11 @@ def test_spec_objects_are_accepted():
     "kwargs, exc, match",
     [
         (dict(estimators="nope"), ValueError, r"unknown estimator 'nope' in spec 'nope'.*valid methods are \["),
-        (dict(estimators="bench-test-gauss[k=3]"), ValueError,
-         r"unknown parameter 'k' in estimator spec 'bench-test-gauss\[k=3\]'"),
+        (
+            dict(estimators="bench-test-gauss[k=3]"),
+            ValueError,
+            r"unknown parameter 'k' in estimator spec 'bench-test-gauss\[k=3\]'",
+        ),
         (dict(estimators="ksg[k=3"), ValueError, "malformed estimator spec"),
         (dict(n=1), ValueError, r"n must be an integer >= 2; got 1"),
         (dict(n=[]), ValueError, "n must list at least one sample size"),
@@ -81,7 +88,11 @@ def test_spec_objects_are_accepted():
         (dict(base_seed=-1), ValueError, r"base_seed must be an integer >= 0; got -1"),
         (dict(tasks=[]), ValueError, "a grid needs tasks"),
         (dict(tasks=[object()]), TypeError, "tasks must be infobench Task objects or task ids"),
-        (dict(tasks=[FakeTask(kind="bogus")]), ValueError, r"has kind 'bogus'; expected one of \['mi', 'entropy', 'kl'\]"),
+        (
+            dict(tasks=[FakeTask(kind="bogus")]),
+            ValueError,
+            r"has kind 'bogus'; expected one of \['mi', 'entropy', 'kl'\]",
+        ),
     ],
 )
 def test_invalid_grids_raise_before_any_work(kwargs, exc, match):

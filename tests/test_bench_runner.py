@@ -24,8 +24,7 @@ H = FakeTask(kind="entropy", sigma=2.0)
 
 
 def test_in_process_numbers_match_an_independent_computation(tmp_path):
-    df = run_grid("bench-test-gauss,bench-test-gauss-h", [MI, H], n=[50, 200], seeds=2, jobs=0,
-                  db=tmp_path / "r.db")
+    df = run_grid("bench-test-gauss,bench-test-gauss-h", [MI, H], n=[50, 200], seeds=2, jobs=0, db=tmp_path / "r.db")
     assert len(df) == 2 * 2 * 2 and df["ok"].all()
     grid = make_grid("bench-test-gauss,bench-test-gauss-h", [MI, H], n=[50, 200], seeds=2)
     cells = {c.key: c for c in grid.cells()}
@@ -50,7 +49,10 @@ def test_in_process_numbers_match_an_independent_computation(tmp_path):
     import infobench
 
     assert (row["infobench_version"], row["torch_version"], row["numpy_version"]) == (
-        infobench.__version__, torch.__version__, np.__version__)
+        infobench.__version__,
+        torch.__version__,
+        np.__version__,
+    )
     assert row["host"] and row["timestamp"] and row["run_id"] == df.attrs["run_id"]
 
 
@@ -73,8 +75,7 @@ def test_discrete_flags_of_the_task_are_passed_when_the_method_takes_them():
 
 
 def test_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path):
-    df = run_grid("bench-test-gauss[fail=true],bench-test-gauss", [MI], n=50, seeds=2, jobs=0,
-                  db=tmp_path / "r.db")
+    df = run_grid("bench-test-gauss[fail=true],bench-test-gauss", [MI], n=50, seeds=2, jobs=0, db=tmp_path / "r.db")
     bad = df[~df["ok"]]
     assert len(bad) == 2 and len(df[df["ok"]]) == 2
     assert set(bad["error"]) == {"ValueError: bench-test-gauss was asked to fail"}
@@ -88,8 +89,9 @@ def test_rerun_skips_finished_cells_and_retry_failed_reruns_only_failures(tmp_pa
     again = run_grid("bench-test-gauss[fail=true],bench-test-gauss", [MI], n=50, seeds=2, jobs=0, db=db)
     assert (again.attrs["ran"], again.attrs["skipped"]) == (0, 4)
     assert again.attrs["run_id"] == first.attrs["run_id"]
-    retry = run_grid("bench-test-gauss[fail=true],bench-test-gauss", [MI], n=50, seeds=2, jobs=0, db=db,
-                     retry_failed=True)
+    retry = run_grid(
+        "bench-test-gauss[fail=true],bench-test-gauss", [MI], n=50, seeds=2, jobs=0, db=db, retry_failed=True
+    )
     assert (retry.attrs["ran"], retry.attrs["skipped"]) == (2, 2)
     assert len(load_results(db)) == 4
 
@@ -122,12 +124,16 @@ def test_methods_and_tasks_from_main_are_refused_for_worker_processes(monkeypatc
     from infobench.estimators import base
 
     info = base.get_method("mi", "bench-test-gauss")
+
     def fake(x, y, **params):
         return info.function(x, y, **params)
 
     fake.__module__ = "__main__"  # as if a user script had registered it
-    monkeypatch.setitem(base._REGISTRY, ("mi", "bench-test-gauss"), info.__class__(
-        info.name, info.quantity, fake, info.params, info.summary))
+    monkeypatch.setitem(
+        base._REGISTRY,
+        ("mi", "bench-test-gauss"),
+        info.__class__(info.name, info.quantity, fake, info.params, info.summary),
+    )
     grid = make_grid("bench-test-gauss", [MI], n=50, seeds=1)
     with pytest.raises(ValueError, match="registered in __main__, which worker processes cannot import"):
         execute(grid, executor=LocalExecutor(1))
@@ -143,8 +149,11 @@ def test_worker_processes_match_in_process_and_handle_timeouts_and_deaths(tmp_pa
         df = execute(grid, db=db, executor=pool)
         ref = execute(grid, executor=InProcessExecutor())
         # The same pool goes on after a timeout and a dead worker (both are replaced).
-        bad = execute(make_grid("bench-test-gauss[delay=60],bench-test-gauss[die=true]", [MI], n=40, seeds=1),
-                      db=db, executor=pool).set_index("estimator")
+        bad = execute(
+            make_grid("bench-test-gauss[delay=60],bench-test-gauss[die=true]", [MI], n=40, seeds=1),
+            db=db,
+            executor=pool,
+        ).set_index("estimator")
         again = execute(grid, db=db, executor=pool, retry_failed=True, run="again")
     assert df["ok"].all() and again["ok"].all()
     np.testing.assert_array_equal(df["estimate"].to_numpy(), ref["estimate"].to_numpy())
@@ -155,7 +164,8 @@ def test_worker_processes_match_in_process_and_handle_timeouts_and_deaths(tmp_pa
     assert slow["error"] == "TimeoutError: the cell exceeded the time limit of 3 s; its worker process was killed"
     dead = bad.loc["bench-test-gauss[die=true]"]
     assert not dead["ok"] and dead["error"].startswith(
-        "WorkerDied: the worker process running this cell exited (code -9)")
+        "WorkerDied: the worker process running this cell exited (code -9)"
+    )
 
 
 _CHILD = """
@@ -172,8 +182,11 @@ run_grid("bench-test-gauss[delay=0.1;jitter=0.3]", [FakeTask(0.5), FakeTask(0.8)
 def test_sigkill_mid_grid_loses_only_cells_in_flight_and_resume_matches_a_clean_run(tmp_path):
     db = tmp_path / "killed.db"
     total = 2 * 2 * 4
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD.format(tests=str(TESTS), db=str(db))],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(tests=str(TESTS), db=str(db))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     done = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:

@@ -21,7 +21,10 @@ def test_plain_method_and_single_values():
 def test_lists_expand_to_one_spec_per_value_cartesian_over_params():
     assert labels("ksg[k=3,5]") == ["ksg[k=3]", "ksg[k=5]"]
     assert labels("ksg[k=3,5;variant=1,2]") == [
-        "ksg[k=3;variant=1]", "ksg[k=3;variant=2]", "ksg[k=5;variant=1]", "ksg[k=5;variant=2]",
+        "ksg[k=3;variant=1]",
+        "ksg[k=3;variant=2]",
+        "ksg[k=5;variant=1]",
+        "ksg[k=5;variant=2]",
     ]
 
 
@@ -37,8 +40,20 @@ def test_canonical_form_sorts_params_and_ignores_whitespace():
 
 @pytest.mark.parametrize(
     "token, value",
-    [("3", 3), ("-2", -2), ("3.0", 3.0), ("1e-3", 0.001), (".5", 0.5), ("true", True), ("False", False),
-     ("none", None), ("scott", "scott"), ("cuda:0", "cuda:0"), ("'3'", "3"), ('"a b"', "a b")],
+    [
+        ("3", 3),
+        ("-2", -2),
+        ("3.0", 3.0),
+        ("1e-3", 0.001),
+        (".5", 0.5),
+        ("true", True),
+        ("False", False),
+        ("none", None),
+        ("scott", "scott"),
+        ("cuda:0", "cuda:0"),
+        ("'3'", "3"),
+        ('"a b"', "a b"),
+    ],
 )
 def test_values_are_typed_by_spelling(token, value):
     parsed = parse_value(token)
@@ -59,7 +74,7 @@ def test_strings_that_look_like_other_types_are_quoted_back():
 
 
 scalars = st.one_of(
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
     st.booleans(),
     st.none(),

@@ -11,14 +11,33 @@ from infobench.bench import ResultsStore, export_results, list_runs, load_result
 from infobench.bench.store import COLUMNS
 
 
-def record(run_id="r1", key="a", estimator="ksg[k=3]", task="t1", n=100, seed=0, ok=True, estimate=0.5,
-           std_err=0.1, index=0):
+def record(
+    run_id="r1", key="a", estimator="ksg[k=3]", task="t1", n=100, seed=0, ok=True, estimate=0.5, std_err=0.1, index=0
+):
     return {
-        "run_id": run_id, "cell_key": key, "cell_index": index, "estimator": estimator,
-        "method": estimator.split("[")[0], "quantity": "mi", "params": "{}", "task_id": task, "family": "normal",
-        "task_params": "{}", "dim_x": 1, "dim_y": 1, "n": n, "seed": seed, "data_seed": 2**63 - 1,
-        "estimator_seed": 5, "truth": 0.4, "truth_std_err": 0.0, "estimate": estimate if ok else None,
-        "std_err": std_err, "seconds": 0.01, "ok": ok, "error": None if ok else "ValueError: boom",
+        "run_id": run_id,
+        "cell_key": key,
+        "cell_index": index,
+        "estimator": estimator,
+        "method": estimator.split("[")[0],
+        "quantity": "mi",
+        "params": "{}",
+        "task_id": task,
+        "family": "normal",
+        "task_params": "{}",
+        "dim_x": 1,
+        "dim_y": 1,
+        "n": n,
+        "seed": seed,
+        "data_seed": 2**63 - 1,
+        "estimator_seed": 5,
+        "truth": 0.4,
+        "truth_std_err": 0.0,
+        "estimate": estimate if ok else None,
+        "std_err": std_err,
+        "seconds": 0.01,
+        "ok": ok,
+        "error": None if ok else "ValueError: boom",
     }
 
 

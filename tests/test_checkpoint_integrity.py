@@ -22,8 +22,22 @@ from infobench.cli import main
 from infobench.generators import checkpoint as ck
 from infobench.generators import load
 
-TINY = ["--max-samples", "32", "--batch-size", "16", "--width", "8", "--latent-dim", "4", "--device", "cpu",
-        "--no-progress", "--no-figures", "--threads", "1"]
+TINY = [
+    "--max-samples",
+    "32",
+    "--batch-size",
+    "16",
+    "--width",
+    "8",
+    "--latent-dim",
+    "4",
+    "--device",
+    "cpu",
+    "--no-progress",
+    "--no-figures",
+    "--threads",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +76,12 @@ def _flip_tensor_bits(path):
         info = max((i for i in zf.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
     raw = bytearray(path.read_bytes())
     # Local file header: 30 bytes, then the name and the extra field (their lengths at offsets 26 and 28).
-    start = info.header_offset + 30 + int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little") \
-        + int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    start = (
+        info.header_offset
+        + 30
+        + int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+        + int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    )
     raw[start + info.file_size // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
 
@@ -129,8 +147,11 @@ def test_non_finite_images_are_refused(vae_run):
     with torch.no_grad():
         for p in model.network.parameters():
             p.fill_(float("nan"))
-    with pytest.raises(ValueError, match=r"TrainedGenerator\(kind='vae'.* drew 3 of 3 images with non-finite pixels "
-                                         r"\(NaN or inf\): its weights are broken"):
+    with pytest.raises(
+        ValueError,
+        match=r"TrainedGenerator\(kind='vae'.* drew 3 of 3 images with non-finite pixels "
+        r"\(NaN or inf\): its weights are broken",
+    ):
         model.sample(3, seed=0, prior="normal")
 
 
@@ -139,8 +160,11 @@ def test_checkpoints_without_a_checksum_load_with_a_warning(run):
     state = torch.load(path, map_location="cpu", weights_only=True)
     del state["sha256"]
     torch.save(state, path)  # as written before checksums existed
-    with pytest.warns(ck.UnverifiedCheckpointWarning, match=r"has no checksum \(written by an older infobench\): "
-                                                            "it is loaded unverified"):
+    with pytest.warns(
+        ck.UnverifiedCheckpointWarning,
+        match=r"has no checksum \(written by an older infobench\): "
+        "it is loaded unverified",
+    ):
         model = load(run, device="cpu")
     assert model.sample(2, seed=0).shape == (2, 1, 8, 8)
 
@@ -154,9 +178,11 @@ def test_refused_pickles_say_the_file_is_not_trusted(tmp_path, capsys):
     # Torch's hint that weights_only=False "will likely succeed" is not repeated.
     path = tmp_path / "checkpoint.pt"
     torch.save({"format": ck.FORMAT, "payload": _Payload()}, path)
-    expected = (r"cannot read checkpoint '.*' with weights_only=True: it is not a trusted infobench file: it holds "
-                r"Python objects that infobench never writes \(.*getcwd.*\); it was refused without running any of "
-                r"its code")
+    expected = (
+        r"cannot read checkpoint '.*' with weights_only=True: it is not a trusted infobench file: it holds "
+        r"Python objects that infobench never writes \(.*getcwd.*\); it was refused without running any of "
+        r"its code"
+    )
     with pytest.raises(ValueError, match=expected) as exc:
         ck.read_checkpoint(path)
     assert "weights_only=False" not in str(exc.value) and "succeed" not in str(exc.value)

@@ -58,12 +58,21 @@ def data(tmp_path, rng):
 
 
 def test_estimate_mi_from_csv_equals_the_library_call(capsys, tmp_path, data):
-    code, out, _ = run(capsys, "estimate", str(tmp_path / "d.csv"), "--x", "a", "--y", "b,c",
-                       "--method", "gaussian[n_boot=20]", "--json")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        str(tmp_path / "d.csv"),
+        "--x",
+        "a",
+        "--y",
+        "b,c",
+        "--method",
+        "gaussian[n_boot=20]",
+        "--json",
+    )
     assert code == 0
     r = json.loads(out)
-    direct = infobench.mutual_information(data[["a"]], data[["b", "c"]], "gaussian", n_boot=20, seed=0,
-                                          std_err=True)
+    direct = infobench.mutual_information(data[["a"]], data[["b", "c"]], "gaussian", n_boot=20, seed=0, std_err=True)
     assert r["value"] == direct.value and r["std_err"] == direct.std_err
     assert (r["quantity"], r["estimator"], r["n"], r["dims"]) == ("mi", "gaussian[n_boot=20]", 400, [1, 2])
     assert r["bits"] == pytest.approx(direct.value / np.log(2))
@@ -86,22 +95,43 @@ def test_estimate_npy_indices_and_npz_arrays_give_the_same_numbers(capsys, tmp_p
 
 
 def test_estimate_entropy_when_y_is_omitted_and_table_output(capsys, tmp_path, data):
-    code, out, _ = run(capsys, "estimate", str(tmp_path / "d.csv"), "--x", "a", "--method", "histogram[bins=10]",
-                       "--no-std-err", "--json")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        str(tmp_path / "d.csv"),
+        "--x",
+        "a",
+        "--method",
+        "histogram[bins=10]",
+        "--no-std-err",
+        "--json",
+    )
     assert code == 0
     r = json.loads(out)
     direct = infobench.entropy(data[["a"]], "histogram", bins=10, seed=0, std_err=False)
     assert r["quantity"] == "entropy" and r["value"] == direct.value and r["std_err"] is None
-    code, out, _ = run(capsys, "estimate", str(tmp_path / "d.csv"), "--x", "a", "--y", "k", "--method",
-                       "histogram[bins=7]")
+    code, out, _ = run(
+        capsys, "estimate", str(tmp_path / "d.csv"), "--x", "a", "--y", "k", "--method", "histogram[bins=7]"
+    )
     assert code == 0 and "I(X;Y)" in out and "nats" in out and "histogram[bins=7]" in out
 
 
 def test_estimate_parquet(capsys, tmp_path, data):
     pytest.importorskip("pyarrow")
     data.to_parquet(tmp_path / "d.parquet")
-    code, out, _ = run(capsys, "estimate", str(tmp_path / "d.parquet"), "--x", "a", "--y", "b", "--method",
-                       "gaussian", "--no-std-err", "--json")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        str(tmp_path / "d.parquet"),
+        "--x",
+        "a",
+        "--y",
+        "b",
+        "--method",
+        "gaussian",
+        "--no-std-err",
+        "--json",
+    )
     direct = infobench.mutual_information(data[["a"]], data[["b"]], "gaussian", seed=0)
     assert code == 0 and json.loads(out)["value"] == direct.value
 
@@ -144,8 +174,22 @@ def tasks_available():
 
 def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
     db = tmp_path / "runs" / "b.db"
-    argv = ["bench", "--estimators", "gaussian,histogram[bins=8,16]", "--tasks", TASK, "--n", "200,400",
-            "--seeds", "2", "--jobs", "0", "--db", str(db), "--no-progress"]
+    argv = [
+        "bench",
+        "--estimators",
+        "gaussian,histogram[bins=8,16]",
+        "--tasks",
+        TASK,
+        "--n",
+        "200,400",
+        "--seeds",
+        "2",
+        "--jobs",
+        "0",
+        "--db",
+        str(db),
+        "--no-progress",
+    ]
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     df = load_results(db, "latest")
@@ -171,14 +215,40 @@ def test_bench_then_report_end_to_end(capsys, tmp_path, tasks_available):
     assert set(summary["n"]) == {200, 400}
     code, out, _ = run(capsys, "report", "--db", str(db), "--list-runs")
     assert code == 0 and df.attrs["run_id"] in out
-    code, out, _ = run(capsys, "report", "--db", str(db), "--estimators", "gaussian", "--format", "csv", "--out",
-                       str(tmp_path / "only"), "--units", "bits")
+    code, out, _ = run(
+        capsys,
+        "report",
+        "--db",
+        str(db),
+        "--estimators",
+        "gaussian",
+        "--format",
+        "csv",
+        "--out",
+        str(tmp_path / "only"),
+        "--units",
+        "bits",
+    )
     assert code == 0 and set(pd.read_csv(tmp_path / "only" / "summary.csv")["estimator"]) == {"gaussian"}
 
 
 def test_bench_progress_bar_reports_cells_and_failures(capsys, tmp_path, tasks_available):
-    code, _out, err = run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2",
-                         "--jobs", "0", "--db", str(tmp_path / "p.db"))
+    code, _out, err = run(
+        capsys,
+        "bench",
+        "--estimators",
+        "gaussian",
+        "--tasks",
+        TASK,
+        "--n",
+        "100",
+        "--seeds",
+        "2",
+        "--jobs",
+        "0",
+        "--db",
+        str(tmp_path / "p.db"),
+    )
     assert code == 0
     assert "2/2" in err and "0 failed" in err and "cells" in err
 
@@ -192,8 +262,10 @@ def test_bench_progress_bar_reports_cells_and_failures(capsys, tmp_path, tasks_a
         (["--estimators", "gaussian", "--suite", "no-such-suite"], "no-such-suite"),
         (["--estimators", "gaussian", "--tasks", "no-such-task"], "no-such-task"),
         (["--estimators", "gaussian", "--tasks", TASK, "--n", "10,x"], "--n must be integers separated by commas"),
-        (["--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--time-limit", "5"],
-         "time_limit needs worker processes"),
+        (
+            ["--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--time-limit", "5"],
+            "time_limit needs worker processes",
+        ),
         (["--estimators", "gaussian", "--tasks", TASK, "--seeds", "0"], "seeds must be an integer >= 1; got 0"),
         (["--estimators", "gaussian"], "give the tasks: --suite S or --tasks"),
     ],
@@ -208,8 +280,11 @@ def test_bench_user_errors(capsys, tmp_path, tasks_available, extra, match):
 def test_bench_refuses_a_corrupt_database(capsys, tmp_path, tasks_available):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"garbage" * 1000)
-    assert_user_error(capsys, ["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", str(bad),
-                               "--no-progress"], "is not a readable infobench database")
+    assert_user_error(
+        capsys,
+        ["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", str(bad), "--no-progress"],
+        "is not a readable infobench database",
+    )
 
 
 def test_report_user_errors(capsys, tmp_path):
@@ -227,18 +302,46 @@ def test_report_user_errors(capsys, tmp_path):
 
     ResultsStore(tmp_path / "fresh.db").close()
     assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db")], "holds no runs yet")
-    assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--format", "pdf"],
-                      "report format must be one of")
-    assert_user_error(capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--alpha", "1.5"],
-                      r"--alpha must be a finite number in (0.0, 1.0); got 1.5")
+    assert_user_error(
+        capsys, ["report", "--db", str(tmp_path / "fresh.db"), "--format", "pdf"], "report format must be one of"
+    )
+    assert_user_error(
+        capsys,
+        ["report", "--db", str(tmp_path / "fresh.db"), "--alpha", "1.5"],
+        r"--alpha must be a finite number in (0.0, 1.0); got 1.5",
+    )
 
 
 def test_report_unknown_run_and_empty_selection(capsys, tmp_path, tasks_available):
     db = tmp_path / "r.db"
-    assert run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "1", "--jobs",
-               "0", "--db", str(db), "--no-progress")[0] == 0
+    assert (
+        run(
+            capsys,
+            "bench",
+            "--estimators",
+            "gaussian",
+            "--tasks",
+            TASK,
+            "--n",
+            "100",
+            "--seeds",
+            "1",
+            "--jobs",
+            "0",
+            "--db",
+            str(db),
+            "--no-progress",
+        )[0]
+        == 0
+    )
     assert_user_error(capsys, ["report", "--db", str(db), "--run", "zzz"], "no run 'zzz'")
-    assert_user_error(capsys, ["report", "--db", str(db), "--tasks", "other", "--out", str(tmp_path / "o")],
-                      "has no results matching the selection")
-    assert_user_error(capsys, ["report", "--db", str(db), "--rank-by", "speed", "--out", str(tmp_path / "o")],
-                      "rank_by must be one of")
+    assert_user_error(
+        capsys,
+        ["report", "--db", str(db), "--tasks", "other", "--out", str(tmp_path / "o")],
+        "has no results matching the selection",
+    )
+    assert_user_error(
+        capsys,
+        ["report", "--db", str(db), "--rank-by", "speed", "--out", str(tmp_path / "o")],
+        "rank_by must be one of",
+    )

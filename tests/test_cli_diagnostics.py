@@ -36,8 +36,7 @@ def doubt_kernel():
     def _doubt_mi(x, y, *, doubt: bool = True, std_err: bool = False):
         """Test kernel: 0.4 nats, with a warning diagnostic when ``doubt``."""
         n = len(np.asarray(x))
-        return Estimate(0.4, std_err=0.05 if std_err else None, n=n,
-                        diagnostics=(DOUBT, NOTE) if doubt else (NOTE,))
+        return Estimate(0.4, std_err=0.05 if std_err else None, n=n, diagnostics=(DOUBT, NOTE) if doubt else (NOTE,))
 
     yield "_doubt_mi_test"
     base._REGISTRY.pop(("mi", "_doubt_mi_test"), None)
@@ -67,8 +66,9 @@ def test_estimate_prints_each_diagnostic_in_the_table_and_the_json(capsys, csv_f
     assert code == 0, err
     record = json.loads(out)
     assert record["diagnostics"] == [DOUBT.to_dict(), NOTE.to_dict()]
-    code, out, _ = run(capsys, "estimate", csv_file, "--x", "a", "--y", "b", "--method",
-                       f"{doubt_kernel}[doubt=false]", "--json")
+    code, out, _ = run(
+        capsys, "estimate", csv_file, "--x", "a", "--y", "b", "--method", f"{doubt_kernel}[doubt=false]", "--json"
+    )
     assert code == 0 and json.loads(out)["diagnostics"] == [NOTE.to_dict()]
 
 
@@ -94,8 +94,23 @@ def test_store_round_trips_diagnostics_and_refuses_damaged_text():
 def doubt_run(capsys, tmp_path, doubt_kernel):
     """A benchmark of the test kernel with and without its doubt: 2 specs x 2 seeds, half of them doubtful."""
     db = tmp_path / "d.db"
-    code, out, err = run(capsys, "bench", "--estimators", f"{doubt_kernel}[doubt=true,false]", "--tasks", TASK,
-                         "--n", "200", "--seeds", "2", "--jobs", "0", "--db", db, "--no-progress")
+    code, out, err = run(
+        capsys,
+        "bench",
+        "--estimators",
+        f"{doubt_kernel}[doubt=true,false]",
+        "--tasks",
+        TASK,
+        "--n",
+        "200",
+        "--seeds",
+        "2",
+        "--jobs",
+        "0",
+        "--db",
+        db,
+        "--no-progress",
+    )
     assert code == 0, err
     return db, out, err
 
@@ -127,7 +142,7 @@ def test_every_report_format_flags_the_doubtful_numbers(capsys, tmp_path, doubt_
     # Every metric table: the doubtful estimator's number carries the marker, the other's does not.
     lines = md.splitlines()
     for title in ("mean estimate ± std (nats)", "bias (nats)", "RMSE (nats)", "coverage of 95% intervals"):
-        row = next(line for line in lines[lines.index(f"### {title}"):] if line.startswith(f"| {TASK} | 200 |"))
+        row = next(line for line in lines[lines.index(f"### {title}") :] if line.startswith(f"| {TASK} | 200 |"))
         doubtful, clean = [c.strip().strip("*") for c in row.strip("|").split("|")][-2:]
         assert doubtful.endswith(" †") and "†" not in clean, (title, row)
     assert "test-doubt(x[0])" in md and "Diagnostics: numbers in doubt" in md
@@ -176,8 +191,22 @@ def _schema(db):
 def test_an_old_database_still_opens_reports_and_resumes(capsys, tmp_path):
     pytest.importorskip("infobench.tasks")
     db = tmp_path / "old.db"
-    argv = ["bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "200", "--jobs", "0", "--db", db,
-            "--no-progress", "--run", "r"]
+    argv = [
+        "bench",
+        "--estimators",
+        "gaussian",
+        "--tasks",
+        TASK,
+        "--n",
+        "200",
+        "--jobs",
+        "0",
+        "--db",
+        db,
+        "--no-progress",
+        "--run",
+        "r",
+    ]
     assert run(capsys, *argv, "--seeds", "1")[0] == 0
     _downgrade_to_schema_1(db)
     # A reader reads it as it is, without rewriting it: its cells have no diagnostics.

@@ -50,8 +50,12 @@ def holder():
     procs = []
 
     def hold(path, kind="folder"):
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, _lock.__file__, str(path), kind],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, _lock.__file__, str(path), kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "locked"
         procs.append(proc)
         return proc.pid
@@ -89,8 +93,13 @@ def tasks_available():
 def test_train_refuses_a_folder_another_training_run_holds(capsys, tmp_path, holder):
     out = tmp_path / "run"
     pid = holder(out)
-    assert_one_line_error(capsys, ["train", "vae", "--out", out, "--epochs", "1", "--no-progress"],
-                          "the training folder", "in use by another infobench run", f"(pid {pid})")
+    assert_one_line_error(
+        capsys,
+        ["train", "vae", "--out", out, "--epochs", "1", "--no-progress"],
+        "the training folder",
+        "in use by another infobench run",
+        f"(pid {pid})",
+    )
     assert not (out / "checkpoint.pt").exists()
     with pytest.raises(PathLockedError, match=rf"training folder .*run.* \(pid {pid}\)"):
         infobench.generators.train("vae", "digits", out=out, epochs=1, progress=False)
@@ -100,10 +109,22 @@ def test_two_training_runs_on_one_folder_one_is_refused(tmp_path):
     # The reported case: a vae and a gan started at once on one --out both exited 0 and one result was lost.
     out = tmp_path / "run"
     env_cmd = [sys.executable, "-m", "infobench", "train"]
-    args = ["--out", str(out), "--epochs", "2", "--threads", "1", "--no-progress", "--no-figures",
-            "--max-samples", "64"]
-    procs = [subprocess.Popen(env_cmd + [kind] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for kind in ("vae", "gan")]
+    args = [
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--no-figures",
+        "--max-samples",
+        "64",
+    ]
+    procs = [
+        subprocess.Popen(env_cmd + [kind] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for kind in ("vae", "gan")
+    ]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
     # One trains; the other is refused at once (or, started after the first finished, is told the folder
@@ -119,31 +140,71 @@ def test_two_training_runs_on_one_folder_one_is_refused(tmp_path):
 def test_bench_refuses_a_database_another_run_writes(capsys, tmp_path, holder, tasks_available):
     db = tmp_path / "r.db"
     pid = holder(db, "file")
-    assert_one_line_error(capsys, ["bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "1",
-                                   "--jobs", "0", "--db", db, "--no-progress"],
-                          "the results database", "in use by another infobench run", f"(pid {pid})")
+    assert_one_line_error(
+        capsys,
+        [
+            "bench",
+            "--estimators",
+            "gaussian",
+            "--tasks",
+            TASK,
+            "--n",
+            "100",
+            "--seeds",
+            "1",
+            "--jobs",
+            "0",
+            "--db",
+            db,
+            "--no-progress",
+        ],
+        "the results database",
+        "in use by another infobench run",
+        f"(pid {pid})",
+    )
     assert not db.exists()
 
 
 def test_score_sample_and_report_refuse_an_output_in_use(capsys, tmp_path, holder):
     table = tmp_path / "t.csv"
     pid = holder(table, "file")
-    assert_one_line_error(capsys, ["score", "--real", "digits", "--fake", "held-out", "--out", table],
-                          "the output file", f"(pid {pid})")
+    assert_one_line_error(
+        capsys, ["score", "--real", "digits", "--fake", "held-out", "--out", table], "the output file", f"(pid {pid})"
+    )
     images = tmp_path / "s.npz"
     pid = holder(images, "file")
-    assert_one_line_error(capsys, ["sample", tmp_path / "no-such-checkpoint.pt", "-o", images],
-                          "the output file", f"(pid {pid})")
+    assert_one_line_error(
+        capsys, ["sample", tmp_path / "no-such-checkpoint.pt", "-o", images], "the output file", f"(pid {pid})"
+    )
 
 
 def test_report_refuses_a_folder_another_report_writes(capsys, tmp_path, holder, tasks_available):
     db = tmp_path / "r.db"
-    assert run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "1", "--jobs",
-               "0", "--db", db, "--no-progress")[0] == 0
+    assert (
+        run(
+            capsys,
+            "bench",
+            "--estimators",
+            "gaussian",
+            "--tasks",
+            TASK,
+            "--n",
+            "100",
+            "--seeds",
+            "1",
+            "--jobs",
+            "0",
+            "--db",
+            db,
+            "--no-progress",
+        )[0]
+        == 0
+    )
     assert not (tmp_path / ".r.db.lock").exists()  # released when bench finished
     pid = holder(tmp_path / "rep")
-    assert_one_line_error(capsys, ["report", "--db", db, "--format", "md", "--out", tmp_path / "rep"],
-                          "the report folder", f"(pid {pid})")
+    assert_one_line_error(
+        capsys, ["report", "--db", db, "--format", "md", "--out", tmp_path / "rep"], "the report folder", f"(pid {pid})"
+    )
     assert not (tmp_path / "rep" / "report.md").exists()
 
 
@@ -153,9 +214,12 @@ def test_score_refuses_an_output_that_is_one_of_its_inputs(capsys, tmp_path):
     data = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
     np.save(samples, data)
     for spec in (samples, f"npy:{samples}"):
-        assert_one_line_error(capsys, ["score", "--real", "digits", "--fake", spec, "--scores", "fid", "--out",
-                                       samples], f"--out {str(samples)!r} is also the input --fake",
-                              "would destroy that input")
+        assert_one_line_error(
+            capsys,
+            ["score", "--real", "digits", "--fake", spec, "--scores", "fid", "--out", samples],
+            f"--out {str(samples)!r} is also the input --fake",
+            "would destroy that input",
+        )
     np.testing.assert_array_equal(np.load(samples), data)  # untouched
 
 
@@ -166,10 +230,16 @@ def test_score_refuses_a_folder_as_out_before_scoring(capsys, tmp_path, monkeypa
         raise AssertionError("scored before refusing --out")
 
     monkeypatch.setattr(score_command, "score", never)
-    assert_one_line_error(capsys, ["score", "--real", "digits", "--fake", "held-out", "--out", tmp_path],
-                          f"--out must name a file; {str(tmp_path)!r} is a folder")
-    assert_one_line_error(capsys, ["score", "--real", "digits", "--fake", "held-out", "--out", "/dev/null"],
-                          "--out must name a regular file; '/dev/null' is a character device")
+    assert_one_line_error(
+        capsys,
+        ["score", "--real", "digits", "--fake", "held-out", "--out", tmp_path],
+        f"--out must name a file; {str(tmp_path)!r} is a folder",
+    )
+    assert_one_line_error(
+        capsys,
+        ["score", "--real", "digits", "--fake", "held-out", "--out", "/dev/null"],
+        "--out must name a regular file; '/dev/null' is a character device",
+    )
     assert_one_line_error(capsys, ["validity", "--out", tmp_path], f"--out must name a file; {str(tmp_path)!r}")
 
 
@@ -197,18 +267,28 @@ def _writable(folder: str) -> bool:
     "argv, parts",
     [
         (["run", "--quick", "--out", "afile", "--no-progress"], ["--out must name a folder; 'afile' is a file"]),
-        (["run", "--quick", "--out", ".", "--state", "afile", "--no-progress"],
-         ["--state must name a folder; 'afile' is a file"]),
-        (["run", "--quick", "--out", "/dev/null", "--no-progress"],
-         ["--out must name a folder; '/dev/null' is a character device"]),
-        (["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", "afile/x.db"],
-         ["--db 'afile/x.db' cannot be created: 'afile' is a file, not a folder"]),
-        (["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", "adir"],
-         ["--db must name a file; 'adir' is a folder"]),
+        (
+            ["run", "--quick", "--out", ".", "--state", "afile", "--no-progress"],
+            ["--state must name a folder; 'afile' is a file"],
+        ),
+        (
+            ["run", "--quick", "--out", "/dev/null", "--no-progress"],
+            ["--out must name a folder; '/dev/null' is a character device"],
+        ),
+        (
+            ["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", "afile/x.db"],
+            ["--db 'afile/x.db' cannot be created: 'afile' is a file, not a folder"],
+        ),
+        (
+            ["bench", "--estimators", "gaussian", "--tasks", TASK, "--jobs", "0", "--db", "adir"],
+            ["--db must name a file; 'adir' is a folder"],
+        ),
         (["sample", "ck.pt", "-o", "afile/x.npz"], ["-o/--out 'afile/x.npz' cannot be created: 'afile' is a file"]),
         (["train", "vae", "--out", "afile/run"], ["--out 'afile/run' cannot be created: 'afile' is a file"]),
-        (["score", "--real", "digits", "--fake", "held-out", "--out", "/sys/t.csv"],
-         ["--out '/sys/t.csv' is not writable: cannot create files in '/sys'"]),
+        (
+            ["score", "--real", "digits", "--fake", "held-out", "--out", "/sys/t.csv"],
+            ["--out '/sys/t.csv' is not writable: cannot create files in '/sys'"],
+        ),
     ],
 )
 def test_unusable_paths_are_one_line_errors(capsys, tmp_path, monkeypatch, argv, parts):
@@ -233,8 +313,22 @@ def test_os_errors_anywhere_are_one_line_naming_the_path(capsys, monkeypatch):
 
 # ------------------------------------------------------------------ bench: every cell failed
 def test_bench_fails_when_every_cell_failed_and_ranks_nothing(capsys, tmp_path, tasks_available):
-    argv = ["bench", "--estimators", "ksg[k=0]", "--tasks", TASK, "--n", "200", "--seeds", "2", "--jobs", "0",
-            "--db", tmp_path / "z.db", "--no-progress"]
+    argv = [
+        "bench",
+        "--estimators",
+        "ksg[k=0]",
+        "--tasks",
+        TASK,
+        "--n",
+        "200",
+        "--seeds",
+        "2",
+        "--jobs",
+        "0",
+        "--db",
+        tmp_path / "z.db",
+        "--no-progress",
+    ]
     code, out, err = run(capsys, *argv)
     assert code == 1
     assert "every one of the 2 cells of run" in " ".join(err.split()) and "failed" in err
@@ -249,27 +343,53 @@ def test_bench_fails_when_every_cell_failed_and_ranks_nothing(capsys, tmp_path, 
 # ------------------------------------------------------------------ messages that say what is wrong
 def test_estimate_of_a_csv_with_a_header_and_no_rows(capsys, tmp_path):
     (tmp_path / "empty.csv").write_text("a,b\n")
-    assert_one_line_error(capsys, ["estimate", tmp_path / "empty.csv", "--x", "a", "--y", "b"],
-                          "has no rows (only a header of 2 columns)")
+    assert_one_line_error(
+        capsys, ["estimate", tmp_path / "empty.csv", "--x", "a", "--y", "b"], "has no rows (only a header of 2 columns)"
+    )
 
 
 def test_report_names_the_database_and_run_of_a_damaged_grid(capsys, tmp_path, tasks_available):
     db = tmp_path / "r.db"
-    assert run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "1", "--jobs",
-               "0", "--db", db, "--no-progress", "--run", "myrun")[0] == 0
+    assert (
+        run(
+            capsys,
+            "bench",
+            "--estimators",
+            "gaussian",
+            "--tasks",
+            TASK,
+            "--n",
+            "100",
+            "--seeds",
+            "1",
+            "--jobs",
+            "0",
+            "--db",
+            db,
+            "--no-progress",
+            "--run",
+            "myrun",
+        )[0]
+        == 0
+    )
     con = sqlite3.connect(db)
     con.execute("UPDATE runs SET grid='{bad'")
     con.commit()
     con.close()
-    assert_one_line_error(capsys, ["report", "--db", db, "--format", "md", "--out", tmp_path / "rep"],
-                          f"results database {str(db)!r} is damaged: the grid of run 'myrun'", "not valid JSON")
+    assert_one_line_error(
+        capsys,
+        ["report", "--db", db, "--format", "md", "--out", tmp_path / "rep"],
+        f"results database {str(db)!r} is damaged: the grid of run 'myrun'",
+        "not valid JSON",
+    )
 
 
 def test_estimate_takes_a_seed_in_the_spec_and_a_grid_refuses_it(capsys, tmp_path, rng):
     x = rng.normal(size=(300, 2))
     np.save(tmp_path / "g.npy", x)
-    code, out, err = run(capsys, "estimate", tmp_path / "g.npy", "--x", "0", "--y", "1", "--method", "ksg[seed=5]",
-                         "--json")
+    code, out, err = run(
+        capsys, "estimate", tmp_path / "g.npy", "--x", "0", "--y", "1", "--method", "ksg[seed=5]", "--json"
+    )
     assert code == 0, err
     record = json.loads(out)
     want = infobench.mutual_information(x[:, :1], x[:, 1:], "ksg", seed=5, std_err=True)
@@ -280,8 +400,26 @@ def test_estimate_takes_a_seed_in_the_spec_and_a_grid_refuses_it(capsys, tmp_pat
 
 def test_report_csv_says_its_unit_and_honours_units(capsys, tmp_path, tasks_available):
     db = tmp_path / "r.db"
-    assert run(capsys, "bench", "--estimators", "gaussian", "--tasks", TASK, "--n", "100", "--seeds", "2", "--jobs",
-               "0", "--db", db, "--no-progress")[0] == 0
+    assert (
+        run(
+            capsys,
+            "bench",
+            "--estimators",
+            "gaussian",
+            "--tasks",
+            TASK,
+            "--n",
+            "100",
+            "--seeds",
+            "2",
+            "--jobs",
+            "0",
+            "--db",
+            db,
+            "--no-progress",
+        )[0]
+        == 0
+    )
     records = load_results(db, "latest")
     for units, scale in (("bits", math.log(2.0)), ("nats", 1.0)):
         rep = tmp_path / units
@@ -290,10 +428,8 @@ def test_report_csv_says_its_unit_and_honours_units(capsys, tmp_path, tasks_avai
         summary = pd.read_csv(rep / "summary.csv")
         assert {f"truth_{units}", f"mean_estimate_{units}", f"rmse_{units}"} <= set(summary.columns)
         assert "mean_estimate" not in summary.columns
-        assert summary[f"mean_estimate_{units}"].iloc[0] == pytest.approx(records["estimate"].mean() / scale,
-                                                                          rel=1e-12)
+        assert summary[f"mean_estimate_{units}"].iloc[0] == pytest.approx(records["estimate"].mean() / scale, rel=1e-12)
         results = pd.read_csv(rep / "results.csv")
-        assert results[f"estimate_{units}"].tolist() == pytest.approx((records["estimate"] / scale).tolist(),
-                                                                      rel=1e-12)
+        assert results[f"estimate_{units}"].tolist() == pytest.approx((records["estimate"] / scale).tolist(), rel=1e-12)
         calib = pd.read_csv(rep / "calibration.csv")
         assert f"seed_sd_{units}" in calib.columns and "ratio" in calib.columns

@@ -31,8 +31,11 @@ TASKS = "normal-dense-x1-y1-rho0.75,entropy-gaussian-d2-rho0.5"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "COLUMNS", "LINES")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "COLUMNS", "LINES")
+    }
     # Run from tmp_path with this checkout first on the path, not an installed copy.
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env["INFOBENCH_CACHE"] = str(tmp_path / "cache")
@@ -42,8 +45,15 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_in_pipe(tmp_path: Path, *args: str, timeout: int = 900) -> str:
-    proc = subprocess.run([sys.executable, "-m", "infobench", *args], cwd=tmp_path, env=_env(tmp_path),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "infobench", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     return proc.stdout
 
@@ -62,23 +72,57 @@ def assert_clean_log(text: str, width: int = WIDTH) -> None:
 
 def test_every_command_that_reports_progress_can_silence_it():
     parser = build_parser()
-    for argv in (["run"], ["bench", "--estimators", "ksg"], ["train", "vae", "--out", "x"],
-                 ["score", "--real", "digits", "--fake", "held-out"], ["estimate", "f.csv", "--x", "a"],
-                 ["validity"]):
+    for argv in (
+        ["run"],
+        ["bench", "--estimators", "ksg"],
+        ["train", "vae", "--out", "x"],
+        ["score", "--real", "digits", "--fake", "held-out"],
+        ["estimate", "f.csv", "--x", "a"],
+        ["validity"],
+    ):
         assert parser.parse_args([*argv, "--no-progress"]).no_progress is True, argv[0]
 
 
 def test_bench_in_a_pipe_reads_as_a_log(tmp_path):
-    text = run_in_pipe(tmp_path, "bench", "--estimators", "gaussian,ksg,kde", "--tasks", TASKS, "--n", "200",
-                       "--seeds", "2", "--jobs", "0", "--db", str(tmp_path / "b.db"))
+    text = run_in_pipe(
+        tmp_path,
+        "bench",
+        "--estimators",
+        "gaussian,ksg,kde",
+        "--tasks",
+        TASKS,
+        "--n",
+        "200",
+        "--seeds",
+        "2",
+        "--jobs",
+        "0",
+        "--db",
+        str(tmp_path / "b.db"),
+    )
     assert_clean_log(text)
     assert re.search(r"^grid-\w+: 10/10 cells, done in [\d.:]+( s)?, 0 failed$", text, re.M), text
     # Folded to fit 80 columns: one table per quantity, or column groups that keep the quantity column.
     for quantity in ("mi", "entropy"):
         assert f"Leaderboard: {quantity}" in text or f"│ {quantity} " in text, quantity
     assert "Leaderboard" in text
-    quiet = run_in_pipe(tmp_path, "bench", "--estimators", "gaussian", "--tasks", TASKS, "--n", "200", "--seeds",
-                        "1", "--jobs", "0", "--db", str(tmp_path / "q.db"), "--no-progress")
+    quiet = run_in_pipe(
+        tmp_path,
+        "bench",
+        "--estimators",
+        "gaussian",
+        "--tasks",
+        TASKS,
+        "--n",
+        "200",
+        "--seeds",
+        "1",
+        "--jobs",
+        "0",
+        "--db",
+        str(tmp_path / "q.db"),
+        "--no-progress",
+    )
     assert "cells, done in" not in quiet
 
 
@@ -93,9 +137,28 @@ def test_estimate_in_a_pipe(tmp_path):
 
 @pytest.mark.slow
 def test_train_in_a_pipe_writes_whole_progress_lines(tmp_path):
-    text = run_in_pipe(tmp_path, "train", "vae", "--epochs", "2", "--out", str(tmp_path / "g"), "--max-samples",
-                       "64", "--batch-size", "16", "--width", "8", "--latent-dim", "4", "--device", "cpu",
-                       "--threads", "1", "--no-figures")
+    text = run_in_pipe(
+        tmp_path,
+        "train",
+        "vae",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "g"),
+        "--max-samples",
+        "64",
+        "--batch-size",
+        "16",
+        "--width",
+        "8",
+        "--latent-dim",
+        "4",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-figures",
+    )
     assert_clean_log(text)
     # The losses are whole figures on the summary line (a redrawn bar cut them into cells: "440… 0:00…").
     assert re.search(r"^vae epoch 2/2: 8/8 batches, done in [\d.]+ s, neg_elbo [-\d.e+]+", text, re.M), text
@@ -107,10 +170,32 @@ def test_score_with_intervals_at_80_columns_reads_as_a_table(tmp_path):
     rng = np.random.default_rng(0)
     for name, noise in (("a", 0.2), ("b", 0.4)):
         np.savez(tmp_path / f"{name}.npz", images=np.clip(test + rng.normal(0, noise, test.shape), 0, 1))
-    text = run_in_pipe(tmp_path, "score", "--real", "digits", "--fake", str(tmp_path / "a.npz"), "--fake",
-                       str(tmp_path / "b.npz"), "--fake", "held-out", "--names", "a,b,real", "--extractor", "pixels",
-                       "--pca", "8", "--scores", "fid,kid,precision,recall", "--n", "100", "--bootstrap", "10",
-                       "--level", "0.8")
+    text = run_in_pipe(
+        tmp_path,
+        "score",
+        "--real",
+        "digits",
+        "--fake",
+        str(tmp_path / "a.npz"),
+        "--fake",
+        str(tmp_path / "b.npz"),
+        "--fake",
+        "held-out",
+        "--names",
+        "a,b,real",
+        "--extractor",
+        "pixels",
+        "--pca",
+        "8",
+        "--scores",
+        "fid,kid,precision,recall",
+        "--n",
+        "100",
+        "--bootstrap",
+        "10",
+        "--level",
+        "0.8",
+    )
     assert_clean_log(text)
     # Each set has a row of values and, under it, a row of intervals.
     rows = [line for line in text.splitlines() if re.match(r"│ (a|b|real \(ceiling\)) +│ 100 │", line)]
@@ -143,8 +228,15 @@ def _in_a_terminal(tmp_path: Path, args: list[str], **env: str) -> str:
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
     environment = _env(tmp_path, **env)
     environment.pop("COLUMNS")
-    proc = subprocess.Popen([sys.executable, "-m", "infobench", *args], cwd=tmp_path, env=environment,
-                            stdin=child, stdout=child, stderr=child, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infobench", *args],
+        cwd=tmp_path,
+        env=environment,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
     os.close(child)
     out = b""
     while True:

@@ -101,18 +101,27 @@ def test_estimates_in_float32_keep_a_small_spread_on_a_large_offset():
 
 
 def test_ragged_and_header_only_inputs_name_the_parameter():
-    with pytest.raises(ValueError, match=r"x is a ragged sequence: its rows have different lengths \[1, 2\]; every "
-                                         r"row must hold the same number of values"):
+    with pytest.raises(
+        ValueError,
+        match=r"x is a ragged sequence: its rows have different lengths \[1, 2\]; every "
+        r"row must hold the same number of values",
+    ):
         infobench.entropy([[1.0, 2.0], [3.0]] * 50, "knn")
-    with pytest.raises(ValueError, match=r"y must not be empty; got shape \(0, 1\) \(a DataFrame with columns \['b'\] "
-                                         r"and no rows\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must not be empty; got shape \(0, 1\) \(a DataFrame with columns \['b'\] "
+        r"and no rows\)",
+    ):
         check_samples(pd.DataFrame({"b": pd.Series([], dtype=object)}), "y", device="cpu")
 
 
 def test_constant_in_a_coarse_type_says_the_type_rounded_it():
     z = np.random.default_rng(5).standard_normal(500)
-    with pytest.raises(ValueError, match=r"x column 0 is constant \(every value is 1e\+09\); .* if it varied by less "
-                                         r"than 64, its type \(epsilon 1.19e-07\) rounded that away"):
+    with pytest.raises(
+        ValueError,
+        match=r"x column 0 is constant \(every value is 1e\+09\); .* if it varied by less "
+        r"than 64, its type \(epsilon 1.19e-07\) rounded that away",
+    ):
         infobench.entropy((1e9 + z).astype(np.float32), "knn")
 
 
@@ -170,23 +179,28 @@ def test_extreme_rows_are_robust_on_the_brute_force_path_too():
     y = 0.5 * x + rng.normal(size=(2000, 12))
     x[0] = 1e12
     brute = infobench.mutual_information(x, y, "ksg", seed=0, algorithm="brute").value
-    assert brute == pytest.approx(infobench.mutual_information(x, y, "ksg", seed=0, algorithm="tree").value,
-                                  abs=1e-12)
+    assert brute == pytest.approx(infobench.mutual_information(x, y, "ksg", seed=0, algorithm="tree").value, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", ["kde", "gaussian"])
 def test_covariance_based_estimators_flag_extreme_values(method):
     x, _ = pair(2000, 0)
-    with pytest.warns(DiagnosticWarning, match=r"\[extreme-values\] \(x\[0\]\) x\[0\] has a standard deviation "
-                                               r"\d.*times its robust scale"):
+    with pytest.warns(
+        DiagnosticWarning,
+        match=r"\[extreme-values\] \(x\[0\]\) x\[0\] has a standard deviation "
+        r"\d.*times its robust scale",
+    ):
         est = infobench.entropy(np.r_[x, 1e12], method)
     assert ("extreme-values", "warning") in codes(est)
 
 
 def test_range_rules_stretched_by_an_extreme_row_are_refused():
     x, _ = pair(2000, 0)
-    with pytest.raises(ValueError, match=r"x\[0\] is cut into bins 8.33e\+10 wide, .* times its robust sd .* use "
-                                         r"bins='fd'"):
+    with pytest.raises(
+        ValueError,
+        match=r"x\[0\] is cut into bins 8.33e\+10 wide, .* times its robust sd .* use "
+        r"bins='fd'",
+    ):
         infobench.entropy(np.r_[x, 1e12], "histogram", bins="sturges")
     # The IQR-based rule is not stretched: 1.42 (truth 1.419 plus the row's share).
     assert infobench.entropy(np.r_[x, 1e12], "histogram").value == pytest.approx(H_NORMAL, abs=0.05)
@@ -196,8 +210,11 @@ def test_range_rules_stretched_by_an_extreme_row_are_refused():
 def test_rows_shared_by_p_and_q_are_refused():
     p = np.random.default_rng(5).standard_normal((2000, 2))
     for q in (p.copy(), np.vstack([p, np.random.default_rng(6).standard_normal((500, 2))])):
-        with pytest.raises(ValueError, match=r"2000 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
-                                             r"independent samples.*drop the shared rows from q"):
+        with pytest.raises(
+            ValueError,
+            match=r"2000 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
+            r"independent samples.*drop the shared rows from q",
+        ):
             infobench.kl_divergence(p, q, "knn", seed=0)
 
 
@@ -218,9 +235,12 @@ def test_one_shared_row_is_a_doubt_and_grids_are_not_copies():
 def test_categories_stored_as_floats_have_no_differential_entropy():
     coin = np.random.default_rng(2).integers(0, 2, 3000).astype(float)
     for method in ("knn", "kde", "gaussian"):
-        with pytest.raises(ValueError, match=r"x\[0\] holds 2 distinct values \(0, 1\) on a grid of step 1, fewer "
-                                             r"than 2 steps per robust sd .* they are categories, which have no "
-                                             r"differential entropy .* use method='histogram' with discrete=True"):
+        with pytest.raises(
+            ValueError,
+            match=r"x\[0\] holds 2 distinct values \(0, 1\) on a grid of step 1, fewer "
+            r"than 2 steps per robust sd .* they are categories, which have no "
+            r"differential entropy .* use method='histogram' with discrete=True",
+        ):
             infobench.entropy(coin, method)
     labels = np.random.default_rng(3).integers(0, 3, 3000).astype(float)
     with pytest.raises(ValueError, match=r"x\[0\] holds 3 distinct values \(0, 1, 2\) .* pass discrete=True"):
@@ -228,7 +248,8 @@ def test_categories_stored_as_floats_have_no_differential_entropy():
     counts = np.bincount(labels.astype(int))
     expected = -np.sum(counts / 3000 * np.log(counts / 3000))  # 1.098 (the issue's -0.15 before)
     assert infobench.entropy(labels, "histogram", discrete=True, miller_madow=False).value == pytest.approx(
-        expected, abs=1e-12)
+        expected, abs=1e-12
+    )
 
 
 def test_auto_routes_categories_stored_as_floats_and_says_why():
@@ -266,9 +287,12 @@ def test_values_on_a_grid_are_dithered_to_the_continuous_quantity():
 
 def test_values_rounded_by_their_type_are_refused():
     z = np.random.default_rng(8).standard_normal(2000)
-    with pytest.raises(ValueError, match=r"x\[0\] holds values of magnitude 1e\+04 stored as float32, whose "
-                                         r"representable values there are 0.000977 apart, against a spread .* pass "
-                                         r"them in float64, or subtract the offset"):
+    with pytest.raises(
+        ValueError,
+        match=r"x\[0\] holds values of magnitude 1e\+04 stored as float32, whose "
+        r"representable values there are 0.000977 apart, against a spread .* pass "
+        r"them in float64, or subtract the offset",
+    ):
         infobench.entropy((1e4 + 1e-3 * z).astype(np.float32), "knn")
 
 
@@ -300,14 +324,20 @@ def test_cli_millimetres_agree_with_metres(capsys, tmp_path):
 def test_ross_checks_values_seen_once():
     x, y = pair(2000, 0)
     mm = np.round(1000 * y).astype(np.int64)
-    with pytest.raises(ValueError, match=r"\d+ of 2000 rows \(\d+.\d%\) have a value of y seen only once; Ross's "
-                                         r"estimator needs each discrete value at least twice .* y looks like a "
-                                         r"whole-number measurement .* pass discrete_y=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"\d+ of 2000 rows \(\d+.\d%\) have a value of y seen only once; Ross's "
+        r"estimator needs each discrete value at least twice .* y looks like a "
+        r"whole-number measurement .* pass discrete_y=False",
+    ):
         infobench.mutual_information(x, mm, "ksg", discrete_y=True, seed=0)
     labels = np.concatenate([np.random.default_rng(2).integers(0, 3, 300), [100, 101]])
     cont = labels + np.random.default_rng(3).normal(size=302)
-    with pytest.warns(DiagnosticWarning, match=r"\[singletons\] \(x\) 2 of 302 rows \(0.7%\) have a value of x seen "
-                                               r"only once"):
+    with pytest.warns(
+        DiagnosticWarning,
+        match=r"\[singletons\] \(x\) 2 of 302 rows \(0.7%\) have a value of x seen "
+        r"only once",
+    ):
         est = infobench.mutual_information(labels, cont, "ksg", seed=0)
     assert est.extras["n_dropped"] == 2
 
@@ -315,20 +345,29 @@ def test_ross_checks_values_seen_once():
 # -------------------------------------------- degenerate parameters (case 6)
 def test_degenerate_parameters_are_refused():
     x, y = pair(3000, 0)
-    with pytest.raises(ValueError, match=r"the kernel \(bandwidth factor h=1e-08\) is .* times narrower than the "
-                                         r"typical distance between neighbouring points of the joint sample"):
+    with pytest.raises(
+        ValueError,
+        match=r"the kernel \(bandwidth factor h=1e-08\) is .* times narrower than the "
+        r"typical distance between neighbouring points of the joint sample",
+    ):
         infobench.mutual_information(x, y, "kde", bandwidth=1e-8)
-    with pytest.raises(ValueError, match=r"times narrower than the typical distance between neighbouring points of x "
-                                         r"per dimension"):
+    with pytest.raises(
+        ValueError,
+        match=r"times narrower than the typical distance between neighbouring points of x "
+        r"per dimension",
+    ):
         infobench.entropy(np.column_stack([x, y]), "kde", bandwidth=1e-2)  # 22 nats (truth ~2.4) before
     with pytest.warns(DiagnosticWarning, match=r"\[bandwidth\] \(bandwidth\) the nearest neighbours of x lie"):
         infobench.entropy(x, "kde", bandwidth=1e-3)  # the tails' gaps: 15.6 nats (truth 1.42)
     with pytest.raises(ValueError, match=r"3000 of 3000 rows \(100%\) are alone in their cell of x"):
         infobench.entropy(x, "histogram", bins=10**12)
     for method in ("ksg", "auto"):
-        with pytest.raises(ValueError, match=r"the estimate \(6.\d+ nats\) grows by 0.6\d nats from n/2 to n=2000 "
-                                             r"rows .* one side is a copy or a deterministic function of the other, "
-                                             r"whose MI is \+inf"):
+        with pytest.raises(
+            ValueError,
+            match=r"the estimate \(6.\d+ nats\) grows by 0.6\d nats from n/2 to n=2000 "
+            r"rows .* one side is a copy or a deterministic function of the other, "
+            r"whose MI is \+inf",
+        ):
             infobench.mutual_information(x[:2000], x[:2000], method, seed=0)
 
 
@@ -341,8 +380,11 @@ def test_a_near_deterministic_relation_is_a_lower_bound():
 
 def test_kde_narrower_than_the_grid_step_is_refused_for_an_entropy():
     z = np.round(np.random.default_rng(9).standard_normal(3000), 1)
-    with pytest.raises(ValueError, match=r"x\[0\] lies on a grid of step 0.1 and the kernel's standard deviation "
-                                         r"along it, h \* sd = 0.0\d+, is narrower than the step"):
+    with pytest.raises(
+        ValueError,
+        match=r"x\[0\] lies on a grid of step 0.1 and the kernel's standard deviation "
+        r"along it, h \* sd = 0.0\d+, is narrower than the step",
+    ):
         infobench.entropy(z, "kde", bandwidth=0.02)
     assert infobench.entropy(z, "kde").value == pytest.approx(H_NORMAL, abs=0.05)  # Scott: kernel sd 0.2
 
@@ -351,8 +393,11 @@ def test_kde_narrower_than_the_grid_step_is_refused_for_an_entropy():
 def test_rows_repeated_off_any_grid():
     z = np.random.default_rng(10).standard_normal(3000)
     few = np.r_[z, np.repeat(z[:2], 3)]  # two values 4 times: 8 points whose 3rd neighbour is a copy
-    with pytest.warns(DiagnosticWarning, match=r"\[duplicates\] 8 of 3006 points \(0.27%\) have only copies of "
-                                               r"themselves within their k-th nearest neighbour in x \(k=3\)"):
+    with pytest.warns(
+        DiagnosticWarning,
+        match=r"\[duplicates\] 8 of 3006 points \(0.27%\) have only copies of "
+        r"themselves within their k-th nearest neighbour in x \(k=3\)",
+    ):
         est = infobench.entropy(few, "knn", seed=0)
     assert est.value == pytest.approx(H_NORMAL, abs=0.2)
     many = np.r_[z, np.repeat(z[:150], 4)]
@@ -398,22 +443,32 @@ def test_histogram_takes_one_discrete_flag_per_column():
     assert infobench.entropy(frame, "histogram", miller_madow=False).value == pytest.approx(mixed.value, abs=1e-12)
     auto = infobench.entropy(frame, "auto")
     assert auto.extras["chosen"] == "histogram" and auto.extras["chosen_params"] == {"discrete": [True, False]}
-    with pytest.raises(ValueError, match=r"discrete must be True, False, None or one bool per column of x \(2\); "
-                                         r"got 3 entries"):
+    with pytest.raises(
+        ValueError,
+        match=r"discrete must be True, False, None or one bool per column of x \(2\); "
+        r"got 3 entries",
+    ):
         infobench.entropy(x, "histogram", discrete=[True, False, True])
 
 
 def test_histogram_refuses_a_copied_side_and_an_unbinnable_range():
     x, _ = pair(2000, 0)
-    with pytest.raises(ValueError, match=r"every occupied cell of the joint sample \(x, y\) is a cell of x alone "
-                                         r"\(\d+ cells\): y is, at the bins' resolution, a copy or a function"):
+    with pytest.raises(
+        ValueError,
+        match=r"every occupied cell of the joint sample \(x, y\) is a cell of x alone "
+        r"\(\d+ cells\): y is, at the bins' resolution, a copy or a function",
+    ):
         infobench.mutual_information(x, x.copy(), "histogram")
     labels = np.random.default_rng(0).integers(0, 4, 2000)
     # A function of discrete labels has the finite MI H(Y), which the plug-in reads.
     assert infobench.mutual_information(labels, labels % 2, "histogram", miller_madow=False).value == pytest.approx(
-        math.log(2), abs=0.01)
-    with pytest.raises(ValueError, match=r"x\[0\] spans 9.88e\+36 robust sds .* its farthest value is 9.97e\+36\): "
-                                         r"equal-width bins fine enough for its bulk"):
+        math.log(2), abs=0.01
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"x\[0\] spans 9.88e\+36 robust sds .* its farthest value is 9.97e\+36\): "
+        r"equal-width bins fine enough for its bulk",
+    ):
         infobench.entropy(np.r_[x, 9.97e36], "histogram")
 
 
@@ -432,6 +487,9 @@ def test_latent_dithers_grids_and_refuses_a_copy():
 def test_collinear_columns_have_no_differential_entropy():
     z = np.random.default_rng(14).standard_normal(3000)
     # The kNN estimate fell like -log n: -2.56, -3.14, -3.79 at n = 750, 1,500, 3,000.
-    with pytest.raises(ValueError, match=r"x has a singular sample covariance \(column 1 is a linear combination "
-                                         r"of the other columns"):
+    with pytest.raises(
+        ValueError,
+        match=r"x has a singular sample covariance \(column 1 is a linear combination "
+        r"of the other columns",
+    ):
         infobench.entropy(np.column_stack([z, 2 * z + 1]), "knn", seed=0)

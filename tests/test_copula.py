@@ -29,8 +29,7 @@ def gaussian_pair(n, seed, cov):
 
 def gaussian_mi(cov, dx):
     cov = np.asarray(cov)
-    return 0.5 * (np.linalg.slogdet(cov[:dx, :dx])[1] + np.linalg.slogdet(cov[dx:, dx:])[1]
-                  - np.linalg.slogdet(cov)[1])
+    return 0.5 * (np.linalg.slogdet(cov[:dx, :dx])[1] + np.linalg.slogdet(cov[dx:, dx:])[1] - np.linalg.slogdet(cov)[1])
 
 
 COV_1x1 = [[1.0, 0.8], [0.8, 1.0]]
@@ -68,8 +67,9 @@ def test_gcmi_bias_correction_is_the_gaussian_methods():
         corrected.append(est.value)
         plugin.append(gcmi_mutual_information(z[:, :dx], z[:, dx:], bias_correction=False).value)
         g = infobench.mutual_information(z[:, :dx], z[:, dx:], "gaussian", bias_correction=True)
-        assert est.extras["bias_correction"] == pytest.approx(g.value - infobench.mutual_information(
-            z[:, :dx], z[:, dx:], "gaussian").value, abs=1e-12)
+        assert est.extras["bias_correction"] == pytest.approx(
+            g.value - infobench.mutual_information(z[:, :dx], z[:, dx:], "gaussian").value, abs=1e-12
+        )
     se = np.std(plugin, ddof=1) / math.sqrt(200)
     assert np.mean(plugin) - truth > 4 * se  # the plug-in bias (~0.02 nats) is visible
     # corrected: 4 se of the 200-seed mean, plus the rank bias (~0.01 at n=100)
@@ -125,13 +125,19 @@ def dependent():
 def test_copula_estimates_are_invariant_to_monotone_maps(dependent, names):
     x, y = dependent
     w = np.column_stack([MONOTONE[nm](c) for nm, c in zip(names, np.column_stack([x, y]).T)])
-    cases = [("gcmi", {}), ("ksg", {"transform": "copula", "seed": 0}), ("kde", {"transform": "copula"}),
-             ("histogram", {"transform": "copula"})]
+    cases = [
+        ("gcmi", {}),
+        ("ksg", {"transform": "copula", "seed": 0}),
+        ("kde", {"transform": "copula"}),
+        ("histogram", {"transform": "copula"}),
+    ]
     for method, kw in cases:
         ref = infobench.mutual_information(x, y, method, **kw).value
         # The ranks, hence the normal scores, are identical: only rounding differs.
-        assert infobench.mutual_information(w[:, :2], w[:, 2:], method, **kw).value == pytest.approx(
-            ref, abs=1e-9), (method, names)
+        assert infobench.mutual_information(w[:, :2], w[:, 2:], method, **kw).value == pytest.approx(ref, abs=1e-9), (
+            method,
+            names,
+        )
 
 
 def test_copula_ksg_on_heavy_tails_is_closer_to_the_truth():
@@ -178,6 +184,9 @@ def test_normal_scores_against_a_reference_sample():
     np.testing.assert_array_equal(normal_scores(a, reference=a), normal_scores(a))
     t = torch.tensor(a, dtype=torch.float32)
     assert torch.equal(normal_scores(t, reference=t), normal_scores(t))
-    with pytest.raises(ValueError, match=r"reference must have the columns of the data, shape \(m, \.\.\.\) with "
-                                         r"m >= 1; got \(4,\) for data of shape \(60, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reference must have the columns of the data, shape \(m, \.\.\.\) with "
+        r"m >= 1; got \(4,\) for data of shape \(60, 3\)",
+    ):
         normal_scores(a, reference=ref)

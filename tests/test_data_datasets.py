@@ -82,9 +82,11 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     # Each class sends round(0.2 * n_c) members to the test split.
     counts = np.bincount(all_.labels.numpy())
     np.testing.assert_array_equal(np.bincount(te.labels.numpy()), np.round(0.2 * counts).astype(int))
+
     # Disjoint: every image of "all" appears in exactly one split (rows compared as bytes).
     def rows(s):
         return {r.tobytes() + bytes([int(label)]) for r, label in zip(s.images.numpy(), s.labels.numpy())}
+
     assert rows(tr).isdisjoint(rows(te))
     # Same seed -> same split; another seed -> another split.
     assert torch.equal(load_dataset("digits", split="test", seed=0).images, te.images)
@@ -260,7 +262,8 @@ def test_load_images_value_ranges(tmp_path, rng):
     with pytest.raises(ValueError, match=r"look like \[-1, 1\]: pass value_range=\(-1, 1\)"):
         load_images(tmp_path / "t.npy")
     np.testing.assert_allclose(
-        load_images(tmp_path / "t.npy", value_range=(-1, 1)).images.numpy(), (x + 1) / 2, rtol=1e-6)
+        load_images(tmp_path / "t.npy", value_range=(-1, 1)).images.numpy(), (x + 1) / 2, rtol=1e-6
+    )
     np.testing.assert_allclose(
         load_images(tmp_path / "t.npy", value_range=(-2, 2)).images.numpy(), (x + 2) / 4, rtol=1e-6
     )
@@ -359,7 +362,10 @@ def test_imageset_checks_and_fingerprint():
         ImageSet(torch.zeros(2, 1, 2, 2), torch.zeros(3, dtype=torch.int64), "x", None)
     a = ImageSet(torch.zeros(2, 1, 2, 2), None, "x", None)
     b = ImageSet(torch.zeros(2, 1, 2, 2).index_fill_(0, torch.tensor([1]), 0.5), None, "x", None)
-    assert a.fingerprint() != b.fingerprint() and a.fingerprint() == ImageSet(torch.zeros(2, 1, 2, 2), None, "y", None).fingerprint()
+    assert (
+        a.fingerprint() != b.fingerprint()
+        and a.fingerprint() == ImageSet(torch.zeros(2, 1, 2, 2), None, "y", None).fingerprint()
+    )
     assert a.shape == (1, 2, 2) and len(a.subset(slice(0, 1))) == 1
 
 

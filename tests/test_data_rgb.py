@@ -109,8 +109,12 @@ def test_rgb_folder_without_subfolders_is_unlabelled(tmp_path):
 def test_npy_and_npz_in_both_layouts_give_the_same_images(tmp_path, layout):
     imgs, labels = coloured_shapes(6, size=16)
     nchw = imgs.transpose(0, 3, 1, 2)
-    arr = {"nhwc-uint8": imgs, "nchw-uint8": nchw, "nhwc-float": imgs.astype(np.float32) / 255,
-           "nchw-float-pm1": nchw.astype(np.float64) / 127.5 - 1}[layout]
+    arr = {
+        "nhwc-uint8": imgs,
+        "nchw-uint8": nchw,
+        "nhwc-float": imgs.astype(np.float32) / 255,
+        "nchw-float-pm1": nchw.astype(np.float64) / 127.5 - 1,
+    }[layout]
     np.save(tmp_path / "x.npy", arr)
     np.savez(tmp_path / "x.npz", images=arr, labels=labels)
     expected = nchw.astype(np.float64) / 255
@@ -140,7 +144,10 @@ def test_folder_stream_matches_the_in_memory_split_and_reads_lazily(tmp_path, mo
         assert len(reads) == min(4, len(mem))  # only the requested files are decoded
         assert torch.equal(batch, mem.images[:4])
         assert torch.equal(stream.load().images, mem.images)
-    a, b = open_stream(tmp_path / "shapes", split="train", seed=3), open_stream(tmp_path / "shapes", split="test", seed=3)
+    a, b = (
+        open_stream(tmp_path / "shapes", split="train", seed=3),
+        open_stream(tmp_path / "shapes", split="test", seed=3),
+    )
     assert a.fingerprint() != b.fingerprint()
 
 
@@ -187,8 +194,14 @@ def test_scoring_against_cifar10_and_a_streamed_npy_reference(tmp_path):
             return x.mean(dim=(2, 3))
 
     write_cifar(tmp_path / "c", counts=(8, 8, 8, 8, 8, 10))
-    df = score(f"cifar10:{tmp_path / 'c'}", {"real-test": "held-out"}, extractor=MeanColour(), scores="fid",
-               device="cpu", cache=False)
+    df = score(
+        f"cifar10:{tmp_path / 'c'}",
+        {"real-test": "held-out"},
+        extractor=MeanColour(),
+        scores="fid",
+        device="cpu",
+        cache=False,
+    )
     train = load_dataset(f"cifar10:{tmp_path / 'c'}", split="train").images.mean(dim=(2, 3))
     test = load_dataset(f"cifar10:{tmp_path / 'c'}", split="test").images.mean(dim=(2, 3))
     # The same float32 means either way (batching may reorder sums: ~1e-7 relative).

@@ -44,8 +44,7 @@ def test_estimate_carries_diagnostics():
     assert isinstance(est.diagnostics, tuple) and isinstance(est.diagnostics[0], Diagnostic)
     assert est.doubtful
     assert "doubts: ties(x[0])" in repr(est)
-    assert est.to_dict()["diagnostics"] == [{"code": "ties", "severity": "warning", "subject": "x[0]",
-                                             "message": "m"}]
+    assert est.to_dict()["diagnostics"] == [{"code": "ties", "severity": "warning", "subject": "x[0]", "message": "m"}]
     assert not Estimate(1.0).doubtful and "doubts" not in repr(Estimate(1.0))
 
 

@@ -75,9 +75,11 @@ def _public_objects() -> dict[str, set[str]]:
     return found
 
 
-@pytest.mark.skipif(not (DOCS_HTML / "index.html").is_file(),
-                    reason=f"the documentation is not built in {DOCS_HTML} (.ci/run builds it: "
-                           "python3 -m sphinx -W -b html docs docs/_build/html)")
+@pytest.mark.skipif(
+    not (DOCS_HTML / "index.html").is_file(),
+    reason=f"the documentation is not built in {DOCS_HTML} (.ci/run builds it: "
+    "python3 -m sphinx -W -b html docs docs/_build/html)",
+)
 def test_api_reference_has_a_page_for_every_public_object():
     pages = {p.stem for p in (DOCS_HTML / "api" / "generated").glob("*.html")}
     objects = _public_objects()

@@ -27,17 +27,23 @@ DOCS_HTML = Path(os.environ.get("INFOBENCH_DOCS_HTML", ROOT / "docs" / "_build" 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
 pytestmark = [
-    pytest.mark.skipif(BROWSER is None, reason="headless Chromium is not installed "
-                       "(Debian: apt-get install chromium; .ci/run installs it)"),
-    pytest.mark.skipif(not (DOCS_HTML / "index.html").is_file(),
-                       reason=f"the documentation is not built in {DOCS_HTML} (.ci/run builds it: "
-                              "python3 -m sphinx -W -b html docs docs/_build/html)"),
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="headless Chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)",
+    ),
+    pytest.mark.skipif(
+        not (DOCS_HTML / "index.html").is_file(),
+        reason=f"the documentation is not built in {DOCS_HTML} (.ci/run builds it: "
+        "python3 -m sphinx -W -b html docs docs/_build/html)",
+    ),
 ]
 
 # Added to a copy of a page: relative links resolve into the built site, and after loading each
 # image records the width the browser decoded.
-PROBE = ("<script>window.addEventListener('load', () => { for (const im of document.images) "
-         "im.setAttribute('data-natural-width', im.naturalWidth); });</script>")
+PROBE = (
+    "<script>window.addEventListener('load', () => { for (const im of document.images) "
+    "im.setAttribute('data-natural-width', im.naturalWidth); });</script>"
+)
 
 
 class _Dom(html.parser.HTMLParser):
@@ -61,8 +67,16 @@ class _Dom(html.parser.HTMLParser):
 
 
 def _chromium(args: list[str], profile) -> subprocess.CompletedProcess:
-    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args]
+    cmd = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -83,8 +97,9 @@ def _render(page: str, tmp_path) -> _Dom:
 
 def test_front_page_renders_with_content(tmp_path):
     shot = tmp_path / "shot.png"
-    run = _chromium([f"--screenshot={shot}", "--window-size=1280,1600", (DOCS_HTML / "index.html").as_uri()],
-                    tmp_path / "profile")
+    run = _chromium(
+        [f"--screenshot={shot}", "--window-size=1280,1600", (DOCS_HTML / "index.html").as_uri()], tmp_path / "profile"
+    )
     assert shot.is_file(), run.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     # a blank page has grey-level variance 0; a page of text and navigation has thousands

@@ -72,8 +72,15 @@ def test_cross_search_both_sides_and_both_ball_counts(d, kind, max_memory):
     r_radii = np.sort(rr, 1)[:, 4]
     f_radii = np.sort(ff, 1)[:, 4]
     rf = all_pairs(real, fake)
-    res = ep.pair_search(torch.as_tensor(real), 3, ref=torch.as_tensor(fake), both_sides=True,
-                         ref_radii=torch.as_tensor(f_radii), x_radii=torch.as_tensor(r_radii), max_memory=max_memory)
+    res = ep.pair_search(
+        torch.as_tensor(real),
+        3,
+        ref=torch.as_tensor(fake),
+        both_sides=True,
+        ref_radii=torch.as_tensor(f_radii),
+        x_radii=torch.as_tensor(r_radii),
+        max_memory=max_memory,
+    )
     np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(rf, 3)[0])
     np.testing.assert_array_equal(res.cols.dist.numpy(), knn_truth(rf.T, 3)[0])
     # real rows inside generated balls (recall), generated rows inside real balls (precision / density)
@@ -146,14 +153,24 @@ def test_pairs_inside_outer_radii_match_all_pairs(d, kind):
     np.fill_diagonal(ff, np.inf)
     r_in, r_out = np.sort(rr, 1)[:, 4], np.sort(rr, 1)[:, 12]
     f_in, f_out = np.sort(ff, 1)[:, 4], np.sort(ff, 1)[:, 12]
-    res = ep.pair_search(torch.as_tensor(real), 3, ref=torch.as_tensor(fake), both_sides=True,
-                         ref_radii=torch.as_tensor(f_in), x_radii=torch.as_tensor(r_in),
-                         ref_outer=torch.as_tensor(f_out), x_outer=torch.as_tensor(r_out), max_memory=30_000)
+    res = ep.pair_search(
+        torch.as_tensor(real),
+        3,
+        ref=torch.as_tensor(fake),
+        both_sides=True,
+        ref_radii=torch.as_tensor(f_in),
+        x_radii=torch.as_tensor(r_in),
+        ref_outer=torch.as_tensor(f_out),
+        x_outer=torch.as_tensor(r_out),
+        max_memory=30_000,
+    )
     for pairs, dist, inner, outer in ((res.rows_pairs, rf, f_in, f_out), (res.cols_pairs, rf.T, r_in, r_out)):
         # dist[point, ball]: every pair closer than the ball's outer radius, and no other
         want = np.argwhere(dist < outer[None, :])
         got = np.stack([pairs.point, pairs.ball], 1)
-        np.testing.assert_array_equal(got[np.lexsort((got[:, 0], got[:, 1]))], want[np.lexsort((want[:, 0], want[:, 1]))])
+        np.testing.assert_array_equal(
+            got[np.lexsort((got[:, 0], got[:, 1]))], want[np.lexsort((want[:, 0], want[:, 1]))]
+        )
         exact = np.isfinite(pairs.dist)
         np.testing.assert_array_equal(pairs.dist[exact], dist[pairs.point[exact], pairs.ball[exact]])
         # -inf only for pairs inside the inner radius (their distance was not needed)
@@ -170,8 +187,7 @@ def test_pairs_beyond_the_budget_are_dropped_not_wrong(monkeypatch):
     np.fill_diagonal(d, np.inf)
     radii = torch.as_tensor(np.sort(d, 1)[:, 3])
     far = torch.as_tensor(np.full(120, 1e9))  # every pair inside: more pairs than a 4 kB budget holds
-    res = ep.pair_search(torch.as_tensor(x), 2, ref=torch.as_tensor(x), ref_radii=radii, ref_outer=far,
-                         max_memory=4096)
+    res = ep.pair_search(torch.as_tensor(x), 2, ref=torch.as_tensor(x), ref_radii=radii, ref_outer=far, max_memory=4096)
     assert res.rows_pairs is None
     np.testing.assert_array_equal(res.rows_inside.numpy(), (all_pairs(x, x) < radii.numpy()[None, :]).sum(1))
 
@@ -212,8 +228,13 @@ def test_ball_counts_of_a_subset_from_the_outer_pairs_equal_brute_force():
     rr = all_pairs(real, real)
     np.fill_diagonal(rr, np.inf)
     srt = np.sort(rr, 1)
-    res = ep.pair_search(torch.as_tensor(fake), 2, ref=torch.as_tensor(real), ref_radii=torch.as_tensor(srt[:, 4]),
-                         ref_outer=torch.as_tensor(srt[:, 11]))
+    res = ep.pair_search(
+        torch.as_tensor(fake),
+        2,
+        ref=torch.as_tensor(real),
+        ref_radii=torch.as_tensor(srt[:, 4]),
+        ref_outer=torch.as_tensor(srt[:, 11]),
+    )
     kr, kf = np.sort(rng.choice(160, 120, replace=False)), np.sort(rng.choice(140, 105, replace=False))
     sub_rr = all_pairs(real[kr], real[kr])
     np.fill_diagonal(sub_rr, np.inf)
@@ -226,8 +247,7 @@ def test_ball_counts_of_a_subset_from_the_outer_pairs_equal_brute_force():
     def recount(balls):
         return (all_pairs(fake[kf], real[kr][balls]) < radii[balls][None, :]).sum(1)
 
-    got = ep.counts_within(res.rows_pairs, radii, points=pos_f, balls=pos_r, n_points=105, recount=recount,
-                           redo=beyond)
+    got = ep.counts_within(res.rows_pairs, radii, points=pos_f, balls=pos_r, n_points=105, recount=recount, redo=beyond)
     np.testing.assert_array_equal(got, want)
 
 
@@ -240,12 +260,13 @@ def test_kernel_sums_of_subsets_at_their_own_bandwidths(d):
     rng = np.random.default_rng(d)
     x = torch.as_tensor(rng.normal(size=(300, d)) + 5.0)
     h0 = 1.3 * math.sqrt(d)
-    subsets = [(np.sort(rng.choice(300, size, replace=False)), h0 * f) for size in (150, 75)
-               for f in (1.0, 1.01, 0.97, 2.5)]
+    subsets = [
+        (np.sort(rng.choice(300, size, replace=False)), h0 * f) for size in (150, 75) for f in (1.0, 1.01, 0.97, 2.5)
+    ]
     res = ep.pair_search(x, 3, kernel_bandwidth=h0, kernel_subsets=subsets, max_memory=30_000)
     tol = 1e-12 if d < ep.SCREEN_FLOAT32_MIN_DIM else 1e-6
     for (rows, h), got in zip(subsets, res.subset_kernel_sums):
-        want = np.exp(-all_pairs(x.numpy()[rows], x.numpy()[rows]) ** 2 / h**2).sum()
+        want = np.exp(-(all_pairs(x.numpy()[rows], x.numpy()[rows]) ** 2) / h**2).sum()
         assert got == pytest.approx(want, rel=tol)
     with pytest.raises(ValueError, match="kernel_subsets need kernel_bandwidth"):
         ep.pair_search(x, 3, kernel_subsets=subsets)
@@ -292,8 +313,15 @@ def test_pair_search_is_exact_on_awkward_data(seed, kind, d, k, const, max_memor
     res = ep.pair_search(torch.as_tensor(x), k, max_memory=max_memory)
     np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(xx, k)[0])
     r_radii, x_radii = np.sort(xr, 0)[min(k, 28)], np.sort(xr, 1)[:, min(k, 28)]
-    res = ep.pair_search(torch.as_tensor(x), k, ref=torch.as_tensor(ref), both_sides=True,
-                         ref_radii=torch.as_tensor(r_radii), x_radii=torch.as_tensor(x_radii), max_memory=max_memory)
+    res = ep.pair_search(
+        torch.as_tensor(x),
+        k,
+        ref=torch.as_tensor(ref),
+        both_sides=True,
+        ref_radii=torch.as_tensor(r_radii),
+        x_radii=torch.as_tensor(x_radii),
+        max_memory=max_memory,
+    )
     np.testing.assert_array_equal(res.rows.dist.numpy(), knn_truth(xr, k)[0])
     np.testing.assert_array_equal(res.cols.dist.numpy(), knn_truth(xr.T, k)[0])
     np.testing.assert_array_equal(res.rows_inside.numpy(), (xr < r_radii[None, :]).sum(1))

@@ -52,10 +52,20 @@ def test_mi_standard_example_regenerates(committed):
     both = both[~failed]
     assert len(both) > 0
     # Same seeds, same code: the same numbers, to the CSV's float round trip.
-    np.testing.assert_allclose(both.estimate_now, both.estimate_committed, rtol=1e-12, atol=1e-12,
-                               err_msg="estimates differ from reports/example/mi-standard: regenerate it")
-    np.testing.assert_allclose(both.std_err_now, both.std_err_committed, rtol=1e-12, atol=1e-12,
-                               err_msg="std errors differ from reports/example/mi-standard: regenerate it")
+    np.testing.assert_allclose(
+        both.estimate_now,
+        both.estimate_committed,
+        rtol=1e-12,
+        atol=1e-12,
+        err_msg="estimates differ from reports/example/mi-standard: regenerate it",
+    )
+    np.testing.assert_allclose(
+        both.std_err_now,
+        both.std_err_committed,
+        rtol=1e-12,
+        atol=1e-12,
+        err_msg="std errors differ from reports/example/mi-standard: regenerate it",
+    )
 
 
 def test_calibration_tables_regenerate_from_the_committed_csvs(tmp_path):

@@ -92,10 +92,12 @@ def reference_inputs(images, resize):
     if x.shape[1] == 1:
         x = np.repeat(x, 3, axis=1)
     if resize == "clean":
-        x = np.stack([
-            np.stack([np.asarray(Image.fromarray(p, mode="F").resize((299, 299), Image.BICUBIC)) for p in img])
-            for img in x
-        ])
+        x = np.stack(
+            [
+                np.stack([np.asarray(Image.fromarray(p, mode="F").resize((299, 299), Image.BICUBIC)) for p in img])
+                for img in x
+            ]
+        )
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
@@ -212,7 +214,9 @@ def test_hub_backbone_from_a_local_folder_with_weights(hub_dir, cache, entry):
     assert probs is None and ext.info["dim"] == 5
     # The ImageNet-backbone convention: bicubic to 224, then (x - mean) / std per channel.
     x = F.interpolate(images.images, size=(224, 224), mode="bicubic", antialias=True, align_corners=False)
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     with torch.no_grad():
         torch.testing.assert_close(feats, lin(x.mean(dim=(2, 3))).double(), rtol=1e-5, atol=1e-5)
 
@@ -275,7 +279,9 @@ def test_streamed_extraction_resumes_from_the_last_finished_batch(tmp_path, cach
         Image.fromarray(img).save(tmp_path / "f" / f"{i:03d}.png")
     stream = folder_stream(tmp_path / "f")
     real = RealData(stream, None, "f")
-    full, _ = features.extract(stream, features.make_extractor(Counting(), real, device="cpu"), batch_size=5, cache=False)
+    full, _ = features.extract(
+        stream, features.make_extractor(Counting(), real, device="cpu"), batch_size=5, cache=False
+    )
     dying = Counting(fail_at=4)  # the probe is call 1: batches 1 and 2 finish, batch 3 dies
     ext = features.make_extractor(dying, real, device="cpu")
     with pytest.raises(ValueError, match="killed"):
@@ -309,7 +315,11 @@ def test_code_hash_follows_source_and_torch_version(monkeypatch):
     monkeypatch.undo()
     # The classifier's code version is the hash of its installed training code.
     assert classifier._CLASSIFIER_CODE == features.code_hash(
-        features.ReferenceCNN, features.train_classifier, classifier._epochs, classifier._accuracy, classifier._one_thread
+        features.ReferenceCNN,
+        features.train_classifier,
+        classifier._epochs,
+        classifier._accuracy,
+        classifier._one_thread,
     )
 
 
@@ -352,8 +362,14 @@ def test_streamed_folders_score_like_their_in_memory_arrays(tmp_path, cache):
         (tmp_path / name).mkdir()
         for i, img in enumerate(coloured_shapes(n, size=8, seed=seed)[0]):
             Image.fromarray(img).save(tmp_path / name / f"{i:03d}.png")
-    df = score(str(tmp_path / "real"), {"g": str(tmp_path / "fake")}, extractor="pixels", scores="fid",
-               device="cpu", cache=False)
+    df = score(
+        str(tmp_path / "real"),
+        {"g": str(tmp_path / "fake")},
+        extractor="pixels",
+        scores="fid",
+        device="cpu",
+        cache=False,
+    )
     real = load_dataset(str(tmp_path / "real"), split="train").images.flatten(1)
     fake = load_images(tmp_path / "fake").images.flatten(1)
     # The same pixels in float64 either way: equal up to the order of floating-point sums.

@@ -131,7 +131,9 @@ def test_latent_mixture_fit_and_sampling(rng):
     mix = fit_latent_mixture(torch.from_numpy(np.vstack([a, b])), 2, seed=0)
     order = torch.argsort(mix["means"][:, 0])
     torch.testing.assert_close(mix["weights"][order], torch.tensor([0.6, 0.4], dtype=torch.float64), rtol=0, atol=1e-9)
-    torch.testing.assert_close(mix["means"][order], torch.tensor([[-5.0, 0.0], [5.0, 2.0]], dtype=torch.float64), rtol=0, atol=0.1)
+    torch.testing.assert_close(
+        mix["means"][order], torch.tensor([[-5.0, 0.0], [5.0, 2.0]], dtype=torch.float64), rtol=0, atol=0.1
+    )
     z = sample_mixture(mix, 4000, torch.Generator().manual_seed(1))
     assert z.dtype == torch.float32 and z.shape == (4000, 2)
     left = z[z[:, 0] < 0].double()
@@ -206,8 +208,10 @@ def _assert_same_state(a: dict, b: dict):
     assert ("latent_mixture" in a) == ("latent_mixture" in b)
     for key in a.get("latent_mixture", {}):
         assert torch.equal(a["latent_mixture"][key], b["latent_mixture"][key])
+
     def strip(h):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in h]
+
     assert strip(a["history"]) == strip(b["history"])
 
 
@@ -310,7 +314,9 @@ def trained(tmp_path_factory):
     paths = {}
     for kind in ("gan", "vae"):
         live = {}
-        paths[kind] = train(kind, "digits", out=out / kind, epochs=1, callback=lambda e, s, r, live=live: live.update(s=s), **TINY)
+        paths[kind] = train(
+            kind, "digits", out=out / kind, epochs=1, callback=lambda e, s, r, live=live: live.update(s=s), **TINY
+        )
         paths[kind + "-live"] = live["s"]
     return paths
 
@@ -399,7 +405,12 @@ def test_sample_validation(trained, kwargs, exc, msg):
         ("vae", {"latent_dim": 0}, ValueError, "latent_dim must be an integer >= 1; got 0"),
         ("vae", {"width": 0}, ValueError, "width must be an integer >= 1; got 0"),
         ("vae", {"seed": -1}, ValueError, "seed must be an integer >= 0; got -1"),
-        ("vae", {"decoder": "laplace"}, ValueError, r"decoder must be one of \['bernoulli', 'gaussian'\]; got 'laplace'"),
+        (
+            "vae",
+            {"decoder": "laplace"},
+            ValueError,
+            r"decoder must be one of \['bernoulli', 'gaussian'\]; got 'laplace'",
+        ),
         ("gan", {"decoder": "gaussian"}, ValueError, "decoder applies to kind='vae' only"),
         ("wgan-gp", {"n_critic": 0}, ValueError, "n_critic must be an integer >= 1; got 0"),
         ("wgan-gp", {"gp_weight": -1.0}, ValueError, r"gp_weight must be a finite number >= 0.0; got -1.0"),
@@ -442,7 +453,9 @@ def test_out_validation_and_existing_runs(tmp_path):
     train("gan", "digits", out=out, epochs=1, **TINY)
     with pytest.raises(ValueError, match="already holds a training run .*pass resume=True"):
         train("gan", "digits", out=out, epochs=1, **TINY)
-    with pytest.raises(ValueError, match=r"cannot resume .*settings differ \(lr=0.0002 in the checkpoint but 0.001 now\)"):
+    with pytest.raises(
+        ValueError, match=r"cannot resume .*settings differ \(lr=0.0002 in the checkpoint but 0.001 now\)"
+    ):
         train("gan", "digits", out=out, epochs=2, resume=True, lr=1e-3, **TINY)
     with pytest.raises(ValueError, match="settings differ .*data_sha256"):
         train("gan", "digits", out=out, epochs=2, resume=True, split_seed=1, **TINY)
@@ -504,8 +517,19 @@ def test_one_epoch_on_tiny_rgb_32x32_shapes(tmp_path, kind):
         Image.fromarray(img).save(tmp_path / "shapes" / SHAPES[c][0] / f"{i}.png")
     out = tmp_path / kind
     extra = {"n_critic": 1} if kind == "wgan-gp" else {}
-    path = train(kind, str(tmp_path / "shapes"), out=out, epochs=1, split="all", batch_size=8, width=4,
-                 latent_dim=4, device="cpu", figures=False, **extra)
+    path = train(
+        kind,
+        str(tmp_path / "shapes"),
+        out=out,
+        epochs=1,
+        split="all",
+        batch_size=8,
+        width=4,
+        latent_dim=4,
+        device="cpu",
+        figures=False,
+        **extra,
+    )
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["image_shape"] == [3, 32, 32] and cfg["num_classes"] == 3
     assert _read_log(out)["step"].tolist() == [2]  # 16 images / batch 8

@@ -24,7 +24,9 @@ def test_train_then_sample(tmp_path, capsys):
     assert main(argv) == 0
     assert load(out, device="cpu").epoch == 2
     npz = tmp_path / "s.npz"
-    assert main(["sample", str(out / "checkpoint.pt"), "-n", "7", "-o", str(npz), "--seed", "5", "--device", "cpu"]) == 0
+    assert (
+        main(["sample", str(out / "checkpoint.pt"), "-n", "7", "-o", str(npz), "--seed", "5", "--device", "cpu"]) == 0
+    )
     with np.load(npz) as z:
         assert list(z.files) == ["images"]
         images = z["images"]
@@ -49,7 +51,12 @@ def test_user_errors_are_one_line_exit_2(tmp_path, capsys, argv, msg):
     if argv[0] == "train":
         argv = [*argv, "--out", str(tmp_path / "r"), "--device", "cpu"]
     elif argv[1] == "ckpt.pt":
-        assert main(["train", "gan", "--epochs", "1", "--out", str(tmp_path / "g"), "--no-progress", "--no-figures", *TINY]) == 0
+        assert (
+            main(
+                ["train", "gan", "--epochs", "1", "--out", str(tmp_path / "g"), "--no-progress", "--no-figures", *TINY]
+            )
+            == 0
+        )
         argv = [argv[0], str(tmp_path / "g"), *argv[2:]]
     capsys.readouterr()
     assert main(argv) == 2

@@ -115,8 +115,11 @@ def test_discrete_inputs_booleans_categoricals_and_forced(rng):
         stats.entropy(np.bincount(flags)), abs=1e-12
     )
     # Forced binning of four categories: they have no differential entropy, refused ...
-    with pytest.raises(ValueError, match=r"x\[0\] holds 4 distinct values \(0, 1, 2, 3\) on a grid of step 1, "
-                                         r"fewer than 2 steps per robust sd .* pass discrete=True"):
+    with pytest.raises(
+        ValueError,
+        match=r"x\[0\] holds 4 distinct values \(0, 1, 2, 3\) on a grid of step 1, "
+        r"fewer than 2 steps per robust sd .* pass discrete=True",
+    ):
         histogram_entropy(codes, discrete=False, bins=4, miller_madow=False)
     # ... while whole numbers spread over many steps are binned in whole steps with edges between
     # values: 100 bins between the extremes ask for ~4-wide bins, made 4 steps wide from min - 0.5.
@@ -323,7 +326,9 @@ def test_bad_parameters(rng):
         histogram_entropy(x, discrete=1)
     with pytest.raises(TypeError, match=r"discrete_y must be True or False; got 'auto'"):
         histogram_mutual_information(x, x + 1, discrete_y="auto")
-    with pytest.raises(ValueError, match=r"se_method must be one of \['subsample', 'delta', 'bootstrap'\]; got 'jackknife'"):
+    with pytest.raises(
+        ValueError, match=r"se_method must be one of \['subsample', 'delta', 'bootstrap'\]; got 'jackknife'"
+    ):
         histogram_entropy(x, std_err=True, se_method="jackknife")
     with pytest.raises(ValueError, match=r"n_boot must be an integer >= 2; got 0"):
         histogram_entropy(x, n_boot=0)

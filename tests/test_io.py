@@ -51,6 +51,7 @@ def test_atomic_write_text_replaces_and_leaves_no_temporary(tmp_path, umask):
 
 # ------------------------------------------------------------------ output paths, checked before any work
 
+
 def test_check_output_path_accepts_new_and_existing_outputs_and_creates_nothing(tmp_path):
     assert check_output_path(tmp_path / "a" / "b" / "t.csv", name="--out") == tmp_path / "a" / "b" / "t.csv"
     assert check_output_path(tmp_path / "new", name="--out", kind="folder") == tmp_path / "new"
@@ -65,7 +66,11 @@ def test_check_output_path_accepts_new_and_existing_outputs_and_creates_nothing(
     [
         (lambda d: d / "folder", "file", r"--out must name a file; '.*folder' is a folder"),
         (lambda d: d / "afile", "folder", r"--out must name a folder; '.*afile' is a file"),
-        (lambda d: d / "afile" / "x.db", "file", r"--out '.*afile/x.db' cannot be created: '.*afile' is a file, not a folder"),
+        (
+            lambda d: d / "afile" / "x.db",
+            "file",
+            r"--out '.*afile/x.db' cannot be created: '.*afile' is a file, not a folder",
+        ),
         (lambda d: d / "afile" / "a" / "b", "folder", r"cannot be created: '.*afile' is a file, not a folder"),
         (lambda d: "/dev/null", "file", r"--out must name a regular file; '/dev/null' is a character device"),
         (lambda d: "/dev/null", "folder", r"--out must name a folder; '/dev/null' is a character device"),
@@ -85,8 +90,11 @@ def test_check_output_path_refuses_an_input_as_output(tmp_path):
     (tmp_path / "link.npy").symlink_to(data)
     inputs = [("--real", "digits"), ("--fake", None), ("--fake", tmp_path / "missing.npy"), ("--fake", data)]
     for out in (data, tmp_path / "link.npy", tmp_path / "." / "samples.npy"):
-        with pytest.raises(ValueError, match=r"--out '.*' is also the input --fake; writing it would destroy that "
-                                             r"input: give another path"):
+        with pytest.raises(
+            ValueError,
+            match=r"--out '.*' is also the input --fake; writing it would destroy that "
+            r"input: give another path",
+        ):
             check_output_path(out, name="--out", inputs=inputs)
     check_output_path(tmp_path / "other.npy", name="--out", inputs=inputs)
 
@@ -98,8 +106,11 @@ def test_check_output_path_refuses_a_folder_it_cannot_write(tmp_path, monkeypatc
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkstemp", refused)
-    with pytest.raises(ValueError, match=r"--out '.*t.csv' is not writable: cannot create files in '.*' "
-                                         r"\(Permission denied\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"--out '.*t.csv' is not writable: cannot create files in '.*' "
+        r"\(Permission denied\)",
+    ):
         check_output_path(tmp_path / "sub" / "t.csv", name="--out")
 
 
@@ -114,7 +125,9 @@ def test_check_output_path_refuses_a_read_only_file(tmp_path):
 
 def test_os_error_text_names_the_path_in_one_line():
     assert os_error_text(FileExistsError(17, "File exists", "afile")) == "'afile': file exists"
-    assert os_error_text(OSError(18, "Invalid cross-device link", "a", None, "b")) == \
-        "'a' -> 'b': invalid cross-device link"
+    assert (
+        os_error_text(OSError(18, "Invalid cross-device link", "a", None, "b"))
+        == "'a' -> 'b': invalid cross-device link"
+    )
     assert os_error_text(PermissionError(13, "Permission denied")) == "permission denied"
     assert os_error_text(FileNotFoundError("data file 'x.csv' does not exist")) == "data file 'x.csv' does not exist"

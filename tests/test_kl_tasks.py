@@ -63,17 +63,20 @@ def test_registered_and_listed():
         assert t.summary()["kind"] == "kl"
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: GaussianKL(0), r"dim must be an integer"),
-    (lambda: GaussianKL(3, rho_p=-0.6), r"rho_p must be in \(-0.5, 1\)"),
-    (lambda: GaussianKL(1, scale_q=0.0), r"scale_q must be"),
-    (lambda: ExponentialKL(1, rate_p=-1.0), r"rate_p must be"),
-    (lambda: LaplaceKL(1, scale_q=0.0), r"scale_q must be"),
-    (lambda: TransformedKL(GaussianKL(1), "identity"), r"transform must not be 'identity'"),
-    (lambda: TransformedKL(GaussianKL(1), "spiral"), r"needs dimension >= 2"),
-    (lambda: TransformedKL(GaussianKL(1), "nope"), r"transform must be one of"),
-    (lambda: TransformedKL(tasks.DenseNormal(1, 1, rho=0.5), "asinh"), r"base must be a KL task"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: GaussianKL(0), r"dim must be an integer"),
+        (lambda: GaussianKL(3, rho_p=-0.6), r"rho_p must be in \(-0.5, 1\)"),
+        (lambda: GaussianKL(1, scale_q=0.0), r"scale_q must be"),
+        (lambda: ExponentialKL(1, rate_p=-1.0), r"rate_p must be"),
+        (lambda: LaplaceKL(1, scale_q=0.0), r"scale_q must be"),
+        (lambda: TransformedKL(GaussianKL(1), "identity"), r"transform must not be 'identity'"),
+        (lambda: TransformedKL(GaussianKL(1), "spiral"), r"needs dimension >= 2"),
+        (lambda: TransformedKL(GaussianKL(1), "nope"), r"transform must be one of"),
+        (lambda: TransformedKL(tasks.DenseNormal(1, 1, rho=0.5), "asinh"), r"base must be a KL task"),
+    ],
+)
 def test_validation_messages(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()

@@ -51,8 +51,7 @@ def test_ksg_bivariate_normal_bias_below_target(variant):
     # One estimate has sd ~0.015 here, so the mean of 10 has sd ~0.005 and
     # the bound is about 2 of its standard errors: the seeds are fixed, and a
     # biased estimator (e.g. a count off by one: ~0.1 nats) fails it clearly.
-    estimates = [ksg_mutual_information(*bivariate_normal(10_000, s), variant=variant, seed=s).value
-                 for s in range(10)]
+    estimates = [ksg_mutual_information(*bivariate_normal(10_000, s), variant=variant, seed=s).value for s in range(10)]
     mean, sem = mean_and_sem(estimates)
     assert sem < 0.006
     assert abs(mean - MI_RHO) < 0.01
@@ -207,8 +206,14 @@ def sample(seed, n, rho, dx=1, dy=1):
 
 
 @settings(max_examples=25, deadline=None)
-@given(**data_params, variant=st.sampled_from([1, 2]), metric=st.sampled_from(["euclidean", "chebyshev"]),
-       shift=st.floats(-100, 100), scale_=st.floats(0.01, 100), dims=st.sampled_from([(1, 1), (2, 1), (2, 3)]))
+@given(
+    **data_params,
+    variant=st.sampled_from([1, 2]),
+    metric=st.sampled_from(["euclidean", "chebyshev"]),
+    shift=st.floats(-100, 100),
+    scale_=st.floats(0.01, 100),
+    dims=st.sampled_from([(1, 1), (2, 1), (2, 3)]),
+)
 def test_ksg_exact_invariances(seed, n, rho, k, variant, metric, shift, scale_, dims):
     # Continuous data have no ties, so each transformation below keeps every
     # neighbour relation and the estimate is unchanged up to rounding.
@@ -224,25 +229,36 @@ def test_ksg_exact_invariances(seed, n, rho, k, variant, metric, shift, scale_, 
 
 
 @settings(max_examples=25, deadline=None)
-@given(**data_params, metric=st.sampled_from(["euclidean", "chebyshev"]), shift=st.floats(-100, 100),
-       scale_=st.floats(0.01, 100), d=st.integers(1, 4))
+@given(
+    **data_params,
+    metric=st.sampled_from(["euclidean", "chebyshev"]),
+    shift=st.floats(-100, 100),
+    scale_=st.floats(0.01, 100),
+    d=st.integers(1, 4),
+)
 def test_entropy_and_kl_invariances(seed, n, rho, k, metric, shift, scale_, d):
     x, y = sample(seed, n, rho, d, d)
     base = kl_entropy(x, k=k, metric=metric, jitter=0).value
     # H(aX + b) = H(X) + d log a, exactly for the estimator (distances scale by a)
     assert kl_entropy(scale_ * x + shift, k=k, metric=metric, jitter=0).value == pytest.approx(
-        base + d * math.log(scale_), abs=1e-9)
+        base + d * math.log(scale_), abs=1e-9
+    )
     perm = np.random.default_rng(seed).permutation(n)
     assert kl_entropy(x[perm], k=k, metric=metric, jitter=0).value == pytest.approx(base, abs=1e-12)
     kk = min(k, n - 1)
     div = knn_kl_divergence(x, y + 1.0, k=kk, metric=metric, jitter=0).value
-    assert knn_kl_divergence(scale_ * x + shift, scale_ * (y + 1.0) + shift, k=kk, metric=metric,
-                             jitter=0).value == pytest.approx(div, abs=1e-9)
+    assert knn_kl_divergence(
+        scale_ * x + shift, scale_ * (y + 1.0) + shift, k=kk, metric=metric, jitter=0
+    ).value == pytest.approx(div, abs=1e-9)
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(40, 150), scale_=st.floats(0.01, 100),
-       relabel=st.permutations(list(range(4))))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(40, 150),
+    scale_=st.floats(0.01, 100),
+    relabel=st.permutations(list(range(4))),
+)
 def test_ross_invariances(seed, n, scale_, relabel):
     # Ross's estimator uses distances in the continuous variable only: any
     # relabelling of the discrete side and any scaling of the continuous
@@ -252,7 +268,8 @@ def test_ross_invariances(seed, n, scale_, relabel):
     y = labels + rng.normal(size=n)
     base = ksg_mutual_information(labels, y, jitter=0).value
     assert ksg_mutual_information(np.array(relabel)[labels] * 10 - 7, y, jitter=0).value == pytest.approx(
-        base, abs=1e-12)
+        base, abs=1e-12
+    )
     assert ksg_mutual_information(labels, scale_ * y + 3, jitter=0).value == pytest.approx(base, abs=1e-9)
     assert ksg_mutual_information(y, labels, jitter=0).value == pytest.approx(base, abs=1e-12)
 
@@ -273,8 +290,9 @@ def test_balance_sides_divides_each_side_by_root_columns(dims):
     x = rng.normal(size=(400, dx)) * rng.uniform(0.1, 10, dx)
     y = x[:, :1] + rng.normal(size=(400, dy)) * rng.uniform(0.1, 10, dy)
     est = ksg_mutual_information(x, y, balance_sides=True, jitter=0)
-    ref = ksg_mutual_information(_iqr_scaled(x) / math.sqrt(dx), _iqr_scaled(y) / math.sqrt(dy),
-                                 transform="none", jitter=0).value
+    ref = ksg_mutual_information(
+        _iqr_scaled(x) / math.sqrt(dx), _iqr_scaled(y) / math.sqrt(dy), transform="none", jitter=0
+    ).value
     assert est.value == pytest.approx(ref, abs=1e-9) and est.extras["balance_sides"] is True
     if dx == dy:
         assert est.value == pytest.approx(ksg_mutual_information(x, y, jitter=0).value, abs=1e-9)
@@ -350,9 +368,12 @@ def test_jitter_breaks_duplicates():
     assert math.isfinite(ksg_mutual_information(x, y, seed=0).value)
     assert math.isfinite(knn_kl_divergence(x, x[::-1] + 1, k=3, seed=0).value)
     # With k=1 every row of p has its copy as nearest neighbour: the term is log(noise), refused.
-    with pytest.raises(ValueError, match=r"200 of 200 points \(100.00%\) have only copies of themselves within "
-                                         r"their k-th nearest neighbour in p \(k=1\): those rows occur at least 2 "
-                                         r"times, off any grid"):
+    with pytest.raises(
+        ValueError,
+        match=r"200 of 200 points \(100.00%\) have only copies of themselves within "
+        r"their k-th nearest neighbour in p \(k=1\): those rows occur at least 2 "
+        r"times, off any grid",
+    ):
         knn_kl_divergence(x, x[::-1] + 1, seed=0)
     # jitter never touches the caller's data
     x0 = x.copy()
@@ -470,8 +491,11 @@ def test_sample_messages(xy):
 def test_discrete_and_duplicate_messages(xy):
     x, y = xy
     ints = np.arange(50) % 5
-    with pytest.raises(ValueError, match=r"x is integer-valued, but the Kozachenko-Leonenko estimator is for "
-                                         r"continuous data"):
+    with pytest.raises(
+        ValueError,
+        match=r"x is integer-valued, but the Kozachenko-Leonenko estimator is for "
+        r"continuous data",
+    ):
         kl_entropy(ints)
     with pytest.raises(ValueError, match=r"q is integer-valued, but the kNN KL-divergence estimator"):
         knn_kl_divergence(x, ints)
@@ -481,14 +505,20 @@ def test_discrete_and_duplicate_messages(xy):
     with pytest.raises(ValueError, match=r"every value of the discrete variable occurs only once"):
         ksg_mutual_information(np.arange(50), y, discrete_x=True)
     dup = np.repeat(x[:25], 2)
-    with pytest.raises(ValueError, match=r"distance to the k-th nearest neighbour in x is 0 for 50 of 50 points "
-                                         r"\(first at row 0\).*with jitter=0 ties are not broken"):
+    with pytest.raises(
+        ValueError,
+        match=r"distance to the k-th nearest neighbour in x is 0 for 50 of 50 points "
+        r"\(first at row 0\).*with jitter=0 ties are not broken",
+    ):
         kl_entropy(dup, k=1, jitter=0)
     with pytest.raises(ValueError, match=r"joint distance to the k-th nearest neighbour is 0 .*jitter=0"):
         ksg_mutual_information(dup, np.repeat(y[:25], 2), k=1, jitter=0)
     # Rows shared by p and q are found before the search, with or without jitter.
-    with pytest.raises(ValueError, match=r"50 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
-                                         r"independent samples"):
+    with pytest.raises(
+        ValueError,
+        match=r"50 rows shared by p and q \(100.0% of p\): the kNN divergence needs "
+        r"independent samples",
+    ):
         knn_kl_divergence(x, x[::-1], jitter=0)
     with pytest.raises(ValueError, match=r"distance in y to the k-th neighbour with the same discrete value is 0"):
         ksg_mutual_information(np.repeat(ints[:25], 2), np.repeat(y[:25], 2), k=1, jitter=0)
@@ -498,8 +528,7 @@ def test_discrete_and_duplicate_messages(xy):
 def test_cuda_tensors_use_brute_force_on_the_gpu():
     x, y = bivariate_normal(3000, 0)
     cpu = ksg_mutual_information(x, y, seed=0, jitter=0)
-    gpu = ksg_mutual_information(torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda(), jitter=0,
-                                 dtype="float64")
+    gpu = ksg_mutual_information(torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda(), jitter=0, dtype="float64")
     assert gpu.extras["algorithm"] == "brute" and gpu.extras["device"].startswith("cuda")
     assert gpu.value == pytest.approx(cpu.value, abs=1e-12)
 
@@ -554,6 +583,7 @@ def test_estimates_far_from_zero_and_over_mixed_scales_match_ckdtree(algorithm, 
     opts = dict(algorithm=algorithm, transform="none", seed=0)
     assert kl_entropy(p + offset, k=3, **opts).value == pytest.approx(ckdtree_kl_entropy(p, 3), abs=1e-7)
     assert knn_kl_divergence(p + offset, q + offset, k=3, **opts).value == pytest.approx(
-        ckdtree_kl_divergence(p, q, 3), abs=1e-7)
+        ckdtree_kl_divergence(p, q, 3), abs=1e-7
+    )
     mi = ksg_mutual_information(xy[:, :2] + offset, xy[:, 2:] + offset, k=3, metric="chebyshev", **opts).value
     assert mi == pytest.approx(ckdtree_ksg1(xy[:, :2], xy[:, 2:], 3), abs=1e-7)

@@ -46,8 +46,14 @@ def test_noise_edge_closed_form_and_simulation():
     # The largest sample canonical correlation of independent data sits at
     # the edge up to Tracy-Widom fluctuations of order m^(-2/3) (a few %).
     rng = np.random.default_rng(1)
-    tops = [float(canonical_correlation_analysis(torch.tensor(rng.normal(size=(2000, 20))),
-                              torch.tensor(rng.normal(size=(2000, 20))))[0][0]) for _ in range(4)]
+    tops = [
+        float(
+            canonical_correlation_analysis(
+                torch.tensor(rng.normal(size=(2000, 20))), torch.tensor(rng.normal(size=(2000, 20)))
+            )[0][0]
+        )
+        for _ in range(4)
+    ]
     assert 0.85 < np.mean(tops) / latent.noise_edge(20, 20, 2000) < 1.1
 
 
@@ -70,15 +76,18 @@ def test_invariant_to_monotone_maps_of_each_coordinate():
     assert moved == pytest.approx(base, abs=1e-12)
 
 
-@pytest.mark.parametrize("name,low,high", [
-    # Seeds 0-2 at n = 5,000: dense 1.279-1.295 (one pair, rho = 0.96, 1-d KSG
-    # sd ~0.02 at 2,500 rows); sparse 0.643-0.687 (five pairs of rho = 0.5:
-    # about -0.04 from directions fitted on 2,500 rows, sum of five 1-d KSG
-    # sd ~0.035). Bands: those ranges widened by about 3 sd, all inside the
-    # issue's factor 1.5 of the truth.
-    ("normal-dense-x25-y25-rho0.5", 1.2, 1.38),
-    ("normal-sparse-x25-y25-pairs5-rho0.5", 0.54, 0.80),
-])
+@pytest.mark.parametrize(
+    "name,low,high",
+    [
+        # Seeds 0-2 at n = 5,000: dense 1.279-1.295 (one pair, rho = 0.96, 1-d KSG
+        # sd ~0.02 at 2,500 rows); sparse 0.643-0.687 (five pairs of rho = 0.5:
+        # about -0.04 from directions fitted on 2,500 rows, sum of five 1-d KSG
+        # sd ~0.035). Bands: those ranges widened by about 3 sd, all inside the
+        # issue's factor 1.5 of the truth.
+        ("normal-dense-x25-y25-rho0.5", 1.2, 1.38),
+        ("normal-sparse-x25-y25-pairs5-rho0.5", 0.54, 0.80),
+    ],
+)
 def test_25x25_tasks_within_a_factor_1_5(name, low, high):
     task = get_task(name)
     x, y = task.sample(5000, 0)
@@ -115,16 +124,23 @@ def test_registered_as_an_mi_method():
     assert "latent" in methods_for("mi")
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(fit_fraction=0.99), ValueError, r"fit_fraction=0.99 splits n=200 rows into 198 to fit and 2 held out; "
-                                          r"both need at least dx \+ dy \+ 2 = 8 rows"),
-    (dict(fit_fraction=1.0), ValueError, r"fit_fraction must be"),
-    (dict(combine="sum"), ValueError, r"combine must be one of"),
-    (dict(max_latent=0), ValueError, r"max_latent must be an integer >= 1; got 0"),
-    (dict(edge_margin=-1), ValueError, r"edge_margin must be"),
-    (dict(copula="yes"), TypeError, r"copula must be"),
-    (dict(transform="rank"), ValueError, r"transform must be one of \['scale', 'copula', 'none'\]; got 'rank'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (
+            dict(fit_fraction=0.99),
+            ValueError,
+            r"fit_fraction=0.99 splits n=200 rows into 198 to fit and 2 held out; "
+            r"both need at least dx \+ dy \+ 2 = 8 rows",
+        ),
+        (dict(fit_fraction=1.0), ValueError, r"fit_fraction must be"),
+        (dict(combine="sum"), ValueError, r"combine must be one of"),
+        (dict(max_latent=0), ValueError, r"max_latent must be an integer >= 1; got 0"),
+        (dict(edge_margin=-1), ValueError, r"edge_margin must be"),
+        (dict(copula="yes"), TypeError, r"copula must be"),
+        (dict(transform="rank"), ValueError, r"transform must be one of \['scale', 'copula', 'none'\]; got 'rank'"),
+    ],
+)
 def test_bad_parameters(kwargs, exc, match):
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))

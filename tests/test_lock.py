@@ -17,9 +17,15 @@ def test_a_file_is_locked_through_a_file_beside_it_removed_on_release(tmp_path):
         assert lock == tmp_path / "sub" / ".t.csv.lock" == lock_file(out, "file")
         assert lock.read_text().strip() == str(os.getpid())
         assert not out.exists()  # the output itself is its writer's business
-        with pytest.raises(PathLockedError, match=rf"the output file '.*t.csv' is in use by another infobench run "
-                                                  rf"\(pid {os.getpid()}\); wait for it to finish or give another "
-                                                  "path"), output_lock(out, kind="file"):
+        with (
+            pytest.raises(
+                PathLockedError,
+                match=rf"the output file '.*t.csv' is in use by another infobench run "
+                rf"\(pid {os.getpid()}\); wait for it to finish or give another "
+                "path",
+            ),
+            output_lock(out, kind="file"),
+        ):
             pass
     assert not (tmp_path / "sub").exists()  # nothing was written: the folder made for the lock is gone too
 
@@ -27,8 +33,10 @@ def test_a_file_is_locked_through_a_file_beside_it_removed_on_release(tmp_path):
 def test_a_folder_is_locked_through_a_file_inside_it(tmp_path):
     with output_lock(tmp_path / "f", what="report folder") as lock:
         assert lock == tmp_path / "f" / _lock.LOCK_NAME
-        with pytest.raises(PathLockedError, match="the report folder .* give another folder"), \
-                output_lock(tmp_path / "f", what="report folder"):
+        with (
+            pytest.raises(PathLockedError, match="the report folder .* give another folder"),
+            output_lock(tmp_path / "f", what="report folder"),
+        ):
             pass
     assert not (tmp_path / "f").exists()
 
@@ -56,8 +64,13 @@ def test_a_lock_file_removed_between_open_and_flock_is_not_trusted(tmp_path, mon
 
 
 def test_output_locks_take_each_lock_file_once(tmp_path):
-    with output_locks([(tmp_path / "a", "folder", "output folder"), (tmp_path / "a/.", "folder", "state folder"),
-                       (tmp_path / "a" / "r.db", "file", "results database")]):
+    with output_locks(
+        [
+            (tmp_path / "a", "folder", "output folder"),
+            (tmp_path / "a/.", "folder", "state folder"),
+            (tmp_path / "a" / "r.db", "file", "results database"),
+        ]
+    ):
         assert (tmp_path / "a" / _lock.LOCK_NAME).exists() and (tmp_path / "a" / ".r.db.lock").exists()
     assert not (tmp_path / "a").exists()
 

@@ -55,7 +55,7 @@ def test_config_overrides_subset(tmp_path):
         ("[benchmark]\nn = [1]\n", r"\[benchmark\] n must be an integer >= 2"),
         ("[benchmark]\nseeds = 0\n", r"\[benchmark\] seeds must be an integer >= 1"),
         ("[benchmark]\nsuites = [1]\n", r"\[benchmark\] suites must be a list of strings"),
-        ("[generators]\nmodels = [\"diffusion\"]\n", "unknown model 'diffusion'"),
+        ('[generators]\nmodels = ["diffusion"]\n', "unknown model 'diffusion'"),
         ("[generators]\nepochs = {flow = 2}\n", "unknown model 'flow'"),
         ("[quality]\nvalidity = 1\n", r"\[quality\] validity must be true or false"),
         ("[generators]\nseeds = 0\n", r"\[generators\] seeds must be an integer >= 1; got 0"),
@@ -92,7 +92,9 @@ def test_training_runs_have_independent_explicit_seeds(tmp_path):
     assert run_seeds(0, 2) == seeds[:2]  # raising seeds keeps the finished runs' seeds (and folders)
     assert [r.seed for r in runs if r.kind == "vae"] == seeds
     assert len({r.folder for r in runs}) == len(runs) == 9
-    fewer = generator_runs(dataclasses.replace(full, generators=dataclasses.replace(full.generators, seeds=2)), tmp_path)
+    fewer = generator_runs(
+        dataclasses.replace(full, generators=dataclasses.replace(full.generators, seeds=2)), tmp_path
+    )
     assert [r.folder for r in fewer if r.kind == "gan"] == [r.folder for r in runs if r.kind == "gan"][:2]
 
 
@@ -136,7 +138,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _run(args, tmp_path, **kw):
     return subprocess.run(
         [sys.executable, "-m", "infobench", "run", "--no-progress", *args],
-        cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, **kw,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        **kw,
     )
 
 
@@ -182,8 +188,12 @@ def test_quick_run_end_to_end_and_reuse(tmp_path):
     assert "report:" in first.stdout and "leaderboard" in first.stdout.lower()
 
     # Two training runs per generator, learning curves and pairwise verdicts in the report.
-    for text in ("### Pairwise comparisons of the generators", "Sample quality over training runs", "gan#2",
-                 "Learning curves: epoch of the best score"):
+    for text in (
+        "### Pairwise comparisons of the generators",
+        "Sample quality over training runs",
+        "gan#2",
+        "Learning curves: epoch of the best score",
+    ):
         assert text in md, text
     assert "learning-curves.png" in pngs
     ckpts = sorted((out / ".state" / "generators").glob("*/checkpoint.pt"))
@@ -212,7 +222,10 @@ def test_killed_run_resumes(tmp_path):
     out = tmp_path / "reports"
     proc = subprocess.Popen(
         [sys.executable, "-m", "infobench", "run", "--no-progress", "--config", str(cfg), "--out", str(out)],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     log = None
     deadline = time.time() + 600

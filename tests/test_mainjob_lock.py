@@ -40,8 +40,12 @@ def holder(tmp_path):
     procs = []
 
     def hold(folder):
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, lock.__file__, str(folder)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, lock.__file__, str(folder)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "locked"
         procs.append(proc)
         return proc
@@ -57,8 +61,11 @@ def test_second_run_on_one_out_refuses_and_deletes_nothing(tmp_path, holder):
     other = holder(out)
     partial = out / ".20260101-000000.partial"  # the other run's work in progress
     (partial / "tables").mkdir(parents=True)
-    with pytest.raises(PathLockedError, match=rf"output folder .*reports.* in use by another infobench run "
-                                                rf"\(pid {other.pid}\)"):
+    with pytest.raises(
+        PathLockedError,
+        match=rf"output folder .*reports.* in use by another infobench run "
+        rf"\(pid {other.pid}\)",
+    ):
         run_main_job(default_config(quick=True), out=out, progress=False)
     assert (partial / "tables").is_dir()  # the other run's partial folder survives
     assert (out / LOCK_NAME).read_text().strip() == str(other.pid)

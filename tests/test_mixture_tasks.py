@@ -69,14 +69,17 @@ def test_ksg_with_discrete_label_reads_class_mixture():
     assert est.value == pytest.approx(t.truth, abs=0.08)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: Contaminated(StudentT(DenseNormal(1, 1, rho=0.5), nu=3)), r"base must be a Gaussian MI task"),
-    (lambda: Contaminated(DenseNormal(1, 1, rho=0.5), eps=1.0), r"eps must be"),
-    (lambda: Contaminated(DenseNormal(1, 1, rho=0.5), outlier_scale=0.0), r"outlier_scale must be"),
-    (lambda: ClassMixture(m=1), r"m must be an integer"),
-    (lambda: ClassMixture(m=2, dim_y=0), r"dim_y must be an integer"),
-    (lambda: ClassMixture(m=2, n_components=0), r"n_components must be an integer"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Contaminated(StudentT(DenseNormal(1, 1, rho=0.5), nu=3)), r"base must be a Gaussian MI task"),
+        (lambda: Contaminated(DenseNormal(1, 1, rho=0.5), eps=1.0), r"eps must be"),
+        (lambda: Contaminated(DenseNormal(1, 1, rho=0.5), outlier_scale=0.0), r"outlier_scale must be"),
+        (lambda: ClassMixture(m=1), r"m must be an integer"),
+        (lambda: ClassMixture(m=2, dim_y=0), r"dim_y must be an integer"),
+        (lambda: ClassMixture(m=2, n_components=0), r"n_components must be an integer"),
+    ],
+)
 def test_validation_messages(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()

@@ -102,8 +102,9 @@ def test_count_within_at_neighbour_radius(metric, d, algorithm, strict):
     x = rng.normal(size=(300, d))
     D = self_dist(x, metric)
     radius = np.sort(D, 1)[:, 4]
-    got = nb.count_within(torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict,
-                          algorithm=algorithm).numpy()
+    got = nb.count_within(
+        torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict, algorithm=algorithm
+    ).numpy()
     want = (D < radius[:, None]).sum(1) if strict else (D <= radius[:, None]).sum(1)
     np.testing.assert_array_equal(got, want)
     assert (got == (4 if strict else 5)).all()
@@ -118,8 +119,9 @@ def test_count_within_integer_ties(algorithm):
     for metric in nb.METRICS:
         D = self_dist(x, metric)
         for strict in (True, False):
-            got = nb.count_within(torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict,
-                                  algorithm=algorithm).numpy()
+            got = nb.count_within(
+                torch.from_numpy(x), torch.from_numpy(radius), metric=metric, strict=strict, algorithm=algorithm
+            ).numpy()
             want = (D < radius[:, None]).sum(1) if strict else (D <= radius[:, None]).sum(1)
             np.testing.assert_array_equal(got, want)
 
@@ -177,8 +179,9 @@ def test_ksg_counts_paths_agree_with_naive(metric, dims, variant):
     y = 0.7 * x[:, :1] + rng.normal(size=(n, dims[1]))
     nx, ny, eps = naive_ksg(x, y, 3, metric, variant)
     for algorithm in PATHS:
-        res = nb.ksg_counts(torch.from_numpy(x), torch.from_numpy(y), 3, metric=metric, variant=variant,
-                            algorithm=algorithm)
+        res = nb.ksg_counts(
+            torch.from_numpy(x), torch.from_numpy(y), 3, metric=metric, variant=variant, algorithm=algorithm
+        )
         np.testing.assert_array_equal(res.nx.numpy(), nx)
         np.testing.assert_array_equal(res.ny.numpy(), ny)
         np.testing.assert_allclose(res.eps.numpy(), eps, rtol=1e-12)

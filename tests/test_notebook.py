@@ -35,10 +35,19 @@ def code_cells(nb) -> list:
 
 # ------------------------------------------------------------------ displays
 def test_an_estimate_shows_its_interval_and_diagnostics_as_html():
-    est = Estimate(0.4121, 0.0138, 10_000, "ksg", {"k": 3}, 0.5, {}, diagnostics=(
-        Diagnostic("ties", "x[0] has 40% tied values <3>", subject="x[0]"),
-        Diagnostic("chosen", "picked ksg", severity="info"),
-    ))
+    est = Estimate(
+        0.4121,
+        0.0138,
+        10_000,
+        "ksg",
+        {"k": 3},
+        0.5,
+        {},
+        diagnostics=(
+            Diagnostic("ties", "x[0] has 40% tied values <3>", subject="x[0]"),
+            Diagnostic("chosen", "picked ksg", severity="info"),
+        ),
+    )
     page = est._repr_html_()
     assert "0.4121 nats" in page and "0.0138 nats" in page and "95% interval" in page
     low, high = est.interval(0.95)  # 0.4121 ± 1.96 * 0.0138
@@ -50,12 +59,20 @@ def test_an_estimate_shows_its_interval_and_diagnostics_as_html():
 
 
 def test_tables_show_as_html_with_best_values_marked_and_as_plain_text():
-    t = Table("Scores", ["generated", "FID ↓"], [["gan", "1.5 [1.2, 1.8]"], ["vae", "2.5 [2.1, 2.9]"]],
-              [[False, True], [False, False]], labels=1, note="↓ lower is better")
+    t = Table(
+        "Scores",
+        ["generated", "FID ↓"],
+        [["gan", "1.5 [1.2, 1.8]"], ["vae", "2.5 [2.1, 2.9]"]],
+        [[False, True], [False, False]],
+        labels=1,
+        note="↓ lower is better",
+    )
     page = t._repr_html_()
     assert '<td class="num best"><strong>1.5 [1.2, 1.8]</strong></td>' in page and "FID ↓" in page
-    assert "<style>" in page and all(rule.startswith(".infobench ") for rule in
-                                     re.findall(r"(?:^|})([^{}]+)\{", page.split("<style>")[1].split("</style>")[0]))
+    assert "<style>" in page and all(
+        rule.startswith(".infobench ")
+        for rule in re.findall(r"(?:^|})([^{}]+)\{", page.split("<style>")[1].split("</style>")[0])
+    )
     both = Tables([t, t])._repr_html_()
     assert both.count('<table class="ib">') == 2
     text = pretty(Tables([t]))
@@ -65,7 +82,8 @@ def test_tables_show_as_html_with_best_values_marked_and_as_plain_text():
 def test_the_notebook_runs_the_readme_example():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert readme_example() in [c.source for c in code_cells(nb)], (
-        "docs/examples/notebook.ipynb must run the README's 'In ten lines' example as it is; copy it there")
+        "docs/examples/notebook.ipynb must run the README's 'In ten lines' example as it is; copy it there"
+    )
     assert all(not c.get("outputs") for c in code_cells(nb)), "commit the notebook without outputs"
 
 

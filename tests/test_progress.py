@@ -90,8 +90,9 @@ def test_an_interrupted_loop_says_where_it_stopped(log):
 
 def test_the_pace_leaves_out_set_up_time_and_resumed_steps(log):
     clock = Clock()
-    with progress(True, 100, "gan epoch 3/5", unit="batches", completed=40, interval=5, stream=log,
-                  clock=clock) as advance:
+    with progress(
+        True, 100, "gan epoch 3/5", unit="batches", completed=40, interval=5, stream=log, clock=clock
+    ) as advance:
         clock.now += 30  # set-up work (data, point estimates) before the first step
         advance(10)
         clock.now += 5
@@ -105,8 +106,16 @@ def test_the_pace_leaves_out_set_up_time_and_resumed_steps(log):
 
 def test_a_caller_time_left_and_description_and_number_values(log):
     clock = Clock()
-    with progress(True, None, "training smile", value_name="objective", interval=1, time_left=lambda: 3600.0,
-                  stream=log, clock=clock) as advance:
+    with progress(
+        True,
+        None,
+        "training smile",
+        value_name="objective",
+        interval=1,
+        time_left=lambda: 3600.0,
+        stream=log,
+        clock=clock,
+    ) as advance:
         clock.now += 1
         advance(5, 0.51234, description="training smile (stage 2)")
     assert lines_of(log) == [
@@ -122,8 +131,11 @@ def test_lines_wrap_between_fields_never_inside_a_figure(log, monkeypatch):
         clock.now += 17.3
         advance(440, "loss_d 1.088  loss_g 0.9975  balance 0.6264")
     lines = lines_of(log)
-    assert lines == ["gan epoch 20/20: 440/440 batches,", "    done in 17.3 s, loss_d 1.088,",
-                     "    loss_g 0.9975, balance 0.6264"]
+    assert lines == [
+        "gan epoch 20/20: 440/440 batches,",
+        "    done in 17.3 s, loss_d 1.088,",
+        "    loss_g 0.9975, balance 0.6264",
+    ]
     assert all(len(line) <= 40 for line in lines)
 
 
@@ -131,8 +143,9 @@ def test_wrap_fields_keeps_a_field_longer_than_the_width_whole():
     assert wrap_fields(["a-very-long-description", "1/2"], 10) == ["a-very-long-description,", "    1/2"]
 
 
-@pytest.mark.parametrize("seconds, text", [(0.04, "0.0 s"), (59.94, "59.9 s"), (61, "1:01"), (3725, "1:02:05"),
-                                           (float("inf"), "?")])
+@pytest.mark.parametrize(
+    "seconds, text", [(0.04, "0.0 s"), (59.94, "59.9 s"), (61, "1:01"), (3725, "1:02:05"), (float("inf"), "?")]
+)
 def test_format_elapsed(seconds, text):
     assert format_elapsed(seconds) == text
 

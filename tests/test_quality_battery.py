@@ -27,8 +27,10 @@ from infobench.quality._core import SCORES, resolve_scores
 resolve_scores(None)  # loads every score module: the registry is complete from here on
 NAMES = list(SCORES)
 #: An error must name what is wrong: a parameter, a set, or the condition.
-NAMED = re.compile(r"\b(real|fake|train|k|knn_k|value_range|real_range|kid_subset_size|fid_points|"
-                   r"fid_min_fraction|features?|needs at least)\b")
+NAMED = re.compile(
+    r"\b(real|fake|train|k|knn_k|value_range|real_range|kid_subset_size|fid_points|"
+    r"fid_min_fraction|features?|needs at least)\b"
+)
 #: Rounding features to float16 (relative step 1e-3) moves a score by at most this much (relative, with
 #: an absolute floor for scores near 0): the kNN terms move by about d * 1e-3 per row.
 TOL = 0.05
@@ -43,16 +45,26 @@ def _probs(rng, n, c=4):
 
 def _clean(seed, n, d):
     rng = np.random.default_rng(seed)
-    return {"real": rng.normal(size=(n, d)), "fake": rng.normal(0.2, 1.0, size=(n, d)),
-            "real_probs": _probs(rng, n), "fake_probs": _probs(rng, n)}
+    return {
+        "real": rng.normal(size=(n, d)),
+        "fake": rng.normal(0.2, 1.0, size=(n, d)),
+        "real_probs": _probs(rng, n),
+        "fake_probs": _probs(rng, n),
+    }
 
 
 def _run(name, case, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the diagnostics are read from the frame
         try:
-            df = score_features(case["real"], case["fake"], real_probs=case["real_probs"],
-                                fake_probs=case["fake_probs"], scores=name, **params)
+            df = score_features(
+                case["real"],
+                case["fake"],
+                real_probs=case["real_probs"],
+                fake_probs=case["fake_probs"],
+                scores=name,
+                **params,
+            )
         except (ValueError, TypeError) as exc:
             return exc
     row = df.iloc[0]
@@ -169,8 +181,11 @@ def test_a_constant_feature_column(name, seed, value):
     # an offset), but must still answer within their range.
     case = _clean(seed, 70, 3)
     reference = _run(name, case)
-    pad = dict(case, real=np.column_stack([case["real"], np.full(70, value)]),
-               fake=np.column_stack([case["fake"], np.full(70, value)]))
+    pad = dict(
+        case,
+        real=np.column_stack([case["real"], np.full(70, value)]),
+        fake=np.column_stack([case["fake"], np.full(70, value)]),
+    )
     adapted = "degenerate-columns" in SCORES[name].conditions and not isinstance(reference, Exception)
     _check(name, _run(name, pad), reference=reference[0] if adapted else None)
 
@@ -178,8 +193,11 @@ def test_a_constant_feature_column(name, seed, value):
 def test_a_constant_feature_column_far_from_zero():
     case = _clean(0, 70, 3)
     reference = _run("kl_real_fake", case)
-    pad = dict(case, real=np.column_stack([case["real"], np.full(70, 4.0)]),
-               fake=np.column_stack([case["fake"], np.full(70, 4.0)]))
+    pad = dict(
+        case,
+        real=np.column_stack([case["real"], np.full(70, 4.0)]),
+        fake=np.column_stack([case["fake"], np.full(70, 4.0)]),
+    )
     assert _run("kl_real_fake", pad)[0] == pytest.approx(reference[0], rel=1e-9)
 
 
@@ -205,8 +223,9 @@ def images():
 
 
 @pytest.mark.slow
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(under=st.floats(1e-4, 1e-2), pick=st.integers(0, 10**6))
 def test_pixel_undershoot_travels_with_every_score(images, under, pick):
     real, fake = images
@@ -225,8 +244,9 @@ def test_pixel_undershoot_travels_with_every_score(images, under, pick):
     assert all(not ds for ds in df.loc[df["fake"] == "clean", "diagnostics"])
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(convention=st.sampled_from([(-1.0, 1.0), (0.0, 255.0)]))
 def test_pixels_of_another_convention_are_refused(images, convention):
     real, fake = images

@@ -26,9 +26,20 @@ def _frame(values: dict[str, list[float]], *, score="fid", direction="down", boo
         for i, v in enumerate(vals):
             name = f"{gen}#{i + 1}"
             groups[gen].append(name)
-            rows.append({"fake": name, "score": score, "label": score, "direction": direction, "unit": "",
-                         "family": "standard", "value": v, "boot_std": boot_std, "ci_low": v - 1.96 * boot_std,
-                         "ci_high": v + 1.96 * boot_std})
+            rows.append(
+                {
+                    "fake": name,
+                    "score": score,
+                    "label": score,
+                    "direction": direction,
+                    "unit": "",
+                    "family": "standard",
+                    "value": v,
+                    "boot_std": boot_std,
+                    "ci_low": v - 1.96 * boot_std,
+                    "ci_high": v + 1.96 * boot_std,
+                }
+            )
     return pd.DataFrame(rows), groups
 
 
@@ -145,8 +156,9 @@ def test_across_runs_errors():
 
 def test_pairwise_and_best_marks():
     # gan clearly best on FID; wgan-gp and vae indistinguishable from each other.
-    df, groups = _frame({"gan": [10.0, 10.5, 9.5], "wgan-gp": [30.0, 33.0, 27.0], "vae": [31.0, 29.0, 34.0]},
-                        boot_std=0.2)
+    df, groups = _frame(
+        {"gan": [10.0, 10.5, 9.5], "wgan-gp": [30.0, 33.0, 27.0], "vae": [31.0, 29.0, 34.0]}, boot_std=0.2
+    )
     runs = across_runs(df, groups)
     pairs = pairwise(runs)
     assert len(pairs) == 3
@@ -161,8 +173,12 @@ def test_pairwise_and_best_marks():
 
 
 def test_pairwise_excludes_the_ceiling_and_compares_zero_scores_on_absolute_values():
-    df, groups = _frame({"a": [-5.0, -5.2, -4.8], "b": [0.3, -0.2, 0.1], "real-test": [0.0]}, score="entropy_gap",
-                        direction="zero", boot_std=0.1)
+    df, groups = _frame(
+        {"a": [-5.0, -5.2, -4.8], "b": [0.3, -0.2, 0.1], "real-test": [0.0]},
+        score="entropy_gap",
+        direction="zero",
+        boot_std=0.1,
+    )
     runs = across_runs(df, groups)
     pairs = pairwise(runs, exclude=["real-test"])
     assert list(zip(pairs["a"], pairs["b"])) == [("a", "b")]
@@ -197,13 +213,30 @@ def test_score_cli_compares_runs(tmp_path, capsys):
     for i in (1, 2):
         # "good": two disjoint halves of the real test split; "noise": uniform pixels, clearly worse.
         files[f"good{i}"] = tmp_path / f"good{i}.npy"
-        np.save(files[f"good{i}"], test[(i - 1) * 150:i * 150])
+        np.save(files[f"good{i}"], test[(i - 1) * 150 : i * 150])
         files[f"noise{i}"] = tmp_path / f"noise{i}.npy"
         np.save(files[f"noise{i}"], rng.uniform(0, 1, (150, 1, 8, 8)).astype(np.float32))
     out = tmp_path / "t.md"
-    code = main(["score", "--real", "digits", "--fake", f"good={files['good1']},{files['good2']}",
-                 "--fake", f"noise={files['noise1']},{files['noise2']}", "--scores", "fid", "--bootstrap", "40",
-                 "--format", "md", "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "score",
+            "--real",
+            "digits",
+            "--fake",
+            f"good={files['good1']},{files['good2']}",
+            "--fake",
+            f"noise={files['noise1']},{files['noise2']}",
+            "--scores",
+            "fid",
+            "--bootstrap",
+            "40",
+            "--format",
+            "md",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = out.read_text()
     assert "over training runs" in text and "| FID ↓ | good − noise |" in text
@@ -211,11 +244,14 @@ def test_score_cli_compares_runs(tmp_path, capsys):
     assert "good#1" in text and "noise#2" in text  # the per-run table
 
 
-@pytest.mark.parametrize("fake, extra, match", [
-    (["=a.npy"], [], "needs a name and one spec per run; got '=a.npy'"),
-    (["g=a.npy,b.npy", "g=c.npy"], [], "names each generator once; 'g' appears twice"),
-    (["g=a.npy,b.npy"], ["--names", "x"], "--names cannot be combined with --fake NAME=SPEC"),
-])
+@pytest.mark.parametrize(
+    "fake, extra, match",
+    [
+        (["=a.npy"], [], "needs a name and one spec per run; got '=a.npy'"),
+        (["g=a.npy,b.npy", "g=c.npy"], [], "names each generator once; 'g' appears twice"),
+        (["g=a.npy,b.npy"], ["--names", "x"], "--names cannot be combined with --fake NAME=SPEC"),
+    ],
+)
 def test_score_cli_run_group_errors(capsys, fake, extra, match):
     from infobench.cli import main
 

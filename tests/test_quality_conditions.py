@@ -60,8 +60,9 @@ def test_neighbourhood_size_at_k_over_a_tenth(rng):
     assert codes(small, "kl_real_fake") == set()  # reads knn_k=3 <= 4.9
     assert "k=5 exceeds 10% of the smaller set (49 rows)" in small["precision"][0]["message"]
     assert "use k <= 4" in small["precision"][0]["message"]
-    assert codes(run(gauss(rng, 80, 3), gauss(rng, 49, 3), "kl_real_fake", knn_k=5), "kl_real_fake") == \
-        {"neighbourhood-size"}
+    assert codes(run(gauss(rng, 80, 3), gauss(rng, 49, 3), "kl_real_fake", knn_k=5), "kl_real_fake") == {
+        "neighbourhood-size"
+    }
 
 
 def test_duplicate_rows_need_k_copies_of_over_one_percent(rng):
@@ -105,8 +106,11 @@ def test_non_finite_features_are_refused(bad, rng):
     sets["fake"][4, 2] = bad
     import torch
 
-    with pytest.raises(ValueError, match=r"fake features hold 1 non-finite value\(s\) \(NaN or inf; first at row 4, "
-                                         r"column 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"fake features hold 1 non-finite value\(s\) \(NaN or inf; first at row 4, "
+        r"column 2\)",
+    ):
         check_features({}, {k: torch.from_numpy(v) for k, v in sets.items()}, None)
 
 
@@ -123,14 +127,17 @@ def test_constant_columns_leave_the_knn_density_scores_unchanged(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticWarning)
         plain = score_features(real, fake, scores=names)
-        padded = score_features(np.column_stack([real, np.full(200, 2.0)]), np.column_stack([fake, np.full(200, 2.0)]),
-                                scores=names)
+        padded = score_features(
+            np.column_stack([real, np.full(200, 2.0)]), np.column_stack([fake, np.full(200, 2.0)]), scores=names
+        )
     np.testing.assert_allclose(padded["value"], plain["value"], rtol=1e-12)
     notes = dict(zip(padded["score"], padded["diagnostics"]))
     assert [d["code"] for d in notes["kl_real_fake"]] == ["degenerate-columns"]
     assert notes["kl_real_fake"][0]["severity"] == "info" and notes["fid"] == []
-    assert "1 feature column(s) are constant over every set and 0 repeat an earlier column (first: [4])" in \
-        notes["kl_real_fake"][0]["message"]
+    assert (
+        "1 feature column(s) are constant over every set and 0 repeat an earlier column (first: [4])"
+        in notes["kl_real_fake"][0]["message"]
+    )
 
 
 def test_degenerate_columns_match_brute_force(rng):
@@ -167,8 +174,18 @@ def test_every_score_declares_known_conditions():
     table = available_scores().set_index("name")
     assert "covariance-rank" in table.loc["fid", "conditions"]
     assert "neighbourhood-size" in table.loc["precision", "conditions"]
-    spec = ScoreSpec(name="tt_bad_condition", label="bad", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt_bad",
-                     summary="a score declaring a condition nobody checks", conditions=("no-such-condition",))
+    spec = ScoreSpec(
+        name="tt_bad_condition",
+        label="bad",
+        direction="up",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="split",
+        group="tt_bad",
+        summary="a score declaring a condition nobody checks",
+        conditions=("no-such-condition",),
+    )
     with pytest.raises(ValueError, match="score 'tt_bad_condition' declares unknown condition 'no-such-condition'"):
         register_group("tt_bad", [spec])(lambda ctx, names: {})
 
@@ -182,10 +199,24 @@ def frame():
     rows = []
     for fake, diags in (("a", [DOUBT]), ("b", [NOTE]), ("c", [])):
         for name, value in (("fid", 1.0), ("precision", 0.5)):
-            rows.append({"fake": fake, "source": "array", "score": name, "value": value, "ci_low": np.nan,
-                         "ci_high": np.nan, "bootstrap": 0, "unit": "fraction" if name == "precision" else "",
-                         "family": "standard", "n_fake": 50, "n_real": 50, "level": 0.95, "note": "",
-                         "diagnostics": diags if name == "fid" or fake != "a" else []})
+            rows.append(
+                {
+                    "fake": fake,
+                    "source": "array",
+                    "score": name,
+                    "value": value,
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "bootstrap": 0,
+                    "unit": "fraction" if name == "precision" else "",
+                    "family": "standard",
+                    "n_fake": 50,
+                    "n_real": 50,
+                    "level": 0.95,
+                    "note": "",
+                    "diagnostics": diags if name == "fid" or fake != "a" else [],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -208,4 +239,6 @@ def test_json_keeps_the_diagnostics_and_the_cli_groups_them():
     assert records[0]["diagnostics"] == [DOUBT]
     grouped = diagnostics_by_set(df)
     assert [(fake, d.code, names) for fake, d, names in grouped] == [
-        ("a", "copied-rows", ["fid"]), ("b", "reduced-precision", ["fid", "precision"])]
+        ("a", "copied-rows", ["fid"]),
+        ("b", "reduced-precision", ["fid", "precision"]),
+    ]

@@ -54,7 +54,8 @@ def no_training(monkeypatch):
 @pytest.fixture()
 def fake_module(tmp_path, monkeypatch):
     """An importable module with sample callables and extractor factories."""
-    (tmp_path / "ib_fakes.py").write_text(textwrap.dedent("""
+    (tmp_path / "ib_fakes.py").write_text(
+        textwrap.dedent("""
         import numpy as np, torch
 
         def uint8_digits(n, seed):
@@ -92,7 +93,8 @@ def fake_module(tmp_path, monkeypatch):
 
         def wrong_rows():
             return WrongRows()
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("ib_fakes", None)
     yield "ib_fakes"
@@ -185,8 +187,12 @@ def test_score_table_with_files_folders_callables_and_ceiling(scorer, test_image
     big = torch.nn.functional.interpolate(test_images.images[:200], size=(16, 16), mode="nearest")
     for i, img in enumerate(big):
         Image.fromarray((img[0].numpy() * 255).round().astype(np.uint8)).save(folder / f"{i:03d}.png")
-    df = score("digits", [str(npz), str(folder), f"{fake_module}:uint8_digits", "held-out"],
-               names="noisy,upscaled,noise-gen,real-test", seed=0)
+    df = score(
+        "digits",
+        [str(npz), str(folder), f"{fake_module}:uint8_digits", "held-out"],
+        names="noisy,upscaled,noise-gen,real-test",
+        seed=0,
+    )
     assert list(dict.fromkeys(df["fake"])) == ["noisy", "upscaled", "noise-gen", "real-test"]
     assert (df["n_fake"].isin([200])).all()  # common n: the smallest fixed-size set (the folder)
     assert set(df["source"]) == {"file", "callable", "held-out"}
@@ -220,10 +226,22 @@ def test_checkpoint_source(cache_dir, tmp_path):
     cfg = make_config("gan", "digits", (1, 8, 8), seed=0)
     nets = build_networks(cfg)
     path = tmp_path / "run" / "checkpoint.pt"
-    save_checkpoint(path, {"config": cfg.to_json(), "epoch": 0, "step": 0,
-                           "models": {sampling_weights(cfg): nets["generator"].state_dict()}})
-    df = score("digits", {"untrained-gan": str(path.parent), "real-test": "held-out"},
-               scores="fid,kid,precision,entropy_gap,memorization", bootstrap=40, kid_subsets=20)
+    save_checkpoint(
+        path,
+        {
+            "config": cfg.to_json(),
+            "epoch": 0,
+            "step": 0,
+            "models": {sampling_weights(cfg): nets["generator"].state_dict()},
+        },
+    )
+    df = score(
+        "digits",
+        {"untrained-gan": str(path.parent), "real-test": "held-out"},
+        scores="fid,kid,precision,entropy_gap,memorization",
+        bootstrap=40,
+        kid_subsets=20,
+    )
     v = df.set_index(["fake", "score"])
     row = v.loc[("untrained-gan", "fid")]
     assert row["source"] == "checkpoint" and row["n_fake"] == 359
@@ -288,7 +306,10 @@ def test_bad_inputs_name_the_input(cache_dir, test_images, tmp_path, fake_module
         score("digits", {"odd": x * 2.0 + 3.0}, extractor="pixels")
     with pytest.raises(ValueError, match=r"outside \[0, 1\] \(declared value_range\)"):
         score("digits", {"odd": x * 2.0}, extractor="pixels", value_range=(0, 1))
-    with pytest.raises(ValueError, match="extractor must be one of \\['auto', 'classifier', 'pixels', 'inception', 'inception-legacy'\\]"):
+    with pytest.raises(
+        ValueError,
+        match="extractor must be one of \\['auto', 'classifier', 'pixels', 'inception', 'inception-legacy'\\]",
+    ):
         score("digits", {"a": x}, extractor="inception-v3")
     with pytest.raises(ValueError, match="unknown score 'fd'"):
         score("digits", {"a": x}, scores="fid,fd")
@@ -324,16 +345,39 @@ def test_validity_suite_scores_move_the_documented_way(scorer):
     expected = {
         # fid_inf is not expected to detect noise at n = 359 in 64-d: its fit now uses no size below
         # 4 d = 256 (fitted down to 72 it read -1.54 for held-out digits), too short a lever.
-        "noise": ["fid", "kid", "kl_real_fake", "kl_fake_real", "entropy_gap", "precision", "density",
-                  "coverage", "h_conditional", "rke"],
+        "noise": [
+            "fid",
+            "kid",
+            "kl_real_fake",
+            "kl_fake_real",
+            "entropy_gap",
+            "precision",
+            "density",
+            "coverage",
+            "h_conditional",
+            "rke",
+        ],
         "blur": ["fid", "kid", "kl_fake_real", "entropy_gap", "precision", "recall", "inception"],
-        "drop_classes": ["classes_covered", "class_kl", "h_marginal", "inception", "recall", "coverage", "vendi",
-                         "fid", "kl_real_fake"],
+        "drop_classes": [
+            "classes_covered",
+            "class_kl",
+            "h_marginal",
+            "inception",
+            "recall",
+            "coverage",
+            "vendi",
+            "fid",
+            "kl_real_fake",
+        ],
         "copies": ["memorization"],
         "mix_noise": ["fid", "kid", "precision", "inception", "kl_real_fake", "class_kl"],
     }
-    wrong = [(name, failure, det[(name, failure)]) for failure, names in expected.items() for name in names
-             if det[(name, failure)] != "detects"]
+    wrong = [
+        (name, failure, det[(name, failure)])
+        for failure, names in expected.items()
+        for name in names
+        if det[(name, failure)] != "detects"
+    ]
     assert not wrong
     values = df.set_index(["failure", "level", "score"])["value"]
     assert values[("copies", 1.0, "memorization")] == 1.0
@@ -373,8 +417,21 @@ def test_degradations(test_images):
 def test_cli_score_formats_and_json(scorer, test_images, tmp_path, capsys):
     npz = tmp_path / "noisy.npz"
     np.savez(npz, images=_noisy(test_images.images, 0.3).numpy())
-    base = ["score", "--real", "digits", "--fake", str(npz), "--fake", "held-out", "--names", "noisy,real-test",
-            "--scores", "fid,precision,inception", "--bootstrap", "0"]
+    base = [
+        "score",
+        "--real",
+        "digits",
+        "--fake",
+        str(npz),
+        "--fake",
+        "held-out",
+        "--names",
+        "noisy,real-test",
+        "--scores",
+        "fid,precision,inception",
+        "--bootstrap",
+        "0",
+    ]
     assert main(base + ["--format", "md"]) == 0
     out = capsys.readouterr().out
     assert "| noisy | 359 |" in out and "real-test (ceiling)" in out and "FID ↓" in out
@@ -419,9 +476,19 @@ def test_cli_validity(scorer, capsys):
 def test_cli_validity_calibration(scorer, capsys):
     # 4 redraws of 100 vs 100 pooled digit features, and 100 more as memorization's training split.
     # The class-probability scores are drawn with the features (the classifier's probabilities, row for row).
-    args = ["validity", "--failures", "copies", "--scores",
-            "fid,coverage,memorization,inception,class_kl,classes_covered", "--format", "md",
-            "--calibration", "4", "--calibration-size", "100"]
+    args = [
+        "validity",
+        "--failures",
+        "copies",
+        "--scores",
+        "fid,coverage,memorization,inception,class_kl,classes_covered",
+        "--format",
+        "md",
+        "--calibration",
+        "4",
+        "--calibration-size",
+        "100",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "Interval width against the spread over 4 redraws of 100 vs 100 real features (digits)" in out
@@ -439,11 +506,17 @@ def test_cli_validity_calibration(scorer, capsys):
     # The held-out digit classifier covers all 10 classes in every draw: no spread, no ratio (null in JSON).
     assert cal["classes_covered"]["fresh_mean"] == 10 and cal["classes_covered"]["width_ratio"] is None
     # The pool is the train and test splits together even when the scorer has no entropy gap (no held-out features).
-    with pytest.raises(ValueError, match="size must be an integer in \\[2, 599\\] \\(three disjoint sets \\(real, "
-                                         "generated, train\\) from a pool of 1797 feature rows\\); got 600"):
+    with pytest.raises(
+        ValueError,
+        match="size must be an integer in \\[2, 599\\] \\(three disjoint sets \\(real, "
+        "generated, train\\) from a pool of 1797 feature rows\\); got 600",
+    ):
         real_calibration(Scorer("digits", seed=0, scores="memorization"), redraws=3, size=600, bootstrap=40)
-    with pytest.raises(ValueError, match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
-                                         "of 1797 feature rows\\); got 900"):
+    with pytest.raises(
+        ValueError,
+        match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
+        "of 1797 feature rows\\); got 900",
+    ):
         real_calibration(scorer, redraws=3, size=900, bootstrap=40, scores="fid,coverage")
     with pytest.raises(ValueError, match="score 'class_kl' needs class probabilities, which this extractor does not"):
         real_calibration(Scorer("digits", extractor="pixels", seed=0, scores="fid"), redraws=3, scores="fid,class_kl")

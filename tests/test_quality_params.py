@@ -42,11 +42,26 @@ def _restored_registries():
 
 def _declare_throwaway_score():
     """What a new score module holds: a brand-new parameter, declared next to the score that reads it."""
-    declare_param("tt_power", 1.0, check=partial(check_float, low=0.0, low_open=True), cli=float,
-                  doc="exponent of the throwaway moment score")
+    declare_param(
+        "tt_power",
+        1.0,
+        check=partial(check_float, low=0.0, low_open=True),
+        cli=float,
+        doc="exponent of the throwaway moment score",
+    )
 
-    spec = ScoreSpec(name="tt_moment", label="E|y|^p", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="tt_moment",
-                     summary="mean p-th power of the generated features' norms", params=("tt_power",))
+    spec = ScoreSpec(
+        name="tt_moment",
+        label="E|y|^p",
+        direction="down",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="split",
+        group="tt_moment",
+        summary="mean p-th power of the generated features' norms",
+        params=("tt_power",),
+    )
 
     @register_group("tt_moment", [spec])
     def _group(ctx, names):
@@ -76,7 +91,11 @@ def test_a_score_with_a_new_parameter_needs_only_its_own_module(rng, capsys):
         # The listings show its default and doc.
         row = available_params().set_index("name").loc["tt_power"]
         assert (row["default"], row["option"], row["scores"], row["doc"]) == (
-            1.0, "--tt-power", "tt_moment", "exponent of the throwaway moment score")
+            1.0,
+            "--tt-power",
+            "tt_moment",
+            "exponent of the throwaway moment score",
+        )
         listed = available_scores().set_index("name").loc["tt_moment"]
         assert listed["params"] == ("tt_power",) and listed["param_defaults"] == "tt_power=1.0"
         # score_features passes it through: the value against numpy on the same rows (float64, one
@@ -111,8 +130,31 @@ def test_declarations_are_checked():
             declare_param("tt_n", 5, check=partial(check_int, low=1), doc="an alias", alias_of="nope")
         assert "tt_n" not in PARAMS
         # A score reading an undeclared parameter (a typo) is refused, and nothing of its group is registered.
-        specs = [ScoreSpec(name="tt_a", label="a", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt", summary="a"),
-                 ScoreSpec(name="tt_b", label="b", direction="up", unit="", family="standard", needs="features", bootstrap="split", group="tt", summary="b", params=("vendi_qq",))]
+        specs = [
+            ScoreSpec(
+                name="tt_a",
+                label="a",
+                direction="up",
+                unit="",
+                family="standard",
+                needs="features",
+                bootstrap="split",
+                group="tt",
+                summary="a",
+            ),
+            ScoreSpec(
+                name="tt_b",
+                label="b",
+                direction="up",
+                unit="",
+                family="standard",
+                needs="features",
+                bootstrap="split",
+                group="tt",
+                summary="b",
+                params=("vendi_qq",),
+            ),
+        ]
         with pytest.raises(ValueError, match=r"score 'tt_b' reads undeclared parameter 'vendi_qq'"):
             register_group("tt", specs)(lambda ctx, names: {})
         assert "tt_a" not in SCORES and "tt" not in GROUPS

@@ -94,15 +94,21 @@ def test_small_excursion_is_clipped_and_reported(unit):
     (1.0, 3.0, r"by more than 10% of the range.*pass value_range=\(low, high\) \(--range=LOW,HIGH"),
 ])  # fmt: skip
 def test_another_convention_is_refused_with_the_fix(unit, factor, shift, looks):
-    with pytest.raises(ValueError, match=r"fake 'g': pixel values span .*outside \[0, 1\] \(the default range of "
-                                         r"float32 data\).*" + looks):
+    with pytest.raises(
+        ValueError,
+        match=r"fake 'g': pixel values span .*outside \[0, 1\] \(the default range of "
+        r"float32 data\).*" + looks,
+    ):
         scale_images(unit * factor + shift, "fake 'g'", None)
 
 
 def test_integer_values_beyond_their_dtype_range_are_refused(unit):
     twelve_bit = (unit * 4095).astype(np.int32)
-    with pytest.raises(ValueError, match=r"outside \[0, 255\] \(the default range of int32 data\).*"
-                                         r"another convention; pass value_range=\(low, high\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"outside \[0, 255\] \(the default range of int32 data\).*"
+        r"another convention; pass value_range=\(low, high\)",
+    ):
         scale_images(twelve_bit, "x", None)
     np.testing.assert_allclose(scale_images(twelve_bit, "x", (0, 4095))[0], twelve_bit / 4095, atol=1e-6)
 
@@ -134,8 +140,11 @@ def test_arrays_tensors_and_imagesets_in_score(unit, ref):
 
 
 def test_real_arrays_and_files_use_real_range(unit, ref, tmp_path):
-    with pytest.raises(ValueError, match=r"real: .*look like \[-1, 1\]: pass real_range=\(-1, 1\) "
-                                         r"\(--real-range=-1,1 on the command line\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"real: .*look like \[-1, 1\]: pass real_range=\(-1, 1\) "
+        r"\(--real-range=-1,1 on the command line\)",
+    ):
         score(unit * 2 - 1, {"a": ref}, **KW)
     df = score(unit * 2 - 1, {"a": ref}, real_range=(-1, 1), **KW)
     assert codes(df, "a") == set()
@@ -261,8 +270,19 @@ def test_cli_range_options(unit, ref, tmp_path, capsys):
     under = unit.copy()
     under[0, 0, 0, 0] = -0.001
     np.save(tmp_path / "under.npy", under)
-    args = ["score", "--real", str(real), "--extractor", "pixels", "--bootstrap", "0", "--no-cache",
-            "--scores", "fid,kid", "--no-progress"]
+    args = [
+        "score",
+        "--real",
+        str(real),
+        "--extractor",
+        "pixels",
+        "--bootstrap",
+        "0",
+        "--no-cache",
+        "--scores",
+        "fid,kid",
+        "--no-progress",
+    ]
     assert main(args + ["--fake", str(tmp_path / "tanh.npy")]) == 2
     err = capsys.readouterr().err
     assert "look like [-1, 1]" in err and "--range=-1,1 on the command line" in err

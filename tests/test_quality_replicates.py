@@ -23,8 +23,11 @@ from infobench.quality.bootstrap import SUBSAMPLE_FRACTION, subsample
 
 def _groups():
     core._ensure_loaded()
-    return [(fn, members) for fn, members in GROUPS.values()
-            if SCORES[members[0]].bootstrap in ("subsample", "generated") and SCORES[members[0]].needs != "probs"]
+    return [
+        (fn, members)
+        for fn, members in GROUPS.values()
+        if SCORES[members[0]].bootstrap in ("subsample", "generated") and SCORES[members[0]].needs != "probs"
+    ]
 
 
 def _sets(kind, rng):
@@ -38,8 +41,11 @@ def _sets(kind, rng):
         real[10:14] = real[3]
         return real, fake, rng.normal(size=(240, 40))
     if kind == "integer":  # exact ties everywhere
-        return (rng.integers(-1, 2, size=(250, 5)).astype(float), rng.integers(-1, 2, size=(250, 5)).astype(float),
-                None)
+        return (
+            rng.integers(-1, 2, size=(250, 5)).astype(float),
+            rng.integers(-1, 2, size=(250, 5)).astype(float),
+            None,
+        )
     if kind == "tiny":
         return rng.normal(size=(12, 2)), rng.normal(size=(12, 2)), None
     raise ValueError(kind)
@@ -66,8 +72,9 @@ def test_derived_replicates_equal_the_computation_on_the_subsample(kind, monkeyp
     for _ in range(6):
         sub = subsample(root, draws)
         ir, jf = sub.origin
-        fresh = Context(real[torch.as_tensor(ir)], fake[torch.as_tensor(jf)], None, None, real, params, 5,
-                        heldout=sub.heldout)
+        fresh = Context(
+            real[torch.as_tensor(ir)], fake[torch.as_tensor(jf)], None, None, real, params, 5, heldout=sub.heldout
+        )
         fresh.cache = {}
         for fn, members in groups:
             got, want = fn(sub, members), fn(fresh, members)
@@ -131,8 +138,9 @@ def test_intervals_with_derived_replicates_equal_those_with_fresh_searches(monke
     for col in ("value", "ci_low", "ci_high", "boot_std"):
         np.testing.assert_allclose(new[col].to_numpy(), old[col].to_numpy(), rtol=1e-12, atol=0)
     neighbour = new["bootstrap_kind"].isin(["subsample", "generated"]).to_numpy()
-    np.testing.assert_array_equal(new[neighbour][["ci_low", "ci_high"]].to_numpy(),
-                                  old[neighbour][["ci_low", "ci_high"]].to_numpy())
+    np.testing.assert_array_equal(
+        new[neighbour][["ci_low", "ci_high"]].to_numpy(), old[neighbour][["ci_low", "ci_high"]].to_numpy()
+    )
 
 
 def test_split_halves_side_by_side_equal_one_after_the_other(monkeypatch):

@@ -125,8 +125,9 @@ def _mmd2_unbiased(x, y):
     k = lambda a, b: (a @ b.T / d + 1.0) ** 3  # noqa: E731
     m, n = len(x), len(y)
     kxx, kyy = k(x, x), k(y, y)
-    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-            - 2 * k(x, y).mean())
+    return (
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * k(x, y).mean()
+    )
 
 
 def test_kid_with_whole_sets_equals_the_full_unbiased_mmd(rng):
@@ -164,11 +165,12 @@ def test_kid_subsets_match_an_independent_loop(rng):
 def test_kid_is_unbiased_near_zero_for_equal_distributions(rng):
     # Unbiased: may be negative; over independent draws it centres on 0. The
     # spread across 20 draws (~1e-3 here) bounds the mean well inside 3 std.
-    vals = [kid(rng.normal(size=(200, 4)), rng.normal(size=(200, 4)), subsets=10, subset_size=100, seed=s)[0]
-            for s in range(20)]
+    vals = [
+        kid(rng.normal(size=(200, 4)), rng.normal(size=(200, 4)), subsets=10, subset_size=100, seed=s)[0]
+        for s in range(20)
+    ]
     assert abs(np.mean(vals)) < 3 * np.std(vals) / math.sqrt(len(vals))
     assert min(vals) < 0  # never clipped
-
 
 
 def _with_variance(v: float, size: int, rng) -> np.ndarray:
@@ -421,7 +423,7 @@ def test_split_rate_estimate_on_statistics_of_known_rate(case):
 
     def stat(ctx, wanted):
         m = ctx.fake.mean(0)
-        t = float(m[0]) if case == "mean" else float((m ** 2).sum())
+        t = float(m[0]) if case == "mean" else float((m**2).sum())
         return {"t": Outcome(t, ctx.real.shape[0], ctx.fake.shape[0])}
 
     ratios, rel = [], []
@@ -430,7 +432,7 @@ def test_split_rate_estimate_on_statistics_of_known_rate(case):
         ctx = Context(x, x, None, None, None, Params(), s)
         dev, ratio = _split_replicates(ctx, [(stat, ("t",))], 60, None)["t"]
         ratios.append(ratio)
-        rel.append(np.mean(dev ** 2) / (1 / n if case == "mean" else 2 * d / n ** 2))
+        rel.append(np.mean(dev**2) / (1 / n if case == "mean" else 2 * d / n**2))
     if case == "mean":
         assert np.mean(ratios) < 2.4 and 0.82 < np.mean(rel) < 1.18
     else:
@@ -452,8 +454,9 @@ def test_neighbour_score_intervals_match_the_spread_over_fresh_samples():
         vals.append(prdc(r.normal(size=(400, 3)), r.normal(size=(400, 3)) * 1.5)["coverage"])
     fresh = np.std(vals, ddof=1)
     r = np.random.default_rng(7)
-    row = score_features(r.normal(size=(400, 3)), r.normal(size=(400, 3)) * 1.5, scores=["coverage"],
-                         bootstrap=100, seed=1).iloc[0]
+    row = score_features(
+        r.normal(size=(400, 3)), r.normal(size=(400, 3)) * 1.5, scores=["coverage"], bootstrap=100, seed=1
+    ).iloc[0]
     assert 0.6 < row["boot_std"] / fresh < 1.7
     assert 0.0 <= row["ci_low"] < row["value"] < row["ci_high"] <= 1.0
     assert row["extras"]["interval"] == {"kind": "subsample", "fraction": 0.75}
@@ -660,7 +663,6 @@ def test_interval_calibration_and_its_table():
         interval_calibration(draw, redraws=6, boot_draws=7)
 
 
-
 def test_interval_calibration_uses_a_drawn_training_split():
     from infobench.quality.validity import interval_calibration
 
@@ -678,15 +680,21 @@ def test_interval_calibration_uses_a_drawn_training_split():
     assert row["fresh_mean"] == pytest.approx(np.mean(direct), abs=1e-15) and row["n_real"] == 100
     assert np.mean(direct) > 0.9  # the 20 generated samples without a copy may still land in a ball
     # Without the third set the real set is the training split (and the other scores do not change).
-    pairs = interval_calibration(lambda i: sets(i)[:2], redraws=4, boot_draws=1, bootstrap=40,
-                                 scores="coverage,memorization").set_index("score")
+    pairs = interval_calibration(
+        lambda i: sets(i)[:2], redraws=4, boot_draws=1, bootstrap=40, scores="coverage,memorization"
+    ).set_index("score")
     assert pairs.loc["memorization", "fresh_mean"] == pytest.approx(
-        np.mean([memorization(sets(i)[1], sets(i)[0]) for i in range(4)]), abs=1e-15)
+        np.mean([memorization(sets(i)[1], sets(i)[0]) for i in range(4)]), abs=1e-15
+    )
     assert pairs.loc["memorization", "fresh_mean"] < 0.8 and pairs.loc["memorization", "n_real"] == 120
     assert pairs.loc["coverage", "fresh_mean"] == cal.set_index("score").loc["coverage", "fresh_mean"]
-    with pytest.raises(TypeError, match="draw\\(0\\) must return \\(real, fake\\), \\(real, fake, train\\) or a "
-                                        "mapping of those and real_probs, fake_probs; got tuple of 1"):
+    with pytest.raises(
+        TypeError,
+        match="draw\\(0\\) must return \\(real, fake\\), \\(real, fake, train\\) or a "
+        "mapping of those and real_probs, fake_probs; got tuple of 1",
+    ):
         interval_calibration(lambda i: sets(i)[:1], redraws=4, boot_draws=1)
+
 
 def test_interval_calibration_draws_class_probabilities():
     from infobench.quality.validity import interval_calibration
@@ -720,9 +728,12 @@ def test_interval_calibration_draws_class_probabilities():
     assert [r[1] for r in table.rows if r[0] == SCORES["inception"].label] == ["120 generated"]
     assert [r[1] for r in table.rows if r[0] == SCORES["class_kl"].label] == ["120 vs 120"]
     # A mapping without the generated set, or with an unknown key, is refused by name.
-    with pytest.raises(TypeError, match="draw\\(0\\) must return a mapping with the keys 'real' and 'fake' and "
-                                        "optionally 'train', 'real_probs', 'fake_probs'; "
-                                        "got keys \\['probs', 'real'\\]"):
+    with pytest.raises(
+        TypeError,
+        match="draw\\(0\\) must return a mapping with the keys 'real' and 'fake' and "
+        "optionally 'train', 'real_probs', 'fake_probs'; "
+        "got keys \\['probs', 'real'\\]",
+    ):
         interval_calibration(lambda i: {"real": sets(i)["real"], "probs": None}, redraws=4, boot_draws=1)
 
 
@@ -732,8 +743,9 @@ def test_memorization_interval_is_conditional_on_the_training_split():
     # is [1, 1]. Subsampling the training split too would drop originals and read below 1.
     rng = np.random.default_rng(5)
     train = rng.normal(size=(300, 2))
-    df = score_features(rng.normal(size=(300, 2)), train[:80].copy(), train=train, scores="memorization",
-                        bootstrap=40).set_index("score")
+    df = score_features(
+        rng.normal(size=(300, 2)), train[:80].copy(), train=train, scores="memorization", bootstrap=40
+    ).set_index("score")
     assert df.loc["memorization", "value"] == 1.0
     assert (df.loc["memorization", "ci_low"], df.loc["memorization", "ci_high"]) == (1.0, 1.0)
     assert df.loc["memorization", "extras"]["interval"] == {"kind": "generated", "fraction": 0.75}
@@ -767,8 +779,11 @@ def test_memorization_interval_matches_fresh_generated_sets():
         r = np.random.default_rng(100 + i)
         return r.normal(size=(300, 2)), r.normal(size=(300, 2)), train
 
-    row = interval_calibration(draw, redraws=200, boot_draws=40, bootstrap=50,
-                               scores="memorization").set_index("score").loc["memorization"]
+    row = (
+        interval_calibration(draw, redraws=200, boot_draws=40, bootstrap=50, scores="memorization")
+        .set_index("score")
+        .loc["memorization"]
+    )
     assert 0.7 < row["width_ratio"] < 1.3
     assert 0.75 < row["std_ratio"] < 1.3
 
@@ -798,8 +813,15 @@ def test_split_interval_of_a_count_contains_its_value(seed):
     labels_r = rng.integers(0, 10, 150)
     labels_f = np.where(rng.random(150) < 0.03, 9, rng.integers(0, 9, 150))
     rp, fp = np.eye(10)[labels_r] * 0.98 + 0.002, np.eye(10)[labels_f] * 0.98 + 0.002
-    row = score_features(rng.normal(size=(150, 4)), rng.normal(size=(150, 4)), real_probs=rp, fake_probs=fp,
-                         scores="classes_covered", bootstrap=40, seed=seed).iloc[0]
+    row = score_features(
+        rng.normal(size=(150, 4)),
+        rng.normal(size=(150, 4)),
+        real_probs=rp,
+        fake_probs=fp,
+        scores="classes_covered",
+        bootstrap=40,
+        seed=seed,
+    ).iloc[0]
     assert row["value"] == 10 and row["ci_low"] <= 10 <= row["ci_high"]
 
 

@@ -13,21 +13,34 @@ def frame(rows):
     """rows: (estimator, task, n, truth, estimate or None for a failure, std_err)"""
     out = []
     for i, (e, t, n, truth, est, se) in enumerate(rows):
-        out.append({
-            "estimator": e, "method": e.split("[")[0], "task_id": t, "family": "fam", "n": n, "seed": i,
-            "truth": truth, "truth_std_err": 0.0, "estimate": np.nan if est is None else est,
-            "std_err": np.nan if se is None else se, "seconds": 0.1 * (i + 1), "ok": est is not None,
-        })
+        out.append(
+            {
+                "estimator": e,
+                "method": e.split("[")[0],
+                "task_id": t,
+                "family": "fam",
+                "n": n,
+                "seed": i,
+                "truth": truth,
+                "truth_std_err": 0.0,
+                "estimate": np.nan if est is None else est,
+                "std_err": np.nan if se is None else se,
+                "seconds": 0.1 * (i + 1),
+                "ok": est is not None,
+            }
+        )
     return pd.DataFrame(out)
 
 
 def test_summary_statistics_by_hand():
-    df = frame([
-        ("a", "t", 100, 1.0, 0.9, 0.05),
-        ("a", "t", 100, 1.0, 1.1, 0.2),
-        ("a", "t", 100, 1.0, 1.3, 0.1),
-        ("a", "t", 100, 1.0, None, None),  # a failure: counted in failure_rate only
-    ])
+    df = frame(
+        [
+            ("a", "t", 100, 1.0, 0.9, 0.05),
+            ("a", "t", 100, 1.0, 1.1, 0.2),
+            ("a", "t", 100, 1.0, 1.3, 0.1),
+            ("a", "t", 100, 1.0, None, None),  # a failure: counted in failure_rate only
+        ]
+    )
     s = summarize(df).iloc[0]
     assert (s["cells"], s["failed"], s["failure_rate"]) == (4, 1, 0.25)
     assert s["mean_estimate"] == pytest.approx(1.1)
@@ -56,13 +69,15 @@ def test_coverage_is_nan_without_standard_errors_and_uses_only_cells_that_have_o
 
 
 def test_log_ratio_is_nan_for_zero_truth_and_non_positive_estimates():
-    df = frame([
-        ("a", "zero", 100, 0.0, 0.01, None),
-        ("a", "zero", 100, 0.0, -0.02, None),
-        ("a", "neg", 100, 1.0, 0.5, None),
-        ("a", "neg", 100, 1.0, -0.1, None),
-        ("a", "negtruth", 100, -1.0, -1.1, None),
-    ])
+    df = frame(
+        [
+            ("a", "zero", 100, 0.0, 0.01, None),
+            ("a", "zero", 100, 0.0, -0.02, None),
+            ("a", "neg", 100, 1.0, 0.5, None),
+            ("a", "neg", 100, 1.0, -0.1, None),
+            ("a", "negtruth", 100, -1.0, -1.1, None),
+        ]
+    )
     s = summarize(df).set_index("task_id")
     assert s["mean_log2_ratio"].isna().all()
     assert s.loc["zero", "log2_ratio_undefined"] == 2
@@ -99,18 +114,28 @@ def test_inconsistent_truths_and_missing_columns_are_errors():
 
 
 def test_samples_needed():
-    df = frame([
-        # truth 1: means 2.0 (x2: out), 1.2 (in), 1.1 (in) -> 1000
-        ("a", "t", 100, 1.0, 2.0, None), ("a", "t", 1000, 1.0, 1.2, None), ("a", "t", 10000, 1.0, 1.1, None),
-        # in, out, in -> only the largest n
-        ("b", "t", 100, 1.0, 1.1, None), ("b", "t", 1000, 1.0, 0.6, None), ("b", "t", 10000, 1.0, 0.9, None),
-        # fails at the largest n -> NaN; the boundary 1.5 itself is out (strict inequality)
-        ("c", "t", 100, 1.0, 1.0, None), ("c", "t", 1000, 1.0, 1.0, None), ("c", "t", 10000, 1.0, 1.5, None),
-        # all failed at the largest n -> NaN
-        ("d", "t", 100, 1.0, 1.0, None), ("d", "t", 1000, 1.0, 1.0, None), ("d", "t", 10000, 1.0, None, None),
-        # truth 0 -> NaN
-        ("e", "z", 100, 0.0, 0.0, None),
-    ])
+    df = frame(
+        [
+            # truth 1: means 2.0 (x2: out), 1.2 (in), 1.1 (in) -> 1000
+            ("a", "t", 100, 1.0, 2.0, None),
+            ("a", "t", 1000, 1.0, 1.2, None),
+            ("a", "t", 10000, 1.0, 1.1, None),
+            # in, out, in -> only the largest n
+            ("b", "t", 100, 1.0, 1.1, None),
+            ("b", "t", 1000, 1.0, 0.6, None),
+            ("b", "t", 10000, 1.0, 0.9, None),
+            # fails at the largest n -> NaN; the boundary 1.5 itself is out (strict inequality)
+            ("c", "t", 100, 1.0, 1.0, None),
+            ("c", "t", 1000, 1.0, 1.0, None),
+            ("c", "t", 10000, 1.0, 1.5, None),
+            # all failed at the largest n -> NaN
+            ("d", "t", 100, 1.0, 1.0, None),
+            ("d", "t", 1000, 1.0, 1.0, None),
+            ("d", "t", 10000, 1.0, None, None),
+            # truth 0 -> NaN
+            ("e", "z", 100, 0.0, 0.0, None),
+        ]
+    )
     out = samples_needed(summarize(df)).set_index("estimator")
     assert out.loc["a", "samples_needed"] == 1000
     assert out.loc["b", "samples_needed"] == 10000
@@ -140,13 +165,19 @@ def test_best_mask_directions_ties_and_nan():
 
 
 def test_leaderboard_ranks_each_task_at_its_largest_n():
-    df = frame([
-        # task t1 (largest n 1000): RMSE a=0.1, b=0.3, c fails -> ranks a 1, b 2, c 3
-        ("a", "t1", 100, 1.0, 5.0, None), ("a", "t1", 1000, 1.0, 1.1, 0.2),
-        ("b", "t1", 1000, 1.0, 1.3, None), ("c", "t1", 1000, 1.0, None, None),
-        # task t2 (largest n 50): a and b tie (RMSE 0.25, exact in binary) -> 1.5 each; c 3
-        ("a", "t2", 50, 2.0, 2.25, None), ("b", "t2", 50, 2.0, 1.75, None), ("c", "t2", 50, 2.0, 3.0, None),
-    ])
+    df = frame(
+        [
+            # task t1 (largest n 1000): RMSE a=0.1, b=0.3, c fails -> ranks a 1, b 2, c 3
+            ("a", "t1", 100, 1.0, 5.0, None),
+            ("a", "t1", 1000, 1.0, 1.1, 0.2),
+            ("b", "t1", 1000, 1.0, 1.3, None),
+            ("c", "t1", 1000, 1.0, None, None),
+            # task t2 (largest n 50): a and b tie (RMSE 0.25, exact in binary) -> 1.5 each; c 3
+            ("a", "t2", 50, 2.0, 2.25, None),
+            ("b", "t2", 50, 2.0, 1.75, None),
+            ("c", "t2", 50, 2.0, 3.0, None),
+        ]
+    )
     board = leaderboard(summarize(df)).set_index("estimator")
     assert list(board.index) == ["a", "b", "c"]
     assert board.loc["a", "mean_rank"] == pytest.approx((1 + 1.5) / 2)
@@ -166,15 +197,23 @@ def test_leaderboard_ranks_each_task_at_its_largest_n():
 def test_leaderboard_ranks_entropy_and_mi_estimators_apart():
     # kde serves both quantities: it gets one row per quantity, ranked only
     # against the estimators of that quantity's tasks.
-    df = frame([
-        ("kde", "h1", 100, 1.0, 1.05, None), ("knn", "h1", 100, 1.0, 1.01, None),   # entropy: knn 1, kde 2
-        ("kde", "m1", 100, 0.5, 0.51, None), ("ksg", "m1", 100, 0.5, 0.6, None),    # MI: kde 1, ksg 2
-        ("ksg", "m2", 100, 0.5, 0.45, None),                                      # MI: ksg alone, 1
-    ])
+    df = frame(
+        [
+            ("kde", "h1", 100, 1.0, 1.05, None),
+            ("knn", "h1", 100, 1.0, 1.01, None),  # entropy: knn 1, kde 2
+            ("kde", "m1", 100, 0.5, 0.51, None),
+            ("ksg", "m1", 100, 0.5, 0.6, None),  # MI: kde 1, ksg 2
+            ("ksg", "m2", 100, 0.5, 0.45, None),  # MI: ksg alone, 1
+        ]
+    )
     df["quantity"] = ["entropy", "entropy", "mi", "mi", "mi"]
     board = leaderboard(summarize(df))
     assert board[["quantity", "estimator"]].values.tolist() == [
-        ["entropy", "knn"], ["entropy", "kde"], ["mi", "kde"], ["mi", "ksg"]]
+        ["entropy", "knn"],
+        ["entropy", "kde"],
+        ["mi", "kde"],
+        ["mi", "ksg"],
+    ]
     assert board["mean_rank"].tolist() == [1.0, 2.0, 1.0, 1.5]
     assert board["tasks"].tolist() == [1, 1, 1, 2]
     assert board["wins"].tolist() == [1, 0, 1, 1]
@@ -202,8 +241,14 @@ def test_units_conversion_only_touches_amounts_of_information():
 def test_leaderboard_never_ranks_an_estimator_whose_cells_all_failed():
     # "z" fails on every task (e.g. ksg[k=0]): it used to rank first when it was alone, and it must
     # never take a rank, a win or a place above an estimator that produced numbers.
-    df = frame([("z", "t1", 100, 1.0, None, None), ("z", "t1", 100, 1.0, None, None),
-                ("a", "t1", 100, 1.0, 1.2, None), ("z", "t2", 100, 1.0, None, None)])
+    df = frame(
+        [
+            ("z", "t1", 100, 1.0, None, None),
+            ("z", "t1", 100, 1.0, None, None),
+            ("a", "t1", 100, 1.0, 1.2, None),
+            ("z", "t2", 100, 1.0, None, None),
+        ]
+    )
     board = leaderboard(summarize(df)).set_index("estimator")
     assert list(board.index) == ["a", "z"]
     assert board.loc["a", "mean_rank"] == 1.0 and board.loc["a", "wins"] == 1
@@ -222,14 +267,24 @@ def _with_diagnostics(df, texts):
 
 def test_summary_counts_doubtful_cells_and_names_their_codes():
     doubt = '[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}]'
-    both = ('[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}, '
-            '{"code": "extreme-values", "message": "m", "severity": "warning", "subject": "y[1]"}]')
+    both = (
+        '[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}, '
+        '{"code": "extreme-values", "message": "m", "severity": "warning", "subject": "y[1]"}]'
+    )
     note = '[{"code": "routed", "message": "m", "severity": "info", "subject": ""}]'
-    df = _with_diagnostics(frame([
-        ("a", "t", 100, 1.0, 0.9, 0.05), ("a", "t", 100, 1.0, 1.1, 0.05), ("a", "t", 100, 1.0, 1.0, 0.05),
-        ("a", "t", 100, 1.0, None, None),
-        ("b", "t", 100, 1.0, 1.0, 0.05), ("b", "t", 100, 1.0, 1.0, 0.05),
-    ]), [doubt, both, "[]", None, note, None])
+    df = _with_diagnostics(
+        frame(
+            [
+                ("a", "t", 100, 1.0, 0.9, 0.05),
+                ("a", "t", 100, 1.0, 1.1, 0.05),
+                ("a", "t", 100, 1.0, 1.0, 0.05),
+                ("a", "t", 100, 1.0, None, None),
+                ("b", "t", 100, 1.0, 1.0, 0.05),
+                ("b", "t", 100, 1.0, 1.0, 0.05),
+            ]
+        ),
+        [doubt, both, "[]", None, note, None],
+    )
     s = summarize(df).set_index("estimator")
     # Successful cells only: the failed cell's (missing) diagnostics do not count.
     assert s.loc["a", "doubtful"] == 2 and s.loc["a", "diagnostics"] == "ties(x[0]); extreme-values(y[1])"

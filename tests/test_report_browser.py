@@ -35,8 +35,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Appended to a copy of the page: after loading, each image records the width the browser decoded.
-PROBE = ("<script>window.addEventListener('load', () => { for (const im of document.images) "
-         "im.setAttribute('data-natural-width', im.naturalWidth); });</script>")
+PROBE = (
+    "<script>window.addEventListener('load', () => { for (const im of document.images) "
+    "im.setAttribute('data-natural-width', im.naturalWidth); });</script>"
+)
 
 
 class _Dom(html.parser.HTMLParser):
@@ -64,8 +66,16 @@ class _Dom(html.parser.HTMLParser):
 
 
 def _chromium(args: list[str], profile) -> subprocess.CompletedProcess:
-    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args]
+    cmd = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -74,8 +84,14 @@ def _main_page(tmp_path):
     gen = tmp_path / "gan"
     gen.mkdir()
     Image.fromarray(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1))).save(gen / "samples.png")
-    report = build_main_report(benchmark=bench_records(), training=training_frame(), generator_dirs={"gan": gen},
-                               quality=quality_frame(), validity=None, meta={"command": "infobench run --quick"})
+    report = build_main_report(
+        benchmark=bench_records(),
+        training=training_frame(),
+        generator_dirs={"gan": gen},
+        quality=quality_frame(),
+        validity=None,
+        meta={"command": "infobench run --quick"},
+    )
     write_main_report(report, tmp_path / "rep")
     return tmp_path / "rep" / "report.html", [t.title for t in report.tables], len(report.figures)
 
@@ -98,16 +114,30 @@ def _ranked_page(tmp_path):
     for t, truth in enumerate((0.3, 0.8, 1.5, 2.4)):
         for e, bias in (("ksg", 0.01), ("kde", 0.2), ("histogram", -0.4)):
             for seed in (0, 1):
-                rows.append({"estimator": e, "task_id": f"task-{t}", "quantity": "mi", "n": 500, "seed": seed,
-                             "truth": truth, "estimate": truth + bias * (1 + t) + 0.01 * seed, "ok": True,
-                             "std_err": 0.05, "seconds": 0.1})
+                rows.append(
+                    {
+                        "estimator": e,
+                        "task_id": f"task-{t}",
+                        "quantity": "mi",
+                        "n": 500,
+                        "seed": seed,
+                        "truth": truth,
+                        "estimate": truth + bias * (1 + t) + 0.01 * seed,
+                        "ok": True,
+                        "std_err": 0.05,
+                        "seconds": 0.1,
+                    }
+                )
     page, titles, n_images = _bench_page(tmp_path, pd.DataFrame(rows))
     assert n_images == 1 + 1 + 4
     return page, titles, n_images
 
 
-@pytest.mark.parametrize("make_page", [_main_page, _bench_page, _ranked_page],
-                         ids=["infobench-run", "infobench-report", "infobench-report-ranked"])
+@pytest.mark.parametrize(
+    "make_page",
+    [_main_page, _bench_page, _ranked_page],
+    ids=["infobench-run", "infobench-report", "infobench-report-ranked"],
+)
 def test_report_html_renders_in_headless_chromium(tmp_path, make_page):
     page, titles, n_images = make_page(tmp_path)
 

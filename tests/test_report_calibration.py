@@ -14,15 +14,62 @@ from infobench.report.writer import write_report
 def _records():
     # Task t1: estimates 1, 2, 3, 4 (mean 2.5, sd sqrt(5/3)), truth 2, std_err 1 each.
     # Task t2: estimates 10, 12 (mean 11, sd sqrt(2)), truth 13, std_err 0.5 each; one failed cell.
-    rows = [dict(estimator="ksg", quantity="mi", task_id="t1", n=100, truth=2.0, truth_std_err=0.0,
-                 estimate=v, std_err=1.0, ok=True) for v in (1.0, 2.0, 3.0, 4.0)]
-    rows += [dict(estimator="ksg", quantity="mi", task_id="t2", n=100, truth=13.0, truth_std_err=0.0,
-                  estimate=v, std_err=0.5, ok=True) for v in (10.0, 12.0)]
-    rows.append(dict(estimator="ksg", quantity="mi", task_id="t2", n=100, truth=13.0, truth_std_err=0.0,
-                     estimate=np.nan, std_err=np.nan, ok=False))
+    rows = [
+        dict(
+            estimator="ksg",
+            quantity="mi",
+            task_id="t1",
+            n=100,
+            truth=2.0,
+            truth_std_err=0.0,
+            estimate=v,
+            std_err=1.0,
+            ok=True,
+        )
+        for v in (1.0, 2.0, 3.0, 4.0)
+    ]
+    rows += [
+        dict(
+            estimator="ksg",
+            quantity="mi",
+            task_id="t2",
+            n=100,
+            truth=13.0,
+            truth_std_err=0.0,
+            estimate=v,
+            std_err=0.5,
+            ok=True,
+        )
+        for v in (10.0, 12.0)
+    ]
+    rows.append(
+        dict(
+            estimator="ksg",
+            quantity="mi",
+            task_id="t2",
+            n=100,
+            truth=13.0,
+            truth_std_err=0.0,
+            estimate=np.nan,
+            std_err=np.nan,
+            ok=False,
+        )
+    )
     # No standard errors: left out.
-    rows += [dict(estimator="mine", quantity="mi", task_id="t1", n=100, truth=2.0, truth_std_err=0.0,
-                  estimate=v, std_err=np.nan, ok=True) for v in (1.0, 2.0)]
+    rows += [
+        dict(
+            estimator="mine",
+            quantity="mi",
+            task_id="t1",
+            n=100,
+            truth=2.0,
+            truth_std_err=0.0,
+            estimate=v,
+            std_err=np.nan,
+            ok=True,
+        )
+        for v in (1.0, 2.0)
+    ]
     return pd.DataFrame(rows)
 
 

@@ -38,21 +38,34 @@ def generator_dirs(tmp_path):
 
 
 def build(tmp_path, validity=None):
-    return build_main_report(benchmark=bench_records(), training=training_frame(),
-                             generator_dirs=generator_dirs(tmp_path), quality=quality_frame(), validity=validity,
-                             meta=META)
+    return build_main_report(
+        benchmark=bench_records(),
+        training=training_frame(),
+        generator_dirs=generator_dirs(tmp_path),
+        quality=quality_frame(),
+        validity=validity,
+        meta=META,
+    )
 
 
 def test_main_report_files_and_same_order_in_markdown_and_html(tmp_path):
     report = build(tmp_path)
     out = tmp_path / "rep"
     written = write_main_report(report, out)
-    assert {p.name for p in written} >= {"REPORT.md", "report.html", "estimators-leaderboard.csv",
-                                         "generators-training.csv", "benchmark-records.csv", "quality-records.csv",
-                                         "estimator-heatmap.png", "gan-samples.png", "vae-samples.png"}
+    assert {p.name for p in written} >= {
+        "REPORT.md",
+        "report.html",
+        "estimators-leaderboard.csv",
+        "generators-training.csv",
+        "benchmark-records.csv",
+        "quality-records.csv",
+        "estimator-heatmap.png",
+        "gan-samples.png",
+        "vae-samples.png",
+    }
     bench = report_tables(summarize(bench_records()))
     names = [table_name(t) for t in report.tables]
-    assert names[:len(bench)] == ["estimators-" + table_name(t) for t in bench]
+    assert names[: len(bench)] == ["estimators-" + table_name(t) for t in bench]
     assert "generators-training" in names and any(n.startswith("quality-sample-quality") for n in names)
     for n in names:
         assert (out / "tables" / f"{n}.csv").is_file() and (out / "tables" / f"{n}.tex").is_file()
@@ -64,8 +77,9 @@ def test_main_report_files_and_same_order_in_markdown_and_html(tmp_path):
     html_titles = re.findall(r"<h3>(.+?)</h3>", page)
     assert len(md_titles) == len(html_titles) == len(report.tables)
     md_images = re.findall(r"!\[[^\]]*\]\(plots/([^)]+)\)", md)
-    assert md_images == [f.name for f in report.figures] == ["estimator-heatmap.png", "gan-samples.png",
-                                                              "vae-samples.png"]
+    assert (
+        md_images == [f.name for f in report.figures] == ["estimator-heatmap.png", "gan-samples.png", "vae-samples.png"]
+    )
     assert page.count("data:image/png;base64,") == 3
     for heading in ("Estimator benchmark", "Reference generators", "Sample quality"):
         assert f"## {heading}" in md and f"<h2>{heading}</h2>" in page
@@ -102,16 +116,38 @@ def _runs_frame():
     """FID and precision of two runs each of gan and vae (gan clearly better on FID only), plus the ceiling."""
     from infobench.quality.compare import across_runs
 
-    values = {"gan#1": (10.0, 0.50), "gan#2": (11.0, 0.40), "vae#1": (30.0, 0.45), "vae#2": (31.0, 0.55),
-              "real-test": (1.0, 0.9)}
+    values = {
+        "gan#1": (10.0, 0.50),
+        "gan#2": (11.0, 0.40),
+        "vae#1": (30.0, 0.45),
+        "vae#2": (31.0, 0.55),
+        "real-test": (1.0, 0.9),
+    }
     rows = []
     for fake, (fid, prec) in values.items():
-        for score, family, unit, direction, v in (("fid", "standard", "", "down", fid),
-                                                  ("precision", "standard", "fraction", "up", prec)):
-            rows.append({"fake": fake, "source": "held-out" if fake == "real-test" else "file", "score": score,
-                         "label": score, "family": family, "direction": direction, "value": v, "ci_low": v - 0.1,
-                         "ci_high": v + 0.1, "boot_std": 0.05, "bootstrap": 40, "level": 0.95, "unit": unit,
-                         "n_fake": 300, "note": ""})
+        for score, family, unit, direction, v in (
+            ("fid", "standard", "", "down", fid),
+            ("precision", "standard", "fraction", "up", prec),
+        ):
+            rows.append(
+                {
+                    "fake": fake,
+                    "source": "held-out" if fake == "real-test" else "file",
+                    "score": score,
+                    "label": score,
+                    "family": family,
+                    "direction": direction,
+                    "value": v,
+                    "ci_low": v - 0.1,
+                    "ci_high": v + 0.1,
+                    "boot_std": 0.05,
+                    "bootstrap": 40,
+                    "level": 0.95,
+                    "unit": unit,
+                    "n_fake": 300,
+                    "note": "",
+                }
+            )
     quality = pd.DataFrame(rows)
     groups = {"gan": ["gan#1", "gan#2"], "vae": ["vae#1", "vae#2"], "real-test": ["real-test"]}
     return quality, across_runs(quality, groups)
@@ -144,14 +180,44 @@ def test_main_report_with_runs_and_learning_curves(tmp_path):
     from infobench.quality.compare import pairwise
 
     quality, runs = _runs_frame()
-    curves = pd.DataFrame([{"generator": g, "run": r, "seed": r, "epoch": e, "score": "fid",
-                            "value": 100.0 / e + r + (5 if g == "vae" else 0)}
-                           for g in ("gan", "vae") for r in (1, 2) for e in (5, 10, 15)]
-                          + [{"generator": "gan", "run": r, "seed": r, "epoch": e, "score": "balance",
-                              "value": {5: 0.5, 10: 0.68, 15: 0.6}[e]} for r in (1, 2) for e in (5, 10, 15)])
-    report = build_main_report(benchmark=bench_records(), training=training_frame(), generator_dirs={},
-                               quality=quality, validity=None, meta=META, runs=runs,
-                               pairs=pairwise(runs, exclude=["real-test"]), curves=curves)
+    curves = pd.DataFrame(
+        [
+            {
+                "generator": g,
+                "run": r,
+                "seed": r,
+                "epoch": e,
+                "score": "fid",
+                "value": 100.0 / e + r + (5 if g == "vae" else 0),
+            }
+            for g in ("gan", "vae")
+            for r in (1, 2)
+            for e in (5, 10, 15)
+        ]
+        + [
+            {
+                "generator": "gan",
+                "run": r,
+                "seed": r,
+                "epoch": e,
+                "score": "balance",
+                "value": {5: 0.5, 10: 0.68, 15: 0.6}[e],
+            }
+            for r in (1, 2)
+            for e in (5, 10, 15)
+        ]
+    )
+    report = build_main_report(
+        benchmark=bench_records(),
+        training=training_frame(),
+        generator_dirs={},
+        quality=quality,
+        validity=None,
+        meta=META,
+        runs=runs,
+        pairs=pairwise(runs, exclude=["real-test"]),
+        curves=curves,
+    )
     names = [t.name for t in report.tables]
     assert {"quality-runs-standard", "quality-pairwise", "quality-best-epoch"} <= set(names)
     assert names.index("quality-runs-standard") < names.index("quality-pairwise")

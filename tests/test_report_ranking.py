@@ -71,9 +71,19 @@ def records(shifts: dict[str, float], n_tasks: int, seed: int, seeds: int = 3) -
             bias = rng.normal(shift, 0.5)
             for n in (100, 1000):
                 for s in range(seeds):
-                    rows.append({"estimator": e, "task_id": f"task-{t}", "n": n, "seed": s, "truth": truth,
-                                 "estimate": truth + scale * (bias + rng.normal(0.0, 0.3)), "ok": True,
-                                 "std_err": 0.1, "quantity": "mi"})
+                    rows.append(
+                        {
+                            "estimator": e,
+                            "task_id": f"task-{t}",
+                            "n": n,
+                            "seed": s,
+                            "truth": truth,
+                            "estimate": truth + scale * (bias + rng.normal(0.0, 0.3)),
+                            "ok": True,
+                            "std_err": 0.1,
+                            "quantity": "mi",
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -188,8 +198,10 @@ def _nemenyi_best_distinguishable(t) -> bool:
     """The verdict the Nemenyi post-hoc gives on the same test (best vs every other, after the Friedman test)."""
     best = t.items[0]
     mine = t.pairs[(t.pairs["a"] == best) | (t.pairs["b"] == best)]
-    return bool(t.rejected and (mine["beyond_cd"] & (mine[["mean_rank_a", "mean_rank_b"]].min(axis=1)
-                                                     == t.mean_ranks[best])).all())
+    return bool(
+        t.rejected
+        and (mine["beyond_cd"] & (mine[["mean_rank_a", "mean_rank_b"]].min(axis=1) == t.mean_ranks[best])).all()
+    )
 
 
 @pytest.mark.slow
@@ -318,8 +330,11 @@ def test_leaderboard_table_needs_the_rank_tests():
     s = summarize(records({"a": 0.0, "b": 0.5}, 4, seed=4))
     board = leaderboard(s)
     bare = pd.DataFrame(board.to_dict())  # a board built by hand carries no tests
-    with pytest.raises(ValueError, match=r"the leaderboard's rank tests are missing: build the board with "
-                                         r"leaderboard\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the leaderboard's rank tests are missing: build the board with "
+        r"leaderboard\(\)",
+    ):
         leaderboard_table(bare)
     assert leaderboard_table(bare, tests=rank_tests(s)).rows == leaderboard_table(board).rows
 

@@ -51,18 +51,32 @@ def records():
     """Two estimators on two tasks at two sizes, two seeds; 'b' fails once and runs only on t_1."""
     rows = []
     spec = {  # (estimator, task, n) -> estimates of the two seeds
-        ("ksg[k=3]", "t_1", 100): (0.9, 1.1), ("ksg[k=3]", "t_1", 1000): (0.98, 1.02),
-        ("b&c", "t_1", 100): (1.4, None), ("b&c", "t_1", 1000): (1.2, 1.25),
-        ("ksg[k=3]", "t%2", 100): (0.5, 0.7), ("ksg[k=3]", "t%2", 1000): (0.55, 0.65),
+        ("ksg[k=3]", "t_1", 100): (0.9, 1.1),
+        ("ksg[k=3]", "t_1", 1000): (0.98, 1.02),
+        ("b&c", "t_1", 100): (1.4, None),
+        ("b&c", "t_1", 1000): (1.2, 1.25),
+        ("ksg[k=3]", "t%2", 100): (0.5, 0.7),
+        ("ksg[k=3]", "t%2", 1000): (0.55, 0.65),
     }
     for (e, t, n), ests in spec.items():
         for seed, est in enumerate(ests):
-            rows.append({
-                "estimator": e, "method": e.split("[")[0], "task_id": t, "family": "f", "n": n, "seed": seed,
-                "truth": 1.0 if t == "t_1" else 0.6, "truth_std_err": 0.0,
-                "estimate": np.nan if est is None else est, "std_err": 0.05, "seconds": 0.01 * (seed + 1),
-                "ok": est is not None, "error": None if est is not None else "ValueError: x",
-            })
+            rows.append(
+                {
+                    "estimator": e,
+                    "method": e.split("[")[0],
+                    "task_id": t,
+                    "family": "f",
+                    "n": n,
+                    "seed": seed,
+                    "truth": 1.0 if t == "t_1" else 0.6,
+                    "truth_std_err": 0.0,
+                    "estimate": np.nan if est is None else est,
+                    "std_err": 0.05,
+                    "seconds": 0.01 * (seed + 1),
+                    "ok": est is not None,
+                    "error": None if est is not None else "ValueError: x",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,7 +118,11 @@ def test_best_flags_is_the_one_best_rule():
     assert list(best_flags(v, "down")) == [False, True, False, False]
     assert list(best_flags(v, "zero")) == [False, False, False, True]
     assert list(best_flags(v, "down", pd.Series([True, False, True, True], index=v.index))) == [
-        False, False, False, True]  # only eligible entries compete
+        False,
+        False,
+        False,
+        True,
+    ]  # only eligible entries compete
     assert list(best_flags(pd.Series([2.0, 2.0]), "down")) == [True, True]  # ties all marked
     assert not best_flags(pd.Series([float("nan")]), "up").any()
     assert list(best_flags(pd.Series([0.75, 1.25, 2.0]), lambda x: abs(x - 1))) == [True, True, False]
@@ -147,7 +165,9 @@ def test_markdown_marks_best_in_bold_and_escapes(summary):
     md = to_markdown(metric_table(summary, "bias"))
     lines = md.splitlines()
     assert lines[0] == "### bias (nats)"
-    assert "| task | n | truth (nats) | ksg\\[k=3\\] | b&c |" in md or "| task | n | truth (nats) | ksg[k=3] | b&c |" in md
+    assert (
+        "| task | n | truth (nats) | ksg\\[k=3\\] | b&c |" in md or "| task | n | truth (nats) | ksg[k=3] | b&c |" in md
+    )
     assert "| t\\_1 | 1000 | 1.000 | **0.000** | 0.225 |" in md
     assert "| ---: |" in md
 
@@ -165,7 +185,8 @@ def test_latex_booktabs_textbf_and_escaping(summary):
     assert r"b\&c" in tex and r"t\_1" in tex and r"t\%2" in tex
     assert r"\textbf{1.000 $\pm$ 0.141}" in tex
     assert latex_escape(r"a_b&c%d$e#f{g}h~i^j\k") == (
-        r"a\_b\&c\%d\$e\#f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k")
+        r"a\_b\&c\%d\$e\#f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k"
+    )
     assert latex_escape("[x]") == "{[}x]"
     assert latex_escape("|a| < b") == r"\textbar{}a\textbar{} \textless{} b"
 
@@ -177,11 +198,11 @@ def test_html_table_best_class_and_heat_colours(summary):
     # t%2 at n=1000: ksg's estimates 0.55 and 0.65 around the truth 0.6: nearly white; b&c does not run there.
     lr = np.mean(np.log2([0.55 / 0.6, 0.65 / 0.6]))
     assert f'style="background:{heat_colour(lr)}">{format_value(lr, "signed")}<' in h
-    assert min(int(heat_colour(lr)[i:i + 2], 16) for i in (1, 3, 5)) >= 250  # |log2 ratio| ~ 0.003
+    assert min(int(heat_colour(lr)[i : i + 2], 16) for i in (1, 3, 5)) >= 250  # |log2 ratio| ~ 0.003
     assert heat_colour(0.0) == "#ffffff"
     assert heat_colour(float("nan")) == "#e0e0e0"
     assert heat_colour(5.0) == heat_colour(1.0) != heat_colour(0.5)  # colour saturates, text does not
-    r, _g, b = (int(heat_colour(-1.0)[i:i + 2], 16) for i in (1, 3, 5))
+    r, _g, b = (int(heat_colour(-1.0)[i : i + 2], 16) for i in (1, 3, 5))
     assert b > r  # underestimates are blue
 
 
@@ -219,8 +240,11 @@ def test_rich_rendering_contains_values(summary):
 
 def test_html_page_is_self_contained(summary):
     png = figure_png(plot_heatmap(summary))
-    page = html_page("T <1>", [("h2", "x"), ("table", metric_table(summary, "rmse")), ("img", Figure("h.png", "cap", png)),
-                               ("p", "a & b")], {"run": "r<1>"})
+    page = html_page(
+        "T <1>",
+        [("h2", "x"), ("table", metric_table(summary, "rmse")), ("img", Figure("h.png", "cap", png)), ("p", "a & b")],
+        {"run": "r<1>"},
+    )
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "data:image/png;base64," in page
     assert not re.search(r"""(src|href)=["']?(https?:|//|[^"'d])""", page)  # nothing to fetch
@@ -255,8 +279,18 @@ def test_write_report_every_format(tmp_path):
     formats = "md,html,csv,tex,png" + (",parquet" if importlib.util.find_spec("pyarrow") else "")
     written = write_report(records(), out, formats=formats, meta={"run": "r1"})
     names = {p.name for ps in written.values() for p in ps}
-    assert {"report.md", "report.html", "report.tex", "summary.csv", "leaderboard.csv", "samples_needed.csv",
-            "results.csv", "heatmap.png", "estimates-t_1.png", "estimates-t-2.png"} <= names
+    assert {
+        "report.md",
+        "report.html",
+        "report.tex",
+        "summary.csv",
+        "leaderboard.csv",
+        "samples_needed.csv",
+        "results.csv",
+        "heatmap.png",
+        "estimates-t_1.png",
+        "estimates-t-2.png",
+    } <= names
     md = (out / "report.md").read_text()
     assert "- **run**: r1" in md and "### Leaderboard" in md and "![t_1: estimate vs n](estimates-t_1.png)" in md
     assert "**" in md.split("### bias")[1]
@@ -278,8 +312,11 @@ def test_write_report_without_png_keeps_html_plots_and_md_has_no_image_links(tmp
 
 
 def test_write_report_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"report format must be one of \['md', 'html', 'csv', 'tex', 'png', "
-                                         r"'parquet'\]; got 'pdf'"):
+    with pytest.raises(
+        ValueError,
+        match=r"report format must be one of \['md', 'html', 'csv', 'tex', 'png', "
+        r"'parquet'\]; got 'pdf'",
+    ):
         write_report(records(), tmp_path / "x", formats="md,pdf")
     with pytest.raises(ValueError, match="no results to report"):
         write_report(records().iloc[:0], tmp_path / "x")
@@ -296,8 +333,14 @@ def test_write_report_errors(tmp_path):
 
 def test_markdown_page_follows_the_blocks_and_drops_empty_headings(summary):
     fig = Figure("h.png", "the heatmap", b"png")
-    blocks = [("p", "intro"), ("table", Table("T", ["a"], [["1"]], [[False]])), ("img", fig), ("h2", "Empty"),
-              ("h2", "Plots"), ("img", fig)]
+    blocks = [
+        ("p", "intro"),
+        ("table", Table("T", ["a"], [["1"]], [[False]])),
+        ("img", fig),
+        ("h2", "Empty"),
+        ("h2", "Plots"),
+        ("img", fig),
+    ]
     md = markdown_page("Title", blocks, {"command": "infobench run --quick"}, image_dir="plots")
     assert md.startswith("# Title\n\n- **command**: infobench run --quick\n")
     assert md.index("intro") < md.index("### T") < md.index("![the heatmap](plots/h.png)") < md.index("## Plots")
@@ -330,12 +373,16 @@ def test_doubtful_numbers_are_flagged_in_every_table_and_format():
 
     doubt = '[{"code": "ties", "message": "m", "severity": "warning", "subject": "x[0]"}]'
     df = records()
-    df["diagnostics"] = [doubt if (e, t) == ("ksg[k=3]", "t_1") else "[]"
-                         for e, t in zip(df["estimator"], df["task_id"])]
+    df["diagnostics"] = [
+        doubt if (e, t) == ("ksg[k=3]", "t_1") else "[]" for e, t in zip(df["estimator"], df["task_id"])
+    ]
     summary = summarize(df)
     table = metric_table(summary, "mean_estimate")
-    flagged = {(row[0], row[1], e): cell.endswith(f" {DOUBT_MARK}")
-               for row in table.rows for e, cell in zip(table.header[3:], row[3:])}
+    flagged = {
+        (row[0], row[1], e): cell.endswith(f" {DOUBT_MARK}")
+        for row in table.rows
+        for e, cell in zip(table.header[3:], row[3:])
+    }
     assert flagged[("t_1", "100", "ksg[k=3]")] and flagged[("t_1", "1000", "ksg[k=3]")]
     assert not flagged[("t_1", "100", "b&c")] and not flagged[("t%2", "100", "ksg[k=3]")]
     assert f"{DOUBT_MARK}: at least one cell behind the number carries a warning diagnostic" in table.note
@@ -347,8 +394,10 @@ def test_doubtful_numbers_are_flagged_in_every_table_and_format():
     board = leaderboard_table(leaderboard(summary))
     assert board.header[-1] == "doubtful" and [r[-1] for r in board.rows] == ["2 †", "0"]
     listing = diagnostics_table(summary)
-    assert listing.rows == [["ksg[k=3]", "t_1", "100", "2", "2 †", "ties(x[0])"],
-                            ["ksg[k=3]", "t_1", "1000", "2", "2 †", "ties(x[0])"]]
+    assert listing.rows == [
+        ["ksg[k=3]", "t_1", "100", "2", "2 †", "ties(x[0])"],
+        ["ksg[k=3]", "t_1", "1000", "2", "2 †", "ties(x[0])"],
+    ]
     assert report_tables(summary)[-1].rows == listing.rows
     # The same marker in every renderer (LaTeX spells it \dag).
     assert f"1.000 ± 0.141 {DOUBT_MARK}" in to_markdown(table)

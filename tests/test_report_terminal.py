@@ -20,17 +20,47 @@ def score_table() -> Table:
     """Six scores with intervals of three sets: about 200 columns wide."""
     header = ["generated", "n", "FID ↓", "KID ↓", "precision ↑", "recall ↑", "density ↑", "coverage ↑"]
     rows = [
-        ["gan", "359", "12.34 [11.02, 13.71]", "0.01234 [0.0101, 0.01452]", "0.7412 [0.7123, 0.7712]",
-         "0.5121 [0.4812, 0.5423]", "0.9123 [0.8712, 0.9612]", "0.8123 [0.7812, 0.8412]"],
-        ["vae", "359", "22.34 [21.02, 23.71]", "0.02234 [0.0201, 0.02452]", "0.6412 [0.6123, 0.6712]",
-         "0.4121 [0.3812, 0.4423]", "0.8123 [0.7712, 0.8612]", "0.7123 [0.6812, 0.7412]"],
-        ["real-test (ceiling)", "359", "1.234 [1.02, 1.71]", "0.0001234 [-0.0001, 0.0003452]",
-         "0.9412 [0.9123, 0.9712]", "0.9121 [0.8812, 0.9423]", "1.012 [0.9712, 1.061]", "n/a"],
+        [
+            "gan",
+            "359",
+            "12.34 [11.02, 13.71]",
+            "0.01234 [0.0101, 0.01452]",
+            "0.7412 [0.7123, 0.7712]",
+            "0.5121 [0.4812, 0.5423]",
+            "0.9123 [0.8712, 0.9612]",
+            "0.8123 [0.7812, 0.8412]",
+        ],
+        [
+            "vae",
+            "359",
+            "22.34 [21.02, 23.71]",
+            "0.02234 [0.0201, 0.02452]",
+            "0.6412 [0.6123, 0.6712]",
+            "0.4121 [0.3812, 0.4423]",
+            "0.8123 [0.7712, 0.8612]",
+            "0.7123 [0.6812, 0.7412]",
+        ],
+        [
+            "real-test (ceiling)",
+            "359",
+            "1.234 [1.02, 1.71]",
+            "0.0001234 [-0.0001, 0.0003452]",
+            "0.9412 [0.9123, 0.9712]",
+            "0.9121 [0.8812, 0.9423]",
+            "1.012 [0.9712, 1.061]",
+            "n/a",
+        ],
     ]
     best = [[False, False] + [True] * 6, [False] * 8, [False] * 8]
-    return Table("Sample quality: standard scores", header, rows, best, labels=2,
-                 note="↑ higher is better, ↓ lower is better; best generator per column marked; [low, high]: "
-                 "95% bootstrap interval over 50 replicates.")
+    return Table(
+        "Sample quality: standard scores",
+        header,
+        rows,
+        best,
+        labels=2,
+        note="↑ higher is better, ↓ lower is better; best generator per column marked; [low, high]: "
+        "95% bootstrap interval over 50 replicates.",
+    )
 
 
 def board() -> Table:
@@ -41,16 +71,24 @@ def board() -> Table:
 def wide_metric_table() -> Table:
     """Twelve estimator columns of mean ± sd: only column groups make it fit."""
     estimators = [f"estimator-{i}" for i in range(12)]
-    rows = [[f"task-{t}", str(n)] + [f"{0.1 * t + 0.01 * i:.3f} ± 0.0{i % 10}{t}" for i in range(12)]
-            for t in range(3) for n in (100, 1000)]
+    rows = [
+        [f"task-{t}", str(n)] + [f"{0.1 * t + 0.01 * i:.3f} ± 0.0{i % 10}{t}" for i in range(12)]
+        for t in range(3)
+        for n in (100, 1000)
+    ]
     best = [[False, False] + [i == t for i in range(12)] for t in range(3) for _ in (100, 1000)]
     return Table("Mean estimate (nats)", ["task", "n"] + estimators, rows, best, labels=2, note="")
 
 
 def render(table: Table, width: int, *, styled: bool = False) -> str:
     """The text a console of ``width`` columns prints: a terminal with colours, or a pipe (no styles)."""
-    console = Console(file=io.StringIO(), width=width, force_terminal=styled, color_system="truecolor" if styled
-                      else None, force_jupyter=False)
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        force_terminal=styled,
+        color_system="truecolor" if styled else None,
+        force_jupyter=False,
+    )
     console.print(to_rich(table))
     return console.file.getvalue()
 
@@ -59,7 +97,7 @@ def figures(table: Table) -> list[str]:
     """Every value and every interval of the table's value cells, as printed."""
     out = []
     for row in table.rows:
-        for cell in row[table.labels:]:
+        for cell in row[table.labels :]:
             value, interval = _split_interval(cell)
             out += [value] + ([interval] if interval else [])
     return [f for f in out if f]
@@ -101,7 +139,10 @@ def test_intervals_go_under_their_values_when_that_fits():
 def test_the_leaderboard_at_80_columns_is_one_table_per_quantity():
     text = render(board(), 80)
     assert [t for t in ("Leaderboard: mi", "Leaderboard: entropy", "Leaderboard: kl") if t in text] == [
-        "Leaderboard: mi", "Leaderboard: entropy", "Leaderboard: kl"]
+        "Leaderboard: mi",
+        "Leaderboard: entropy",
+        "Leaderboard: kl",
+    ]
     assert "quantity" not in text.split("Leaderboard: mi")[1].splitlines()[2]  # the column is now the title
 
 

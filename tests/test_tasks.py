@@ -141,12 +141,26 @@ def test_suite_contents():
     assert len(standard) == 40 and all(t.kind == "mi" for t in standard)
     assert min(t.dim_x for t in standard) == 1 and max(t.dim_x + t.dim_y for t in standard) == 50
     assert {t.family for t in standard} == {
-        "normal", "student-t", "uniform-noise", "transformed", "bimodal", "swissroll",
-        "mixture", "discrete-continuous", "independent",
+        "normal",
+        "student-t",
+        "uniform-noise",
+        "transformed",
+        "bimodal",
+        "swissroll",
+        "mixture",
+        "discrete-continuous",
+        "independent",
     }
     assert all(t.kind == "entropy" for t in entropy)
     assert {t.family for t in entropy} == {
-        "gaussian", "uniform", "laplace", "exponential", "student-t", "mixture", "transformed"}
+        "gaussian",
+        "uniform",
+        "laplace",
+        "exponential",
+        "student-t",
+        "mixture",
+        "transformed",
+    }
     assert [t.truth for t in stairs] == [2.0, 4.0, 6.0, 8.0, 10.0]
     assert all(t.dim_x == t.dim_y == 20 and t.family == "staircase" for t in stairs)
     assert all(t.kind == "kl" for t in kl)
@@ -169,9 +183,14 @@ def test_staircase_contract():
 
 
 def test_unknown_names():
-    with pytest.raises(ValueError, match=r"suite must be one of \['smoke', 'mi-standard', 'entropy', 'staircase', 'kl', 'mixtures'\]; got 'nope'"):
+    with pytest.raises(
+        ValueError,
+        match=r"suite must be one of \['smoke', 'mi-standard', 'entropy', 'staircase', 'kl', 'mixtures'\]; got 'nope'",
+    ):
         tasks.suite("nope")
-    with pytest.raises(ValueError, match=r"unknown task id 'normal-dense-x1-y1-rho0.7'.*did you mean.*valid ids are \["):
+    with pytest.raises(
+        ValueError, match=r"unknown task id 'normal-dense-x1-y1-rho0.7'.*did you mean.*valid ids are \["
+    ):
         tasks.get_task("normal-dense-x1-y1-rho0.7")
     with pytest.raises(TypeError, match="task_id must be a string; got int 3"):
         tasks.get_task(3)
@@ -188,8 +207,9 @@ def test_transform_inverse_and_log_jacobian(name):
     # log|det J| against a central finite-difference Jacobian (h = 1e-6: error ~1e-10 relative)
     h = 1e-6
     for row in x[:20]:
-        jac = np.stack([(t.forward((row + h * e)[None]) - t.forward((row - h * e)[None]))[0] / (2 * h)
-                        for e in np.eye(3)], axis=1)
+        jac = np.stack(
+            [(t.forward((row + h * e)[None]) - t.forward((row - h * e)[None]))[0] / (2 * h) for e in np.eye(3)], axis=1
+        )
         assert np.linalg.slogdet(jac)[1] == pytest.approx(t.log_abs_det_jacobian(row[None])[0], abs=1e-6)
 
 
@@ -207,11 +227,15 @@ def test_wiggly_is_strictly_increasing():
     assert np.exp(t.log_derivative(grid)).min() >= 0.148 - 1e-12
 
 
-@pytest.mark.parametrize("task", [
-    Transformed(DenseNormal(2, 2, 0.5), x="normal-cdf", y="half-cube"),
-    Transformed(SparseNormal(3, 3, 0.8), x="asinh", y="wiggly"),
-    Bimodal(SparseNormal(2, 2, 0.8)),
-], ids=lambda t: t.id)
+@pytest.mark.parametrize(
+    "task",
+    [
+        Transformed(DenseNormal(2, 2, 0.5), x="normal-cdf", y="half-cube"),
+        Transformed(SparseNormal(3, 3, 0.8), x="asinh", y="wiggly"),
+        Bimodal(SparseNormal(2, 2, 0.8)),
+    ],
+    ids=lambda t: t.id,
+)
 def test_componentwise_transforms_keep_ranks(task):
     # A strictly increasing map per coordinate keeps every rank, hence the
     # copula, hence the MI; check it on the very samples the task returns.
@@ -236,10 +260,15 @@ def test_mixture_quantile_solves_the_cdf_equation():
     for q in (BIMODAL_X, BIMODAL_Y):
         s = q(t)
         # Compare in log space on the far tail so that tiny tail masses count.
-        lower = special.logsumexp(np.log(q.weights)[:, None] + special.log_ndtr(
-            (s - np.array(q.means)[:, None]) / np.array(q.stds)[:, None]), axis=0)
-        upper = special.logsumexp(np.log(q.weights)[:, None] + special.log_ndtr(
-            -(s - np.array(q.means)[:, None]) / np.array(q.stds)[:, None]), axis=0)
+        lower = special.logsumexp(
+            np.log(q.weights)[:, None] + special.log_ndtr((s - np.array(q.means)[:, None]) / np.array(q.stds)[:, None]),
+            axis=0,
+        )
+        upper = special.logsumexp(
+            np.log(q.weights)[:, None]
+            + special.log_ndtr(-(s - np.array(q.means)[:, None]) / np.array(q.stds)[:, None]),
+            axis=0,
+        )
         neg = t <= 0
         np.testing.assert_allclose(lower[neg], special.log_ndtr(t[neg]), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(upper[~neg], special.log_ndtr(-t[~neg]), rtol=1e-12, atol=1e-12)
@@ -265,12 +294,15 @@ def test_discrete_continuous_and_swissroll_samples():
 
 
 # --------------------------------------------------------------- validation
-@pytest.mark.parametrize("n, exc, msg", [
-    (0, ValueError, r"n must be an integer >= 1; got 0"),
-    (-3, ValueError, r"n must be an integer >= 1; got -3"),
-    (2.5, TypeError, r"n must be an integer >= 1; got 2.5"),
-    ("10", TypeError, r"n must be an integer >= 1; got '10'"),
-])
+@pytest.mark.parametrize(
+    "n, exc, msg",
+    [
+        (0, ValueError, r"n must be an integer >= 1; got 0"),
+        (-3, ValueError, r"n must be an integer >= 1; got -3"),
+        (2.5, TypeError, r"n must be an integer >= 1; got 2.5"),
+        ("10", TypeError, r"n must be an integer >= 1; got '10'"),
+    ],
+)
 def test_bad_n(n, exc, msg):
     with pytest.raises(exc, match=msg):
         DenseNormal(1, 1, 0.5).sample(n, 0)
@@ -292,15 +324,35 @@ BAD = [
     (lambda: DenseNormal(2, 2, -0.5), ValueError, r"rho must be in \(-0.3333, 1\) .* d=4 .*got -0.5"),
     (lambda: DenseNormal(1, 1, float("nan")), ValueError, r"rho must be a finite number; got nan"),
     (lambda: SparseNormal(2, 2, -1.0), ValueError, r"rho must be a finite number in \(-1.0, 1.0\); got -1.0"),
-    (lambda: SparseNormal(2, 3, 0.5, n_pairs=3), ValueError, r"n_pairs must be an integer in \[1, 2\] \(min\(dim_x, dim_y\)\); got 3"),
-    (lambda: Normal([[1, 2], [2, 1]], 1), ValueError, r"covariance must be positive definite; its smallest eigenvalue is -1"),
-    (lambda: Normal([[1, 0.5], [0.2, 1]], 1), ValueError, r"covariance must be symmetric; got entry \[0,1\]=0.5 but \[1,0\]=0.2"),
+    (
+        lambda: SparseNormal(2, 3, 0.5, n_pairs=3),
+        ValueError,
+        r"n_pairs must be an integer in \[1, 2\] \(min\(dim_x, dim_y\)\); got 3",
+    ),
+    (
+        lambda: Normal([[1, 2], [2, 1]], 1),
+        ValueError,
+        r"covariance must be positive definite; its smallest eigenvalue is -1",
+    ),
+    (
+        lambda: Normal([[1, 0.5], [0.2, 1]], 1),
+        ValueError,
+        r"covariance must be symmetric; got entry \[0,1\]=0.5 but \[1,0\]=0.2",
+    ),
     (lambda: Normal([[1, np.nan], [np.nan, 1]], 1), ValueError, r"covariance must contain only finite numbers"),
     (lambda: Normal(np.eye(3), 3), ValueError, r"dim_x must be an integer in \[1, 2\] \(covariance is 3x3\); got 3"),
-    (lambda: Normal(np.eye(2)[None], 1), ValueError, r"covariance must be a non-empty square matrix; got shape \(1, 2, 2\)"),
+    (
+        lambda: Normal(np.eye(2)[None], 1),
+        ValueError,
+        r"covariance must be a non-empty square matrix; got shape \(1, 2, 2\)",
+    ),
     (lambda: Normal([[1.0]], 1), ValueError, r"covariance must be at least 2x2"),
     (lambda: StudentT(DenseNormal(1, 1, 0.5), nu=0), ValueError, r"nu must be a finite number > 0.0; got 0"),
-    (lambda: StudentT(DenseNormal(1, 1, 0.5), nu=0.05), ValueError, r"nu must be >= 0.1 \(smaller degrees of freedom draw scales beyond the float64 range\); got 0.05"),
+    (
+        lambda: StudentT(DenseNormal(1, 1, 0.5), nu=0.05),
+        ValueError,
+        r"nu must be >= 0.1 \(smaller degrees of freedom draw scales beyond the float64 range\); got 0.05",
+    ),
     (lambda: tasks.staircase(-1.0), ValueError, r"mi must be a finite number >= 0.0; got -1.0"),
     (lambda: tasks.staircase(2.0, dim=0), ValueError, r"dim must be an integer >= 1; got 0"),
     (lambda: StudentT(DenseNormal(1, 1, 0.5), nu=-2), ValueError, r"nu must be a finite number > 0.0; got -2"),
@@ -308,23 +360,59 @@ BAD = [
     (lambda: AdditiveUniform(0.0), ValueError, r"eps must be a finite number > 0.0; got 0.0"),
     (lambda: AdditiveUniform(float("inf")), ValueError, r"eps must be a finite number > 0.0; got inf"),
     (lambda: AdditiveUniform(0.1, dim=0), ValueError, r"dim must be an integer >= 1; got 0"),
-    (lambda: Transformed(DenseNormal(1, 1, 0.5), x="cube"), ValueError, r"x must be one of \['asinh', .*\]; got 'cube'"),
-    (lambda: Transformed(DenseNormal(1, 1, 0.5), y="spiral"), ValueError, r"y='spiral' needs dimension >= 2; the base task's dim_y is 1"),
+    (
+        lambda: Transformed(DenseNormal(1, 1, 0.5), x="cube"),
+        ValueError,
+        r"x must be one of \['asinh', .*\]; got 'cube'",
+    ),
+    (
+        lambda: Transformed(DenseNormal(1, 1, 0.5), y="spiral"),
+        ValueError,
+        r"y='spiral' needs dimension >= 2; the base task's dim_y is 1",
+    ),
     (lambda: Transformed(DenseNormal(1, 1, 0.5)), ValueError, r"x and y are both 'identity'"),
     (lambda: Transformed(DiscreteContinuous(3), x="asinh"), ValueError, r"x='asinh': the base task's X is discrete"),
     (lambda: Transformed(GaussianEntropy(2), x="asinh"), TypeError, r"base must be an MI task; got GaussianEntropy"),
     (lambda: Bimodal(DiscreteContinuous(3)), ValueError, r"base must have continuous X and Y"),
     (lambda: SwissRoll(1.5), ValueError, r"rho must be a finite number in \(-1.0, 1.0\); got 1.5"),
     (lambda: DiscreteContinuous(0), ValueError, r"m must be an integer >= 1; got 0"),
-    (lambda: Independent(1, 1, marginal="cauchy"), ValueError, r"marginal must be one of \['normal', 'uniform', 'laplace'\]; got 'cauchy'"),
+    (
+        lambda: Independent(1, 1, marginal="cauchy"),
+        ValueError,
+        r"marginal must be one of \['normal', 'uniform', 'laplace'\]; got 'cauchy'",
+    ),
     (lambda: CrossMixture(1.0), ValueError, r"rho must be a finite number in \(-1.0, 1.0\); got 1.0"),
     (lambda: RandomMixture(1, 1, n_components=0), ValueError, r"n_components must be an integer >= 1; got 0"),
-    (lambda: GaussianMixture([0.5, 0.6], np.zeros((2, 2)), [np.eye(2)] * 2, 1), ValueError, r"weights must sum to 1; got sum 1.1"),
-    (lambda: GaussianMixture([1.5, -0.5], np.zeros((2, 2)), [np.eye(2)] * 2, 1), ValueError, r"weights must be finite and > 0"),
-    (lambda: GaussianMixture([0.5, 0.5], np.zeros((3, 2)), [np.eye(2)] * 2, 1), ValueError, r"means must have shape \(2, d\) \(one row per weight\); got shape \(3, 2\)"),
-    (lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2)], 1), ValueError, r"covariances must hold 2 matrices \(one per weight\); got 1"),
-    (lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2), -np.eye(2)], 1), ValueError, r"covariances\[1\] must be positive definite"),
-    (lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2)] * 2, 2), ValueError, r"dim_x must be an integer in \[1, 1\] \(the mixture has dimension 2\); got 2"),
+    (
+        lambda: GaussianMixture([0.5, 0.6], np.zeros((2, 2)), [np.eye(2)] * 2, 1),
+        ValueError,
+        r"weights must sum to 1; got sum 1.1",
+    ),
+    (
+        lambda: GaussianMixture([1.5, -0.5], np.zeros((2, 2)), [np.eye(2)] * 2, 1),
+        ValueError,
+        r"weights must be finite and > 0",
+    ),
+    (
+        lambda: GaussianMixture([0.5, 0.5], np.zeros((3, 2)), [np.eye(2)] * 2, 1),
+        ValueError,
+        r"means must have shape \(2, d\) \(one row per weight\); got shape \(3, 2\)",
+    ),
+    (
+        lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2)], 1),
+        ValueError,
+        r"covariances must hold 2 matrices \(one per weight\); got 1",
+    ),
+    (
+        lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2), -np.eye(2)], 1),
+        ValueError,
+        r"covariances\[1\] must be positive definite",
+    ),
+    (
+        lambda: GaussianMixture([0.5, 0.5], np.zeros((2, 2)), [np.eye(2)] * 2, 2),
+        ValueError,
+        r"dim_x must be an integer in \[1, 1\] \(the mixture has dimension 2\); got 2",
+    ),
     (lambda: GaussianEntropy(3, rho=-0.6), ValueError, r"rho must be in \(-0.5, 1\) .* d=3 .*got -0.6"),
     (lambda: GaussianEntropy(2, scale=0), ValueError, r"scale must be a finite number > 0.0; got 0"),
     (lambda: UniformEntropy((1.0, -2.0)), ValueError, r"widths\[1\] must be a finite number > 0.0; got -2.0"),
@@ -332,15 +420,43 @@ BAD = [
     (lambda: LaplaceEntropy(2, scale=-1), ValueError, r"scale must be a finite number > 0.0; got -1"),
     (lambda: ExponentialEntropy(2, rate=0), ValueError, r"rate must be a finite number > 0.0; got 0"),
     (lambda: StudentTEntropy(2, nu=0), ValueError, r"nu must be a finite number > 0.0; got 0"),
-    (lambda: TransformedEntropy(StudentTEntropy(1, nu=2), "normal-cdf"), ValueError, r"transform 'normal-cdf' needs a finite second moment; the base Student-t has nu=2.0 <= 2"),
-    (lambda: TransformedEntropy(StudentTEntropy(1, nu=0.5), "wiggly"), ValueError, r"the base's tails are too heavy to integrate this bounded transform"),
+    (
+        lambda: TransformedEntropy(StudentTEntropy(1, nu=2), "normal-cdf"),
+        ValueError,
+        r"transform 'normal-cdf' needs a finite second moment; the base Student-t has nu=2.0 <= 2",
+    ),
+    (
+        lambda: TransformedEntropy(StudentTEntropy(1, nu=0.5), "wiggly"),
+        ValueError,
+        r"the base's tails are too heavy to integrate this bounded transform",
+    ),
     (lambda: StudentTEntropy(1, nu=0.01), ValueError, r"nu must be >= 0.1"),
-    (lambda: TransformedEntropy(GaussianEntropy(1), "spiral"), ValueError, r"transform 'spiral' needs dimension >= 2; the base has dim 1"),
+    (
+        lambda: TransformedEntropy(GaussianEntropy(1), "spiral"),
+        ValueError,
+        r"transform 'spiral' needs dimension >= 2; the base has dim 1",
+    ),
     (lambda: TransformedEntropy(GaussianEntropy(2), "identity"), ValueError, r"transform 'identity' changes nothing"),
-    (lambda: TransformedEntropy(AffineEntropy(GaussianEntropy(2), np.eye(2)), "asinh"), ValueError, r"transform 'asinh' is componentwise and needs the base's marginal densities"),
-    (lambda: TransformedEntropy(DenseNormal(1, 1, 0.5), "asinh"), TypeError, r"base must be an entropy task; got DenseNormal"),
-    (lambda: AffineEntropy(GaussianEntropy(2), [[1, 2], [2, 4]]), ValueError, r"matrix must be invertible; its condition number is"),
-    (lambda: AffineEntropy(GaussianEntropy(2), np.eye(3)), ValueError, r"matrix must have shape \(2, 2\) to match the base; got shape \(3, 3\)"),
+    (
+        lambda: TransformedEntropy(AffineEntropy(GaussianEntropy(2), np.eye(2)), "asinh"),
+        ValueError,
+        r"transform 'asinh' is componentwise and needs the base's marginal densities",
+    ),
+    (
+        lambda: TransformedEntropy(DenseNormal(1, 1, 0.5), "asinh"),
+        TypeError,
+        r"base must be an entropy task; got DenseNormal",
+    ),
+    (
+        lambda: AffineEntropy(GaussianEntropy(2), [[1, 2], [2, 4]]),
+        ValueError,
+        r"matrix must be invertible; its condition number is",
+    ),
+    (
+        lambda: AffineEntropy(GaussianEntropy(2), np.eye(3)),
+        ValueError,
+        r"matrix must have shape \(2, 2\) to match the base; got shape \(3, 3\)",
+    ),
 ]
 
 

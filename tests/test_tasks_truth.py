@@ -56,12 +56,13 @@ def _mc(values):
 
 def _cca_mi(cov, dx):
     """-1/2 sum log(1 - r_i^2) over the canonical correlations r_i (an SVD, no determinants)."""
+
     def inv_sqrt(m):
         w, v = np.linalg.eigh(m)
         return v @ np.diag(w**-0.5) @ v.T
 
     r = np.linalg.svd(inv_sqrt(cov[:dx, :dx]) @ cov[:dx, dx:] @ inv_sqrt(cov[dx:, dx:]), compute_uv=False)
-    return -0.5 * np.log1p(-r**2).sum()
+    return -0.5 * np.log1p(-(r**2)).sum()
 
 
 # ------------------------------------------------------------------- Gaussian
@@ -93,12 +94,16 @@ def test_sparse_and_custom_normal():
 
 
 # ---------------------------------------------------------------- Student-t
-@pytest.mark.parametrize("task", [
-    StudentT(SparseNormal(1, 1, rho=0.0), nu=1),
-    StudentT(DenseNormal(1, 1, rho=0.5), nu=3),
-    StudentT(DenseNormal(2, 2, rho=0.5), nu=5),
-    StudentT(Normal([[1.0, 0.4, -0.2], [0.4, 2.0, 0.3], [-0.2, 0.3, 1.5]], 1), nu=2.5),
-], ids=lambda t: t.id)
+@pytest.mark.parametrize(
+    "task",
+    [
+        StudentT(SparseNormal(1, 1, rho=0.0), nu=1),
+        StudentT(DenseNormal(1, 1, rho=0.5), nu=3),
+        StudentT(DenseNormal(2, 2, rho=0.5), nu=5),
+        StudentT(Normal([[1.0, 0.4, -0.2], [0.4, 2.0, 0.3], [-0.2, 0.3, 1.5]], 1), nu=2.5),
+    ],
+    ids=lambda t: t.id,
+)
 def test_student_t_mi_against_monte_carlo_of_exact_densities(task):
     x, y = task.sample(200_000, seed=11)
     s = task.dispersion.covariance_matrix()
@@ -140,8 +145,10 @@ def test_additive_uniform_against_numerical_integration(eps):
         return max(0.0, min(1.0, v + eps) - max(0.0, v - eps)) / (2 * eps)
 
     pts = sorted({-eps, eps, 1 - eps, 1 + eps})
-    h_y = sum(integrate.quad(lambda v: -p_y(v) * math.log(p_y(v)) if p_y(v) > 0 else 0.0, a, b,
-                             epsabs=1e-13)[0] for a, b in itertools.pairwise(pts))
+    h_y = sum(
+        integrate.quad(lambda v: -p_y(v) * math.log(p_y(v)) if p_y(v) > 0 else 0.0, a, b, epsabs=1e-13)[0]
+        for a, b in itertools.pairwise(pts)
+    )
     per = h_y - math.log(2 * eps)
     assert AdditiveUniform(eps).truth == pytest.approx(per, abs=1e-9)
     assert AdditiveUniform(eps, dim=3).truth == pytest.approx(3 * per, abs=1e-9)
@@ -171,9 +178,11 @@ def test_mixture_mi_against_independent_monte_carlo(task):
     mix = task.mixture
     w, m, c, dx = mix.weights, mix.means, mix.covs, task.dim_x
     x, y = task.sample(100_000, seed=12345)  # plain (unstratified) sampling, another seed
-    pmi = (_scipy_mixture_logpdf(np.hstack([x, y]), w, m, c)
-           - _scipy_mixture_logpdf(x, w, m[:, :dx], c[:, :dx, :dx])
-           - _scipy_mixture_logpdf(y, w, m[:, dx:], c[:, dx:, dx:]))
+    pmi = (
+        _scipy_mixture_logpdf(np.hstack([x, y]), w, m, c)
+        - _scipy_mixture_logpdf(x, w, m[:, :dx], c[:, :dx, :dx])
+        - _scipy_mixture_logpdf(y, w, m[:, dx:], c[:, dx:, dx:])
+    )
     mean, se = _mc(pmi)
     assert task.truth_std_err > 0
     assert abs(mean - task.truth) < Z * math.hypot(se, task.truth_std_err), (mean, se, task.truth)
@@ -196,11 +205,15 @@ def test_mixture_entropy_against_independent_monte_carlo():
 
 
 # -------------------------------------------------------- transformed MI tasks
-@pytest.mark.parametrize("task", [
-    Transformed(DenseNormal(2, 2, 0.5), x="half-cube", y="wiggly"),
-    Transformed(SparseNormal(3, 2, 0.8), x="spiral", y="normal-cdf"),
-    Bimodal(DenseNormal(1, 1, 0.75)),
-], ids=lambda t: t.id)
+@pytest.mark.parametrize(
+    "task",
+    [
+        Transformed(DenseNormal(2, 2, 0.5), x="half-cube", y="wiggly"),
+        Transformed(SparseNormal(3, 2, 0.8), x="spiral", y="normal-cdf"),
+        Bimodal(DenseNormal(1, 1, 0.75)),
+    ],
+    ids=lambda t: t.id,
+)
 def test_transformed_tasks_keep_the_truth(task):
     assert task.truth == task.base.truth and task.truth_std_err == task.base.truth_std_err
 
@@ -212,11 +225,15 @@ def test_swissroll_truth_is_the_gaussian_one():
 # ------------------------------------------------------------------- entropy
 def test_entropy_closed_forms_against_scipy():
     cov = GaussianEntropy(10, rho=0.3, scale=2.0)._cov
-    assert GaussianEntropy(10, rho=0.3, scale=2.0).truth == pytest.approx(stats.multivariate_normal(cov=cov).entropy(), abs=1e-10)
+    assert GaussianEntropy(10, rho=0.3, scale=2.0).truth == pytest.approx(
+        stats.multivariate_normal(cov=cov).entropy(), abs=1e-10
+    )
     assert GaussianCovEntropy([[1.0, 0.8], [0.8, 2.0]]).truth == pytest.approx(
-        stats.multivariate_normal(cov=[[1.0, 0.8], [0.8, 2.0]]).entropy(), abs=1e-12)
+        stats.multivariate_normal(cov=[[1.0, 0.8], [0.8, 2.0]]).entropy(), abs=1e-12
+    )
     assert UniformEntropy((1.0, 3.0, 0.5)).truth == pytest.approx(
-        sum(stats.uniform(0, w).entropy() for w in (1.0, 3.0, 0.5)), abs=1e-12)
+        sum(stats.uniform(0, w).entropy() for w in (1.0, 3.0, 0.5)), abs=1e-12
+    )
     assert LaplaceEntropy(5, scale=0.5).truth == pytest.approx(5 * stats.laplace(scale=0.5).entropy(), abs=1e-12)
     assert ExponentialEntropy(3, rate=2.0).truth == pytest.approx(3 * stats.expon(scale=0.5).entropy(), abs=1e-12)
     assert StudentTEntropy(1, nu=3).truth == pytest.approx(stats.t(3).entropy(), abs=1e-9)
@@ -232,9 +249,13 @@ def test_log_prob_against_scipy():
     np.testing.assert_allclose(t.log_prob(x), stats.multivariate_t(shape=shape, df=5).logpdf(x), rtol=1e-10)
     g = GaussianEntropy(3, rho=0.5)
     np.testing.assert_allclose(g.log_prob(x), stats.multivariate_normal(cov=g._cov).logpdf(x), rtol=1e-10)
-    np.testing.assert_allclose(LaplaceEntropy(3, 0.5).log_prob(x), stats.laplace(scale=0.5).logpdf(x).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(
+        LaplaceEntropy(3, 0.5).log_prob(x), stats.laplace(scale=0.5).logpdf(x).sum(1), rtol=1e-12
+    )
     xp = np.abs(x)
-    np.testing.assert_allclose(ExponentialEntropy(3, 2.0).log_prob(xp), stats.expon(scale=0.5).logpdf(xp).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(
+        ExponentialEntropy(3, 2.0).log_prob(xp), stats.expon(scale=0.5).logpdf(xp).sum(1), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("task", tasks.suite("entropy"), ids=lambda t: t.id)
@@ -252,13 +273,16 @@ def test_jacobian_quadrature_against_closed_forms(s):
     m = normal_marginal(s)
     # E[log phi(X)] = -1/2 log(2 pi) - s^2/2 for X ~ N(0, s^2)
     assert expected_log_derivative(get_transform("normal-cdf").log_derivative, m) == pytest.approx(
-        -0.5 * math.log(2 * math.pi) - s * s / 2, abs=1e-11)
+        -0.5 * math.log(2 * math.pi) - s * s / 2, abs=1e-11
+    )
     # E[log(1.5 |X|^(1/2))] = log 1.5 + (log s + E log|Z|)/2, E log|Z| = -(gamma + log 2)/2
     assert expected_log_derivative(get_transform("half-cube").log_derivative, m) == pytest.approx(
-        math.log(1.5) + 0.5 * (math.log(s) - 0.5 * (np.euler_gamma + math.log(2))), abs=1e-10)
+        math.log(1.5) + 0.5 * (math.log(s) - 0.5 * (np.euler_gamma + math.log(2))), abs=1e-10
+    )
     t = TransformedEntropy(GaussianEntropy(1, scale=s), "normal-cdf")
-    assert t.truth == pytest.approx(0.5 * math.log(2 * math.pi * math.e * s * s) - 0.5 * math.log(2 * math.pi) - s * s / 2,
-                                    abs=1e-11)
+    assert t.truth == pytest.approx(
+        0.5 * math.log(2 * math.pi * math.e * s * s) - 0.5 * math.log(2 * math.pi) - s * s / 2, abs=1e-11
+    )
 
 
 @pytest.mark.parametrize("marginal", [normal_marginal(1.3), student_t_marginal(3.0, 1.0)], ids=["normal", "t3"])
@@ -269,8 +293,10 @@ def test_truncated_rule_against_adaptive_quadrature(marginal):
     w = get_transform("wiggly")
     rule = expected_log_derivative(w.log_derivative, marginal, bound=w.log_df_bound)
     edges = np.arange(-300.0, 300.01, 2.0)
-    ref = sum(integrate.quad(lambda t: float(w.log_derivative(t) * marginal.pdf(t)), a, b, epsabs=1e-14)[0]
-              for a, b in itertools.pairwise(edges))
+    ref = sum(
+        integrate.quad(lambda t: float(w.log_derivative(t) * marginal.pdf(t)), a, b, epsabs=1e-14)[0]
+        for a, b in itertools.pairwise(edges)
+    )
     tail = 1.92 * 2 * float(1 - marginal.cdf(300.0))
     assert abs(rule - ref) <= tail + 1e-9
 
@@ -280,5 +306,6 @@ def test_affine_and_spiral_entropy():
     a = np.array([[2.0, 0.5, 0.0], [0.0, 1.0, -0.3], [0.4, 0.0, 0.5]])
     # A X is Gaussian with covariance A S A^T: an independent closed form.
     assert AffineEntropy(base, a).truth == pytest.approx(
-        stats.multivariate_normal(cov=a @ base._cov @ a.T).entropy(), abs=1e-12)
+        stats.multivariate_normal(cov=a @ base._cov @ a.T).entropy(), abs=1e-12
+    )
     assert TransformedEntropy(base, "spiral").truth == base.truth

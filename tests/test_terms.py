@@ -36,8 +36,11 @@ def test_ksg_terms_eq8_eq9_and_integer_table():
     v2 = digamma(3) - 1 / 3 + digamma(100) - digamma(nx) - digamma(ny)
     np.testing.assert_allclose(terms.ksg_terms(nx, ny, 100, 3, 1), v1, rtol=1e-14)
     with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(terms.ksg_terms(nx + 1, ny, 100, 3, 2), digamma(3) - 1 / 3 + digamma(100)
-                                   - digamma(nx + 1) - digamma(ny), rtol=1e-14)
+        np.testing.assert_allclose(
+            terms.ksg_terms(nx + 1, ny, 100, 3, 2),
+            digamma(3) - 1 / 3 + digamma(100) - digamma(nx + 1) - digamma(ny),
+            rtol=1e-14,
+        )
     assert np.isfinite(v2[1:]).all()
     t = terms.ksg_terms(torch.as_tensor(nx), torch.as_tensor(ny), 100, 3, 1)
     np.testing.assert_allclose(t.numpy(), v1, rtol=1e-14)

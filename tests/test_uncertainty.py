@@ -110,8 +110,15 @@ def test_interval_uses_the_t_quantile_of_the_std_err_df():
 
 
 DF_CALLS = {  # what each standard error's degrees of freedom are at n = 2000 (default n_boot = 100)
-    "knn": 27, "ksg": 27, "knn kl": 27, "histogram entropy": 27, "histogram mi": 27,
-    "gaussian entropy": 99, "gaussian mi": 99, "kde entropy": None, "kde mi": None,
+    "knn": 27,
+    "ksg": 27,
+    "knn kl": 27,
+    "histogram entropy": 27,
+    "histogram mi": 27,
+    "gaussian entropy": 99,
+    "gaussian mi": 99,
+    "kde entropy": None,
+    "kde mi": None,
 }
 
 
@@ -133,8 +140,12 @@ def test_histogram_std_err_df_follows_se_method():
     y = x + np.random.default_rng(6).standard_normal(1000)
     chosen = mutual_information(x, y, "auto", std_err=True, seed=0)  # auto passes its choice's df on
     assert chosen.std_err_df is not None
-    assert chosen.std_err_df == mutual_information(x, y, chosen.extras["chosen"], std_err=True, seed=0,
-                                                   **chosen.extras["chosen_params"]).std_err_df
+    assert (
+        chosen.std_err_df
+        == mutual_information(
+            x, y, chosen.extras["chosen"], std_err=True, seed=0, **chosen.extras["chosen_params"]
+        ).std_err_df
+    )
 
 
 def test_subsample_is_seeded():
@@ -146,8 +157,11 @@ def test_subsample_is_seeded():
 
 # ------------------------------------------------------------------ validation
 def test_size_rule_messages():
-    with pytest.raises(ValueError, match=r"std_err=True needs n >= 4 samples \(two disjoint subsets of at least "
-                                         r"2 rows the estimator can run on\); got n=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"std_err=True needs n >= 4 samples \(two disjoint subsets of at least "
+        r"2 rows the estimator can run on\); got n=2",
+    ):
         check_std_err_rows(2, 1)
     with pytest.raises(ValueError, match=r"std_err=True needs n >= 8 samples .*got n=7"):
         subsample_std_err(_mean, [np.arange(7.0)], min_rows=4)
@@ -255,8 +269,10 @@ def test_subsample_std_err_matches_the_seed_to_seed_spread(name):
     n, d = (1000, 3) if name.startswith("Kozachenko") else (2000, 1)
     values, ses, hits = [], [], []
     for seed in range(60):
-        x = np.random.default_rng(seed).standard_normal((n, d)) @ np.array([[1.0, 0.4, 0.0], [0, 1.0, 0.3],
-                                                                             [0, 0, 1.0]])[:d, :d]
+        x = (
+            np.random.default_rng(seed).standard_normal((n, d))
+            @ np.array([[1.0, 0.4, 0.0], [0, 1.0, 0.3], [0, 0, 1.0]])[:d, :d]
+        )
         est = SEED_SPREAD[name](x, seed)
         values.append(est.value)
         ses.append(est.std_err)

@@ -82,9 +82,16 @@ def test_cli_gives_the_same_answer_in_metres_and_millimetres(capsys, tmp_path):
 LOG_FACTORS = st.lists(st.floats(-6.0, 6.0, allow_nan=False), min_size=3, max_size=3)
 
 ENTROPY_METHODS = [("knn", {"seed": 0}), ("kde", {}), ("histogram", {}), ("gaussian", {})]
-MI_METHODS = [("ksg", {"seed": 0}), ("kde", {}), ("histogram", {}), ("gaussian", {}), ("gcmi", {}),
-              ("ksg", {"seed": 0, "transform": "copula"}), ("kde", {"transform": "copula"}),
-              ("histogram", {"transform": "copula"})]
+MI_METHODS = [
+    ("ksg", {"seed": 0}),
+    ("kde", {}),
+    ("histogram", {}),
+    ("gaussian", {}),
+    ("gcmi", {}),
+    ("ksg", {"seed": 0, "transform": "copula"}),
+    ("kde", {"transform": "copula"}),
+    ("histogram", {"transform": "copula"}),
+]
 TOL = 1e-3  # see the module docstring
 
 
@@ -148,8 +155,12 @@ def test_normal_scores_use_average_ranks():
     z = normal_scores(torch.tensor([3.0, 1.0, 3.0, 2.0], dtype=torch.float64))
     expected = norm.ppf(np.array([3.5, 1.0, 3.5, 2.0]) / 5.0)
     np.testing.assert_allclose(z.numpy(), expected, rtol=1e-12)
-    tr = transform_columns(torch.tensor([[1.0, 5.0], [2.0, 7.0], [3.0, 6.0]], dtype=torch.float64), "copula",
-                           name="x", continuous=[True, False])
+    tr = transform_columns(
+        torch.tensor([[1.0, 5.0], [2.0, 7.0], [3.0, 6.0]], dtype=torch.float64),
+        "copula",
+        name="x",
+        continuous=[True, False],
+    )
     np.testing.assert_allclose(tr.data[:, 1].numpy(), [5.0, 7.0, 6.0])  # discrete column untouched
     assert tr.log_jacobian == 0.0
 
@@ -177,8 +188,11 @@ def test_entropy_at_extreme_scales_works(method, factor):
 
 def test_extreme_scales_without_the_transform_name_the_cause():
     g = np.random.default_rng(3).normal(size=(500, 1))
-    with pytest.raises(ValueError, match=r"x has values up to .*e\+200, too large for their squared distances to be "
-                                         r"represented in float64.*transform='scale' \(the default\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"x has values up to .*e\+200, too large for their squared distances to be "
+        r"represented in float64.*transform='scale' \(the default\)",
+    ):
         infobench.entropy(g * 1e200, "knn", transform="none")
     with pytest.raises(ValueError, match=r"x column 0 spans only .*e-170, too small for squared distances"):
         infobench.entropy(g * 1e-170, "knn", transform="none")
@@ -192,4 +206,5 @@ def test_histogram_scale_is_bit_identical_to_none():
     for tr in ("scale", "none"):
         assert infobench.entropy(x, "histogram", transform=tr).value == infobench.entropy(x, "histogram").value
         assert infobench.mutual_information(x, y, "histogram", transform=tr).value == (
-            infobench.mutual_information(x, y, "histogram").value)
+            infobench.mutual_information(x, y, "histogram").value
+        )

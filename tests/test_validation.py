@@ -48,7 +48,9 @@ def test_as_generator_messages():
         as_generator(True)
     with pytest.raises(ValueError, match=r"seed must be a non-negative integer; got -3"):
         as_generator(-3)
-    with pytest.raises(TypeError, match=r"seed must be an int, numpy.random.Generator, torch.Generator or None; got float 1.5"):
+    with pytest.raises(
+        TypeError, match=r"seed must be an int, numpy.random.Generator, torch.Generator or None; got float 1.5"
+    ):
         as_generator(1.5)
     with pytest.raises(TypeError, match=r"rng_seed must be an int, .*got str 'x'"):
         as_generator("x", name="rng_seed")
@@ -104,7 +106,9 @@ def test_resolve_dtype():
         assert resolve_dtype(spelled, CPU) == torch.float32
     for spelled in ("float64", "double", torch.float64, np.float64):
         assert resolve_dtype(spelled, CPU) == torch.float64
-    with pytest.raises(ValueError, match=r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'f16'"):
+    with pytest.raises(
+        ValueError, match=r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'f16'"
+    ):
         resolve_dtype("f16", CPU)
     with pytest.raises(ValueError, match=r"dtype must be float32 or float64; got torch.float16"):
         resolve_dtype(torch.float16, CPU)
@@ -207,22 +211,42 @@ class _Unconvertible:
     [
         (pd.DataFrame({"c": pd.Categorical(["a", None])}), ValueError, r"x column 'c' contains missing values"),
         (pd.DataFrame({"i": pd.array([1, None], dtype="Int64")}), ValueError, r"x column 'i' contains missing values"),
-        (pd.DataFrame({"s": ["a", "b"]}), TypeError, r"x column 's' has dtype .*; expected numbers, booleans or categories"),
+        (
+            pd.DataFrame({"s": ["a", "b"]}),
+            TypeError,
+            r"x column 's' has dtype .*; expected numbers, booleans or categories",
+        ),
         (pd.DataFrame(), ValueError, r"x must not be empty; got a DataFrame with no columns"),
         (pd.DataFrame({"a": [1.0]}).iloc[:0], ValueError, r"x must not be empty; got shape \(0, 1\)"),
         (torch.ones(3, dtype=torch.complex64), TypeError, r"x must be real-valued; got a complex tensor"),
         (_Unconvertible(), TypeError, r"x must be array-like \(numpy, torch, pandas\); got _Unconvertible"),
         (np.array(["a", "b"]), TypeError, r"x must have a numeric dtype; got dtype <U1 \(encode strings"),
         (np.array([1, "a"], dtype=object), TypeError, r"x must have a numeric dtype; got dtype object"),
-        (np.array(["2020-01-01"], dtype="datetime64[D]"), TypeError, r"x must have a numeric dtype; got dtype datetime64"),
+        (
+            np.array(["2020-01-01"], dtype="datetime64[D]"),
+            TypeError,
+            r"x must have a numeric dtype; got dtype datetime64",
+        ),
         (np.array([1 + 2j, 3j]), TypeError, r"x must be real-valued; got dtype complex128"),
         (3.0, ValueError, r"x must be a 1-D or 2-D array of samples; got a scalar"),
-        (np.zeros((2, 2, 2)), ValueError, r"x must be 1-D \(one variable\) or 2-D \(samples x dimensions\); got shape \(2, 2, 2\)"),
+        (
+            np.zeros((2, 2, 2)),
+            ValueError,
+            r"x must be 1-D \(one variable\) or 2-D \(samples x dimensions\); got shape \(2, 2, 2\)",
+        ),
         (np.zeros((0,)), ValueError, r"x must not be empty; got shape \(0,\)"),
         (np.zeros((3, 0)), ValueError, r"x must not be empty; got shape \(3, 0\)"),
-        (np.array([[1.0, 2.0], [3.0, -np.inf]]), ValueError, r"x contains non-finite values \(-inf at row 1, column 1\); remove or impute"),
+        (
+            np.array([[1.0, 2.0], [3.0, -np.inf]]),
+            ValueError,
+            r"x contains non-finite values \(-inf at row 1, column 1\); remove or impute",
+        ),
         (np.array([1.0]), ValueError, r"x needs at least 2 samples; got n=1"),
-        (np.array([[1.0, 7.0], [2.0, 7.0]]), ValueError, r"x column 1 is constant \(every value is 7\); a constant variable carries no information"),
+        (
+            np.array([[1.0, 7.0], [2.0, 7.0]]),
+            ValueError,
+            r"x column 1 is constant \(every value is 7\); a constant variable carries no information",
+        ),
         (pd.DataFrame({"a": [1.0, 2.0], "b": [4.0, 4.0]}), ValueError, r"x column 'b' is constant"),
     ],
 )
@@ -268,8 +292,11 @@ def test_masked_arrays_are_refused():
     x = np.random.default_rng(0).normal(size=500)
     x[::10] = -999.0
     masked = np.ma.masked_equal(x, -999.0)
-    with pytest.raises(TypeError, match=r"x is a numpy masked array with 50 masked values; estimators do not honour "
-                                        r"masks: pass x.compressed\(\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"x is a numpy masked array with 50 masked values; estimators do not honour "
+        r"masks: pass x.compressed\(\)",
+    ):
         infobench.entropy(masked, "knn", seed=0)
     with pytest.raises(TypeError, match=r"y is a numpy masked array"):
         infobench.mutual_information(masked.compressed(), masked[:450], "ksg")
@@ -288,23 +315,34 @@ def test_meta_sparse_and_long_double_inputs_are_refused():
     with pytest.raises(TypeError, match=r"x is a tensor on the 'meta' device, which holds no values"):
         check_samples(torch.empty(10, 2, device="meta"))
     dense = torch.randn(10, 2, dtype=torch.float64)
-    with pytest.raises(TypeError, match=r"p must be a dense tensor; got layout torch.sparse_coo \(call p.to_dense\(\)\)"):
+    with pytest.raises(
+        TypeError, match=r"p must be a dense tensor; got layout torch.sparse_coo \(call p.to_dense\(\)\)"
+    ):
         check_samples(dense.to_sparse(), "p")
     with pytest.raises(TypeError, match=r"x must be a dense tensor; got layout torch.sparse_csr"):
         infobench.entropy(dense.to_sparse_csr(), "kde")
     if np.dtype(np.longdouble).itemsize > 8:  # float128 where the platform has it (x86-64 Linux)
-        with pytest.raises(TypeError, match=r"y has dtype float128, which torch cannot hold; convert it with "
-                                            r"y.astype\(numpy.float64\)"):
+        with pytest.raises(
+            TypeError,
+            match=r"y has dtype float128, which torch cannot hold; convert it with "
+            r"y.astype\(numpy.float64\)",
+        ):
             check_samples(np.ones(10, dtype=np.longdouble), "y")
 
 
 @pytest.mark.parametrize("method", ["knn", "kde", "gaussian"])
-@pytest.mark.parametrize("data", [np.arange(60) % 7, (np.arange(60) % 2).astype(bool),
-                                  pd.Series(pd.Categorical(list("abc") * 20))], ids=["int", "bool", "category"])
+@pytest.mark.parametrize(
+    "data",
+    [np.arange(60) % 7, (np.arange(60) % 2).astype(bool), pd.Series(pd.Categorical(list("abc") * 20))],
+    ids=["int", "bool", "category"],
+)
 def test_every_continuous_estimator_refuses_discrete_data_alike(method, data):
     # Once kde and gaussian returned differential-entropy numbers for codes.
-    with pytest.raises(ValueError, match=r"x is integer-valued, but the .* estimator is for continuous data "
-                                         r"\(differential quantities\); use method='histogram'"):
+    with pytest.raises(
+        ValueError,
+        match=r"x is integer-valued, but the .* estimator is for continuous data "
+        r"\(differential quantities\); use method='histogram'",
+    ):
         infobench.entropy(data, method)
     y = np.random.default_rng(0).normal(size=60)
     if method != "knn":  # ksg takes a discrete side (Ross's estimator) by design

@@ -110,25 +110,46 @@ def _case(draw, quantity: str, method: str, scenario: str) -> Case | None:
         magnitude = draw(st.sampled_from([1e6, 1e12, 1e36]), label="outlier")
         # An entropy keeps the extreme row's own term, about d log(magnitude) / n.
         extra = d * math.log(magnitude) / len(clean[0]) if quantity == "entropy" else 0.0
-        return Case(f"one value at {magnitude:g} sd", quantity, with_outlier(clean, rng, magnitude),
-                    reference=_reference(quantity, method, clean), tol=kl_tol + extra)
+        return Case(
+            f"one value at {magnitude:g} sd",
+            quantity,
+            with_outlier(clean, rng, magnitude),
+            reference=_reference(quantity, method, clean),
+            tol=kl_tol + extra,
+        )
     if scenario == "offset":
         offset = draw(st.sampled_from([1e4, 1e6, 1e9]), label="offset")
-        return Case(f"offset {offset:g} sd", quantity, with_offset(clean, offset),
-                    reference=_reference(quantity, method, clean), tol=0.05)
+        return Case(
+            f"offset {offset:g} sd",
+            quantity,
+            with_offset(clean, offset),
+            reference=_reference(quantity, method, clean),
+            tol=0.05,
+        )
     if scenario == "precision":
         dtype = draw(st.sampled_from([torch.float32, torch.float16, torch.bfloat16]), label="dtype")
-        return Case(f"as {dtype}", quantity, in_type(clean, dtype), reference=_reference(quantity, method, clean),
-                    tol=kl_tol)
+        return Case(
+            f"as {dtype}", quantity, in_type(clean, dtype), reference=_reference(quantity, method, clean), tol=kl_tol
+        )
     if scenario == "rounded":
         step = draw(st.floats(0.05, 0.2), label="step / sd")
-        return Case(f"rounded to {step:.3f} sd", quantity, rounded(clean, step),
-                    reference=_reference(quantity, method, clean), tol=kl_tol)
+        return Case(
+            f"rounded to {step:.3f} sd",
+            quantity,
+            rounded(clean, step),
+            reference=_reference(quantity, method, clean),
+            tol=kl_tol,
+        )
     if scenario == "categories":
         return categories(quantity, rng, draw(st.sampled_from([2, 3, 4]), label="levels"))
     if scenario == "copies":
-        return Case("5 % of rows repeated 4 more times", quantity, with_copies(clean, rng, quantity),
-                    reference=_reference(quantity, method, clean), tol=0.2)
+        return Case(
+            "5 % of rows repeated 4 more times",
+            quantity,
+            with_copies(clean, rng, quantity),
+            reference=_reference(quantity, method, clean),
+            tol=0.2,
+        )
     if scenario == "degenerate":
         accepted = [k for k in DEGENERATE if k in _REGISTRY[(quantity, method)].params]
         if not accepted:
@@ -144,21 +165,32 @@ def _case(draw, quantity: str, method: str, scenario: str) -> Case | None:
     if scenario == "shared":
         p, q = clean
         how = draw(st.sampled_from(["copy", "subset"]), label="shared")
-        return Case(f"q {'= p' if how == 'copy' else 'contains p'}", quantity,
-                    (p, p.copy() if how == "copy" else np.vstack([q, p])))
+        return Case(
+            f"q {'= p' if how == 'copy' else 'contains p'}",
+            quantity,
+            (p, p.copy() if how == "copy" else np.vstack([q, p])),
+        )
     raise AssertionError(scenario)
 
 
 def _battery(quantity: str, method: str, scenario: str) -> None:
-    @settings(max_examples=_examples(quantity, method), deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=_examples(quantity, method),
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(data=st.data())
     def check(data):
         case = _case(data.draw, quantity, method, scenario)
         if case is None:
             return
-        check_outcome(_run(quantity, method, case), case, _tol_scale(quantity, method),
-                      tuple(_REGISTRY[(quantity, method)].params))
+        check_outcome(
+            _run(quantity, method, case),
+            case,
+            _tol_scale(quantity, method),
+            tuple(_REGISTRY[(quantity, method)].params),
+        )
 
     check()
 

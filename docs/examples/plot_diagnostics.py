@@ -68,8 +68,14 @@ for s in steps:
 truth = 0.5 * np.log(2 * np.pi * np.e)
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(steps, values, marker="o", label="knn entropy of the rounded data")
-ax.scatter([s for s, f in zip(steps, flagged) if f], [v for v, f in zip(values, flagged) if f],
-           s=120, facecolors="none", edgecolors="r", label="warning: coarse grid")
+ax.scatter(
+    [s for s, f in zip(steps, flagged) if f],
+    [v for v, f in zip(values, flagged) if f],
+    s=120,
+    facecolors="none",
+    edgecolors="r",
+    label="warning: coarse grid",
+)
 ax.axhline(truth, color="k", ls="--", lw=1, label=f"H of N(0, 1) = {truth:.3f} nats")
 ax.set_xscale("log")
 ax.set_xlabel("grid step (sd units)")

@@ -23,8 +23,10 @@ fakes = {
     "shifted": rng.normal(size=(n, d)) + 0.5,
 }
 scores = "kl_real_fake,kl_fake_real,entropy_gap,fid,kid,precision,recall,coverage"
-frames = [quality.score_features(real, fake, scores=scores, bootstrap=40, seed=0).assign(fake=name)
-          for name, fake in fakes.items()]
+frames = [
+    quality.score_features(real, fake, scores=scores, bootstrap=40, seed=0).assign(fake=name)
+    for name, fake in fakes.items()
+]
 df = pd.concat(frames, ignore_index=True)
 print(df.pivot(index="fake", columns="score", values="value").round(3).to_string())
 

@@ -120,9 +120,18 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
     the environment (host, versions, threads, timestamp).
     """
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"ok": False, "estimate": None, "std_err": None, "std_err_df": None, "seconds": None,
-                           "error": None, "diagnostics": None, "traceback": None, "resolved_params": None,
-                           "device": None}
+    out: dict[str, Any] = {
+        "ok": False,
+        "estimate": None,
+        "std_err": None,
+        "std_err_df": None,
+        "seconds": None,
+        "error": None,
+        "diagnostics": None,
+        "traceback": None,
+        "resolved_params": None,
+        "device": None,
+    }
     try:
         if isinstance(payload, (bytes, bytearray)):
             payload = pickle.loads(payload)

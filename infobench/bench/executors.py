@@ -59,9 +59,18 @@ def _timeout_outcome(limit: float) -> dict[str, Any]:
 
 def _failure(error: str, seconds: float | None, *, local: bool = True) -> dict[str, Any]:
     """The outcome of a cell that produced none itself (killed, timed out, lost)."""
-    out = {"ok": False, "estimate": None, "std_err": None, "std_err_df": None, "seconds": seconds,
-           "wall_seconds": seconds,
-           "error": error, "traceback": None, "resolved_params": None, "device": None}
+    out = {
+        "ok": False,
+        "estimate": None,
+        "std_err": None,
+        "std_err_df": None,
+        "seconds": seconds,
+        "wall_seconds": seconds,
+        "error": error,
+        "traceback": None,
+        "resolved_params": None,
+        "device": None,
+    }
     out.update(_worker.environment())
     # This process's thread count (and, off this machine, its host) would misdescribe the cell.
     out["threads"] = None
@@ -153,8 +162,7 @@ class LocalExecutor:
     def _spawn(self) -> _Worker:
         ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_worker.worker_loop, args=(child, self.threads), daemon=True,
-                           name="infobench-worker")
+        proc = ctx.Process(target=_worker.worker_loop, args=(child, self.threads), daemon=True, name="infobench-worker")
         proc.start()
         child.close()
         return _Worker(proc, parent)
@@ -325,9 +333,7 @@ class DaskExecutor:
             import dask  # noqa: F401
             import distributed  # noqa: F401
         except ImportError:
-            raise ImportError(
-                "the Dask executor needs dask and distributed: pip install 'infobench[dask]'"
-            ) from None
+            raise ImportError("the Dask executor needs dask and distributed: pip install 'infobench[dask]'") from None
         self._cluster = None
         self._client = None
 
@@ -351,8 +357,12 @@ class DaskExecutor:
             # Non-daemonic workers may start the child processes that time limits need.
             with dask.config.set({"distributed.worker.daemon": False}):
                 self._cluster = LocalCluster(
-                    n_workers=self.n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=40,
+                    n_workers=self.n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=40,
                 )
             self._client = Client(self._cluster)
         if self.time_limit is not None:
@@ -452,14 +462,17 @@ def make_executor(
     time_limit: float | None = None,
 ) -> Any:
     """The executor for the CLI's options: ``jobs=0`` in-process, ``jobs=N`` local pool, or Dask."""
-    chosen = [name for name, v in (("jobs", jobs), ("scheduler", scheduler), ("dask_workers", dask_workers))
-              if v is not None]
+    chosen = [
+        name for name, v in (("jobs", jobs), ("scheduler", scheduler), ("dask_workers", dask_workers)) if v is not None
+    ]
     if len(chosen) > 1:
         raise ValueError(f"choose one executor: {' and '.join(chosen)} were both given")
     if scheduler is not None or dask_workers is not None:
         return DaskExecutor(scheduler, dask_workers, time_limit=time_limit)
     if jobs is not None and check_int("jobs", jobs, low=0) == 0:
         if time_limit is not None:
-            raise ValueError("time_limit needs worker processes (jobs >= 1): a cell in the main process cannot be stopped")
+            raise ValueError(
+                "time_limit needs worker processes (jobs >= 1): a cell in the main process cannot be stopped"
+            )
         return InProcessExecutor()
     return LocalExecutor(jobs, time_limit=time_limit)

@@ -57,7 +57,9 @@ def task_quantity(task: Any) -> str:
     """The estimator quantity (``"mi"``, ``"entropy"`` or ``"kl"``) that a task's ``kind`` asks for."""
     kind = getattr(task, "kind", None)
     if kind not in _KIND_TO_QUANTITY:
-        raise ValueError(f"task {getattr(task, 'id', task)!r} has kind {kind!r}; expected one of {list(_KIND_TO_QUANTITY)}")
+        raise ValueError(
+            f"task {getattr(task, 'id', task)!r} has kind {kind!r}; expected one of {list(_KIND_TO_QUANTITY)}"
+        )
     return _KIND_TO_QUANTITY[kind]
 
 

@@ -150,8 +150,16 @@ def execute(
         return _execute(grid, store, owned_store, run_id, executor, retry_failed, progress, command)
 
 
-def _execute(grid: Grid, store: ResultsStore, owned_store: bool, run_id: str, executor: Any, retry_failed: bool,
-             progress: bool, command: str):
+def _execute(
+    grid: Grid,
+    store: ResultsStore,
+    owned_store: bool,
+    run_id: str,
+    executor: Any,
+    retry_failed: bool,
+    progress: bool,
+    command: str,
+):
     """The body of :func:`execute`, run while this process holds the database's lock."""
     owned_executor = executor is None
     try:
@@ -186,8 +194,9 @@ def _execute(grid: Grid, store: ResultsStore, owned_store: bool, run_id: str, ex
         left = _TimeLeft(todo, executor.jobs)
         t0 = time.perf_counter()
         try:
-            with show_progress(progress, len(cells), run_id, unit="cells", completed=len(cells) - len(todo),
-                               time_left=left.seconds) as advance:
+            with show_progress(
+                progress, len(cells), run_id, unit="cells", completed=len(cells) - len(todo), time_left=left.seconds
+            ) as advance:
                 advance(0, "0 failed")
                 for payload, outcome in executor.map(payloads):
                     cell = by_key[payload["key"]]
@@ -200,8 +209,12 @@ def _execute(grid: Grid, store: ResultsStore, owned_store: bool, run_id: str, ex
                 executor.close()
         df = store.load(run_id)
         df.attrs.update(
-            run_id=run_id, cells=len(cells), skipped=len(cells) - len(todo), ran=len(todo),
-            failed_now=left.failed, seconds=time.perf_counter() - t0,
+            run_id=run_id,
+            cells=len(cells),
+            skipped=len(cells) - len(todo),
+            ran=len(todo),
+            failed_now=left.failed,
+            seconds=time.perf_counter() - t0,
         )
         return df
     finally:

@@ -133,9 +133,7 @@ def format_value(value: Any) -> str:
             raise ValueError(f"a string parameter may not contain both quote characters; got {value!r}")
         q = '"' if "'" in value else "'"
         return f"{q}{value}{q}"
-    raise TypeError(
-        f"estimator parameters must be int, float, bool, str or None; got {type(value).__name__} {value!r}"
-    )
+    raise TypeError(f"estimator parameters must be int, float, bool, str or None; got {type(value).__name__} {value!r}")
 
 
 def _normalise_value(name: str, value: Any) -> Any:
@@ -170,9 +168,7 @@ class EstimatorSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or not _METHOD_RE.match(self.method):
-            raise ValueError(
-                f"estimator method must be a name of letters, digits, _ and -; got {self.method!r}"
-            )
+            raise ValueError(f"estimator method must be a name of letters, digits, _ and -; got {self.method!r}")
         if isinstance(self.params, dict):
             items = list(self.params.items())
         else:

@@ -38,8 +38,15 @@ from infobench._io import atomic_write
 from infobench._lock import output_lock
 from infobench.diagnostics import Diagnostic, as_diagnostics
 
-__all__ = ["COLUMNS", "ResultsStore", "decode_diagnostics", "encode_diagnostics", "export_results", "list_runs",
-           "load_results"]
+__all__ = [
+    "COLUMNS",
+    "ResultsStore",
+    "decode_diagnostics",
+    "encode_diagnostics",
+    "export_results",
+    "list_runs",
+    "load_results",
+]
 
 SCHEMA_VERSION = "3"
 # Older schemas this version migrates: version -> the columns it lacks.
@@ -108,8 +115,7 @@ def decode_diagnostics(text: Any) -> tuple[Diagnostic, ...]:
             raise TypeError(f"a JSON {type(items).__name__}, not a list")
         return as_diagnostics(items)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"a record's diagnostics are not a JSON list of diagnostics ({exc}): {text[:80]!r}") \
-            from None
+        raise ValueError(f"a record's diagnostics are not a JSON list of diagnostics ({exc}): {text[:80]!r}") from None
 
 
 class ResultsStore:
@@ -164,9 +170,7 @@ class ResultsStore:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            raise ValueError(
-                f"results database {self.path!r} is not a readable infobench database ({exc})"
-            ) from None
+            raise ValueError(f"results database {self.path!r} is not a readable infobench database ({exc})") from None
 
     def _create(self) -> None:
         cols = ",\n  ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
@@ -192,8 +196,7 @@ class ResultsStore:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"meta", "runs", "results"} <= tables:
             raise ValueError(
-                f"{self.path!r} is an SQLite database but not an infobench results database "
-                f"(tables: {sorted(tables)})"
+                f"{self.path!r} is an SQLite database but not an infobench results database (tables: {sorted(tables)})"
             )
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         version = row[0] if row else None
@@ -321,8 +324,10 @@ class ResultsStore:
         if missing:
             raise ValueError(f"a result record needs {missing}")
         if self._absent:
-            raise ValueError(f"results database {self.path!r} was opened for reading (create=False) and has an "
-                             "older schema; open it with create=True to migrate it before adding results")
+            raise ValueError(
+                f"results database {self.path!r} was opened for reading (create=False) and has an "
+                "older schema; open it with create=True to migrate it before adding results"
+            )
         names = list(COLUMNS)
         values = []
         for name in names:

@@ -33,8 +33,15 @@ from infobench.estimators.base import get_method
 from infobench.report.listings import estimate_table
 
 _RANGE = re.compile(r"^(\d+):(\d+)$")
-_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy",
-            ".npz": "npz"}
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".npy": "npy",
+    ".npz": "npz",
+}
 
 
 def register(subparsers) -> None:
@@ -45,21 +52,35 @@ def register(subparsers) -> None:
         "entropy of the --x columns when --y is omitted. Values in nats (bits shown alongside).",
     )
     parser.add_argument("file", help="a .csv/.tsv, .parquet, .npy or .npz file")
-    parser.add_argument("--x", required=True, metavar="COLS",
-                        help="columns of X: names or 0-based indices, comma-separated; START:STOP for a range; "
-                        "array names for .npz")
+    parser.add_argument(
+        "--x",
+        required=True,
+        metavar="COLS",
+        help="columns of X: names or 0-based indices, comma-separated; START:STOP for a range; array names for .npz",
+    )
     parser.add_argument("--y", default=None, metavar="COLS", help="columns of Y (omit to estimate the entropy of X)")
-    parser.add_argument("--method", default=None, metavar="SPEC",
-                        help="estimator spec, e.g. 'ksg[k=5]' or 'kde[bandwidth=scott]' "
-                        "(default: auto, which picks a method from the data and says which and why; "
-                        "see 'infobench estimators')")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of randomised estimators (default 0; a seed in the spec, 'ksg[seed=5]', wins)")
+    parser.add_argument(
+        "--method",
+        default=None,
+        metavar="SPEC",
+        help="estimator spec, e.g. 'ksg[k=5]' or 'kde[bandwidth=scott]' "
+        "(default: auto, which picks a method from the data and says which and why; "
+        "see 'infobench estimators')",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of randomised estimators (default 0; a seed in the spec, 'ksg[seed=5]', wins)",
+    )
     parser.add_argument("--no-std-err", action="store_true", help="skip the standard error")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress report of a neural estimator's training on stderr (default: live in a "
-                        "terminal, plain lines in a log)")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress report of a neural estimator's training on stderr (default: live in a "
+        "terminal, plain lines in a log)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,8 +108,7 @@ def load_table(path: str) -> tuple[str, Any]:
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     except (ValueError, OSError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"cannot read {path!r} as {fmt}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
-            from None
+        raise ValueError(f"cannot read {path!r} as {fmt}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files
         raise ValueError(f"cannot read {path!r} as {fmt}: {type(exc).__name__}: {exc}") from None
     kind, data = loaded
@@ -194,5 +214,3 @@ def run(args: argparse.Namespace) -> int:
         return 0
     make_console().print(estimate_table(record))
     return 0
-
-

@@ -18,8 +18,9 @@ def register(subparsers) -> None:
         description="List the registered estimators. Use them in specs such as 'ksg[k=3,5]' "
         "(see 'infobench bench --help').",
     )
-    parser.add_argument("--quantity", choices=["entropy", "mi", "kl"], default=None,
-                        help="only methods for this quantity")
+    parser.add_argument(
+        "--quantity", choices=["entropy", "mi", "kl"], default=None, help="only methods for this quantity"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     parser.set_defaults(func=run)
 
@@ -28,8 +29,13 @@ def run(args: argparse.Namespace) -> int:
     df = available(args.quantity)
     if args.json:
         records = [
-            {"method": r.method, "quantity": r.quantity, "estimates": r.estimates,
-             "params": {k: default_text(v) for k, v in r.params.items()}, "summary": r.summary}
+            {
+                "method": r.method,
+                "quantity": r.quantity,
+                "estimates": r.estimates,
+                "params": {k: default_text(v) for k, v in r.params.items()},
+                "summary": r.summary,
+            }
             for r in df.itertuples()
         ]
         print(json.dumps(records, indent=2))

@@ -38,8 +38,14 @@ def spec_paths(name: str, specs: Iterable[str | None]) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def claim(path: str | os.PathLike | None, *, name: str, kind: str = "file", what: str | None = None,
-          inputs: Iterable[tuple[str, Any]] = ()) -> Iterator[Path | None]:
+def claim(
+    path: str | os.PathLike | None,
+    *,
+    name: str,
+    kind: str = "file",
+    what: str | None = None,
+    inputs: Iterable[tuple[str, Any]] = (),
+) -> Iterator[Path | None]:
     """Check ``path`` and hold its lock for the ``with`` block; ``path=None`` (stdout) claims nothing."""
     if path is None:
         yield None

@@ -32,18 +32,31 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--db", required=True, metavar="PATH", help="results database written by 'infobench bench'")
     parser.add_argument("--run", default="latest", metavar="ID", help="run id (default: the latest run)")
-    parser.add_argument("--format", default="md,html,png", metavar="F[,F...]",
-                        help="any of md, html, csv, tex, png, parquet (default md,html,png)")
+    parser.add_argument(
+        "--format",
+        default="md,html,png",
+        metavar="F[,F...]",
+        help="any of md, html, csv, tex, png, parquet (default md,html,png)",
+    )
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default reports/RUN_ID)")
     parser.add_argument("--estimators", default=None, metavar="SPECS", help="only these estimator specs")
     parser.add_argument("--tasks", default=None, metavar="IDS", help="only these task ids, comma-separated")
     parser.add_argument("--units", choices=["nats", "bits"], default="nats", help="units of the tables (default nats)")
-    parser.add_argument("--rank-by", default="rmse", metavar="METRIC",
-                        help="metric of the leaderboard's ranks (default rmse; e.g. bias, mean_log2_ratio)")
-    parser.add_argument("--alpha", type=float, default=0.05, metavar="LEVEL",
-                        help="level of the leaderboard's rank test (Friedman over tasks, then Holm-corrected "
-                        "Wilcoxon signed-rank tests); a best estimator is marked only when it is distinguishable "
-                        "from the runner-up at this level (default 0.05)")
+    parser.add_argument(
+        "--rank-by",
+        default="rmse",
+        metavar="METRIC",
+        help="metric of the leaderboard's ranks (default rmse; e.g. bias, mean_log2_ratio)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        metavar="LEVEL",
+        help="level of the leaderboard's rank test (Friedman over tasks, then Holm-corrected "
+        "Wilcoxon signed-rank tests); a best estimator is marked only when it is distinguishable "
+        "from the runner-up at this level (default 0.05)",
+    )
     parser.add_argument("--title", default=None, help="report title")
     parser.add_argument("--list-runs", action="store_true", help="list the runs in the database and exit")
     parser.set_defaults(func=run)
@@ -73,14 +86,26 @@ def run(args: argparse.Namespace) -> int:
         meta["command"] = info["command"]
     meta["base seed"] = str(info["base_seed"])
     try:
-        written = write_report(df, out, formats=formats, title=args.title or f"infobench benchmark: {run_id}",
-                               units=args.units, rank_by=args.rank_by, alpha=args.alpha, meta=meta)
+        written = write_report(
+            df,
+            out,
+            formats=formats,
+            title=args.title or f"infobench benchmark: {run_id}",
+            units=args.units,
+            rank_by=args.rank_by,
+            alpha=args.alpha,
+            meta=meta,
+        )
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     board = leaderboard(summarize(df), rank_by=args.rank_by, alpha=args.alpha)
     console.print(to_rich(leaderboard_table(board, rank_by=args.rank_by)))
     console.print(to_rich(rank_groups_table(board.attrs["rank_tests"])))
     parts = [f"{len(paths)} {fmt}" if len(paths) > 1 else paths[0].name for fmt, paths in written.items() if paths]
-    console.print(f"wrote {sum(len(p) for p in written.values())} file(s) to {out}: {', '.join(parts)}",
-                  highlight=False, soft_wrap=True, markup=False)
+    console.print(
+        f"wrote {sum(len(p) for p in written.values())} file(s) to {out}: {', '.join(parts)}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     return 0

@@ -31,8 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="'auto' (default: CUDA when present), 'cpu', 'cuda', 'cuda:N'")
     p.add_argument("--out", default="reports", help="parent folder of the report (default: reports)")
     p.add_argument("--state", default=None, help="folder of reusable results (default: <out>/.state)")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)",
+    )
     p.set_defaults(func=handle)
 
 
@@ -49,8 +52,14 @@ def handle(args: argparse.Namespace) -> int:
     check_output_path(args.out, name="--out", kind="folder", inputs=config_input)
     state = args.state if args.state is not None else os.path.join(args.out, STATE_DIR_NAME)
     check_output_path(state, name="--state", kind="folder", inputs=config_input)
-    result = run_main_job(config, out=args.out, state=args.state, progress=not args.no_progress,
-                          console=console, command=getattr(args, "command_line", "infobench run"))
+    result = run_main_job(
+        config,
+        out=args.out,
+        state=args.state,
+        progress=not args.no_progress,
+        console=console,
+        command=getattr(args, "command_line", "infobench run"),
+    )
     _summary(console, result)
     return 0
 

@@ -30,8 +30,12 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent codes (default 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=1024, metavar="B", help="images per forward pass")
-    parser.add_argument("--prior", default=None, choices=("mixture", "normal"),
-                        help="VAE latent codes: the run's ex-post mixture (default) or N(0, I)")
+    parser.add_argument(
+        "--prior",
+        default=None,
+        choices=("mixture", "normal"),
+        help="VAE latent codes: the run's ex-post mixture (default) or N(0, I)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -28,27 +28,43 @@ from infobench.report.quality_tables import (
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``score`` and ``validity``: extractor, scores, seeds, device, output."""
-    parser.add_argument("--extractor", default="auto", metavar="NAME",
-                        help="auto (default: classifier with labelled real data, else inception when "
-                        "inception-2015-12-05.pt is found, else pixels+PCA with a warning), classifier (a small "
-                        "CNN trained on the real train split and cached), pixels, inception[:PATH] (the standard "
-                        "FID features, clean-fid resize), inception-legacy[:PATH] (resize inside the graph), "
-                        "hub:DIR:ENTRY[:WEIGHTS] (a local torch.hub backbone), package.module:factory, "
-                        "or a TorchScript file")
-    parser.add_argument("--pca", type=int, default=None, metavar="D", help="pixels extractor: keep D principal components")
-    parser.add_argument("--scores", default=None, metavar="S[,S...]",
-                        help="score names (default: all the extractor allows; see 'infobench score --list')")
-    parser.add_argument("--seed", type=int, default=0, help="seed of splits, classifier, subsets, bootstrap (default 0)")
+    parser.add_argument(
+        "--extractor",
+        default="auto",
+        metavar="NAME",
+        help="auto (default: classifier with labelled real data, else inception when "
+        "inception-2015-12-05.pt is found, else pixels+PCA with a warning), classifier (a small "
+        "CNN trained on the real train split and cached), pixels, inception[:PATH] (the standard "
+        "FID features, clean-fid resize), inception-legacy[:PATH] (resize inside the graph), "
+        "hub:DIR:ENTRY[:WEIGHTS] (a local torch.hub backbone), package.module:factory, "
+        "or a TorchScript file",
+    )
+    parser.add_argument(
+        "--pca", type=int, default=None, metavar="D", help="pixels extractor: keep D principal components"
+    )
+    parser.add_argument(
+        "--scores",
+        default=None,
+        metavar="S[,S...]",
+        help="score names (default: all the extractor allows; see 'infobench score --list')",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of splits, classifier, subsets, bootstrap (default 0)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     # Score parameters: each is declared next to its score (infobench.quality._core.declare_param).
     for spec in cli_options().values():
         parser.add_argument(spec.option, type=spec.cli, default=spec.default, help=spec.help)
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
-    parser.add_argument("--format", default="rich", metavar="F",
-                        help="rich (terminal, default), md, csv, tex (latex) or html")
+    parser.add_argument(
+        "--format", default="rich", metavar="F", help="rich (terminal, default), md, csv, tex (latex) or html"
+    )
     parser.add_argument("--json", action="store_true", help="print the tidy results as JSON instead of tables")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)",
+    )
     parser.add_argument("--out", default=None, metavar="PATH", help="write the output to PATH instead of stdout")
 
 
@@ -60,23 +76,49 @@ def register(subparsers) -> None:
         "score with its direction and bootstrap interval, the best generator per column marked, and the real "
         "held-out split as the ceiling row ('--fake held-out').",
     )
-    parser.add_argument("--real", default=None, metavar="SPEC",
-                        help="digits, mnist:PATH, fashion-mnist:PATH, an image folder or a .npy/.npz file")
-    parser.add_argument("--fake", action="append", default=[], metavar="SPEC",
-                        help="generated samples: .npy/.npz/.pt, image folder, checkpoint, package.module:function "
-                        "or held-out (repeat for several); NAME=SPEC,SPEC,... gives several training runs of one "
-                        "generator (mean over runs, spread, pairwise verdicts)")
+    parser.add_argument(
+        "--real",
+        default=None,
+        metavar="SPEC",
+        help="digits, mnist:PATH, fashion-mnist:PATH, an image folder or a .npy/.npz file",
+    )
+    parser.add_argument(
+        "--fake",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="generated samples: .npy/.npz/.pt, image folder, checkpoint, package.module:function "
+        "or held-out (repeat for several); NAME=SPEC,SPEC,... gives several training runs of one "
+        "generator (mean over runs, spread, pairwise verdicts)",
+    )
     parser.add_argument("--names", default=None, metavar="N[,N...]", help="one name per --fake, comma-separated")
-    parser.add_argument("--n", type=int, default=None,
-                        help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)")
-    parser.add_argument("--bootstrap", type=int, default=50, metavar="B",
-                        help="bootstrap replicates for the intervals (default 50; 0: none)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=50,
+        metavar="B",
+        help="bootstrap replicates for the intervals (default 50; 0: none)",
+    )
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (0.95)")
-    parser.add_argument("--range", default=None, metavar="LOW,HIGH",
-                        help="pixel range of generated arrays (default: from the dtype, never from the values: "
-                        "uint8 and integers 0,255, uint16 0,65535, floats 0,1; tanh outputs need --range=-1,1)")
-    parser.add_argument("--real-range", default=None, metavar="LOW,HIGH",
-                        help="pixel range of a real .npy/.npz file (default: from the dtype, as --range)")
+    parser.add_argument(
+        "--range",
+        default=None,
+        metavar="LOW,HIGH",
+        help="pixel range of generated arrays (default: from the dtype, never from the values: "
+        "uint8 and integers 0,255, uint16 0,65535, floats 0,1; tanh outputs need --range=-1,1)",
+    )
+    parser.add_argument(
+        "--real-range",
+        default=None,
+        metavar="LOW,HIGH",
+        help="pixel range of a real .npy/.npz file (default: from the dtype, as --range)",
+    )
     parser.add_argument("--no-resize", action="store_true", help="make an image-size mismatch an error")
     parser.add_argument("--list", action="store_true", help="list the scores with their directions and exit")
     add_common(parser)
@@ -129,8 +171,13 @@ def _run_comparison(df, groups: dict[str, list[str]], args: argparse.Namespace) 
     runs = across_runs(df, groups)
     pairs = pairwise(runs, level=args.level, exclude=ceiling)
     title = f"Sample quality vs {args.real}"
-    return Tables([*run_tables(runs, pairs, title=f"{title}, over training runs", ceiling=ceiling),
-                   pairwise_table(pairs), *score_tables(df, title=f"{title}, per run", mark_best=False)])
+    return Tables(
+        [
+            *run_tables(runs, pairs, title=f"{title}, over training runs", ceiling=ceiling),
+            pairwise_table(pairs),
+            *score_tables(df, title=f"{title}, per run", mark_best=False),
+        ]
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,9 +194,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         df = available_scores()
         params = available_params()
-        emit(df[["name", "label", "direction", "unit", "family", "param_defaults", "summary"]].to_string(index=False)
-             + "\n\nparameters (keywords of score(); the CLI options are listed by --help):\n"
-             + params[["name", "default", "option", "scores", "doc"]].to_string(index=False), args.out)
+        emit(
+            df[["name", "label", "direction", "unit", "family", "param_defaults", "summary"]].to_string(index=False)
+            + "\n\nparameters (keywords of score(); the CLI options are listed by --help):\n"
+            + params[["name", "default", "option", "scores", "doc"]].to_string(index=False),
+            args.out,
+        )
         return 0
     if args.real is None or not args.fake:
         raise UsageError("score needs --real SPEC and at least one --fake SPEC")
@@ -166,10 +216,22 @@ def _run(args: argparse.Namespace) -> int:
         # Each diagnostic is printed below the tables (or kept in the JSON), not as a Python warning.
         warnings.simplefilter("ignore", DiagnosticWarning)
         df = score(
-            args.real, fakes, names=names, extractor=args.extractor, scores=args.scores, n=args.n,
-            bootstrap=args.bootstrap, level=args.level, seed=args.seed, device=args.device,
-            value_range=parse_range(args.range), real_range=parse_range(args.real_range, "--real-range"),
-            resize=not args.no_resize, pca=args.pca, cache=not args.no_cache, progress=not args.no_progress,
+            args.real,
+            fakes,
+            names=names,
+            extractor=args.extractor,
+            scores=args.scores,
+            n=args.n,
+            bootstrap=args.bootstrap,
+            level=args.level,
+            seed=args.seed,
+            device=args.device,
+            value_range=parse_range(args.range),
+            real_range=parse_range(args.real_range, "--real-range"),
+            resize=not args.no_resize,
+            pca=args.pca,
+            cache=not args.no_cache,
+            progress=not args.no_progress,
             **params_of(args),
         )
     if args.json:

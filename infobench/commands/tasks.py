@@ -18,8 +18,9 @@ def register(subparsers) -> None:
         description="List the benchmark tasks: id, kind, family, dimensions and the exact truth in nats "
         "(with its Monte-Carlo standard error where the truth is a Monte-Carlo value).",
     )
-    parser.add_argument("--suite", default=None, metavar="S",
-                        help=f"one of {', '.join(SUITES)} (default: every registered task)")
+    parser.add_argument(
+        "--suite", default=None, metavar="S", help=f"one of {', '.join(SUITES)} (default: every registered task)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON records (with parameters) instead of a table")
     parser.set_defaults(func=run)
 

@@ -29,8 +29,12 @@ def register(subparsers) -> None:
         epilog="Then: infobench sample OUT/checkpoint.pt -n 10000 -o samples.npz",
     )
     parser.add_argument("kind", choices=KINDS, help="model: gan (DCGAN, non-saturating loss), wgan-gp, vae")
-    parser.add_argument("--dataset", default="digits", metavar="SPEC",
-                        help="'digits' (default), 'mnist:PATH', 'fashion-mnist:PATH', an image folder or .npy/.npz")
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        metavar="SPEC",
+        help="'digits' (default), 'mnist:PATH', 'fashion-mnist:PATH', an image folder or .npy/.npz",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder, e.g. runs/NAME")
     parser.add_argument("--epochs", type=int, default=None, metavar="N", help="total epochs (default: per model)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
@@ -41,13 +45,24 @@ def register(subparsers) -> None:
     hp.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     hp.add_argument("--latent-dim", type=int, default=None, metavar="D")
     hp.add_argument("--width", type=int, default=None, help="channels of the finest hidden layer")
-    hp.add_argument("--decoder", default=None, choices=("bernoulli", "gaussian"), help="VAE decoder (default bernoulli)")
+    hp.add_argument(
+        "--decoder", default=None, choices=("bernoulli", "gaussian"), help="VAE decoder (default bernoulli)"
+    )
     hp.add_argument("--n-critic", type=int, default=None, metavar="N", help="WGAN-GP critic steps per generator step")
     hp.add_argument("--gp-weight", type=float, default=None, metavar="L", help="WGAN-GP penalty weight lambda")
-    hp.add_argument("--ema", type=float, default=None, metavar="D",
-                    help="GANs: decay of the generator weight average used for sampling (default 0.999; 0: off)")
-    hp.add_argument("--latent-prior", default=None, choices=("mixture", "normal"),
-                    help="VAE: sample codes from an ex-post Gaussian mixture (default) or N(0, I)")
+    hp.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        metavar="D",
+        help="GANs: decay of the generator weight average used for sampling (default 0.999; 0: off)",
+    )
+    hp.add_argument(
+        "--latent-prior",
+        default=None,
+        choices=("mixture", "normal"),
+        help="VAE: sample codes from an ex-post Gaussian mixture (default) or N(0, I)",
+    )
     hp.add_argument("--mixture-components", type=int, default=None, metavar="K", help="VAE: mixture size (default 10)")
     data = parser.add_argument_group("data")
     data.add_argument("--split", default="train", choices=("train", "test", "all"))
@@ -57,11 +72,19 @@ def register(subparsers) -> None:
     gpu = parser.add_argument_group("accelerators")
     gpu.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only)")
     gpu.add_argument("--compile", action="store_true", help="torch.compile the networks")
-    gpu.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="CPU threads for torch (default: torch's choice); 1 is often faster for the small "
-                     "digits networks, and much faster when the cores are shared")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)")
+    gpu.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (default: torch's choice); 1 is often faster for the small "
+        "digits networks, and much faster when the cores are shared",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress reports on stderr (default: live in a terminal, plain lines in a log)",
+    )
     parser.add_argument("--no-figures", action="store_true", help="do not write losses.png and samples.png")
     parser.set_defaults(func=run)
 

@@ -29,24 +29,47 @@ def register(subparsers) -> None:
         "per score and failure, whether the score moves the way it documents (detects), the other way, "
         "erratically, or not beyond its bootstrap noise (misses).",
     )
-    parser.add_argument("--real", default="digits", metavar="SPEC",
-                        help="dataset with a test split: digits (default), mnist:PATH, a folder or array file")
-    parser.add_argument("--failures", default=None, metavar="F[,F...]",
-                        help="noise, blur, drop_classes, copies, mix_noise (default: all)")
-    parser.add_argument("--bootstrap", type=int, default=40, metavar="B",
-                        help="replicates on the clean split, which set each score's noise floor (default 40)")
+    parser.add_argument(
+        "--real",
+        default="digits",
+        metavar="SPEC",
+        help="dataset with a test split: digits (default), mnist:PATH, a folder or array file",
+    )
+    parser.add_argument(
+        "--failures",
+        default=None,
+        metavar="F[,F...]",
+        help="noise, blur, drop_classes, copies, mix_noise (default: all)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=40,
+        metavar="B",
+        help="replicates on the clean split, which set each score's noise floor (default 40)",
+    )
     parser.add_argument("--values", action="store_true", help="also print every score's value per failure level")
-    parser.add_argument("--calibration", type=int, default=0, metavar="REDRAWS",
-                        help="also check each score's interval (memorization and the class-probability scores "
-                        "included) against its spread over REDRAWS fresh redraws (at least 3) of two disjoint sets "
-                        "from the real features and class probabilities (train and test splits pooled), and a third "
-                        "as memorization's training split; a score constant over the redraws (e.g. classes covered) "
-                        "reads 'constant'; up to 5 of them are "
-                        "bootstrapped with --bootstrap replicates (REDRAWS plain scorings and 5 bootstrapped ones at "
-                        "the redraw size; default 0: off)")
-    parser.add_argument("--calibration-size", type=int, default=None, metavar="N",
-                        help="rows per set in the calibration redraws (default: a sixth of the pooled real features; "
-                        "at most a third with memorization, a half without)")
+    parser.add_argument(
+        "--calibration",
+        type=int,
+        default=0,
+        metavar="REDRAWS",
+        help="also check each score's interval (memorization and the class-probability scores "
+        "included) against its spread over REDRAWS fresh redraws (at least 3) of two disjoint sets "
+        "from the real features and class probabilities (train and test splits pooled), and a third "
+        "as memorization's training split; a score constant over the redraws (e.g. classes covered) "
+        "reads 'constant'; up to 5 of them are "
+        "bootstrapped with --bootstrap replicates (REDRAWS plain scorings and 5 bootstrapped ones at "
+        "the redraw size; default 0: off)",
+    )
+    parser.add_argument(
+        "--calibration-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows per set in the calibration redraws (default: a sixth of the pooled real features; "
+        "at most a third with memorization, a half without)",
+    )
     add_common(parser)
     parser.set_defaults(func=run)
 
@@ -60,15 +83,28 @@ def _run(args: argparse.Namespace) -> int:
     fmt = check_format(args.format)
     check_suite_bootstrap(args.bootstrap)  # before any feature extraction or training
     # One reference (features, classifier) for the suite and the calibration redraws.
-    scorer = Scorer(args.real, extractor=args.extractor, scores=args.scores, seed=args.seed, device=args.device,
-                    pca=args.pca, cache=not args.no_cache, progress=not args.no_progress,
-                    params=parse_params(params_of(args)))
+    scorer = Scorer(
+        args.real,
+        extractor=args.extractor,
+        scores=args.scores,
+        seed=args.seed,
+        device=args.device,
+        pca=args.pca,
+        cache=not args.no_cache,
+        progress=not args.no_progress,
+        params=parse_params(params_of(args)),
+    )
     df = run_validity(failures=args.failures, bootstrap=args.bootstrap, scorer=scorer)
     det = detection(df)
     cal = None
     if args.calibration:
-        cal = real_calibration(scorer, redraws=args.calibration, size=args.calibration_size,
-                               boot_draws=min(5, args.calibration), bootstrap=args.bootstrap)
+        cal = real_calibration(
+            scorer,
+            redraws=args.calibration,
+            size=args.calibration_size,
+            boot_draws=min(5, args.calibration),
+            bootstrap=args.bootstrap,
+        )
     if args.json:
         payload = json.loads(to_json(df))
         payload["detection"] = json.loads(det.to_json(orient="records"))
@@ -79,13 +115,19 @@ def _run(args: argparse.Namespace) -> int:
     tables = [detection_table(det, title=f"Which score detects which failure ({args.real})")]
     if cal is not None:
         n_set = int(cal["n_real"].max())
-        tables.append(calibration_table(cal, title=f"Interval width against the spread over {args.calibration} "
-                                                   f"redraws of {n_set} vs {n_set} real features ({args.real})"))
+        tables.append(
+            calibration_table(
+                cal,
+                title=f"Interval width against the spread over {args.calibration} "
+                f"redraws of {n_set} vs {n_set} real features ({args.real})",
+            )
+        )
     if args.values:
         tables += values_tables(df)
     if fmt == "rich" and args.out is None:
         print_rich(tables)
     else:
-        emit(render(tables, "md" if fmt == "rich" else fmt, title=f"Validity of quality scores ({args.real})"),
-             args.out)
+        emit(
+            render(tables, "md" if fmt == "rich" else fmt, title=f"Validity of quality scores ({args.real})"), args.out
+        )
     return 0

@@ -72,7 +72,9 @@ def load_cifar10(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, tuple[
     meta = folder / "batches.meta.txt"
     classes: tuple[str, ...] = CIFAR10_CLASSES
     if meta.is_file():
-        lines = tuple(line.strip() for line in meta.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip())
+        lines = tuple(
+            line.strip() for line in meta.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
+        )
         if len(lines) == 10:
             classes = lines
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), classes

@@ -129,8 +129,7 @@ class ImageSet:
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)
         labels = None if self.labels is None else self.labels[index]
-        return ImageSet(self.images[index], labels, name or self.name, self.num_classes, self.classes,
-                        self.diagnostics)
+        return ImageSet(self.images[index], labels, name or self.name, self.num_classes, self.classes, self.diagnostics)
 
     def fingerprint(self) -> str:
         """SHA-256 of the pixel values, labels and shape: identifies the exact data a model saw."""
@@ -348,8 +347,15 @@ def _fix_text(param: str, rng: tuple[float, float] | None) -> str:
     return f"pass {param}=({lo:g}, {hi:g})" + (f" ({option}={lo:g},{hi:g} on the command line)" if option else "")
 
 
-def resolve_range(lo_seen: float, hi_seen: float, dtype: Any, where: str, value_range: tuple[float, float] | None,
-                  *, param: str = "value_range") -> tuple[tuple[float, float], Diagnostic | None]:
+def resolve_range(
+    lo_seen: float,
+    hi_seen: float,
+    dtype: Any,
+    where: str,
+    value_range: tuple[float, float] | None,
+    *,
+    param: str = "value_range",
+) -> tuple[tuple[float, float], Diagnostic | None]:
     """The pixel range of data spanning ``[lo_seen, hi_seen]``, and a diagnostic when they must be clipped to it.
 
     The range is ``value_range`` when declared, else :func:`default_range`
@@ -373,17 +379,22 @@ def resolve_range(lo_seen: float, hi_seen: float, dtype: Any, where: str, value_
     under, over = max(lo - lo_seen, 0.0) / width, max(hi_seen - hi, 0.0) / width
     source = f"declared {param}" if declared else f"the default range of {np.dtype(dtype)} data"
     if under <= RANGE_SLACK and over <= RANGE_SLACK:
-        return (lo, hi), Diagnostic("pixel-range", (
-            f"{where}: pixel values span [{lo_seen:g}, {hi_seen:g}], outside [{lo:g}, {hi:g}] ({source}) by up to "
-            f"{max(under, over):.2%} of the range (a decoder without a final sigmoid or tanh?); they were clipped "
-            f"to the range. If the images follow another convention, {_fix_text(param, None)}"),
-            subject=param)
+        return (lo, hi), Diagnostic(
+            "pixel-range",
+            (
+                f"{where}: pixel values span [{lo_seen:g}, {hi_seen:g}], outside [{lo:g}, {hi:g}] ({source}) by up to "
+                f"{max(under, over):.2%} of the range (a decoder without a final sigmoid or tanh?); they were clipped "
+                f"to the range. If the images follow another convention, {_fix_text(param, None)}"
+            ),
+            subject=param,
+        )
     guess = _looks_like(lo_seen, hi_seen, (lo, hi))
     looks = f"they look like [{guess[0]:g}, {guess[1]:g}]: " if guess else ""
     raise ValueError(
         f"{where}: pixel values span [{lo_seen:g}, {hi_seen:g}], outside [{lo:g}, {hi:g}] ({source}) by more "
         f"than {RANGE_SLACK:.0%} of the range, so they follow another convention; {looks}{_fix_text(param, guess)}"
-        " (the range is never guessed from the data)")
+        " (the range is never guessed from the data)"
+    )
 
 
 def check_value_range(value_range: Any, param: str = "value_range") -> tuple[float, float] | None:
@@ -415,14 +426,16 @@ def _to_nchw(arr: np.ndarray, where: str) -> np.ndarray:
     raise ValueError(f"{where}: images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C); got {arr.shape}")
 
 
-def normalise_images(arr: Any, where: str, value_range: tuple[float, float] | None, *,
-                     param: str = "value_range") -> np.ndarray:
+def normalise_images(
+    arr: Any, where: str, value_range: tuple[float, float] | None, *, param: str = "value_range"
+) -> np.ndarray:
     """Validate an image array and scale it to float32 in [0, 1] (see :func:`scale_images`)."""
     return scale_images(arr, where, value_range, param=param)[0]
 
 
-def scale_images(arr: Any, where: str, value_range: tuple[float, float] | None, *,
-                 param: str = "value_range") -> tuple[np.ndarray, tuple[Diagnostic, ...]]:
+def scale_images(
+    arr: Any, where: str, value_range: tuple[float, float] | None, *, param: str = "value_range"
+) -> tuple[np.ndarray, tuple[Diagnostic, ...]]:
     """Validate an image array and scale it linearly from its pixel range to float32 in [0, 1].
 
     The range is ``value_range`` when declared, else that of the dtype
@@ -484,7 +497,11 @@ def _read_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     except FileNotFoundError:
         raise
     except Exception as exc:  # corrupt zip / npy header / pickle payload / object arrays
-        reason = refused_load_reason(exc) if suffix == ".pt" else f"corrupt or unsupported file ({type(exc).__name__}: {exc})"
+        reason = (
+            refused_load_reason(exc)
+            if suffix == ".pt"
+            else f"corrupt or unsupported file ({type(exc).__name__}: {exc})"
+        )
         raise ValueError(f"cannot read {where!r}: {reason}") from None
     ik = _pick_key(list(arrays), IMAGE_KEYS)
     if ik is None:
@@ -521,7 +538,9 @@ def _read_image(path: Path) -> np.ndarray:
                 return np.asarray(im, dtype=np.float64) / 65535.0
             if mode in ("1", "L", "LA", "I", "F") or (mode == "P" and _palette_is_grey(im)):
                 if mode in ("I", "F"):
-                    raise ValueError(f"image {str(path)!r} has pixel mode {mode!r} with no fixed range; save it as 8-bit")
+                    raise ValueError(
+                        f"image {str(path)!r} has pixel mode {mode!r} with no fixed range; save it as 8-bit"
+                    )
                 return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
             return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
     except Image.DecompressionBombError as exc:
@@ -569,7 +588,9 @@ def folder_files(folder: Path) -> tuple[list[Path], np.ndarray | None, tuple[str
     return files, np.asarray(lab, dtype=np.int64), tuple(d.name for d in class_dirs)
 
 
-def read_images(files: Sequence[Path], *, colour: bool | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+def read_images(
+    files: Sequence[Path], *, colour: bool | None = None, size: tuple[int, int] | None = None
+) -> np.ndarray:
     """float32 ``(N, C, H, W)`` images in [0, 1] of ``files`` (all of one size).
 
     ``colour``: True makes grey images RGB (the grey plane repeated), False
@@ -588,7 +609,9 @@ def read_images(files: Sequence[Path], *, colour: bool | None = None, size: tupl
     has_colour = any(a.ndim == 3 for a in arrays)
     if colour is False and has_colour:
         bad = next(f for f, a in zip(files, arrays) if a.ndim == 3)
-        raise ValueError(f"image {str(bad)!r} is in colour but the first images are grey; convert the folder to one mode")
+        raise ValueError(
+            f"image {str(bad)!r} is in colour but the first images are grey; convert the folder to one mode"
+        )
     if colour or has_colour:
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
         stacked = np.stack(arrays).transpose(0, 3, 1, 2)
@@ -603,13 +626,20 @@ def _load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray | None, tuple[str
 
 
 # ------------------------------------------------------------------ public
-def _make_set(images: np.ndarray, labels: np.ndarray | None, name: str, num_classes: int | None = None, classes=None,
-              diagnostics: tuple[Diagnostic, ...] = ()) -> ImageSet:
+def _make_set(
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    name: str,
+    num_classes: int | None = None,
+    classes=None,
+    diagnostics: tuple[Diagnostic, ...] = (),
+) -> ImageSet:
     lab = None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
     if lab is not None and num_classes is None:
         num_classes = int(lab.max()) + 1 if len(lab) else 0
-    return ImageSet(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), lab, name, num_classes, classes,
-                    diagnostics)
+    return ImageSet(
+        torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), lab, name, num_classes, classes, diagnostics
+    )
 
 
 def _resolve_path(text: str, root: Path | None) -> Path:
@@ -619,8 +649,14 @@ def _resolve_path(text: str, root: Path | None) -> Path:
     return p
 
 
-def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | os.PathLike | None = None,
-                 value_range: Sequence[float] | None = None) -> ImageSet:
+def load_dataset(
+    spec: str,
+    *,
+    split: str = "train",
+    seed: Any = 0,
+    root: str | os.PathLike | None = None,
+    value_range: Sequence[float] | None = None,
+) -> ImageSet:
     """Load a training dataset by name or path, offline.
 
     Parameters
@@ -671,7 +707,9 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
     (torch.Size([1438, 1, 8, 8]), 10)
     """
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"dataset must be a string such as 'digits', 'mnist:PATH' or a path; got {type(spec).__name__} {spec!r}")
+        raise TypeError(
+            f"dataset must be a string such as 'digits', 'mnist:PATH' or a path; got {type(spec).__name__} {spec!r}"
+        )
     split = check_choice("split", split, SPLITS)
     as_generator(seed)  # validate before any file I/O
     vr = check_value_range(value_range)
@@ -684,10 +722,14 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
         return _load_digits(split, seed)
     if head == "cifar10":
         if not (sep and rest) and root_path is None:
-            raise ValueError(f"dataset {text!r} needs a folder: write 'cifar10:PATH' or pass root=PATH (nothing is downloaded)")
+            raise ValueError(
+                f"dataset {text!r} needs a folder: write 'cifar10:PATH' or pass root=PATH (nothing is downloaded)"
+            )
         folder = _resolve_path(rest, root_path) if sep and rest else root_path
         images, labels, classes = load_cifar10(folder, split)
-        return _make_set(images.astype(np.float32) / np.float32(255.0), labels, f"cifar10:{folder}[{split}]", 10, classes)
+        return _make_set(
+            images.astype(np.float32) / np.float32(255.0), labels, f"cifar10:{folder}[{split}]", 10, classes
+        )
     if head in _TORCHVISION_NAMES:
         if sep and rest:
             folder = _resolve_path(rest, root_path)
@@ -695,8 +737,7 @@ def load_dataset(spec: str, *, split: str = "train", seed: Any = 0, root: str | 
             folder = root_path
         else:
             raise ValueError(
-                f"dataset {text!r} needs a folder: write '{head}:PATH' or pass root=PATH "
-                "(nothing is downloaded)"
+                f"dataset {text!r} needs a folder: write '{head}:PATH' or pass root=PATH (nothing is downloaded)"
             )
         return _load_idx_dataset(head, folder, split)
     path = _resolve_path(text, root_path)
@@ -756,7 +797,9 @@ def load_images(path: str | os.PathLike, *, value_range: Sequence[float] | None 
         images, labels, classes = _load_folder(p)
         return _make_set(images, labels, str(p), len(classes) if classes else None, classes)
     if p.suffix.lower() not in (*ARRAY_SUFFIXES, ".pt"):
-        raise ValueError(f"images file {str(p)!r} has unsupported suffix {p.suffix!r}; expected .npy, .npz, .pt or a folder")
+        raise ValueError(
+            f"images file {str(p)!r} has unsupported suffix {p.suffix!r}; expected .npy, .npz, .pt or a folder"
+        )
     images, labels = _read_array_file(p)
     images, found = scale_images(images, str(p), vr)
     if labels is not None:

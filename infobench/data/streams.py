@@ -85,8 +85,17 @@ class ImageStream:
         """The stream of rows ``index`` (an index array or a slice)."""
         rows = self.rows[index]
         labels = None if self.labels is None else self.labels[torch.as_tensor(np.arange(len(self.rows))[index])]
-        return ImageStream(name or self.name, self.shape, rows, self.reader, self.content, labels,
-                           self.num_classes, self.classes, self.diagnostics)
+        return ImageStream(
+            name or self.name,
+            self.shape,
+            rows,
+            self.reader,
+            self.content,
+            labels,
+            self.num_classes,
+            self.classes,
+            self.diagnostics,
+        )
 
     def fingerprint(self) -> str:
         """SHA-256 of the source's bytes, the selected rows and the labels (computed once)."""
@@ -101,8 +110,9 @@ class ImageStream:
 
     def load(self) -> ImageSet:
         """All images in memory as an :class:`ImageSet`."""
-        return ImageSet(self.read(0, len(self)), self.labels, self.name, self.num_classes, self.classes,
-                        self.diagnostics)
+        return ImageSet(
+            self.read(0, len(self)), self.labels, self.name, self.num_classes, self.classes, self.diagnostics
+        )
 
 
 def sha256_tensors(*tensors: torch.Tensor | None) -> str:
@@ -120,9 +130,17 @@ def sha256_tensors(*tensors: torch.Tensor | None) -> str:
 
 def as_stream(images: ImageSet) -> ImageStream:
     """An in-memory :class:`ImageSet` seen as a stream (no copy)."""
-    return ImageStream(images.name, images.shape, np.arange(len(images)),
-                       lambda idx: images.images[torch.as_tensor(idx)], lambda: sha256_tensors(images.images),
-                       images.labels, images.num_classes, images.classes, images.diagnostics)
+    return ImageStream(
+        images.name,
+        images.shape,
+        np.arange(len(images)),
+        lambda idx: images.images[torch.as_tensor(idx)],
+        lambda: sha256_tensors(images.images),
+        images.labels,
+        images.num_classes,
+        images.classes,
+        images.diagnostics,
+    )
 
 
 def _hash_files(paths: list[Path], base: Path) -> str:
@@ -155,8 +173,16 @@ def folder_stream(folder: str | os.PathLike) -> ImageStream:
         return torch.from_numpy(read_images([files[i] for i in idx], colour=colour, size=(h, w)))
 
     lab = None if labels is None else torch.from_numpy(labels)
-    return ImageStream(str(folder), (int(c), int(h), int(w)), np.arange(len(files)), reader,
-                       lambda: _hash_files(files, folder), lab, None if classes is None else len(classes), classes)
+    return ImageStream(
+        str(folder),
+        (int(c), int(h), int(w)),
+        np.arange(len(files)),
+        reader,
+        lambda: _hash_files(files, folder),
+        lab,
+        None if classes is None else len(classes),
+        classes,
+    )
 
 
 def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | None = None) -> ImageStream:
@@ -178,7 +204,9 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
     except FileNotFoundError:
         raise
     except Exception as exc:
-        raise ValueError(f"cannot read {str(path)!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"cannot read {str(path)!r}: corrupt or unsupported file ({type(exc).__name__}: {exc})"
+        ) from None
     where = str(path)
     probe = normalise_images(np.zeros((1, *arr.shape[1:]), dtype=arr.dtype), where, None)
     vr, found = resolve_range(*_span(arr, where), arr.dtype, where, vr)
@@ -191,8 +219,9 @@ def array_stream(path: str | os.PathLike, *, value_range: tuple[float, float] | 
         return _hash_files([path], path.parent)
 
     c, h, w = (int(s) for s in probe.shape[1:])
-    return ImageStream(where, (c, h, w), np.arange(arr.shape[0]), reader, content,
-                       diagnostics=() if found is None else (found,))
+    return ImageStream(
+        where, (c, h, w), np.arange(arr.shape[0]), reader, content, diagnostics=() if found is None else (found,)
+    )
 
 
 def _span(arr: np.ndarray, where: str) -> tuple[float, float]:
@@ -208,8 +237,9 @@ def _span(arr: np.ndarray, where: str) -> tuple[float, float]:
     return lo, hi
 
 
-def open_stream(spec: str | os.PathLike, *, split: str = "all", seed: Any = 0,
-                value_range: tuple[float, float] | None = None) -> ImageStream:
+def open_stream(
+    spec: str | os.PathLike, *, split: str = "all", seed: Any = 0, value_range: tuple[float, float] | None = None
+) -> ImageStream:
     """A stream over an image folder or ``.npy`` file; ``split`` as in :func:`~infobench.data.load_dataset`.
 
     Other dataset specs (``digits``, ``mnist:``, ``cifar10:``, ``.npz``) are
@@ -228,4 +258,3 @@ def open_stream(spec: str | os.PathLike, *, split: str = "all", seed: Any = 0,
     labels = None if stream.labels is None else stream.labels.numpy()
     train, test = stratified_split(labels, len(stream), seed)
     return stream.subset(train if split == "train" else test, name=f"{stream.name}[{split}]")
-

@@ -124,74 +124,106 @@ def declare_condition(code: str, needs: str, action: str) -> str:
 
 
 declare_condition(
-    "categories", "a density: values spread over many levels, not a few categories",
+    "categories",
+    "a density: values spread over many levels, not a few categories",
     "entropy estimators refuse a column with fewer than 2 grid steps per robust sd (a coin as 0.0/1.0) and say "
-    "how to get its discrete entropy; `auto` routes such data to the discrete estimator (info `routed`)")
+    "how to get its discrete entropy; `auto` routes such data to the discrete estimator (info `routed`)",
+)
 declare_condition(
-    "precision", "values resolved by their numeric type: its spacing at the data's magnitude well below the spread",
+    "precision",
+    "values resolved by their numeric type: its spacing at the data's magnitude well below the spread",
     "refused when fewer than 2 representable steps span a robust sd (1e4 + 1e-3 z stored as float32): the "
     "values were rounded before they arrived; data computed in a type of lower precision than the input are "
-    "centred first, so the cast itself never loses them")
+    "centred first, so the cast itself never loses them",
+)
 declare_condition(
-    "quantised", "no repeated values (kNN distances of 0); values on a grid are dithered by one grid step",
+    "quantised",
+    "no repeated values (kNN distances of 0); values on a grid are dithered by one grid step",
     "info diagnostic when values on a grid (rounded, whole numbers, low-precision types) were dithered (or, "
     "in a histogram, binned in whole steps); for an entropy, a warning when the grid is coarse (fewer than 8 "
-    "steps per robust sd)")
+    "steps per robust sd)",
+)
 declare_condition(
-    "duplicates", "no rows repeated k or more times (off any grid): their k-th neighbour would be at distance 0",
-    "warning when a few points have only copies within their k-th neighbour; refused above 1 % of the points")
+    "duplicates",
+    "no rows repeated k or more times (off any grid): their k-th neighbour would be at distance 0",
+    "warning when a few points have only copies within their k-th neighbour; refused above 1 % of the points",
+)
 declare_condition(
-    "shared-rows", "independent samples p and q: no rows of p copied into q",
+    "shared-rows",
+    "independent samples p and q: no rows of p copied into q",
     "refused when p and q share more than 0.05 % of p's rows beyond what repeated values explain (each moves "
-    "the estimate by about 23 d / n nats); warning below")
+    "the estimate by about 23 d / n nats); warning below",
+)
 declare_condition(
-    "saturated", "an MI within what n samples (or the bins) resolve; not a side copied from the other",
+    "saturated",
+    "an MI within what n samples (or the bins) resolve; not a side copied from the other",
     "refused when the estimate grows like log n (by 0.5 nats or more from n/2 to n rows, log 2 for y == x) with "
     "half the points at small marginal counts: a side that is a copy or a deterministic function of the other "
     "(MI +inf); warning from a growth of 0.25 nats (a lower bound); a histogram refuses binned sides whose joint "
-    "cells are exactly one side's cells (a copy: the estimate is that side's binned entropy)")
+    "cells are exactly one side's cells (a copy: the estimate is that side's binned entropy)",
+)
 declare_condition(
-    "singletons", "every value of a discrete side repeated (Ross's estimator leaves values seen once out)",
-    "warning when rows are left out; refused above 5 % of the rows (a whole-number measurement, not categories)")
+    "singletons",
+    "every value of a discrete side repeated (Ross's estimator leaves values seen once out)",
+    "warning when rows are left out; refused above 5 % of the rows (a whole-number measurement, not categories)",
+)
 declare_condition(
-    "extreme-values", "a covariance (or range) that describes the bulk of the data",
+    "extreme-values",
+    "a covariance (or range) that describes the bulk of the data",
     "warning when a column's standard deviation exceeds 3 robust scales (IQR / 1.349): a few extreme rows set "
-    "the bandwidth or covariance for every row")
+    "the bandwidth or covariance for every row",
+)
 declare_condition(
-    "sparse-cells", "histogram cells holding several rows each (the plug-in and Miller-Madow need counts > 1)",
+    "sparse-cells",
+    "histogram cells holding several rows each (the plug-in and Miller-Madow need counts > 1)",
     "refused when 90 % of the rows are alone in their cell (the estimate is then log n plus the log cell "
-    "volume, whatever the data); warning from 50 %")
+    "volume, whatever the data); warning from 50 %",
+)
 declare_condition(
-    "coarse-bins", "bins narrower than the data's robust spread",
-    "refused when a bin is wider than 10 robust sds (one extreme row stretching a range-based rule); warning "
-    "from 1 sd")
+    "coarse-bins",
+    "bins narrower than the data's robust spread",
+    "refused when a bin is wider than 10 robust sds (one extreme row stretching a range-based rule); warning from 1 sd",
+)
 declare_condition(
-    "bandwidth", "a kernel wide enough to reach the neighbouring points",
+    "bandwidth",
+    "a kernel wide enough to reach the neighbouring points",
     "refused when the nearest neighbours lie more than 3 kernel sds away per dimension (root mean square over "
     "rows: each density is then the tail of one neighbour's kernel; the rules stay below 1.4 in any dimension), "
     "or, for an entropy, when the kernel is narrower than a quarter of the data's grid step; warning from 1.5 "
-    "(and for a kernel narrower than the grid step)")
+    "(and for a kernel narrower than the grid step)",
+)
 declare_condition(
-    "collinear", "a density of full dimension: no column a linear combination of the others",
+    "collinear",
+    "a density of full dimension: no column a linear combination of the others",
     "refused by the entropy estimators (a sample on a lower-dimensional subspace has differential entropy "
-    "-inf), and by the Gaussian and KDE estimators, whose covariance is then singular")
+    "-inf), and by the Gaussian and KDE estimators, whose covariance is then singular",
+)
 declare_condition(
-    "routed", "(auto) an estimator valid for the data's types", "info diagnostic naming the estimator and why")
+    "routed", "(auto) an estimator valid for the data's types", "info diagnostic naming the estimator and why"
+)
 declare_condition(
-    "unstable-training", "(neural) training curves that stay near the evaluated critic's level",
+    "unstable-training",
+    "(neural) training curves that stay near the evaluated critic's level",
     "warning when a training-batch or validation objective fell far below a constant critic's value although "
     "the evaluated critic recovered (the estimate is likely too low); refused (TrainingDivergedError) when the "
-    "evaluated critic itself scores far below a constant critic")
+    "evaluated critic itself scores far below a constant critic",
+)
 declare_condition(
-    "below-zero", "(neural) a held-out bound at or above 0 within its standard error (MI is never negative)",
-    "warning when the estimate is below -(0.05 + 3 standard errors) nats")
+    "below-zero",
+    "(neural) a held-out bound at or above 0 within its standard error (MI is never negative)",
+    "warning when the estimate is below -(0.05 + 3 standard errors) nats",
+)
 declare_condition(
-    "outlier-batch", "(neural) a held-out estimate that does not rest on one batch of rows",
+    "outlier-batch",
+    "(neural) a held-out estimate that does not rest on one batch of rows",
     "warning when leaving out the most extreme held-out batch moves the estimate by more than 3 robust standard "
-    "errors of the batch values (10 with fewer than 12 batches) and by more than 0.02 nats")
+    "errors of the batch values (10 with fewer than 12 batches) and by more than 0.02 nats",
+)
 declare_condition(
-    "near-ceiling", "(InfoNCE) an estimate well below its ceiling log(eval_batch_size)",
-    "warning when the estimate is within 5 % of log(eval_batch_size): the true MI may be far larger")
+    "near-ceiling",
+    "(InfoNCE) an estimate well below its ceiling log(eval_batch_size)",
+    "warning when the estimate is within 5 % of log(eval_batch_size): the true MI may be far larger",
+)
 
 
 def requires(*codes: str) -> Callable[[_F], _F]:
@@ -270,8 +302,11 @@ class Dither:
             return np.maximum(np.maximum(src, work), self.steps[i]).astype(col.dtype, copy=False)
         a = col.abs().to(torch.float64)
         base = torch.exp2(torch.floor(torch.log2(a.clamp_min(np.finfo(np.float64).tiny))))
-        abase = torch.exp2(torch.floor(torch.log2((col.to(torch.float64) + self.offsets[i]).abs()
-                                                  .clamp_min(np.finfo(np.float64).tiny))))
+        abase = torch.exp2(
+            torch.floor(
+                torch.log2((col.to(torch.float64) + self.offsets[i]).abs().clamp_min(np.finfo(np.float64).tiny))
+            )
+        )
         w = torch.maximum(self.source_eps[i] * abase, work_eps * base).clamp_min(self.steps[i])
         return w.to(col.dtype)
 
@@ -314,9 +349,17 @@ def looks_categorical(p: ColumnProfile) -> bool:
 _DITHERED = "each value was spread uniformly over its cell (dithered), so that no neighbour is at distance 0"
 
 
-def grid_columns(s: Samples, findings: Findings, *, quantity: str, method: str, how: str = _DITHERED,
-                 columns: Sequence[int] | None = None, profiles: Sequence[ColumnProfile] | None = None,
-                 notes: bool = True) -> list[int]:
+def grid_columns(
+    s: Samples,
+    findings: Findings,
+    *,
+    quantity: str,
+    method: str,
+    how: str = _DITHERED,
+    columns: Sequence[int] | None = None,
+    profiles: Sequence[ColumnProfile] | None = None,
+    notes: bool = True,
+) -> list[int]:
     """The continuous columns of ``s`` whose repeated values sit on a known grid; refuse those that cannot be used.
 
     A column qualifies when its values repeat and either lie on a common
@@ -369,62 +412,102 @@ def grid_columns(s: Samples, findings: Findings, *, quantity: str, method: str, 
             src = type_name(s.source_eps[j])
             off = 0.0 if s.offset is None else float(s.offset[j])
             bulk = max(abs(p.median + off), abs(p.lo + off), abs(p.hi + off))
-            findings.refuse("precision", (
-                f"{p.label} holds values of magnitude {bulk:.3g} stored as {src}, whose representable values "
-                f"there are {p.resolution:.3g} apart, against a spread (robust sd) of {p.scale:.3g}: the values "
-                f"were rounded to {p.distinct} levels before they reached infobench, and the {method} estimate "
-                f"of them would be wrong; pass them in float64, or subtract the offset (x - x.mean()) before "
-                f"converting to {src}"))
+            findings.refuse(
+                "precision",
+                (
+                    f"{p.label} holds values of magnitude {bulk:.3g} stored as {src}, whose representable values "
+                    f"there are {p.resolution:.3g} apart, against a spread (robust sd) of {p.scale:.3g}: the values "
+                    f"were rounded to {p.distinct} levels before they reached infobench, and the {method} estimate "
+                    f"of them would be wrong; pass them in float64, or subtract the offset (x - x.mean()) before "
+                    f"converting to {src}"
+                ),
+            )
         if steps_per < CATEGORY_STEPS and quantity == "entropy":
-            findings.refuse("categories", (
-                f"{p.label} holds {p.distinct} distinct values ({_examples(p, s.data, j, s.offset)}) on a grid "
-                f"of step {p.step:g}, fewer than {CATEGORY_STEPS:g} steps per robust sd ({p.scale:.3g}): they are "
-                f"categories, which have no differential entropy (it is -inf), so the {method} estimate would be "
-                f"meaningless; for their discrete entropy "
-                + ("pass discrete=True" if method == "histogram" else
-                   "use method='histogram' with discrete=True (or method='auto', which does so)")
-                + "; and no density can be recovered from measurements rounded this coarsely"))
+            findings.refuse(
+                "categories",
+                (
+                    f"{p.label} holds {p.distinct} distinct values ({_examples(p, s.data, j, s.offset)}) on a grid "
+                    f"of step {p.step:g}, fewer than {CATEGORY_STEPS:g} steps per robust sd ({p.scale:.3g}): they are "
+                    f"categories, which have no differential entropy (it is -inf), so the {method} estimate would be "
+                    f"meaningless; for their discrete entropy "
+                    + (
+                        "pass discrete=True"
+                        if method == "histogram"
+                        else "use method='histogram' with discrete=True (or method='auto', which does so)"
+                    )
+                    + "; and no density can be recovered from measurements rounded this coarsely"
+                ),
+            )
         chosen.append(j)
         if not notes:
             continue
         grid = p.grid
         tied = p.tied_rows / p.n
-        what = (f"a grid of step {p.step:g}" if p.step >= p.resolution
-                else f"the spacing of {type_name(max(s.source_eps[j], work_eps))} numbers ({p.resolution:.3g} at "
-                     f"the bulk)")
+        what = (
+            f"a grid of step {p.step:g}"
+            if p.step >= p.resolution
+            else f"the spacing of {type_name(max(s.source_eps[j], work_eps))} numbers ({p.resolution:.3g} at the bulk)"
+        )
         if steps_per < COARSE_STEPS and quantity == "entropy":
-            findings.warn("quantised", (
-                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
-                f"robust sd: {how}; the entropy is then that of the values' continuous version, off by about "
-                f"(step / sd)^2 / 24 = {(grid / p.scale) ** 2 / 24:.2g} nats for a smooth density"),
-                subject=p.label)
+            findings.warn(
+                "quantised",
+                (
+                    f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
+                    f"robust sd: {how}; the entropy is then that of the values' continuous version, off by about "
+                    f"(step / sd)^2 / 24 = {(grid / p.scale) ** 2 / 24:.2g} nats for a smooth density"
+                ),
+                subject=p.label,
+            )
         elif steps_per < COARSE_STEPS:
-            findings.info("quantised", (
-                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
-                f"robust sd: {how}, which leaves the {'MI' if quantity == 'mi' else 'divergence'} of the rounded "
-                f"values unchanged; it is below that of the quantity rounded by what the rounding hid"
-                + ("; for a discrete side, discrete_x=True / discrete_y=True selects the estimator made for it"
-                   if quantity == "mi" else "")), subject=p.label)
+            findings.info(
+                "quantised",
+                (
+                    f"{p.label} repeats values on {what} ({tied:.0%} of rows tied), only {steps_per:.1f} steps per "
+                    f"robust sd: {how}, which leaves the {'MI' if quantity == 'mi' else 'divergence'} of the rounded "
+                    f"values unchanged; it is below that of the quantity rounded by what the rounding hid"
+                    + (
+                        "; for a discrete side, discrete_x=True / discrete_y=True selects the estimator made for it"
+                        if quantity == "mi"
+                        else ""
+                    )
+                ),
+                subject=p.label,
+            )
         elif steps_per < SILENT_STEPS:
-            findings.info("quantised", (
-                f"{p.label} repeats values on {what} ({tied:.0%} of rows tied): {how}, and the estimate is that "
-                f"of the continuous quantity the values round ({steps_per:.0f} steps per robust sd)"),
-                subject=p.label)
+            findings.info(
+                "quantised",
+                (
+                    f"{p.label} repeats values on {what} ({tied:.0%} of rows tied): {how}, and the estimate is that "
+                    f"of the continuous quantity the values round ({steps_per:.0f} steps per robust sd)"
+                ),
+                subject=p.label,
+            )
     return chosen
 
 
-def plan_dither(s: Samples, findings: Findings, *, quantity: str, method: str,
-                profiles: Sequence[ColumnProfile] | None = None) -> Dither:
+def plan_dither(
+    s: Samples, findings: Findings, *, quantity: str, method: str, profiles: Sequence[ColumnProfile] | None = None
+) -> Dither:
     """The :class:`Dither` of the columns :func:`grid_columns` finds (same parameters and refusals)."""
     prof = s.profile() if profiles is None else profiles
     cols = grid_columns(s, findings, quantity=quantity, method=method, profiles=profiles)
-    return Dither(tuple(cols), tuple(prof[j].step for j in cols), tuple(s.source_eps[j] for j in cols),
-                  tuple(0.0 if s.offset is None else float(s.offset[j]) for j in cols))
+    return Dither(
+        tuple(cols),
+        tuple(prof[j].step for j in cols),
+        tuple(s.source_eps[j] for j in cols),
+        tuple(0.0 if s.offset is None else float(s.offset[j]) for j in cols),
+    )
 
 
 # ---------------------------------------------------------------- extreme values
-def extreme_values(s: Samples, findings: Findings, *, method: str, what: str,
-                   fix: str = "use an estimator that ranks or scales robustly (method='ksg', 'gcmi')") -> None:
+def extreme_values(
+    s: Samples,
+    findings: Findings,
+    *,
+    method: str,
+    what: str,
+    fix: str = "use an estimator that ranks or scales robustly (method='ksg', 'gcmi')",
+) -> None:
     """Warn (``extreme-values``) for continuous columns whose sd exceeds :data:`EXTREME_SD_RATIO` robust scales.
 
     For formulas that take a scale for every row from the covariance or
@@ -439,11 +522,16 @@ def extreme_values(s: Samples, findings: Findings, *, method: str, what: str,
         if ratio > EXTREME_SD_RATIO:
             off = 0.0 if s.offset is None else float(s.offset[j])
             far = max(abs(p.lo - p.median), abs(p.hi - p.median)) / p.scale
-            findings.warn("extreme-values", (
-                f"{p.label} has a standard deviation {ratio:.3g} times its robust scale (IQR / 1.349 = "
-                f"{p.scale:.3g}; the farthest value, {(p.hi if abs(p.hi - p.median) >= abs(p.lo - p.median) else p.lo) + off:.3g}, "
-                f"is {far:.3g} robust scales from the median): the {method} estimate takes {what} from it, so a few "
-                f"extreme rows set it for every row; remove fill values or outliers, or {fix}"), subject=p.label)
+            findings.warn(
+                "extreme-values",
+                (
+                    f"{p.label} has a standard deviation {ratio:.3g} times its robust scale (IQR / 1.349 = "
+                    f"{p.scale:.3g}; the farthest value, {(p.hi if abs(p.hi - p.median) >= abs(p.lo - p.median) else p.lo) + off:.3g}, "
+                    f"is {far:.3g} robust scales from the median): the {method} estimate takes {what} from it, so a few "
+                    f"extreme rows set it for every row; remove fill values or outliers, or {fix}"
+                ),
+                subject=p.label,
+            )
 
 
 # ---------------------------------------------------------------- shared rows

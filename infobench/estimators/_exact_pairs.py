@@ -234,8 +234,9 @@ def pair_distances(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray)
 
 
 @_compiled()
-def _pair_distances_kernel(a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray,
-                           start: int, stop: int) -> None:  # pragma: no cover - compiled
+def _pair_distances_kernel(
+    a: np.ndarray, b: np.ndarray, ia: np.ndarray, ib: np.ndarray, out: np.ndarray, start: int, stop: int
+) -> None:  # pragma: no cover - compiled
     d = a.shape[1]
     full = d - d % 8
     for t in range(start, stop):
@@ -311,9 +312,16 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
     return v, rows.gather(0, pos)
 
 
-def _exact_rank(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int,
-                self_mode: bool, refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _exact_rank(
+    qn: np.ndarray,
+    rn: np.ndarray,
+    side: _Side,
+    k: int,
+    slack: np.ndarray,
+    budget: int,
+    self_mode: bool,
+    refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest by exact distance among the screened candidates, with the certificate (module notes).
 
     Only candidates whose key is within ``2 slack`` of the k-th smallest key
@@ -423,8 +431,9 @@ def pair_search(
     -------
     PairSearch
     """
-    knn = _check_pair_search(x, k, ref, both_sides, ref_radii, x_radii, ref_outer, x_outer, kernel_bandwidth,
-                             kernel_subsets)
+    knn = _check_pair_search(
+        x, k, ref, both_sides, ref_radii, x_radii, ref_outer, x_outer, kernel_bandwidth, kernel_subsets
+    )
     self_mode = ref is None
     n, d = x.shape
     device = x.device
@@ -435,17 +444,34 @@ def pair_search(
     rows, tiles, workers = _tiling(n, m, d, screen.sdtype, device, budget)
     avail_r = n - 1 if self_mode else m
     search = _Search(
-        self_mode=self_mode, n=n, m=m, knn=knn, want_cols=knn and (both_sides or self_mode),
-        kc_r=min(k + _EXTRA, avail_r), kc_c=min(k + _EXTRA, n - 1 if self_mode else n), rows=rows,
-        sdtype=screen.sdtype, device=device, factor=screen.factor, xn2=screen.xn2, rmax=float(screen.rn2.max()),
-        balls=balls, pair_cap=_pair_cap(device, budget), cubic=cubic, kernel_bandwidth=kernel_bandwidth,
-        plan=(_SubsetPlan(kernel_subsets, cast(float, kernel_bandwidth), n, screen.sdtype, device) if kernel_subsets
-              else None),
+        self_mode=self_mode,
+        n=n,
+        m=m,
+        knn=knn,
+        want_cols=knn and (both_sides or self_mode),
+        kc_r=min(k + _EXTRA, avail_r),
+        kc_c=min(k + _EXTRA, n - 1 if self_mode else n),
+        rows=rows,
+        sdtype=screen.sdtype,
+        device=device,
+        factor=screen.factor,
+        xn2=screen.xn2,
+        rmax=float(screen.rn2.max()),
+        balls=balls,
+        pair_cap=_pair_cap(device, budget),
+        cubic=cubic,
+        kernel_bandwidth=kernel_bandwidth,
+        plan=(
+            _SubsetPlan(kernel_subsets, cast(float, kernel_bandwidth), n, screen.sdtype, device)
+            if kernel_subsets
+            else None
+        ),
     )
     row_side = _Side(n, search.kc_r, screen.sdtype, device)
     rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if balls.ref_thr is not None else None
-    states = _run_tiles(tiles, workers, partial(_TileState, search),
-                        partial(_search_tile, search, pw, row_side, rows_inside))
+    states = _run_tiles(
+        tiles, workers, partial(_TileState, search), partial(_search_tile, search, pw, row_side, rows_inside)
+    )
     del pw  # the screening copies of the data: not needed past the tiles
 
     xn = _numpy64(screen.x64)
@@ -454,13 +480,30 @@ def pair_search(
     if knn:
         side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
         refine_rows = partial(_refine, screen.xc, screen.rc, screen.rn2, self_mode, budget, device)
-        result_rows = _ranked(xn, rn, side, k, screen.factor * (screen.xn2.cpu().numpy() + search.rmax), budget,
-                              self_mode, refine_rows, device)
+        result_rows = _ranked(
+            xn,
+            rn,
+            side,
+            k,
+            screen.factor * (screen.xn2.cpu().numpy() + search.rmax),
+            budget,
+            self_mode,
+            refine_rows,
+            device,
+        )
     if both_sides:
         refine_cols = partial(_refine, screen.rc, screen.xc, screen.xn2, False, budget, device)
-        result_cols = _ranked(rn, xn, _Side.combine([st.cols for st in states]), k,
-                              screen.factor * (screen.rn2.cpu().numpy() + float(screen.xn2.max())), budget, False,
-                              refine_cols, device)
+        result_cols = _ranked(
+            rn,
+            xn,
+            _Side.combine([st.cols for st in states]),
+            k,
+            screen.factor * (screen.rn2.cpu().numpy() + float(screen.xn2.max())),
+            budget,
+            False,
+            refine_cols,
+            device,
+        )
     rows_inside, cols_inside, rows_pairs, cols_pairs = _ball_results(
         states, rows_inside, xn, rn, ref_radii, x_radii, ref_outer, x_outer, n, m, budget, device
     )
@@ -473,15 +516,24 @@ def pair_search(
     cubic_sums = None
     if cubic is not None:
         cubic_sums = sum(st.cubic for st in states).cpu().numpy() * (2.0 if self_mode else 1.0)
-    return PairSearch(result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs,
-                      subset_sums, cubic_sums)
+    return PairSearch(
+        result_rows, result_cols, rows_inside, cols_inside, kernel_sum, rows_pairs, cols_pairs, subset_sums, cubic_sums
+    )
 
 
 # ------------------------------------------------------------------ the steps of pair_search
-def _check_pair_search(x: torch.Tensor, k: int, ref: torch.Tensor | None, both_sides: bool,
-                       ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
-                       x_outer: torch.Tensor | None, kernel_bandwidth: float | None,
-                       kernel_subsets: list[tuple[np.ndarray, float]] | None) -> bool:
+def _check_pair_search(
+    x: torch.Tensor,
+    k: int,
+    ref: torch.Tensor | None,
+    both_sides: bool,
+    ref_radii: torch.Tensor | None,
+    x_radii: torch.Tensor | None,
+    ref_outer: torch.Tensor | None,
+    x_outer: torch.Tensor | None,
+    kernel_bandwidth: float | None,
+    kernel_subsets: list[tuple[np.ndarray, float]] | None,
+) -> bool:
     """Check the arguments of :func:`pair_search`; True when it searches neighbours (not ``k = 0``, kernel alone)."""
     self_mode = ref is None
     n, d = x.shape
@@ -499,8 +551,12 @@ def _check_pair_search(x: torch.Tensor, k: int, ref: torch.Tensor | None, both_s
     knn = not (k == 0 and kernel_bandwidth is not None)  # k=0: the kernel sum alone
     if knn and (not 1 <= k <= avail_r or (both_sides and k > n)):
         raise ValueError(f"k must be between 1 and {min(avail_r, n) if both_sides else avail_r}; got {k}")
-    for name, rad, size in (("ref_radii", ref_radii, m), ("x_radii", x_radii, n), ("ref_outer", ref_outer, m),
-                            ("x_outer", x_outer, n)):
+    for name, rad, size in (
+        ("ref_radii", ref_radii, m),
+        ("x_radii", x_radii, n),
+        ("ref_outer", ref_outer, m),
+        ("x_outer", x_outer, n),
+    ):
         if rad is not None and tuple(rad.shape) != (size,):
             raise ValueError(f"{name} must have shape ({size},); got {tuple(rad.shape)}")
     if (ref_outer is not None and ref_radii is None) or (x_outer is not None and x_radii is None):
@@ -523,8 +579,9 @@ class _Screened:
     rn2: torch.Tensor
 
 
-def _screen(x: torch.Tensor, ref: torch.Tensor | None,
-            cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None) -> tuple[_Screened, _Pairwise, _CubicPlan | None]:
+def _screen(
+    x: torch.Tensor, ref: torch.Tensor | None, cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None
+) -> tuple[_Screened, _Pairwise, _CubicPlan | None]:
     """Centre the data, and build the tiles' key engine (and the cubic sums' plan) on the screening copies."""
     self_mode = ref is None
     n, d = x.shape
@@ -555,8 +612,9 @@ def _screen(x: torch.Tensor, ref: torch.Tensor | None,
     return _Screened(x64, r64, xc, rc, sdtype, unit, factor, xn2, rn2), pw, cubic
 
 
-def _thresholds(rad: torch.Tensor | None, device: torch.device, sdtype: torch.dtype,
-                unit: float) -> tuple[torch.Tensor | None, float]:
+def _thresholds(
+    rad: torch.Tensor | None, device: torch.device, sdtype: torch.dtype, unit: float
+) -> tuple[torch.Tensor | None, float]:
     """Squared radii in the key dtype, and the rounding of squaring and converting them."""
     if rad is None:
         return None, 0.0
@@ -584,24 +642,45 @@ class _Balls:
     collect_cols: bool  # pairs inside x_outer are collected
 
     @classmethod
-    def of(cls, ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
-           x_outer: torch.Tensor | None, device: torch.device, sdtype: torch.dtype, unit: float) -> _Balls:
+    def of(
+        cls,
+        ref_radii: torch.Tensor | None,
+        x_radii: torch.Tensor | None,
+        ref_outer: torch.Tensor | None,
+        x_outer: torch.Tensor | None,
+        device: torch.device,
+        sdtype: torch.dtype,
+        unit: float,
+    ) -> _Balls:
         ref_thr, ref_thr_slack = _thresholds(ref_radii, device, sdtype, unit)
         x_thr, x_thr_slack = _thresholds(x_radii, device, sdtype, unit)
-        ref_flag, ref_flag_slack = (_thresholds(ref_outer, device, sdtype, unit) if ref_outer is not None
-                                    else (ref_thr, ref_thr_slack))
-        x_flag, x_flag_slack = (_thresholds(x_outer, device, sdtype, unit) if x_outer is not None
-                                else (x_thr, x_thr_slack))
-        return cls(ref_thr, ref_thr_slack, x_thr, x_thr_slack, ref_flag, ref_flag_slack, x_flag, x_flag_slack,
-                   ref_outer is not None, x_outer is not None)
+        ref_flag, ref_flag_slack = (
+            _thresholds(ref_outer, device, sdtype, unit) if ref_outer is not None else (ref_thr, ref_thr_slack)
+        )
+        x_flag, x_flag_slack = (
+            _thresholds(x_outer, device, sdtype, unit) if x_outer is not None else (x_thr, x_thr_slack)
+        )
+        return cls(
+            ref_thr,
+            ref_thr_slack,
+            x_thr,
+            x_thr_slack,
+            ref_flag,
+            ref_flag_slack,
+            x_flag,
+            x_flag_slack,
+            ref_outer is not None,
+            x_outer is not None,
+        )
 
     @property
     def counting(self) -> bool:
         return self.ref_thr is not None or self.x_thr is not None
 
 
-def _tiling(n: int, m: int, d: int, sdtype: torch.dtype, device: torch.device,
-            budget: int) -> tuple[int, list[tuple[int, int]], int]:
+def _tiling(
+    n: int, m: int, d: int, sdtype: torch.dtype, device: torch.device, budget: int
+) -> tuple[int, list[tuple[int, int]], int]:
     """Rows per tile, the row tiles, and the worker threads that run them."""
     item = torch.finfo(sdtype).bits // 8
     workers = max(1, torch.get_num_threads()) if device.type == "cpu" else 1
@@ -664,8 +743,9 @@ class _TileState:
         if search.cubic is not None:
             self.cubic = torch.zeros((search.cubic.subsets, 3), dtype=torch.float64, device=device)
         if search.plan is not None:
-            self.moments = torch.zeros((search.plan.order + 1, search.plan.members.shape[1]), dtype=torch.float64,
-                                       device=device)
+            self.moments = torch.zeros(
+                (search.plan.order + 1, search.plan.members.shape[1]), dtype=torch.float64, device=device
+            )
             self.ubuf = torch.empty(rows * m, dtype=sdtype, device=device)
             self.tbuf = torch.empty(rows * m, dtype=sdtype, device=device)
 
@@ -682,8 +762,9 @@ def _collect(st: _TileState, attr: str, i: torch.Tensor, j: torch.Tensor, sure: 
     store.append(torch.stack([i, j, sure.to(torch.int64)], 1))
 
 
-def _count_tile(search: _Search, st: _TileState, rows_inside: torch.Tensor | None, D: torch.Tensor, s: int,
-                e: int) -> None:
+def _count_tile(
+    search: _Search, st: _TileState, rows_inside: torch.Tensor | None, D: torch.Tensor, s: int, e: int
+) -> None:
     """Both ball counts of the tile: one pass flags the pairs near or inside a ball, the few flagged decide."""
     b = search.balls
     # Each is read only where its radii are given (the tensor is then set).
@@ -745,8 +826,9 @@ def _kernel_tile(search: _Search, st: _TileState, D: torch.Tensor, ar: torch.Ten
         plan.accumulate(st, K, U, s, e)
 
 
-def _search_tile(search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: torch.Tensor | None, s: int, e: int,
-                 st: _TileState) -> None:
+def _search_tile(
+    search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: torch.Tensor | None, s: int, e: int, st: _TileState
+) -> None:
     """One row tile: its screening keys, row and column candidates, ball counts and kernel sums."""
     c0 = s if search.self_mode else 0
     width = search.m - c0
@@ -774,8 +856,16 @@ def _search_tile(search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: t
         _kernel_tile(search, st, D, cast(torch.Tensor, ar), s, e)
 
 
-def _refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, exclude_self: bool, budget: int,
-            device: torch.device, bad: np.ndarray, kc: int) -> tuple[np.ndarray, np.ndarray]:
+def _refine(
+    q_c: torch.Tensor,
+    r_c: torch.Tensor,
+    r_n2: torch.Tensor,
+    exclude_self: bool,
+    budget: int,
+    device: torch.device,
+    bad: np.ndarray,
+    kc: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidates of rows ``bad`` from float64 keys against every reference row (in row chunks), with their floor.
 
     Returns the ``kc`` candidate indices per row and a lower bound on the
@@ -790,23 +880,24 @@ def _refine(q_c: torch.Tensor, r_c: torch.Tensor, r_n2: torch.Tensor, exclude_se
     rmax = float(r_n2.max())
     chunk = max(1, _tile_rows(bad.size, r_c.shape[0], 2, 8, budget))
     for s in range(0, bad.size, chunk):
-        b = torch.as_tensor(bad[s:s + chunk], device=device)
+        b = torch.as_tensor(bad[s : s + chunk], device=device)
         q = q_c[b]
         q2 = (q * q).sum(1, keepdim=True)
         keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_(q2)
         if exclude_self:
             keys[torch.arange(b.numel(), device=device), b] = math.inf
         v, i = torch.topk(keys, kc, dim=1, largest=False)
-        out[s:s + chunk] = i.cpu().numpy()
+        out[s : s + chunk] = i.cpu().numpy()
         top = v[:, -1].cpu().numpy()
         fl = top - factor * (q2[:, 0].cpu().numpy() + rmax)
         fl[~np.isfinite(top)] = np.nan
-        floor[s:s + chunk] = fl
+        floor[s : s + chunk] = fl
     return out, floor
 
 
-def _direct_kneighbors(qn: np.ndarray, rn: np.ndarray, rows: np.ndarray, k: int, exclude_self: bool,
-                       budget: int) -> tuple[np.ndarray, np.ndarray]:
+def _direct_kneighbors(
+    qn: np.ndarray, rn: np.ndarray, rows: np.ndarray, k: int, exclude_self: bool, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest of query rows ``rows`` by :func:`pair_distances` to every reference row (ties by index).
 
     The last resort of the certificate: no key, no bound, float64 distances
@@ -818,32 +909,52 @@ def _direct_kneighbors(qn: np.ndarray, rn: np.ndarray, rows: np.ndarray, k: int,
     chunk = max(1, budget // (48 * m))
     cols = np.arange(m, dtype=np.int64)
     for s in range(0, rows.size, chunk):
-        part = rows[s:s + chunk]
+        part = rows[s : s + chunk]
         dd = pair_distances(qn, rn, np.repeat(part, m), np.tile(cols, part.size)).reshape(part.size, m)
         if exclude_self:
             dd[np.arange(part.size), part] = np.inf
         o = np.lexsort((np.broadcast_to(cols, dd.shape), dd), axis=1)[:, :k]
-        out_d[s:s + chunk] = np.take_along_axis(dd, o, axis=1)
-        out_i[s:s + chunk] = o
+        out_d[s : s + chunk] = np.take_along_axis(dd, o, axis=1)
+        out_i[s : s + chunk] = o
     return out_d, out_i
 
 
-def _ranked(qn: np.ndarray, rn: np.ndarray, side: _Side, k: int, slack: np.ndarray, budget: int, exclude_self: bool,
-            refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], device: torch.device) -> Neighbors:
+def _ranked(
+    qn: np.ndarray,
+    rn: np.ndarray,
+    side: _Side,
+    k: int,
+    slack: np.ndarray,
+    budget: int,
+    exclude_self: bool,
+    refine: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+    device: torch.device,
+) -> Neighbors:
     """The exact k nearest of the screened candidates (:func:`_exact_rank`), as :class:`Neighbors` on ``device``."""
     dist, index = _exact_rank(qn, rn, side, k, slack, budget, exclude_self, refine)
     return Neighbors(torch.from_numpy(dist).to(device), torch.from_numpy(index).to(device), "brute")
 
 
-def _ball_results(states: list[_TileState], rows_inside: torch.Tensor | None, xn: np.ndarray, rn: np.ndarray,
-                  ref_radii: torch.Tensor | None, x_radii: torch.Tensor | None, ref_outer: torch.Tensor | None,
-                  x_outer: torch.Tensor | None, n: int, m: int, budget: int,
-                  device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None, BallPairs | None,
-                                                 BallPairs | None]:
+def _ball_results(
+    states: list[_TileState],
+    rows_inside: torch.Tensor | None,
+    xn: np.ndarray,
+    rn: np.ndarray,
+    ref_radii: torch.Tensor | None,
+    x_radii: torch.Tensor | None,
+    ref_outer: torch.Tensor | None,
+    x_outer: torch.Tensor | None,
+    n: int,
+    m: int,
+    budget: int,
+    device: torch.device,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, BallPairs | None, BallPairs | None]:
     """The exact ball counts and pairs: the tiles' sure counts plus the exact decisions of the undecided pairs."""
     cols_inside: torch.Tensor | None = None
     if ref_radii is not None:
-        rows_inside = cast(torch.Tensor, rows_inside) + _decide(states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device)
+        rows_inside = cast(torch.Tensor, rows_inside) + _decide(
+            states, "amb_rows", xn, rn, _numpy64(ref_radii), 0, n, budget, device
+        )
     if x_radii is not None:
         cols_inside = cast(torch.Tensor, sum(cast(torch.Tensor, st.cols_inside) for st in states))
         cols_inside = cols_inside + _decide(states, "amb_cols", xn, rn, _numpy64(x_radii), 1, m, budget, device)
@@ -878,8 +989,14 @@ class _SubsetPlan:
     PAIR_BOUND = 1e-10
     TOLERANCE = 1e-7
 
-    def __init__(self, subsets: list[tuple[np.ndarray, float]], bandwidth: float, n: int, dtype: torch.dtype,
-                 device: torch.device):
+    def __init__(
+        self,
+        subsets: list[tuple[np.ndarray, float]],
+        bandwidth: float,
+        n: int,
+        dtype: torch.dtype,
+        device: torch.device,
+    ):
         self.subsets = [(np.asarray(rows, dtype=np.int64), float(h)) for rows, h in subsets]
         self.r = np.array([bandwidth**2 / h**2 - 1.0 for _, h in self.subsets])
         rho = np.abs(self.r) / np.maximum(1.0 - np.abs(self.r), 1e-300)
@@ -944,8 +1061,17 @@ class _CubicPlan:
     pair once, ``j > i``, and the caller doubles the sums).
     """
 
-    def __init__(self, subsets: tuple[np.ndarray, np.ndarray | None], xs: torch.Tensor, rs: torch.Tensor,
-                 xc: torch.Tensor, rc: torch.Tensor, centre: torch.Tensor, n: int, self_mode: bool):
+    def __init__(
+        self,
+        subsets: tuple[np.ndarray, np.ndarray | None],
+        xs: torch.Tensor,
+        rs: torch.Tensor,
+        xc: torch.Tensor,
+        rc: torch.Tensor,
+        centre: torch.Tensor,
+        n: int,
+        self_mode: bool,
+    ):
         rows, cols = subsets
         rows = np.asarray(rows, dtype=np.int64)
         cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
@@ -984,8 +1110,9 @@ class _CubicPlan:
         st.cubic += sums.view(self.subsets, 3)
 
 
-def _outer_pairs(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int,
-                 budget: int) -> BallPairs | None:
+def _outer_pairs(
+    states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, outer: np.ndarray, axis: int, budget: int
+) -> BallPairs | None:
     """The collected pairs inside the outer radii, as (point, ball, exact distance or -inf when sure inside).
 
     ``axis`` 0: the balls are the reference rows (column ``j``), the points
@@ -1011,8 +1138,17 @@ def _outer_pairs(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.nda
     return BallPairs(point[keep][order].astype(small), ball[keep][order].astype(small), dist[keep][order])
 
 
-def _decide(states: list[_TileState], attr: str, xn: np.ndarray, rn: np.ndarray, radii: np.ndarray, axis: int, size: int,
-            budget: int, device: torch.device) -> torch.Tensor:
+def _decide(
+    states: list[_TileState],
+    attr: str,
+    xn: np.ndarray,
+    rn: np.ndarray,
+    radii: np.ndarray,
+    axis: int,
+    size: int,
+    budget: int,
+    device: torch.device,
+) -> torch.Tensor:
     """Exact decisions of the undecided pairs ``(i, j)``: counts per row (axis 0) or per column (axis 1).
 
     The ball belongs to the other side: ``radii[j]`` for row counts, ``radii[i]`` for column counts.
@@ -1093,9 +1229,15 @@ def gaussian_kernel_sum(x: torch.Tensor, bandwidth: float, *, max_memory: int | 
     return cast(float, pair_search(x, 0, kernel_bandwidth=bandwidth, max_memory=max_memory).kernel_sum)
 
 
-def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, rows: np.ndarray | None,
-                     keep: np.ndarray | None, research: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-                     device: torch.device | None = None) -> tuple[Neighbors, np.ndarray]:
+def neighbors_within(
+    nb: Neighbors | tuple[np.ndarray, np.ndarray],
+    k: int,
+    *,
+    rows: np.ndarray | None,
+    keep: np.ndarray | None,
+    research: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    device: torch.device | None = None,
+) -> tuple[Neighbors, np.ndarray]:
     """The ``k`` nearest kept reference rows of query rows ``rows``, from their longer exact lists (module notes).
 
     Parameters
@@ -1152,9 +1294,16 @@ def neighbors_within(nb: Neighbors | tuple[np.ndarray, np.ndarray], k: int, *, r
     return Neighbors(torch.from_numpy(out_d).to(device), torch.from_numpy(out_i).to(device), "brute"), again
 
 
-def counts_within(pairs: BallPairs, radii: np.ndarray, *, points: np.ndarray | None, balls: np.ndarray | None,
-                  n_points: int, recount: Callable[[np.ndarray], np.ndarray] | None = None,
-                  redo: np.ndarray | None = None) -> np.ndarray:
+def counts_within(
+    pairs: BallPairs,
+    radii: np.ndarray,
+    *,
+    points: np.ndarray | None,
+    balls: np.ndarray | None,
+    n_points: int,
+    recount: Callable[[np.ndarray], np.ndarray] | None = None,
+    redo: np.ndarray | None = None,
+) -> np.ndarray:
     """Per kept point, the number of kept balls holding it strictly, from the pairs inside the outer radii.
 
     Parameters

@@ -100,7 +100,9 @@ class Tree(NamedTuple):
 
 
 @_compiled()
-def _select(index: np.ndarray, s: int, e: int, m: int, points: np.ndarray, dim: int) -> None:  # pragma: no cover - compiled
+def _select(
+    index: np.ndarray, s: int, e: int, m: int, points: np.ndarray, dim: int
+) -> None:  # pragma: no cover - compiled
     """Hoare quickselect: reorder ``index[s:e]`` so that position ``m`` holds its rank, smaller keys before it."""
     lo, hi = s, e - 1
     while hi > lo:
@@ -178,8 +180,15 @@ def _build(points: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:  # pra
         stack[sp + 1] = count + 1
         sp += 2
         count += 2
-    return index, start[:count].copy(), end[:count].copy(), left[:count].copy(), right[:count].copy(), \
-        lo[:count].copy(), hi[:count].copy()
+    return (
+        index,
+        start[:count].copy(),
+        end[:count].copy(),
+        left[:count].copy(),
+        right[:count].copy(),
+        lo[:count].copy(),
+        hi[:count].copy(),
+    )
 
 
 @_compiled(inline="always")
@@ -192,8 +201,9 @@ def _add(s: float, v: float, cheb: bool) -> float:  # pragma: no cover - compile
 
 
 @_compiled(inline="always")
-def _box_key(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, bstart: np.ndarray,
-             cheb: bool) -> float:  # pragma: no cover - compiled
+def _box_key(
+    q: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, bstart: np.ndarray, cheb: bool
+) -> float:  # pragma: no cover - compiled
     """Lower bound of the block key from ``q`` to any point of ``node``'s box."""
     key = 0.0
     for b in range(len(bstart) - 1):
@@ -211,10 +221,24 @@ def _box_key(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, bstart: n
 
 
 @_compiled()
-def _knn_rows(ordered: np.ndarray, index: np.ndarray, start: np.ndarray, left: np.ndarray, right: np.ndarray,
-              end: np.ndarray, lo: np.ndarray, hi: np.ndarray, queries: np.ndarray, rows: np.ndarray, k: int,
-              bstart: np.ndarray, cheb: bool, self_mode: bool, out_key: np.ndarray,
-              out_idx: np.ndarray) -> None:  # pragma: no cover - compiled
+def _knn_rows(
+    ordered: np.ndarray,
+    index: np.ndarray,
+    start: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    end: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    bstart: np.ndarray,
+    cheb: bool,
+    self_mode: bool,
+    out_key: np.ndarray,
+    out_idx: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     """k nearest under the block key (see :func:`knn_blocks`) for ``queries[rows]`` (depth first, nearer child first)."""
     stack = np.empty(256, np.int64)
     skey = np.empty(256)
@@ -274,9 +298,22 @@ def _knn_rows(ordered: np.ndarray, index: np.ndarray, start: np.ndarray, left: n
 
 
 @_compiled()
-def _count_rows(ordered: np.ndarray, index: np.ndarray, start: np.ndarray, left: np.ndarray, right: np.ndarray,
-                end: np.ndarray, lo: np.ndarray, hi: np.ndarray, queries: np.ndarray, rows: np.ndarray,
-                r2: np.ndarray, strict: bool, cheb: bool, out: np.ndarray) -> None:  # pragma: no cover - compiled
+def _count_rows(
+    ordered: np.ndarray,
+    index: np.ndarray,
+    start: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    end: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray,
+    r2: np.ndarray,
+    strict: bool,
+    cheb: bool,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
     """Number of points with key ``< r2[i]`` (``<=`` if not strict) of ``queries[rows]`` (key: see :func:`count_ball`)."""
     stack = np.empty(256, np.int64)
     d = ordered.shape[1]
@@ -359,8 +396,9 @@ def _key_kind(metric: str) -> bool:
     return bool(check_choice("metric", metric, ("euclidean", "chebyshev")) == "chebyshev")
 
 
-def knn_blocks(tree: Tree, queries: np.ndarray | None, k: int, blocks: tuple[int, ...],
-               metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+def knn_blocks(
+    tree: Tree, queries: np.ndarray | None, k: int, blocks: tuple[int, ...], metric: str = "euclidean"
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest neighbours under the block key.
 
     The key of a difference ``v`` is ``max_b ||v_b||_2^2`` (``"euclidean"``:
@@ -404,6 +442,14 @@ def count_ball(tree: Tree, radius_key: np.ndarray, strict: bool, metric: str = "
     """
     cheb = _key_kind(metric)
     out = np.empty(tree.points.shape[0], dtype=np.int64)
-    _run(_count_rows, tree, tree.points, tree.index, np.ascontiguousarray(radius_key, dtype=np.float64),
-         bool(strict), cheb, out)
+    _run(
+        _count_rows,
+        tree,
+        tree.points,
+        tree.index,
+        np.ascontiguousarray(radius_key, dtype=np.float64),
+        bool(strict),
+        cheb,
+        out,
+    )
     return out

@@ -303,8 +303,9 @@ def _count_1d(v: np.ndarray, radius: np.ndarray, strict: bool) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- trees
-def _both(fn: Callable[..., _T], a: np.ndarray, b: np.ndarray, ra: np.ndarray | None = None,
-          rb: np.ndarray | None = None) -> tuple[_T, _T]:
+def _both(
+    fn: Callable[..., _T], a: np.ndarray, b: np.ndarray, ra: np.ndarray | None = None, rb: np.ndarray | None = None
+) -> tuple[_T, _T]:
     """``fn`` on the two marginals; 1-D ones (single-threaded numpy that
     releases the GIL) run side by side, others use every core themselves."""
     args = [(a,) if ra is None else (a, ra), (b,) if rb is None else (b, rb)]
@@ -327,8 +328,9 @@ def _tree_metric(metric: str, blocks: tuple[int, ...]) -> tuple[str, tuple[int, 
     return "euclidean", blocks
 
 
-def _tree_knn(z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...],
-              kth_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _tree_knn(
+    z: np.ndarray, k: int, ref: np.ndarray | None, metric: str, blocks: tuple[int, ...], kth_only: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """CPU kNN. Returns ``(kth distance (n,), None)`` or ``(dist (n, k), index (n, k))``.
 
     1-D sets are sorted; others use the compiled tree of :mod:`._kdtree`,
@@ -379,8 +381,9 @@ class _Pairwise:
     ``|a - inf|`` otherwise), so padding costs no extra pass.
     """
 
-    def __init__(self, q: torch.Tensor, r: torch.Tensor, metric: str, blocks: tuple[int, ...], width: int,
-                 centred: bool = False):
+    def __init__(
+        self, q: torch.Tensor, r: torch.Tensor, metric: str, blocks: tuple[int, ...], width: int, centred: bool = False
+    ):
         self.metric = metric
         self.width = width
         pad = width - r.shape[0]
@@ -502,8 +505,9 @@ class _Scratch:
         return flags.view(torch.uint8).sum(1, dtype=torch.int32)
 
 
-def _run_tiles(tiles: list[tuple[int, int]], workers: int, make_state: Callable[[], _S],
-               body: Callable[[int, int, _S], None]) -> list[_S]:
+def _run_tiles(
+    tiles: list[tuple[int, int]], workers: int, make_state: Callable[[], _S], body: Callable[[int, int, _S], None]
+) -> list[_S]:
     """Call ``body(s, e, state)`` for every row tile, on ``workers`` threads; return the states.
 
     Each worker makes its own ``state`` (buffers, accumulators) with
@@ -585,8 +589,12 @@ class _Tiling:
         workers need no other coordination.
         """
         tiles = [(s, min(self.n_rows, s + self.rows)) for s in range(0, self.n_rows, self.rows)]
-        _run_tiles(tiles, self.workers, lambda: _Scratch(self.n_buffers, self.rows, self.width, self.like),
-                   lambda s, e, scratch: body(s, e, scratch.views(e - s), scratch))
+        _run_tiles(
+            tiles,
+            self.workers,
+            lambda: _Scratch(self.n_buffers, self.rows, self.width, self.like),
+            lambda s, e, scratch: body(s, e, scratch.views(e - s), scratch),
+        )
 
     def mask_self(self, tiles: list[torch.Tensor], s: int, e: int) -> None:
         """Exclude each point from its own neighbours: its key becomes ``+inf``."""
@@ -613,8 +621,15 @@ class _Tiling:
         return vals, cols.gather(1, local)
 
 
-def _brute_knn(q: torch.Tensor, ref: torch.Tensor | None, k: int, metric: str, blocks: tuple[int, ...],
-               need_index: bool, budget: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _brute_knn(
+    q: torch.Tensor,
+    ref: torch.Tensor | None,
+    k: int,
+    metric: str,
+    blocks: tuple[int, ...],
+    need_index: bool,
+    budget: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     self_mode = ref is None
     r = q if ref is None else ref
     n = q.shape[0]
@@ -656,8 +671,9 @@ def _brute_count(x: torch.Tensor, radius: torch.Tensor, metric: str, strict: boo
     return counts
 
 
-def _brute_ksg(x: torch.Tensor, y: torch.Tensor, k: int, metric: str, variant: int,
-               budget: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _brute_ksg(
+    x: torch.Tensor, y: torch.Tensor, k: int, metric: str, variant: int, budget: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused KSG statistics: epsilons and counts from the same distance tiles."""
     n = x.shape[0]
     tiling = _Tiling(n, n, k, 3, x, budget)
@@ -741,8 +757,9 @@ def kneighbors(
     return Neighbors(dist, idx, algo)
 
 
-def _check_query(x: torch.Tensor, k: int, ref: torch.Tensor | None, metric: str,
-                 algorithm: str) -> tuple[str, int, torch.Tensor | None, str]:
+def _check_query(
+    x: torch.Tensor, k: int, ref: torch.Tensor | None, metric: str, algorithm: str
+) -> tuple[str, int, torch.Tensor | None, str]:
     """Validate a neighbour query; returns ``(metric, k, ref on x's device, algorithm)``."""
     metric = _check_metric(metric)
     n, d = x.shape

@@ -144,8 +144,9 @@ def normal_scores(col: torch.Tensor, reference: torch.Tensor | np.ndarray | None
 def normal_scores(col: np.ndarray, reference: torch.Tensor | np.ndarray | None = None) -> np.ndarray: ...
 
 
-def normal_scores(col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray | None = None
-                  ) -> torch.Tensor | np.ndarray:
+def normal_scores(
+    col: torch.Tensor | np.ndarray, reference: torch.Tensor | np.ndarray | None = None
+) -> torch.Tensor | np.ndarray:
     """``Phi^{-1}(rank / (n + 1))`` per column (along axis 0), average ranks for ties (Ince et al. 2017, eq. 3).
 
     Takes a tensor (returns one of the same dtype and device) or a numpy array
@@ -174,8 +175,10 @@ def _normal_scores(host: np.ndarray, reference: torch.Tensor | np.ndarray | None
         return cast(np.ndarray, ndtri(rankdata(host, method="average", axis=0) / (host.shape[0] + 1.0)))
     ref = reference.detach().cpu().numpy() if isinstance(reference, torch.Tensor) else np.asarray(reference)
     if ref.ndim != host.ndim or ref.shape[1:] != host.shape[1:] or ref.shape[0] < 1:
-        raise ValueError(f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
-                         f"{ref.shape} for data of shape {host.shape}")
+        raise ValueError(
+            f"reference must have the columns of the data, shape (m, ...) with m >= 1; got "
+            f"{ref.shape} for data of shape {host.shape}"
+        )
     srt = np.sort(ref, axis=0)
     cols_v = host.reshape(host.shape[0], -1)
     cols_r = srt.reshape(srt.shape[0], -1)
@@ -269,7 +272,7 @@ def check_squares(data: torch.Tensor, name: str, transform: str) -> None:
             f"{name} has values up to {top:.3g}, too large for their squared distances to be represented in "
             f"{str(data.dtype).replace('torch.', '')} (max {info.max:.3g}){hint}"
         )
-    spread = (data.max(dim=0).values - data.min(dim=0).values)
+    spread = data.max(dim=0).values - data.min(dim=0).values
     small = float(spread.min())
     if small < math.sqrt(info.tiny):
         j = int(spread.argmin())

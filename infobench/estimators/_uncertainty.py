@@ -265,8 +265,9 @@ def subsample_std_err(
                 perms[length] = rng.permutation(length)
         values = np.empty(folds)
         for f in range(folds):
-            subsets = [_take(a, perms[length][f * size:(f + 1) * size])
-                       for a, length, size in zip(arrays, lengths, sizes)]
+            subsets = [
+                _take(a, perms[length][f * size : (f + 1) * size]) for a, length, size in zip(arrays, lengths, sizes)
+            ]
             values[f] = float(statistic(*subsets))
         variances[p] = np.var(values, ddof=1)
     return float(math.sqrt(sizes[0] / n * variances.mean()))

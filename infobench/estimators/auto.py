@@ -209,29 +209,43 @@ def _discrete_params(method: str, side_x: bool, side_y: bool) -> dict[str, Any]:
     return {}
 
 
-def _pick_mi(dx: int, dy: int, n: int, disc_x: bool, disc_y: bool,
-             diag: dict[str, Any] | None) -> tuple[str, dict[str, Any], str]:
+def _pick_mi(
+    dx: int, dy: int, n: int, disc_x: bool, disc_y: bool, diag: dict[str, Any] | None
+) -> tuple[str, dict[str, Any], str]:
     if disc_x and disc_y:
         return "histogram", _discrete_params("histogram", True, True), "both sides are discrete: plug-in histogram"
     if disc_x or disc_y:
         side = "X" if disc_x else "Y"
-        return ("ksg", _discrete_params("ksg", disc_x, disc_y),
-                f"{side} is discrete and the other side continuous: KSG in Ross's mixed mode")
+        return (
+            "ksg",
+            _discrete_params("ksg", disc_x, disc_y),
+            f"{side} is discrete and the other side continuous: KSG in Ross's mixed mode",
+        )
     assert diag is not None
     if dx + dy > GCMI_MIN_DIMS and "gcmi" in methods_for("mi") and _gaussian_like(diag, "copula_"):
-        return ("gcmi", {}, f"the copula looks Gaussian (Mardia kurtosis z={diag['copula_kurtosis_z']:.2f}, "
-                f"skewness z={diag['copula_skewness_z']:.2f}): Gaussian-copula MI")
+        return (
+            "gcmi",
+            {},
+            f"the copula looks Gaussian (Mardia kurtosis z={diag['copula_kurtosis_z']:.2f}, "
+            f"skewness z={diag['copula_skewness_z']:.2f}): Gaussian-copula MI",
+        )
     if _gaussian_like(diag) and n > dx + dy + 1:
-        return ("gaussian", {"bias_correction": True},
-                f"the joint sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
-                f"skewness z={diag['skewness_z']:.2f}, d={dx + dy}): bias-corrected Gaussian MI")
+        return (
+            "gaussian",
+            {"bias_correction": True},
+            f"the joint sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
+            f"skewness z={diag['skewness_z']:.2f}, d={dx + dy}): bias-corrected Gaussian MI",
+        )
     balance, balance_note = {}, ""
     if dx != dy and _accepts("mi", "ksg", "balance_sides"):
         balance, balance_note = {"balance_sides": True}, f", sides balanced ({dx} vs {dy} columns)"
     if diag["tail_weight"] > HEAVY_TAIL and _accepts("mi", "ksg", "transform"):
-        return ("ksg", {"transform": "copula", **balance},
-                f"heavy tails (tail weight {diag['tail_weight']:.2f} > {HEAVY_TAIL}): KSG on the Gaussian copula"
-                + balance_note)
+        return (
+            "ksg",
+            {"transform": "copula", **balance},
+            f"heavy tails (tail weight {diag['tail_weight']:.2f} > {HEAVY_TAIL}): KSG on the Gaussian copula"
+            + balance_note,
+        )
     return "ksg", balance, "continuous, not Gaussian: KSG (k=3)" + balance_note
 
 
@@ -256,21 +270,50 @@ def _routed(labels: list[str], method: str, why: str) -> tuple[Diagnostic, ...]:
     """The ``routed`` info diagnostic for columns auto read as categories."""
     if not labels:
         return ()
-    return (Diagnostic("routed", (
-        f"{', '.join(labels)} {'holds' if len(labels) == 1 else 'hold'} a few levels stored as numbers (fewer "
-        f"than 2 grid steps per robust sd): read as categories and estimated with {why}; pass "
-        f"discrete=False (discrete_x / discrete_y) to override"), subject=", ".join(labels), severity="info"),)
+    return (
+        Diagnostic(
+            "routed",
+            (
+                f"{', '.join(labels)} {'holds' if len(labels) == 1 else 'hold'} a few levels stored as numbers (fewer "
+                f"than 2 grid steps per robust sd): read as categories and estimated with {why}; pass "
+                f"discrete=False (discrete_x / discrete_y) to override"
+            ),
+            subject=", ".join(labels),
+            severity="info",
+        ),
+    )
 
 
-def _run_choice(quantity: str, data: tuple[Any, ...], choice: tuple[str, dict[str, Any], str], diag: dict[str, Any] | None,
-                common: dict[str, Any], params: dict[str, Any], notes: tuple[Diagnostic, ...] = ()) -> Estimate:
+def _run_choice(
+    quantity: str,
+    data: tuple[Any, ...],
+    choice: tuple[str, dict[str, Any], str],
+    diag: dict[str, Any] | None,
+    common: dict[str, Any],
+    params: dict[str, Any],
+    notes: tuple[Diagnostic, ...] = (),
+) -> Estimate:
     """Run the chosen method through the registry; return its estimate as auto's, with the choice in extras."""
     method, chosen, reason = choice
     est = run_method(quantity, method, data, _forward(quantity, method, common, chosen))
-    extras = {"chosen": method, "chosen_params": dict(chosen), "reason": reason, "diagnostics": diag or {},
-              "chosen_extras": dict(est.extras)}
-    return Estimate(est.value, est.std_err, est.n, "auto", params, 0.0, extras,
-                    diagnostics=merge(notes, est.diagnostics), std_err_df=est.std_err_df)
+    extras = {
+        "chosen": method,
+        "chosen_params": dict(chosen),
+        "reason": reason,
+        "diagnostics": diag or {},
+        "chosen_extras": dict(est.extras),
+    }
+    return Estimate(
+        est.value,
+        est.std_err,
+        est.n,
+        "auto",
+        params,
+        0.0,
+        extras,
+        diagnostics=merge(notes, est.diagnostics),
+        std_err_df=est.std_err_df,
+    )
 
 
 @register("mi", "auto")
@@ -320,13 +363,15 @@ def auto_mutual_information(
         diag = diagnostics(np.hstack([sx.data.numpy(), sy.data.numpy()]))
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)
     choice = _pick_mi(sx.d, sy.d, sx.n, disc_x, disc_y, diag)
-    labels = (_stored_as_numbers(sx, cats_x) if disc_x and cats_x else []) + \
-             (_stored_as_numbers(sy, cats_y) if disc_y and cats_y else [])
+    labels = (_stored_as_numbers(sx, cats_x) if disc_x and cats_x else []) + (
+        _stored_as_numbers(sy, cats_y) if disc_y and cats_y else []
+    )
     notes = _routed(labels, choice[0], choice[2])
     if notes:
         choice = (choice[0], choice[1], f"{choice[2]} ({', '.join(labels)} read as categories)")
-    return _run_choice("mi", (x, y), choice, diag, common, dict(discrete_x=discrete_x, discrete_y=discrete_y, **common),
-                       notes)
+    return _run_choice(
+        "mi", (x, y), choice, diag, common, dict(discrete_x=discrete_x, discrete_y=discrete_y, **common), notes
+    )
 
 
 @register("entropy", "auto")
@@ -380,8 +425,10 @@ def auto_entropy(
         diag = diagnostics(sx.data.numpy())
         if _gaussian_like(diag) and sx.n > sx.d + 1:
             method, chosen = "gaussian", {"bias_correction": True}
-            reason = (f"the sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
-                      f"skewness z={diag['skewness_z']:.2f}): bias-corrected Gaussian")
+            reason = (
+                f"the sample looks Gaussian (Mardia kurtosis z={diag['kurtosis_z']:.2f}, "
+                f"skewness z={diag['skewness_z']:.2f}): bias-corrected Gaussian"
+            )
         else:
             method, chosen, reason = "knn", {}, "continuous, not Gaussian: Kozachenko-Leonenko kNN (k=3)"
     common = dict(std_err=std_err, seed=seed, device=device, dtype=dtype)

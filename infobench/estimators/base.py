@@ -25,8 +25,16 @@ from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful, emit, su
 if TYPE_CHECKING:  # pandas is imported when a table is asked for
     import pandas as pd
 
-__all__ = ["Estimate", "interval_quantile", "MethodInfo", "available", "register", "get_method", "run_method",
-           "QUANTITIES"]
+__all__ = [
+    "Estimate",
+    "interval_quantile",
+    "MethodInfo",
+    "available",
+    "register",
+    "get_method",
+    "run_method",
+    "QUANTITIES",
+]
 
 QUANTITIES = ("entropy", "mi", "kl")
 _QUANTITY_TEXT = {"entropy": "entropy H(X)", "mi": "mutual information I(X;Y)", "kl": "KL divergence D(P||Q)"}
@@ -162,8 +170,10 @@ class Estimate:
         if params:
             rows.append(("params", params))
         rows.append(("seconds", f"{self.seconds:.3g}"))
-        cells = "".join(f'<tr><th style="text-align:left">{esc(k)}</th><td style="text-align:left">{esc(v)}</td></tr>'
-                        for k, v in rows)
+        cells = "".join(
+            f'<tr><th style="text-align:left">{esc(k)}</th><td style="text-align:left">{esc(v)}</td></tr>'
+            for k, v in rows
+        )
         if self.diagnostics:
             items = "".join(f"<li><strong>{esc(d.severity)}</strong> {esc(str(d))}</li>" for d in self.diagnostics)
             diag = f'<ul style="margin:0;padding-left:1.2em">{items}</ul>'
@@ -234,8 +244,9 @@ def register(quantity: str, name: str, *, replace: bool = False) -> Callable[[_K
         # The validity conditions the kernel declared next to its definition
         # (infobench.estimators._conditions.requires).
         conditions = tuple(getattr(func, "conditions", ()))
-        _REGISTRY[key] = MethodInfo(name=name, quantity=quantity, function=func, params=params, summary=summary,
-                                    conditions=conditions)
+        _REGISTRY[key] = MethodInfo(
+            name=name, quantity=quantity, function=func, params=params, summary=summary, conditions=conditions
+        )
         return func
 
     return deco

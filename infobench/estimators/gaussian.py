@@ -60,8 +60,7 @@ def check_rows_exceed_dims(s: Samples, *, what: str) -> None:
     """A sample covariance of ``d`` columns is singular unless ``n >= d + 1``."""
     if s.n < s.d + 1:
         raise ValueError(
-            f"{s.name} needs more samples than dimensions for {what} (n >= d + 1 = {s.d + 1}); "
-            f"got n={s.n}, d={s.d}"
+            f"{s.name} needs more samples than dimensions for {what} (n >= d + 1 = {s.d + 1}); got n={s.n}, d={s.d}"
         )
 
 
@@ -246,8 +245,14 @@ def gaussian_entropy(
             seed=rng,
         )
     # The replicates' sd has n_boot - 1 degrees of freedom: the t quantile of Estimate.interval.
-    return Estimate(value=value, std_err=se, n=s.n, extras={"logdet_cov": logdet, "d": s.d},
-                    diagnostics=tuple(findings), std_err_df=n_boot - 1 if std_err else None)
+    return Estimate(
+        value=value,
+        std_err=se,
+        n=s.n,
+        extras={"logdet_cov": logdet, "d": s.d},
+        diagnostics=tuple(findings),
+        std_err_df=n_boot - 1 if std_err else None,
+    )
 
 
 def canonical_correlation_analysis(
@@ -360,8 +365,17 @@ def gaussian_mutual_information(
     >>> round(gaussian_mutual_information(x, y).value, 2)   # truth 0.413
     0.41
     """
-    return gaussian_mi_estimate(x, y, bias_correction=bias_correction, std_err=std_err, seed=seed, n_boot=n_boot,
-                                device=device, dtype=dtype, method="Gaussian")
+    return gaussian_mi_estimate(
+        x,
+        y,
+        bias_correction=bias_correction,
+        std_err=std_err,
+        seed=seed,
+        n_boot=n_boot,
+        device=device,
+        dtype=dtype,
+        method="Gaussian",
+    )
 
 
 def _identity(data: torch.Tensor, s: Samples) -> torch.Tensor:
@@ -419,8 +433,12 @@ def gaussian_mi_estimate(
         value=value,
         std_err=se,
         n=sx.n,
-        extras={"canonical_correlations": [float(r) for r in rho.cpu()], "bias_correction": correction,
-                "dx": sx.d, "dy": sy.d},
+        extras={
+            "canonical_correlations": [float(r) for r in rho.cpu()],
+            "bias_correction": correction,
+            "dx": sx.d,
+            "dy": sy.d,
+        },
         diagnostics=tuple(findings),
         std_err_df=n_boot - 1 if std_err else None,  # of the replicates' sd: the t quantile of Estimate.interval
     )

@@ -115,5 +115,15 @@ def gcmi_mutual_information(
     >>> round(gcmi_mutual_information(np.exp(z[:, 0]), z[:, 1] ** 3).value, 1)   # truth 0.413
     0.4
     """
-    return gaussian_mi_estimate(x, y, bias_correction=bias_correction, std_err=std_err, seed=seed, n_boot=n_boot,
-                                device=device, dtype=dtype, method="Gaussian-copula", prepare=_copula)
+    return gaussian_mi_estimate(
+        x,
+        y,
+        bias_correction=bias_correction,
+        std_err=std_err,
+        seed=seed,
+        n_boot=n_boot,
+        device=device,
+        dtype=dtype,
+        method="Gaussian-copula",
+        prepare=_copula,
+    )

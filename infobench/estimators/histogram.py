@@ -277,8 +277,10 @@ def _discrete_flags(s: Samples, discrete: Any, name: str) -> list[bool]:
     if isinstance(discrete, (list, tuple, np.ndarray)):
         items = list(discrete)
         if len(items) != s.d:
-            raise ValueError(f"{name} must be True, False, None or one bool per column of {s.name} ({s.d}); got "
-                             f"{len(items)} entries: {discrete!r}")
+            raise ValueError(
+                f"{name} must be True, False, None or one bool per column of {s.name} ({s.d}); got "
+                f"{len(items)} entries: {discrete!r}"
+            )
         return [check_bool(f"{name}[{i}]", v) for i, v in enumerate(items)]
     return [check_bool(name, discrete)] * s.d
 
@@ -289,8 +291,7 @@ def _discrete_flags(s: Samples, discrete: Any, name: str) -> list[bool]:
 ALIGN_MAX_STEPS = 4.0
 
 
-def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, quantity: str,
-             offset: int = 0) -> list:
+def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, quantity: str, offset: int = 0) -> list:
     """``specs`` with the binned columns of ``s`` on a coarse grid turned into :class:`_OnGrid` specs.
 
     Refuses categories stored as numbers for an entropy (they have no
@@ -318,11 +319,16 @@ def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, qua
         if width / p.step >= ALIGN_MAX_STEPS:
             continue
         out[offset + j] = _OnGrid(spec, p.step)
-        findings.info("quantised", (
-            f"{p.label} repeats values on a grid of step {p.step:g} ({p.tied_rows / p.n:.0%} of rows tied) and "
-            f"the bins would hold {width / p.step:.2g} grid values each: they were made whole grid steps "
-            f"({max(1, round(width / p.step))}) with edges halfway between grid values, so that no bin is "
-            f"narrower than the data's resolution or holds a varying number of grid values"), subject=p.label)
+        findings.info(
+            "quantised",
+            (
+                f"{p.label} repeats values on a grid of step {p.step:g} ({p.tied_rows / p.n:.0%} of rows tied) and "
+                f"the bins would hold {width / p.step:.2g} grid values each: they were made whole grid steps "
+                f"({max(1, round(width / p.step))}) with edges halfway between grid values, so that no bin is "
+                f"narrower than the data's resolution or holds a varying number of grid values"
+            ),
+            subject=p.label,
+        )
     return out
 
 
@@ -338,7 +344,8 @@ def _check_range(s: Samples, flags: list[bool], offset: int = 0) -> None:
             raise ValueError(
                 f"{p.label} spans {ratio:.3g} robust sds (IQR / 1.349 = {p.scale:.3g}; its farthest value is "
                 f"{far + off:.3g}): equal-width bins fine enough for its bulk would number beyond what floats "
-                f"can index; remove fill values or extreme rows, or use method='knn' (entropy) / 'ksg' (MI)")
+                f"can index; remove fill values or extreme rows, or use method='knn' (entropy) / 'ksg' (MI)"
+            )
 
 
 def _check_cells(p: _Plugin, n: int, what: str, findings: Findings) -> None:
@@ -346,10 +353,12 @@ def _check_cells(p: _Plugin, n: int, what: str, findings: Findings) -> None:
     frac = p.alone / n
     if frac < SPARSE_WARN:
         return
-    message = (f"{p.alone} of {n} rows ({frac:.0%}) are alone in their cell of {what} ({p.occupied} occupied "
-               f"cells): the plug-in entropy of such cells is about log n plus the log cell volume whatever the "
-               f"data, and the Miller-Madow correction assumes counts well above 1; use fewer bins (a rule such "
-               f"as bins='fd'), fewer columns, or more samples")
+    message = (
+        f"{p.alone} of {n} rows ({frac:.0%}) are alone in their cell of {what} ({p.occupied} occupied "
+        f"cells): the plug-in entropy of such cells is about log n plus the log cell volume whatever the "
+        f"data, and the Miller-Madow correction assumes counts well above 1; use fewer bins (a rule such "
+        f"as bins='fd'), fewer columns, or more samples"
+    )
     if frac >= SPARSE_MAX:
         raise ValueError(message)
     findings.warn("sparse-cells", message)
@@ -373,7 +382,8 @@ def _check_copy(px: _Plugin, py: _Plugin, pxy: _Plugin, flags: list[bool], dx: i
             f"every occupied cell of the joint sample (x, y) is a cell of {'x' if side == 'y' else 'y'} alone "
             f"({pxy.occupied} cells): {side} is, at the bins' resolution, a copy or a function of the other side, "
             f"so the plug-in would read that side's binned entropy, which grows with the number of bins, while "
-            f"the MI of continuous variables so related is +inf; check that y is not computed from x")
+            f"the MI of continuous variables so related is +inf; check that y is not computed from x"
+        )
 
 
 def _check_widths(s: Samples, cells: _Cells, flags: list[bool], findings: Findings, offset: int = 0) -> None:
@@ -386,11 +396,13 @@ def _check_widths(s: Samples, cells: _Cells, flags: list[bool], findings: Findin
         ratio = width / prof[j].scale
         if ratio <= COARSE_BIN_WARN:
             continue
-        message = (f"{prof[j].label} is cut into bins {width:.3g} wide, {ratio:.3g} times its robust sd "
-                   f"(IQR / 1.349 = {prof[j].scale:.3g}; {cells.sizes[offset + j]} bins between {prof[j].lo:.3g} "
-                   f"and {prof[j].hi:.3g}): bins that wide cannot resolve its density (a range-based rule "
-                   f"stretched by extreme values, or too few bins); use bins='fd' (widths from the IQR) or more "
-                   f"bins, and remove fill values or outliers")
+        message = (
+            f"{prof[j].label} is cut into bins {width:.3g} wide, {ratio:.3g} times its robust sd "
+            f"(IQR / 1.349 = {prof[j].scale:.3g}; {cells.sizes[offset + j]} bins between {prof[j].lo:.3g} "
+            f"and {prof[j].hi:.3g}): bins that wide cannot resolve its density (a range-based rule "
+            f"stretched by extreme values, or too few bins); use bins='fd' (widths from the IQR) or more "
+            f"bins, and remove fill values or outliers"
+        )
         if ratio > COARSE_BIN_MAX:
             raise ValueError(message)
         findings.warn("coarse-bins", message, subject=prof[j].label)
@@ -553,9 +565,7 @@ def histogram_entropy(
     elif std_err and se_method == "delta":
         se = mean_std_err(p.terms)
     elif std_err:
-        se = bootstrap_std_err(
-            lambda a: _entropy_parts(a, flags, specs, mm)[0], [s.data], n_boot=n_boot, seed=rng
-        )
+        se = bootstrap_std_err(lambda a: _entropy_parts(a, flags, specs, mm)[0], [s.data], n_boot=n_boot, seed=rng)
     return Estimate(
         value=value,
         std_err=se,
@@ -656,7 +666,7 @@ def histogram_mutual_information(
     binned = "copula" if transform == "copula" else "none"
     cont = [not f for f in flags]
     tx = transform_columns(sx.data, binned, name="x", columns=sx.columns, continuous=cont[: sx.d])
-    ty = transform_columns(sy.data, binned, name="y", columns=sy.columns, continuous=cont[sx.d:])
+    ty = transform_columns(sy.data, binned, name="y", columns=sy.columns, continuous=cont[sx.d :])
     joint = torch.cat([tx.data, ty.data], dim=1)
     findings = Findings()
     if binned == "none":  # normal scores of ranks are not on the data's grid
@@ -676,9 +686,7 @@ def histogram_mutual_information(
     elif std_err and se_method == "delta":
         se = mean_std_err(px.terms + py.terms - pxy.terms)
     elif std_err:
-        se = bootstrap_std_err(
-            lambda a: _mi_parts(a, sx.d, flags, specs, mm)[0], [joint], n_boot=n_boot, seed=rng
-        )
+        se = bootstrap_std_err(lambda a: _mi_parts(a, sx.d, flags, specs, mm)[0], [joint], n_boot=n_boot, seed=rng)
     n = sx.n
     return Estimate(
         value=value,

@@ -133,7 +133,11 @@ def _whiten(data: torch.Tensor, name: str) -> tuple[torch.Tensor, float]:
 
 
 def loo_log_density(
-    z: torch.Tensor, factors: Sequence[float], half_logdet: float, *, tile_rows: int,
+    z: torch.Tensor,
+    factors: Sequence[float],
+    half_logdet: float,
+    *,
+    tile_rows: int,
     nearest: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Leave-one-out Gaussian KDE log-densities at the sample points, for several factors.
@@ -206,8 +210,9 @@ def loo_log_density(
     return out - consts[:, None]
 
 
-def _common_checks(bandwidth: Any, cv_grid: Any, std_err: Any, max_memory: Any,
-                   tile_size: Any) -> tuple[str | float, list[float] | None, bool, int | None, int | None]:
+def _common_checks(
+    bandwidth: Any, cv_grid: Any, std_err: Any, max_memory: Any, tile_size: Any
+) -> tuple[str | float, list[float] | None, bool, int | None, int | None]:
     bandwidth = _check_bandwidth(bandwidth)
     grid = _check_cv_grid(cv_grid, bandwidth)
     std_err = check_bool("std_err", std_err)
@@ -233,8 +238,9 @@ def _prepare(s: Samples, transform: str) -> tuple[Transformed, torch.Tensor, flo
     return tr, z, half_logdet
 
 
-def _loo(z: torch.Tensor, h: float, half_logdet: float, rows: int, findings: Findings | None = None,
-         name: str = "") -> torch.Tensor:
+def _loo(
+    z: torch.Tensor, h: float, half_logdet: float, rows: int, findings: Findings | None = None, name: str = ""
+) -> torch.Tensor:
     """:func:`loo_log_density` at one factor, refusing a bandwidth whose kernel values are not representable.
 
     With ``findings``, also the ``bandwidth`` condition (:func:`_check_reach`) on ``name``'s sample.
@@ -277,12 +283,18 @@ def _check_reach(nearest: torch.Tensor, h: float, d: int, name: str, findings: F
             f"the kernel (bandwidth factor h={h:.3g}) is {bulk:.3g} times narrower than the typical distance "
             f"between neighbouring points of {name} per dimension, so the leave-one-out densities rest on the "
             f"tail of a single neighbour's kernel, exp(-d t^2 / 2), and the estimate measures the bandwidth "
-            f"rather than the data; use a rule ('scott', 'silverman', 'cv') or a larger bandwidth")
-    findings.warn("bandwidth", (
-        f"the nearest neighbours of {name} lie {t:.3g} kernel standard deviations away per dimension (root mean "
-        f"square over rows; {bulk:.3g} without the 1 % farthest rows), so some leave-one-out densities rest on "
-        f"the tail of one kernel and inflate the estimate: a bandwidth factor (h={h:.3g}) too small for the "
-        f"data, or far rows (extreme values, heavy tails) whose own terms dominate"), subject="bandwidth")
+            f"rather than the data; use a rule ('scott', 'silverman', 'cv') or a larger bandwidth"
+        )
+    findings.warn(
+        "bandwidth",
+        (
+            f"the nearest neighbours of {name} lie {t:.3g} kernel standard deviations away per dimension (root mean "
+            f"square over rows; {bulk:.3g} without the 1 % farthest rows), so some leave-one-out densities rest on "
+            f"the tail of one kernel and inflate the estimate: a bandwidth factor (h={h:.3g}) too small for the "
+            f"data, or far rows (extreme values, heavy tails) whose own terms dominate"
+        ),
+        subject="bandwidth",
+    )
 
 
 def _check_grid(s: Samples, columns: list[int], h: float, quantity: str, findings: Findings) -> None:
@@ -301,10 +313,12 @@ def _check_grid(s: Samples, columns: list[int], h: float, quantity: str, finding
         width = h * p.sd
         if width >= p.step:
             continue
-        message = (f"{p.label} lies on a grid of step {p.step:g} and the kernel's standard deviation along it, "
-                   f"h * sd = {width:.3g}, is narrower than the step: the density estimate has a spike at every "
-                   f"grid value, so the estimate describes the rounding, not the quantity rounded; use a larger "
-                   f"bandwidth (at least {p.step / p.sd:.3g}), or method='knn' / 'ksg', which dither such values")
+        message = (
+            f"{p.label} lies on a grid of step {p.step:g} and the kernel's standard deviation along it, "
+            f"h * sd = {width:.3g}, is narrower than the step: the density estimate has a spike at every "
+            f"grid value, so the estimate describes the rounding, not the quantity rounded; use a larger "
+            f"bandwidth (at least {p.step / p.sd:.3g}), or method='knn' / 'ksg', which dither such values"
+        )
         if quantity == "entropy" and width < p.step / 4:
             raise ValueError(message)
         findings.warn("bandwidth", message, subject=p.label)
@@ -478,8 +492,7 @@ def kde_entropy(
     s = check_samples(x, "x", device=device, dtype=dtype)
     reject_discrete(s, "KDE")
     check_rows_exceed_dims(s, what="a non-singular bandwidth matrix")
-    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
-                                                                     tile_size)
+    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory, tile_size)
     if std_err:
         check_std_err_rows(s.n, s.d + 1)
     rows = _tile_rows(s.n, s.data.dtype, s.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
@@ -497,8 +510,14 @@ def kde_entropy(
         value=float(terms.mean()),
         std_err=mean_std_err(terms) if std_err else None,
         n=s.n,
-        extras={"factor": h, "bandwidth_matrix": _bandwidth_matrix(tr, h), "tile_rows": rows,
-                "transform": transform, "log_jacobian": tr.log_jacobian, **info},
+        extras={
+            "factor": h,
+            "bandwidth_matrix": _bandwidth_matrix(tr, h),
+            "tile_rows": rows,
+            "transform": transform,
+            "log_jacobian": tr.log_jacobian,
+            **info,
+        },
         diagnostics=tuple(findings),
     )
 
@@ -581,8 +600,7 @@ def kde_mutual_information(
             f"x and y together need more samples than dimensions for a non-singular bandwidth matrix "
             f"(n >= dx + dy + 1 = {sx.d + sy.d + 1}); got n={sx.n}"
         )
-    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory,
-                                                                     tile_size)
+    bandwidth, grid, std_err, max_memory, tile_size = _common_checks(bandwidth, cv_grid, std_err, max_memory, tile_size)
     if std_err:
         check_std_err_rows(sx.n, sx.d + sy.d + 1)
     rows = _tile_rows(sx.n, sx.data.dtype, sx.data.device, max_memory, tile_size, 2 if bandwidth == "cv" else 1)
@@ -597,8 +615,9 @@ def kde_mutual_information(
     ty, zy, hl_y = _prepare(sy, transform)
     joint = "the joint sample (x, y)"
     zxy, hl_xy = _whiten(torch.cat([tx.data, ty.data], dim=1), joint)
-    h, logf_xy, info = _choose_factor(bandwidth, grid, zxy, hl_xy, rows, tx.log_jacobian + ty.log_jacobian,
-                                      findings, joint)
+    h, logf_xy, info = _choose_factor(
+        bandwidth, grid, zxy, hl_xy, rows, tx.log_jacobian + ty.log_jacobian, findings, joint
+    )
     if logf_xy is None:
         logf_xy = _loo(zxy, h, hl_xy, rows, findings, joint)
     if transform != "copula":  # normal scores of ranks are not on the data's grid
@@ -614,8 +633,11 @@ def kde_mutual_information(
         extras={
             "factor": h,
             # In the data's units for "scale" (the log-Jacobians added back); of the copula for "copula".
-            "entropies": [float(tx.log_jacobian - logf_x.mean()), float(ty.log_jacobian - logf_y.mean()),
-                          float(tx.log_jacobian + ty.log_jacobian - logf_xy.mean())],
+            "entropies": [
+                float(tx.log_jacobian - logf_x.mean()),
+                float(ty.log_jacobian - logf_y.mean()),
+                float(tx.log_jacobian + ty.log_jacobian - logf_xy.mean()),
+            ],
             "tile_rows": rows,
             "transform": transform,
             **info,

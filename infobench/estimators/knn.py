@@ -225,20 +225,32 @@ def _zero_distances(dist: torch.Tensor, floor: float, what: str, k: int, finding
     if not count:
         return
     n = int(dist.numel())
-    message = (f"{count} of {n} points ({count / n:.2%}) have only copies of themselves within their k-th nearest "
-               f"neighbour in {what} (k={k}): those rows occur at least {k + 1} times, off any grid, so their "
-               f"terms measure the tie-breaking noise, not the data; {fix}")
+    message = (
+        f"{count} of {n} points ({count / n:.2%}) have only copies of themselves within their k-th nearest "
+        f"neighbour in {what} (k={k}): those rows occur at least {k + 1} times, off any grid, so their "
+        f"terms measure the tie-breaking noise, not the data; {fix}"
+    )
     if count > DUPLICATE_MAX * n:
         raise ValueError(message)
     findings.warn("duplicates", message)
 
 
-_DUPLICATE_FIX = ("drop the copied rows, declare discrete data as such (method='histogram', or discrete_x=True / "
-                  "discrete_y=True for a discrete side of KSG), or use a k larger than the number of copies")
+_DUPLICATE_FIX = (
+    "drop the copied rows, declare discrete data as such (method='histogram', or discrete_x=True / "
+    "discrete_y=True for a discrete side of KSG), or use a k larger than the number of copies"
+)
 
 
-def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dict, resample=None,
-            findings: Findings | None = None) -> Estimate:
+def _result(
+    terms,
+    std_err: bool,
+    n: int,
+    method: str,
+    params: dict,
+    extras: dict,
+    resample=None,
+    findings: Findings | None = None,
+) -> Estimate:
     """The mean of ``terms``; with ``std_err``, the subsampling standard error of ``resample``.
 
     ``resample = (statistic, arrays, min_rows, seed)``: ``statistic(*subsets)``
@@ -254,8 +266,16 @@ def _result(terms, std_err: bool, n: int, method: str, params: dict, extras: dic
         statistic, arrays, min_rows, seed = resample
         se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
         df = subsample_df(len(arrays[0]), min_rows)
-    return Estimate(value=value, std_err=se, n=n, method=method, params=params, extras=extras,
-                    diagnostics=tuple(findings) if findings is not None else (), std_err_df=df)
+    return Estimate(
+        value=value,
+        std_err=se,
+        n=n,
+        method=method,
+        params=params,
+        extras=extras,
+        diagnostics=tuple(findings) if findings is not None else (),
+        std_err_df=df,
+    )
 
 
 def _common(std_err, metric, algorithm, jitter):
@@ -266,8 +286,13 @@ def _common(std_err, metric, algorithm, jitter):
 
 
 def _data_extras(algo: str, t: torch.Tensor, amount: float, transform: str = "none") -> dict:
-    return {"algorithm": algo, "device": str(t.device), "dtype": str(t.dtype).replace("torch.", ""), "jitter": amount,
-            "transform": transform}
+    return {
+        "algorithm": algo,
+        "device": str(t.device),
+        "dtype": str(t.dtype).replace("torch.", ""),
+        "jitter": amount,
+        "transform": transform,
+    }
 
 
 def _centre(profiles: list[ColumnProfile]) -> list[float]:
@@ -291,9 +316,17 @@ class _Prepared:
     noise_sd: float  # the largest tie-breaking sd of a column (0 without jitter)
 
 
-def _prepare(s: Samples, transform: str, noise: _Noise, plan: Dither, amount: float, *,
-             scales: list[float] | None = None, centre: list[float] | None = None,
-             columns: list[int] | None = None) -> _Prepared:
+def _prepare(
+    s: Samples,
+    transform: str,
+    noise: _Noise,
+    plan: Dither,
+    amount: float,
+    *,
+    scales: list[float] | None = None,
+    centre: list[float] | None = None,
+    columns: list[int] | None = None,
+) -> _Prepared:
     """Dither the planned columns, centre, apply ``transform`` and add the robust tie-breaking noise.
 
     ``columns`` restricts the jitter scales to the columns ``s.data`` holds
@@ -426,16 +459,27 @@ def kl_entropy(
     terms, algo, r = _kl_terms(data, k, metric, algorithm, max_memory, amount)
     _zero_distances(r, _floor(prep.noise_sd, d), "x", k, findings, _DUPLICATE_FIX)
     terms = terms + tr.log_jacobian
-    params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory, transform=transform)
+    params = dict(
+        k=k,
+        metric=metric,
+        std_err=std_err,
+        jitter=jitter,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        algorithm=algorithm,
+        max_memory=max_memory,
+        transform=transform,
+    )
     extras = _data_extras(algo, data, amount, transform)
     extras["log_jacobian"] = tr.log_jacobian
 
     def statistic(a):
         return float(_kl_terms(a, k, metric, algorithm, max_memory, amount)[0].mean())
 
-    return _result(terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed),
-                   findings=findings)
+    return _result(
+        terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed), findings=findings
+    )
 
 
 def _floor(noise_sd: float, d: int) -> float:
@@ -637,8 +681,10 @@ def ksg_mutual_information(
     transform = check_transform(transform, quantity="mi")
     balance_sides = check_bool("balance_sides", balance_sides)
     if balance_sides and metric != "euclidean":
-        raise ValueError(f"balance_sides=True needs metric='euclidean' (it divides each side by sqrt(columns), the "
-                         f"growth of a euclidean norm); got metric={metric!r}")
+        raise ValueError(
+            f"balance_sides=True needs metric='euclidean' (it divides each side by sqrt(columns), the "
+            f"growth of a euclidean norm); got metric={metric!r}"
+        )
     xs = check_samples(x, "x", device=device, dtype=dtype)
     ys = check_samples(y, "y", device=xs.data.device, dtype=dtype)
     check_same_length(xs, ys)
@@ -646,10 +692,23 @@ def ksg_mutual_information(
     mode = _discrete_mode(discrete_x, discrete_y, discrete, xs, ys)
     n = xs.n
     k = check_k(k, n)
-    params = dict(k=k, variant=variant, metric=metric, std_err=std_err, discrete_x=discrete_x,
-                  discrete_y=discrete_y, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory, transform=transform, balance_sides=balance_sides,
-                  discrete=discrete)
+    params = dict(
+        k=k,
+        variant=variant,
+        metric=metric,
+        std_err=std_err,
+        discrete_x=discrete_x,
+        discrete_y=discrete_y,
+        jitter=jitter,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        algorithm=algorithm,
+        max_memory=max_memory,
+        transform=transform,
+        balance_sides=balance_sides,
+        discrete=discrete,
+    )
     if std_err:
         check_std_err_rows(n, k + 1)
     findings = Findings()
@@ -658,16 +717,35 @@ def ksg_mutual_information(
         labels, cont = (xs, ys) if mode == "x" else (ys, xs)
         plan = plan_dither(cont, findings, quantity="mi", method="KSG")
         prep = _prepare(cont, transform, noise, plan, amount)
-        return _ross(labels, prep, cont.name, k, metric, std_err, amount, algorithm, max_memory, params, transform,
-                     seed, findings)
+        return _ross(
+            labels,
+            prep,
+            cont.name,
+            k,
+            metric,
+            std_err,
+            amount,
+            algorithm,
+            max_memory,
+            params,
+            transform,
+            seed,
+            findings,
+        )
     px = _prepare(xs, transform, noise, plan_dither(xs, findings, quantity="mi", method="KSG"), amount)
     py = _prepare(ys, transform, noise, plan_dither(ys, findings, quantity="mi", method="KSG"), amount)
     xd, yd = px.data, py.data
     if balance_sides:
         xd, yd = xd / math.sqrt(xs.d), yd / math.sqrt(ys.d)
     terms, algo, res = _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount)
-    _zero_distances(res.eps, _floor(max(px.noise_sd, py.noise_sd), max(xs.d, ys.d)), "the joint space (x, y)", k,
-                    findings, _DUPLICATE_FIX)
+    _zero_distances(
+        res.eps,
+        _floor(max(px.noise_sd, py.noise_sd), max(xs.d, ys.d)),
+        "the joint space (x, y)",
+        k,
+        findings,
+        _DUPLICATE_FIX,
+    )
     _saturation(float(terms.mean()), res, xd, yd, k, variant, metric, algorithm, max_memory, amount, findings)
     extras = _data_extras(algo, xd, amount, transform)
     extras["estimator"] = f"KSG-{variant}"
@@ -676,22 +754,38 @@ def ksg_mutual_information(
     def statistic(a, b):
         return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
 
-    return _result(terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed),
-                   findings=findings)
+    return _result(
+        terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed), findings=findings
+    )
 
 
 def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
     """Per-point terms of eq. (8) or (9) on paired (prepared) rows, the search path and the counts."""
     n = xd.shape[0]
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
-    _check_nonzero(res.eps, "the joint distance to the k-th nearest neighbour", amount,
-                   ", or declare a discrete side with discrete_x=True or discrete_y=True")
+    _check_nonzero(
+        res.eps,
+        "the joint distance to the k-th nearest neighbour",
+        amount,
+        ", or declare a discrete side with discrete_x=True or discrete_y=True",
+    )
     nx, ny = _host(res.nx), _host(res.ny)
     return ksg_terms(nx, ny, n, k, variant), res.algorithm, res
 
 
-def _saturation(value: float, res, xd, yd, k: int, variant: int, metric: str, algorithm: str, max_memory,
-                amount: float, findings: Findings) -> None:
+def _saturation(
+    value: float,
+    res,
+    xd,
+    yd,
+    k: int,
+    variant: int,
+    metric: str,
+    algorithm: str,
+    max_memory,
+    amount: float,
+    findings: Findings,
+) -> None:
     """Refuse (or doubt) an estimate that only reflects the sample size: KSG's reading of a deterministic relation.
 
     For finite MI the estimate converges as ``n`` grows. When one side is a
@@ -713,22 +807,32 @@ def _saturation(value: float, res, xd, yd, k: int, variant: int, metric: str, al
     ceiling = float(digamma64(np.array([float(n)]))[0] - digamma64(np.array([float(k)]))[0])
     if small < 0.25 and value <= ceiling / 2:
         return
-    half = float(_ksg_terms(xd[::2].contiguous(), yd[::2].contiguous(), k, variant, metric, algorithm, max_memory,
-                            amount)[0].mean())
+    half = float(
+        _ksg_terms(xd[::2].contiguous(), yd[::2].contiguous(), k, variant, metric, algorithm, max_memory, amount)[
+            0
+        ].mean()
+    )
     growth = value - half
     if growth < SATURATED_GROWTH / 2:
         return
-    what = (f"the estimate ({value:.3g} nats) grows by {growth:.2f} nats from n/2 to n={n} rows (on every other "
-            f"row it reads {half:.3g}), and {small:.0%} of the points have marginal neighbour counts near their "
-            f"minimum")
+    what = (
+        f"the estimate ({value:.3g} nats) grows by {growth:.2f} nats from n/2 to n={n} rows (on every other "
+        f"row it reads {half:.3g}), and {small:.0%} of the points have marginal neighbour counts near their "
+        f"minimum"
+    )
     if growth >= SATURATED_GROWTH and small >= 0.5:
         raise ValueError(
             f"{what}: KSG reads this way when one side is a copy or a deterministic function of the other, whose MI "
             f"is +inf; the number would only reflect n (KSG's ceiling is psi(n) - psi(k) = {ceiling:.2f} nats). "
-            f"Check that y is not computed from x; for a large but finite MI use many more samples")
-    findings.warn("saturated", (
-        f"{what}: the MI exceeds what n samples resolve, so read the estimate as a lower bound (KSG's ceiling is "
-        f"psi(n) - psi(k) = {ceiling:.2f} nats); one side may be a near-deterministic function of the other"))
+            f"Check that y is not computed from x; for a large but finite MI use many more samples"
+        )
+    findings.warn(
+        "saturated",
+        (
+            f"{what}: the MI exceeds what n samples resolve, so read the estimate as a lower bound (KSG's ceiling is "
+            f"psi(n) - psi(k) = {ceiling:.2f} nats); one side may be a near-deterministic function of the other"
+        ),
+    )
 
 
 def _ross_terms(labels, cont, k, metric, algorithm, max_memory, amount, cont_name):
@@ -760,41 +864,73 @@ def _ross_terms(labels, cont, k, metric, algorithm, max_memory, amount, cont_nam
         k_i[rows] = kk
         n_label[rows] = end - start
         start = end
-    _check_nonzero(radius, f"the distance in {cont_name} to the k-th neighbour with the same discrete value",
-                   amount, "")
+    _check_nonzero(
+        radius, f"the distance in {cont_name} to the k-th neighbour with the same discrete value", amount, ""
+    )
     m = count_within(cont, radius, metric=metric, strict=True, algorithm=algorithm, max_memory=max_memory) + 1
     terms = ross_terms(n_used, _host(k_i), _host(n_label), _host(m))
     return terms, radius, n_used, int(keep.numel()) - n_used, "+".join(sorted(algos))
 
 
-def _ross(labels: Samples, prep: _Prepared, cont_name, k, metric, std_err, amount, algorithm, max_memory, params,
-          transform, seed, findings: Findings) -> Estimate:
+def _ross(
+    labels: Samples,
+    prep: _Prepared,
+    cont_name,
+    k,
+    metric,
+    std_err,
+    amount,
+    algorithm,
+    max_memory,
+    params,
+    transform,
+    seed,
+    findings: Findings,
+) -> Estimate:
     """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values, ``prep`` the other side."""
     cont = prep.data
-    terms, radius, n_used, n_dropped, algos = _ross_terms(labels.data, cont, k, metric, algorithm, max_memory,
-                                                         amount, cont_name)
+    terms, radius, n_used, n_dropped, algos = _ross_terms(
+        labels.data, cont, k, metric, algorithm, max_memory, amount, cont_name
+    )
     n = labels.n
     if n_dropped:
         side = labels.name
-        message = (f"{n_dropped} of {n} rows ({n_dropped / n:.1%}) have a value of {side} seen only once; Ross's "
-                   f"estimator needs each discrete value at least twice and leaves them out, so the estimate "
-                   f"describes the other rows only")
+        message = (
+            f"{n_dropped} of {n} rows ({n_dropped / n:.1%}) have a value of {side} seen only once; Ross's "
+            f"estimator needs each discrete value at least twice and leaves them out, so the estimate "
+            f"describes the other rows only"
+        )
         if n_dropped > SINGLETON_MAX * n:
             raise ValueError(
                 f"{message}: {side} looks like a whole-number measurement rather than categories; pass "
                 f"discrete_{side}=False (KSG on both sides, whole numbers dithered by one step), or group the "
-                f"rare values")
+                f"rare values"
+            )
         findings.warn("singletons", message + "; group the rare values to keep them", subject=side)
-    _zero_distances(radius, _floor(prep.noise_sd, cont.shape[1]), f"{cont_name} among rows with the same discrete "
-                    f"value", k, findings, _DUPLICATE_FIX)
+    _zero_distances(
+        radius,
+        _floor(prep.noise_sd, cont.shape[1]),
+        f"{cont_name} among rows with the same discrete value",
+        k,
+        findings,
+        _DUPLICATE_FIX,
+    )
     extras = _data_extras(algos, cont, amount, transform)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=n_dropped)
 
     def statistic(lab, con):
         return float(_ross_terms(lab, con, k, metric, algorithm, max_memory, amount, cont_name)[0].mean())
 
-    return _result(terms, std_err, n_used, "ksg", params, extras,
-                   resample=(statistic, [labels.data, cont], k + 1, seed), findings=findings)
+    return _result(
+        terms,
+        std_err,
+        n_used,
+        "ksg",
+        params,
+        extras,
+        resample=(statistic, [labels.data, cont], k + 1, seed),
+        findings=findings,
+    )
 
 
 # -------------------------------------------------------------- KL divergence
@@ -897,9 +1033,15 @@ def knn_kl_divergence(
     if transform == "scale":
         scales = robust_scale(torch.cat([ps.data, qs.data]), "p and q pooled", ps.columns or qs.columns)
     # One grid and one centre for both samples: the divergence of the dithered (shifted) pair is the same.
-    pooled = Samples(torch.cat([ps.data, qs.data]), False, "(p, q)", ps.columns or qs.columns,
-                     column_discrete=[False] * d, source_eps=[max(a, b) for a, b in zip(ps.source_eps, qs.source_eps)],
-                     offset=ps.offset)
+    pooled = Samples(
+        torch.cat([ps.data, qs.data]),
+        False,
+        "(p, q)",
+        ps.columns or qs.columns,
+        column_discrete=[False] * d,
+        source_eps=[max(a, b) for a, b in zip(ps.source_eps, qs.source_eps)],
+        offset=ps.offset,
+    )
     plan = plan_dither(pooled, findings, quantity="kl", method="kNN KL-divergence")
     centre = _centre(pooled.profile())
     noise = _Noise(seed, ps.data.device)
@@ -908,14 +1050,32 @@ def knn_kl_divergence(
     pd_, qd_ = pp.data, pq.data
     terms, algo, rho = _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount)
     _zero_distances(rho, _floor(pp.noise_sd, d), "p", k, findings, _DUPLICATE_FIX)
-    params = dict(k=k, metric=metric, std_err=std_err, jitter=jitter, seed=seed, device=device, dtype=dtype,
-                  algorithm=algorithm, max_memory=max_memory, transform=transform)
+    params = dict(
+        k=k,
+        metric=metric,
+        std_err=std_err,
+        jitter=jitter,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        algorithm=algorithm,
+        max_memory=max_memory,
+        transform=transform,
+    )
 
     def statistic(a, b):
         return float(_wkv_terms(a, b, k, metric, algorithm, max_memory, amount)[0].mean())
 
-    return _result(terms, std_err, n, "knn", params, _data_extras(algo, pd_, amount, transform),
-                   resample=(statistic, [pd_, qd_], min_rows, seed), findings=findings)
+    return _result(
+        terms,
+        std_err,
+        n,
+        "knn",
+        params,
+        _data_extras(algo, pd_, amount, transform),
+        resample=(statistic, [pd_, qd_], min_rows, seed),
+        findings=findings,
+    )
 
 
 def _check_shared(ps: Samples, qs: Samples, findings: Findings) -> None:
@@ -931,11 +1091,13 @@ def _check_shared(ps: Samples, qs: Samples, findings: Findings) -> None:
         return
     n = ps.n
     explained = f" (repeated values explain about {expected:.0f})" if expected >= 1 else ""
-    message = (f"{shared} rows shared by p and q ({shared / n:.1%} of p){explained}: the kNN divergence needs "
-               f"independent samples, and a row of p copied into q is its own nearest neighbour in q at distance "
-               f"0, which drives log(nu / rho) towards -inf (the tie-breaking jitter only hides it, at about "
-               f"log(jitter) per row and dimension); drop the shared rows from q (q[~np.isin(q, p).all(1)] for "
-               f"exact copies) or draw q independently of p")
+    message = (
+        f"{shared} rows shared by p and q ({shared / n:.1%} of p){explained}: the kNN divergence needs "
+        f"independent samples, and a row of p copied into q is its own nearest neighbour in q at distance "
+        f"0, which drives log(nu / rho) towards -inf (the tie-breaking jitter only hides it, at about "
+        f"log(jitter) per row and dimension); drop the shared rows from q (q[~np.isin(q, p).all(1)] for "
+        f"exact copies) or draw q independently of p"
+    )
     if excess > SHARED_MAX * n:
         raise ValueError(message)
     findings.warn("shared-rows", message, subject="q")
@@ -948,6 +1110,5 @@ def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
     rho, algo = kth_distance(pd_, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(rho, "the distance to the k-th nearest neighbour within p", amount, "")
     nu, _ = kth_distance(pd_, k, ref=qd_, metric=metric, algorithm=algorithm, max_memory=max_memory)
-    _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)",
-                   amount, "")
+    _check_nonzero(nu, "the distance from p to its k-th nearest neighbour in q (rows shared by p and q)", amount, "")
     return wkv_kl_terms(log64(_host(nu)), log64(_host(rho)), n, m, d), algo, rho

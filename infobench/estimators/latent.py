@@ -243,8 +243,10 @@ def latent_mutual_information(
     if combine == "joint":
         parts = [ksg_mutual_information(ex, ey, k=k, std_err=std_err, seed=s_ksg)]
     else:
-        parts = [ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s)
-                 for i, s in enumerate(spawn_seeds(s_ksg, keep))]
+        parts = [
+            ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s)
+            for i, s in enumerate(spawn_seeds(s_ksg, keep))
+        ]
     se = math.sqrt(sum(cast(float, p.std_err) ** 2 for p in parts)) if std_err else None
     return Estimate(
         value=float(sum(p.value for p in parts)),

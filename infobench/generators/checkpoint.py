@@ -138,26 +138,42 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     p = _checkpoint_file(path)
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
-        raise ValueError(f"cannot read checkpoint {str(p)!r} with weights_only=True: {refused_load_reason(exc)}"
-                         ) from None
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        AttributeError,
+    ) as exc:
+        raise ValueError(
+            f"cannot read checkpoint {str(p)!r} with weights_only=True: {refused_load_reason(exc)}"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{str(p)!r} is not an infobench generator checkpoint (no format tag {FORMAT!r})")
     recorded = state.pop(_CHECKSUM, None)
     if recorded is None:
-        warnings.warn(f"checkpoint {str(p)!r} has no checksum (written by an older infobench): it is loaded "
-                      "unverified", UnverifiedCheckpointWarning, stacklevel=3)
+        warnings.warn(
+            f"checkpoint {str(p)!r} has no checksum (written by an older infobench): it is loaded unverified",
+            UnverifiedCheckpointWarning,
+            stacklevel=3,
+        )
     elif recorded != state_checksum(state):
-        raise ValueError(f"checkpoint {str(p)!r} is corrupt: checksum mismatch (its contents changed after it was "
-                         "written); restore it from a copy or train again")
+        raise ValueError(
+            f"checkpoint {str(p)!r} is corrupt: checksum mismatch (its contents changed after it was "
+            "written); restore it from a copy or train again"
+        )
     missing = [k for k in _REQUIRED if k not in state]
     if missing:
         raise ValueError(f"checkpoint {str(p)!r} lacks {missing}")
     for key in _FINITE:
         bad = _non_finite(state.get(key, {}), key)
         if bad is not None:
-            raise ValueError(f"checkpoint {str(p)!r} holds non-finite values (NaN or inf) in {bad}: the run diverged "
-                             "before it was saved; train again with a lower --lr")
+            raise ValueError(
+                f"checkpoint {str(p)!r} holds non-finite values (NaN or inf) in {bad}: the run diverged "
+                "before it was saved; train again with a lower --lr"
+            )
     state["config"] = TrainConfig.from_json(state["config"])
     state["path"] = str(p)
     return state
@@ -286,8 +302,10 @@ class TrainedGenerator:
         images = torch.cat([self.decode(z[i : i + batch_size]).cpu() for i in range(0, len(z), batch_size)])
         bad = int((~torch.isfinite(images)).flatten(1).any(dim=1).sum())
         if bad:
-            raise ValueError(f"{self!r} drew {bad} of {n} images with non-finite pixels (NaN or inf): its weights "
-                             "are broken (a diverged run); train again with a lower --lr")
+            raise ValueError(
+                f"{self!r} drew {bad} of {n} images with non-finite pixels (NaN or inf): its weights "
+                "are broken (a diverged run); train again with a lower --lr"
+            )
         return images
 
 
@@ -329,7 +347,9 @@ def load(checkpoint: str | os.PathLike, *, device: Any = "auto") -> TrainedGener
     try:
         net.load_state_dict(state["models"][name])
     except RuntimeError as exc:
-        raise ValueError(f"checkpoint {state['path']!r} weights do not match its config ({str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"checkpoint {state['path']!r} weights do not match its config ({str(exc).splitlines()[0]})"
+        ) from None
     mixture = state.get("latent_mixture")
     if cfg.kind == "vae" and cfg.latent_prior == "mixture" and mixture is None:
         raise ValueError(f"checkpoint {state['path']!r} has latent_prior='mixture' but no fitted mixture")

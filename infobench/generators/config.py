@@ -37,7 +37,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # bar on the digits in about half the wall time (0.80 after 80 epochs
     # against 0.75 with the paper's values after 120).
     "wgan-gp": dict(
-        epochs=100, batch_size=64, lr=2e-4, beta1=0.0, beta2=0.9, latent_dim=32, n_critic=2, gp_weight=10.0,
+        epochs=100,
+        batch_size=64,
+        lr=2e-4,
+        beta1=0.0,
+        beta2=0.9,
+        latent_dim=32,
+        n_critic=2,
+        gp_weight=10.0,
         ema=0.999,
     ),
     # latent_prior="mixture": samples decode z drawn from a Gaussian mixture
@@ -46,8 +53,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # N(0, I) that no training image maps to (mean classifier confidence 0.86
     # against 0.71 with N(0, I) codes after 60 epochs); "normal" samples N(0, I).
     "vae": dict(
-        epochs=50, batch_size=64, lr=1e-3, beta1=0.9, beta2=0.999, latent_dim=16, decoder="bernoulli",
-        latent_prior="mixture", mixture_components=10,
+        epochs=50,
+        batch_size=64,
+        lr=1e-3,
+        beta1=0.9,
+        beta2=0.999,
+        latent_dim=16,
+        decoder="bernoulli",
+        latent_prior="mixture",
+        mixture_components=10,
     ),
 }
 
@@ -127,7 +141,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"checkpoint config has unknown fields {unknown}; was it written by a newer infobench?")
         if raw.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
-            raise ValueError(f"checkpoint format_version {raw['format_version']} is newer than this infobench ({FORMAT_VERSION})")
+            raise ValueError(
+                f"checkpoint format_version {raw['format_version']} is newer than this infobench ({FORMAT_VERSION})"
+            )
         if "image_shape" in raw:
             raw["image_shape"] = tuple(raw["image_shape"])
         try:

@@ -107,7 +107,11 @@ class Generator(nn.Module):
         blocks: list[nn.Module] = []
         for level in range(n_up - 1, -1, -1):
             out = _channels(width, level)
-            blocks += [nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=norm == "none"), _norm(norm, out), nn.ReLU(inplace=True)]
+            blocks += [
+                nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=norm == "none"),
+                _norm(norm, out),
+                nn.ReLU(inplace=True),
+            ]
             ch = out
         self.blocks = nn.Sequential(*blocks)
         self.to_image = nn.Conv2d(ch, c, 3, padding=1)
@@ -238,9 +242,9 @@ def gan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Te
     loss ``-log D(G(z))`` (same paper, section 3), i.e.
     ``F.binary_cross_entropy_with_logits(fake_logits, ones)``.
     """
-    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -269,7 +273,9 @@ def gaussian_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean(dim=0)
 
 
-def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, decoder: str, log_sigma: torch.Tensor | None = None) -> torch.Tensor:
+def reconstruction_nll(
+    logits: torch.Tensor, x: torch.Tensor, decoder: str, log_sigma: torch.Tensor | None = None
+) -> torch.Tensor:
     """-log p(x | z) summed over pixels, averaged over the batch (nats per image).
 
     Bernoulli: binary cross-entropy with logits (for grey levels in [0, 1]

@@ -85,7 +85,9 @@ class Trainer:
         self.device = device
         self.networks = {k: v.to(device).train() for k, v in build_networks(config).items()}
         betas = (config.beta1, config.beta2)
-        self.optimizers = {k: torch.optim.Adam(v.parameters(), lr=config.lr, betas=betas) for k, v in self.networks.items()}
+        self.optimizers = {
+            k: torch.optim.Adam(v.parameters(), lr=config.lr, betas=betas) for k, v in self.networks.items()
+        }
         seeds = run_seeds(config.seed)
         self.data_gen = torch.Generator().manual_seed(seeds["data"])
         self.noise_gen = torch.Generator().manual_seed(seeds["noise"])
@@ -483,7 +485,9 @@ def train(
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a folder path; got {type(out).__name__} {out!r}")
     if not isinstance(dataset, (str, os.PathLike, ImageSet)):
-        raise TypeError(f"dataset must be a dataset spec (str), a path or an ImageSet; got {type(dataset).__name__} {dataset!r}")
+        raise TypeError(
+            f"dataset must be a dataset spec (str), a path or an ImageSet; got {type(dataset).__name__} {dataset!r}"
+        )
     resume = check_bool("resume", resume)
     progress = check_bool("progress", progress)
     figures = check_bool("figures", figures)
@@ -518,14 +522,45 @@ def train(
     # One training run per folder: a second one (another kind, or the same) is refused before it
     # reads the checkpoint, instead of both finishing and one result silently replacing the other.
     with output_lock(out, what="training folder"):
-        return _train_locked(out, kind=kind, dataset=dataset, name=name, options=options, epochs=epochs, dev=dev,
-                             resume=resume, progress=progress, figures=figures, keep_every=keep_every,
-                             callback=callback, split=split,
-                             split_seed=split_seed, data_root=data_root, max_samples=max_samples)
+        return _train_locked(
+            out,
+            kind=kind,
+            dataset=dataset,
+            name=name,
+            options=options,
+            epochs=epochs,
+            dev=dev,
+            resume=resume,
+            progress=progress,
+            figures=figures,
+            keep_every=keep_every,
+            callback=callback,
+            split=split,
+            split_seed=split_seed,
+            data_root=data_root,
+            max_samples=max_samples,
+        )
 
 
-def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resume, progress, figures, keep_every,
-                  callback, split, split_seed, data_root, max_samples) -> Path:
+def _train_locked(
+    out: Path,
+    *,
+    kind,
+    dataset,
+    name,
+    options,
+    epochs,
+    dev,
+    resume,
+    progress,
+    figures,
+    keep_every,
+    callback,
+    split,
+    split_seed,
+    data_root,
+    max_samples,
+) -> Path:
     """The body of :func:`train`, run while this process holds the lock of ``out``."""
     ckpt_path = out / CHECKPOINT_NAME
     state = None
@@ -554,7 +589,9 @@ def _train_locked(out: Path, *, kind, dataset, name, options, epochs, dev, resum
             config = replace(config, epochs=saved.epochs)
         diff = saved.differences(config)
         if diff:
-            detail = ", ".join(f"{k}={getattr(saved, k)!r} in the checkpoint but {getattr(config, k)!r} now" for k in diff)
+            detail = ", ".join(
+                f"{k}={getattr(saved, k)!r} in the checkpoint but {getattr(config, k)!r} now" for k in diff
+            )
             raise ValueError(f"cannot resume {str(ckpt_path)!r}: settings differ ({detail})")
 
     trainer = make_trainer(config, data, dev)
@@ -615,14 +652,18 @@ def _progress_bar(enabled: bool, trainer: Trainer):
     done = trainer.epoch * trainer.batches_per_epoch
     every = max(1, trainer.batches_per_epoch // 5)  # .item() syncs a GPU: read the losses a few times per epoch
     enabled = enabled and trainer.epoch < cfg.epochs  # a finished run resumed: nothing to report
-    with show_progress(enabled, total, f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}", unit="batches",
-                       completed=done) as step:
+    with show_progress(
+        enabled, total, f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}", unit="batches", completed=done
+    ) as step:
         count = 0
 
         def advance(metrics: dict[str, torch.Tensor]) -> None:
             nonlocal count
             count += 1
-            step(1, _format_metrics(metrics) if count % every == 0 else None,
-                 description=f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}")
+            step(
+                1,
+                _format_metrics(metrics) if count % every == 0 else None,
+                description=f"{cfg.kind} epoch {trainer.epoch + 1}/{cfg.epochs}",
+            )
 
         yield advance if enabled else (lambda metrics: None)

@@ -22,7 +22,15 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 from infobench._validation import check_int
 
-__all__ = ["BenchmarkConfig", "GeneratorConfig", "QualityConfig", "RunConfig", "default_config", "load_config", "to_toml"]
+__all__ = [
+    "BenchmarkConfig",
+    "GeneratorConfig",
+    "QualityConfig",
+    "RunConfig",
+    "default_config",
+    "load_config",
+    "to_toml",
+]
 
 _GENERATOR_KINDS = ("gan", "wgan-gp", "vae")
 
@@ -112,8 +120,16 @@ def default_config(quick: bool = False) -> RunConfig:
         return RunConfig()
     return RunConfig(
         benchmark=BenchmarkConfig(
-            mi_estimators=("ksg", "kde", "histogram", "gaussian", "gcmi", "auto", "infonce[steps=150]",
-                           "smile[steps=150]"),
+            mi_estimators=(
+                "ksg",
+                "kde",
+                "histogram",
+                "gaussian",
+                "gcmi",
+                "auto",
+                "infonce[steps=150]",
+                "smile[steps=150]",
+            ),
             n=(1000,),
             seeds=2,
             time_limit=120.0,

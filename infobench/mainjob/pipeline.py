@@ -131,8 +131,9 @@ class GeneratorRun:
 
 def _generator_dir(state: Path, kind: str, config: RunConfig, epochs: int | None, seed: int) -> Path:
     g = config.generators
-    key = json.dumps({"kind": kind, "dataset": g.dataset, "seed": seed, "epochs": epochs, "keep_every": g.eval_every},
-                     sort_keys=True)
+    key = json.dumps(
+        {"kind": kind, "dataset": g.dataset, "seed": seed, "epochs": epochs, "keep_every": g.eval_every}, sort_keys=True
+    )
     return state / "generators" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -150,9 +151,13 @@ def generator_runs(config: RunConfig, state: Path) -> list[GeneratorRun]:
     """
     g = config.generators
     seeds = run_seeds(g.seed, g.seeds)
-    return [GeneratorRun(kind, i + 1, s, _generator_dir(state, kind, config, _epochs_for(kind, config), s),
-                         _epochs_for(kind, config))
-            for kind in g.models for i, s in enumerate(seeds)]
+    return [
+        GeneratorRun(
+            kind, i + 1, s, _generator_dir(state, kind, config, _epochs_for(kind, config), s), _epochs_for(kind, config)
+        )
+        for kind in g.models
+        for i, s in enumerate(seeds)
+    ]
 
 
 def _epochs_for(kind: str, config: RunConfig) -> int | None:
@@ -185,8 +190,17 @@ def _train_run(run: GeneratorRun, dataset: str, device: str, keep_every: int, pr
     """Train (or resume, or reuse) one run with one torch thread; return its wall time in seconds."""
     t0 = time.perf_counter()
     with _torch_threads(1):
-        train(run.kind, dataset, out=run.folder, epochs=run.epochs, device=device, resume=True, seed=run.seed,
-              keep_every=keep_every, progress=progress)
+        train(
+            run.kind,
+            dataset,
+            out=run.folder,
+            epochs=run.epochs,
+            device=device,
+            resume=True,
+            seed=run.seed,
+            keep_every=keep_every,
+            progress=progress,
+        )
     return time.perf_counter() - t0
 
 
@@ -212,8 +226,9 @@ def _train_generators(config: RunConfig, runs: list[GeneratorRun], device: str, 
     pending = [r for r in runs if not _finished(r)]
     for r in runs:
         if r not in pending and console is not None:
-            console.print(f"generator {r.name} (seed {r.seed}): finished, reused ({r.folder})", markup=False,
-                          highlight=False)
+            console.print(
+                f"generator {r.name} (seed {r.seed}): finished, reused ({r.folder})", markup=False, highlight=False
+            )
     jobs = g.jobs or (os.cpu_count() or 1)
     jobs = min(jobs, len(pending)) if resolve_device(device).type == "cpu" else 1
     if jobs <= 1:
@@ -228,9 +243,12 @@ def _train_generators(config: RunConfig, runs: list[GeneratorRun], device: str, 
         console.print(f"training {len(pending)} runs in {jobs} worker processes", markup=False, highlight=False)
     target = sum(r.epochs or DEFAULTS[r.kind]["epochs"] for r in pending)
     last = sum(_epochs_done(r) for r in pending)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_die_with_parent) as pool, \
-            show_progress(progress, target, "training", unit="epochs", completed=last) as advance:
+    with (
+        ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+        ) as pool,
+        show_progress(progress, target, "training", unit="epochs", completed=last) as advance,
+    ):
         futures = {pool.submit(_train_run, r, g.dataset, device, g.eval_every, False): r for r in pending}
         waiting = set(futures)
         while waiting:
@@ -243,8 +261,11 @@ def _train_generators(config: RunConfig, runs: list[GeneratorRun], device: str, 
                 r = futures[fut]
                 seconds = fut.result()
                 if console is not None:
-                    console.print(f"generator {r.name} (seed {r.seed}): done in {format_elapsed(seconds)} "
-                                  f"({r.folder})", markup=False, highlight=False)
+                    console.print(
+                        f"generator {r.name} (seed {r.seed}): done in {format_elapsed(seconds)} ({r.folder})",
+                        markup=False,
+                        highlight=False,
+                    )
     for r in runs:
         if r not in pending:
             _train_run(r, g.dataset, device, g.eval_every, False)
@@ -319,11 +340,27 @@ def learning_curves(runs: list[GeneratorRun], scorer: Scorer, n: int, seed: int,
             images = load(path, device=device).sample(n, seed)
             sample = ImageSet(images=images, labels=None, name=f"{run.name} epoch {epoch}", num_classes=None)
             for rec in scorer.score_images(sample, f"{run.name}@{epoch}", source="checkpoint", names=names):
-                rows.append({"generator": run.kind, "run": run.index, "seed": run.seed, "epoch": epoch,
-                             "score": rec["score"], "value": rec["value"]})
+                rows.append(
+                    {
+                        "generator": run.kind,
+                        "run": run.index,
+                        "seed": run.seed,
+                        "epoch": epoch,
+                        "score": rec["score"],
+                        "value": rec["value"],
+                    }
+                )
             if "balance" in history.columns and epoch in history.index:
-                rows.append({"generator": run.kind, "run": run.index, "seed": run.seed, "epoch": epoch,
-                             "score": "balance", "value": float(history.loc[epoch, "balance"])})
+                rows.append(
+                    {
+                        "generator": run.kind,
+                        "run": run.index,
+                        "seed": run.seed,
+                        "epoch": epoch,
+                        "score": "balance",
+                        "value": float(history.loc[epoch, "balance"]),
+                    }
+                )
     return pd.DataFrame(rows, columns=["generator", "run", "seed", "epoch", "score", "value"])
 
 
@@ -377,8 +414,9 @@ def run_main_job(
         return _run_locked(config, out, state, progress, console, timestamp, command)
 
 
-def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, console, timestamp: str | None,
-                command: str) -> MainJobResult:
+def _run_locked(
+    config: RunConfig, out: Path, state: Path, progress: bool, console, timestamp: str | None, command: str
+) -> MainJobResult:
     stamp = timestamp or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     final = out / stamp
     if final.exists():
@@ -397,8 +435,9 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
         """End the running stage with a line of its time; start ``name`` (None: none) under a heading."""
         if running and console is not None:
             done, started = running.pop()
-            console.print(f"{done}: done in {format_elapsed(time.perf_counter() - started)}", markup=False,
-                          highlight=False)
+            console.print(
+                f"{done}: done in {format_elapsed(time.perf_counter() - started)}", markup=False, highlight=False
+            )
         if name is not None:
             running.append((name, time.perf_counter()))
             if console is not None:
@@ -421,12 +460,17 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
     stage("3/4 sample quality")
     q = config.quality
     # One reference (classifier, real features) for the scores, the learning curves and the validity suite.
-    scorer = Scorer(g.dataset, extractor=q.extractor, seed=q.seed, device=config.device, progress=progress,
-                    stream=True)
+    scorer = Scorer(g.dataset, extractor=q.extractor, seed=q.seed, device=config.device, progress=progress, stream=True)
     # Every set is scored at the same n (kNN-based scores are biased by n), and
     # the held-out split bounds it: 359 images for digits.
-    n_eval = min(q.n_samples, len(scorer.real.held_out if scorer.real.held_out is not None
-                                  else load_dataset(g.dataset, split="test", seed=0).images))
+    n_eval = min(
+        q.n_samples,
+        len(
+            scorer.real.held_out
+            if scorer.real.held_out is not None
+            else load_dataset(g.dataset, split="test", seed=0).images
+        ),
+    )
     samples = _sample_files(runs, partial / "samples", n_eval, q.seed, config.device)
     names = list(samples) + ["real-test"]
     quality = score(
@@ -463,9 +507,16 @@ def _run_locked(config: RunConfig, out: Path, state: Path, progress: bool, conso
         "created (UTC)": stamp,
     }
     report = build_main_report(
-        benchmark=bench, summary=summary, training=training,
+        benchmark=bench,
+        summary=summary,
+        training=training,
         generator_dirs={r.kind: r.folder for r in runs if r.index == 1},
-        quality=quality, validity=validity, meta=meta, runs=by_run, pairs=pairs, curves=curves,
+        quality=quality,
+        validity=validity,
+        meta=meta,
+        runs=by_run,
+        pairs=pairs,
+        curves=curves,
     )
     write_main_report(report, partial)
     _copy_results(state / "results.sqlite", _run_id(config), partial / "results.sqlite")

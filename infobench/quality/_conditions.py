@@ -94,39 +94,57 @@ COPIED_SHARE = 0.01
 
 QUALITY_CONDITIONS = (
     declare_condition(
-        "pixel-range", "(quality) pixels inside the range of their dtype or the declared value_range / real_range",
+        "pixel-range",
+        "(quality) pixels inside the range of their dtype or the declared value_range / real_range",
         "refused when values leave the range by more than 10 % of its width (another convention: the message "
         "names the one they look like and the parameter that declares it); a smaller excursion is clipped, with "
-        "a warning on every score of the set"),
+        "a warning on every score of the set",
+    ),
     declare_condition(
-        "non-finite-features", "(quality) finite features",
-        "refused: NaN or inf features come from a broken extractor or broken images"),
+        "non-finite-features",
+        "(quality) finite features",
+        "refused: NaN or inf features come from a broken extractor or broken images",
+    ),
     declare_condition(
-        "covariance-rank", "(quality) more rows than feature dimensions for a covariance (FID, FID∞)",
+        "covariance-rank",
+        "(quality) more rows than feature dimensions for a covariance (FID, FID∞)",
         "warning when a set has no more rows than dimensions: the Gaussian fit's covariance is rank-deficient "
-        "and the distance dominated by its O(d / n) bias; reduce the dimension (--pca) or score more samples"),
+        "and the distance dominated by its O(d / n) bias; reduce the dimension (--pca) or score more samples",
+    ),
     declare_condition(
-        "neighbourhood-size", "(quality) neighbour orders small against the sets (k <= n / 10)",
+        "neighbourhood-size",
+        "(quality) neighbour orders small against the sets (k <= n / 10)",
         "warning when k (or knn_k) exceeds a tenth of the smaller set: each neighbourhood covers much of the set "
-        "and the neighbour scores lose their resolution"),
+        "and the neighbour scores lose their resolution",
+    ),
     declare_condition(
-        "collapsed-set", "(quality) sets of more than one distinct point",
+        "collapsed-set",
+        "(quality) sets of more than one distinct point",
         "refused for the real set (no reference); a warning on the neighbour scores of a generated set whose "
-        "rows are all the same point (radii 0)"),
+        "rows are all the same point (radii 0)",
+    ),
     declare_condition(
-        "duplicate-rows", "(quality) no rows with k or more exact copies (their k-th neighbour at distance 0)",
-        "warning when more than 1 % of a set's rows have k or more exact copies"),
+        "duplicate-rows",
+        "(quality) no rows with k or more exact copies (their k-th neighbour at distance 0)",
+        "warning when more than 1 % of a set's rows have k or more exact copies",
+    ),
     declare_condition(
-        "copied-rows", "(quality) generated rows that are not copies of real or training rows",
+        "copied-rows",
+        "(quality) generated rows that are not copies of real or training rows",
         "warning on every feature score but memorization when more than 1 % of the generated rows equal a real "
-        "or training row beyond what the real set's own repeats explain"),
+        "or training row beyond what the real set's own repeats explain",
+    ),
     declare_condition(
-        "reduced-precision", "(quality) features resolved finely (float32 or float64)",
-        "info note when features arrive in float16 or bfloat16"),
+        "reduced-precision",
+        "(quality) features resolved finely (float32 or float64)",
+        "info note when features arrive in float16 or bfloat16",
+    ),
     declare_condition(
-        "degenerate-columns", "(quality) kNN density scores: features of full dimension d (the d of their formula)",
+        "degenerate-columns",
+        "(quality) kNN density scores: features of full dimension d (the d of their formula)",
         "adapted: feature columns constant over every set, or equal to an earlier column, are not counted in d "
-        "(a constant pixel column otherwise inflates the kNN KL and entropy gap by d / d_eff); an info note"),
+        "(a constant pixel column otherwise inflates the kNN KL and entropy gap by d / d_eff); an info note",
+    ),
 )
 
 #: The conditions of the scores built on k nearest neighbours (declared by their ScoreSpecs).
@@ -141,8 +159,9 @@ def check_condition_codes(name: str, codes: Iterable[str]) -> None:
     """Raise when a score declares a condition code missing from the catalogue."""
     unknown = [c for c in codes if c not in CONDITIONS]
     if unknown:
-        raise ValueError(f"score {name!r} declares unknown condition {unknown[0]!r}; declared conditions are "
-                         f"{sorted(CONDITIONS)}")
+        raise ValueError(
+            f"score {name!r} declares unknown condition {unknown[0]!r}; declared conditions are {sorted(CONDITIONS)}"
+        )
 
 
 def _rows(x: torch.Tensor) -> np.ndarray:
@@ -238,9 +257,14 @@ def effective_dim(ctx: Any) -> int:
     return ctx.shared["effective_dim"]
 
 
-def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], params: Any, *,
-                   inputs: dict[str, Iterable[Diagnostic]] | None = None,
-                   source_eps: dict[str, float] | None = None) -> dict[str, tuple[Diagnostic, ...]]:
+def check_features(
+    specs: dict[str, Any],
+    sets: dict[str, torch.Tensor | None],
+    params: Any,
+    *,
+    inputs: dict[str, Iterable[Diagnostic]] | None = None,
+    source_eps: dict[str, float] | None = None,
+) -> dict[str, tuple[Diagnostic, ...]]:
     """The diagnostics of each score in ``specs`` on the feature sets a comparison uses.
 
     Parameters
@@ -274,54 +298,110 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
             raise ValueError(
                 f"{which} features hold {int(bad.sum())} non-finite value(s) (NaN or inf; first at row {int(rows[0])}, "
                 f"column {int(cols[0])}): every score of them would be wrong; check the extractor and the images "
-                "(a diverged generator draws NaN pixels)")
+                "(a diverged generator draws NaN pixels)"
+            )
     cols = key_columns(*arrays.values())
     copies = {k: _copies(row_groups(a, cols)) for k, a in arrays.items()}
     if "real" in copies and copies["real"].size and (copies["real"] == copies["real"].size - 1).all():
         raise ValueError(
             f"every one of the {copies['real'].size} real feature rows is the same point (collapsed-set): there is "
-            "no reference distribution to compare with; check the real data (constant images) and the extractor")
+            "no reference distribution to compare with; check the real data (constant images) and the extractor"
+        )
     found: list[tuple[str, Diagnostic, str]] = []  # (code, diagnostic, set it concerns)
     for which, diags in (inputs or {}).items():
         for d in diags:
             found.append((d.code, d, which))
     for which, eps in (source_eps or {}).items():
         if eps > 2.0**-23 and which in feats:
-            found.append(("reduced-precision", Diagnostic("reduced-precision", (
-                f"{which} features arrived as {type_name(eps)} (relative resolution {eps:.1g}): distances below "
-                "that tie; pass float32 or float64 features"), subject=which, severity="info"), which))
+            found.append(
+                (
+                    "reduced-precision",
+                    Diagnostic(
+                        "reduced-precision",
+                        (
+                            f"{which} features arrived as {type_name(eps)} (relative resolution {eps:.1g}): distances below "
+                            "that tie; pass float32 or float64 features"
+                        ),
+                        subject=which,
+                        severity="info",
+                    ),
+                    which,
+                )
+            )
     n = min(a.shape[0] for w, a in arrays.items() if w in ("real", "fake"))
     d = arrays["fake"].shape[1]
     for which in ("real", "fake"):
         rows = arrays[which].shape[0]
         if rows <= d:
-            found.append(("covariance-rank", Diagnostic("covariance-rank", (
-                f"the {which} set has {rows} rows for {d} feature dimensions: its covariance is rank-deficient "
-                f"(rank <= {rows - 1}) and the Fréchet distance is dominated by its O(d / n) bias; reduce the "
-                "dimension (pca=D / --pca D) or score more samples"), subject=which), which))
+            found.append(
+                (
+                    "covariance-rank",
+                    Diagnostic(
+                        "covariance-rank",
+                        (
+                            f"the {which} set has {rows} rows for {d} feature dimensions: its covariance is rank-deficient "
+                            f"(rank <= {rows - 1}) and the Fréchet distance is dominated by its O(d / n) bias; reduce the "
+                            "dimension (pca=D / --pca D) or score more samples"
+                        ),
+                        subject=which,
+                    ),
+                    which,
+                )
+            )
     for param in ("k", "knn_k"):
         order = int(getattr(params, param))
         if order > NEIGHBOURHOOD_SHARE * n:
-            found.append(("neighbourhood-size", Diagnostic("neighbourhood-size", (
-                f"{param}={order} exceeds {NEIGHBOURHOOD_SHARE:.0%} of the smaller set ({n} rows): each "
-                f"neighbourhood covers much of its set and the neighbour scores lose their resolution; use "
-                f"{param} <= {max(1, int(NEIGHBOURHOOD_SHARE * n))} or score more samples"), subject=param),
-                param))
+            found.append(
+                (
+                    "neighbourhood-size",
+                    Diagnostic(
+                        "neighbourhood-size",
+                        (
+                            f"{param}={order} exceeds {NEIGHBOURHOOD_SHARE:.0%} of the smaller set ({n} rows): each "
+                            f"neighbourhood covers much of its set and the neighbour scores lose their resolution; use "
+                            f"{param} <= {max(1, int(NEIGHBOURHOOD_SHARE * n))} or score more samples"
+                        ),
+                        subject=param,
+                    ),
+                    param,
+                )
+            )
     fake_copies = copies["fake"]
     if fake_copies.size > 1 and (fake_copies == fake_copies.size - 1).all():
-        found.append(("collapsed-set", Diagnostic("collapsed-set", (
-            f"all {fake_copies.size} generated feature rows are the same point (a collapsed generator, or constant "
-            "images): their neighbour radii are 0, so the neighbour scores measure the collapse, not the "
-            "distribution"), subject="fake"), "fake"))
+        found.append(
+            (
+                "collapsed-set",
+                Diagnostic(
+                    "collapsed-set",
+                    (
+                        f"all {fake_copies.size} generated feature rows are the same point (a collapsed generator, or constant "
+                        "images): their neighbour radii are 0, so the neighbour scores measure the collapse, not the "
+                        "distribution"
+                    ),
+                    subject="fake",
+                ),
+                "fake",
+            )
+        )
     else:
         kmax = max(int(params.k), int(params.knn_k))
         for which, c in copies.items():
             share = float((c >= kmax).mean()) if c.size else 0.0
             if share > DUPLICATE_SHARE:
-                found.append(("duplicate-rows", Diagnostic("duplicate-rows", (
-                    f"{share:.1%} of the {which} rows have {kmax} or more exact copies: their k-th neighbour is at "
-                    "distance 0 (balls of radius 0, log 0 in a kNN entropy); remove repeated samples"),
-                    subject=which), which))
+                found.append(
+                    (
+                        "duplicate-rows",
+                        Diagnostic(
+                            "duplicate-rows",
+                            (
+                                f"{share:.1%} of the {which} rows have {kmax} or more exact copies: their k-th neighbour is at "
+                                "distance 0 (balls of radius 0, log 0 in a kNN entropy); remove repeated samples"
+                            ),
+                            subject=which,
+                        ),
+                        which,
+                    )
+                )
     for ref in ("real", "train"):
         if ref not in arrays:
             continue
@@ -330,17 +410,38 @@ def check_features(specs: dict[str, Any], sets: dict[str, torch.Tensor | None], 
         # What independent draws would share, from how often the generated rows repeat among themselves.
         expected = float((copies["fake"] > 0).sum()) * arrays[ref].shape[0] / max(m - 1, 1)
         if shared > COPIED_SHARE * m and shared > 3.0 * expected:
-            found.append(("copied-rows", Diagnostic("copied-rows", (
-                f"{shared} of the {m} generated rows ({shared / m:.1%}) equal a {ref} row, where the {ref} set's own "
-                f"repeats explain about {expected:.1f}: a generator that copies its training data scores like the "
-                "data itself; see the memorization score"), subject=ref), "fake"))
+            found.append(
+                (
+                    "copied-rows",
+                    Diagnostic(
+                        "copied-rows",
+                        (
+                            f"{shared} of the {m} generated rows ({shared / m:.1%}) equal a {ref} row, where the {ref} set's own "
+                            f"repeats explain about {expected:.1f}: a generator that copies its training data scores like the "
+                            "data itself; see the memorization score"
+                        ),
+                        subject=ref,
+                    ),
+                    "fake",
+                )
+            )
     constant, duplicated = degenerate_columns(*arrays.values())
     if constant.size or duplicated.size:
-        found.append(("degenerate-columns", Diagnostic("degenerate-columns", (
-            f"{constant.size} feature column(s) are constant over every set and {duplicated.size} repeat an "
-            f"earlier column (first: {np.concatenate([constant, duplicated])[:4].tolist()}): the kNN density "
-            f"scores use the dimension d = {d - constant.size - duplicated.size} of the others, not {d}"),
-            severity="info"), "fake"))
+        found.append(
+            (
+                "degenerate-columns",
+                Diagnostic(
+                    "degenerate-columns",
+                    (
+                        f"{constant.size} feature column(s) are constant over every set and {duplicated.size} repeat an "
+                        f"earlier column (first: {np.concatenate([constant, duplicated])[:4].tolist()}): the kNN density "
+                        f"scores use the dimension d = {d - constant.size - duplicated.size} of the others, not {d}"
+                    ),
+                    severity="info",
+                ),
+                "fake",
+            )
+        )
     out: dict[str, tuple[Diagnostic, ...]] = {}
     for name, spec in specs.items():
         declared = set(DEFAULT_CONDITIONS) | set(spec.conditions)

@@ -214,9 +214,16 @@ PARAMS: dict[str, ParamSpec] = {}
 _RESERVED = {"as_dict", "replace"}
 
 
-def declare_param(name: str, default: Any, *, check: Callable[[str, Any], Any], doc: str,
-                  cli: Callable[[str], Any] | None = None, alias_of: str | None = None,
-                  deprecated: str = "") -> ParamSpec:
+def declare_param(
+    name: str,
+    default: Any,
+    *,
+    check: Callable[[str, Any], Any],
+    doc: str,
+    cli: Callable[[str], Any] | None = None,
+    alias_of: str | None = None,
+    deprecated: str = "",
+) -> ParamSpec:
     """Declare a score parameter next to the score that reads it (one declaration per parameter).
 
     Parameters
@@ -250,8 +257,10 @@ def declare_param(name: str, default: Any, *, check: Callable[[str, Any], Any], 
         empty or multi-line ``doc``, or an unknown ``alias_of``.
     """
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or name in _RESERVED:
-        raise ValueError(f"score parameter name must be an identifier not starting with '_' and not one of "
-                         f"{sorted(_RESERVED)}; got {name!r}")
+        raise ValueError(
+            f"score parameter name must be an identifier not starting with '_' and not one of "
+            f"{sorted(_RESERVED)}; got {name!r}"
+        )
     if name in PARAMS:
         raise ValueError(f"score parameter {name!r} is already declared (in {PARAMS[name].module})")
     if not isinstance(doc, str) or not doc.strip() or "\n" in doc:
@@ -279,8 +288,9 @@ def _check_params(values: dict[str, Any]) -> dict[str, Any]:
             continue
         spec.check(alias, out[alias])
         if out[target] is not None and out[target] != out[alias]:
-            raise ValueError(f"{alias} is a deprecated alias of {target}: give one; got {target}={out[target]}, "
-                             f"{alias}={out[alias]}")
+            raise ValueError(
+                f"{alias} is a deprecated alias of {target}: give one; got {target}={out[target]}, {alias}={out[alias]}"
+            )
         # stacklevel 4: _check_params <- Params.__init__ <- the caller of Params(...).
         warnings.warn(f"{alias} is deprecated: {spec.deprecated}", DeprecationWarning, stacklevel=4)
         out[target], out[alias] = out[alias], None
@@ -379,14 +389,34 @@ def _params_from_values(values: dict[str, Any]) -> Params:
 
 
 # The neighbour parameters: Context reads them (self_knn, radii, cross, inside).
-declare_param("k", 5, check=partial(check_int, low=1), cli=int,
-              doc="neighbourhood size of precision, recall, density and coverage (Naeem et al. 2020)")
-declare_param("knn_k", 3, check=partial(check_int, low=1), cli=int,
-              doc="neighbour index of the kNN entropy and KL divergence scores")
-declare_param("max_memory", None, check=partial(check_int, low=1024),
-              doc="memory budget in bytes of one distance tile (None: the estimators' default)")
-declare_param("tile_bytes", None, check=partial(check_int, low=1024), alias_of="max_memory",
-              deprecated="use max_memory (bytes)", doc="deprecated alias of max_memory (one release)")
+declare_param(
+    "k",
+    5,
+    check=partial(check_int, low=1),
+    cli=int,
+    doc="neighbourhood size of precision, recall, density and coverage (Naeem et al. 2020)",
+)
+declare_param(
+    "knn_k",
+    3,
+    check=partial(check_int, low=1),
+    cli=int,
+    doc="neighbour index of the kNN entropy and KL divergence scores",
+)
+declare_param(
+    "max_memory",
+    None,
+    check=partial(check_int, low=1024),
+    doc="memory budget in bytes of one distance tile (None: the estimators' default)",
+)
+declare_param(
+    "tile_bytes",
+    None,
+    check=partial(check_int, low=1024),
+    alias_of="max_memory",
+    deprecated="use max_memory (bytes)",
+    doc="deprecated alias of max_memory (one release)",
+)
 
 
 def neighbour_need(params: Params, set_kind: str) -> tuple[int, str]:
@@ -409,8 +439,12 @@ PREPARE: dict[str, Callable[[Context], None]] = {}
 SPLIT_PLANS: dict[str, Callable[[Context, list[tuple[np.ndarray, np.ndarray]]], None]] = {}
 
 
-def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[[Context], None] | None = None,
-                   plan_split: Callable[[Context, list[tuple[np.ndarray, np.ndarray]]], None] | None = None):
+def register_group(
+    name: str,
+    specs: list[ScoreSpec],
+    prepare: Callable[[Context], None] | None = None,
+    plan_split: Callable[[Context, list[tuple[np.ndarray, np.ndarray]]], None] | None = None,
+):
     """Decorator: register a score group computing ``specs``.
 
     ``prepare(ctx)``, when given, runs on the root context before any group
@@ -432,8 +466,10 @@ def register_group(name: str, specs: list[ScoreSpec], prepare: Callable[[Context
             check_condition_codes(spec.name, spec.conditions)
             undeclared = [p for p in spec.params if p not in PARAMS]
             if undeclared:
-                raise ValueError(f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "
-                                 f"(declare it with declare_param first); declared: {list(PARAMS)}")
+                raise ValueError(
+                    f"score {spec.name!r} reads undeclared parameter {undeclared[0]!r} "
+                    f"(declare it with declare_param first); declared: {list(PARAMS)}"
+                )
         for spec in specs:
             SCORES[spec.name] = spec
         GROUPS[name] = (func, tuple(s.name for s in specs))
@@ -528,8 +564,19 @@ class Context:
         test split): the real side of the entropy gap when given.
     """
 
-    def __init__(self, real, fake, real_probs, fake_probs, train, params: Params, seed: int, shared=None, origin=None,
-                 heldout=None):
+    def __init__(
+        self,
+        real,
+        fake,
+        real_probs,
+        fake_probs,
+        train,
+        params: Params,
+        seed: int,
+        shared=None,
+        origin=None,
+        heldout=None,
+    ):
         self.real = real
         self.heldout = heldout
         self.fake = fake
@@ -589,8 +636,9 @@ class Context:
             return np.arange(n)
         return self.origin[0 if which == "real" else 1]
 
-    def resample(self, idx_real: np.ndarray | None, idx_fake: np.ndarray,
-                 idx_heldout: np.ndarray | None = None) -> Context:
+    def resample(
+        self, idx_real: np.ndarray | None, idx_fake: np.ndarray, idx_heldout: np.ndarray | None = None
+    ) -> Context:
         """A context on rows ``idx_real`` / ``idx_fake`` (and of the held-out split when given).
 
         ``idx_real=None`` keeps the real set whole (no copy). The training
@@ -624,8 +672,7 @@ class Context:
             heldout,
         )
         out._parent = self
-        out._lineage = {"real": ("real", idx_real), "fake": ("fake", idx_fake),
-                        "train": (self._key("train"), None)}
+        out._lineage = {"real": ("real", idx_real), "fake": ("fake", idx_fake), "train": (self._key("train"), None)}
         if self.heldout is not None:
             out._lineage["heldout"] = ("heldout", None if idx_heldout is None else idx_heldout)
         return out
@@ -705,8 +752,9 @@ class Context:
                 def research(again: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                     return _search_again(x, again, kmax, x, self.params.max_memory, exclude_self=True)
 
-                nb, again = neighbors_within(parent._long_self[pkey], kmax, rows=rows, keep=pos, research=research,
-                                             device=x.device)
+                nb, again = neighbors_within(
+                    parent._long_self[pkey], kmax, rows=rows, keep=pos, research=research, device=x.device
+                )
                 self._self[key] = nb
                 self._searched_again[key] = again
                 return nb
@@ -714,10 +762,19 @@ class Context:
             subsets = self._subsets_wanted.pop(key, None)
             if subsets and bandwidth is None:
                 bandwidth = subsets[0][1]
-            cubic = None if self.cubic_wanted is None or key not in ("real", "fake") else (
-                self.cubic_wanted[0 if key == "real" else 1], None)
-            res = pair_search(x, self._long(kmax, x.shape[0] - 1), kernel_bandwidth=bandwidth,
-                              kernel_subsets=subsets, cubic_subsets=cubic, max_memory=self.params.max_memory)
+            cubic = (
+                None
+                if self.cubic_wanted is None or key not in ("real", "fake")
+                else (self.cubic_wanted[0 if key == "real" else 1], None)
+            )
+            res = pair_search(
+                x,
+                self._long(kmax, x.shape[0] - 1),
+                kernel_bandwidth=bandwidth,
+                kernel_subsets=subsets,
+                cubic_subsets=cubic,
+                max_memory=self.params.max_memory,
+            )
             if cubic is not None:
                 self._cubic[key] = res.cubic_sums
             if self.replicate_fraction is not None:
@@ -749,14 +806,14 @@ class Context:
         """``sum_{i,j} exp(-|x_i - x_j|^2 / bandwidth^2)`` over the rows of ``which`` (ordered pairs, diagonal included)."""
         key = self._key(which)
         if (key, bandwidth) not in self._kernel:
-            found = self._shared_kernel_sums().get((key, rows_digest(self._root_rows(key)),
-                                                     float(bandwidth)))
+            found = self._shared_kernel_sums().get((key, rows_digest(self._root_rows(key)), float(bandwidth)))
             if found is None:
                 x = self.features(key)
                 subsets = self._subsets_wanted.pop(key, None)
                 if subsets and x.shape[0] > 1:  # one pass for this sum and the announced subsets'
-                    res = pair_search(x, 0, kernel_bandwidth=bandwidth, kernel_subsets=subsets,
-                                      max_memory=self.params.max_memory)
+                    res = pair_search(
+                        x, 0, kernel_bandwidth=bandwidth, kernel_subsets=subsets, max_memory=self.params.max_memory
+                    )
                     self._keep_subset_sums(key, subsets, res.subset_kernel_sums)
                     found = res.kernel_sum
                 else:
@@ -771,8 +828,9 @@ class Context:
         for (rows, h), value in zip(subsets, sums):
             table[(key, rows_digest(mine[rows]), h)] = float(value)
 
-    def row_sums(self, which: str, name: str, terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
-                 ) -> tuple[np.ndarray, ...]:
+    def row_sums(
+        self, which: str, name: str, terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    ) -> tuple[np.ndarray, ...]:
         """Sums over the rows of ``which`` of additive per-row terms, shared between the root and its replicates.
 
         ``terms(rows)`` returns the sums of the terms over the given rows
@@ -857,8 +915,9 @@ class Context:
         ref_outer = self._outer(b) if ref_radii is not None else None
         x_outer = self._outer(a) if x_radii is not None and a != b else None
         if a == b:  # a set against itself (each row is its own nearest, at distance 0)
-            res = pair_search(q, long, ref=r, ref_radii=ref_radii, ref_outer=ref_outer,
-                              max_memory=self.params.max_memory)
+            res = pair_search(
+                q, long, ref=r, ref_radii=ref_radii, ref_outer=ref_outer, max_memory=self.params.max_memory
+            )
             self._keep_cross(a, b, res.rows, kk)
             if res.rows_inside is not None:
                 self._inside[(a, b)] = res.rows_inside
@@ -868,9 +927,18 @@ class Context:
         cubic = None
         if self.cubic_wanted is not None and {a, b} == {"real", "fake"}:
             cubic = self.cubic_wanted if a == "real" else self.cubic_wanted[::-1]
-        res = pair_search(q, long, ref=r, both_sides=True, ref_radii=ref_radii, x_radii=x_radii,
-                          ref_outer=ref_outer, x_outer=x_outer, cubic_subsets=cubic,
-                          max_memory=self.params.max_memory)
+        res = pair_search(
+            q,
+            long,
+            ref=r,
+            both_sides=True,
+            ref_radii=ref_radii,
+            x_radii=x_radii,
+            ref_outer=ref_outer,
+            x_outer=x_outer,
+            cubic_subsets=cubic,
+            max_memory=self.params.max_memory,
+        )
         if cubic is not None:
             self._cubic["cross"] = res.cubic_sums
         self._keep_cross(a, b, res.rows, kk)
@@ -912,8 +980,9 @@ class Context:
             def research(again: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 return _search_again(qx, again, kk, rx, mem, exclude_self=False)
 
-            return neighbors_within(parent._long_cross[(qs[1], rs[1])], kk, rows=qs[2], keep=rs[3],
-                                    research=research, device=qx.device)[0]
+            return neighbors_within(
+                parent._long_cross[(qs[1], rs[1])], kk, rows=qs[2], keep=rs[3], research=research, device=qx.device
+            )[0]
 
         self._cross[(a, b)] = derive(sa, sb, q, r)
         if a != b:
@@ -941,8 +1010,9 @@ class Context:
             ix = torch.as_tensor(balls, device=r.device)
             return ball_counts(q, r[ix], radii[ix], max_memory=self.params.max_memory).cpu().numpy()
 
-        counts = counts_within(pairs, radii.cpu().numpy(), points=sa[3], balls=sb[3], n_points=q.shape[0],
-                               recount=recount, redo=redo)
+        counts = counts_within(
+            pairs, radii.cpu().numpy(), points=sa[3], balls=sb[3], n_points=q.shape[0], recount=recount, redo=redo
+        )
         return torch.from_numpy(counts).to(radii.device)
 
     def cross(self, query: str, ref: str) -> Neighbors:
@@ -993,8 +1063,9 @@ def _first(nb: Neighbors, k: int) -> Neighbors:
 _DIRECT_WORK = 2**22
 
 
-def _search_again(q: torch.Tensor, rows: np.ndarray, k: int, ref: torch.Tensor, max_memory: int | None,
-                  exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
+def _search_again(
+    q: torch.Tensor, rows: np.ndarray, k: int, ref: torch.Tensor, max_memory: int | None, exclude_self: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest ``ref`` rows of the query rows ``rows`` (a row itself excluded when ``exclude_self``).
 
     A few rows are compared with every reference row directly (the exact
@@ -1041,7 +1112,7 @@ def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
     big = max(n_r, n_f)
     rng = ctx.rng("equal_size")
     perm = rng.permutation(big)
-    chunks = [np.sort(perm[i * n:(i + 1) * n]) for i in range(min(max_chunks, big // n))]
+    chunks = [np.sort(perm[i * n : (i + 1) * n]) for i in range(min(max_chunks, big // n))]
     whole = np.arange(n)
     if n_r > n_f:
         out = [ctx.resample(c, whole) for c in chunks]

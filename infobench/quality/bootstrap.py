@@ -153,9 +153,15 @@ def check_bootstrap(bootstrap: Any, level: Any) -> tuple[int, float]:
     return b, level
 
 
-def percentile_interval(reps: np.ndarray, value: float, level: float, *, scale: float = 1.0,
-                        value_range: tuple[float, float] = (-math.inf, math.inf),
-                        centre: float | None = None) -> tuple[float, float]:
+def percentile_interval(
+    reps: np.ndarray,
+    value: float,
+    level: float,
+    *,
+    scale: float = 1.0,
+    value_range: tuple[float, float] = (-math.inf, math.inf),
+    centre: float | None = None,
+) -> tuple[float, float]:
     """Percentile interval of the replicates, re-centred on ``value`` and kept inside ``value_range``.
 
     ``[value + s q_a(T* - mean T*), value + s q_{1-a}(T* - mean T*)]`` with
@@ -216,7 +222,7 @@ def subsample(ctx: Context, rng: np.random.Generator, fraction: float = SUBSAMPL
 
 def _split_rows(n: int, perm: np.ndarray, parts: int) -> list[np.ndarray]:
     size = n // parts
-    return [np.sort(perm[i * size:(i + 1) * size]) for i in range(parts)]
+    return [np.sort(perm[i * size : (i + 1) * size]) for i in range(parts)]
 
 
 def split_draws(ctx: Context, bootstrap: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -236,8 +242,9 @@ def split_draws(ctx: Context, bootstrap: int) -> list[list[tuple[np.ndarray, np.
     return draws
 
 
-def _split_replicates(ctx: Context, groups, bootstrap: int, advance,
-                      draws: list | None = None) -> dict[str, tuple[np.ndarray, float]]:
+def _split_replicates(
+    ctx: Context, groups, bootstrap: int, advance, draws: list | None = None
+) -> dict[str, tuple[np.ndarray, float]]:
     """Per score: the rate-corrected deviations of the split replicates and the variance ratio (2 to 4)."""
     if draws is None:
         draws = split_draws(ctx, bootstrap)
@@ -382,8 +389,7 @@ def evaluate(
         for _fn, wanted, contexts, generated_only in subsampled:
             for n in wanted:
                 scale[n] = _rate_scale(contexts[0].fake.shape[0])
-                interval[n] = {"kind": "generated" if generated_only else "subsample",
-                               "fraction": SUBSAMPLE_FRACTION}
+                interval[n] = {"kind": "generated" if generated_only else "subsample", "fraction": SUBSAMPLE_FRACTION}
         too_small: set[str] = set()
         for b in range(bootstrap if subsampled else 0):
             # One subsample per base context and replicate, shared by the groups
@@ -393,8 +399,11 @@ def evaluate(
                 base = contexts[b % len(contexts)]
                 key = (id(base), generated_only)
                 if key not in subs:
-                    subs[key] = (base.resample_fake(_subsample_rows(base.fake.shape[0], rng, SUBSAMPLE_FRACTION))
-                                 if generated_only else subsample(base, rng))
+                    subs[key] = (
+                        base.resample_fake(_subsample_rows(base.fake.shape[0], rng, SUBSAMPLE_FRACTION))
+                        if generated_only
+                        else subsample(base, rng)
+                    )
                 if wanted[0] in too_small:
                     continue
                 try:
@@ -424,8 +433,14 @@ def evaluate(
         else:
             if bootstrap:
                 split_kind = interval.get(n, {}).get("kind") == "split"
-                lo, hi = percentile_interval(r, out.value, level, scale=scale[n], value_range=spec.value_range,
-                                             centre=out.value if split_kind else None)
+                lo, hi = percentile_interval(
+                    r,
+                    out.value,
+                    level,
+                    scale=scale[n],
+                    value_range=spec.value_range,
+                    centre=out.value if split_kind else None,
+                )
             else:
                 lo, hi = float("nan"), float("nan")
             std = scale[n] * float(np.std(r, ddof=1)) if bootstrap and np.isfinite(r).all() else float("nan")
@@ -434,8 +449,9 @@ def evaluate(
             note = "; ".join(x for x in (note, f"no interval: {no_interval[n]}") if x)
         elif bootstrap and math.isfinite(out.value) and math.isnan(lo):
             where = "half-samples" if spec.bootstrap == "split" else "subsamples"
-            note = "; ".join(x for x in (note, f"no interval: the score is undefined on the {where} (too few rows)")
-                             if x)
+            note = "; ".join(
+                x for x in (note, f"no interval: the score is undefined on the {where} (too few rows)") if x
+            )
         records.append(
             {
                 "score": n,

@@ -53,10 +53,21 @@ class ReferenceCNN(nn.Module):
             pools.append(nn.MaxPool2d(2))
             side //= 2
         self.body = nn.Sequential(
-            nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), *pools,
-            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * width, EMBED_DIM),
+            nn.Conv2d(c, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            *pools,
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(8 * width, EMBED_DIM),
         )
         self.head = nn.Sequential(nn.ReLU(), nn.Dropout(0.3), nn.Linear(EMBED_DIM, num_classes))
 
@@ -164,8 +175,12 @@ def train_classifier(
         except Exception as exc:  # a stale or corrupt partial file: start over
             warnings.warn(f"ignoring unreadable partial classifier state {str(partial)!r} ({exc})", stacklevel=2)
             start = 0
-    with show_progress(progress, epochs, f"training classifier on {train.name}", unit="epochs",
-                       completed=start) as advance, _one_thread():
+    with (
+        show_progress(
+            progress, epochs, f"training classifier on {train.name}", unit="epochs", completed=start
+        ) as advance,
+        _one_thread(),
+    ):
         for epoch in range(start, epochs):
             model.train()
             order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seeds[epoch]))
@@ -180,13 +195,26 @@ def train_classifier(
                     opt.step()
                     sched.step()
             if partial is not None:
-                _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                              "scheduler": sched.state_dict(), "epoch": epoch + 1}, partial)
+                _atomic_save(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "epoch": epoch + 1,
+                    },
+                    partial,
+                )
             advance(1)
     model.eval()
     acc = _accuracy(model, test.images, test.labels, dev)
-    info = {"accuracy": acc, "accuracy_n": len(test), "accuracy_on": test.name, "epochs": epochs,
-            "seed": int(seed), "arch_version": ARCH_VERSION}
+    info = {
+        "accuracy": acc,
+        "accuracy_n": len(test),
+        "accuracy_on": test.name,
+        "epochs": epochs,
+        "seed": int(seed),
+        "arch_version": ARCH_VERSION,
+    }
     return model, info
 
 
@@ -200,6 +228,7 @@ def classifier_key(train: ImageSet, seed: int) -> str:
     trained by other code.
     """
     return f"{train.fingerprint()[:16]}-s{seed}-v{ARCH_VERSION}-c{_CLASSIFIER_CODE}-{_TARGET_STEPS}x{_BATCH}"
+
 
 # Source hash of the installed training code, taken at import (monkeypatching a function later does not change it).
 _CLASSIFIER_CODE = code_hash(ReferenceCNN, train_classifier, _epochs, _accuracy, _one_thread)

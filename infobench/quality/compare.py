@@ -61,14 +61,34 @@ from scipy import stats
 from infobench._validation import check_float
 
 __all__ = [
-    "RUN_COLUMNS", "VERDICT_SAME", "across_runs", "best_marks", "difference", "pairwise", "parse_run_groups",
+    "RUN_COLUMNS",
+    "VERDICT_SAME",
+    "across_runs",
+    "best_marks",
+    "difference",
+    "pairwise",
+    "parse_run_groups",
     "verdict",
 ]
 
 VERDICT_SAME = "not distinguishable"
 RUN_COLUMNS = [
-    "generator", "score", "label", "direction", "unit", "family", "runs", "mean", "sd_runs", "se_mean",
-    "sampling_sd", "sampling_low", "sampling_high", "training_share", "values", "run_names",
+    "generator",
+    "score",
+    "label",
+    "direction",
+    "unit",
+    "family",
+    "runs",
+    "mean",
+    "sd_runs",
+    "se_mean",
+    "sampling_sd",
+    "sampling_low",
+    "sampling_high",
+    "training_share",
+    "values",
+    "run_names",
 ]
 
 
@@ -107,7 +127,7 @@ def parse_run_groups(specs: Sequence[str]) -> tuple[list[str], list[str], dict[s
 def _sampling_interval(rows: pd.DataFrame) -> tuple[float, float, float]:
     """Mean within-run sampling sd ``sqrt(mean(boot_std^2))`` and the mean within-run interval, centred on 0."""
     b = rows["boot_std"].to_numpy(dtype=float)
-    sd = float(np.sqrt(np.mean(b ** 2))) if len(b) and np.isfinite(b).all() else math.nan
+    sd = float(np.sqrt(np.mean(b**2))) if len(b) and np.isfinite(b).all() else math.nan
     lo = (rows["ci_low"] - rows["value"]).to_numpy(dtype=float)
     hi = (rows["ci_high"] - rows["value"]).to_numpy(dtype=float)
     if len(lo) and np.isfinite(lo).all() and np.isfinite(hi).all():
@@ -159,27 +179,45 @@ def across_runs(df: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -> pd.Dat
             samp_sd, lo, hi = _sampling_interval(srows)
             v = _variance(sd, samp_sd)
             first = srows.iloc[0]
-            share = max(sd ** 2 - samp_sd ** 2, 0.0) / sd ** 2 if r > 1 and sd > 0 and math.isfinite(samp_sd) \
-                else math.nan
-            rows.append({
-                "generator": gen, "score": name, "label": first.get("label", name), "direction": first["direction"],
-                "unit": first.get("unit", ""), "family": first.get("family", ""), "runs": r,
-                "mean": float(values.mean()), "sd_runs": sd, "se_mean": math.sqrt(v / r) if math.isfinite(v) else math.nan,
-                "sampling_sd": samp_sd, "sampling_low": lo, "sampling_high": hi, "training_share": share,
-                "values": [float(x) for x in values], "run_names": runs,
-            })
+            share = max(sd**2 - samp_sd**2, 0.0) / sd**2 if r > 1 and sd > 0 and math.isfinite(samp_sd) else math.nan
+            rows.append(
+                {
+                    "generator": gen,
+                    "score": name,
+                    "label": first.get("label", name),
+                    "direction": first["direction"],
+                    "unit": first.get("unit", ""),
+                    "family": first.get("family", ""),
+                    "runs": r,
+                    "mean": float(values.mean()),
+                    "sd_runs": sd,
+                    "se_mean": math.sqrt(v / r) if math.isfinite(v) else math.nan,
+                    "sampling_sd": samp_sd,
+                    "sampling_low": lo,
+                    "sampling_high": hi,
+                    "training_share": share,
+                    "values": [float(x) for x in values],
+                    "run_names": runs,
+                }
+            )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def _variance(sd_runs: float, sampling_sd: float) -> float:
     """Variance of one run's score: the run-to-run variance, floored at the within-run sampling variance."""
     if math.isfinite(sd_runs):
-        return max(sd_runs ** 2, sampling_sd ** 2) if math.isfinite(sampling_sd) else sd_runs ** 2
-    return sampling_sd ** 2 if math.isfinite(sampling_sd) else math.nan
+        return max(sd_runs**2, sampling_sd**2) if math.isfinite(sampling_sd) else sd_runs**2
+    return sampling_sd**2 if math.isfinite(sampling_sd) else math.nan
 
 
-def difference(a: Sequence[float], b: Sequence[float], *, sampling_sd_a: float = math.nan,
-               sampling_sd_b: float = math.nan, level: float = 0.95) -> dict[str, Any]:
+def difference(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    sampling_sd_a: float = math.nan,
+    sampling_sd_b: float = math.nan,
+    level: float = 0.95,
+) -> dict[str, Any]:
     """Mean of ``a`` minus mean of ``b`` with its Welch interval (module docstring).
 
     Parameters
@@ -210,11 +248,11 @@ def difference(a: Sequence[float], b: Sequence[float], *, sampling_sd_a: float =
     if ra > 1 and rb > 1:
         va, vb = _variance(sa, sampling_sd_a) / ra, _variance(sb, sampling_sd_b) / rb
         se = math.sqrt(va + vb)
-        den = (va ** 2 / (ra - 1) if va > 0 else 0.0) + (vb ** 2 / (rb - 1) if vb > 0 else 0.0)
-        df = se ** 4 / den if den > 0 else math.inf
+        den = (va**2 / (ra - 1) if va > 0 else 0.0) + (vb**2 / (rb - 1) if vb > 0 else 0.0)
+        df = se**4 / den if den > 0 else math.inf
         basis = "runs"
     else:
-        va, vb = sampling_sd_a ** 2, sampling_sd_b ** 2
+        va, vb = sampling_sd_a**2, sampling_sd_b**2
         se = math.sqrt(va + vb) if math.isfinite(va) and math.isfinite(vb) else math.nan
         df, basis = math.inf, "sampling only" if math.isfinite(se) else "none"
     if basis == "none":
@@ -258,12 +296,39 @@ def pairwise(runs: pd.DataFrame, *, level: float = 0.95, exclude: Sequence[str] 
             va, vb = np.asarray(ra["values"], float), np.asarray(rb["values"], float)
             if direction == "zero":
                 va, vb = np.abs(va), np.abs(vb)
-            res = difference(va, vb, sampling_sd_a=float(ra["sampling_sd"]), sampling_sd_b=float(rb["sampling_sd"]),
-                             level=level)
-            out.append({"score": name, "label": ra["label"], "direction": direction, "a": a, "b": b, **res,
-                        "level": level, "verdict": verdict(res["low"], res["high"], direction, a, b)})
-    return pd.DataFrame(out, columns=["score", "label", "direction", "a", "b", "diff", "se", "df", "low", "high",
-                                      "level", "basis", "verdict"])
+            res = difference(
+                va, vb, sampling_sd_a=float(ra["sampling_sd"]), sampling_sd_b=float(rb["sampling_sd"]), level=level
+            )
+            out.append(
+                {
+                    "score": name,
+                    "label": ra["label"],
+                    "direction": direction,
+                    "a": a,
+                    "b": b,
+                    **res,
+                    "level": level,
+                    "verdict": verdict(res["low"], res["high"], direction, a, b),
+                }
+            )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "score",
+            "label",
+            "direction",
+            "a",
+            "b",
+            "diff",
+            "se",
+            "df",
+            "low",
+            "high",
+            "level",
+            "basis",
+            "verdict",
+        ],
+    )
 
 
 def best_marks(runs: pd.DataFrame, pairs: pd.DataFrame, *, exclude: Sequence[str] = ()) -> dict[str, str | None]:
@@ -287,7 +352,9 @@ def best_marks(runs: pd.DataFrame, pairs: pd.DataFrame, *, exclude: Sequence[str
         if order["_k"].iloc[0] == order["_k"].iloc[1]:
             marks[name] = None
             continue
-        row = pairs[(pairs["score"] == name) & (((pairs["a"] == best) & (pairs["b"] == second))
-                                                | ((pairs["a"] == second) & (pairs["b"] == best)))]
+        row = pairs[
+            (pairs["score"] == name)
+            & (((pairs["a"] == best) & (pairs["b"] == second)) | ((pairs["a"] == second) & (pairs["b"] == best)))
+        ]
         marks[name] = best if len(row) and row["verdict"].iloc[0] == f"{best} better" else None
     return marks

@@ -90,8 +90,17 @@ def extract(
                 warnings.warn(f"recomputing features: cached file {str(path)!r} is unusable ({exc})", stacklevel=2)
     feats, logits = _resume(parts, n, batch_size)
     total = math.ceil(n / batch_size)
-    with show_progress(progress, total, f"features of {stream.name}", unit="batches", completed=len(feats),
-                       min_seconds=REPEATED_LOOP_SECONDS) as advance, torch.no_grad():
+    with (
+        show_progress(
+            progress,
+            total,
+            f"features of {stream.name}",
+            unit="batches",
+            completed=len(feats),
+            min_seconds=REPEATED_LOOP_SECONDS,
+        ) as advance,
+        torch.no_grad(),
+    ):
         for s, batch in stream.batches(batch_size, start=len(feats) * batch_size):
             f, lg = extractor.forward(batch.to(extractor.device))
             f = f.detach().cpu()

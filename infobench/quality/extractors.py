@@ -74,13 +74,22 @@ def _classifier(real, *, seed: int, device: torch.device, progress: bool) -> Ext
     if model is None:
         held_out = None if real.held_out is None else _in_memory(real.held_out)
         model, info = train_classifier(train, held_out, seed=seed, device=device, path=path, progress=progress)
-        state = {"format": _FORMAT, "key": key, "torch": str(torch.__version__), "arch_version": ARCH_VERSION,
-                 "image_shape": list(train.shape), "num_classes": int(cast(nn.Linear, model.head[-1]).out_features),
-                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **info}
+        state = {
+            "format": _FORMAT,
+            "key": key,
+            "torch": str(torch.__version__),
+            "arch_version": ARCH_VERSION,
+            "image_shape": list(train.shape),
+            "num_classes": int(cast(nn.Linear, model.head[-1]).out_features),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            **info,
+        }
         _atomic_save(state, path)
         Path(str(path) + ".partial").unlink(missing_ok=True)
     model = model.to(device).eval()
-    info = {k: cast(dict, state)[k] for k in ("accuracy", "accuracy_n", "accuracy_on", "epochs", "seed", "arch_version")}
+    info = {
+        k: cast(dict, state)[k] for k in ("accuracy", "accuracy_n", "accuracy_on", "epochs", "seed", "arch_version")
+    }
     info.update(path=str(path), dim=EMBED_DIM, cache_key=key)
     key = f"classifier-v{ARCH_VERSION}-{_sha256_tensors(*model.state_dict().values())[:16]}-{_EXTRACT_CODE}"
     return Extractor("classifier", key, lambda b: model(b), True, device, info)
@@ -100,8 +109,13 @@ def _pixels(real, *, pca: int | None, device: torch.device) -> Extractor:
     dim = ref.shape[1]
     if pca is None:
         return Extractor("pixels", "pixels", lambda b: (b.reshape(b.shape[0], -1), None), False, device, {"dim": dim})
-    pca = check_int("pca", pca, low=1, high=min(dim, ref.shape[0]),
-                    context=f" (images have {dim} pixels, the reference {ref.shape[0]} rows)")
+    pca = check_int(
+        "pca",
+        pca,
+        low=1,
+        high=min(dim, ref.shape[0]),
+        context=f" (images have {dim} pixels, the reference {ref.shape[0]} rows)",
+    )
     mean = ref.mean(0)
     # Principal axes of the reference: rows of V^T from the SVD of the centred data.
     basis = torch.linalg.svd(ref - mean, full_matrices=False).Vh[:pca]
@@ -161,8 +175,9 @@ def _probed(name: str, key: str, forward, real, device: torch.device, info: dict
     """The extractor, after one forward pass on two reference images (checks the output, finds the dimension)."""
     with torch.no_grad():
         probe_feats, probe_logits = forward(_head(real.reference, 2).to(device))
-    return Extractor(name, key, forward, probe_logits is not None, device,
-                     {"dim": int(probe_feats.shape[1]), **(info or {})})
+    return Extractor(
+        name, key, forward, probe_logits is not None, device, {"dim": int(probe_feats.shape[1]), **(info or {})}
+    )
 
 
 def _module(spec: Any, real, *, device: torch.device) -> Extractor:
@@ -233,13 +248,15 @@ def _inception(path: Path | None, resize: str, real, *, device: torch.device) ->
 
 # ------------------------------------------------------------------ torch.hub
 def _hub(text: str, real, *, device: torch.device) -> Extractor:
-    parts = text[len("hub:"):].split(":")
+    parts = text[len("hub:") :].split(":")
     if len(parts) not in (2, 3) or not all(parts):
         raise ValueError(f"extractor must be 'hub:DIR:ENTRY' or 'hub:DIR:ENTRY:WEIGHTS'; got {text!r}")
     folder, entry = Path(parts[0]).expanduser(), parts[1]
     weights = Path(parts[2]).expanduser() if len(parts) == 3 else None
     if not (folder / "hubconf.py").is_file():
-        raise FileNotFoundError(f"extractor {text!r}: {str(folder / 'hubconf.py')!r} does not exist (a local torch.hub folder is needed; nothing is downloaded)")
+        raise FileNotFoundError(
+            f"extractor {text!r}: {str(folder / 'hubconf.py')!r} does not exist (a local torch.hub folder is needed; nothing is downloaded)"
+        )
     if weights is not None and not weights.is_file():
         raise FileNotFoundError(f"extractor {text!r}: weights file {str(weights)!r} does not exist")
     try:
@@ -256,9 +273,13 @@ def _hub(text: str, real, *, device: torch.device) -> Extractor:
                     state = state[wrapper]
             model.load_state_dict(state)
     except Exception as exc:
-        raise ValueError(f"extractor {text!r}: loading {entry!r} from {str(folder)!r} failed ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"extractor {text!r}: loading {entry!r} from {str(folder)!r} failed ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(model, nn.Module):
-        raise TypeError(f"extractor {text!r}: entry {entry!r} must return a torch.nn.Module; got {type(model).__name__}")
+        raise TypeError(
+            f"extractor {text!r}: entry {entry!r} must return a torch.nn.Module; got {type(model).__name__}"
+        )
     model = model.to(device).eval()
     mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
@@ -266,12 +287,18 @@ def _hub(text: str, real, *, device: torch.device) -> Extractor:
     def prepare(b: torch.Tensor) -> torch.Tensor:
         x = b.to(torch.float32)
         x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
-        x = nn.functional.interpolate(x, size=(_HUB_SIZE, _HUB_SIZE), mode="bicubic", antialias=True, align_corners=False)
+        x = nn.functional.interpolate(
+            x, size=(_HUB_SIZE, _HUB_SIZE), mode="bicubic", antialias=True, align_corners=False
+        )
         return (x - mean) / std
 
     key = f"hub-{slug(entry, max_len=40, default='data')}-{_sha256_tensors(*model.state_dict().values())[:16]}-{_EXTRACT_CODE}"
-    info = {"hub": str(folder), "entry": entry, "weights": None if weights is None else str(weights),
-            "preprocess": f"RGB, bicubic to {_HUB_SIZE}x{_HUB_SIZE}, ImageNet mean/std"}
+    info = {
+        "hub": str(folder),
+        "entry": entry,
+        "weights": None if weights is None else str(weights),
+        "preprocess": f"RGB, bicubic to {_HUB_SIZE}x{_HUB_SIZE}, ImageNet mean/std",
+    }
     return _probed(text, key, _wrap_forward(model, f"extractor {text!r}", prepare), real, device, info)
 
 

@@ -119,7 +119,9 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
             else:
                 train = load_dataset(spec, split="train", seed=seed, root=root, value_range=vr)
                 test = load_dataset(spec, split="test", seed=seed, root=root, value_range=vr)
-        except ValueError as exc:  # the loaders' range parameter is value_range; score()'s for the real data is real_range
+        except (
+            ValueError
+        ) as exc:  # the loaders' range parameter is value_range; score()'s for the real data is real_range
             raise ValueError(_as_real_range(str(exc))) from None
         train, test = _real_range_diagnostics(train), _real_range_diagnostics(test)
         if len(train) == 0:
@@ -196,7 +198,7 @@ def parse_fake(spec: Any, name: str) -> FakeSource:
     if text == HELD_OUT:
         return FakeSource(name, "held-out", text)
     if text.startswith(_CHECKPOINT_PREFIX):
-        path = Path(text[len(_CHECKPOINT_PREFIX):]).expanduser()
+        path = Path(text[len(_CHECKPOINT_PREFIX) :]).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"{where}: checkpoint {str(path)!r} does not exist")
         return FakeSource(name, "checkpoint", path)
@@ -241,8 +243,9 @@ def _call(fn: Callable, n: int, seed: int, where: str, value_range) -> ImageSet:
     return _array_to_set(out, where, value_range)
 
 
-def materialize(source: FakeSource, real: RealData, *, n: int | None, seed: int, value_range: Any = None,
-                stream: bool = False) -> ImageSet | ImageStream:
+def materialize(
+    source: FakeSource, real: RealData, *, n: int | None, seed: int, value_range: Any = None, stream: bool = False
+) -> ImageSet | ImageStream:
     """Load or draw the generated images of ``source`` (``n`` of them for checkpoints and callables).
 
     Sets of fixed size with more than ``n`` images are subsampled without
@@ -296,8 +299,9 @@ def _need_n(n: int | None, where: str) -> int:
     return n
 
 
-def match_shape(images: ImageSet | ImageStream, reference: ImageSet | ImageStream, where: str, *,
-                resize: bool = True) -> tuple[ImageSet | ImageStream, str]:
+def match_shape(
+    images: ImageSet | ImageStream, reference: ImageSet | ImageStream, where: str, *, resize: bool = True
+) -> tuple[ImageSet | ImageStream, str]:
     """Check channels against the reference and resize other heights/widths (anti-aliased bilinear).
 
     Returns the images and a note (empty when nothing was changed). A stream
@@ -316,10 +320,13 @@ def match_shape(images: ImageSet | ImageStream, reference: ImageSet | ImageStrea
         raise ValueError(f"{where} images are {h}x{w} pixels but the real images are {rh}x{rw} (resize=False)")
     if isinstance(images, ImageStream):
         images = images.load()
-    x = torch.nn.functional.interpolate(images.images, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False)
+    x = torch.nn.functional.interpolate(
+        images.images, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False
+    )
     # The triangle filter's weights are non-negative and sum to one, so the output
     # stays in [0, 1] up to float32 rounding (~1e-7); only that residue is removed.
     x = x.clamp_(0.0, 1.0)
     note = f"resized from {h}x{w} to {rh}x{rw} (bilinear, anti-aliased)"
-    return ImageSet(x.contiguous(), images.labels, images.name, images.num_classes, images.classes,
-                    images.diagnostics), note
+    return ImageSet(
+        x.contiguous(), images.labels, images.name, images.num_classes, images.classes, images.diagnostics
+    ), note

@@ -228,8 +228,9 @@ def vendi_score(x: Any, *, q: float = 1.0, device: Any = "auto") -> float:
     return _vendi(t, q)
 
 
-def median_distance(x: torch.Tensor, rng: np.random.Generator, max_rows: int = 1000,
-                    rows: np.ndarray | None = None) -> float:
+def median_distance(
+    x: torch.Tensor, rng: np.random.Generator, max_rows: int = 1000, rows: np.ndarray | None = None
+) -> float:
     """Median Euclidean distance between distinct rows of a seeded subset of at most ``max_rows`` rows.
 
     The lower median of the ``m (m - 1) / 2`` pairwise distances (as
@@ -285,12 +286,40 @@ def renyi_kernel_entropy(x: Any, *, bandwidth: float, device: Any = "auto") -> f
 
 # ------------------------------------------------------------------ groups
 _INCEPTION = [
-    ScoreSpec(name="inception", label="IS", direction="up", unit="", family="information", needs="probs", bootstrap="split", group="inception",
-              summary="exp I(x; predicted class): confident and diverse class predictions", value_range=(1.0, math.inf)),
-    ScoreSpec(name="h_marginal", label="H(ŷ)", direction="up", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
-              summary="entropy of the predicted-class distribution (class diversity)"),
-    ScoreSpec(name="h_conditional", label="E H(ŷ|x)", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="inception",
-              summary="mean entropy of each sample's class prediction (classifier confidence)"),
+    ScoreSpec(
+        name="inception",
+        label="IS",
+        direction="up",
+        unit="",
+        family="information",
+        needs="probs",
+        bootstrap="split",
+        group="inception",
+        summary="exp I(x; predicted class): confident and diverse class predictions",
+        value_range=(1.0, math.inf),
+    ),
+    ScoreSpec(
+        name="h_marginal",
+        label="H(ŷ)",
+        direction="up",
+        unit="nats",
+        family="information",
+        needs="probs",
+        bootstrap="split",
+        group="inception",
+        summary="entropy of the predicted-class distribution (class diversity)",
+    ),
+    ScoreSpec(
+        name="h_conditional",
+        label="E H(ŷ|x)",
+        direction="down",
+        unit="nats",
+        family="information",
+        needs="probs",
+        bootstrap="split",
+        group="inception",
+        summary="mean entropy of each sample's class prediction (classifier confidence)",
+    ),
 ]
 
 
@@ -301,15 +330,38 @@ def _group_inception(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]
     return {n: Outcome(vals[n], 0, ctx.fake_probs.shape[0]) for n in names}
 
 
-declare_param("coverage_ratio", 0.1, check=partial(check_float, low=0.0, high=1.0, low_open=True),
-              doc="a class is covered when its share of generated predictions is at least this fraction of its "
-              "share of real predictions")
+declare_param(
+    "coverage_ratio",
+    0.1,
+    check=partial(check_float, low=0.0, high=1.0, low_open=True),
+    doc="a class is covered when its share of generated predictions is at least this fraction of its "
+    "share of real predictions",
+)
 _CLASSES = [
-    ScoreSpec(name="class_kl", label="KL(p_real(ŷ)‖p_gen(ŷ))", direction="down", unit="nats", family="information", needs="probs", bootstrap="split", group="classes",
-              summary="divergence of predicted-class frequencies (class imbalance, missing classes)"),
-    ScoreSpec(name="classes_covered", label="classes", direction="up", unit="count", family="information", needs="probs", bootstrap="split", group="classes",
-              summary="number of classes generated at >= coverage_ratio of their real rate", value_range=(0.0, math.inf),
-              params=("coverage_ratio",)),
+    ScoreSpec(
+        name="class_kl",
+        label="KL(p_real(ŷ)‖p_gen(ŷ))",
+        direction="down",
+        unit="nats",
+        family="information",
+        needs="probs",
+        bootstrap="split",
+        group="classes",
+        summary="divergence of predicted-class frequencies (class imbalance, missing classes)",
+    ),
+    ScoreSpec(
+        name="classes_covered",
+        label="classes",
+        direction="up",
+        unit="count",
+        family="information",
+        needs="probs",
+        bootstrap="split",
+        group="classes",
+        summary="number of classes generated at >= coverage_ratio of their real rate",
+        value_range=(0.0, math.inf),
+        params=("coverage_ratio",),
+    ),
 ]
 
 
@@ -328,12 +380,36 @@ def _group_classes(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _KL = [
-    ScoreSpec(name="kl_real_fake", label="KL(real‖gen)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
-              summary="kNN KL divergence of real from generated features at equal n (missing modes)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
-    ScoreSpec(name="kl_fake_real", label="KL(gen‖real)", direction="down", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_kl",
-              summary="kNN KL divergence of generated from real features at equal n (off-manifold samples)", size_dependent=True,
-              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
+    ScoreSpec(
+        name="kl_real_fake",
+        label="KL(real‖gen)",
+        direction="down",
+        unit="nats",
+        family="information",
+        needs="features",
+        bootstrap="subsample",
+        group="knn_kl",
+        summary="kNN KL divergence of real from generated features at equal n (missing modes)",
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("knn_k",),
+        conditions=DENSITY_CONDITIONS,
+    ),
+    ScoreSpec(
+        name="kl_fake_real",
+        label="KL(gen‖real)",
+        direction="down",
+        unit="nats",
+        family="information",
+        needs="features",
+        bootstrap="subsample",
+        group="knn_kl",
+        summary="kNN KL divergence of generated from real features at equal n (off-manifold samples)",
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("knn_k",),
+        conditions=DENSITY_CONDITIONS,
+    ),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"
 
@@ -345,15 +421,31 @@ def _group_kl(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     for name, (p, q) in (("kl_real_fake", ("real", "fake")), ("kl_fake_real", ("fake", "real"))):
         if name in names:
             v = _kl_value(ctx, p, q)
-            out[name] = Outcome(v, ctx.real.shape[0], ctx.fake.shape[0], extras={"k": ctx.params.knn_k},
-                                note=_UNDEFINED if math.isnan(v) else "")
+            out[name] = Outcome(
+                v,
+                ctx.real.shape[0],
+                ctx.fake.shape[0],
+                extras={"k": ctx.params.knn_k},
+                note=_UNDEFINED if math.isnan(v) else "",
+            )
     return out
 
 
 _ENTROPY = [
-    ScoreSpec(name="entropy_gap", label="H(gen)−H(real)", direction="zero", unit="nats", family="information", needs="features", bootstrap="subsample", group="knn_entropy",
-              summary="kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
-              size_need=neighbour_need, params=("knn_k",), conditions=DENSITY_CONDITIONS),
+    ScoreSpec(
+        name="entropy_gap",
+        label="H(gen)−H(real)",
+        direction="zero",
+        unit="nats",
+        family="information",
+        needs="features",
+        bootstrap="subsample",
+        group="knn_entropy",
+        summary="kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
+        size_need=neighbour_need,
+        params=("knn_k",),
+        conditions=DENSITY_CONDITIONS,
+    ),
 ]
 
 
@@ -387,9 +479,11 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
         note = "exact duplicates: a set with atoms has differential entropy -inf"
     real_side = "held-out" if ctx.heldout is not None else "reference"
     gap = d * (float(logs[0].mean()) - float(logs[1].mean()))
-    return {"entropy_gap": Outcome(gap, n, n,
-                                   extras={"h_fake": h_fake, "h_real": h_real, "real_side": real_side, "k": k},
-                                   note=note)}
+    return {
+        "entropy_gap": Outcome(
+            gap, n, n, extras={"h_fake": h_fake, "h_real": h_real, "real_side": real_side, "k": k}, note=note
+        )
+    }
 
 
 def _check_order(name: str, q: Any) -> None:
@@ -401,15 +495,40 @@ def _check_order(name: str, q: Any) -> None:
 
 
 declare_param("vendi_q", 1.0, check=_check_order, cli=float, doc="order q of the Vendi score (1: Shannon; inf allowed)")
-declare_param("rke_bandwidth", None, check=partial(check_float, low=0.0, low_open=True),
-              doc="Gaussian kernel width of the Renyi kernel entropy (None: the median distance between real features)")
+declare_param(
+    "rke_bandwidth",
+    None,
+    check=partial(check_float, low=0.0, low_open=True),
+    doc="Gaussian kernel width of the Renyi kernel entropy (None: the median distance between real features)",
+)
 _DIVERSITY = [
-    ScoreSpec(name="vendi", label="Vendi", direction="up", unit="count", family="information", needs="features", bootstrap="split", group="vendi",
-              summary="effective number of distinct generated samples (cosine kernel, order q)", value_range=(1.0, math.inf),
-              params=("vendi_q",), conditions=("collapsed-set", "copied-rows")),
-    ScoreSpec(name="rke", label="RKE", direction="up", unit="nats", family="information", needs="features", bootstrap="split", group="rke",
-              summary="Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
-              params=("rke_bandwidth",), conditions=("collapsed-set", "copied-rows")),
+    ScoreSpec(
+        name="vendi",
+        label="Vendi",
+        direction="up",
+        unit="count",
+        family="information",
+        needs="features",
+        bootstrap="split",
+        group="vendi",
+        summary="effective number of distinct generated samples (cosine kernel, order q)",
+        value_range=(1.0, math.inf),
+        params=("vendi_q",),
+        conditions=("collapsed-set", "copied-rows"),
+    ),
+    ScoreSpec(
+        name="rke",
+        label="RKE",
+        direction="up",
+        unit="nats",
+        family="information",
+        needs="features",
+        bootstrap="split",
+        group="rke",
+        summary="Renyi-2 kernel entropy of generated features (Gaussian kernel; exp = mode count)",
+        params=("rke_bandwidth",),
+        conditions=("collapsed-set", "copied-rows"),
+    ),
 ]
 
 

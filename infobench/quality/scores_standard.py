@@ -162,8 +162,9 @@ FID_INF_MIN_R2 = 0.5
 FID_INF_INTERVAL_MIN_PER_DIM = 14
 
 
-def _subset_moments(x: np.ndarray, subsets: list[np.ndarray],
-                    whole: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def _subset_moments(
+    x: np.ndarray, subsets: list[np.ndarray], whole: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Mean and unbiased covariance of ``x[idx]`` for every row-index set ``idx`` (no repeats) in ``subsets``.
 
     From the sums ``S1 = sum x`` and ``S2 = sum x x^T`` of a subset, or of
@@ -198,8 +199,9 @@ def _subset_moments(x: np.ndarray, subsets: list[np.ndarray],
     return out
 
 
-def _fid_infinity(real: torch.Tensor, fake: torch.Tensor, points: int, min_fraction: float, rng,
-                  moments: tuple | None = None) -> dict:
+def _fid_infinity(
+    real: torch.Tensor, fake: torch.Tensor, points: int, min_fraction: float, rng, moments: tuple | None = None
+) -> dict:
     n_r, n_f = real.shape[0], fake.shape[0]
     d = real.shape[1]
     smaller = min(n_r, n_f)
@@ -296,7 +298,9 @@ def _kid_gram(ctx: Context):
         real, fake = ctx.shared["root"]
         n_r, n_f = real.shape[0], fake.shape[0]
         small = n_r * n_r + n_f * n_f + n_r * n_f <= KID_GRAM_ENTRIES
-        ctx.shared["kid_gram"] = (_poly_kernel(real, real), _poly_kernel(fake, fake), _poly_kernel(real, fake)) if small else None
+        ctx.shared["kid_gram"] = (
+            (_poly_kernel(real, real), _poly_kernel(fake, fake), _poly_kernel(real, fake)) if small else None
+        )
     return ctx.shared["kid_gram"]
 
 
@@ -323,8 +327,7 @@ def _mmd2_from_gram(gram, cx: torch.Tensor, cy: torch.Tensor, m: int) -> np.ndar
 def _mmd2_blocks(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor) -> float:
     m = kxx.shape[0]
     off = m * (m - 1)
-    return float((kxx.sum() - kxx.diagonal().sum()) / off + (kyy.sum() - kyy.diagonal().sum()) / off
-                 - 2.0 * kxy.mean())
+    return float((kxx.sum() - kxx.diagonal().sum()) / off + (kyy.sum() - kyy.diagonal().sum()) / off - 2.0 * kxy.mean())
 
 
 def _kid_subsets(ctx: Context) -> tuple[int, np.ndarray, np.ndarray]:
@@ -333,8 +336,9 @@ def _kid_subsets(ctx: Context) -> tuple[int, np.ndarray, np.ndarray]:
         real, fake, p = ctx.real, ctx.fake, ctx.params
         m = min(p.kid_subset_size, real.shape[0], fake.shape[0])
         if m < 2:
-            raise ValueError(f"kid needs at least 2 samples in each set; got {real.shape[0]} real, "
-                             f"{fake.shape[0]} generated")
+            raise ValueError(
+                f"kid needs at least 2 samples in each set; got {real.shape[0]} real, {fake.shape[0]} generated"
+            )
         rng = ctx.rng("kid")
         ix = np.stack([rng.choice(real.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
         iy = np.stack([rng.choice(fake.shape[0], m, replace=False) for _ in range(p.kid_subsets)])
@@ -395,9 +399,22 @@ def _kid(ctx: Context) -> tuple[float, float, int, np.ndarray, np.ndarray]:
         dev = gram[0].device
         rx, ry = ctx.root_index("real")[ix], ctx.root_index("fake")[iy]
         vals = _mmd2_from_gram(gram, _counts(rx, n_r, dev), _counts(ry, n_f, dev), m)
-        halves = (np.stack([_mmd2_from_gram(gram, _counts(rx[:, j * h:(j + 1) * h], n_r, dev),
-                                            _counts(ry[:, j * h:(j + 1) * h], n_f, dev), h) for j in (0, 1)], axis=1)
-                  if h >= 2 else np.full((p.kid_subsets, 2), np.nan))
+        halves = (
+            np.stack(
+                [
+                    _mmd2_from_gram(
+                        gram,
+                        _counts(rx[:, j * h : (j + 1) * h], n_r, dev),
+                        _counts(ry[:, j * h : (j + 1) * h], n_f, dev),
+                        h,
+                    )
+                    for j in (0, 1)
+                ],
+                axis=1,
+            )
+            if h >= 2
+            else np.full((p.kid_subsets, 2), np.nan)
+        )
     else:
         vals, halves = np.empty(p.kid_subsets), np.full((p.kid_subsets, 2), np.nan)
         for s in range(p.kid_subsets):
@@ -444,7 +461,9 @@ def kid_std_err(vals: np.ndarray, halves: np.ndarray, m: int, n: int) -> float:
     s2m, s2h = float(np.var(vals, ddof=1)), float(np.var(halves.ravel(), ddof=1))
     design = np.array([[1 / m - 1 / n, 1 / m**2 - 1 / n**2], [1 / h - 1 / n, 1 / h**2 - 1 / n**2]])
     a, b = np.linalg.solve(design, [s2m, s2h])
-    if b < 0 or a / n + b / n**2 <= 0:  # one term only: the one that fits both spreads best (non-negative least squares)
+    if (
+        b < 0 or a / n + b / n**2 <= 0
+    ):  # one term only: the one that fits both spreads best (non-negative least squares)
         fits = []
         for col in (0, 1):
             coef = max(0.0, float(design[:, col] @ [s2m, s2h]) / float(design[:, col] @ design[:, col]))
@@ -523,7 +542,9 @@ def prdc(real: Any, fake: Any, *, k: int = 5, device: Any = "auto") -> dict[str,
     """
     r, f = as_features(real, "real", device=device), as_features(fake, "fake", device=device)
     same_dim(r, f, "real", "fake")
-    k = check_int("k", k, low=1, high=min(r.shape[0], f.shape[0]) - 1, context=f" (real n={r.shape[0]}, fake n={f.shape[0]})")
+    k = check_int(
+        "k", k, low=1, high=min(r.shape[0], f.shape[0]) - 1, context=f" (real n={r.shape[0]}, fake n={f.shape[0]})"
+    )
     ctx = Context(r, f, None, None, None, Params(k=k, knn_k=1), seed=0)
     return _prdc_values(ctx)
 
@@ -573,9 +594,19 @@ def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
 # The conditions of the covariance scores (infobench.quality._conditions).
 _COVARIANCE = ("covariance-rank", "copied-rows")
 _FID = [
-    ScoreSpec(name="fid", label="FID", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="fid",
-              summary="Fréchet distance between Gaussian fits of real and generated features", value_range=(0.0, math.inf),
-              conditions=_COVARIANCE),
+    ScoreSpec(
+        name="fid",
+        label="FID",
+        direction="down",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="split",
+        group="fid",
+        summary="Fréchet distance between Gaussian fits of real and generated features",
+        value_range=(0.0, math.inf),
+        conditions=_COVARIANCE,
+    ),
 ]
 
 
@@ -585,8 +616,10 @@ def _fid_inf_interval_need(ctx: Context) -> str:
     n = min(ctx.real.shape[0], ctx.fake.shape[0])
     if n >= need:
         return ""
-    return (f"FID-infinity's interval needs {need} rows per set ({FID_INF_INTERVAL_MIN_PER_DIM} d): its split "
-            f"halves would fit sizes 4 d to n/2 only; got {n}")
+    return (
+        f"FID-infinity's interval needs {need} rows per set ({FID_INF_INTERVAL_MIN_PER_DIM} d): its split "
+        f"halves would fit sizes 4 d to n/2 only; got {n}"
+    )
 
 
 def _fid_inf_need(params, set_kind: str) -> tuple[int, str]:
@@ -599,16 +632,31 @@ def _fid_inf_need(params, set_kind: str) -> tuple[int, str]:
     return n, f"3 distinct sample sizes in the FID-infinity fit, fid_min_fraction={params.fid_min_fraction}"
 
 
-declare_param("fid_points", 15, check=partial(check_int, low=3),
-              doc="number of sample sizes in the FID-infinity extrapolation")
-declare_param("fid_min_fraction", 0.2, check=partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True),
-              doc="smallest sample size of the FID-infinity extrapolation, as a fraction of n")
+declare_param(
+    "fid_points", 15, check=partial(check_int, low=3), doc="number of sample sizes in the FID-infinity extrapolation"
+)
+declare_param(
+    "fid_min_fraction",
+    0.2,
+    check=partial(check_float, low=0.0, high=1.0, low_open=True, high_open=True),
+    doc="smallest sample size of the FID-infinity extrapolation, as a fraction of n",
+)
 _FID_INF = [
-    ScoreSpec(name="fid_inf", label="FID∞", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="fid_inf",
-              summary="FID extrapolated to infinitely many samples (bias in 1/N removed)",
-              size_need=lambda p, kind: _fid_inf_need(p, kind), params=("fid_points", "fid_min_fraction"),
-              conditions=_COVARIANCE,
-              interval_need=_fid_inf_interval_need),
+    ScoreSpec(
+        name="fid_inf",
+        label="FID∞",
+        direction="down",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="split",
+        group="fid_inf",
+        summary="FID extrapolated to infinitely many samples (bias in 1/N removed)",
+        size_need=lambda p, kind: _fid_inf_need(p, kind),
+        params=("fid_points", "fid_min_fraction"),
+        conditions=_COVARIANCE,
+        interval_need=_fid_inf_interval_need,
+    ),
 ]
 
 
@@ -648,23 +696,48 @@ def _group_fid_inf(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
     p = ctx.params
     try:
-        res = _fid_infinity(ctx.real, ctx.fake, p.fid_points, p.fid_min_fraction, ctx.rng("fid_inf"),
-                            (_moments(ctx, "real"), _moments(ctx, "fake")))
+        res = _fid_infinity(
+            ctx.real,
+            ctx.fake,
+            p.fid_points,
+            p.fid_min_fraction,
+            ctx.rng("fid_inf"),
+            (_moments(ctx, "real"), _moments(ctx, "fake")),
+        )
     except ValueError as err:  # too few samples for the dimension: no value, and the table says why
         return {"fid_inf": Outcome(float("nan"), n_r, n_f, note=f"undefined: {err}")}
     note = f"poor 1/N fit (r2={res['r2']:.2f})" if res["r2"] < FID_INF_MIN_R2 else ""
-    return {"fid_inf": Outcome(res["value"], n_r, n_f, extras={k: v for k, v in res.items() if k != "value"},
-                               note=note)}
+    return {
+        "fid_inf": Outcome(res["value"], n_r, n_f, extras={k: v for k, v in res.items() if k != "value"}, note=note)
+    }
 
 
-declare_param("kid_subsets", 100, check=partial(check_int, low=2),
-              doc="number of random subsets KID is averaged over (Binkowski et al. 2018)")
-declare_param("kid_subset_size", 1000, check=partial(check_int, low=2),
-              doc="rows of each KID subset, capped at the smaller set's size")
+declare_param(
+    "kid_subsets",
+    100,
+    check=partial(check_int, low=2),
+    doc="number of random subsets KID is averaged over (Binkowski et al. 2018)",
+)
+declare_param(
+    "kid_subset_size",
+    1000,
+    check=partial(check_int, low=2),
+    doc="rows of each KID subset, capped at the smaller set's size",
+)
 _KID = [
-    ScoreSpec(name="kid", label="KID", direction="down", unit="", family="standard", needs="features", bootstrap="split", group="kid",
-              summary="unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
-              params=("kid_subsets", "kid_subset_size"), conditions=("copied-rows",)),
+    ScoreSpec(
+        name="kid",
+        label="KID",
+        direction="down",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="split",
+        group="kid",
+        summary="unbiased squared MMD with a cubic polynomial kernel, mean over subsets",
+        params=("kid_subsets", "kid_subset_size"),
+        conditions=("copied-rows",),
+    ),
 ]
 
 
@@ -673,24 +746,82 @@ def _group_kid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     p = ctx.params
     mean, std, m, vals, halves = _kid(ctx)
     se = kid_std_err(vals, halves, m, min(ctx.real.shape[0], ctx.fake.shape[0]))
-    return {"kid": Outcome(mean, ctx.real.shape[0], ctx.fake.shape[0],
-                           extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets},
-                           std_err=None if math.isnan(se) else se)}
+    return {
+        "kid": Outcome(
+            mean,
+            ctx.real.shape[0],
+            ctx.fake.shape[0],
+            extras={"subset_std": std, "subset_size": m, "subsets": p.kid_subsets},
+            std_err=None if math.isnan(se) else se,
+        )
+    }
 
 
 _PRDC = [
-    ScoreSpec(name="precision", label="precision", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
-              summary="share of generated samples inside the real manifold (fidelity)", value_range=(0.0, 1.0), size_dependent=True,
-              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
-    ScoreSpec(name="recall", label="recall", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
-              summary="share of real samples inside the generated manifold (diversity)", value_range=(0.0, 1.0), size_dependent=True,
-              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
-    ScoreSpec(name="density", label="density", direction="up", unit="", family="standard", needs="features", bootstrap="subsample", group="prdc",
-              summary="mean number of real neighbourhoods holding a generated sample, / k (1 when matched)", value_range=(0.0, math.inf), size_dependent=True,
-              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
-    ScoreSpec(name="coverage", label="coverage", direction="up", unit="fraction", family="standard", needs="features", bootstrap="subsample", group="prdc",
-              summary="share of real neighbourhoods that hold a generated sample", value_range=(0.0, 1.0), size_dependent=True,
-              size_need=neighbour_need, params=("k",), conditions=NEIGHBOUR_CONDITIONS),
+    ScoreSpec(
+        name="precision",
+        label="precision",
+        direction="up",
+        unit="fraction",
+        family="standard",
+        needs="features",
+        bootstrap="subsample",
+        group="prdc",
+        summary="share of generated samples inside the real manifold (fidelity)",
+        value_range=(0.0, 1.0),
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("k",),
+        conditions=NEIGHBOUR_CONDITIONS,
+    ),
+    ScoreSpec(
+        name="recall",
+        label="recall",
+        direction="up",
+        unit="fraction",
+        family="standard",
+        needs="features",
+        bootstrap="subsample",
+        group="prdc",
+        summary="share of real samples inside the generated manifold (diversity)",
+        value_range=(0.0, 1.0),
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("k",),
+        conditions=NEIGHBOUR_CONDITIONS,
+    ),
+    ScoreSpec(
+        name="density",
+        label="density",
+        direction="up",
+        unit="",
+        family="standard",
+        needs="features",
+        bootstrap="subsample",
+        group="prdc",
+        summary="mean number of real neighbourhoods holding a generated sample, / k (1 when matched)",
+        value_range=(0.0, math.inf),
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("k",),
+        conditions=NEIGHBOUR_CONDITIONS,
+    ),
+    ScoreSpec(
+        name="coverage",
+        label="coverage",
+        direction="up",
+        unit="fraction",
+        family="standard",
+        needs="features",
+        bootstrap="subsample",
+        group="prdc",
+        summary="share of real neighbourhoods that hold a generated sample",
+        value_range=(0.0, 1.0),
+        size_dependent=True,
+        size_need=neighbour_need,
+        params=("k",),
+        conditions=NEIGHBOUR_CONDITIONS,
+    ),
 ]
 
 
@@ -702,10 +833,21 @@ def _group_prdc(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
 
 
 _MEM = [
-    ScoreSpec(name="memorization", label="memorized", direction="down", unit="fraction", family="standard", needs="train", bootstrap="generated", group="memorization",
-              summary="share of generated samples inside a training sample's nearest-neighbour ball (copies)", value_range=(0.0, 1.0),
-              size_need=neighbour_need, params=("k", "knn_k"),
-              conditions=("neighbourhood-size", "collapsed-set", "duplicate-rows")),
+    ScoreSpec(
+        name="memorization",
+        label="memorized",
+        direction="down",
+        unit="fraction",
+        family="standard",
+        needs="train",
+        bootstrap="generated",
+        group="memorization",
+        summary="share of generated samples inside a training sample's nearest-neighbour ball (copies)",
+        value_range=(0.0, 1.0),
+        size_need=neighbour_need,
+        params=("k", "knn_k"),
+        conditions=("neighbourhood-size", "collapsed-set", "duplicate-rows"),
+    ),
 ]
 
 

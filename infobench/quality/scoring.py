@@ -29,13 +29,37 @@ from infobench.quality.inputs import load_real, match_shape, materialize, parse_
 from infobench.quality.scores_info import as_probs
 
 __all__ = [
-    "COLUMNS", "Scorer", "available_params", "available_scores", "check_sizes", "frame", "parse_params", "score",
+    "COLUMNS",
+    "Scorer",
+    "available_params",
+    "available_scores",
+    "check_sizes",
+    "frame",
+    "parse_params",
+    "score",
     "score_features",
 ]
 
 COLUMNS = [
-    "fake", "source", "score", "label", "direction", "unit", "family", "value", "ci_low", "ci_high",
-    "boot_std", "bootstrap", "bootstrap_kind", "level", "n_real", "n_fake", "note", "extras", "diagnostics",
+    "fake",
+    "source",
+    "score",
+    "label",
+    "direction",
+    "unit",
+    "family",
+    "value",
+    "ci_low",
+    "ci_high",
+    "boot_std",
+    "bootstrap",
+    "bootstrap_kind",
+    "level",
+    "n_real",
+    "n_fake",
+    "note",
+    "extras",
+    "diagnostics",
 ]
 
 
@@ -63,11 +87,21 @@ def available_params() -> pd.DataFrame:
     :func:`score`, :func:`score_features` and :class:`~infobench.quality._core.Params`.
     """
     resolve_scores(None)
-    return pd.DataFrame([
-        {"name": p.name, "default": p.default, "option": p.option,
-         "scores": ",".join(n for n, s in SCORES.items() if p.name in s.params), "doc": p.doc, "module": p.module}
-        for p in PARAMS.values()
-    ], columns=["name", "default", "option", "scores", "doc", "module"], dtype=object)
+    return pd.DataFrame(
+        [
+            {
+                "name": p.name,
+                "default": p.default,
+                "option": p.option,
+                "scores": ",".join(n for n, s in SCORES.items() if p.name in s.params),
+                "doc": p.doc,
+                "module": p.module,
+            }
+            for p in PARAMS.values()
+        ],
+        columns=["name", "default", "option", "scores", "doc", "module"],
+        dtype=object,
+    )
 
 
 def _fake_dict(fake: Any, names: Any) -> dict[str, Any]:
@@ -106,8 +140,10 @@ def check_sizes(what: str, size: int, names: tuple[str, ...], params: Params, se
             continue
         need, why = spec.size_need(params, set_kind)
         if size < need:
-            raise ValueError(f"{what} has {size} sample{'' if size == 1 else 's'}; score {name!r} needs at least "
-                             f"{need}" + (f" ({why})" if why else ""))
+            raise ValueError(
+                f"{what} has {size} sample{'' if size == 1 else 's'}; score {name!r} needs at least "
+                f"{need}" + (f" ({why})" if why else "")
+            )
 
 
 def score_features(
@@ -168,14 +204,19 @@ def score_features(
     check_sizes("fake", f.shape[0], names, p, "fake")
     if t is not None:
         check_sizes("train", t.shape[0], tuple(n for n in names if SCORES[n].needs == "train"), p, "train")
-    found = check_features({n: SCORES[n] for n in names}, {"real": r, "fake": f, "train": t}, p,
-                           source_eps={"real": max(rs.source_eps), "fake": max(fs.source_eps)})
+    found = check_features(
+        {n: SCORES[n] for n in names},
+        {"real": r, "fake": f, "train": t},
+        p,
+        source_eps={"real": max(rs.source_eps), "fake": max(fs.source_eps)},
+    )
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
     rows = evaluate(ctx, names, bootstrap=bootstrap, level=level)
     emit(merge(*found.values()), stacklevel=2)
-    return frame([with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows],
-                 {"params": p.as_dict()})
+    return frame(
+        [with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows], {"params": p.as_dict()}
+    )
 
 
 def with_diagnostics(row: dict[str, Any], found: dict[str, tuple[Diagnostic, ...]]) -> dict[str, Any]:
@@ -323,17 +364,29 @@ def score(
     sources = [parse_fake(spec, label) for label, spec in _fake_dict(fake, names).items()]
     t0 = time.perf_counter()
     if scorer is None:
-        scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca,
-                        batch_size=batch_size, cache=cache, progress=progress, params=p, stream=True,
-                        real_range=real_range)
+        scorer = Scorer(
+            real,
+            extractor=extractor,
+            scores=scores,
+            seed=seed,
+            device=device,
+            pca=pca,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            params=p,
+            stream=True,
+            real_range=real_range,
+        )
     real_data = scorer.real
 
     # Fixed-size sets are loaded first: the smallest fixes the common n.
     loaded: dict[str, Any] = {}
     for src in sources:
         if src.fixed_size:
-            loaded[src.name] = materialize(src, real_data, n=None, seed=scorer.seed, value_range=value_range,
-                                           stream=True)
+            loaded[src.name] = materialize(
+                src, real_data, n=None, seed=scorer.seed, value_range=value_range, stream=True
+            )
     if n is None:
         if loaded:
             n = min(len(s) for s in loaded.values())
@@ -348,8 +401,9 @@ def score(
 
     records = []
     for src in sources:
-        records += scorer.score_images(loaded[src.name], src.name, source=src.kind, bootstrap=bootstrap,
-                                       level=level, resize=resize)
+        records += scorer.score_images(
+            loaded[src.name], src.name, source=src.kind, bootstrap=bootstrap, level=level, resize=resize
+        )
     emit(merge(*(r["diagnostics"] for r in records)), stacklevel=2)
     return frame(records, dict(scorer.attrs(), seconds=time.perf_counter() - t0))
 
@@ -364,10 +418,22 @@ class Scorer:
     ``real_range`` is the pixel range of the real data's arrays.
     """
 
-    def __init__(self, real: Any, *, extractor: Any = "auto", scores: Any = None, seed: int = 0,
-                 device: Any = "auto", pca: int | None = None, batch_size: int = 512, cache: bool = True,
-                 progress: bool = False, params: Params | None = None, stream: bool = False,
-                 real_range: Any = None):
+    def __init__(
+        self,
+        real: Any,
+        *,
+        extractor: Any = "auto",
+        scores: Any = None,
+        seed: int = 0,
+        device: Any = "auto",
+        pca: int | None = None,
+        batch_size: int = 512,
+        cache: bool = True,
+        progress: bool = False,
+        params: Params | None = None,
+        stream: bool = False,
+        real_range: Any = None,
+    ):
         self.params = Params() if params is None else params
         self.seed = _check_seed(seed)
         self.device = resolve_device(device)
@@ -376,8 +442,9 @@ class Scorer:
         self.batch_size = check_int("batch_size", batch_size, low=1)
         resolve_scores(scores)
         self.real = load_real(real, seed=self.seed, stream=check_bool("stream", stream), value_range=real_range)
-        self.extractor = make_extractor(extractor, self.real, seed=self.seed, device=self.device, pca=pca,
-                                        progress=self.progress)
+        self.extractor = make_extractor(
+            extractor, self.real, seed=self.seed, device=self.device, pca=pca, progress=self.progress
+        )
         self.names = resolve_scores(scores, has_probs=self.extractor.has_probs)
         check_sizes(f"real {self.real.name!r}", len(self.real.reference), self.names, self.params, "real")
         self.real_feats, self.real_probs = self.features(self.real.reference)
@@ -391,23 +458,45 @@ class Scorer:
     def check_size(self, what: str, size: int) -> None:
         check_sizes(what, size, self.names, self.params, "fake")
 
-    def score_images(self, images, name: str, *, source: str = "array", bootstrap: int = 0, level: float = 0.95,
-                     resize: bool = True, names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    def score_images(
+        self,
+        images,
+        name: str,
+        *,
+        source: str = "array",
+        bootstrap: int = 0,
+        level: float = 0.95,
+        resize: bool = True,
+        names: tuple[str, ...] | None = None,
+    ) -> list[dict[str, Any]]:
         """Tidy records of every score of ``images`` (an ImageSet) against the reference."""
         images, resize_note = match_shape(images, self.real.reference, f"fake {name!r}", resize=resize)
         feats, probs = self.features(images)
         wanted = names or self.names
-        found = check_features({n: SCORES[n] for n in wanted}, {"real": self.real_feats, "fake": feats}, self.params,
-                               inputs={"real": self.real.reference.diagnostics, "fake": images.diagnostics})
-        ctx = Context(self.real_feats, feats, self.real_probs, probs, None, self.params, self.seed,
-                      heldout=self.heldout_feats)
+        found = check_features(
+            {n: SCORES[n] for n in wanted},
+            {"real": self.real_feats, "fake": feats},
+            self.params,
+            inputs={"real": self.real.reference.diagnostics, "fake": images.diagnostics},
+        )
+        ctx = Context(
+            self.real_feats, feats, self.real_probs, probs, None, self.params, self.seed, heldout=self.heldout_feats
+        )
         prepare(ctx, wanted)
-        with show_progress(self.progress and bootstrap > 0, bootstrap, f"bootstrap {name}", unit="replicates",
-                           min_seconds=REPEATED_LOOP_SECONDS) as advance:
+        with show_progress(
+            self.progress and bootstrap > 0,
+            bootstrap,
+            f"bootstrap {name}",
+            unit="replicates",
+            min_seconds=REPEATED_LOOP_SECONDS,
+        ) as advance:
             rows = evaluate(ctx, wanted, bootstrap=bootstrap, level=level, advance=advance)
-        return [with_diagnostics(dict(row, fake=name, source=source,
-                                      note="; ".join(x for x in (row["note"], resize_note) if x)), found)
-                for row in rows]
+        return [
+            with_diagnostics(
+                dict(row, fake=name, source=source, note="; ".join(x for x in (row["note"], resize_note) if x)), found
+            )
+            for row in rows
+        ]
 
     def attrs(self) -> dict[str, Any]:
         return {

@@ -49,7 +49,14 @@ from infobench.quality.bootstrap import check_bootstrap
 from infobench.quality.scoring import Scorer, frame, parse_params, score_features
 
 __all__ = [
-    "FAILURES", "MIN_SPEARMAN", "VERDICTS", "check_suite_bootstrap", "degrade", "detection", "interval_calibration", "real_calibration",
+    "FAILURES",
+    "MIN_SPEARMAN",
+    "VERDICTS",
+    "check_suite_bootstrap",
+    "degrade",
+    "detection",
+    "interval_calibration",
+    "real_calibration",
     "run_validity",
 ]
 
@@ -119,7 +126,9 @@ def degrade(images: ImageSet, failure: str, level: float, *, train: ImageSet | N
             if train is None:
                 raise ValueError("failure 'copies' needs the training images (train=...)")
             if m > len(train):
-                raise ValueError(f"copies level {level} needs {m} distinct training images; the train split has {len(train)}")
+                raise ValueError(
+                    f"copies level {level} needs {m} distinct training images; the train split has {len(train)}"
+                )
             out[where] = train.images[torch.as_tensor(rng.choice(len(train), m, replace=False))]
         else:  # mix_noise
             out[where] = torch.rand((m, *x.shape[1:]), generator=gen, dtype=x.dtype)
@@ -177,8 +186,17 @@ def run_validity(
     bootstrap = check_suite_bootstrap(bootstrap)
     plan = _plan(failures)
     if scorer is None:
-        scorer = Scorer(real, extractor=extractor, scores=scores, seed=seed, device=device, pca=pca, cache=cache,
-                        progress=progress, params=p)
+        scorer = Scorer(
+            real,
+            extractor=extractor,
+            scores=scores,
+            seed=seed,
+            device=device,
+            pca=pca,
+            cache=cache,
+            progress=progress,
+            params=p,
+        )
     if scorer.real.held_out is None:
         raise ValueError("the validity suite needs real data with a test split (a dataset name, folder or array file)")
     held, train = scorer.real.held_out, scorer.real.reference
@@ -267,8 +285,16 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
                 verdict = "wrong way"
             else:
                 verdict = "erratic"
-        rows.append({"score": score_name, "failure": failure, "verdict": verdict, "change": change,
-                     "noise_floor": floor, "spearman": rho})
+        rows.append(
+            {
+                "score": score_name,
+                "failure": failure,
+                "verdict": verdict,
+                "change": change,
+                "noise_floor": floor,
+                "spearman": rho,
+            }
+        )
     return pd.DataFrame(rows, columns=["score", "failure", "verdict", "change", "noise_floor", "spearman"])
 
 
@@ -349,11 +375,20 @@ def interval_calibration(
             return math.sqrt(fresh_rel**2 + cv**2 / len(x))
 
         row = {
-            "score": name, "n_real": sizes[name][0], "n_fake": sizes[name][1], "fresh_mean": mean, "fresh_sd": sd,
-            "boot_std": float(bs[:, 0].mean()), "width": float(widths.mean()), "fresh_width": 2 * z * sd,
-            "std_ratio": math.nan, "width_ratio": math.nan,
+            "score": name,
+            "n_real": sizes[name][0],
+            "n_fake": sizes[name][1],
+            "fresh_mean": mean,
+            "fresh_sd": sd,
+            "boot_std": float(bs[:, 0].mean()),
+            "width": float(widths.mean()),
+            "fresh_width": 2 * z * sd,
+            "std_ratio": math.nan,
+            "width_ratio": math.nan,
             "coverage_of_mean": float(np.mean((bs[:, 1] <= mean) & (mean <= bs[:, 2]))),
-            "std_ratio_se": math.nan, "width_ratio_se": math.nan, "note": "",
+            "std_ratio_se": math.nan,
+            "width_ratio_se": math.nan,
+            "note": "",
         }
         if sd > 0:
             row["std_ratio"] = row["boot_std"] / sd
@@ -377,11 +412,14 @@ def _draw_sets(sets: Any, i: int) -> dict[str, Any]:
         keys = set(sets)
         if {"real", "fake"} <= keys <= set(_DRAW_KEYS):
             return dict(sets)
-        raise TypeError(f"draw({i}) must return a mapping with the keys 'real' and 'fake' and optionally 'train', "
-                        f"'real_probs', 'fake_probs'; got keys {sorted(map(str, keys))}")
-    raise TypeError(f"draw({i}) must return (real, fake), (real, fake, train) or a mapping of those and "
-                    f"real_probs, fake_probs; got {type(sets).__name__}"
-                    + (f" of {len(sets)}" if isinstance(sets, tuple) else ""))
+        raise TypeError(
+            f"draw({i}) must return a mapping with the keys 'real' and 'fake' and optionally 'train', "
+            f"'real_probs', 'fake_probs'; got keys {sorted(map(str, keys))}"
+        )
+    raise TypeError(
+        f"draw({i}) must return (real, fake), (real, fake, train) or a mapping of those and "
+        f"real_probs, fake_probs; got {type(sets).__name__}" + (f" of {len(sets)}" if isinstance(sets, tuple) else "")
+    )
 
 
 def real_calibration(
@@ -461,8 +499,13 @@ def real_calibration(
     with_train = any(SCORES[n].needs == "train" for n in names)
     sets = 3 if with_train else 2
     what = "three disjoint sets (real, generated, train)" if with_train else "two disjoint sets"
-    size = check_int("size", pool.shape[0] // 6 if size is None else size, low=2, high=pool.shape[0] // sets,
-                     context=f" ({what} from a pool of {pool.shape[0]} feature rows)")
+    size = check_int(
+        "size",
+        pool.shape[0] // 6 if size is None else size,
+        low=2,
+        high=pool.shape[0] // sets,
+        context=f" ({what} from a pool of {pool.shape[0]} feature rows)",
+    )
 
     fixed = None
     if with_train:
@@ -472,11 +515,19 @@ def real_calibration(
 
     def draw(i: int) -> dict[str, Any]:
         idx = rest[np.random.default_rng([scorer.seed, i]).permutation(rest.shape[0])]
-        real, fake = idx[:size], idx[size:2 * size]
+        real, fake = idx[:size], idx[size : 2 * size]
         sets = {"real": pool[real], "fake": pool[fake], "train": train}
         if pool_probs is not None:
             sets.update(real_probs=pool_probs[real], fake_probs=pool_probs[fake])
         return sets
 
-    return interval_calibration(draw, redraws=redraws, boot_draws=boot_draws, bootstrap=bootstrap, scores=names,
-                                seed=scorer.seed, device=scorer.device, **scorer.params.as_dict())
+    return interval_calibration(
+        draw,
+        redraws=redraws,
+        boot_draws=boot_draws,
+        bootstrap=bootstrap,
+        scores=names,
+        seed=scorer.seed,
+        device=scorer.device,
+        **scorer.params.as_dict(),
+    )

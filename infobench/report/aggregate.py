@@ -50,15 +50,37 @@ from infobench.diagnostics import summary as diagnostics_summary
 from infobench.estimators.base import interval_quantile
 from infobench.report.ranking import ALPHA, RankTest, rank_test
 
-__all__ = ["METRICS", "Metric", "best_flags", "best_mask", "by_estimator", "calibration", "leaderboard",
-           "rank_tests", "samples_needed", "summarize", "task_losses", "to_units"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "best_flags",
+    "best_mask",
+    "by_estimator",
+    "calibration",
+    "leaderboard",
+    "rank_tests",
+    "samples_needed",
+    "summarize",
+    "task_losses",
+    "to_units",
+]
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 GROUP = ["estimator", "task_id", "n"]
 _REQUIRED = ("estimator", "task_id", "n", "truth", "estimate", "ok")
 # Columns of records and summaries that are amounts of information (scaled when rendering in bits).
-INFO_COLUMNS = ("truth", "truth_std_err", "estimate", "std_err", "mean_estimate", "bias", "std", "rmse",
-                "mean_std_err", "seed_sd")
+INFO_COLUMNS = (
+    "truth",
+    "truth_std_err",
+    "estimate",
+    "std_err",
+    "mean_estimate",
+    "bias",
+    "std",
+    "rmse",
+    "mean_std_err",
+    "seed_sd",
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +101,7 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.column: m
     for m in (
-        Metric("mean_estimate", "mean estimate ± std", "closest to the truth",
-               lambda v, row: abs(v - row["truth"])),
+        Metric("mean_estimate", "mean estimate ± std", "closest to the truth", lambda v, row: abs(v - row["truth"])),
         Metric("bias", "bias", "smallest |bias|", lambda v, row: abs(v)),
         Metric("std", "standard deviation", "smallest", lambda v, row: v),
         Metric("rmse", "RMSE", "smallest", lambda v, row: v),
@@ -155,9 +176,28 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """
     _check_frame(df)
     cols = [
-        "estimator", "method", "quantity", "task_id", "family", "n", "truth", "truth_std_err", "cells", "failed",
-        "mean_estimate", "bias", "std", "rmse", "mean_log2_ratio", "log2_ratio_undefined", "coverage",
-        "mean_std_err", "median_seconds", "failure_rate", "doubtful", "diagnostics",
+        "estimator",
+        "method",
+        "quantity",
+        "task_id",
+        "family",
+        "n",
+        "truth",
+        "truth_std_err",
+        "cells",
+        "failed",
+        "mean_estimate",
+        "bias",
+        "std",
+        "rmse",
+        "mean_log2_ratio",
+        "log2_ratio_undefined",
+        "coverage",
+        "mean_std_err",
+        "median_seconds",
+        "failure_rate",
+        "doubtful",
+        "diagnostics",
     ]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -178,30 +218,32 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         lr, undefined = _log2_ratio(est, truth)
         secs = good["seconds"].astype(float).to_numpy() if "seconds" in good else np.array([])
         found = [decode_diagnostics(t) for t in good["diagnostics"]] if "diagnostics" in good else []
-        rows.append({
-            "estimator": estimator,
-            "method": g["method"].iloc[0] if "method" in g else str(estimator).split("[")[0],
-            "quantity": g["quantity"].iloc[0] if "quantity" in g else "",
-            "task_id": task_id,
-            "family": g["family"].iloc[0] if "family" in g else "",
-            "n": int(n),
-            "truth": truth,
-            "truth_std_err": truth_se,
-            "cells": len(g),
-            "failed": int((~ok).sum()),
-            "mean_estimate": mean,
-            "bias": mean - truth,
-            "std": float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan,
-            "rmse": float(np.sqrt(np.mean((est - truth) ** 2))) if len(est) else math.nan,
-            "mean_log2_ratio": lr,
-            "log2_ratio_undefined": undefined,
-            "coverage": _coverage(est, se, truth, truth_se, _std_err_df(good)),
-            "mean_std_err": float(np.mean(se[np.isfinite(se)])) if np.isfinite(se).any() else math.nan,
-            "median_seconds": float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else math.nan,
-            "failure_rate": float((~ok).sum() / len(g)),
-            "doubtful": sum(is_doubtful(d) for d in found),
-            "diagnostics": diagnostics_summary(merge(*found)),
-        })
+        rows.append(
+            {
+                "estimator": estimator,
+                "method": g["method"].iloc[0] if "method" in g else str(estimator).split("[")[0],
+                "quantity": g["quantity"].iloc[0] if "quantity" in g else "",
+                "task_id": task_id,
+                "family": g["family"].iloc[0] if "family" in g else "",
+                "n": int(n),
+                "truth": truth,
+                "truth_std_err": truth_se,
+                "cells": len(g),
+                "failed": int((~ok).sum()),
+                "mean_estimate": mean,
+                "bias": mean - truth,
+                "std": float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan,
+                "rmse": float(np.sqrt(np.mean((est - truth) ** 2))) if len(est) else math.nan,
+                "mean_log2_ratio": lr,
+                "log2_ratio_undefined": undefined,
+                "coverage": _coverage(est, se, truth, truth_se, _std_err_df(good)),
+                "mean_std_err": float(np.mean(se[np.isfinite(se)])) if np.isfinite(se).any() else math.nan,
+                "median_seconds": float(np.median(secs[np.isfinite(secs)])) if np.isfinite(secs).any() else math.nan,
+                "failure_rate": float((~ok).sum() / len(g)),
+                "doubtful": sum(is_doubtful(d) for d in found),
+                "diagnostics": diagnostics_summary(merge(*found)),
+            }
+        )
     out = pd.DataFrame(rows, columns=cols)
     out["_e"] = out["estimator"].map(est_order)
     out["_t"] = out["task_id"].map(task_order)
@@ -244,21 +286,36 @@ def samples_needed(summary: pd.DataFrame, *, factor: float = 1.5) -> pd.DataFram
             if not good[i]:
                 break
             needed = float(g["n"].iloc[i])
-        rows.append({"estimator": estimator, "task_id": task_id, "samples_needed": needed, "max_n": int(g["n"].max()),
-                     "doubtful": int(g["doubtful"].sum()) if "doubtful" in g else 0})
+        rows.append(
+            {
+                "estimator": estimator,
+                "task_id": task_id,
+                "samples_needed": needed,
+                "max_n": int(g["n"].max()),
+                "doubtful": int(g["doubtful"].sum()) if "doubtful" in g else 0,
+            }
+        )
     return pd.DataFrame(rows, columns=["estimator", "task_id", "samples_needed", "max_n", "doubtful"])
 
 
-def by_estimator(frame: pd.DataFrame, value: str, index: str | list[str] = "task_id", rows: Any = None,
-                 columns: list[str] | None = None) -> pd.DataFrame:
+def by_estimator(
+    frame: pd.DataFrame,
+    value: str,
+    index: str | list[str] = "task_id",
+    rows: Any = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
     """``frame[value]`` laid out as rows ``index`` x one column per estimator (NaN where absent).
 
     ``rows`` and ``columns`` fix the order (default: order of first appearance).
     """
     keys = index if isinstance(index, list) else [index]
     if rows is None:
-        rows = list(dict.fromkeys(zip(*(frame[k] for k in keys)))) if len(keys) > 1 else list(
-            dict.fromkeys(frame[keys[0]]))
+        rows = (
+            list(dict.fromkeys(zip(*(frame[k] for k in keys))))
+            if len(keys) > 1
+            else list(dict.fromkeys(frame[keys[0]]))
+        )
         if len(keys) > 1:
             rows = pd.MultiIndex.from_tuples(rows, names=keys)
     columns = list(dict.fromkeys(frame["estimator"])) if columns is None else columns
@@ -291,7 +348,8 @@ def best_flags(values: pd.Series, rule: str | Callable[[float], float], eligible
     loss_of = DIRECTION_LOSS[rule] if isinstance(rule, str) else rule
     loss = pd.Series(
         [loss_of(float(v)) if v is not None and np.isfinite(float(v)) else math.nan for v in values],
-        index=values.index, dtype=float,
+        index=values.index,
+        dtype=float,
     )
     loss = loss.where(np.isfinite(loss))
     if eligible is not None:
@@ -352,8 +410,14 @@ def task_losses(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
     for _, row in top.iterrows():
         v = row[rank_by]
         s = metric.score(float(v), row) if pd.notna(v) else math.nan
-        rows.append({"quantity": row["quantity"], "estimator": row["estimator"], "task_id": row["task_id"],
-                     "loss": s if np.isfinite(s) else math.inf})
+        rows.append(
+            {
+                "quantity": row["quantity"],
+                "estimator": row["estimator"],
+                "task_id": row["task_id"],
+                "loss": s if np.isfinite(s) else math.inf,
+            }
+        )
     out = pd.DataFrame(rows, columns=cols[:-1])
     tried = top.groupby(["quantity", "estimator"], sort=False)[["cells", "failed"]].sum()
     ranked = tried["cells"] > tried["failed"]  # not when every cell failed: nothing to rank
@@ -361,8 +425,9 @@ def task_losses(summary: pd.DataFrame, *, rank_by: str = "rmse") -> pd.DataFrame
     return out
 
 
-def rank_tests(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA,
-               posthoc: str = "wilcoxon-holm") -> dict[str, RankTest]:
+def rank_tests(
+    summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA, posthoc: str = "wilcoxon-holm"
+) -> dict[str, RankTest]:
     """Is the leaderboard beyond the noise? One :func:`~infobench.report.ranking.rank_test` per quantity.
 
     Blocks are the tasks, each at its largest n with the loss the leaderboard
@@ -394,8 +459,9 @@ def _rank_tests(losses: pd.DataFrame, alpha: float, posthoc: str) -> dict[str, R
     return tests
 
 
-def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA,
-                posthoc: str = "wilcoxon-holm") -> pd.DataFrame:
+def leaderboard(
+    summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = ALPHA, posthoc: str = "wilcoxon-holm"
+) -> pd.DataFrame:
     """Rank estimators across tasks, each task compared at its largest n, one board per quantity.
 
     For every task the estimators are ranked by ``rank_by`` (best = 1, ties
@@ -429,12 +495,36 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = 
         comparison with the top one (NaN for it, and when the test does not
         apply). ``quantity`` is ``""`` for summaries without that column.
     """
-    _check_frame(summary, ("estimator", "task_id", "n", "mean_log2_ratio", "coverage", "failure_rate",
-                           "median_seconds", "cells", "failed"))
+    _check_frame(
+        summary,
+        (
+            "estimator",
+            "task_id",
+            "n",
+            "mean_log2_ratio",
+            "coverage",
+            "failure_rate",
+            "median_seconds",
+            "cells",
+            "failed",
+        ),
+    )
     losses = task_losses(summary, rank_by=rank_by)
     tests = _rank_tests(losses, alpha, posthoc)
-    cols = ["quantity", "estimator", "tasks", "mean_rank", "wins", "mean_abs_log2_ratio", "coverage",
-            "failure_rate", "median_seconds", "doubtful", "best_group", "p_vs_best"]
+    cols = [
+        "quantity",
+        "estimator",
+        "tasks",
+        "mean_rank",
+        "wins",
+        "mean_abs_log2_ratio",
+        "coverage",
+        "failure_rate",
+        "median_seconds",
+        "doubtful",
+        "best_group",
+        "p_vs_best",
+    ]
     if summary.empty:
         return pd.DataFrame(columns=cols)
     summary = summary if "quantity" in summary else summary.assign(quantity="")
@@ -458,21 +548,24 @@ def leaderboard(summary: pd.DataFrame, *, rank_by: str = "rmse", alpha: float = 
             cov = mine["coverage"].dropna()
             cells = int(mine["cells"].sum())
             ranked = cells > int(mine["failed"].sum())  # not when every cell failed: nothing to rank
-            rows.append({
-                "quantity": q,
-                "estimator": e,
-                "tasks": int(mine["task_id"].nunique()),
-                "mean_rank": float(np.mean(ranks[q, e])) if ranked and ranks.get((q, e)) else math.nan,
-                "wins": wins.get((q, e), 0) if ranked else 0,
-                "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
-                "coverage": float(cov.mean()) if len(cov) else math.nan,
-                "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
-                "median_seconds": float(mine["median_seconds"].median()) if mine["median_seconds"].notna().any()
-                else math.nan,
-                "doubtful": int(mine["doubtful"].sum()) if "doubtful" in mine else 0,
-                "best_group": ranked and e in test.verdict.group,
-                "p_vs_best": p_best.get(e, math.nan) if test.applicable else math.nan,
-            })
+            rows.append(
+                {
+                    "quantity": q,
+                    "estimator": e,
+                    "tasks": int(mine["task_id"].nunique()),
+                    "mean_rank": float(np.mean(ranks[q, e])) if ranked and ranks.get((q, e)) else math.nan,
+                    "wins": wins.get((q, e), 0) if ranked else 0,
+                    "mean_abs_log2_ratio": float(lr.mean()) if len(lr) else math.nan,
+                    "coverage": float(cov.mean()) if len(cov) else math.nan,
+                    "failure_rate": float(mine["failed"].sum() / cells) if cells else math.nan,
+                    "median_seconds": float(mine["median_seconds"].median())
+                    if mine["median_seconds"].notna().any()
+                    else math.nan,
+                    "doubtful": int(mine["doubtful"].sum()) if "doubtful" in mine else 0,
+                    "best_group": ranked and e in test.verdict.group,
+                    "p_vs_best": p_best.get(e, math.nan) if test.applicable else math.nan,
+                }
+            )
     board = pd.DataFrame(rows, columns=cols)
     order = {q: i for i, q in enumerate(_order(summary["quantity"]))}
     board["_q"] = board["quantity"].map(order)
@@ -494,8 +587,19 @@ def to_units(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
     return out
 
 
-CALIBRATION_COLUMNS = ["quantity", "estimator", "n", "tasks", "cells", "mean_std_err", "seed_sd", "ratio",
-                       "coverage_truth", "coverage_mean", "doubtful"]
+CALIBRATION_COLUMNS = [
+    "quantity",
+    "estimator",
+    "n",
+    "tasks",
+    "cells",
+    "mean_std_err",
+    "seed_sd",
+    "ratio",
+    "coverage_truth",
+    "coverage_mean",
+    "doubtful",
+]
 
 
 def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
@@ -544,12 +648,22 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
         se = g["std_err"].astype(float).to_numpy()
         dfs = _std_err_df(g)
         truth_se = float(g["truth_std_err"].iloc[0]) if "truth_std_err" in g else 0.0
-        parts.append({"quantity": q, "estimator": est, "task_id": task, "n": int(n), "cells": len(x),
-                      "se_sum": float(se.sum()), "ss": float(np.sum((x - x.mean()) ** 2)),
-                      "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se, dfs) * len(x),
-                      "hit_mean": _coverage(x, se, float(x.mean()), 0.0, dfs) * len(x),
-                      "doubtful": sum(is_doubtful(decode_diagnostics(t)) for t in g["diagnostics"])
-                      if "diagnostics" in g else 0})
+        parts.append(
+            {
+                "quantity": q,
+                "estimator": est,
+                "task_id": task,
+                "n": int(n),
+                "cells": len(x),
+                "se_sum": float(se.sum()),
+                "ss": float(np.sum((x - x.mean()) ** 2)),
+                "hit_truth": _coverage(x, se, float(g["truth"].iloc[0]), truth_se, dfs) * len(x),
+                "hit_mean": _coverage(x, se, float(x.mean()), 0.0, dfs) * len(x),
+                "doubtful": sum(is_doubtful(decode_diagnostics(t)) for t in g["diagnostics"])
+                if "diagnostics" in g
+                else 0,
+            }
+        )
     if not parts:
         return pd.DataFrame(columns=cols)
     tasks = pd.DataFrame(parts)
@@ -558,13 +672,19 @@ def calibration(df: pd.DataFrame, *, per_task: bool = False) -> pd.DataFrame:
         cells = int(g["cells"].sum())
         mean_se = float(g["se_sum"].sum() / cells)
         sd = math.sqrt(float(g["ss"].sum()) / (cells - len(g)))
-        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,))) | {
-            "tasks": len(g), "cells": cells, "mean_std_err": mean_se, "seed_sd": sd,
-            "ratio": mean_se / sd if sd > 0 else math.nan,
-            "coverage_truth": float(g["hit_truth"].sum() / cells),
-            "coverage_mean": float(g["hit_mean"].sum() / cells),
-            "doubtful": int(g["doubtful"].sum()),
-        })
+        rows.append(
+            dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+            | {
+                "tasks": len(g),
+                "cells": cells,
+                "mean_std_err": mean_se,
+                "seed_sd": sd,
+                "ratio": mean_se / sd if sd > 0 else math.nan,
+                "coverage_truth": float(g["hit_truth"].sum() / cells),
+                "coverage_mean": float(g["hit_mean"].sum() / cells),
+                "doubtful": int(g["doubtful"].sum()),
+            }
+        )
     out = pd.DataFrame(rows, columns=cols)
     # Labels in order of first appearance, n ascending within them.
     rank = {k: out[k].map({v: i for i, v in enumerate(_order(out[k]))}) for k in keys[:-1]}

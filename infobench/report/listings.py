@@ -23,8 +23,14 @@ from infobench.bench.store import decode_diagnostics
 from infobench.diagnostics import Diagnostic, as_diagnostics, doubtful
 from infobench.estimators.base import LOG2
 
-__all__ = ["default_text", "diagnostic_lines", "doubtful_cells_text", "estimate_table", "estimators_listing",
-           "tasks_listing"]
+__all__ = [
+    "default_text",
+    "diagnostic_lines",
+    "doubtful_cells_text",
+    "estimate_table",
+    "estimators_listing",
+    "tasks_listing",
+]
 
 
 def default_text(value: Any) -> str:
@@ -37,8 +43,10 @@ def default_text(value: Any) -> str:
 
 def tasks_listing(tasks: Sequence[Any], title: str) -> Table:
     """One row per task: id, kind, family, dimensions, truth in nats and its Monte-Carlo standard error."""
-    table = Table(title=f"infobench tasks: {title} ({len(tasks)})",
-                  caption="truth in nats; std err 0 = closed form, otherwise the Monte-Carlo standard error")
+    table = Table(
+        title=f"infobench tasks: {title} ({len(tasks)})",
+        caption="truth in nats; std err 0 = closed form, otherwise the Monte-Carlo standard error",
+    )
     # Ids are long: they fold onto a second line in a narrow terminal, the numbers never do.
     table.add_column("id", overflow="fold", ratio=3)
     table.add_column("kind", no_wrap=True)
@@ -47,16 +55,20 @@ def tasks_listing(tasks: Sequence[Any], title: str) -> Table:
         table.add_column(name, justify="right", no_wrap=True)
     for t in tasks:
         se = t.truth_std_err
-        table.add_row(t.id, t.kind, t.family, str(t.dim_x), str(t.dim_y), f"{t.truth:.6f}",
-                      "0" if se == 0.0 else f"{se:.2e}")
+        table.add_row(
+            t.id, t.kind, t.family, str(t.dim_x), str(t.dim_y), f"{t.truth:.6f}", "0" if se == 0.0 else f"{se:.2e}"
+        )
     return table
 
 
 def estimators_listing(methods: pd.DataFrame) -> Table:
     """One row per registered method (:func:`infobench.estimators.available`) with its parameters' defaults."""
     # Text, not str: rich would read "[param=value]" as console markup.
-    table = Table(title="infobench estimators", caption=Text("spec syntax: method[param=v1,v2;other=value]"),
-                  caption_justify="left")
+    table = Table(
+        title="infobench estimators",
+        caption=Text("spec syntax: method[param=v1,v2;other=value]"),
+        caption_justify="left",
+    )
     for name in ("method", "estimates", "parameters (defaults)", "summary"):
         table.add_column(name, overflow="fold", no_wrap=name == "method")
     for r in methods.itertuples():
@@ -131,11 +143,9 @@ def doubtful_cells_text(records: pd.DataFrame) -> str:
         found = decode_diagnostics(text)
         if doubtful(found):
             cells += 1
-            counts.update({f"{d.code}({d.subject})" if d.subject else d.code for d in found
-                           if d.severity == "warning"})
+            counts.update({f"{d.code}({d.subject})" if d.subject else d.code for d in found if d.severity == "warning"})
     if not cells:
         return ""
     codes = ", ".join(f"{code} x{n}" for code, n in counts.most_common(5))
     more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
-    return (f"{cells} of {len(records)} cells are doubtful (a warning diagnostic): {codes}{more}; "
-            "the report flags them")
+    return f"{cells} of {len(records)} cells are doubtful (a warning diagnostic): {codes}{more}; the report flags them"

@@ -58,8 +58,15 @@ from infobench.report.writer import (
     report_tables,
 )
 
-__all__ = ["MainReport", "build_main_report", "curves_figure", "quality_summary_table", "summary_tables",
-           "training_table", "write_main_report"]
+__all__ = [
+    "MainReport",
+    "build_main_report",
+    "curves_figure",
+    "quality_summary_table",
+    "summary_tables",
+    "training_table",
+    "write_main_report",
+]
 
 TITLE = "infobench report"
 TRAINING_NOTE = (
@@ -70,9 +77,17 @@ TRAINING_NOTE = (
 # Per-model figures that training leaves beside each checkpoint: file name -> caption.
 GENERATOR_FIGURES = {"samples.png": "samples", "losses.png": "training curves"}
 # Scores shown in the terminal summary of ``infobench run`` (the report has all of them with intervals).
-SUMMARY_SCORES = {"inception": "IS", "classes_covered": "classes", "kl_real_fake": "KL(r‖g)",
-                  "kl_fake_real": "KL(g‖r)", "fid": "FID", "kid": "KID", "precision": "prec", "recall": "recall",
-                  "memorization": "memo"}
+SUMMARY_SCORES = {
+    "inception": "IS",
+    "classes_covered": "classes",
+    "kl_real_fake": "KL(r‖g)",
+    "kl_fake_real": "KL(g‖r)",
+    "fid": "FID",
+    "kid": "KID",
+    "precision": "prec",
+    "recall": "recall",
+    "memorization": "memo",
+}
 
 
 @dataclass
@@ -96,8 +111,9 @@ class MainReport:
 def training_table(training: pd.DataFrame) -> Table:
     """One row per training run of a reference generator: the last-epoch values of its training log."""
     frame = training.drop(columns=[c for c in ("folder",) if c in training.columns])
-    table = frame_table(frame, "Reference generators: training", note=TRAINING_NOTE,
-                        labels=3 if "run" in frame.columns else 1)
+    table = frame_table(
+        frame, "Reference generators: training", note=TRAINING_NOTE, labels=3 if "run" in frame.columns else 1
+    )
     table.name = "generators-training"
     return table
 
@@ -108,8 +124,9 @@ def _ceiling_order(df: pd.DataFrame) -> tuple[list[str], set[str]]:
     return [f for f in fakes if f not in ceiling] + [f for f in fakes if f in ceiling], ceiling
 
 
-def quality_summary_table(df: pd.DataFrame, runs: pd.DataFrame | None = None,
-                          pairs: pd.DataFrame | None = None) -> Table:
+def quality_summary_table(
+    df: pd.DataFrame, runs: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None
+) -> Table:
     """One row per generated set, values only (3 significant digits), to fit an 80-column terminal.
 
     With ``runs`` and ``pairs`` (:mod:`infobench.quality.compare`) a row is a
@@ -124,15 +141,24 @@ def quality_summary_table(df: pd.DataFrame, runs: pd.DataFrame | None = None,
     best = [[False] for _ in order]
     for s in names:
         sub = df[df["score"] == s].set_index("fake").reindex(order)
-        flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
-                           pd.Series([f not in ceiling for f in order], index=sub.index))
+        flags = best_flags(
+            sub["value"].astype(float),
+            SCORES[s].direction,
+            pd.Series([f not in ceiling for f in order], index=sub.index),
+        )
         for i, f in enumerate(order):
             rows[i].append(format_value(float(sub.loc[f, "value"]), "seconds"))  # 3 significant digits
             best[i].append(bool(flags.loc[f]))
     header = ["generated"] + [f"{SUMMARY_SCORES[s]} {DIRECTIONS[SCORES[s].direction]}" for s in names]
-    return Table(title="Generators (full table with intervals in the report)", header=header, rows=rows,
-                 best=best, labels=1, note="(ceiling): held-out real data, not ranked. KL in nats; "
-                 "r = real, g = generated; memo = memorized fraction.")
+    return Table(
+        title="Generators (full table with intervals in the report)",
+        header=header,
+        rows=rows,
+        best=best,
+        labels=1,
+        note="(ceiling): held-out real data, not ranked. KL in nats; "
+        "r = real, g = generated; memo = memorized fraction.",
+    )
 
 
 CEILING = ("real-test",)
@@ -160,11 +186,16 @@ def _summary_over_runs(runs: pd.DataFrame, pairs: pd.DataFrame) -> Table:
         best.append([False] + [marks.get(s) == g for s in names])
     r = int(runs.loc[~runs["generator"].isin(CEILING), "runs"].max())
     header = ["generated"] + [f"{SUMMARY_SCORES[s]} {DIRECTIONS[SCORES[s].direction]}" for s in names]
-    return Table(title=f"Generators: mean ± sd over {r} training runs (intervals and pairwise verdicts in the report)",
-                 header=header, rows=rows, best=best, labels=1,
-                 note="Best marked only where distinguishable from the runner-up (Welch interval over the runs). "
-                 "(ceiling): held-out real data, not ranked. KL in nats; r = real, g = generated; "
-                 "memo = memorized fraction.")
+    return Table(
+        title=f"Generators: mean ± sd over {r} training runs (intervals and pairwise verdicts in the report)",
+        header=header,
+        rows=rows,
+        best=best,
+        labels=1,
+        note="Best marked only where distinguishable from the runner-up (Welch interval over the runs). "
+        "(ceiling): held-out real data, not ranked. KL in nats; r = real, g = generated; "
+        "memo = memorized fraction.",
+    )
 
 
 def _named(tables: list[Table], prefix: str) -> list[Table]:
@@ -241,8 +272,10 @@ def build_main_report(
         blocks += [("table", pairwise_table(pairs))]
         per_run = score_tables(quality, title="Sample quality per training run", mark_best=False)
         blocks += [("table", t) for t in _named(per_run, "quality-per-run")]
-        records["quality-runs-records.csv"] = runs.assign(values=runs["values"].map(lambda v: " ".join(f"{x:.6g}" for x in v)),
-                                                  run_names=runs["run_names"].map(" ".join))
+        records["quality-runs-records.csv"] = runs.assign(
+            values=runs["values"].map(lambda v: " ".join(f"{x:.6g}" for x in v)),
+            run_names=runs["run_names"].map(" ".join),
+        )
     else:
         blocks += [("table", t) for t in _named(score_tables(quality, title="Sample quality"), "quality")]
     if curves is not None:
@@ -280,8 +313,12 @@ def write_main_report(report: MainReport, folder: str | os.PathLike) -> list[Pat
     return written
 
 
-def summary_tables(summary: pd.DataFrame, quality: pd.DataFrame | None, runs: pd.DataFrame | None = None,
-                   pairs: pd.DataFrame | None = None) -> list[Table]:
+def summary_tables(
+    summary: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    runs: pd.DataFrame | None = None,
+    pairs: pd.DataFrame | None = None,
+) -> list[Table]:
     """The terminal summary of ``infobench run``: the leaderboard and, when scored, the compact quality table."""
     tables = [leaderboard_table(leaderboard(summary))]
     if quality is not None:
@@ -291,16 +328,20 @@ def summary_tables(summary: pd.DataFrame, quality: pd.DataFrame | None, runs: pd
 
 def curves_figure(curves: pd.DataFrame) -> Figure:
     """The learning curves of every generator (mean over runs, band from the lowest to the highest run)."""
-    labels, best = {}, {}
+    labels: dict[str, str] = {}
+    best: dict[str, str | float] = {}
     for name in dict.fromkeys(curves["score"]):
         if name in SCORES:
             spec = SCORES[name]
             labels[name] = f"{spec.label} {spec.arrow}"
-            best[name] = {"up": "max", "down": "min", "zero": 0.0}[spec.direction]
+            best[name] = 0.0 if spec.direction == "zero" else "max" if spec.direction == "up" else "min"
         else:  # the GAN's balance: binary entropy of the discriminator's outputs, ideal log 2
             labels[name], best[name] = f"{name} (nats, →log 2)", float(np.log(2))
     fig = plot_learning_curves(curves, labels, best)
     runs = int(curves.groupby("generator")["run"].nunique().max())
-    return Figure("learning-curves.png", f"Scores through training: mean over {runs} runs per generator (thick), "
-                  "each run (thin), band from the lowest to the highest run; ★ the best epoch of the mean",
-                  figure_png(fig))
+    return Figure(
+        "learning-curves.png",
+        f"Scores through training: mean over {runs} runs per generator (thick), "
+        "each run (thin), band from the lowest to the highest run; ★ the best epoch of the mean",
+        figure_png(fig),
+    )

@@ -65,8 +65,16 @@ def plot_estimates(summary: pd.DataFrame, task_id: str, *, units: str = "nats"):
         shift = 10 ** ((i / max(1, len(estimators) - 1) - 0.5) * spread) if len(estimators) > 1 else 1.0
         yerr = g["std"].fillna(0.0).to_numpy()
         label = e if g["mean_estimate"].notna().any() else f"{e} (every cell failed)"
-        ax.errorbar(g["n"].to_numpy() * shift, g["mean_estimate"].to_numpy(), yerr=yerr, marker="o", ms=4,
-                    capsize=3, lw=1.2, label=label)
+        ax.errorbar(
+            g["n"].to_numpy() * shift,
+            g["mean_estimate"].to_numpy(),
+            yerr=yerr,
+            marker="o",
+            ms=4,
+            capsize=3,
+            lw=1.2,
+            label=label,
+        )
     truth = float(s["truth"].iloc[0])
     t_se = float(s["truth_std_err"].iloc[0]) if "truth_std_err" in s else 0.0
     ax.axhline(truth, color="black", ls="--", lw=1, label="truth")
@@ -109,8 +117,15 @@ def plot_heatmap(summary: pd.DataFrame):
         for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
             # Blank: the estimator does not apply to the task (or the cell was not run); n/a: undefined.
             text = "" if not present[i, j] else "n/a" if not np.isfinite(v) else f"{v:+.2f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="black" if not np.isfinite(v) or abs(v) < 0.6 else "white")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if not np.isfinite(v) or abs(v) < 0.6 else "white",
+            )
         ax.set_xticks(range(len(estimators)))
         ax.set_xticklabels(estimators, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(tasks)))
@@ -158,12 +173,19 @@ def plot_cd_diagram(test: RankTest, *, title: str = ""):
         y = -(first_row + row_gap * (j if left else k - 1 - j))
         x_end = 0.6 if left else k + 0.4
         ax.plot([rank, rank, x_end], [0, y, y], **line)
-        ax.text(x_end + (-0.05 if left else 0.05), y, f"{name} ({rank:.2f})", ha="right" if left else "left",
-                va="center", fontsize=8)
+        ax.text(
+            x_end + (-0.05 if left else 0.05),
+            y,
+            f"{name} ({rank:.2f})",
+            ha="right" if left else "left",
+            va="center",
+            fontsize=8,
+        )
     for m, (i, j) in enumerate(cliques):
         y = -(0.12 + bar_gap * m)
-        ax.plot([ranks[i] - 0.04, ranks[j] + 0.04], [y, y], color="#c0392b", lw=3.5, solid_capstyle="round",
-                clip_on=False)
+        ax.plot(
+            [ranks[i] - 0.04, ranks[j] + 0.04], [y, y], color="#c0392b", lw=3.5, solid_capstyle="round", clip_on=False
+        )
     if np.isfinite(test.cd):
         ax.plot([1, 1 + test.cd], [0.5, 0.5], **line)
         for x in (1, 1 + test.cd):
@@ -171,13 +193,17 @@ def plot_cd_diagram(test: RankTest, *, title: str = ""):
         ax.text(1 + test.cd / 2, 0.57, f"Nemenyi CD = {test.cd:.2f}", ha="center", va="bottom", fontsize=8)
     post = "Holm-corrected Wilcoxon" if test.posthoc == "wilcoxon-holm" else "Nemenyi"
     verdict = "the estimators differ" if test.rejected else "no difference shown"
-    ax.set_title(f"{title + ': ' if title else ''}mean rank over {test.n_blocks} tasks (1 = best)\n"
-                 f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}\n"
-                 f"bars join estimators not told apart ({post})", fontsize=8, pad=2)
+    ax.set_title(
+        f"{title + ': ' if title else ''}mean rank over {test.n_blocks} tasks (1 = best)\n"
+        f"Friedman (Iman-Davenport) p = {test.f_p:.3g}: {verdict} at α = {test.alpha:g}\n"
+        f"bars join estimators not told apart ({post})",
+        fontsize=8,
+        pad=2,
+    )
     return fig
 
 
-def plot_learning_curves(curves: pd.DataFrame, labels: dict[str, str], best: dict[str, str]):
+def plot_learning_curves(curves: pd.DataFrame, labels: dict[str, str], best: dict[str, str | float]):
     """Scores through training; returns a matplotlib Figure.
 
     Parameters
@@ -213,7 +239,7 @@ def plot_learning_curves(curves: pd.DataFrame, labels: dict[str, str], best: dic
         ax.set_title(labels[name], fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     if names:
         axes[0].legend(fontsize=8)

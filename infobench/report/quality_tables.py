@@ -36,8 +36,19 @@ from infobench.report.render import (
     to_rich,
 )
 
-__all__ = ["FAMILIES", "best_flags", "best_epoch_table", "calibration_table", "detection_table", "format_score",
-           "pairwise_table", "run_tables", "score_tables", "to_json", "values_tables"]
+__all__ = [
+    "FAMILIES",
+    "best_flags",
+    "best_epoch_table",
+    "calibration_table",
+    "detection_table",
+    "format_score",
+    "pairwise_table",
+    "run_tables",
+    "score_tables",
+    "to_json",
+    "values_tables",
+]
 
 FAMILIES = {"information": "information-theoretic scores", "standard": "standard scores"}
 
@@ -78,21 +89,34 @@ def score_tables(df: pd.DataFrame, *, title: str | None = None, mark_best: bool 
         if not names:
             continue
         header = ["generated", "n"] + [f"{SCORES[s].label} {DIRECTIONS[SCORES[s].direction]}" for s in names]
-        rows = [[f + (" (ceiling)" if f in ceiling else ""), str(int(df.loc[df["fake"] == f, "n_fake"].max()))]
-                for f in order]
+        rows = [
+            [f + (" (ceiling)" if f in ceiling else ""), str(int(df.loc[df["fake"] == f, "n_fake"].max()))]
+            for f in order
+        ]
         best = [[False, False] for _ in order]
         for s in names:
             sub = df[df["score"] == s].set_index("fake").reindex(order)
-            flags = best_flags(sub["value"].astype(float), SCORES[s].direction,
-                               pd.Series([f not in ceiling for f in order], index=sub.index))
+            flags = best_flags(
+                sub["value"].astype(float),
+                SCORES[s].direction,
+                pd.Series([f not in ceiling for f in order], index=sub.index),
+            )
             for i, f in enumerate(order):
                 rows[i].append(MISSING if pd.isna(sub.loc[f, "score"]) else _cell(sub.loc[f]))
                 best[i].append(mark_best and bool(flags.loc[f]) and len(order) - len(ceiling) > 1)
         note = _note(df, names)
         if not mark_best:
             note = note.replace("best generator per column marked; ", "")
-        tables.append(Table(title=f"{title or 'Sample quality'}: {family_title}", header=header, rows=rows,
-                            best=best, labels=2, note=note))
+        tables.append(
+            Table(
+                title=f"{title or 'Sample quality'}: {family_title}",
+                header=header,
+                rows=rows,
+                best=best,
+                labels=2,
+                note=note,
+            )
+        )
     return Tables(tables)
 
 
@@ -112,8 +136,13 @@ def _run_cell(row: pd.Series) -> str:
     return text
 
 
-def run_tables(runs: pd.DataFrame, pairs: pd.DataFrame, *, title: str = "Sample quality over training runs",
-               ceiling: tuple[str, ...] = ("real-test",)) -> Tables:
+def run_tables(
+    runs: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    title: str = "Sample quality over training runs",
+    ceiling: tuple[str, ...] = ("real-test",),
+) -> Tables:
     """One table per score family of an :func:`infobench.quality.compare.across_runs` frame.
 
     A cell is ``mean ± sd over the runs (± within-run sampling sd)``; the best
@@ -138,19 +167,32 @@ def run_tables(runs: pd.DataFrame, pairs: pd.DataFrame, *, title: str = "Sample 
         rows, best = [], []
         for g in order:
             sub = runs[runs["generator"] == g].set_index("score")
-            rows.append([g + (" (ceiling)" if g in ceiling else ""), str(int(sub["runs"].max()))]
-                        + [_run_cell(sub.loc[s]) if s in sub.index else MISSING for s in names])
+            rows.append(
+                [g + (" (ceiling)" if g in ceiling else ""), str(int(sub["runs"].max()))]
+                + [_run_cell(sub.loc[s]) if s in sub.index else MISSING for s in names]
+            )
             best.append([False, False] + [marks.get(s) == g for s in names])
         level = float(pairs["level"].iloc[0]) if len(pairs) else 0.95
-        note = (f"mean over the training runs ± their standard deviation (the spread a new training run would "
-                f"show, sampling noise included); in parentheses ± the within-run sampling sd (the bootstrap sd "
-                f"of one run's score at this n, root mean square over runs): where the first is much larger, "
-                f"training variation dominates. Best marked only where it is distinguishable from the runner-up "
-                f"at {level:.0%} (pairwise table: Welch interval over the runs); with {r_max} runs the intervals "
-                "are wide. A '(ceiling)' row is held-out real data, not ranked. Individual runs: the per-run "
-                "table (in a report also tables/quality-runs-records.csv).")
-        tables.append(Table(title=f"{title}: {family_title}", header=header, rows=rows, best=best, labels=2,
-                            note=note, name=f"quality-runs-{family}"))
+        note = (
+            f"mean over the training runs ± their standard deviation (the spread a new training run would "
+            f"show, sampling noise included); in parentheses ± the within-run sampling sd (the bootstrap sd "
+            f"of one run's score at this n, root mean square over runs): where the first is much larger, "
+            f"training variation dominates. Best marked only where it is distinguishable from the runner-up "
+            f"at {level:.0%} (pairwise table: Welch interval over the runs); with {r_max} runs the intervals "
+            "are wide. A '(ceiling)' row is held-out real data, not ranked. Individual runs: the per-run "
+            "table (in a report also tables/quality-runs-records.csv)."
+        )
+        tables.append(
+            Table(
+                title=f"{title}: {family_title}",
+                header=header,
+                rows=rows,
+                best=best,
+                labels=2,
+                note=note,
+                name=f"quality-runs-{family}",
+            )
+        )
     return Tables(tables)
 
 
@@ -171,12 +213,14 @@ def pairwise_table(pairs: pd.DataFrame, *, title: str = "Pairwise comparisons of
         rows.append([f"{spec.label} {spec.arrow}", f"{r.a} − {r.b}", diff, df_text, r.basis, r.verdict])
         best.append([False] * 5 + [r.verdict.endswith(" better")])
     level = float(pairs["level"].iloc[0]) if len(pairs) else 0.95
-    note = (f"difference of the mean scores over the training runs with its {level:.0%} Welch interval "
-            "(t quantile with the Welch-Satterthwaite df; each run's variance is the spread across runs, "
-            "which holds the sampling noise too, floored at the within-run sampling variance); "
-            "|·|: a 'closer to zero' score, compared on absolute values. basis 'sampling only': a generator with "
-            "one run, compared with its sampling sd alone (training variation not measured). Verdict by the "
-            "score's direction; no correction for the number of pairs.")
+    note = (
+        f"difference of the mean scores over the training runs with its {level:.0%} Welch interval "
+        "(t quantile with the Welch-Satterthwaite df; each run's variance is the spread across runs, "
+        "which holds the sampling noise too, floored at the within-run sampling variance); "
+        "|·|: a 'closer to zero' score, compared on absolute values. basis 'sampling only': a generator with "
+        "one run, compared with its sampling sd alone (training variation not measured). Verdict by the "
+        "score's direction; no correction for the number of pairs."
+    )
     return Table(title=title, header=header, rows=rows, best=best, labels=2, note=note, name="quality-pairwise")
 
 
@@ -201,31 +245,55 @@ def best_epoch_table(curves: pd.DataFrame, *, title: str = "Learning curves: epo
         best_epoch = pick(mean)
         label = f"{SCORES[name].label} {SCORES[name].arrow}" if name in SCORES else f"{name} →log 2"
         unit = SCORES[name].unit if name in SCORES else "nats"
-        rows.append([gen, label, str(best_epoch), format_score(mean.loc[best_epoch], unit),
-                     ", ".join(str(pick(per_run[c].dropna())) for c in per_run.columns), str(int(mean.index.max()))])
-    note = ("Scores of the checkpoints kept during training (no intervals; each checkpoint decodes the same latent "
-            "codes). balance: the GAN discriminator's output entropy, best closest to log 2 = 0.693.")
-    return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=2,
-                 note=note, name="quality-best-epoch")
+        rows.append(
+            [
+                gen,
+                label,
+                str(best_epoch),
+                format_score(mean.loc[best_epoch], unit),
+                ", ".join(str(pick(per_run[c].dropna())) for c in per_run.columns),
+                str(int(mean.index.max())),
+            ]
+        )
+    note = (
+        "Scores of the checkpoints kept during training (no intervals; each checkpoint decodes the same latent "
+        "codes). balance: the GAN discriminator's output entropy, best closest to log 2 = 0.693."
+    )
+    return Table(
+        title=title,
+        header=header,
+        rows=rows,
+        best=[[False] * len(header) for _ in rows],
+        labels=2,
+        note=note,
+        name="quality-best-epoch",
+    )
 
 
 def _best_index(name: str):
     if name not in SCORES:  # the balance: closest to log 2
         return lambda s: int((s - math.log(2)).abs().idxmin())
     direction = SCORES[name].direction
-    return {"up": lambda s: int(s.idxmax()), "down": lambda s: int(s.idxmin()),
-            "zero": lambda s: int(s.abs().idxmin())}[direction]
+    return {
+        "up": lambda s: int(s.idxmax()),
+        "down": lambda s: int(s.idxmin()),
+        "zero": lambda s: int(s.abs().idxmin()),
+    }[direction]
 
 
 def _note(df: pd.DataFrame, names: list[str]) -> str:
-    parts = ["↑ higher is better, ↓ lower is better, →0 closer to zero is better; best generator per column marked; "
-             "a '(ceiling)' row is held-out real data, not ranked."]
+    parts = [
+        "↑ higher is better, ↓ lower is better, →0 closer to zero is better; best generator per column marked; "
+        "a '(ceiling)' row is held-out real data, not ranked."
+    ]
     sub = df[df["score"].isin(names)]
     b = int(sub["bootstrap"].max()) if len(sub) else 0
     if b:
         level = float(sub["level"].iloc[0])
-        parts.append(f"[low, high]: {level:.0%} bootstrap interval over {b} replicates (the spread of the score "
-                     "at this n, centred on its value).")
+        parts.append(
+            f"[low, high]: {level:.0%} bootstrap interval over {b} replicates (the spread of the score "
+            "at this n, centred on its value)."
+        )
     used = _sizes_used(sub)
     if used:
         parts.append("n used per score (real vs generated): " + "; ".join(used) + ".")
@@ -237,9 +305,11 @@ def _note(df: pd.DataFrame, names: list[str]) -> str:
         parts.append(f"{row['fake']}: {row['note']}.")
     doubts = _doubt_codes(sub)
     if doubts:
-        parts.append(f"{DOUBT_MARK}: the number carries a warning diagnostic and may be wrong ("
-                     + "; ".join(f"{fake}: {codes}" for fake, codes in doubts.items())
-                     + "; infobench score prints each, the JSON output keeps them).")
+        parts.append(
+            f"{DOUBT_MARK}: the number carries a warning diagnostic and may be wrong ("
+            + "; ".join(f"{fake}: {codes}" for fake, codes in doubts.items())
+            + "; infobench score prints each, the JSON output keeps them)."
+        )
     ext = df.attrs.get("extractor")
     if ext:
         text = f"Features: {ext.get('name')} ({ext.get('dim')}-d)"
@@ -280,8 +350,11 @@ def _sizes_used(sub: pd.DataFrame) -> list[str]:
     for name in dict.fromkeys(sub["score"]):
         rows = sub[sub["score"] == name]
         n_r, n_f = int(rows["n_real"].max()), int(rows["n_fake"].max())
-        chunks = max((int(e.get("reference_chunks", 1)) for e in rows["extras"] if isinstance(e, dict)), default=1) \
-            if "extras" in rows.columns else 1
+        chunks = (
+            max((int(e.get("reference_chunks", 1)) for e in rows["extras"] if isinstance(e, dict)), default=1)
+            if "extras" in rows.columns
+            else 1
+        )
         text = _size_text(n_r, n_f)
         if chunks > 1:
             text += f" (larger set cut into {chunks} chunks of this size, averaged)"
@@ -289,7 +362,9 @@ def _sizes_used(sub: pd.DataFrame) -> list[str]:
     return [f"{', '.join(labels)}: {text}" for text, labels in groups.items()]
 
 
-def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against the spread over fresh samples") -> Table:
+def calibration_table(
+    cal: pd.DataFrame, *, title: str = "Interval width against the spread over fresh samples"
+) -> Table:
     """The output of :func:`infobench.quality.validity.interval_calibration` as a table (1.0: calibrated).
 
     The ratios carry their standard errors (``± se``) when ``cal`` has the
@@ -304,15 +379,25 @@ def calibration_table(cal: pd.DataFrame, *, title: str = "Interval width against
         se = getattr(r, col + "_se", float("nan"))
         return f"{getattr(r, col):.2f}" + (f" ± {se:.2f}" if se == se else "")
 
-    rows = [[SCORES[r.score].label, _size_text(int(r.n_real), int(r.n_fake)), f"{r.fresh_sd:.4g}", f"{r.boot_std:.4g}",
-             ratio(r, "std_ratio"), ratio(r, "width_ratio")] for r in cal.itertuples()]
-    note = ("fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
-            "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
-            "over the width of a normal interval with the fresh sd; ± one standard error of the ratio (from the "
-            "number of redraws and the spread across bootstrapped draws). 1.0 is calibrated; constant: the score "
-            "did not vary over the fresh redraws, so there is no spread to compare with.")
-    return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=1,
-                 note=note)
+    rows = [
+        [
+            SCORES[r.score].label,
+            _size_text(int(r.n_real), int(r.n_fake)),
+            f"{r.fresh_sd:.4g}",
+            f"{r.boot_std:.4g}",
+            ratio(r, "std_ratio"),
+            ratio(r, "width_ratio"),
+        ]
+        for r in cal.itertuples()
+    ]
+    note = (
+        "fresh sd: standard deviation of the score over independent redraws of both sets; interval sd: the "
+        "bootstrap standard deviation reported on one draw (mean over draws); width ratio: mean interval width "
+        "over the width of a normal interval with the fresh sd; ± one standard error of the ratio (from the "
+        "number of redraws and the spread across bootstrapped draws). 1.0 is calibrated; constant: the score "
+        "did not vary over the fresh redraws, so there is no spread to compare with."
+    )
+    return Table(title=title, header=header, rows=rows, best=[[False] * len(header) for _ in rows], labels=1, note=note)
 
 
 def _jsonable(value: Any) -> Any:
@@ -386,9 +471,11 @@ def detection_table(det: pd.DataFrame, *, title: str = "Which score detects whic
             flags.append(v == "detects")
         rows.append(row)
         best.append(flags)
-    note = (f"✓ detects: moves the worse way, monotonically (Spearman >= {MIN_SPEARMAN}) and by more than twice "
-            "its clean bootstrap std; ↯ wrong way: the same, improving under the failure; ~ erratic: moves, "
-            "not monotonically; ✗ misses: within the noise floor.")
+    note = (
+        f"✓ detects: moves the worse way, monotonically (Spearman >= {MIN_SPEARMAN}) and by more than twice "
+        "its clean bootstrap std; ↯ wrong way: the same, improving under the failure; ~ erratic: moves, "
+        "not monotonically; ✗ misses: within the noise floor."
+    )
     return Table(title=title, header=header, rows=rows, best=best, labels=1, note=note)
 
 
@@ -402,9 +489,18 @@ def values_tables(df: pd.DataFrame) -> list[Table]:
         for s in scores:
             by_level = sub[sub["score"] == s].set_index("level")
             spec = SCORES[s]
-            rows.append([f"{spec.label} {spec.arrow}"] + [format_score(float(by_level.loc[lv, "value"]), spec.unit)
-                                                       for lv in levels])
-        tables.append(Table(title=f"{failure}: score by level", header=["score"] + [f"{lv:g}" for lv in levels],
-                            rows=rows, best=[[False] * (len(levels) + 1) for _ in rows], labels=1,
-                            note=f"n = {int(sub['n_fake'].iloc[0])} per level; level 0 is the clean held-out split."))
+            rows.append(
+                [f"{spec.label} {spec.arrow}"]
+                + [format_score(float(by_level.loc[lv, "value"]), spec.unit) for lv in levels]
+            )
+        tables.append(
+            Table(
+                title=f"{failure}: score by level",
+                header=["score"] + [f"{lv:g}" for lv in levels],
+                rows=rows,
+                best=[[False] * (len(levels) + 1) for _ in rows],
+                labels=1,
+                note=f"n = {int(sub['n_fake'].iloc[0])} per level; level 0 is the clean held-out split.",
+            )
+        )
     return tables

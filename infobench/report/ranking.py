@@ -73,13 +73,35 @@ from scipy import stats
 
 from infobench._validation import check_choice, check_float
 
-__all__ = ["ALPHA", "POSTHOCS", "BestVerdict", "RankTest", "friedman", "holm", "mark_if_distinguishable",
-           "nemenyi_cd", "rank_test", "rank_tests_frame", "rank_tests_json"]
+__all__ = [
+    "ALPHA",
+    "POSTHOCS",
+    "BestVerdict",
+    "RankTest",
+    "friedman",
+    "holm",
+    "mark_if_distinguishable",
+    "nemenyi_cd",
+    "rank_test",
+    "rank_tests_frame",
+    "rank_tests_json",
+]
 
 ALPHA = 0.05  # default level of every ranking test
 POSTHOCS = ("wilcoxon-holm", "nemenyi")
-PAIR_COLUMNS = ["a", "b", "mean_rank_a", "mean_rank_b", "rank_difference", "nemenyi_p", "beyond_cd",
-                "wilcoxon_p", "holm_p", "better", "distinguishable"]
+PAIR_COLUMNS = [
+    "a",
+    "b",
+    "mean_rank_a",
+    "mean_rank_b",
+    "rank_difference",
+    "nemenyi_p",
+    "beyond_cd",
+    "wilcoxon_p",
+    "holm_p",
+    "better",
+    "distinguishable",
+]
 
 
 @dataclass(frozen=True)
@@ -121,10 +143,8 @@ class BestVerdict:
         if self.distinguishable is None:
             return f"significance test not applicable ({self.reason})"
         if self.distinguishable:
-            return (f"{self.best} is best: distinguishable from the runner-up {self.runner_up} "
-                    f"at α = {self.level:g}")
-        return (f"the top ones are not distinguishable at α = {self.level:g}: shared best group "
-                f"{', '.join(self.group)}")
+            return f"{self.best} is best: distinguishable from the runner-up {self.runner_up} at α = {self.level:g}"
+        return f"the top ones are not distinguishable at α = {self.level:g}: shared best group {', '.join(self.group)}"
 
 
 def mark_if_distinguishable(flags: pd.Series, verdict: BestVerdict) -> pd.Series:
@@ -315,8 +335,9 @@ class RankTest:
         """Whether the post-hoc comparison (after the Friedman test rejects) tells ``a`` and ``b`` apart."""
         if not len(self.pairs):
             return False
-        hit = self.pairs[((self.pairs["a"] == a) & (self.pairs["b"] == b)) | ((self.pairs["a"] == b)
-                                                                              & (self.pairs["b"] == a))]
+        hit = self.pairs[
+            ((self.pairs["a"] == a) & (self.pairs["b"] == b)) | ((self.pairs["a"] == b) & (self.pairs["b"] == a))
+        ]
         return bool(len(hit) and hit["distinguishable"].iloc[0])
 
     def p_vs_best(self) -> dict[str, float]:
@@ -345,12 +366,42 @@ class RankTest:
         return runs
 
 
-def _not_applicable(items: list[str], blocks: tuple, dropped: tuple, alpha: float, posthoc: str, reason: str,
-                    mean_ranks: dict[str, float]) -> RankTest:
-    verdict = BestVerdict(items[0] if items else None, items[1] if len(items) > 1 else None, None, alpha,
-                          tuple(items), _test_name(posthoc), reason)
-    return RankTest(tuple(items), blocks, dropped, alpha, posthoc, False, reason, mean_ranks, math.nan, math.nan,
-                    math.nan, math.nan, False, math.nan, pd.DataFrame(columns=PAIR_COLUMNS), verdict)
+def _not_applicable(
+    items: list[str],
+    blocks: tuple,
+    dropped: tuple,
+    alpha: float,
+    posthoc: str,
+    reason: str,
+    mean_ranks: dict[str, float],
+) -> RankTest:
+    verdict = BestVerdict(
+        items[0] if items else None,
+        items[1] if len(items) > 1 else None,
+        None,
+        alpha,
+        tuple(items),
+        _test_name(posthoc),
+        reason,
+    )
+    return RankTest(
+        tuple(items),
+        blocks,
+        dropped,
+        alpha,
+        posthoc,
+        False,
+        reason,
+        mean_ranks,
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        False,
+        math.nan,
+        pd.DataFrame(columns=PAIR_COLUMNS),
+        verdict,
+    )
 
 
 def _test_name(posthoc: str) -> str:
@@ -392,12 +443,22 @@ def rank_test(losses: pd.DataFrame, *, alpha: float = ALPHA, posthoc: str = "wil
     names = [str(c) for c in losses.columns]
     k, n = len(names), len(blocks)
     if k < 2 or n < 2:
-        reason = (f"{k} item{'s' * (k != 1)}, needs at least 2" if k < 2 else
-                  f"{n} complete block{'s' * (n != 1)}, needs at least 2")
+        reason = (
+            f"{k} item{'s' * (k != 1)}, needs at least 2"
+            if k < 2
+            else f"{n} complete block{'s' * (n != 1)}, needs at least 2"
+        )
         ranks = stats.rankdata(x, axis=1).mean(axis=0) if n and k else np.full(k, math.nan)
         order = sorted(range(k), key=lambda j: (np.isnan(ranks[j]), ranks[j]))
-        return _not_applicable([names[j] for j in order], blocks, dropped, alpha, posthoc, reason,
-                               {names[j]: float(ranks[j]) for j in order})
+        return _not_applicable(
+            [names[j] for j in order],
+            blocks,
+            dropped,
+            alpha,
+            posthoc,
+            reason,
+            {names[j]: float(ranks[j]) for j in order},
+        )
     fr = friedman(x)
     order = sorted(range(k), key=lambda j: fr.mean_ranks[j])  # stable: the input's order among ties
     items = [names[j] for j in order]
@@ -409,12 +470,22 @@ def rank_test(losses: pd.DataFrame, *, alpha: float = ALPHA, posthoc: str = "wil
     xf = _finite(x)
     p_w, side = _wilcoxon(xf[:, first] - xf[:, second])
     diff = np.abs(fr.mean_ranks[first] - fr.mean_ranks[second])
-    rows = [{"a": names[a], "b": names[b], "mean_rank_a": float(fr.mean_ranks[a]),
-             "mean_rank_b": float(fr.mean_ranks[b]), "rank_difference": float(d), "nemenyi_p": float(pn),
-             "beyond_cd": bool(d > cd), "wilcoxon_p": float(pw), "_side": int(sd)}
-            for (a, b), d, pn, pw, sd in zip(pair_index, diff,
-                                             stats.studentized_range.sf(math.sqrt(2.0) * diff / se, k, np.inf),
-                                             p_w, side)]
+    rows = [
+        {
+            "a": names[a],
+            "b": names[b],
+            "mean_rank_a": float(fr.mean_ranks[a]),
+            "mean_rank_b": float(fr.mean_ranks[b]),
+            "rank_difference": float(d),
+            "nemenyi_p": float(pn),
+            "beyond_cd": bool(d > cd),
+            "wilcoxon_p": float(pw),
+            "_side": int(sd),
+        }
+        for (a, b), d, pn, pw, sd in zip(
+            pair_index, diff, stats.studentized_range.sf(math.sqrt(2.0) * diff / se, k, np.inf), p_w, side
+        )
+    ]
     pairs = pd.DataFrame(rows)
     pairs["holm_p"] = holm(pairs["wilcoxon_p"].to_numpy())
     if posthoc == "wilcoxon-holm":
@@ -422,23 +493,63 @@ def rank_test(losses: pd.DataFrame, *, alpha: float = ALPHA, posthoc: str = "wil
         better = np.where(pairs["_side"] < 0, pairs["a"], np.where(pairs["_side"] > 0, pairs["b"], ""))
     else:
         pairs["distinguishable"] = rejected & pairs["beyond_cd"]
-        better = np.where(pairs["mean_rank_a"] < pairs["mean_rank_b"], pairs["a"],
-                          np.where(pairs["mean_rank_a"] > pairs["mean_rank_b"], pairs["b"], ""))
+        better = np.where(
+            pairs["mean_rank_a"] < pairs["mean_rank_b"],
+            pairs["a"],
+            np.where(pairs["mean_rank_a"] > pairs["mean_rank_b"], pairs["b"], ""),
+        )
     pairs["better"] = np.where(pairs["distinguishable"], better, "")
     pairs = pairs[PAIR_COLUMNS].reset_index(drop=True)
     best = items[0]
-    beaten = {r["b"] if r["a"] == best else r["a"] for _, r in pairs.iterrows()
-              if best in (r["a"], r["b"]) and r["better"] == best}
+    beaten = {
+        r["b"] if r["a"] == best else r["a"]
+        for _, r in pairs.iterrows()
+        if best in (r["a"], r["b"]) and r["better"] == best
+    }
     group = tuple(i for i in items if i == best or i not in beaten)
     verdict = BestVerdict(best, items[1], len(group) == 1, alpha, group, _test_name(posthoc))
-    return RankTest(tuple(items), blocks, dropped, alpha, posthoc, True, "",
-                    {names[j]: float(fr.mean_ranks[j]) for j in order}, fr.chi2, fr.chi2_p, fr.f, fr.f_p, rejected,
-                    cd, pairs, verdict)
+    return RankTest(
+        tuple(items),
+        blocks,
+        dropped,
+        alpha,
+        posthoc,
+        True,
+        "",
+        {names[j]: float(fr.mean_ranks[j]) for j in order},
+        fr.chi2,
+        fr.chi2_p,
+        fr.f,
+        fr.f_p,
+        rejected,
+        cd,
+        pairs,
+        verdict,
+    )
 
 
-TEST_COLUMNS = ["quantity", "blocks", "items", "alpha", "posthoc", "applicable", "chi2", "chi2_df", "chi2_p",
-                "f", "f_df1", "f_df2", "f_p", "rejected", "cd_nemenyi", "best", "runner_up", "distinguishable",
-                "best_group", "reason"]
+TEST_COLUMNS = [
+    "quantity",
+    "blocks",
+    "items",
+    "alpha",
+    "posthoc",
+    "applicable",
+    "chi2",
+    "chi2_df",
+    "chi2_p",
+    "f",
+    "f_df1",
+    "f_df2",
+    "f_p",
+    "rejected",
+    "cd_nemenyi",
+    "best",
+    "runner_up",
+    "distinguishable",
+    "best_group",
+    "reason",
+]
 
 
 def rank_tests_frame(tests: dict[str, RankTest]) -> pd.DataFrame:
@@ -446,13 +557,30 @@ def rank_tests_frame(tests: dict[str, RankTest]) -> pd.DataFrame:
     rows = []
     for key, t in tests.items():
         k, n = len(t.items), t.n_blocks
-        rows.append({"quantity": key, "blocks": n, "items": k, "alpha": t.alpha, "posthoc": t.posthoc,
-                     "applicable": t.applicable, "chi2": t.chi2, "chi2_df": k - 1 if t.applicable else math.nan,
-                     "chi2_p": t.chi2_p, "f": t.f, "f_df1": k - 1 if t.applicable else math.nan,
-                     "f_df2": (k - 1) * (n - 1) if t.applicable else math.nan, "f_p": t.f_p, "rejected": t.rejected,
-                     "cd_nemenyi": t.cd, "best": t.verdict.best, "runner_up": t.verdict.runner_up,
-                     "distinguishable": t.verdict.distinguishable, "best_group": "; ".join(t.verdict.group),
-                     "reason": t.reason})
+        rows.append(
+            {
+                "quantity": key,
+                "blocks": n,
+                "items": k,
+                "alpha": t.alpha,
+                "posthoc": t.posthoc,
+                "applicable": t.applicable,
+                "chi2": t.chi2,
+                "chi2_df": k - 1 if t.applicable else math.nan,
+                "chi2_p": t.chi2_p,
+                "f": t.f,
+                "f_df1": k - 1 if t.applicable else math.nan,
+                "f_df2": (k - 1) * (n - 1) if t.applicable else math.nan,
+                "f_p": t.f_p,
+                "rejected": t.rejected,
+                "cd_nemenyi": t.cd,
+                "best": t.verdict.best,
+                "runner_up": t.verdict.runner_up,
+                "distinguishable": t.verdict.distinguishable,
+                "best_group": "; ".join(t.verdict.group),
+                "reason": t.reason,
+            }
+        )
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 

@@ -99,8 +99,10 @@ def _doubt_note(frame: pd.DataFrame) -> str:
             if code and code not in mine:
                 mine.append(code)
     listed = "; ".join(f"{e}: {', '.join(c) if c else 'see the diagnostics table'}" for e, c in codes.items())
-    return (f" {DOUBT_MARK}: at least one cell behind the number carries a warning diagnostic, so the number may be "
-            f"wrong ({listed}).")
+    return (
+        f" {DOUBT_MARK}: at least one cell behind the number carries a warning diagnostic, so the number may be "
+        f"wrong ({listed})."
+    )
 
 
 @dataclass
@@ -165,8 +167,14 @@ def plain_text(tables: list[Table], width: int | None = None) -> str:
 
     ``width`` defaults to that of standard output (:func:`infobench._progress.output_width`).
     """
-    console = Console(file=io.StringIO(), width=width or output_width(), color_system=None, force_terminal=False,
-                      force_jupyter=False, record=False)
+    console = Console(
+        file=io.StringIO(),
+        width=width or output_width(),
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        record=False,
+    )
     for table in tables:
         console.print(to_rich(table))
     return console.file.getvalue().rstrip("\n")
@@ -293,20 +301,29 @@ def samples_needed_table(needed: pd.DataFrame) -> Table:
         rows.append(row)
         best.append(flags)
     return Table(
-        METRICS["samples_needed"].label, ["task"] + estimators, rows, best, labels=1,
+        METRICS["samples_needed"].label,
+        ["task"] + estimators,
+        rows,
+        best,
+        labels=1,
         note="Smallest n of the grid from which the mean estimate stays within a factor 1.5 of the truth "
         "(at that n and every larger one); '> N': not reached by the largest n, or undefined (truth <= 0). "
-        "Best per row: fewest." + (f" {DOUBT_MARK}: some of the task's cells carry a warning diagnostic (see the "
-                                   "diagnostics table)." if doubt is not None and (doubt.fillna(0) > 0).any().any()
-                                   else ""),
+        "Best per row: fewest."
+        + (
+            f" {DOUBT_MARK}: some of the task's cells carry a warning diagnostic (see the diagnostics table)."
+            if doubt is not None and (doubt.fillna(0) > 0).any().any()
+            else ""
+        ),
     )
 
 
 def _rank_tests(board: pd.DataFrame, tests: dict[str, RankTest] | None) -> dict[str, RankTest]:
     tests = board.attrs.get("rank_tests") if tests is None else tests
     if tests is None:
-        raise ValueError("the leaderboard's rank tests are missing: build the board with leaderboard() "
-                         "(it keeps them in board.attrs['rank_tests']) or pass tests=rank_tests(summary)")
+        raise ValueError(
+            "the leaderboard's rank tests are missing: build the board with leaderboard() "
+            "(it keeps them in board.attrs['rank_tests']) or pass tests=rank_tests(summary)"
+        )
     return tests
 
 
@@ -317,8 +334,7 @@ def _verdict(tests: dict[str, RankTest], quantity: str) -> BestVerdict:
     return test.verdict
 
 
-def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict[str, RankTest] | None = None
-                      ) -> Table:
+def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict[str, RankTest] | None = None) -> Table:
     """The leaderboard (one row per estimator and quantity); the best value of each *column* is marked.
 
     With several quantities (entropy, MI, KL tasks) a leading ``quantity``
@@ -338,12 +354,18 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict
     # The column appears only where a cell is in doubt: a column of zeros would be noise on clean runs.
     doubt = "doubtful" in board and bool((board["doubtful"].fillna(0) > 0).any())
     lead = ["quantity"] if several else []
-    header = lead + ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate",
-                     "median s"] + (["doubtful"] if doubt else [])
-    rows = [[str(r[c]) for c in lead] + [str(r["estimator"]), str(int(r["tasks"]))]
-            + [format_value(r[c], METRICS[c].kind) for c in cols]
-            + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else [])
-            for _, r in board.iterrows()]
+    header = (
+        lead
+        + ["estimator", "tasks", "mean rank", "wins", "mean |log2 ratio|", "coverage", "failure rate", "median s"]
+        + (["doubtful"] if doubt else [])
+    )
+    rows = [
+        [str(r[c]) for c in lead]
+        + [str(r["estimator"]), str(int(r["tasks"]))]
+        + [format_value(r[c], METRICS[c].kind) for c in cols]
+        + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else [])
+        for _, r in board.iterrows()
+    ]
     flags = pd.DataFrame(False, index=board.index, columns=cols)
     # An estimator whose every cell failed is not ranked, and best in nothing.
     for q, group in board[board["mean_rank"].notna()].groupby("quantity", sort=False):
@@ -352,14 +374,17 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict
             flags.loc[group.index, c] = best_mask(group[[c]].T, c).T[c]
         for c in ("mean_rank", "wins"):  # a claim that one estimator ranks best: only beyond the noise
             flags.loc[group.index, c] = mark_if_distinguishable(flags.loc[group.index, c], _verdict(tests, q))
-    best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] + [False] * doubt
-            for i in board.index]
+    best = [[False] * (len(lead) + 2) + [bool(flags.loc[i, c]) for c in cols] + [False] * doubt for i in board.index]
     unranked = board["mean_rank"].isna().any()
     quantities = list(dict.fromkeys(board["quantity"]))
     verdicts = "; ".join((f"{q}: " if several else "") + _verdict(tests, q).sentence() for q in quantities)
     level = next((t.alpha for t in tests.values()), ALPHA)
     return Table(
-        "Leaderboard", header, rows, best, labels=len(lead) + 2,
+        "Leaderboard",
+        header,
+        rows,
+        best,
+        labels=len(lead) + 2,
         note=f"Each task is compared at its largest n; ranks by {METRICS[rank_by].label} (1 = best, averaged over "
         "tasks); wins = tasks where the estimator is best. Best per column"
         + (" and quantity (the estimators of each quantity run on its own tasks)" if several else "")
@@ -368,8 +393,12 @@ def leaderboard_table(board: pd.DataFrame, *, rank_by: str = "rmse", tests: dict
         f"from the runner-up at α = {level:g} (Friedman test over tasks, then pairwise comparisons; see the "
         f"ranking tables): {verdicts}."
         + (" Mean rank n/a: every cell of the estimator failed, so it is not ranked." if unranked else "")
-        + (f" Doubtful {DOUBT_MARK}: cells at the largest n whose estimate carries a warning diagnostic "
-           "(see the diagnostics table)." if doubt else ""),
+        + (
+            f" Doubtful {DOUBT_MARK}: cells at the largest n whose estimate carries a warning diagnostic "
+            "(see the diagnostics table)."
+            if doubt
+            else ""
+        ),
     )
 
 
@@ -389,26 +418,46 @@ def rank_test_table(tests: dict[str, RankTest]) -> Table:
     (fewer than 2 tasks or estimators) shows ``n/a`` and the reason, never a number.
     """
     several = len(tests) > 1
-    header = (["quantity"] if several else []) + ["tasks", "estimators", "Friedman χ²", "p", "F",
-                                                  "p (F)", "Nemenyi CD", "verdict"]
+    header = (["quantity"] if several else []) + [
+        "tasks",
+        "estimators",
+        "Friedman χ²",
+        "p",
+        "F",
+        "p (F)",
+        "Nemenyi CD",
+        "verdict",
+    ]
     rows = []
     for q, t in tests.items():
         k = len(t.items)
         dropped = f" ({len(t.dropped)} left out: an estimator has no cell there)" if t.dropped else ""
         if t.applicable:
-            numbers = [f"{format_value(t.chi2, 'plain')} (df {k - 1})", _p_text(t.chi2_p),
-                       f"{format_value(t.f, 'plain')} (df {k - 1}, {(k - 1) * (t.n_blocks - 1)})", _p_text(t.f_p),
-                       format_value(t.cd, "plain")]
+            numbers = [
+                f"{format_value(t.chi2, 'plain')} (df {k - 1})",
+                _p_text(t.chi2_p),
+                f"{format_value(t.f, 'plain')} (df {k - 1}, {(k - 1) * (t.n_blocks - 1)})",
+                _p_text(t.f_p),
+                format_value(t.cd, "plain"),
+            ]
         else:
             numbers = [MISSING] * 5
-        rows.append(([str(q)] if several else []) + [f"{t.n_blocks}{dropped}", str(k)] + numbers
-                    + [t.verdict.sentence()])
+        rows.append(
+            ([str(q)] if several else []) + [f"{t.n_blocks}{dropped}", str(k)] + numbers + [t.verdict.sentence()]
+        )
     level = next((t.alpha for t in tests.values()), ALPHA)
     posthoc = next((t.posthoc for t in tests.values()), "wilcoxon-holm")
-    decides = ("Holm-corrected Wilcoxon signed-rank tests of the per-task losses" if posthoc == "wilcoxon-holm"
-               else "the Nemenyi test (mean ranks further apart than the CD)")
+    decides = (
+        "Holm-corrected Wilcoxon signed-rank tests of the per-task losses"
+        if posthoc == "wilcoxon-holm"
+        else "the Nemenyi test (mean ranks further apart than the CD)"
+    )
     return Table(
-        RANK_TEST_TITLE, header, rows, [[False] * len(header) for _ in rows], labels=len(header) - 6,
+        RANK_TEST_TITLE,
+        header,
+        rows,
+        [[False] * len(header) for _ in rows],
+        labels=len(header) - 6,
         note=f"Level α = {level:g}. Blocks: the tasks, each at its largest n (sizes of one task are not "
         "independent), with the loss the leaderboard ranks by; ties share the average rank, a failure ranks last. "
         "The Friedman statistic (tie-corrected) and the Iman-Davenport statistic F test whether the estimators "
@@ -424,8 +473,14 @@ def rank_groups_table(tests: dict[str, RankTest]) -> Table:
     (:func:`~infobench.report.ranking.mark_if_distinguishable`).
     """
     several = len(tests) > 1
-    header = (["quantity"] if several else []) + ["estimator", "mean rank", "behind the top",
-                                                  "p vs top (Wilcoxon, Holm)", "p vs top (Nemenyi)", "group"]
+    header = (["quantity"] if several else []) + [
+        "estimator",
+        "mean rank",
+        "behind the top",
+        "p vs top (Wilcoxon, Holm)",
+        "p vs top (Nemenyi)",
+        "group",
+    ]
     rows, best = [], []
     for q, t in tests.items():
         v = t.verdict
@@ -440,16 +495,26 @@ def rank_groups_table(tests: dict[str, RankTest]) -> Table:
             group = ("best" if v.distinguishable else "shared best") if e in v.group else ""
             if v.distinguishable is None:
                 group = "n/a"
-            rows.append(([str(q)] if several else []) + [
-                e, format_value(t.mean_ranks.get(e, math.nan), "plain"),
-                "" if e == v.best else format_value(t.mean_ranks.get(e, math.nan) - top_rank, "plain"),
-                "" if e == v.best else _p_text(holm_p.get(e, math.nan)),
-                "" if e == v.best else _p_text(nemenyi_p.get(e, math.nan)), group])
+            rows.append(
+                ([str(q)] if several else [])
+                + [
+                    e,
+                    format_value(t.mean_ranks.get(e, math.nan), "plain"),
+                    "" if e == v.best else format_value(t.mean_ranks.get(e, math.nan) - top_rank, "plain"),
+                    "" if e == v.best else _p_text(holm_p.get(e, math.nan)),
+                    "" if e == v.best else _p_text(nemenyi_p.get(e, math.nan)),
+                    group,
+                ]
+            )
             lead = [False] * (len(header) - 5)
             best.append(lead + [bool(flags.loc[e])] + [False] * 4)
     level = next((t.alpha for t in tests.values()), ALPHA)
     return Table(
-        RANK_GROUPS_TITLE, header, rows, best, labels=len(header) - 5,
+        RANK_GROUPS_TITLE,
+        header,
+        rows,
+        best,
+        labels=len(header) - 5,
         note=f"Mean rank over the tasks of the test (1 = best). p vs top: adjusted p-values of the comparison with "
         f"the top estimator (Wilcoxon signed-rank, Holm-corrected over all pairs; Nemenyi, from the studentized "
         f"range). Group at α = {level:g}: best (distinguishable from every other estimator), shared best (not "
@@ -468,27 +533,56 @@ def calibration_table(cal: pd.DataFrame, *, units: str = "nats") -> Table:
     per_task = "task_id" in s
     lead = ["quantity", "estimator"] + (["task"] if per_task else []) + ["n", "tasks", "cells"]
     doubt = "doubtful" in s and bool((s["doubtful"].fillna(0) > 0).any())
-    header = lead + [f"mean std_err ({units})", f"seed-to-seed sd ({units})", "std_err / sd",
-                     "coverage of truth", "coverage of mean"] + (["doubtful"] if doubt else [])
+    header = (
+        lead
+        + [
+            f"mean std_err ({units})",
+            f"seed-to-seed sd ({units})",
+            "std_err / sd",
+            "coverage of truth",
+            "coverage of mean",
+        ]
+        + (["doubtful"] if doubt else [])
+    )
     rows, best = [], []
     for _, r in s.iterrows():
-        rows.append([str(r["quantity"]), str(r["estimator"])] + ([str(r["task_id"])] if per_task else [])
-                    + [str(int(r["n"])), str(int(r["tasks"])), str(int(r["cells"])), format_value(r["mean_std_err"]),
-                       format_value(r["seed_sd"]), format_value(r["ratio"], "plain"),
-                       format_value(r["coverage_truth"], "rate"), format_value(r["coverage_mean"], "rate")]
-                    + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else []))
-        best.append([False] * (len(lead) + 2) + [bool(0.8 <= r["ratio"] <= 1.25)]
-                    + [bool(round(abs(r[c] - 0.95), 9) <= 0.05) for c in ("coverage_truth", "coverage_mean")]
-                    + [False] * doubt)
+        rows.append(
+            [str(r["quantity"]), str(r["estimator"])]
+            + ([str(r["task_id"])] if per_task else [])
+            + [
+                str(int(r["n"])),
+                str(int(r["tasks"])),
+                str(int(r["cells"])),
+                format_value(r["mean_std_err"]),
+                format_value(r["seed_sd"]),
+                format_value(r["ratio"], "plain"),
+                format_value(r["coverage_truth"], "rate"),
+                format_value(r["coverage_mean"], "rate"),
+            ]
+            + ([_flagged(format_value(r["doubtful"], "count"), r["doubtful"])] if doubt else [])
+        )
+        best.append(
+            [False] * (len(lead) + 2)
+            + [bool(0.8 <= r["ratio"] <= 1.25)]
+            + [bool(round(abs(r[c] - 0.95), 9) <= 0.05) for c in ("coverage_truth", "coverage_mean")]
+            + [False] * doubt
+        )
     return Table(
-        "Calibration of the standard errors", header, rows, best, labels=len(lead),
+        "Calibration of the standard errors",
+        header,
+        rows,
+        best,
+        labels=len(lead),
         note="Mean reported std_err beside the standard deviation of the estimates over seeds (pooled within "
         "tasks); their ratio is 1 for calibrated standard errors (marked: within 0.8–1.25). Coverage: fraction "
         "of nominal 95% intervals estimate ± q std_err (q: Student's t quantile with the standard error's degrees "
         "of freedom where the estimator reports them, else 1.96) containing the truth (bias counts) and containing "
         "the estimator's mean over seeds (spread only; marked: within 0.05 of 0.95)."
-        + (f" Doubtful {DOUBT_MARK}: cells whose estimate carries a warning diagnostic (see the diagnostics "
-           "table)." if doubt else ""),
+        + (
+            f" Doubtful {DOUBT_MARK}: cells whose estimate carries a warning diagnostic (see the diagnostics table)."
+            if doubt
+            else ""
+        ),
     )
 
 
@@ -518,7 +612,11 @@ def heatmap_table(summary: pd.DataFrame, n: int | None = None) -> Table:
         heat.append(h)
     where = f"n = {n}" if n is not None else "each task's largest n"
     return Table(
-        f"mean log2(estimate / truth) at {where}", ["task", "n"] + estimators, rows, best, labels=2,
+        f"mean log2(estimate / truth) at {where}",
+        ["task", "n"] + estimators,
+        rows,
+        best,
+        labels=2,
         note="Red: overestimates, blue: underestimates (colour saturates at a factor of 2). n/a: the truth "
         "or an estimate is <= 0, or every cell failed. Best per row: closest to 0." + _doubt_note(s),
         heat=heat,
@@ -533,12 +631,24 @@ def diagnostics_table(summary: pd.DataFrame) -> Table:
     with :data:`DOUBT_MARK`.
     """
     s = summary[summary["doubtful"].fillna(0) > 0] if "doubtful" in summary else summary.iloc[:0]
-    rows = [[str(r["estimator"]), str(r["task_id"]), str(int(r["n"])), str(int(r["cells"])),
-             _flagged(format_value(r["doubtful"], "count"), r["doubtful"]), str(r["diagnostics"] or "")]
-            for _, r in s.iterrows()]
+    rows = [
+        [
+            str(r["estimator"]),
+            str(r["task_id"]),
+            str(int(r["n"])),
+            str(int(r["cells"])),
+            _flagged(format_value(r["doubtful"], "count"), r["doubtful"]),
+            str(r["diagnostics"] or ""),
+        ]
+        for _, r in s.iterrows()
+    ]
     header = ["estimator", "task", "n", "cells", "doubtful cells", "diagnostics"]
     return Table(
-        "Diagnostics: numbers in doubt", header, rows, [[False] * len(header) for _ in rows], labels=3,
+        "Diagnostics: numbers in doubt",
+        header,
+        rows,
+        [[False] * len(header) for _ in rows],
+        labels=3,
         note=f"Cells whose estimate was returned with a warning diagnostic (the data or the parameters break a "
         f"condition the estimator's formula needs), flagged {DOUBT_MARK} in every table; codes with the column or "
         "parameter concerned (the README lists what each code means).",
@@ -553,9 +663,12 @@ def _md_escape(text: str) -> str:
 def to_markdown(table: Table) -> str:
     """GitHub-flavoured Markdown; best cells in bold."""
     align = ["---"] * table.labels + ["---:"] * (len(table.header) - table.labels)
-    lines = [f"### {_md_escape(table.title)}", "",
-             "| " + " | ".join(_md_escape(h) for h in table.header) + " |",
-             "| " + " | ".join(align) + " |"]
+    lines = [
+        f"### {_md_escape(table.title)}",
+        "",
+        "| " + " | ".join(_md_escape(h) for h in table.header) + " |",
+        "| " + " | ".join(align) + " |",
+    ]
     for row, flags in zip(table.rows, table.best):
         cells = [f"**{_md_escape(c)}**" if b and c else _md_escape(c) for c, b in zip(row, flags)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -575,16 +688,29 @@ def to_csv(table: Table) -> str:
 
 
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", DOUBT_MARK: r"\dag{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    DOUBT_MARK: r"\dag{}",
 }
 
 
 def latex_escape(text: str) -> str:
     """Escape LaTeX's special characters (and keep ``±`` and ``|`` printable in text mode)."""
     out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-    out = out.replace("±", r"$\pm$").replace("|", r"\textbar{}").replace("<", r"\textless{}").replace(
-        ">", r"\textgreater{}")
+    out = (
+        out.replace("±", r"$\pm$")
+        .replace("|", r"\textbar{}")
+        .replace("<", r"\textless{}")
+        .replace(">", r"\textgreater{}")
+    )
     # A cell starting with '[' right after '\\' would be read as the row-spacing argument.
     return "{[}" + out[1:] if out.startswith("[") else out
 
@@ -627,7 +753,7 @@ def to_html(table: Table, *, strong_best: bool = False) -> str:
     ``strong_best`` also wraps a best value in ``<strong>``, which shows where no style sheet applies
     (a notebook's output, an HTML sanitizer).
     """
-    out = [f'<h3>{html.escape(table.title)}</h3>', '<table class="ib">', "<thead><tr>"]
+    out = [f"<h3>{html.escape(table.title)}</h3>", '<table class="ib">', "<thead><tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in table.header]
     out.append("</tr></thead><tbody>")
     for i, (row, flags) in enumerate(zip(table.rows, table.best)):
@@ -690,9 +816,13 @@ def html_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | 
     ``("img", Figure)``, in order.
     """
     _check_blocks(blocks)
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     if meta:
         parts.append('<dl class="meta">')
         parts += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in meta.items()]
@@ -706,14 +836,17 @@ def html_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | 
             parts.append(to_html(content))
         else:
             data = base64.b64encode(content.png).decode("ascii")
-            parts.append(f'<figure><img alt="{html.escape(content.caption)}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{html.escape(content.caption)}</figcaption></figure>")
+            parts.append(
+                f'<figure><img alt="{html.escape(content.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{html.escape(content.caption)}</figcaption></figure>"
+            )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def markdown_page(title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | None = None, *,
-                  image_dir: str | None = "") -> str:
+def markdown_page(
+    title: str, blocks: list[tuple[str, Any]], meta: dict[str, str] | None = None, *, image_dir: str | None = ""
+) -> str:
     """The same blocks as :func:`html_page` as one Markdown page.
 
     Images become links ``![caption](<image_dir>/<name>)`` (``image_dir=""``:
@@ -743,8 +876,9 @@ def latex_document(tables: list[Table]) -> str:
     return "\n".join(tex + [to_latex(t) for t in tables])
 
 
-def frame_table(frame: pd.DataFrame, title: str, *, labels: int = 1, note: str = "",
-                kinds: dict[str, str] | None = None) -> Table:
+def frame_table(
+    frame: pd.DataFrame, title: str, *, labels: int = 1, note: str = "", kinds: dict[str, str] | None = None
+) -> Table:
     """A plain table of a DataFrame's rows (no best cells), each number through :func:`format_value`.
 
     ``kinds`` maps a column to a :func:`format_value` kind; by default whole
@@ -764,8 +898,14 @@ def frame_table(frame: pd.DataFrame, title: str, *, labels: int = 1, note: str =
             else:
                 cells.append(format_value(v, "count" if isinstance(v, (int, np.integer)) else "score"))
         rows.append(cells)
-    return Table(title=title, header=[str(c) for c in frame.columns], rows=rows,
-                 best=[[False] * len(frame.columns) for _ in rows], labels=labels, note=note)
+    return Table(
+        title=title,
+        header=[str(c) for c in frame.columns],
+        rows=rows,
+        best=[[False] * len(frame.columns) for _ in rows],
+        labels=labels,
+        note=note,
+    )
 
 
 # ------------------------------------------------------------ terminal tables
@@ -790,8 +930,17 @@ def _longest_word(text: str) -> int:
 class _Layout:
     """One terminal table: a header, display rows, their best flags and rows drawn dim (intervals)."""
 
-    def __init__(self, header: list[str], labels: int, rows: list[list[str]], best: list[list[bool]],
-                 second: list[bool], title: str, *, wrap: int = 0):
+    def __init__(
+        self,
+        header: list[str],
+        labels: int,
+        rows: list[list[str]],
+        best: list[list[bool]],
+        second: list[bool],
+        title: str,
+        *,
+        wrap: int = 0,
+    ):
         self.header, self.labels, self.rows, self.best = header, labels, rows, best
         self.second = second
         self.title = title
@@ -805,8 +954,9 @@ class _Layout:
         """
         ncols = len(self.header)
         full = [max((cell_len(r[k]) for r in self.rows), default=0) for k in range(ncols)]
-        least = [max((_longest_word(r[k]) for r in self.rows), default=0) if k < self.wrap else full[k]
-                 for k in range(ncols)]
+        least = [
+            max((_longest_word(r[k]) for r in self.rows), default=0) if k < self.wrap else full[k] for k in range(ncols)
+        ]
         need = [max(c, _longest_word(h), 1) for c, h in zip(least, self.header)]
         natural = [max(c, cell_len(h), 1) for c, h in zip(full, self.header)]
         return need, natural
@@ -838,8 +988,10 @@ class _Layout:
         for j, (h, w) in enumerate(zip(self.header, widths)):
             rt.add_column(Text(h), justify="left" if j < self.labels else "right", width=w, overflow="fold")
         for row, flags, second in zip(self.rows, self.best, self.second):
-            rt.add_row(*[Text(c, style=_BEST_STYLE if b and c else "") for c, b in zip(row, flags)],
-                       style="dim" if second else None)
+            rt.add_row(
+                *[Text(c, style=_BEST_STYLE if b and c else "") for c, b in zip(row, flags)],
+                style="dim" if second else None,
+            )
         return rt
 
 
@@ -848,8 +1000,10 @@ class _Cells:
 
     def __init__(self, table: Table, plain: bool):
         self.table = table
-        self.rows = [[self._star(c) if plain and b and c else c for c, b in zip(row, flags)]
-                     for row, flags in zip(table.rows, table.best)]
+        self.rows = [
+            [self._star(c) if plain and b and c else c for c, b in zip(row, flags)]
+            for row, flags in zip(table.rows, table.best)
+        ]
         self.intervals = any(_split_interval(r[j])[1] for r in self.rows for j in range(table.labels, len(r)))
         first = [r[0] for r in table.rows] if table.labels >= 2 else []
         runs = [v for i, v in enumerate(first) if i == 0 or first[i - 1] != v]
@@ -871,8 +1025,10 @@ class _Cells:
         labels = sum(1 for j in columns if j < t.labels)
         rows, best, second = [], [], []
         for i in index:
-            parts = [_split_interval(self.rows[i][j]) if two_rows and j >= t.labels else (self.rows[i][j], "")
-                     for j in columns]
+            parts = [
+                _split_interval(self.rows[i][j]) if two_rows and j >= t.labels else (self.rows[i][j], "")
+                for j in columns
+            ]
             flags = [t.best[i][j] for j in columns]
             rows.append([p[0] for p in parts])
             best.append(flags)
@@ -888,7 +1044,7 @@ class _Cells:
         t = self.table
         rows, best, second = [], [], []
         for i, row in enumerate(self.rows):
-            rows.append([" · ".join(row[:t.labels]), ""])
+            rows.append([" · ".join(row[: t.labels]), ""])
             best.append([False, False])
             second.append(False)
             for j in range(t.labels, len(row)):
@@ -900,7 +1056,7 @@ class _Cells:
                     rows.append(["", interval])
                     best.append([False, t.best[i][j]])
                     second.append(True)
-        return _Layout([" · ".join(t.header[:t.labels]), "value"], 1, rows, best, second, t.title, wrap=1)
+        return _Layout([" · ".join(t.header[: t.labels]), "value"], 1, rows, best, second, t.title, wrap=1)
 
 
 def _layouts(table: Table, width: int, plain: bool) -> Iterator[list[_Layout]]:
@@ -917,12 +1073,15 @@ def _layouts(table: Table, width: int, plain: bool) -> Iterator[list[_Layout]]:
         yield [cells.layout(labels + values, table.title, two_rows=True)]
     if cells.groups:
         for two_rows in (False, True)[: 1 + cells.intervals]:
-            yield [cells.layout(labels + values, f"{table.title}: {g}", two_rows=two_rows, group=g)
-                   for g in cells.groups]
+            yield [
+                cells.layout(labels + values, f"{table.title}: {g}", two_rows=two_rows, group=g) for g in cells.groups
+            ]
     chunks = _column_chunks(cells, labels, values, width, cells.intervals)
     if len(chunks) > 1:
-        yield [cells.layout(labels + c, f"{table.title} ({i + 1}/{len(chunks)})", two_rows=cells.intervals)
-               for i, c in enumerate(chunks)]
+        yield [
+            cells.layout(labels + c, f"{table.title} ({i + 1}/{len(chunks)})", two_rows=cells.intervals)
+            for i, c in enumerate(chunks)
+        ]
     yield [cells.records()]
 
 

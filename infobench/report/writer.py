@@ -41,13 +41,31 @@ from infobench.report.render import (
     slug,
 )
 
-__all__ = ["FORMATS", "benchmark_blocks", "heatmap_figure", "mark_best", "parse_formats", "rank_figures",
-           "rank_pairs_frame", "report_tables", "unit_columns", "write_report"]
+__all__ = [
+    "FORMATS",
+    "benchmark_blocks",
+    "heatmap_figure",
+    "mark_best",
+    "parse_formats",
+    "rank_figures",
+    "rank_pairs_frame",
+    "report_tables",
+    "unit_columns",
+    "write_report",
+]
 
 FORMATS = ("md", "html", "csv", "tex", "png", "parquet")
 # Metrics shown as comparison tables, in order.
-TABLE_METRICS = ("mean_estimate", "bias", "rmse", "std", "mean_log2_ratio", "coverage", "median_seconds",
-                 "failure_rate")
+TABLE_METRICS = (
+    "mean_estimate",
+    "bias",
+    "rmse",
+    "std",
+    "mean_log2_ratio",
+    "coverage",
+    "median_seconds",
+    "failure_rate",
+)
 
 
 def parse_formats(formats: str | Iterable[str]) -> list[str]:
@@ -74,8 +92,9 @@ def mark_best(summary: pd.DataFrame) -> pd.DataFrame:
         values = by_estimator(summary, metric, ["task_id", "n"])
         truth = summary.groupby(["task_id", "n"])["truth"].first().reindex(values.index)
         mask = best_mask(values, metric, truth)
-        out[f"best_{metric}"] = [bool(mask.loc[(t, n), e]) for t, n, e in
-                                 zip(summary["task_id"], summary["n"], summary["estimator"])]
+        out[f"best_{metric}"] = [
+            bool(mask.loc[(t, n), e]) for t, n, e in zip(summary["task_id"], summary["n"], summary["estimator"])
+        ]
     return out
 
 
@@ -89,8 +108,14 @@ def unit_columns(frame: pd.DataFrame, units: str = "nats") -> pd.DataFrame:
     return out.rename(columns={c: f"{c}_{units}" for c in INFO_COLUMNS if c in out.columns})
 
 
-def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = "rmse",
-                  calibrated: pd.DataFrame | None = None, alpha: float = ALPHA) -> list[Table]:
+def report_tables(
+    summary: pd.DataFrame,
+    *,
+    units: str = "nats",
+    rank_by: str = "rmse",
+    calibrated: pd.DataFrame | None = None,
+    alpha: float = ALPHA,
+) -> list[Table]:
     """Every table of a report, in order: leaderboard, its rank test and groups, heatmap, one per metric,
     samples needed, calibration, diagnostics.
 
@@ -106,8 +131,12 @@ def report_tables(summary: pd.DataFrame, *, units: str = "nats", rank_by: str = 
     """
     board = leaderboard(summary, rank_by=rank_by, alpha=alpha)
     tests = board.attrs["rank_tests"]
-    tables = [leaderboard_table(board, rank_by=rank_by), rank_test_table(tests), rank_groups_table(tests),
-              heatmap_table(summary)]
+    tables = [
+        leaderboard_table(board, rank_by=rank_by),
+        rank_test_table(tests),
+        rank_groups_table(tests),
+        heatmap_table(summary),
+    ]
     for metric in TABLE_METRICS:
         if metric == "coverage" and summary["coverage"].isna().all():
             continue  # no estimator reported standard errors
@@ -125,8 +154,9 @@ def calibration_of(results: pd.DataFrame) -> pd.DataFrame:
     return calibration(results) if "std_err" in results else pd.DataFrame()
 
 
-def heatmap_figure(summary: pd.DataFrame, name: str = "heatmap.png",
-                   caption: str = "estimator x task: mean log2(estimate / truth)") -> Figure:
+def heatmap_figure(
+    summary: pd.DataFrame, name: str = "heatmap.png", caption: str = "estimator x task: mean log2(estimate / truth)"
+) -> Figure:
     """The estimator x task heatmap of a summary as a report :class:`Figure`."""
     return Figure(name, caption, figure_png(plot_heatmap(summary)))
 
@@ -137,8 +167,13 @@ def rank_figures(tests: dict[str, RankTest], *, prefix: str = "cd") -> list[Figu
     for q, t in tests.items():
         if t.applicable:
             name = f"{prefix}-{slug(q, default='ranks')}.png"
-            figures.append(Figure(name, f"{q + ': ' if q else ''}critical-difference diagram of the leaderboard",
-                                  figure_png(plot_cd_diagram(t, title=q))))
+            figures.append(
+                Figure(
+                    name,
+                    f"{q + ': ' if q else ''}critical-difference diagram of the leaderboard",
+                    figure_png(plot_cd_diagram(t, title=q)),
+                )
+            )
     return figures
 
 
@@ -149,8 +184,14 @@ def rank_pairs_frame(tests: dict[str, RankTest]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
-def benchmark_blocks(tables: list[Table], heatmap: Figure | None, *, units: str = "nats",
-                     estimates: list[Figure] = (), ranking: list[Figure] = ()) -> list[tuple[str, Any]]:
+def benchmark_blocks(
+    tables: list[Table],
+    heatmap: Figure | None,
+    *,
+    units: str = "nats",
+    estimates: list[Figure] = (),
+    ranking: list[Figure] = (),
+) -> list[tuple[str, Any]]:
     """The estimator-benchmark part of a report, the same in ``infobench report`` and ``infobench run``.
 
     The leading tables of :func:`report_tables` (leaderboard, rank test, the
@@ -161,7 +202,7 @@ def benchmark_blocks(tables: list[Table], heatmap: Figure | None, *, units: str 
     """
     lead = next((i + 1 for i, t in enumerate(tables) if t.heat is not None), 2)  # up to the heatmap table
     blocks: list[tuple[str, Any]] = [("p", f"All amounts in {units}.")]
-    blocks += [("table", t) for t in tables[:min(2, lead)]]
+    blocks += [("table", t) for t in tables[: min(2, lead)]]
     blocks += [("img", f) for f in ranking]
     blocks += [("table", t) for t in tables[2:lead]]
     if heatmap is not None:
@@ -182,15 +223,22 @@ def _meta(results: pd.DataFrame, extra: dict[str, str] | None) -> dict[str, str]
         return ", ".join(vals) if vals else "?"
 
     meta = dict(extra or {})
-    meta.update({
-        "estimators": values("estimator"),
-        "tasks": f"{results['task_id'].nunique()}",
-        "sample sizes": ", ".join(str(n) for n in sorted(results["n"].unique())),
-        "seeds per cell": str(results.groupby(["estimator", "task_id", "n"]).size().max()),
-        "cells": f"{len(results)} ({int((~results['ok'].astype(bool)).sum())} failed)",
-    })
-    for label, col in (("infobench", "infobench_version"), ("torch", "torch_version"), ("numpy", "numpy_version"),
-                       ("hosts", "host"), ("devices", "device")):
+    meta.update(
+        {
+            "estimators": values("estimator"),
+            "tasks": f"{results['task_id'].nunique()}",
+            "sample sizes": ", ".join(str(n) for n in sorted(results["n"].unique())),
+            "seeds per cell": str(results.groupby(["estimator", "task_id", "n"]).size().max()),
+            "cells": f"{len(results)} ({int((~results['ok'].astype(bool)).sum())} failed)",
+        }
+    )
+    for label, col in (
+        ("infobench", "infobench_version"),
+        ("torch", "torch_version"),
+        ("numpy", "numpy_version"),
+        ("hosts", "host"),
+        ("devices", "device"),
+    ):
         if col in results:
             meta[label] = values(col)
     if "timestamp" in results and results["timestamp"].notna().any():
@@ -265,9 +313,18 @@ def write_report(
         return _write_files(results, out, fmts, title, units, board, summary, cal, tables, header)
 
 
-def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, units: str, board: pd.DataFrame,
-                 summary: pd.DataFrame, cal: pd.DataFrame, tables: list[Table], header: dict[str, str]
-                 ) -> dict[str, list[Path]]:
+def _write_files(
+    results: pd.DataFrame,
+    out: Path,
+    fmts: list[str],
+    title: str,
+    units: str,
+    board: pd.DataFrame,
+    summary: pd.DataFrame,
+    cal: pd.DataFrame,
+    tables: list[Table],
+    header: dict[str, str],
+) -> dict[str, list[Path]]:
     """Write the report's files into ``out``, each atomically, while this process holds its lock."""
     written: dict[str, list[Path]] = {f: [] for f in fmts}
 
@@ -280,9 +337,14 @@ def _write_files(results: pd.DataFrame, out: Path, fmts: list[str], title: str, 
     heatmap, estimates, ranking = None, [], []
     if "png" in fmts or "html" in fmts:
         heatmap = heatmap_figure(summary)
-        estimates = [Figure(f"estimates-{slug(t, default='task')}.png", f"{t}: estimate vs n",
-                            figure_png(plot_estimates(summary, t, units=units)))
-                     for t in dict.fromkeys(summary["task_id"])]
+        estimates = [
+            Figure(
+                f"estimates-{slug(t, default='task')}.png",
+                f"{t}: estimate vs n",
+                figure_png(plot_estimates(summary, t, units=units)),
+            )
+            for t in dict.fromkeys(summary["task_id"])
+        ]
         ranking = rank_figures(tests)
     blocks = benchmark_blocks(tables, heatmap, units=units, estimates=estimates, ranking=ranking)
     if "png" in fmts:

@@ -57,8 +57,9 @@ class MixtureParams:
         z = rng.standard_normal((n, self.dim))
         return self.means[labels] + np.einsum("nij,nj->ni", self.chols[labels], z)
 
-    def stratified_mean(self, g: Callable[[np.ndarray], np.ndarray], total: int = MC_SAMPLES,
-                        seed: int = MC_SEED) -> tuple[float, float]:
+    def stratified_mean(
+        self, g: Callable[[np.ndarray], np.ndarray], total: int = MC_SAMPLES, seed: int = MC_SEED
+    ) -> tuple[float, float]:
         """Stratified Monte-Carlo estimate of ``E[g(Z)]`` and its standard error."""
         rng = np.random.default_rng(seed)
         mean = var = 0.0
@@ -103,7 +104,9 @@ def as_nested_tuples(a: np.ndarray) -> Any:
     return tuple(as_nested_tuples(v) for v in a)
 
 
-def random_mixture(dim: int, n_components: int, seed: int, separation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_mixture(
+    dim: int, n_components: int, seed: int, separation: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A reproducible random mixture: Dirichlet(3) weights, N(0, separation^2) means, random SPD covariances."""
     rng = np.random.default_rng(seed)
     weights = rng.dirichlet(np.full(n_components, 3.0))

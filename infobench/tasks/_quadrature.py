@@ -42,31 +42,59 @@ class Marginal(NamedTuple):
 
 
 def normal_marginal(std: float) -> Marginal:
-    return Marginal(lambda t: np.exp(-0.5 * (t / std) ** 2) / (std * _SQRT_2PI),
-                    lambda t: special.ndtr(t / std), -np.inf, np.inf, std, (0.0,))
+    return Marginal(
+        lambda t: np.exp(-0.5 * (t / std) ** 2) / (std * _SQRT_2PI),
+        lambda t: special.ndtr(t / std),
+        -np.inf,
+        np.inf,
+        std,
+        (0.0,),
+    )
 
 
 def uniform_marginal(width: float) -> Marginal:
-    return Marginal(lambda t: np.where((t >= 0) & (t <= width), 1.0 / width, 0.0),
-                    lambda t: np.clip(t / width, 0.0, 1.0), 0.0, width, width)
+    return Marginal(
+        lambda t: np.where((t >= 0) & (t <= width), 1.0 / width, 0.0),
+        lambda t: np.clip(t / width, 0.0, 1.0),
+        0.0,
+        width,
+        width,
+    )
 
 
 def laplace_marginal(scale: float) -> Marginal:
-    return Marginal(lambda t: np.exp(-np.abs(t) / scale) / (2.0 * scale),
-                    lambda t: np.where(t < 0, 0.5 * np.exp(np.minimum(t, 0) / scale),
-                                       1.0 - 0.5 * np.exp(-np.maximum(t, 0) / scale)),
-                    -np.inf, np.inf, scale, (0.0,))
+    return Marginal(
+        lambda t: np.exp(-np.abs(t) / scale) / (2.0 * scale),
+        lambda t: np.where(
+            t < 0, 0.5 * np.exp(np.minimum(t, 0) / scale), 1.0 - 0.5 * np.exp(-np.maximum(t, 0) / scale)
+        ),
+        -np.inf,
+        np.inf,
+        scale,
+        (0.0,),
+    )
 
 
 def exponential_marginal(rate: float) -> Marginal:
-    return Marginal(lambda t: np.where(t >= 0, rate * np.exp(-rate * np.maximum(t, 0)), 0.0),
-                    lambda t: -np.expm1(-rate * np.maximum(t, 0)), 0.0, np.inf, 1.0 / rate)
+    return Marginal(
+        lambda t: np.where(t >= 0, rate * np.exp(-rate * np.maximum(t, 0)), 0.0),
+        lambda t: -np.expm1(-rate * np.maximum(t, 0)),
+        0.0,
+        np.inf,
+        1.0 / rate,
+    )
 
 
 def student_t_marginal(nu: float, scale: float) -> Marginal:
     log_c = special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * math.log(nu * math.pi) - math.log(scale)
-    return Marginal(lambda t: np.exp(log_c - 0.5 * (nu + 1) * np.log1p((t / scale) ** 2 / nu)),
-                    lambda t: special.stdtr(nu, t / scale), -np.inf, np.inf, scale, (0.0,))
+    return Marginal(
+        lambda t: np.exp(log_c - 0.5 * (nu + 1) * np.log1p((t / scale) ** 2 / nu)),
+        lambda t: special.stdtr(nu, t / scale),
+        -np.inf,
+        np.inf,
+        scale,
+        (0.0,),
+    )
 
 
 def normal_mixture_marginal(weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> Marginal:
@@ -82,8 +110,9 @@ def normal_mixture_marginal(weights: np.ndarray, means: np.ndarray, stds: np.nda
     return Marginal(pdf, cdf, -np.inf, np.inf, float(s.min()), tuple(sorted({0.0, *m.tolist()})))
 
 
-def expected_log_derivative(log_df: Callable[[np.ndarray], np.ndarray], marginal: Marginal,
-                            bound: float | None = None) -> float:
+def expected_log_derivative(
+    log_df: Callable[[np.ndarray], np.ndarray], marginal: Marginal, bound: float | None = None
+) -> float:
     """``E[log f'(T)]`` for ``T`` with density ``marginal`` (see the module docstring for the rules).
 
     Parameters

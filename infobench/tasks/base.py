@@ -298,7 +298,9 @@ def check_spd(name: str, value: Any, *, size: int | None = None) -> np.ndarray:
     scale = float(np.abs(m).max())
     if not np.allclose(m, m.T, rtol=0.0, atol=1e-12 * max(scale, 1e-300)):
         i, j = np.unravel_index(np.argmax(np.abs(m - m.T)), m.shape)
-        raise ValueError(f"{name} must be symmetric; got entry [{i},{j}]={float(m[i, j])!r} but [{j},{i}]={float(m[j, i])!r}")
+        raise ValueError(
+            f"{name} must be symmetric; got entry [{i},{j}]={float(m[i, j])!r} but [{j},{i}]={float(m[j, i])!r}"
+        )
     m = 0.5 * (m + m.T)
     try:
         np.linalg.cholesky(m)

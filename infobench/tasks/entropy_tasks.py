@@ -423,7 +423,9 @@ class TransformedEntropy(EntropyTask):
         if self.transform == "identity":
             raise ValueError("transform 'identity' changes nothing; use the base task itself")
         if self.base.dim < t.min_dim:
-            raise ValueError(f"transform {self.transform!r} needs dimension >= {t.min_dim}; the base has dim {self.base.dim}")
+            raise ValueError(
+                f"transform {self.transform!r} needs dimension >= {t.min_dim}; the base has dim {self.base.dim}"
+            )
         if t.elementwise and self.base.marginal(0) is None:
             raise ValueError(
                 f"transform {self.transform!r} is componentwise and needs the base's marginal densities; "
@@ -447,8 +449,9 @@ class TransformedEntropy(EntropyTask):
         t = get_transform(self.transform)
         if not t.elementwise:
             return 0.0
-        return sum(expected_log_derivative(t.log_derivative, self.base.marginal(i), t.log_df_bound)
-                   for i in range(self.dim))
+        return sum(
+            expected_log_derivative(t.log_derivative, self.base.marginal(i), t.log_df_bound) for i in range(self.dim)
+        )
 
     def _compute_truth(self):
         return self.base.truth + self.jacobian_term(), self.base.truth_std_err
@@ -480,7 +483,9 @@ class AffineEntropy(EntropyTask):
         try:
             a = np.array(self.matrix, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"matrix must be a square matrix of real numbers; got {type(self.matrix).__name__}") from None
+            raise TypeError(
+                f"matrix must be a square matrix of real numbers; got {type(self.matrix).__name__}"
+            ) from None
         d = self.base.dim
         if a.shape != (d, d):
             raise ValueError(f"matrix must have shape ({d}, {d}) to match the base; got shape {a.shape}")

@@ -83,8 +83,10 @@ class GaussianKL(KLTask):
 
     @property
     def id(self) -> str:
-        return (f"kl-gaussian-d{self.dim}-shift{fmt(self.shift)}{_suffix('rhop', self.rho_p, 0.0)}"
-                f"{_suffix('rhoq', self.rho_q, 0.0)}{_suffix('sq', self.scale_q, 1.0)}")
+        return (
+            f"kl-gaussian-d{self.dim}-shift{fmt(self.shift)}{_suffix('rhop', self.rho_p, 0.0)}"
+            f"{_suffix('rhoq', self.rho_q, 0.0)}{_suffix('sq', self.scale_q, 1.0)}"
+        )
 
     @cached_property
     def _mean_q(self) -> np.ndarray:
@@ -92,8 +94,10 @@ class GaussianKL(KLTask):
 
     @cached_property
     def _chols(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.linalg.cholesky(equicorrelated(self.dim, self.rho_p)),
-                np.linalg.cholesky(equicorrelated(self.dim, self.rho_q, self.scale_q)))
+        return (
+            np.linalg.cholesky(equicorrelated(self.dim, self.rho_p)),
+            np.linalg.cholesky(equicorrelated(self.dim, self.rho_q, self.scale_q)),
+        )
 
     def _compute_truth(self):
         lp, lq = self._chols
@@ -172,8 +176,10 @@ class LaplaceKL(KLTask):
 
     @property
     def id(self) -> str:
-        return (f"kl-laplace-d{self.dim}-shift{fmt(self.shift)}{_suffix('bp', self.scale_p, 1.0)}"
-                f"{_suffix('bq', self.scale_q, 1.0)}")
+        return (
+            f"kl-laplace-d{self.dim}-shift{fmt(self.shift)}{_suffix('bp', self.scale_p, 1.0)}"
+            f"{_suffix('bq', self.scale_q, 1.0)}"
+        )
 
     def _compute_truth(self):
         bp, bq, delta = self.scale_p, self.scale_q, abs(self.shift)
@@ -216,8 +222,9 @@ class TransformedKL(KLTask):
         if self.transform == "identity":
             raise ValueError("transform must not be 'identity' (the task would equal its base)")
         if self.base.dim < t.min_dim:
-            raise ValueError(f"transform={self.transform!r} needs dimension >= {t.min_dim}; "
-                             f"the base task's dim is {self.base.dim}")
+            raise ValueError(
+                f"transform={self.transform!r} needs dimension >= {t.min_dim}; the base task's dim is {self.base.dim}"
+            )
 
     dim = property(lambda self: self.base.dim)
 

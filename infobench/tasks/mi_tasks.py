@@ -116,8 +116,10 @@ class Transformed(MITask):
     def __post_init__(self):
         if not isinstance(self.base, MITask):
             raise TypeError(f"base must be an MI task; got {type(self.base).__name__}")
-        for var, name, dim, discrete in (("x", self.x, self.base.dim_x, self.base.discrete_x),
-                                         ("y", self.y, self.base.dim_y, self.base.discrete_y)):
+        for var, name, dim, discrete in (
+            ("x", self.x, self.base.dim_x, self.base.discrete_x),
+            ("y", self.y, self.base.dim_y, self.base.discrete_y),
+        ):
             t = get_transform(name, param=var)
             if name != "identity" and discrete:
                 raise ValueError(f"{var}={name!r}: the base task's {var.upper()} is discrete; only 'identity' applies")
@@ -208,7 +210,7 @@ class SwissRoll(MITask):
         return f"swissroll-rho{fmt(self.rho)}"
 
     def _compute_truth(self):
-        return -0.5 * math.log1p(-self.rho**2), 0.0
+        return -0.5 * math.log1p(-(self.rho**2)), 0.0
 
     def _sample(self, n, rng):
         u = rng.standard_normal(n)
@@ -229,8 +231,11 @@ class _MixtureMI(MITask):
     def pointwise_mi(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``log p(x, y) - log p(x) - log p(y)`` at paired rows (exact densities)."""
         mix = self.mixture
-        return (mix.logpdf(np.hstack([x, y])) - mix.marginal(slice(0, self.dim_x)).logpdf(x)
-                - mix.marginal(slice(self.dim_x, None)).logpdf(y))
+        return (
+            mix.logpdf(np.hstack([x, y]))
+            - mix.marginal(slice(0, self.dim_x)).logpdf(x)
+            - mix.marginal(slice(self.dim_x, None)).logpdf(y)
+        )
 
     def _compute_truth(self):
         dx = self.dim_x
@@ -265,8 +270,11 @@ class GaussianMixture(_MixtureMI):
 
     def __post_init__(self):
         d = store_mixture_fields(self).dim
-        set_field(self, "dim_x", check_int("dim_x", self.dim_x, low=1, high=d - 1,
-                                           context=f" (the mixture has dimension {d})"))
+        set_field(
+            self,
+            "dim_x",
+            check_int("dim_x", self.dim_x, low=1, high=d - 1, context=f" (the mixture has dimension {d})"),
+        )
 
     @property
     def dim_y(self) -> int:
@@ -363,8 +371,9 @@ class Contaminated(_MixtureMI):
 
     def __post_init__(self):
         if not isinstance(self.base, _GaussianMI):
-            raise TypeError(f"base must be a Gaussian MI task (DenseNormal, SparseNormal, Normal); "
-                            f"got {type(self.base).__name__}")
+            raise TypeError(
+                f"base must be a Gaussian MI task (DenseNormal, SparseNormal, Normal); got {type(self.base).__name__}"
+            )
         set_field(self, "eps", check_float("eps", self.eps, low=0.0, high=1.0, low_open=True, high_open=True))
         set_field(self, "outlier_scale", check_positive("outlier_scale", self.outlier_scale))
 
@@ -418,15 +427,20 @@ class ClassMixture(MITask):
     @cached_property
     def classes(self) -> tuple[MixtureParams, ...]:
         """The conditional mixture of Y for each class."""
-        return tuple(check_mixture(*random_mixture(self.dim_y, self.n_components, self.seed * 1000 + c,
-                                                   self.separation)) for c in range(self.m))
+        return tuple(
+            check_mixture(*random_mixture(self.dim_y, self.n_components, self.seed * 1000 + c, self.separation))
+            for c in range(self.m)
+        )
 
     @cached_property
     def marginal_y(self) -> MixtureParams:
         """The mixture of Y: every class's components with weight ``w_ck / m``."""
         cls = self.classes
-        return check_mixture(np.concatenate([c.weights for c in cls]) / self.m,
-                             np.concatenate([c.means for c in cls]), np.concatenate([c.covs for c in cls]))
+        return check_mixture(
+            np.concatenate([c.weights for c in cls]) / self.m,
+            np.concatenate([c.means for c in cls]),
+            np.concatenate([c.covs for c in cls]),
+        )
 
     def pointwise_mi(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``log p(y | x) - log p(y)`` at paired rows (exact densities)."""
@@ -440,8 +454,11 @@ class ClassMixture(MITask):
     def _compute_truth(self):
         mean = var = 0.0
         for c, mix in enumerate(self.classes):
-            m_c, se_c = mix.stratified_mean(lambda y, mix=mix: mix.logpdf(y) - self.marginal_y.logpdf(y),
-                                            total=MC_SAMPLES // self.m, seed=MC_SEED + c)
+            m_c, se_c = mix.stratified_mean(
+                lambda y, mix=mix: mix.logpdf(y) - self.marginal_y.logpdf(y),
+                total=MC_SAMPLES // self.m,
+                seed=MC_SEED + c,
+            )
             mean += m_c / self.m
             var += (se_c / self.m) ** 2
         return mean, math.sqrt(var)
@@ -515,6 +532,9 @@ class Independent(MITask):
         return 0.0, 0.0
 
     def _sample(self, n, rng):
-        draw = {"normal": rng.standard_normal, "uniform": rng.random,
-                "laplace": lambda size: rng.laplace(0.0, 1.0, size)}[self.marginal]
+        draw = {
+            "normal": rng.standard_normal,
+            "uniform": rng.random,
+            "laplace": lambda size: rng.laplace(0.0, 1.0, size),
+        }[self.marginal]
         return draw((n, self.dim_x)), draw((n, self.dim_y))

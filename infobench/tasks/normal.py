@@ -134,8 +134,11 @@ class SparseNormal(_GaussianMI):
         set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
         set_field(self, "rho", check_rho(self.rho))
         most = min(self.dim_x, self.dim_y)
-        pairs = most if self.n_pairs is None else check_int("n_pairs", self.n_pairs, low=1, high=most,
-                                                              context=" (min(dim_x, dim_y))")
+        pairs = (
+            most
+            if self.n_pairs is None
+            else check_int("n_pairs", self.n_pairs, low=1, high=most, context=" (min(dim_x, dim_y))")
+        )
         set_field(self, "n_pairs", pairs)
 
     @property

@@ -121,12 +121,19 @@ class EstimateNearCeilingWarning(InfobenchWarning):
 
 def fix_hint(cfg: NeuralConfig) -> str:
     """The advice that ends every divergence message."""
-    return (f"Lower the learning_rate (now {cfg.learning_rate:g}; try {cfg.learning_rate / 10:g})"
-            + (" or set transform='copula' (the default)" if cfg.transform == "none" else ""))
+    return f"Lower the learning_rate (now {cfg.learning_rate:g}; try {cfg.learning_rate / 10:g})" + (
+        " or set transform='copula' (the default)" if cfg.transform == "none" else ""
+    )
 
 
-def check_critic(method: str, values: Sequence[float], se: float | None, trained: dict[str, Any],
-                 cfg: NeuralConfig, eval_batch_size: int) -> list[Diagnostic]:
+def check_critic(
+    method: str,
+    values: Sequence[float],
+    se: float | None,
+    trained: dict[str, Any],
+    cfg: NeuralConfig,
+    eval_batch_size: int,
+) -> list[Diagnostic]:
     """Refuse the estimate of a diverged critic; return the doubts about a sane one (empty when none).
 
     A constant critic scores ``CONSTANT_CRITIC[method]`` on the training
@@ -190,35 +197,44 @@ def check_critic(method: str, values: Sequence[float], se: float | None, trained
         if v < lowest:
             step, lowest, kind = s, v, "validation"
     if lowest < limit:
-        found.append(Diagnostic(
-            "unstable-training",
-            f"{method} training was unstable: the {kind} objective fell to {lowest:.4g} at step {step} "
-            f"(a constant critic scores {floor:.3f}, the evaluated critic {objective:.4g}); the estimate "
-            f"{value:.4g} nats is likely too low. {fix_hint(cfg)}"
-            + (f"; {method}'s variance grows exponentially with the MI: at several nats use method='smile'"
-               if method in ("mine", "nwj") else ""),
-            subject="learning_rate",
-        ))
+        found.append(
+            Diagnostic(
+                "unstable-training",
+                f"{method} training was unstable: the {kind} objective fell to {lowest:.4g} at step {step} "
+                f"(a constant critic scores {floor:.3f}, the evaluated critic {objective:.4g}); the estimate "
+                f"{value:.4g} nats is likely too low. {fix_hint(cfg)}"
+                + (
+                    f"; {method}'s variance grows exponentially with the MI: at several nats use method='smile'"
+                    if method in ("mine", "nwj")
+                    else ""
+                ),
+                subject="learning_rate",
+            )
+        )
     low = BELOW_ZERO_MARGIN + 3 * (se or 0.0)
     if value < -low:
-        found.append(Diagnostic(
-            "below-zero",
-            f"the {method} estimate {value:.4g}{spread} nats is below 0 by more than {low:.3g} nats "
-            f"({BELOW_ZERO_MARGIN:g} + 3 standard errors), which no mutual information is: the critic scores "
-            "the held-out rows worse than a constant critic would, so this number is a poor bound, not an "
-            f"estimate of the MI. {fix_hint(cfg)}, or train longer (more steps) or on more rows",
-        ))
+        found.append(
+            Diagnostic(
+                "below-zero",
+                f"the {method} estimate {value:.4g}{spread} nats is below 0 by more than {low:.3g} nats "
+                f"({BELOW_ZERO_MARGIN:g} + 3 standard errors), which no mutual information is: the critic scores "
+                "the held-out rows worse than a constant critic would, so this number is a poor bound, not an "
+                f"estimate of the MI. {fix_hint(cfg)}, or train longer (more steps) or on more rows",
+            )
+        )
     found += _outlier_batch(method, values)
     if method == "infonce":
         ceiling = math.log(eval_batch_size)
         if value >= (1 - CEILING_MARGIN) * ceiling:
-            found.append(Diagnostic(
-                "near-ceiling",
-                f"infonce estimate {value:.3f} nats is within {CEILING_MARGIN:.0%} of its ceiling "
-                f"log(eval_batch_size) = log({eval_batch_size}) = {ceiling:.3f} nats: the true MI may be much "
-                "larger; use a larger batch_size or method='smile'",
-                subject="eval_batch_size",
-            ))
+            found.append(
+                Diagnostic(
+                    "near-ceiling",
+                    f"infonce estimate {value:.3f} nats is within {CEILING_MARGIN:.0%} of its ceiling "
+                    f"log(eval_batch_size) = log({eval_batch_size}) = {ceiling:.3f} nats: the true MI may be much "
+                    "larger; use a larger batch_size or method='smile'",
+                    subject="eval_batch_size",
+                )
+            )
     return found
 
 
@@ -237,11 +253,17 @@ def _outlier_batch(method: str, values: Sequence[float]) -> list[Diagnostic]:
     shift = abs(mean - rest)
     if shift <= OUTLIER_NATS or shift <= factors[0] * robust_se:
         return []
-    return [Diagnostic(
-        "outlier-batch",
-        f"the {method} estimate {mean:.4g} nats becomes {rest:.4g} without its most extreme held-out batch "
-        f"(value {v[worst]:.4g}; the middle half of the {m} batches lies in [{q25:.4g}, {q75:.4g}]): the number "
-        "rests on a few held-out rows, on which the critic extrapolates. Lower the learning_rate or train on more "
-        "rows" + ("; or use method='smile' or 'infonce', whose partition terms are bounded"
-                  if method in ("mine", "nwj") else ""),
-    )]
+    return [
+        Diagnostic(
+            "outlier-batch",
+            f"the {method} estimate {mean:.4g} nats becomes {rest:.4g} without its most extreme held-out batch "
+            f"(value {v[worst]:.4g}; the middle half of the {m} batches lies in [{q25:.4g}, {q75:.4g}]): the number "
+            "rests on a few held-out rows, on which the critic extrapolates. Lower the learning_rate or train on more "
+            "rows"
+            + (
+                "; or use method='smile' or 'infonce', whose partition terms are bounded"
+                if method in ("mine", "nwj")
+                else ""
+            ),
+        )
+    ]

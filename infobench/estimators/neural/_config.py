@@ -30,8 +30,10 @@ def _resolve_transform(transform: Any, standardize: Any) -> str:
         return cast(str, transform)
     standardize = check_bool("standardize", standardize)
     if transform != DEFAULT_TRANSFORM:
-        raise ValueError(f"pass transform, not also the deprecated standardize; got transform={transform!r}, "
-                         f"standardize={standardize}")
+        raise ValueError(
+            f"pass transform, not also the deprecated standardize; got transform={transform!r}, "
+            f"standardize={standardize}"
+        )
     replacement = "scale" if standardize else "none"
     warnings.warn(
         f"standardize= is deprecated and will be removed; use transform={replacement!r} "
@@ -189,24 +191,30 @@ class NeuralConfig:
         object.__setattr__(self, "hidden", check_hidden(self.hidden))
         object.__setattr__(self, "embed_dim", check_int("embed_dim", self.embed_dim, low=1))
         check_choice("activation", self.activation, list(ACTIVATIONS))
-        object.__setattr__(self, "learning_rate",
-                           check_float("learning_rate", self.learning_rate, low=0.0, low_open=True))
+        object.__setattr__(
+            self, "learning_rate", check_float("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        )
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         object.__setattr__(self, "batch_size", check_int("batch_size", self.batch_size, low=2))
         object.__setattr__(self, "steps", check_int("steps", self.steps, low=1))
         object.__setattr__(self, "weight_decay", check_float("weight_decay", self.weight_decay, low=0.0))
         object.__setattr__(self, "patience", check_int("patience", self.patience, low=0))
-        object.__setattr__(self, "test_fraction", check_float("test_fraction", self.test_fraction, low=0.0,
-                                                                high=1.0, low_open=True, high_open=True))
-        object.__setattr__(self, "validation_fraction", check_float(
-            "validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True))
+        object.__setattr__(
+            self,
+            "test_fraction",
+            check_float("test_fraction", self.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True),
+        )
+        object.__setattr__(
+            self,
+            "validation_fraction",
+            check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, high_open=True),
+        )
         if self.eval_batch_size is not None:
             object.__setattr__(self, "eval_batch_size", check_int("eval_batch_size", self.eval_batch_size, low=2))
         object.__setattr__(self, "transform", _resolve_transform(self.transform, self.standardize))
         object.__setattr__(self, "standardize", None)
         object.__setattr__(self, "mixed_precision", check_bool("mixed_precision", self.mixed_precision))
-        object.__setattr__(self, "ema_rate",
-                           check_float("ema_rate", self.ema_rate, low=0.0, high=1.0, low_open=True))
+        object.__setattr__(self, "ema_rate", check_float("ema_rate", self.ema_rate, low=0.0, high=1.0, low_open=True))
         tau = self.tau
         if isinstance(tau, numbers.Real) and not isinstance(tau, bool) and float(tau) == math.inf:
             object.__setattr__(self, "tau", math.inf)

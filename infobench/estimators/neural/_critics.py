@@ -33,8 +33,9 @@ ACTIVATIONS = {
 }
 
 
-def _linear(fan_in: int, fan_out: int, gen: torch.Generator, *, bias: bool = True, init_fan_in: int | None = None
-            ) -> nn.Linear:
+def _linear(
+    fan_in: int, fan_out: int, gen: torch.Generator, *, bias: bool = True, init_fan_in: int | None = None
+) -> nn.Linear:
     # PyTorch's default Linear init (kaiming_uniform with a=sqrt(5), which is
     # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases), drawn from
     # our own generator; skip_init keeps nn.Linear from also drawing from (and
@@ -67,8 +68,9 @@ class SeparableCritic(nn.Module):
     well the MLPs approximate its factors.
     """
 
-    def __init__(self, dim_x: int, dim_y: int, hidden: tuple[int, ...], embed_dim: int, activation: str,
-                 gen: torch.Generator):
+    def __init__(
+        self, dim_x: int, dim_y: int, hidden: tuple[int, ...], embed_dim: int, activation: str, gen: torch.Generator
+    ):
         super().__init__()
         self.g = _mlp([dim_x, *hidden, embed_dim], activation, gen)
         self.h = _mlp([dim_y, *hidden, embed_dim], activation, gen)
@@ -104,13 +106,22 @@ class JointCritic(nn.Module):
         hx = self.first_x(x)
         hy = self.first_y(y)
         rows = len(x) if torch.is_grad_enabled() else max(1, self._CHUNK_PAIRS // max(1, len(y)))
-        out = [self.rest(self.act(hx[i:i + rows, None, :] + hy[None, :, :])).squeeze(-1)
-               for i in range(0, len(x), rows)]
+        out = [
+            self.rest(self.act(hx[i : i + rows, None, :] + hy[None, :, :])).squeeze(-1) for i in range(0, len(x), rows)
+        ]
         return torch.cat(out, dim=0)
 
 
-def build_critic(critic: str, dim_x: int, dim_y: int, *, hidden: Sequence[int] = (256, 256), embed_dim: int = 32,
-                 activation: str = "silu", seed: Any = 0) -> nn.Module:
+def build_critic(
+    critic: str,
+    dim_x: int,
+    dim_y: int,
+    *,
+    hidden: Sequence[int] = (256, 256),
+    embed_dim: int = 32,
+    activation: str = "silu",
+    seed: Any = 0,
+) -> nn.Module:
     """Build a critic on the CPU with a deterministic initialisation.
 
     Parameters
@@ -148,7 +159,8 @@ def check_hidden(hidden: Any) -> tuple[int, ...]:
             raise TypeError(f"{text}; got the integer {hidden!r}: write ({hidden},) for one layer")
         raise TypeError(f"{text}; got {hidden!r}")
     widths = list(hidden)
-    if not widths or any(isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Integral) or int(w) < 1
-                         for w in widths):
+    if not widths or any(
+        isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Integral) or int(w) < 1 for w in widths
+    ):
         raise ValueError(f"{text}; got {hidden!r}")
     return tuple(int(w) for w in widths)

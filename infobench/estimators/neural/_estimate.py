@@ -128,12 +128,16 @@ def neural_mutual_information(
     n_test = int(n * cfg.test_fraction)
     n_val = int((n - n_test) * cfg.validation_fraction)
     n_fit = n - n_test - n_val
-    sizes = (f" (n={n}, test_fraction={cfg.test_fraction:g}, validation_fraction={cfg.validation_fraction:g}: "
-             f"n_fit={n_fit}, n_validation={n_val}, n_test={n_test})")
+    sizes = (
+        f" (n={n}, test_fraction={cfg.test_fraction:g}, validation_fraction={cfg.validation_fraction:g}: "
+        f"n_fit={n_fit}, n_validation={n_val}, n_test={n_test})"
+    )
     check_int("batch_size", cfg.batch_size, low=2, high=n_fit, context=" and at most the rows to fit on" + sizes)
     if cfg.validation_fraction > 0 and n_val < 2:
-        raise ValueError(f"validation_fraction={cfg.validation_fraction:g} leaves fewer than 2 validation rows"
-                         f"{sizes}; raise it or set validation_fraction=0")
+        raise ValueError(
+            f"validation_fraction={cfg.validation_fraction:g} leaves fewer than 2 validation rows"
+            f"{sizes}; raise it or set validation_fraction=0"
+        )
     eval_b = cfg.resolved_eval_batch_size
     if std_err and n_test < 2 * eval_b:
         raise ValueError(
@@ -150,20 +154,28 @@ def neural_mutual_information(
         raise ValueError(
             f"{yc} is a strictly monotone function of {xc} (a copy or a rescaled copy): their mutual information is "
             f"+inf, and a {method} bound on it only measures the critic and the batch size; drop the copied "
-            "column, or add the noise the measurement really has")
+            "column, or add the noise the measurement really has"
+        )
     findings = Findings()
     if cfg.transform != "copula":  # normal scores map every value inside about 4: nothing extreme reaches the critic
         for side in (xs, ys):
-            extreme_values(side, findings, method=method, what=f"raw inputs (transform={cfg.transform!r})",
-                           fix="use transform='copula' (the default), on which MI does not depend")
+            extreme_values(
+                side,
+                findings,
+                method=method,
+                what=f"raw inputs (transform={cfg.transform!r})",
+                fix="use transform='copula' (the default), on which MI does not depend",
+            )
     found = list(findings)
     data = split_and_transform(xs.data, ys.data, n_test, n_val, cfg.transform, s_split, train_dtype)
-    critic = build_critic(cfg.critic, xs.d, ys.d, hidden=cfg.hidden, embed_dim=cfg.embed_dim,
-                          activation=cfg.activation, seed=s_init).to(device=dev, dtype=train_dtype)
+    critic = build_critic(
+        cfg.critic, xs.d, ys.d, hidden=cfg.hidden, embed_dim=cfg.embed_dim, activation=cfg.activation, seed=s_init
+    ).to(device=dev, dtype=train_dtype)
     trained = train(method, critic, data, cfg, s_batches, min(eval_b, n_val), progress)
     test_perm = torch.randperm(n_test, generator=torch.Generator().manual_seed(s_eval)).to(dev)
-    values = evaluate(functools.partial(reported_bound, method, tau=cfg.tau), critic, data.x_test, data.y_test,
-                       eval_b, test_perm)
+    values = evaluate(
+        functools.partial(reported_bound, method, tau=cfg.tau), critic, data.x_test, data.y_test, eval_b, test_perm
+    )
     value = float(values.mean())
     if not math.isfinite(value):
         raise TrainingDivergedError(

@@ -62,8 +62,9 @@ def fitted_transform(v: torch.Tensor, train: torch.Tensor, transform: str, name:
     return (v - centre) / scale
 
 
-def split_and_transform(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, transform: str, seed: int,
-                        dtype: torch.dtype) -> Split:
+def split_and_transform(
+    x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: int, transform: str, seed: int, dtype: torch.dtype
+) -> Split:
     """Split the rows at random (test, validation, fit); map each column by ``transform`` fitted on training rows.
 
     Training-side statistics only: the held-out rows do not influence
@@ -71,7 +72,7 @@ def split_and_transform(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: in
     """
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
-    test, val, fit = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    test, val, fit = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     train = perm[n_test:]
     parts = []
     for v, name in ((x, "x"), (y, "y")):
@@ -82,22 +83,29 @@ def split_and_transform(x: torch.Tensor, y: torch.Tensor, n_test: int, n_val: in
 
 
 @torch.no_grad()
-def evaluate(bound: Callable[[torch.Tensor], torch.Tensor], critic: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             batch: int, perm: torch.Tensor) -> torch.Tensor:
+def evaluate(
+    bound: Callable[[torch.Tensor], torch.Tensor],
+    critic: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: int,
+    perm: torch.Tensor,
+) -> torch.Tensor:
     """``bound`` on each disjoint batch ``perm[k*batch:(k+1)*batch]``, reduced in float64."""
     was_training = critic.training
     critic.eval()
     wide = torch.float64 if x.device.type != "mps" else torch.float32
     values = []
     for k in range(x.shape[0] // batch):
-        idx = perm[k * batch:(k + 1) * batch]
+        idx = perm[k * batch : (k + 1) * batch]
         values.append(bound(critic(x[idx], y[idx]).to(wide)))
     critic.train(was_training)
     return torch.stack(values).cpu().to(torch.float64)
 
 
-def train(method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: int, val_batch: int,
-          progress: bool) -> dict[str, Any]:
+def train(
+    method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: int, val_batch: int, progress: bool
+) -> dict[str, Any]:
     x, y = data.x_fit, data.y_fit
     device = x.device
     n = x.shape[0]
@@ -114,8 +122,9 @@ def train(method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: 
     # picking its maximum would select for overestimation.
     monitor = js_bound if method == "smile" else functools.partial(reported_bound, method, tau=cfg.tau)
     opt = torch.optim.AdamW(critic.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if cfg.mixed_precision
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if cfg.mixed_precision else contextlib.nullcontext()
+    )
     log_keep = math.log1p(-cfg.ema_rate) if cfg.ema_rate < 1 else -math.inf
     log_rate = math.log(cfg.ema_rate)
     log_ema: torch.Tensor | None = None
@@ -140,7 +149,7 @@ def train(method: str, critic: nn.Module, data: Split, cfg: NeuralConfig, seed: 
                 k = step % per_epoch
                 if k == 0:
                     perm = torch.randperm(n, generator=gen).to(device)
-                idx = perm[k * b:(k + 1) * b]
+                idx = perm[k * b : (k + 1) * b]
                 with autocast:
                     scores = critic(x[idx], y[idx])
                 scores = scores.float() if cfg.mixed_precision else scores

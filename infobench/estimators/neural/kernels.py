@@ -45,8 +45,9 @@ def _estimate(method: str, arguments: Mapping[str, Any]) -> Estimate:
     """Run :func:`neural_mutual_information` on a kernel's arguments (its ``locals()``)."""
     fields = {k: v for k, v in arguments.items() if k not in ("x", "y", *_COMMON)}
     common = {k: arguments[k] for k in _COMMON}
-    return neural_mutual_information(arguments["x"], arguments["y"], method=method, config=NeuralConfig(**fields),
-                                     **common)
+    return neural_mutual_information(
+        arguments["x"], arguments["y"], method=method, config=NeuralConfig(**fields), **common
+    )
 
 
 @register("mi", "mine")
