@@ -15,7 +15,13 @@ Targets, compared within one run (pytest-benchmark groups):
   scikit-learn ``NearestNeighbors(n_jobs=-1)``);
 * ``memory``: KSG and KL entropy at n = 1,000,000 in 2-D within 2 GB peak
   resident memory (measured in a fresh subprocess);
-* ``gpu``: KSG at n = 1,000,000 with 10-d X and Y on CUDA, when present.
+* ``gpu``: KSG at n = 1,000,000 with 10-d X and Y on CUDA, when present;
+* ``condition-checks``: on clean data, the checks of the conditions the
+  formulas need (column profiles: one sort per column; the dithering plan;
+  the covariance test of a lower-dimensional sample; the discrete-mode
+  decision) cost under 5 % of the whole estimate (Kozachenko-Leonenko 1-d
+  and 3-d, KSG 1x1 at n = 100,000; KSG 5x5 at n = 20,000), timed
+  alternately in one process.
 
 ``pytest benchmarks/bench_knn.py`` takes minutes (the references are slow);
 ``--benchmark-disable`` runs every case once at small sizes, in seconds.
@@ -37,6 +43,9 @@ from sklearn.feature_selection import mutual_info_regression
 from sklearn.neighbors import NearestNeighbors
 
 from benchmarks.conftest import pick
+from infobench._validation import check_samples, reject_discrete
+from infobench.estimators._conditions import Findings, plan_dither
+from infobench.estimators.gaussian import covariance_cholesky
 from infobench.estimators.knn import kl_entropy, ksg_mutual_information
 
 K = 3
@@ -249,3 +258,67 @@ def test_gpu_ksg_1m_10d(benchmark, full_size):
 
     est = run(benchmark, estimate, 1)
     assert est.extras["algorithm"] == "brute" and est.extras["device"].startswith("cuda")
+
+
+# ---------------------------------------------------------------- condition checks
+CHECKS_SHARE = 0.05  # the checks on clean data cost under 5 % of the estimate
+
+
+def _entropy_checks(x: np.ndarray) -> None:
+    """The condition checks ``kl_entropy`` runs before its neighbour search, on fresh samples."""
+    xs = check_samples(x, "x")
+    reject_discrete(xs, "Kozachenko-Leonenko")
+    if xs.d > 1:
+        covariance_cholesky(xs.data, "x")
+    plan_dither(xs, Findings(), quantity="entropy", method="Kozachenko-Leonenko")
+
+
+def _ksg_checks(x: np.ndarray, y: np.ndarray) -> None:
+    """The condition checks ``ksg_mutual_information`` runs on continuous sides, on fresh samples."""
+    for arr, name in ((x, "x"), (y, "y")):
+        s = check_samples(arr, name)
+        s.discrete  # the column profile behind the discrete-mode decision  # noqa: B018
+        plan_dither(s, Findings(), quantity="mi", method="KSG")
+
+
+def _alternate(fns: dict, rounds: int, block: int = 5) -> dict:
+    """Per-call seconds of each function: blocks of ``block`` consecutive calls, the blocks of the functions
+    alternated ``rounds`` times, the fastest block kept (a block after another function's parallel search
+    pays for its threads winding down only once, as an estimate does)."""
+    import time
+
+    best = dict.fromkeys(fns, float("inf"))
+    for fn in fns.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(block):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / block)
+    return best
+
+
+@pytest.mark.benchmark(group="condition-checks")
+@pytest.mark.parametrize("case", ["entropy-1d", "entropy-3d", "ksg-1x1", "ksg-5x5"])
+def test_condition_checks_share(benchmark, full_size, case):
+    """Share of the condition checks in the whole estimate on clean Gaussian data (target < 5 %)."""
+    rng = np.random.default_rng(0)
+    if case.startswith("entropy"):
+        n = pick(full_size, 100_000, 2_000)
+        x = rng.normal(size=(n, int(case[-2])))
+        checks, whole = (lambda: _entropy_checks(x)), (lambda: kl_entropy(x, k=K, seed=0))
+    else:
+        d = int(case[-1])
+        n = pick(full_size, 100_000 if d == 1 else 20_000, 2_000)
+        x, y = correlated(n, d, d)
+        checks, whole = (lambda: _ksg_checks(x, y)), (lambda: ksg_mutual_information(x, y, k=K, seed=0))
+    est = whole()
+    assert not est.diagnostics, "clean data must gain no diagnostic"
+    t = _alternate({"checks": checks, "whole": whole}, rounds=pick(full_size, 5, 1), block=pick(full_size, 5, 1))
+    share = t["checks"] / t["whole"]
+    benchmark.extra_info.update(n=n, checks_s=t["checks"], whole_s=t["whole"], share=share)
+    print(f"\n{case} n={n}: checks {t['checks'] * 1e3:.1f} ms of {t['whole'] * 1e3:.1f} ms ({share:.1%})")
+    benchmark.pedantic(checks, rounds=1, iterations=1)
+    if full_size:
+        assert share < CHECKS_SHARE, f"{case}: the condition checks take {share:.1%} of the estimate"

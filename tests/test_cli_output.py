@@ -219,7 +219,9 @@ def test_run_in_a_pipe_reads_as_a_log(tmp_path):
     for stage in ("1/4 estimator benchmark", "2/4 reference generators", "3/4 sample quality", "4/4 report"):
         assert re.search(rf"^{re.escape(stage)}: done in ", text, re.M), stage
     assert re.search(r"^main-\w+: \d+/\d+ cells, done in", text, re.M)
-    assert re.search(r"^vae epoch 1/1: \d+/\d+ batches, done in", text, re.M)
+    # Training runs in worker processes: one line per finished run, one progress line over all their epochs.
+    assert len(re.findall(r"^generator vae#\d \(seed \d+\): done in ", text, re.M)) == 3  # seeds = 3 by default
+    assert re.search(r"^training: 3/3 epochs, done in", text, re.M)
 
 
 def _in_a_terminal(tmp_path: Path, args: list[str], **env: str) -> str:

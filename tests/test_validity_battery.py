@@ -41,8 +41,13 @@ from infobench.estimators.base import _REGISTRY, run_method
 SMALL_TRAINING = {"steps": 200, "hidden": (32, 32), "batch_size": 128, "patience": 100}
 #: Parameter values that make a formula degenerate, for every method that takes the parameter.
 DEGENERATE = {"bandwidth": 1e-8, "bins": 10**12, "jitter": 1.0}
-#: A trained critic's estimate moves more between two runs on nearly the same data than a closed formula's.
+#: A trained critic's estimate moves more between two runs on nearly the same data than a closed formula's;
+#: so does one fitted on a random half of the rows (``fit_fraction``: latent's CCA split, whose estimate at
+#: n = 600 moves by a seed-to-seed sd of 0.03-0.11 nats, so two runs on nearly the same data differ by up
+#: to about 3 * sqrt(2) * 0.11 = 0.47 nats, not by the 0.1 of a closed formula).
 TRAINED_TOL_SCALE = 3.0
+#: Parameters that make an estimate rest on training or on a random fit/held-out split.
+RANDOM_FIT_PARAMS = ("steps", "fit_fraction")
 
 
 def _methods(quantity: str) -> list:
@@ -85,7 +90,8 @@ def _reference(quantity: str, method: str, data: tuple) -> float:
 
 
 def _tol_scale(quantity: str, method: str) -> float:
-    return TRAINED_TOL_SCALE if "steps" in _REGISTRY[(quantity, method)].params else 1.0
+    params = _REGISTRY[(quantity, method)].params
+    return TRAINED_TOL_SCALE if any(p in params for p in RANDOM_FIT_PARAMS) else 1.0
 
 
 def _draw_clean(draw, quantity: str):
