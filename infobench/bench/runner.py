@@ -8,7 +8,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from infobench._lock import output_lock
 from infobench._progress import progress as show_progress
@@ -145,7 +145,7 @@ def execute(
     with contextlib.ExitStack() as held:
         if owned_store and db is not None and str(db) != ":memory:":
             # One runner per database file: a second one is refused before any cell runs.
-            held.enter_context(output_lock(db, kind="file", what="results database"))
+            held.enter_context(output_lock(cast("str | os.PathLike[Any]", db), kind="file", what="results database"))
         store = db if isinstance(db, ResultsStore) else ResultsStore(":memory:" if db is None else db)
         return _execute(grid, store, owned_store, run_id, executor, retry_failed, progress, command)
 

@@ -45,7 +45,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -106,7 +106,7 @@ def _parse_bins(bins: Any, d: int, name: str = "bins") -> list[int | str]:
 
 def _parse_one_bin(b: Any, name: str) -> int | str:
     if isinstance(b, str):
-        return check_choice(name, b, BIN_RULES)
+        return cast(str, check_choice(name, b, BIN_RULES))
     if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
         raise TypeError(f"{name} must be {_BINS_TEXT}; got {b!r}")
     return check_int(name, b, low=1)
@@ -116,7 +116,7 @@ def _rule_width(rule: str, col: torch.Tensor, span: float, n_eff: float) -> floa
     if rule == "fd":
         spread = iqr(col)
         if spread > 0:
-            return 2.0 * spread * n_eff ** (-1.0 / 3.0)
+            return cast(float, 2.0 * spread * n_eff ** (-1.0 / 3.0))
         rule = "sturges"
     if rule == "sturges":
         return span / (math.log2(n_eff) + 1.0)
@@ -205,7 +205,7 @@ class _Cells:
     log_widths: list[float]
 
 
-def _cells(data: torch.Tensor, discrete: list[bool], specs: list[int | str]) -> _Cells:
+def _cells(data: torch.Tensor, discrete: list[bool], specs: Sequence[int | str | _OnGrid]) -> _Cells:
     n_binned = sum(not flag for flag in discrete)
     n = data.shape[0]
     n_eff = float(n) if n_binned <= 1 else n ** (3.0 / (n_binned + 2.0))
@@ -291,7 +291,14 @@ def _discrete_flags(s: Samples, discrete: Any, name: str) -> list[bool]:
 ALIGN_MAX_STEPS = 4.0
 
 
-def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, quantity: str, offset: int = 0) -> list:
+def _on_grid(
+    s: Samples,
+    flags: list[bool],
+    specs: Sequence[int | str | _OnGrid],
+    findings: Findings,
+    quantity: str,
+    offset: int = 0,
+) -> Sequence[int | str | _OnGrid]:
     """``specs`` with the binned columns of ``s`` on a coarse grid turned into :class:`_OnGrid` specs.
 
     Refuses categories stored as numbers for an entropy (they have no
@@ -312,7 +319,7 @@ def _on_grid(s: Samples, flags: list[bool], specs: list, findings: Findings, qua
         p = prof[j]
         if not (p.step > 0 and p.step >= p.resolution):
             continue
-        spec = specs[offset + j]
+        spec = cast("int | str", specs[offset + j])  # this sample's columns are not on a grid yet
         col = s.data[:, j]
         span = p.hi - p.lo
         width = _rule_width(spec, col, span, n_eff) if isinstance(spec, str) else span / spec
@@ -428,14 +435,18 @@ def _se_df(std_err: bool, se_method: str, n_boot: int, n: int) -> float | None:
     return subsample_df(n) if se_method == "subsample" else n_boot - 1
 
 
-def _entropy_parts(data: torch.Tensor, flags: list[bool], specs: list[int | str], mm: bool):
+def _entropy_parts(
+    data: torch.Tensor, flags: list[bool], specs: Sequence[int | str | _OnGrid], mm: bool
+) -> tuple[float, _Plugin, _Cells]:
     n, d = data.shape
     cells = _cells(data, flags, specs)
     p = _plugin(cells, range(d), n)
     return p.entropy + (_mm(p, n) if mm else 0.0), p, cells
 
 
-def _mi_parts(data: torch.Tensor, dx: int, flags: list[bool], specs: list[int | str], mm: bool):
+def _mi_parts(
+    data: torch.Tensor, dx: int, flags: list[bool], specs: Sequence[int | str | _OnGrid], mm: bool
+) -> tuple[float, tuple[_Plugin, _Plugin, _Plugin], _Cells]:
     n, d = data.shape
     # One set of edges for the joint sample; the marginals reuse its columns,
     # so the log-bin-volume terms cancel exactly in H(X) + H(Y) - H(X, Y).
@@ -546,7 +557,7 @@ def histogram_entropy(
     """
     transform = check_transform(transform, quantity="entropy")
     s = check_samples(x, "x", device=device, dtype=dtype)
-    specs = _parse_bins(bins, s.d)
+    specs: Sequence[int | str | _OnGrid] = _parse_bins(bins, s.d)
     mm = check_bool("miller_madow", miller_madow)
     flags = _discrete_flags(s, discrete, "discrete")
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)
@@ -654,7 +665,7 @@ def histogram_mutual_information(
     0.4
     """
     sx, sy = check_pair(x, y, device=device, dtype=dtype)
-    specs = _parse_bins(bins, sx.d + sy.d)
+    specs: Sequence[int | str | _OnGrid] = _parse_bins(bins, sx.d + sy.d)
     mm = check_bool("miller_madow", miller_madow)
     flags = _discrete_flags(sx, discrete_x, "discrete_x") + _discrete_flags(sy, discrete_y, "discrete_y")
     std_err, se_method, n_boot, rng = _check_se(std_err, se_method, n_boot, seed)

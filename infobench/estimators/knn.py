@@ -58,8 +58,9 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -92,6 +93,7 @@ from infobench.estimators._conditions import (
 from infobench.estimators._neighbors import (
     ALGORITHMS,
     METRICS,
+    KsgCounts,
     count_within,
     ksg_counts,
     kth_distance,
@@ -139,11 +141,13 @@ def _jitter_amount(jitter: Any) -> float:
     return check_float("jitter", jitter, low=0.0, high=MAX_JITTER)
 
 
-def _host(t: torch.Tensor):
+def _host(t: torch.Tensor) -> Any:
     """CPU tensors as zero-copy numpy arrays, others unchanged.
 
     Elementwise work on the CPU runs in numpy: single-threaded, it pays no
     thread barrier per call, which dominates small torch calls on shared cores.
+    Typed ``Any`` (an ``np.ndarray`` or a ``torch.Tensor``, decided by the
+    device at run time): the term functions take either, but not a union.
     """
     return t.numpy() if t.device.type == "cpu" else t
 
@@ -242,13 +246,13 @@ _DUPLICATE_FIX = (
 
 
 def _result(
-    terms,
+    terms: np.ndarray | torch.Tensor,
     std_err: bool,
     n: int,
     method: str,
-    params: dict,
-    extras: dict,
-    resample=None,
+    params: dict[str, Any],
+    extras: dict[str, Any],
+    resample: tuple[Callable[..., float], list[torch.Tensor], int, Any] | None = None,
     findings: Findings | None = None,
 ) -> Estimate:
     """The mean of ``terms``; with ``std_err``, the subsampling standard error of ``resample``.
@@ -263,7 +267,7 @@ def _result(
     value = float(terms.mean())
     se = df = None
     if std_err:
-        statistic, arrays, min_rows, seed = resample
+        statistic, arrays, min_rows, seed = cast("tuple[Callable[..., float], list[torch.Tensor], int, Any]", resample)
         se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
         df = subsample_df(len(arrays[0]), min_rows)
     return Estimate(
@@ -278,14 +282,14 @@ def _result(
     )
 
 
-def _common(std_err, metric, algorithm, jitter):
+def _common(std_err: Any, metric: Any, algorithm: Any, jitter: Any) -> tuple[bool, str, str, float]:
     std_err = check_bool("std_err", std_err)
     metric = check_choice("metric", metric, METRICS)
     algorithm = check_choice("algorithm", algorithm, ALGORITHMS)
     return std_err, metric, algorithm, _jitter_amount(jitter)
 
 
-def _data_extras(algo: str, t: torch.Tensor, amount: float, transform: str = "none") -> dict:
+def _data_extras(algo: str, t: torch.Tensor, amount: float, transform: str = "none") -> dict[str, Any]:
     return {
         "algorithm": algo,
         "device": str(t.device),
@@ -342,7 +346,7 @@ def _prepare(
     if transform == "copula":
         jit = [1.0] * s.d
     elif transform == "scale":
-        jit = [p.scale / sc if p.scale > 0 else 1.0 for p, sc in zip(prof, tr.scales)]
+        jit = [p.scale / sc if p.scale > 0 else 1.0 for p, sc in zip(prof, cast("list[float]", tr.scales))]
     else:
         jit = [p.scale if p.scale > 0 else 1.0 for p in prof]
     return _Prepared(noise.add(tr.data, amount, jit), tr, amount * max(jit))
@@ -474,7 +478,7 @@ def kl_entropy(
     extras = _data_extras(algo, data, amount, transform)
     extras["log_jacobian"] = tr.log_jacobian
 
-    def statistic(a):
+    def statistic(a: torch.Tensor) -> float:
         return float(_kl_terms(a, k, metric, algorithm, max_memory, amount)[0].mean())
 
     return _result(
@@ -487,7 +491,9 @@ def _floor(noise_sd: float, d: int) -> float:
     return 8.0 * math.sqrt(d) * noise_sd
 
 
-def _kl_terms(data, k, metric, algorithm, max_memory, amount):
+def _kl_terms(
+    data: torch.Tensor, k: int, metric: str, algorithm: str, max_memory: int | None, amount: float
+) -> tuple[np.ndarray | torch.Tensor, str, torch.Tensor]:
     """Per-point terms of eq. (20) on ``data`` (prepared rows), the search path and the distances."""
     n, d = data.shape
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
@@ -512,7 +518,7 @@ def _legacy_discrete(discrete: Any) -> tuple[bool | None, bool | None]:
     return {"auto": (None, None), "x": (True, False), "y": (False, True), "none": (False, False)}[discrete]
 
 
-def _discrete_mode(discrete_x: Any, discrete_y: Any, discrete: Any, xs, ys) -> str:
+def _discrete_mode(discrete_x: Any, discrete_y: Any, discrete: Any, xs: Samples, ys: Samples) -> str:
     """The discrete side, "x", "y" or "none", from the flags (None: integer dtype means discrete)."""
     if discrete is not None:
         if discrete_x is not None or discrete_y is not None:
@@ -751,7 +757,7 @@ def ksg_mutual_information(
     extras["estimator"] = f"KSG-{variant}"
     extras["balance_sides"] = balance_sides
 
-    def statistic(a, b):
+    def statistic(a: torch.Tensor, b: torch.Tensor) -> float:
         return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
 
     return _result(
@@ -759,7 +765,16 @@ def ksg_mutual_information(
     )
 
 
-def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
+def _ksg_terms(
+    xd: torch.Tensor,
+    yd: torch.Tensor,
+    k: int,
+    variant: int,
+    metric: str,
+    algorithm: str,
+    max_memory: int | None,
+    amount: float,
+) -> tuple[np.ndarray | torch.Tensor, str, KsgCounts]:
     """Per-point terms of eq. (8) or (9) on paired (prepared) rows, the search path and the counts."""
     n = xd.shape[0]
     res = ksg_counts(xd, yd, k, metric=metric, variant=variant, algorithm=algorithm, max_memory=max_memory)
@@ -775,14 +790,14 @@ def _ksg_terms(xd, yd, k, variant, metric, algorithm, max_memory, amount):
 
 def _saturation(
     value: float,
-    res,
-    xd,
-    yd,
+    res: KsgCounts,
+    xd: torch.Tensor,
+    yd: torch.Tensor,
     k: int,
     variant: int,
     metric: str,
     algorithm: str,
-    max_memory,
+    max_memory: int | None,
     amount: float,
     findings: Findings,
 ) -> None:
@@ -835,7 +850,16 @@ def _saturation(
     )
 
 
-def _ross_terms(labels, cont, k, metric, algorithm, max_memory, amount, cont_name):
+def _ross_terms(
+    labels: torch.Tensor,
+    cont: torch.Tensor,
+    k: int,
+    metric: str,
+    algorithm: str,
+    max_memory: int | None,
+    amount: float,
+    cont_name: str,
+) -> tuple[np.ndarray | torch.Tensor, torch.Tensor, int, int, str]:
     """Ross (2014) per-point terms on the rows whose discrete value repeats; also the radii and what was dropped."""
     _, codes, sizes = torch.unique(labels, dim=0, return_inverse=True, return_counts=True)
     keep = sizes[codes] > 1
@@ -875,16 +899,16 @@ def _ross_terms(labels, cont, k, metric, algorithm, max_memory, amount, cont_nam
 def _ross(
     labels: Samples,
     prep: _Prepared,
-    cont_name,
-    k,
-    metric,
-    std_err,
-    amount,
-    algorithm,
-    max_memory,
-    params,
-    transform,
-    seed,
+    cont_name: str,
+    k: int,
+    metric: str,
+    std_err: bool,
+    amount: float,
+    algorithm: str,
+    max_memory: int | None,
+    params: dict[str, Any],
+    transform: str,
+    seed: Any,
     findings: Findings,
 ) -> Estimate:
     """Ross (2014) discrete–continuous MI; ``labels`` rows are the discrete values, ``prep`` the other side."""
@@ -918,7 +942,7 @@ def _ross(
     extras = _data_extras(algos, cont, amount, transform)
     extras.update(estimator="Ross", n_used=n_used, n_dropped=n_dropped)
 
-    def statistic(lab, con):
+    def statistic(lab: torch.Tensor, con: torch.Tensor) -> float:
         return float(_ross_terms(lab, con, k, metric, algorithm, max_memory, amount, cont_name)[0].mean())
 
     return _result(
@@ -1063,7 +1087,7 @@ def knn_kl_divergence(
         transform=transform,
     )
 
-    def statistic(a, b):
+    def statistic(a: torch.Tensor, b: torch.Tensor) -> float:
         return float(_wkv_terms(a, b, k, metric, algorithm, max_memory, amount)[0].mean())
 
     return _result(
@@ -1103,7 +1127,9 @@ def _check_shared(ps: Samples, qs: Samples, findings: Findings) -> None:
     findings.warn("shared-rows", message, subject="q")
 
 
-def _wkv_terms(pd_, qd_, k, metric, algorithm, max_memory, amount):
+def _wkv_terms(
+    pd_: torch.Tensor, qd_: torch.Tensor, k: int, metric: str, algorithm: str, max_memory: int | None, amount: float
+) -> tuple[np.ndarray | torch.Tensor, str, torch.Tensor]:
     """Per-point terms of eq. (5) for (prepared) samples of P and Q, the search path and ``rho``."""
     n, d = pd_.shape
     m = qd_.shape[0]

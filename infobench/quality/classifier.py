@@ -13,7 +13,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -206,7 +206,8 @@ def train_classifier(
                 )
             advance(1)
     model.eval()
-    acc = _accuracy(model, test.images, test.labels, dev)
+    # labelled: given with labels, or held out of the labelled training set
+    acc = _accuracy(model, test.images, cast(torch.Tensor, test.labels), dev)
     info = {
         "accuracy": acc,
         "accuracy_n": len(test),

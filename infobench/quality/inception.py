@@ -66,7 +66,9 @@ def clean_resize(x: torch.Tensor, size: int = 299) -> torch.Tensor:
     out = np.empty((*planes.shape[:2], size, size), dtype=np.float32)
     for i, image in enumerate(planes):
         for c, plane in enumerate(image):
-            out[i, c] = np.asarray(Image.fromarray(plane, mode="F").resize((size, size), resample=Image.BICUBIC))
+            out[i, c] = np.asarray(
+                Image.fromarray(plane, mode="F").resize((size, size), resample=Image.Resampling.BICUBIC)
+            )
     return torch.from_numpy(out)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from infobench.report.ranking import RankTest
 __all__ = ["figure_png", "new_figure", "plot_cd_diagram", "plot_estimates", "plot_heatmap", "plot_learning_curves"]
 
 
-def new_figure(width: float, height: float, *, layout: str | None = None):
+def new_figure(width: float, height: float, *, layout: Literal["constrained", "compressed", "tight"] | None = None):
     """A matplotlib Figure on its own Agg canvas (inches; 100 dpi), touching no global pyplot state."""
     # Deferred: matplotlib takes seconds to import and only drawing needs it (``import infobench.report``,
     # which quality and every CLI command do, stays without it).
@@ -220,7 +221,7 @@ def plot_learning_curves(curves: pd.DataFrame, labels: dict[str, str], best: dic
     rows = math.ceil(len(names) / cols)
     fig = new_figure(4.2 * cols, 3.0 * rows, layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    colours = {}
+    colours: dict[object, str] = {}
     for ax, name in zip(axes, names):
         sub = curves[curves["score"] == name]
         for gen, g in sub.groupby("generator", sort=False):

@@ -34,7 +34,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -177,7 +177,7 @@ def plain_text(tables: list[Table], width: int | None = None) -> str:
     )
     for table in tables:
         console.print(to_rich(table))
-    return console.file.getvalue().rstrip("\n")
+    return cast(io.StringIO, console.file).getvalue().rstrip("\n")
 
 
 @dataclass
