@@ -6,8 +6,10 @@ Files: CSV (``.csv``, ``.tsv``), Parquet (``.parquet``, needs pyarrow), NumPy
 Columns (``COLS``, comma-separated): for CSV and Parquet, column names or
 0-based indices; for ``.npy``, 0-based indices; for ``.npz``, array names
 (each array contributes all of its columns). ``START:STOP`` selects a range
-of indices (STOP excluded). Integer columns of CSV/Parquet are treated as
-discrete by the estimators that distinguish them.
+of indices (STOP excluded). Integer columns of CSV/Parquet are judged from
+their values: a column of few levels is read as categories by the estimators
+that distinguish them, one of many distinct whole numbers (a measurement in
+whole units, such as millimetres) as continuous.
 """
 
 from __future__ import annotations
