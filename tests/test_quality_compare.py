@@ -199,6 +199,10 @@ def test_parse_run_groups():
         parse_run_groups(["gan=a.npy,"])
     with pytest.raises(ValueError, match="names each generator once; 'gan' appears twice"):
         parse_run_groups(["gan=a.npy,b.npy", "gan=c.npy"])
+    with pytest.raises(
+        ValueError, match=r"--fake gan=\.\.\.: each run is a different set, but 'a.npy' is given 2 times"
+    ):
+        parse_run_groups(["gan=a.npy,b.npy, a.npy"])
 
 
 # ---------------------------------------------------------------- infobench score --fake NAME=A,B

@@ -99,7 +99,9 @@ def parse_run_groups(specs: Sequence[str]) -> tuple[list[str], list[str], dict[s
     ``i`` of ``NAME`` is named ``NAME#i``, from 1) and ``groups``, the
     generator name -> its runs' names. A spec without ``=`` stays one set,
     named as :func:`infobench.quality.score` would name it. Raises
-    ``ValueError`` on an empty name or run list, or a name given twice.
+    ``ValueError`` on an empty name or run list, a name given twice, or one
+    run given twice (two copies of one set would read as two training runs
+    that agree exactly, and shrink the spread across runs).
     """
     out_specs: list[str] = []
     names: list[str] = []
@@ -117,6 +119,12 @@ def parse_run_groups(specs: Sequence[str]) -> tuple[list[str], list[str], dict[s
             raise ValueError(f"--fake NAME=SPEC[,SPEC...] needs a name and one spec per run; got {spec!r}")
         if name in groups:
             raise ValueError(f"--fake names each generator once; {name!r} appears twice")
+        repeated = sorted({p for p in parts if parts.count(p) > 1})
+        if repeated:
+            raise ValueError(
+                f"--fake {name}=...: each run is a different set, but {repeated[0]!r} is given "
+                f"{parts.count(repeated[0])} times"
+            )
         run_names = [f"{name}#{i + 1}" for i in range(len(parts))] if len(parts) > 1 else [name]
         out_specs += parts
         names += run_names
