@@ -33,8 +33,8 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 class Marginal(NamedTuple):
     """A 1-D density: vectorised ``pdf`` and ``cdf``, support ``[low, high]``, a length ``scale`` and kinks/modes ``points``."""
 
-    pdf: Callable[[np.ndarray], np.ndarray]
-    cdf: Callable[[np.ndarray], np.ndarray]
+    pdf: Callable[[np.ndarray | float], np.ndarray]
+    cdf: Callable[[np.ndarray | float], np.ndarray]
     low: float
     high: float
     scale: float

@@ -42,12 +42,10 @@ from scipy import special
 
 from infobench.tasks._mixture import (
     MixtureParams,
+    RandomMixtureTask,
     as_nested_tuples,
     check_mixture,
-    check_random_mixture_fields,
     mixture_digest,
-    random_mixture,
-    random_mixture_suffix,
     store_mixture_fields,
 )
 from infobench.tasks._quadrature import (
@@ -368,25 +366,18 @@ class GaussianMixtureEntropy(_MixtureEntropy):
 
 
 @dataclass(frozen=True)
-class RandomMixtureEntropy(_MixtureEntropy):
+class RandomMixtureEntropy(RandomMixtureTask, _MixtureEntropy):
     """A reproducible random Gaussian mixture in ``dim`` dimensions (see :class:`RandomMixture`)."""
 
     dim: int
     n_components: int = 3
     seed: int = 0
     separation: float = 2.0
-
-    def __post_init__(self):
-        set_field(self, "dim", check_dim("dim", self.dim))
-        check_random_mixture_fields(self)
+    dim_fields: ClassVar[tuple[str, ...]] = ("dim",)
 
     @property
     def id(self) -> str:
-        return f"entropy-mixture-random-d{self.dim}-{random_mixture_suffix(self)}"
-
-    @cached_property
-    def mixture(self):
-        return check_mixture(*random_mixture(self.dim, self.n_components, self.seed, self.separation))
+        return f"entropy-mixture-random-d{self.dim}-{self.mixture_suffix}"
 
 
 # --------------------------------------------------------------- transformed
@@ -449,9 +440,12 @@ class TransformedEntropy(EntropyTask):
         t = get_transform(self.transform)
         if not t.elementwise:
             return 0.0
-        return sum(
-            expected_log_derivative(t.log_derivative, self.base.marginal(i), t.log_df_bound) for i in range(self.dim)
-        )
+        total = 0.0
+        for i in range(self.dim):
+            marginal = self.base.marginal(i)
+            assert marginal is not None  # a componentwise map needs the marginals (__post_init__)
+            total += expected_log_derivative(t.log_derivative, marginal, t.log_df_bound)
+        return total
 
     def _compute_truth(self):
         return self.base.truth + self.jacobian_term(), self.base.truth_std_err

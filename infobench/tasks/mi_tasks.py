@@ -21,6 +21,7 @@ from infobench._validation import check_choice, check_float, check_int
 from infobench.tasks._mixture import (
     MC_SAMPLES,
     MixtureParams,
+    RandomMixtureTask,
     check_mixture,
     check_random_mixture_fields,
     mixture_digest,
@@ -315,7 +316,7 @@ class CrossMixture(_MixtureMI):
 
 
 @dataclass(frozen=True)
-class RandomMixture(_MixtureMI):
+class RandomMixture(RandomMixtureTask, _MixtureMI):
     """A reproducible random Gaussian mixture over (X, Y) with ``n_components`` components.
 
     Components (drawn from ``seed``): Dirichlet(3, ..., 3) weights, means
@@ -329,19 +330,11 @@ class RandomMixture(_MixtureMI):
     n_components: int = 3
     seed: int = 0
     separation: float = 2.0
-
-    def __post_init__(self):
-        set_field(self, "dim_x", check_dim("dim_x", self.dim_x))
-        set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
-        check_random_mixture_fields(self)
+    dim_fields: ClassVar[tuple[str, ...]] = ("dim_x", "dim_y")
 
     @property
     def id(self) -> str:
-        return f"mixture-random-x{self.dim_x}-y{self.dim_y}-{random_mixture_suffix(self)}"
-
-    @cached_property
-    def mixture(self) -> MixtureParams:
-        return check_mixture(*random_mixture(self.dim_x + self.dim_y, self.n_components, self.seed, self.separation))
+        return f"mixture-random-x{self.dim_x}-y{self.dim_y}-{self.mixture_suffix}"
 
 
 @dataclass(frozen=True)
@@ -365,7 +358,7 @@ class Contaminated(_MixtureMI):
     """
 
     family: ClassVar[str] = "outliers"
-    base: MITask
+    base: _GaussianMI
     eps: float = 0.05
     outlier_scale: float = 10.0
 

@@ -147,6 +147,7 @@ class SparseNormal(_GaussianMI):
 
     @cached_property
     def _cov(self) -> np.ndarray:
+        assert self.n_pairs is not None  # resolved in __post_init__
         cov = np.eye(self.dim_x + self.dim_y)
         idx = np.arange(self.n_pairs)
         cov[idx, self.dim_x + idx] = cov[self.dim_x + idx, idx] = self.rho
