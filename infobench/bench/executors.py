@@ -107,7 +107,7 @@ class InProcessExecutor:
 class _Worker:
     __slots__ = ("conn", "payload", "process", "ready", "started")
 
-    def __init__(self, process: Any, conn: Any):
+    def __init__(self, process: Any, conn: Any) -> None:
         self.process = process
         self.conn = conn
         self.payload: dict[str, Any] | None = None
@@ -154,7 +154,7 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int | None = None, *, time_limit: float | None = None, threads: int | None = None):
+    def __init__(self, jobs: int | None = None, *, time_limit: float | None = None, threads: int | None = None) -> None:
         cores = available_cores()
         self.jobs = cores if jobs is None else check_int("jobs", jobs, low=1)
         self.time_limit = _check_limit(time_limit)

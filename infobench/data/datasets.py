@@ -142,7 +142,9 @@ class ImageSet:
 
 
 # ------------------------------------------------------------------ splits
-def stratified_split(labels: np.ndarray | None, n: int, seed: Any, test_fraction: float = TEST_FRACTION):
+def stratified_split(
+    labels: np.ndarray | None, n: int, seed: Any, test_fraction: float = TEST_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test index split, stratified by class when ``labels`` is given.
 
     Each class ``c`` with ``n_c`` members sends ``round(test_fraction * n_c)``
@@ -261,7 +263,7 @@ def _find_idx(stem: str, folders: Sequence[Path], dataset: str) -> Path:
     )
 
 
-def _load_idx_split(name: str, folder: Path, split: str):
+def _load_idx_split(name: str, folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     folders = _idx_candidates(name, folder)
     img_path = _find_idx(_IDX_FILES[split][0], folders, name)
     lab_path = _find_idx(_IDX_FILES[split][1], folders, name)

@@ -81,7 +81,7 @@ class Trainer:
     device : torch.device
     """
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         self.config = config
         self.device = device
         self.networks = {k: v.to(device).train() for k, v in build_networks(config).items()}
@@ -123,7 +123,7 @@ class Trainer:
     def rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.noise_gen).to(self.device, non_blocking=True)
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.config.amp:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -205,7 +205,7 @@ class Trainer:
 class _AdversarialTrainer(Trainer):
     """Shared parts of the GAN and WGAN-GP: tanh image scale and the generator's moving average."""
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         super().__init__(config, data, device)
         if config.ema is not None:
             self.averaged["generator_ema"] = copy.deepcopy(self.networks["generator"]).requires_grad_(False)
@@ -274,7 +274,7 @@ class WGANGPTrainer(_AdversarialTrainer):
     probabilities, so their binary entropy is undefined.
     """
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         super().__init__(config, data, device)
         # check_config sets both for this kind
         assert config.n_critic is not None and config.gp_weight is not None
@@ -320,7 +320,7 @@ class WGANGPTrainer(_AdversarialTrainer):
 class VAETrainer(Trainer):
     """Maximises the ELBO E_q[log p(x|z)] - KL(q(z|x) || p(z)) (Kingma & Welling, 2014, eq. 3)."""
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         super().__init__(config, data, device)
         # check_config sets both for this kind
         assert config.decoder is not None and config.mixture_components is not None
