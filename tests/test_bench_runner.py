@@ -1,5 +1,6 @@
 """The grid runner: numbers, failures, resume, local worker processes, time limits, SIGKILL."""
 
+import inspect
 import json
 import math
 import os
@@ -118,6 +119,24 @@ def test_executor_choice_is_validated():
         run_grid("bench-test-gauss", [MI], n=50, seeds=1, jobs=1, time_limit=-1)
     with pytest.raises(ValueError, match=r"jobs must be an integer >= 0; got -2"):
         run_grid("bench-test-gauss", [MI], n=50, seeds=1, jobs=-2)
+
+
+def test_run_grid_takes_make_grid_parameters_in_its_signature_and_docstring():
+    grid_params = inspect.signature(make_grid).parameters
+    params = inspect.signature(run_grid).parameters
+    assert list(params)[: len(grid_params)] == list(grid_params)
+    assert all(params[name] == p for name, p in grid_params.items())  # kinds and defaults too
+    assert list(params)[len(grid_params) :] == [
+        "db", "run", "jobs", "scheduler", "dask_workers", "time_limit", "retry_failed", "progress",
+    ]  # fmt: skip
+    doc = run_grid.__doc__
+    for name in [*grid_params, "db", "progress"]:
+        assert f"\n    {name} : " in doc
+    assert doc.index("    base_seed : ") < doc.index("    db : ")
+    with pytest.raises(TypeError, match=r"run_grid\(\) got an unexpected keyword argument 'suit'"):
+        run_grid("bench-test-gauss", suit="smoke", jobs=0)
+    with pytest.raises(ValueError, match=r"n must be an integer >= 2; got 1"):
+        run_grid("bench-test-gauss", [MI], n=1, jobs=0)
 
 
 def test_methods_and_tasks_from_main_are_refused_for_worker_processes(monkeypatch):

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from infobench import tasks
-from infobench.tasks import ClassMixture, Contaminated, DenseNormal, SparseNormal, StudentT
+from infobench.tasks import (
+    ClassMixture,
+    Contaminated,
+    DenseNormal,
+    RandomMixture,
+    RandomMixtureEntropy,
+    SparseNormal,
+    StudentT,
+)
 
 MIXTURES = tasks.suite("mixtures")
 
@@ -22,6 +30,37 @@ def test_truth_matches_independent_monte_carlo(task):
     se = math.hypot(r.std(ddof=1) / math.sqrt(len(r)), task.truth_std_err)
     assert abs(r.mean() - task.truth) <= 5 * se
     assert 0.0 < task.truth_std_err < 0.01
+
+
+@pytest.mark.parametrize(("dim_x", "dim_y", "k", "seed", "separation"), [(1, 1, 3, 0, 2.0), (2, 3, 8, 4, 3.0)])
+def test_random_mixture_entropy_and_mi_tasks_are_one_distribution(dim_x, dim_y, k, seed, separation):
+    # Equal parameters give the same mixture on R^(dim_x + dim_y): the MI task's
+    # (X, Y) draws are the entropy task's, number for number.
+    mi = RandomMixture(dim_x, dim_y, n_components=k, seed=seed, separation=separation)
+    h = RandomMixtureEntropy(dim_x + dim_y, n_components=k, seed=seed, separation=separation)
+    for n, s in [(1, 0), (257, 11)]:
+        np.testing.assert_array_equal(np.hstack(mi.sample(n, s)), h.sample(n, s))
+    for a, b in zip(
+        (mi.mixture.weights, mi.mixture.means, mi.mixture.covs), (h.mixture.weights, h.mixture.means, h.mixture.covs)
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("task", "truth"),
+    [
+        (RandomMixture(1, 1, n_components=3, seed=0), 0.41303836459097404),
+        (RandomMixture(2, 3, n_components=8, seed=4, separation=3.0), 1.1675637635781797),
+        (RandomMixtureEntropy(2, n_components=3, seed=1), 3.1707063487906266),
+        (RandomMixtureEntropy(5, n_components=8, seed=4, separation=3.0), 8.807578800095914),
+    ],
+    ids=lambda v: getattr(v, "id", ""),
+)
+def test_random_mixture_truths_are_pinned(task, truth):
+    # A task's parameters fix its mixture and its Monte-Carlo truth (fixed seed):
+    # the stored values must not move (1e-9 allows other BLAS builds' rounding;
+    # the standard errors are ~1e-3).
+    assert task.truth == pytest.approx(truth, rel=1e-9)
 
 
 def test_contamination_of_independent_unit_normals_is_independent():

@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -76,7 +77,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _device(params: dict[str, Any], accepted: dict[str, Any]) -> str:
+def _device(params: dict[str, Any], accepted: Mapping[str, Any]) -> str:
     if "device" not in accepted:
         return "cpu"
     try:
@@ -85,7 +86,7 @@ def _device(params: dict[str, Any], accepted: dict[str, Any]) -> str:
         return str(params.get("device"))
 
 
-def _call_arguments(payload: dict[str, Any], accepted: dict[str, Any]) -> dict[str, Any]:
+def _call_arguments(payload: dict[str, Any], accepted: Mapping[str, Any]) -> dict[str, Any]:
     """The spec's parameters plus what the grid supplies: seed, std_err, discrete flags."""
     task = payload["task"]
     params = dict(payload["params"])
@@ -133,16 +134,15 @@ def run_cell(payload: dict[str, Any] | bytes) -> dict[str, Any]:
         "device": None,
     }
     try:
-        if isinstance(payload, (bytes, bytearray)):
-            payload = pickle.loads(payload)
-        for name in payload.get("imports", ()):
+        cell: dict[str, Any] = pickle.loads(payload) if isinstance(payload, (bytes, bytearray)) else payload
+        for name in cell.get("imports", ()):
             if name not in sys.modules:
                 importlib.import_module(name)
-        quantity, method = payload["quantity"], payload["method"]
+        quantity, method = cell["quantity"], cell["method"]
         accepted = get_method(quantity, method).params
-        params = _call_arguments(payload, accepted)
+        params = _call_arguments(cell, accepted)
         out["device"] = _device(params, accepted)
-        sample = payload["task"].sample(payload["n"], payload["data_seed"])
+        sample = cell["task"].sample(cell["n"], cell["data_seed"])
         with warnings.catch_warnings():
             # Stored with the cell (and flagged by the reports), not printed once per cell.
             warnings.simplefilter("ignore", DiagnosticWarning)

@@ -29,10 +29,13 @@ import pickle
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infobench._validation import check_float, check_int
 from infobench.bench import _worker
+
+if TYPE_CHECKING:  # dask is an optional dependency, imported when a cluster is used
+    from distributed import Client, LocalCluster
 
 __all__ = ["DaskExecutor", "InProcessExecutor", "LocalExecutor", "available_cores", "make_executor"]
 
@@ -104,7 +107,7 @@ class InProcessExecutor:
 class _Worker:
     __slots__ = ("conn", "payload", "process", "ready", "started")
 
-    def __init__(self, process: Any, conn: Any):
+    def __init__(self, process: Any, conn: Any) -> None:
         self.process = process
         self.conn = conn
         self.payload: dict[str, Any] | None = None
@@ -151,7 +154,7 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, jobs: int | None = None, *, time_limit: float | None = None, threads: int | None = None):
+    def __init__(self, jobs: int | None = None, *, time_limit: float | None = None, threads: int | None = None) -> None:
         cores = available_cores()
         self.jobs = cores if jobs is None else check_int("jobs", jobs, low=1)
         self.time_limit = _check_limit(time_limit)
@@ -273,10 +276,11 @@ class LocalExecutor:
                         self._on_start_message(w)
                 now = time.monotonic()
                 for w in busy:
-                    payload = w.payload
+                    cell = w.payload
                     outcome = self._finish(w, now)
                     if outcome is not None:
-                        yield payload, outcome
+                        assert cell is not None  # a busy worker holds its cell until _finish clears it
+                        yield cell, outcome
             completed = True
         finally:
             if not completed and any(w.payload is not None for w in self._workers):
@@ -334,8 +338,8 @@ class DaskExecutor:
             import distributed  # noqa: F401
         except ImportError:
             raise ImportError("the Dask executor needs dask and distributed: pip install 'infobench[dask]'") from None
-        self._cluster = None
-        self._client = None
+        self._cluster: LocalCluster | None = None
+        self._client: Client | None = None
 
     @property
     def jobs(self) -> int:

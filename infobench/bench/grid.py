@@ -274,9 +274,9 @@ def make_grid(
     Parameters
     ----------
     estimators : str, EstimatorSpec or list of them
-        Specs in the syntax of :mod:`infobench.bench.spec` (``"ksg[k=3,5],kde"``).
+        Specs in the syntax of :mod:`infobench.bench.spec` (``"ksg[k=3,5],kde,histogram"``).
     tasks : Task, task id, or list of them, optional
-        Tasks with ground truth (:mod:`infobench.tasks`).
+        Tasks with ground truth (:mod:`infobench.tasks`, or objects with the same interface).
     suite : str or list of str, optional
         Suite name(s) from ``infobench.tasks.SUITES``; added to ``tasks``.
     n : int or list of int
@@ -284,7 +284,7 @@ def make_grid(
     seeds : int or list of int
         Replicates: a count ``S`` (replicates ``0..S-1``) or explicit indices.
     base_seed : int
-        The one seed every cell's seeds derive from.
+        The one seed every cell's seeds derive from, with the cell's identity (:mod:`infobench.bench.grid`).
 
     Raises
     ------

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+import pandas as pd
 
 from infobench._lock import output_lock
 from infobench._progress import progress as show_progress
@@ -222,14 +226,46 @@ def _execute(
             store.close()
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _takes_grid_parameters(func: _F) -> _F:
+    """Give ``func`` the parameters of :func:`make_grid`, declared there once: in its signature and its docstring.
+
+    ``func`` takes ``estimators, tasks=None`` and ``**grid`` (the other
+    parameters of :func:`make_grid`, passed on to it). Its signature (what
+    ``help`` and the API reference show) becomes make_grid's followed by its
+    own keywords, make_grid's parameter entries open its "Parameters"
+    section, and a keyword that neither takes is refused in ``func``'s name.
+    """
+    grid_sig = inspect.signature(make_grid)
+    own = inspect.signature(func)
+    extra = [p for name, p in own.parameters.items() if name not in grid_sig.parameters and p.kind != p.VAR_KEYWORD]
+    signature = own.replace(parameters=[*grid_sig.parameters.values(), *extra])
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for name in kwargs:
+            if name not in signature.parameters:
+                raise TypeError(f"{func.__name__}() got an unexpected keyword argument {name!r}")
+        return func(*args, **kwargs)
+
+    # inspect.signature reads __signature__; typeshed declares no such attribute on callables
+    checked.__signature__ = signature  # type: ignore[attr-defined]
+    head = "Parameters\n    ----------\n"
+    grid_doc, own_doc = make_grid.__doc__ or "", func.__doc__ or ""
+    if head in grid_doc and head in own_doc:  # docstrings are absent under python -OO
+        start = grid_doc.index(head) + len(head)
+        entries = grid_doc[start : grid_doc.index("\n\n", start) + 1]
+        checked.__doc__ = own_doc.replace(head, head + entries, 1)
+    return cast(_F, checked)
+
+
+@_takes_grid_parameters
 def run_grid(
     estimators: Any,
     tasks: Any = None,
     *,
-    suite: str | Iterable[str] | None = None,
-    n: int | Iterable[int] = 1000,
-    seeds: int | Iterable[int] = 3,
-    base_seed: int = 0,
     db: str | os.PathLike | ResultsStore | None = None,
     run: str | None = None,
     jobs: int | None = None,
@@ -238,23 +274,16 @@ def run_grid(
     time_limit: float | None = None,
     retry_failed: bool = False,
     progress: bool = False,
-):
+    **grid: Any,
+) -> pd.DataFrame:
     """Benchmark estimators on tasks with known truth; resumable, one committed record per cell.
+
+    The grid's parameters (``estimators``, ``tasks``, ``suite``, ``n``,
+    ``seeds``, ``base_seed``) are declared once, by :func:`make_grid`, and
+    listed first below.
 
     Parameters
     ----------
-    estimators : str or list of str
-        Estimator specs, e.g. ``"ksg[k=3,5],kde,histogram"`` (see :mod:`infobench.bench.spec`).
-    tasks : Task, task id or list of them, optional
-        Tasks from :mod:`infobench.tasks` (or objects with the same interface).
-    suite : str, optional
-        A task suite name (``infobench.tasks.SUITES``).
-    n : int or list of int
-        Sample sizes.
-    seeds : int or list of int
-        Number of replicates (or their indices).
-    base_seed : int
-        Every cell's seeds derive from it and the cell's identity (:mod:`infobench.bench.grid`).
     db : path or ResultsStore, optional
         SQLite results database (created if missing). None keeps results in
         memory (nothing to resume from).
@@ -296,6 +325,6 @@ def run_grid(
     >>> df = run_grid("ksg[k=3,5],gaussian", suite="smoke", n=[500, 2000], seeds=3,
     ...               db="runs/example.db", jobs=2)  # doctest: +SKIP
     """
-    grid = make_grid(estimators, tasks, suite=suite, n=n, seeds=seeds, base_seed=base_seed)
+    cells = make_grid(estimators, tasks, **grid)
     with make_executor(jobs, scheduler=scheduler, dask_workers=dask_workers, time_limit=time_limit) as executor:
-        return execute(grid, db=db, run=run, executor=executor, retry_failed=retry_failed, progress=progress)
+        return execute(cells, db=db, run=run, executor=executor, retry_failed=retry_failed, progress=progress)

@@ -62,7 +62,7 @@ ARRAY_SUFFIXES = (".npy", ".npz")
 IMAGE_KEYS = ("images", "x", "arr_0")
 LABEL_KEYS = ("labels", "y")
 
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -142,7 +142,9 @@ class ImageSet:
 
 
 # ------------------------------------------------------------------ splits
-def stratified_split(labels: np.ndarray | None, n: int, seed: Any, test_fraction: float = TEST_FRACTION):
+def stratified_split(
+    labels: np.ndarray | None, n: int, seed: Any, test_fraction: float = TEST_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test index split, stratified by class when ``labels`` is given.
 
     Each class ``c`` with ``n_c`` members sends ``round(test_fraction * n_c)``
@@ -162,7 +164,9 @@ def stratified_split(labels: np.ndarray | None, n: int, seed: Any, test_fraction
     return np.flatnonzero(mask), test
 
 
-def _apply_split(images: np.ndarray, labels: np.ndarray | None, split: str, seed: Any):
+def _apply_split(
+    images: np.ndarray, labels: np.ndarray | None, split: str, seed: Any
+) -> tuple[np.ndarray, np.ndarray | None]:
     if split == "all":
         return images, labels
     train, test = stratified_split(labels, len(images), seed)
@@ -259,7 +263,7 @@ def _find_idx(stem: str, folders: Sequence[Path], dataset: str) -> Path:
     )
 
 
-def _load_idx_split(name: str, folder: Path, split: str):
+def _load_idx_split(name: str, folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     folders = _idx_candidates(name, folder)
     img_path = _find_idx(_IDX_FILES[split][0], folders, name)
     lab_path = _find_idx(_IDX_FILES[split][1], folders, name)
@@ -372,7 +376,7 @@ def resolve_range(
         command-line option, with the convention the values look like).
     """
     declared = value_range is not None
-    lo, hi = value_range if declared else default_range(dtype)
+    lo, hi = value_range if value_range is not None else default_range(dtype)
     if lo_seen >= lo and hi_seen <= hi:
         return (lo, hi), None
     width = hi - lo
@@ -720,17 +724,7 @@ def load_dataset(
         if sep:
             raise ValueError(f"dataset 'digits' takes no path; got {text!r}")
         return _load_digits(split, seed)
-    if head == "cifar10":
-        if not (sep and rest) and root_path is None:
-            raise ValueError(
-                f"dataset {text!r} needs a folder: write 'cifar10:PATH' or pass root=PATH (nothing is downloaded)"
-            )
-        folder = _resolve_path(rest, root_path) if sep and rest else root_path
-        images, labels, classes = load_cifar10(folder, split)
-        return _make_set(
-            images.astype(np.float32) / np.float32(255.0), labels, f"cifar10:{folder}[{split}]", 10, classes
-        )
-    if head in _TORCHVISION_NAMES:
+    if head == "cifar10" or head in _TORCHVISION_NAMES:
         if sep and rest:
             folder = _resolve_path(rest, root_path)
         elif root_path is not None:
@@ -739,7 +733,16 @@ def load_dataset(
             raise ValueError(
                 f"dataset {text!r} needs a folder: write '{head}:PATH' or pass root=PATH (nothing is downloaded)"
             )
-        return _load_idx_dataset(head, folder, split)
+        if head in _TORCHVISION_NAMES:
+            return _load_idx_dataset(head, folder, split)
+        cifar_images, cifar_labels, cifar_classes = load_cifar10(folder, split)
+        return _make_set(
+            cifar_images.astype(np.float32) / np.float32(255.0),
+            cifar_labels,
+            f"cifar10:{folder}[{split}]",
+            10,
+            cifar_classes,
+        )
     path = _resolve_path(text, root_path)
     if not path.exists():
         raise FileNotFoundError(

@@ -35,7 +35,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -44,7 +44,7 @@ from infobench._io import atomic_write, refused_load_reason
 from infobench._validation import as_torch_generator, check_choice, check_int, resolve_device
 from infobench.diagnostics import InfobenchWarning
 from infobench.generators.config import TrainConfig, build_networks
-from infobench.generators.models import sample_mixture
+from infobench.generators.models import ConvVAE, sample_mixture
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -224,7 +224,8 @@ class TrainedGenerator:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.config.image_shape)  # type: ignore[return-value]
+        channels, height, width = self.config.image_shape
+        return (channels, height, width)
 
     @property
     def latent_dim(self) -> int:
@@ -250,7 +251,7 @@ class TrainedGenerator:
         with torch.no_grad(), _eval_mode(self.network):
             z = z.to(self.device, torch.float32)
             if self.kind == "vae":
-                return self.network.decode_mean(z).float()
+                return cast(ConvVAE, self.network).decode_mean(z).float()
             return ((torch.tanh(self.network(z)) + 1) / 2).float()
 
     def latent_codes(self, n: int, seed: Any = 0, *, prior: str | None = None) -> torch.Tensor:
@@ -259,6 +260,7 @@ class TrainedGenerator:
         prior = self._prior(prior)
         gen = as_torch_generator(seed, "cpu")
         if prior == "mixture":
+            assert self.mixture is not None  # load() and _prior refuse a mixture prior without a fitted mixture
             return sample_mixture(self.mixture, n, gen)
         return torch.randn(n, self.latent_dim, generator=gen)
 

@@ -203,10 +203,11 @@ def make_config(kind: str, dataset: str, image_shape: tuple[int, int, int], **op
             values[name] = value
         elif name not in values:
             values[name] = None
-    image_shape = tuple(int(s) for s in image_shape)
+    channels, height, width = (int(s) for s in image_shape)
+    shape = (channels, height, width)
     if values.get("width") is None:
-        values["width"] = default_width(image_shape)
-    cfg = TrainConfig(kind=kind, dataset=dataset, image_shape=image_shape, **values)
+        values["width"] = default_width(shape)
+    cfg = TrainConfig(kind=kind, dataset=dataset, image_shape=shape, **values)
     return check_config(cfg)
 
 
@@ -226,6 +227,7 @@ def build_networks(cfg: TrainConfig) -> dict[str, nn.Module]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         if cfg.kind == "vae":
+            assert cfg.decoder is not None  # every VAE config names its decoder (check_config)
             return {"vae": ConvVAE(cfg.latent_dim, cfg.image_shape, cfg.width, cfg.decoder)}
         gen = Generator(cfg.latent_dim, cfg.image_shape, cfg.width, norm="batch")
         disc = Discriminator(cfg.image_shape, cfg.width, norm="batch" if cfg.kind == "gan" else "layer")

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.nn import functional as F
@@ -49,6 +49,7 @@ from infobench.generators.checkpoint import (
 )
 from infobench.generators.config import KINDS, TrainConfig, build_networks, make_config, run_seeds
 from infobench.generators.models import (
+    ConvVAE,
     binary_entropy_from_logits,
     fit_latent_mixture,
     gan_losses,
@@ -80,7 +81,7 @@ class Trainer:
     device : torch.device
     """
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         self.config = config
         self.device = device
         self.networks = {k: v.to(device).train() for k, v in build_networks(config).items()}
@@ -122,7 +123,7 @@ class Trainer:
     def rand(self, *shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=self.noise_gen).to(self.device, non_blocking=True)
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.config.amp:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -204,7 +205,7 @@ class Trainer:
 class _AdversarialTrainer(Trainer):
     """Shared parts of the GAN and WGAN-GP: tanh image scale and the generator's moving average."""
 
-    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device):
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
         super().__init__(config, data, device)
         if config.ema is not None:
             self.averaged["generator_ema"] = copy.deepcopy(self.networks["generator"]).requires_grad_(False)
@@ -273,6 +274,13 @@ class WGANGPTrainer(_AdversarialTrainer):
     probabilities, so their binary entropy is undefined.
     """
 
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        # check_config sets both for this kind
+        assert config.n_critic is not None and config.gp_weight is not None
+        self.n_critic: int = config.n_critic
+        self.gp_weight: float = config.gp_weight
+
     def _compiled(self, name: str, net: torch.nn.Module):
         # The gradient penalty needs double backward, which torch.compile does
         # not support: the critic always runs eagerly.
@@ -290,21 +298,21 @@ class WGANGPTrainer(_AdversarialTrainer):
             c_real = D(real).float().mean()
             c_fake = D(fake).float().mean()
             gp = gradient_penalty(D, real, fake, eps).float()
-            loss_d = c_fake - c_real + self.config.gp_weight * gp
+            loss_d = c_fake - c_real + self.gp_weight * gp
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         out = {"loss_d": loss_d.detach(), "wasserstein": (c_real - c_fake).detach(), "gp": gp.detach()}
         # self.step counts critic steps over the whole run (it is checkpointed),
         # so the generator schedule continues exactly across epochs and resumes.
-        if (self.step + 1) % self.config.n_critic == 0:
+        if (self.step + 1) % self.n_critic == 0:
             z = self.randn(b, self.config.latent_dim)
             with self.autocast():
                 loss_g = -D(torch.tanh(G(z))).float().mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            self.update_average(self.step // self.config.n_critic)
+            self.update_average(self.step // self.n_critic)
             out["loss_g"] = loss_g.detach()
         return out
 
@@ -312,13 +320,21 @@ class WGANGPTrainer(_AdversarialTrainer):
 class VAETrainer(Trainer):
     """Maximises the ELBO E_q[log p(x|z)] - KL(q(z|x) || p(z)) (Kingma & Welling, 2014, eq. 3)."""
 
+    def __init__(self, config: TrainConfig, data: ImageSet, device: torch.device) -> None:
+        super().__init__(config, data, device)
+        # check_config sets both for this kind
+        assert config.decoder is not None and config.mixture_components is not None
+        self.decoder: str = config.decoder
+        self.mixture_components: int = config.mixture_components
+        self.vae = cast(ConvVAE, self.networks["vae"])
+
     def train_step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        vae = self.networks["vae"]
+        vae = self.vae
         noise = self.randn(x.shape[0], self.config.latent_dim)
         with self.autocast():
             logits, mu, logvar = self.forward["vae"](x, noise)
         log_sigma = getattr(vae, "log_sigma", None)
-        recon = reconstruction_nll(logits.float(), x, self.config.decoder, log_sigma)
+        recon = reconstruction_nll(logits.float(), x, self.decoder, log_sigma)
         kl_dim = gaussian_kl_per_dim(mu.float(), logvar.float())
         kl = kl_dim.sum()
         loss = recon + kl
@@ -335,14 +351,14 @@ class VAETrainer(Trainer):
         """Refit the ex-post latent mixture to the encoder means of (up to 10,000) training images."""
         if self.config.latent_prior != "mixture":
             return
-        vae = self.networks["vae"]
+        vae = self.vae
         seed = run_seeds(self.config.seed)["mixture"]
         images = self.images
         if len(images) > MIXTURE_MAX_CODES:
             pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:MIXTURE_MAX_CODES]
             images = images[pick.to(self.device)]
         mu = torch.cat([vae.encode(images[i : i + 1024])[0].float().cpu() for i in range(0, len(images), 1024)])
-        self.mixture = fit_latent_mixture(mu, self.config.mixture_components, seed)
+        self.mixture = fit_latent_mixture(mu, self.mixture_components, seed)
 
 
 _TRAINERS = {"gan": GANTrainer, "wgan-gp": WGANGPTrainer, "vae": VAETrainer}
@@ -499,6 +515,8 @@ def train(
     dev = resolve_device(device)
     if check_bool("amp", amp) and dev.type != "cuda":
         raise ValueError(f"amp=True (bfloat16 autocast) needs a CUDA device; got device {str(dev)!r}")
+    beta1: float | None
+    beta2: float | None
     if betas is not None:
         try:
             beta1, beta2 = (float(b) for b in betas)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +189,8 @@ def benchmark_blocks(
     heatmap: Figure | None,
     *,
     units: str = "nats",
-    estimates: list[Figure] = (),
-    ranking: list[Figure] = (),
+    estimates: Sequence[Figure] = (),
+    ranking: Sequence[Figure] = (),
 ) -> list[tuple[str, Any]]:
     """The estimator-benchmark part of a report, the same in ``infobench report`` and ``infobench run``.
 
@@ -334,7 +334,10 @@ def _write_files(
         written[fmt].append(path)
 
     tests = board.attrs["rank_tests"]
-    heatmap, estimates, ranking = None, [], []
+    heatmap: Figure | None = None
+    estimates: list[Figure] = []
+    ranking: list[Figure] = []
+    figures: list[Figure] = []  # the PNG files
     if "png" in fmts or "html" in fmts:
         heatmap = heatmap_figure(summary)
         estimates = [
@@ -346,9 +349,10 @@ def _write_files(
             for t in dict.fromkeys(summary["task_id"])
         ]
         ranking = rank_figures(tests)
+        figures = [heatmap, *ranking, *estimates]
     blocks = benchmark_blocks(tables, heatmap, units=units, estimates=estimates, ranking=ranking)
     if "png" in fmts:
-        for fig in [heatmap, *ranking, *estimates]:
+        for fig in figures:
             write("png", fig.name, fig.png)
     if "md" in fmts:
         write("md", "report.md", markdown_page(title, blocks, header, image_dir="" if "png" in fmts else None))

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar
 
 import numpy as np
 
 from infobench._validation import check_float, check_int
-from infobench.tasks.base import MC_SEED, check_spd, digest, fmt, gaussian_logpdf, set_field
+from infobench.tasks.base import MC_SEED, check_dim, check_spd, digest, fmt, gaussian_logpdf, set_field
 
 # 2^18 points: a standard error of a few 1e-3 nats for the mixtures in the
 # suites, in about a tenth of a second for the dimensions used there.
@@ -131,6 +132,37 @@ def random_mixture_suffix(task: Any) -> str:
     """The id part ``k{K}-s{seed}[-sep{separation}]`` of a random-mixture task."""
     sep = "" if task.separation == 2.0 else f"-sep{fmt(task.separation)}"
     return f"k{task.n_components}-s{task.seed}{sep}"
+
+
+class RandomMixtureTask:
+    """The random Gaussian mixture of a task on R^d: checks of its fields, its id part, the mixture itself.
+
+    The entropy task (one space R^dim) and the MI task (X's coordinates, then
+    Y's) share this one implementation, so that equal parameters give the
+    same mixture. A task lists its dimension fields in ``dim_fields`` (d is
+    their sum) and declares, after them, the fields ``n_components``,
+    ``seed`` and ``separation`` (see :func:`random_mixture`).
+    """
+
+    dim_fields: ClassVar[tuple[str, ...]] = ()
+    n_components: int
+    seed: int
+    separation: float
+
+    def __post_init__(self) -> None:
+        for name in self.dim_fields:
+            set_field(self, name, check_dim(name, getattr(self, name)))
+        check_random_mixture_fields(self)
+
+    @property
+    def mixture_suffix(self) -> str:
+        """The id part ``k{K}-s{seed}[-sep{separation}]``."""
+        return random_mixture_suffix(self)
+
+    @cached_property
+    def mixture(self) -> MixtureParams:
+        d = sum(int(getattr(self, name)) for name in self.dim_fields)
+        return check_mixture(*random_mixture(d, self.n_components, self.seed, self.separation))
 
 
 def store_mixture_fields(task: Any) -> MixtureParams:

@@ -33,8 +33,8 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 class Marginal(NamedTuple):
     """A 1-D density: vectorised ``pdf`` and ``cdf``, support ``[low, high]``, a length ``scale`` and kinks/modes ``points``."""
 
-    pdf: Callable[[np.ndarray], np.ndarray]
-    cdf: Callable[[np.ndarray], np.ndarray]
+    pdf: Callable[[np.ndarray | float], np.ndarray]
+    cdf: Callable[[np.ndarray | float], np.ndarray]
     low: float
     high: float
     scale: float
@@ -100,11 +100,11 @@ def student_t_marginal(nu: float, scale: float) -> Marginal:
 def normal_mixture_marginal(weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> Marginal:
     w, m, s = (np.asarray(a, dtype=np.float64) for a in (weights, means, stds))
 
-    def pdf(t):
+    def pdf(t: np.ndarray | float) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)[..., None]
         return (w * np.exp(-0.5 * ((t - m) / s) ** 2) / (s * _SQRT_2PI)).sum(axis=-1)
 
-    def cdf(t):
+    def cdf(t: np.ndarray | float) -> np.ndarray:
         return (w * special.ndtr((np.asarray(t, dtype=np.float64)[..., None] - m) / s)).sum(axis=-1)
 
     return Marginal(pdf, cdf, -np.inf, np.inf, float(s.min()), tuple(sorted({0.0, *m.tolist()})))
@@ -140,7 +140,7 @@ def _cuts(marginal: Marginal, low: float, high: float) -> list[float]:
 
 
 def _adaptive(log_df, marginal: Marginal) -> float:
-    def integrand(t):
+    def integrand(t: float) -> float:
         p = float(marginal.pdf(t))
         return 0.0 if p == 0.0 else float(log_df(np.float64(t))) * p
 

@@ -19,11 +19,12 @@ import json
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from infobench._validation import as_generator, check_float, check_int
+from infobench.tasks._quadrature import Marginal
 
 __all__ = ["Task", "MITask", "EntropyTask", "KLTask"]
 
@@ -64,6 +65,16 @@ class Task:
     family: ClassVar[str] = ""
     discrete_x: ClassVar[bool] = False
     discrete_y: ClassVar[bool] = False
+
+    if TYPE_CHECKING:
+        # Each family provides the dimensions as a field, a class constant or a
+        # property; declared here for the checker only, so that no dataclass
+        # field or inherited default comes with them.
+        @property
+        def dim_x(self) -> int: ...
+
+        @property
+        def dim_y(self) -> int: ...
 
     # ------------------------------------------------------------ to override
     @property
@@ -144,6 +155,11 @@ class MITask(Task):
 class _OneSpace(Task):
     """Tasks on one space R^dim (entropy, KL): ``dim_x = dim``, ``dim_y = 0``."""
 
+    if TYPE_CHECKING:  # a field or a property of each family (see Task)
+
+        @property
+        def dim(self) -> int: ...
+
     @property
     def dim_x(self) -> int:
         return self.dim
@@ -179,7 +195,7 @@ class EntropyTask(_OneSpace):
     def _log_prob(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def marginal(self, i: int):
+    def marginal(self, i: int) -> Marginal | None:
         """The density of coordinate ``i`` (an ``infobench.tasks._quadrature.Marginal``), or ``None``.
 
         Used to integrate the Jacobian term of componentwise transforms by

@@ -42,15 +42,14 @@ from scipy import special
 
 from infobench.tasks._mixture import (
     MixtureParams,
+    RandomMixtureTask,
     as_nested_tuples,
     check_mixture,
-    check_random_mixture_fields,
     mixture_digest,
-    random_mixture,
-    random_mixture_suffix,
     store_mixture_fields,
 )
 from infobench.tasks._quadrature import (
+    Marginal,
     expected_log_derivative,
     exponential_marginal,
     laplace_marginal,
@@ -108,16 +107,16 @@ class _GaussianEntropyBase(EntropyTask):
     def _chol(self) -> np.ndarray:
         return np.linalg.cholesky(self._cov)
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return 0.5 * (self.dim * (1.0 + _LOG_2PI) + np.linalg.slogdet(self._cov)[1]), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.dim)) @ self._chol.T
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         return gaussian_logpdf(x, np.zeros(self.dim), self._chol)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         s = math.sqrt(self._cov[i, i])
         return normal_marginal(s)
 
@@ -130,7 +129,7 @@ class GaussianEntropy(_GaussianEntropyBase):
     rho: float = 0.0
     scale: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim", check_dim("dim", self.dim))
         set_field(self, "rho", check_equicorrelation(self.rho, self.dim))
         set_field(self, "scale", check_positive("scale", self.scale))
@@ -140,7 +139,7 @@ class GaussianEntropy(_GaussianEntropyBase):
         return f"entropy-gaussian-d{self.dim}-rho{fmt(self.rho)}{_scale_suffix(self.scale)}"
 
     @cached_property
-    def _cov(self):
+    def _cov(self) -> np.ndarray:
         return equicorrelated(self.dim, self.rho, self.scale)
 
 
@@ -150,7 +149,7 @@ class GaussianCovEntropy(_GaussianEntropyBase):
 
     covariance: Any
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "covariance", as_matrix_tuple("covariance", self.covariance))
 
     @property
@@ -162,7 +161,7 @@ class GaussianCovEntropy(_GaussianEntropyBase):
         return f"entropy-gaussian-cov-d{self.dim}-{digest(self.covariance)}"
 
     @cached_property
-    def _cov(self):
+    def _cov(self) -> np.ndarray:
         return np.array(self.covariance, dtype=np.float64)
 
 
@@ -174,7 +173,7 @@ class UniformEntropy(EntropyTask):
     family: ClassVar[str] = "uniform"
     widths: Any
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             w = np.atleast_1d(np.array(self.widths, dtype=np.float64))
         except (TypeError, ValueError):
@@ -195,18 +194,18 @@ class UniformEntropy(EntropyTask):
         text = fmt(w[0]) if len(set(w)) == 1 else "_".join(fmt(v) for v in w)
         return f"entropy-uniform-d{self.dim}-w{text}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return float(np.log(self.widths).sum()), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.random((n, self.dim)) * np.asarray(self.widths)
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         w = np.asarray(self.widths)
         inside = ((x >= 0) & (x < w)).all(axis=1)
         return np.where(inside, -np.log(w).sum(), -np.inf)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         return uniform_marginal(self.widths[i])
 
 
@@ -218,7 +217,7 @@ class LaplaceEntropy(EntropyTask):
     dim: int
     scale: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim", check_dim("dim", self.dim))
         set_field(self, "scale", check_positive("scale", self.scale))
 
@@ -226,16 +225,16 @@ class LaplaceEntropy(EntropyTask):
     def id(self) -> str:
         return f"entropy-laplace-d{self.dim}{_scale_suffix(self.scale)}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.dim * (1.0 + math.log(2.0 * self.scale)), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.laplace(0.0, self.scale, (n, self.dim))
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         return (-math.log(2.0 * self.scale) - np.abs(x) / self.scale).sum(axis=1)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         return laplace_marginal(self.scale)
 
 
@@ -247,7 +246,7 @@ class ExponentialEntropy(EntropyTask):
     dim: int
     rate: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim", check_dim("dim", self.dim))
         set_field(self, "rate", check_positive("rate", self.rate))
 
@@ -256,17 +255,17 @@ class ExponentialEntropy(EntropyTask):
         suffix = "" if self.rate == 1.0 else f"-rate{fmt(self.rate)}"
         return f"entropy-exponential-d{self.dim}{suffix}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.dim * (1.0 - math.log(self.rate)), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.exponential(1.0 / self.rate, (n, self.dim))
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         lp = (math.log(self.rate) - self.rate * x).sum(axis=1)
         return np.where((x >= 0).all(axis=1), lp, -np.inf)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         return exponential_marginal(self.rate)
 
 
@@ -280,7 +279,7 @@ class StudentTEntropy(EntropyTask):
     rho: float = 0.0
     scale: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim", check_dim("dim", self.dim))
         set_field(self, "nu", check_nu(self.nu))
         set_field(self, "rho", check_equicorrelation(self.rho, self.dim))
@@ -291,7 +290,7 @@ class StudentTEntropy(EntropyTask):
         return f"entropy-student-t-d{self.dim}-nu{fmt(self.nu)}-rho{fmt(self.rho)}{_scale_suffix(self.scale)}"
 
     @cached_property
-    def _chol(self):
+    def _chol(self) -> np.ndarray:
         return np.linalg.cholesky(equicorrelated(self.dim, self.rho, self.scale))
 
     def _log_norm(self) -> float:
@@ -300,22 +299,22 @@ class StudentTEntropy(EntropyTask):
         logdet = 2.0 * np.log(np.diag(self._chol)).sum()
         return special.gammaln((nu + d) / 2) - special.gammaln(nu / 2) - 0.5 * d * math.log(nu * math.pi) - 0.5 * logdet
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         h = 0.5 * (self.nu + self.dim)
         return -self._log_norm() + h * (special.digamma(h) - special.digamma(0.5 * self.nu)), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         z = rng.standard_normal((n, self.dim)) @ self._chol.T
         return z * np.sqrt(self.nu / rng.chisquare(self.nu, size=n))[:, None]
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         from scipy.linalg import solve_triangular
 
         sol = solve_triangular(self._chol, x.T, lower=True)
         maha = np.einsum("ij,ij->j", sol, sol)
         return self._log_norm() - 0.5 * (self.nu + self.dim) * np.log1p(maha / self.nu)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         return student_t_marginal(self.nu, self.scale)
 
 
@@ -328,17 +327,17 @@ class _MixtureEntropy(EntropyTask):
     def mixture(self) -> MixtureParams:  # pragma: no cover - subclasses override
         raise NotImplementedError
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         mean, se = self.mixture.stratified_mean(self.mixture.logpdf)
         return -mean, se
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.mixture.sample(n, rng)
 
-    def _log_prob(self, x):
+    def _log_prob(self, x: np.ndarray) -> np.ndarray:
         return self.mixture.logpdf(x)
 
-    def marginal(self, i):
+    def marginal(self, i: int) -> Marginal:
         mix = self.mixture
         return normal_mixture_marginal(mix.weights, mix.means[:, i], np.sqrt(mix.covs[:, i, i]))
 
@@ -351,7 +350,7 @@ class GaussianMixtureEntropy(_MixtureEntropy):
     means: Any
     covariances: Any
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         store_mixture_fields(self)
 
     @property
@@ -363,30 +362,23 @@ class GaussianMixtureEntropy(_MixtureEntropy):
         return f"entropy-mixture-d{self.dim}-{mixture_digest(self)}"
 
     @cached_property
-    def mixture(self):
+    def mixture(self) -> MixtureParams:
         return check_mixture(self.weights, self.means, self.covariances)
 
 
 @dataclass(frozen=True)
-class RandomMixtureEntropy(_MixtureEntropy):
+class RandomMixtureEntropy(RandomMixtureTask, _MixtureEntropy):
     """A reproducible random Gaussian mixture in ``dim`` dimensions (see :class:`RandomMixture`)."""
 
     dim: int
     n_components: int = 3
     seed: int = 0
     separation: float = 2.0
-
-    def __post_init__(self):
-        set_field(self, "dim", check_dim("dim", self.dim))
-        check_random_mixture_fields(self)
+    dim_fields: ClassVar[tuple[str, ...]] = ("dim",)
 
     @property
     def id(self) -> str:
-        return f"entropy-mixture-random-d{self.dim}-{random_mixture_suffix(self)}"
-
-    @cached_property
-    def mixture(self):
-        return check_mixture(*random_mixture(self.dim, self.n_components, self.seed, self.separation))
+        return f"entropy-mixture-random-d{self.dim}-{self.mixture_suffix}"
 
 
 # --------------------------------------------------------------- transformed
@@ -416,7 +408,7 @@ class TransformedEntropy(EntropyTask):
     base: EntropyTask
     transform: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.base, EntropyTask):
             raise TypeError(f"base must be an entropy task; got {type(self.base).__name__}")
         t = get_transform(self.transform)
@@ -434,7 +426,9 @@ class TransformedEntropy(EntropyTask):
         _base_tail_check(self.base, self.transform)
         if t.elementwise and t.log_df_bound is not None:
             for i in range(self.base.dim):
-                truncation_plan(self.base.marginal(i), t.log_df_bound)
+                marginal = self.base.marginal(i)
+                assert marginal is not None  # checked above for coordinate 0; a family has all or none
+                truncation_plan(marginal, t.log_df_bound)
 
     @property
     def dim(self) -> int:
@@ -449,17 +443,20 @@ class TransformedEntropy(EntropyTask):
         t = get_transform(self.transform)
         if not t.elementwise:
             return 0.0
-        return sum(
-            expected_log_derivative(t.log_derivative, self.base.marginal(i), t.log_df_bound) for i in range(self.dim)
-        )
+        total = 0.0
+        for i in range(self.dim):
+            marginal = self.base.marginal(i)
+            assert marginal is not None  # a componentwise map needs the marginals (__post_init__)
+            total += expected_log_derivative(t.log_derivative, marginal, t.log_df_bound)
+        return total
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.base.truth + self.jacobian_term(), self.base.truth_std_err
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return get_transform(self.transform).forward(self.base._sample(n, rng))
 
-    def _log_prob(self, y):
+    def _log_prob(self, y: np.ndarray) -> np.ndarray:
         t = get_transform(self.transform)
         x = t.inverse(y)
         with np.errstate(divide="ignore"):
@@ -477,7 +474,7 @@ class AffineEntropy(EntropyTask):
     base: EntropyTask
     matrix: Any
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.base, EntropyTask):
             raise TypeError(f"base must be an entropy task; got {type(self.base).__name__}")
         try:
@@ -508,11 +505,11 @@ class AffineEntropy(EntropyTask):
     def _a(self) -> np.ndarray:
         return np.array(self.matrix, dtype=np.float64)
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.base.truth + np.linalg.slogdet(self._a)[1], self.base.truth_std_err
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.base._sample(n, rng) @ self._a.T
 
-    def _log_prob(self, y):
+    def _log_prob(self, y: np.ndarray) -> np.ndarray:
         return self.base._log_prob(np.linalg.solve(self._a, y.T).T) - np.linalg.slogdet(self._a)[1]

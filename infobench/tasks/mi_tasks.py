@@ -10,6 +10,7 @@ label) use a Monte-Carlo truth with a reported standard error.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from infobench._validation import check_choice, check_float, check_int
 from infobench.tasks._mixture import (
     MC_SAMPLES,
     MixtureParams,
+    RandomMixtureTask,
     check_mixture,
     check_random_mixture_fields,
     mixture_digest,
@@ -65,7 +67,7 @@ class AdditiveUniform(MITask):
     eps: float
     dim: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "eps", check_positive("eps", self.eps))
         set_field(self, "dim", check_dim("dim", self.dim))
 
@@ -76,12 +78,12 @@ class AdditiveUniform(MITask):
     def id(self) -> str:
         return f"uniform-noise-d{self.dim}-eps{fmt(self.eps)}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         e = self.eps
         per = e - math.log(2.0 * e) if e <= 0.5 else 1.0 / (4.0 * e)
         return self.dim * per, 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x = rng.uniform(0.0, 1.0, (n, self.dim))
         return x, x + rng.uniform(-self.eps, self.eps, (n, self.dim))
 
@@ -113,7 +115,7 @@ class Transformed(MITask):
     x: str = "identity"
     y: str = "identity"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.base, MITask):
             raise TypeError(f"base must be an MI task; got {type(self.base).__name__}")
         for var, name, dim, discrete in (
@@ -145,10 +147,10 @@ class Transformed(MITask):
             prefix = f"{self.x}-x-{self.y}-y"
         return f"{prefix}-{self.base.id}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.base.truth, self.base.truth_std_err
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.base._sample(n, rng)
         return get_transform(self.x).forward(x), get_transform(self.y).forward(y)
 
@@ -166,7 +168,7 @@ class Bimodal(MITask):
     family: ClassVar[str] = "bimodal"
     base: MITask
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.base, MITask):
             raise TypeError(f"base must be an MI task; got {type(self.base).__name__}")
         if self.base.discrete_x or self.base.discrete_y:
@@ -179,10 +181,10 @@ class Bimodal(MITask):
     def id(self) -> str:
         return f"bimodal-{self.base.id}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.base.truth, self.base.truth_std_err
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.base._sample(n, rng)
         return BIMODAL_X(x), BIMODAL_Y(y)
 
@@ -202,17 +204,17 @@ class SwissRoll(MITask):
     dim_x: ClassVar[int] = 2
     dim_y: ClassVar[int] = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "rho", check_rho(self.rho))
 
     @property
     def id(self) -> str:
         return f"swissroll-rho{fmt(self.rho)}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return -0.5 * math.log1p(-(self.rho**2)), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         u = rng.standard_normal(n)
         v = self.rho * u + math.sqrt(1.0 - self.rho**2) * rng.standard_normal(n)
         return swiss_roll(special.ndtr(u)[:, None]), special.ndtr(v)[:, None]
@@ -237,11 +239,11 @@ class _MixtureMI(MITask):
             - mix.marginal(slice(self.dim_x, None)).logpdf(y)
         )
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         dx = self.dim_x
         return self.mixture.stratified_mean(lambda z: self.pointwise_mi(z[:, :dx], z[:, dx:]))
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         z = self.mixture.sample(n, rng)
         return z[:, : self.dim_x], z[:, self.dim_x :]
 
@@ -268,7 +270,7 @@ class GaussianMixture(_MixtureMI):
     covariances: Any
     dim_x: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         d = store_mixture_fields(self).dim
         set_field(
             self,
@@ -301,7 +303,7 @@ class CrossMixture(_MixtureMI):
     dim_x: ClassVar[int] = 1
     dim_y: ClassVar[int] = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "rho", check_rho(self.rho))
 
     @property
@@ -315,7 +317,7 @@ class CrossMixture(_MixtureMI):
 
 
 @dataclass(frozen=True)
-class RandomMixture(_MixtureMI):
+class RandomMixture(RandomMixtureTask, _MixtureMI):
     """A reproducible random Gaussian mixture over (X, Y) with ``n_components`` components.
 
     Components (drawn from ``seed``): Dirichlet(3, ..., 3) weights, means
@@ -329,19 +331,11 @@ class RandomMixture(_MixtureMI):
     n_components: int = 3
     seed: int = 0
     separation: float = 2.0
-
-    def __post_init__(self):
-        set_field(self, "dim_x", check_dim("dim_x", self.dim_x))
-        set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
-        check_random_mixture_fields(self)
+    dim_fields: ClassVar[tuple[str, ...]] = ("dim_x", "dim_y")
 
     @property
     def id(self) -> str:
-        return f"mixture-random-x{self.dim_x}-y{self.dim_y}-{random_mixture_suffix(self)}"
-
-    @cached_property
-    def mixture(self) -> MixtureParams:
-        return check_mixture(*random_mixture(self.dim_x + self.dim_y, self.n_components, self.seed, self.separation))
+        return f"mixture-random-x{self.dim_x}-y{self.dim_y}-{self.mixture_suffix}"
 
 
 @dataclass(frozen=True)
@@ -365,11 +359,11 @@ class Contaminated(_MixtureMI):
     """
 
     family: ClassVar[str] = "outliers"
-    base: MITask
+    base: _GaussianMI
     eps: float = 0.05
     outlier_scale: float = 10.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.base, _GaussianMI):
             raise TypeError(
                 f"base must be a Gaussian MI task (DenseNormal, SparseNormal, Normal); got {type(self.base).__name__}"
@@ -415,7 +409,7 @@ class ClassMixture(MITask):
     dim_x: ClassVar[int] = 1
     discrete_x: ClassVar[bool] = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "m", check_int("m", self.m, low=2))
         set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
         check_random_mixture_fields(self)
@@ -451,11 +445,15 @@ class ClassMixture(MITask):
             out[at] += mix.logpdf(y[at])
         return out
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         mean = var = 0.0
         for c, mix in enumerate(self.classes):
+
+            def log_ratio(y: np.ndarray, mix: MixtureParams = mix) -> np.ndarray:
+                return mix.logpdf(y) - self.marginal_y.logpdf(y)
+
             m_c, se_c = mix.stratified_mean(
-                lambda y, mix=mix: mix.logpdf(y) - self.marginal_y.logpdf(y),
+                log_ratio,
                 total=MC_SAMPLES // self.m,
                 seed=MC_SEED + c,
             )
@@ -463,7 +461,7 @@ class ClassMixture(MITask):
             var += (se_c / self.m) ** 2
         return mean, math.sqrt(var)
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x = rng.integers(0, self.m, size=n)
         y = np.empty((n, self.dim_y))
         for c, mix in enumerate(self.classes):
@@ -488,17 +486,17 @@ class DiscreteContinuous(MITask):
     dim_y: ClassVar[int] = 1
     discrete_x: ClassVar[bool] = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "m", check_int("m", self.m, low=1))
 
     @property
     def id(self) -> str:
         return f"discrete-continuous-m{self.m}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return math.log(self.m) - (1.0 - 1.0 / self.m) * math.log(2.0), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         x = rng.integers(0, self.m, size=n)
         return x[:, None], (x + rng.uniform(0.0, 2.0, size=n))[:, None]
 
@@ -519,7 +517,7 @@ class Independent(MITask):
     dim_y: int
     marginal: str = "normal"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim_x", check_dim("dim_x", self.dim_x))
         set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
         check_choice("marginal", self.marginal, _INDEPENDENT_MARGINALS)
@@ -528,13 +526,14 @@ class Independent(MITask):
     def id(self) -> str:
         return f"independent-{self.marginal}-x{self.dim_x}-y{self.dim_y}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return 0.0, 0.0
 
-    def _sample(self, n, rng):
-        draw = {
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        draws: dict[str, Callable[[tuple[int, int]], np.ndarray]] = {
             "normal": rng.standard_normal,
             "uniform": rng.random,
             "laplace": lambda size: rng.laplace(0.0, 1.0, size),
-        }[self.marginal]
+        }
+        draw = draws[self.marginal]
         return draw((n, self.dim_x)), draw((n, self.dim_y))

@@ -73,7 +73,7 @@ class _GaussianMI(MITask):
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self._cov.shape[0])) @ self._chol.T
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         z = self._draw(n, rng)
         return z[:, : self.dim_x], z[:, self.dim_x :]
 
@@ -101,7 +101,7 @@ class DenseNormal(_GaussianMI):
     dim_y: int
     rho: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim_x", check_dim("dim_x", self.dim_x))
         set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
         set_field(self, "rho", check_equicorrelation(self.rho, self.dim_x + self.dim_y))
@@ -129,7 +129,7 @@ class SparseNormal(_GaussianMI):
     rho: float
     n_pairs: int | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "dim_x", check_dim("dim_x", self.dim_x))
         set_field(self, "dim_y", check_dim("dim_y", self.dim_y))
         set_field(self, "rho", check_rho(self.rho))
@@ -147,6 +147,7 @@ class SparseNormal(_GaussianMI):
 
     @cached_property
     def _cov(self) -> np.ndarray:
+        assert self.n_pairs is not None  # resolved in __post_init__
         cov = np.eye(self.dim_x + self.dim_y)
         idx = np.arange(self.n_pairs)
         cov[idx, self.dim_x + idx] = cov[self.dim_x + idx, idx] = self.rho
@@ -170,7 +171,7 @@ class Normal(_GaussianMI):
     covariance: Any
     dim_x: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         cov = as_matrix_tuple("covariance", self.covariance)
         d = len(cov)
         if d < 2:
@@ -203,7 +204,7 @@ class Staircase(_GaussianMI):
     mi: float
     dim: int = 20
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_field(self, "mi", check_float("mi", self.mi, low=0.0))
         set_field(self, "dim", check_dim("dim", self.dim))
 
@@ -228,7 +229,7 @@ class Staircase(_GaussianMI):
     def _cov(self) -> np.ndarray:
         return SparseNormal(self.dim, self.dim, self.rho)._cov
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         return self.mi, 0.0
 
 
@@ -263,7 +264,7 @@ def student_t_correction(nu: float, dim_x: int, dim_y: int) -> float:
                 break
         return float(total)
 
-    def f(x):
+    def f(x: float) -> float:
         return x * special.digamma(x) - special.gammaln(x)
 
     return float(f(h + a) + f(h + b) - f(h + a + b) - f(h))
@@ -296,7 +297,7 @@ class StudentT(MITask):
     dispersion: _GaussianMI
     nu: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.dispersion, _GaussianMI):
             raise TypeError(
                 "dispersion must be a Gaussian MI task (DenseNormal, SparseNormal, Normal or Staircase); "
@@ -316,11 +317,11 @@ class StudentT(MITask):
     def id(self) -> str:
         return f"student-t-nu{fmt(self.nu)}-{self.dispersion.id.removeprefix('normal-')}"
 
-    def _compute_truth(self):
+    def _compute_truth(self) -> tuple[float, float]:
         gauss = gaussian_mi_from_cov(self.dispersion._cov, self.dim_x)
         return gauss + student_t_correction(self.nu, self.dim_x, self.dim_y), 0.0
 
-    def _sample(self, n, rng):
+    def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         z = self.dispersion._draw(n, rng)
         w = rng.chisquare(self.nu, size=n)
         xy = z * np.sqrt(self.nu / w)[:, None]

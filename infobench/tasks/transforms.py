@@ -70,6 +70,10 @@ class Transform:
         """``log |det J_f(x)|`` at the rows of ``x``; shape ``(n,)``."""
         raise NotImplementedError
 
+    def log_derivative(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        """``log f'(t)`` of an elementwise map, at every entry of ``t``."""
+        raise NotImplementedError
+
 
 class _Elementwise(Transform):
     def __init__(self, name: str, f: Callable, f_inv: Callable, log_df: Callable, log_df_bound: float | None = None):
