@@ -56,6 +56,10 @@ dimension, ``k``: the neighbour order a score reads):
     column, carry no dimension of the density: the kNN KL and entropy-gap
     formulas (which multiply by ``d``) use :func:`effective_dim` instead of
     the column count (adapted, an info note).
+``below-zero``
+    read off the result, not the features (:func:`value_doubts`): a kNN KL
+    score whose whole interval lies below 0, which no divergence is; a
+    warning.
 """
 
 from __future__ import annotations
