@@ -82,6 +82,27 @@ def test_single_runs_use_the_sampling_sd_with_a_normal_quantile():
     assert verdict(none["low"], none["high"], "down", "a", "b") == VERDICT_SAME
 
 
+def test_one_single_run_keeps_the_other_generators_run_spread():
+    # Three runs that disagree (training variation, sd 2) against one run: the three runs' spread stays in the
+    # standard error with its 2 df (Welch-Satterthwaite with the single run's sampling term as known), so a
+    # difference well inside the training spread is not a verdict.
+    a, b = [10.0, 13.0, 16.0], [9.0]
+    res = difference(a, b, sampling_sd_a=0.1, sampling_sd_b=0.1)
+    va, vb = 9.0 / 3, 0.01
+    se = math.sqrt(va + vb)
+    assert res["basis"] == "runs and sampling only"
+    assert res["se"] == pytest.approx(se)
+    assert res["df"] == pytest.approx(se**4 / (va**2 / 2))
+    q = stats.t.ppf(0.975, res["df"])
+    assert (res["low"], res["high"]) == pytest.approx((4.0 - q * se, 4.0 + q * se))
+    assert verdict(res["low"], res["high"], "down", "a", "b") == VERDICT_SAME
+    # Mirrored sides give the mirrored interval.
+    back = difference(b, a, sampling_sd_a=0.1, sampling_sd_b=0.1)
+    assert (back["low"], back["high"]) == pytest.approx((-res["high"], -res["low"]))
+    # The single run has no sampling sd: no verdict, whatever the other side holds.
+    assert difference(a, b, sampling_sd_a=0.1)["basis"] == "none"
+
+
 def test_difference_errors():
     with pytest.raises(ValueError, match="at least one run each; got 0 and 2"):
         difference([], [1.0, 2.0])

@@ -210,8 +210,10 @@ declare_condition(
 )
 declare_condition(
     "below-zero",
-    "(neural) a held-out bound at or above 0 within its standard error (MI is never negative)",
-    "warning when the estimate is below -(0.05 + 3 standard errors) nats",
+    "an MI or KL divergence at or above 0 within its standard error (neither is ever negative)",
+    "warning when the estimate is below -(0.05 + 3 standard errors) nats for a neural held-out bound, below -3 "
+    "standard errors for a kNN estimate with std_err=True, and for a quality KL score whose whole interval lies "
+    "below 0: the estimator's bias, not the data, set the number",
 )
 declare_condition(
     "outlier-batch",

@@ -254,6 +254,7 @@ def _result(
     extras: dict[str, Any],
     resample: tuple[Callable[..., float], list[torch.Tensor], int, Any] | None = None,
     findings: Findings | None = None,
+    nonnegative: str = "",
 ) -> Estimate:
     """The mean of ``terms``; with ``std_err``, the subsampling standard error of ``resample``.
 
@@ -262,7 +263,10 @@ def _result(
     ``arrays`` by :func:`~infobench.estimators._uncertainty.subsample_std_err`
     (the per-point terms share neighbours, so ``std(terms)/sqrt(n)`` is too small),
     with its degrees of freedom (:func:`~infobench.estimators._uncertainty.subsample_df`)
-    for the t quantile of :meth:`Estimate.interval`.
+    for the t quantile of :meth:`Estimate.interval`. ``nonnegative`` names
+    the quantity when it cannot be negative (an MI, a divergence): an
+    estimate more than 3 standard errors below 0 is then doubted
+    (``below-zero``).
     """
     value = float(terms.mean())
     se = df = None
@@ -270,6 +274,8 @@ def _result(
         statistic, arrays, min_rows, seed = cast("tuple[Callable[..., float], list[torch.Tensor], int, Any]", resample)
         se = subsample_std_err(statistic, arrays, min_rows=min_rows, seed=seed)
         df = subsample_df(len(arrays[0]), min_rows)
+        if nonnegative and findings is not None:
+            _below_zero(value, se, nonnegative, findings)
     return Estimate(
         value=value,
         std_err=se,
@@ -280,6 +286,24 @@ def _result(
         diagnostics=tuple(findings) if findings is not None else (),
         std_err_df=df,
     )
+
+
+# An estimate of a non-negative quantity this many standard errors below 0 is reported as below-zero: with the
+# subsampling standard error's 27 degrees of freedom a t variable falls below -3 in 0.3 % of samples, so at a
+# true value of 0 (where the kNN estimators' bias is small against their standard error) the doubt is rare.
+BELOW_ZERO_SES = 3.0
+
+
+def _below_zero(value: float, se: float, quantity: str, findings: Findings) -> None:
+    """Doubt (``below-zero``) an estimate of a non-negative ``quantity`` more than :data:`BELOW_ZERO_SES` below 0."""
+    if value < -BELOW_ZERO_SES * se:
+        findings.warn(
+            "below-zero",
+            f"the estimate {value:.4g} +- {se:.3g} nats is more than {BELOW_ZERO_SES:g} standard errors below 0, "
+            f"which no {quantity} is: the estimator's bias sets this number (in high dimension, or between samples "
+            "of different scales or supports), so neither its sign nor its size measures the data; reduce the "
+            "dimension, or use more samples",
+        )
 
 
 def _common(std_err: Any, metric: Any, algorithm: Any, jitter: Any) -> tuple[bool, str, str, float]:
@@ -540,7 +564,7 @@ def _discrete_mode(discrete_x: Any, discrete_y: Any, discrete: Any, xs: Samples,
 
 
 @register("mi", "ksg")
-@requires("precision", "quantised", "duplicates", "saturated", "singletons")
+@requires("precision", "quantised", "duplicates", "saturated", "singletons", "below-zero")
 def ksg_mutual_information(
     x: Any,
     y: Any,
@@ -761,7 +785,15 @@ def ksg_mutual_information(
         return float(_ksg_terms(a, b, k, variant, metric, algorithm, max_memory, amount)[0].mean())
 
     return _result(
-        terms, std_err, n, "ksg", params, extras, resample=(statistic, [xd, yd], k + 1, seed), findings=findings
+        terms,
+        std_err,
+        n,
+        "ksg",
+        params,
+        extras,
+        resample=(statistic, [xd, yd], k + 1, seed),
+        findings=findings,
+        nonnegative="mutual information",
     )
 
 
@@ -954,12 +986,13 @@ def _ross(
         extras,
         resample=(statistic, [labels.data, cont], k + 1, seed),
         findings=findings,
+        nonnegative="mutual information",
     )
 
 
 # -------------------------------------------------------------- KL divergence
 @register("kl", "knn")
-@requires("precision", "quantised", "duplicates", "shared-rows")
+@requires("precision", "quantised", "duplicates", "shared-rows", "below-zero")
 def knn_kl_divergence(
     p: Any,
     q: Any,
@@ -1099,6 +1132,7 @@ def knn_kl_divergence(
         _data_extras(algo, pd_, amount, transform),
         resample=(statistic, [pd_, qd_], min_rows, seed),
         findings=findings,
+        nonnegative="KL divergence",
     )
 
 

@@ -56,6 +56,10 @@ dimension, ``k``: the neighbour order a score reads):
     column, carry no dimension of the density: the kNN KL and entropy-gap
     formulas (which multiply by ``d``) use :func:`effective_dim` instead of
     the column count (adapted, an info note).
+``below-zero``
+    read off the result, not the features (:func:`value_doubts`): a kNN KL
+    score whose whole interval lies below 0, which no divergence is; a
+    warning.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ __all__ = [
     "DUPLICATE_SHARE",
     "NEIGHBOURHOOD_SHARE",
     "NEIGHBOUR_CONDITIONS",
+    "value_doubts",
     "QUALITY_CONDITIONS",
     "check_condition_codes",
     "check_features",
@@ -153,6 +158,25 @@ NEIGHBOUR_CONDITIONS = ("neighbourhood-size", "collapsed-set", "duplicate-rows",
 DENSITY_CONDITIONS = (*NEIGHBOUR_CONDITIONS, "degenerate-columns")
 #: Conditions of every score (its inputs), whatever it declares.
 DEFAULT_CONDITIONS = ("pixel-range", "non-finite-features", "reduced-precision")
+
+
+def value_doubts(row: dict[str, Any], spec: Any) -> tuple[Diagnostic, ...]:
+    """Doubts read off a score's value and interval (``below-zero``), for one tidy row of :func:`~infobench.quality.score`.
+
+    A score that declares ``below-zero`` (a KL divergence, which is never
+    negative) is doubted when its whole interval lies below 0: its kNN
+    estimator's bias, not the sets, set the number. Without an interval
+    there is no scale to judge the sign against, and nothing is said.
+    """
+    if "below-zero" not in spec.conditions or not row["ci_high"] < 0:
+        return ()
+    message = (
+        f"{spec.label} is {row['value']:.4g} nats with its {row['level']:.0%} interval [{row['ci_low']:.3g}, "
+        f"{row['ci_high']:.3g}] wholly below 0, which no KL divergence is: the kNN estimator's bias (high "
+        "dimension, sets of different spread) sets this number, so neither its sign nor its size compares the "
+        "sets; reduce the dimension (pca=D / --pca D) or score more samples"
+    )
+    return (Diagnostic("below-zero", message, subject="fake"),)
 
 
 def check_condition_codes(name: str, codes: Iterable[str]) -> None:

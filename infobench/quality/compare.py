@@ -36,10 +36,13 @@ whole interval lies on A's better side, ``"B better"`` on B's, else ``"not
 distinguishable"``. A score whose direction is "closer to zero" is compared
 on ``|x_r|`` (a run's distance from the ideal), with lower better.
 
-When a generator has a single run its run-to-run spread is unknown: the
-comparison then uses the within-run sampling variance alone (a normal
-quantile, ``basis = "sampling only"``), which ignores training variation and
-says so. Without either (one run, no bootstrap) there is no verdict.
+When a generator has a single run its run-to-run spread is unknown: its
+side of the comparison then uses the within-run sampling variance alone,
+which ignores training variation and says so (``basis = "sampling only"``
+when both have one run, with a normal quantile; ``"runs and sampling
+only"`` when the other has several, whose measured run variance is kept and
+sets the Welch df, the single run's term counting as known). Without a
+sampling sd for a single run (no bootstrap) there is no verdict.
 
 The best mark of a table (:func:`best_marks`) goes to the best generator of a
 column only when it is distinguishable from the runner-up by
@@ -218,6 +221,18 @@ def _variance(sd_runs: float, sampling_sd: float) -> float:
     return sampling_sd**2 if math.isfinite(sampling_sd) else math.nan
 
 
+def _mean_variance(x: np.ndarray, sampling_sd: float) -> tuple[float, float]:
+    """Variance of a generator's mean score and its degrees of freedom (``inf``: from the sampling sd alone).
+
+    Several runs: the run variance (floored, :func:`_variance`) over ``R``,
+    with ``R - 1`` df. One run: the within-run sampling variance, whose
+    training part is unknown (NaN without a sampling sd).
+    """
+    if x.size > 1:
+        return _variance(float(np.std(x, ddof=1)), sampling_sd) / x.size, float(x.size - 1)
+    return sampling_sd**2, math.inf
+
+
 def difference(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,
@@ -243,28 +258,24 @@ def difference(
     dict
         ``diff``, ``se``, ``df`` (``inf`` for the normal quantile of
         ``basis = "sampling only"``), ``low``, ``high``, ``basis``
-        (``"runs"``, ``"sampling only"`` or ``"none"``).
+        (``"runs"``; ``"runs and sampling only"`` when one generator has a
+        single run: the other's run spread is kept, with its df;
+        ``"sampling only"``; or ``"none"``).
     """
     level = check_float("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if xa.size == 0 or xb.size == 0:
         raise ValueError(f"a and b need at least one run each; got {xa.size} and {xb.size}")
     d = float(xa.mean() - xb.mean())
-    ra, rb = xa.size, xb.size
-    sa = float(np.std(xa, ddof=1)) if ra > 1 else math.nan
-    sb = float(np.std(xb, ddof=1)) if rb > 1 else math.nan
-    if ra > 1 and rb > 1:
-        va, vb = _variance(sa, sampling_sd_a) / ra, _variance(sb, sampling_sd_b) / rb
-        se = math.sqrt(va + vb)
-        den = (va**2 / (ra - 1) if va > 0 else 0.0) + (vb**2 / (rb - 1) if vb > 0 else 0.0)
-        df = se**4 / den if den > 0 else math.inf
-        basis = "runs"
-    else:
-        va, vb = sampling_sd_a**2, sampling_sd_b**2
-        se = math.sqrt(va + vb) if math.isfinite(va) and math.isfinite(vb) else math.nan
-        df, basis = math.inf, "sampling only" if math.isfinite(se) else "none"
-    if basis == "none":
-        return {"diff": d, "se": math.nan, "df": math.nan, "low": math.nan, "high": math.nan, "basis": basis}
+    (va, dfa), (vb, dfb) = _mean_variance(xa, sampling_sd_a), _mean_variance(xb, sampling_sd_b)
+    if not (math.isfinite(va) and math.isfinite(vb)):
+        return {"diff": d, "se": math.nan, "df": math.nan, "low": math.nan, "high": math.nan, "basis": "none"}
+    se = math.sqrt(va + vb)
+    # Welch-Satterthwaite; a side known from its sampling sd alone enters with infinite df.
+    den = sum(v**2 / f for v, f in ((va, dfa), (vb, dfb)) if math.isfinite(f) and v > 0)
+    df = se**4 / den if den > 0 else math.inf
+    runs = math.isfinite(dfa) + math.isfinite(dfb)
+    basis = ("sampling only", "runs and sampling only", "runs")[runs]
     q = float(stats.t.ppf(0.5 + level / 2.0, df)) if math.isfinite(df) else float(stats.norm.ppf(0.5 + level / 2.0))
     return {"diff": d, "se": se, "df": df, "low": d - q * se, "high": d + q * se, "basis": basis}
 

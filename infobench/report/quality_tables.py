@@ -217,8 +217,9 @@ def pairwise_table(pairs: pd.DataFrame, *, title: str = "Pairwise comparisons of
         f"difference of the mean scores over the training runs with its {level:.0%} Welch interval "
         "(t quantile with the Welch-Satterthwaite df; each run's variance is the spread across runs, "
         "which holds the sampling noise too, floored at the within-run sampling variance); "
-        "|·|: a 'closer to zero' score, compared on absolute values. basis 'sampling only': a generator with "
-        "one run, compared with its sampling sd alone (training variation not measured). Verdict by the "
+        "|·|: a 'closer to zero' score, compared on absolute values. basis 'sampling only' (both) or 'runs and "
+        "sampling only' (one): a generator with one run enters with its sampling sd alone (its training "
+        "variation is not measured). Verdict by the "
         "score's direction; no correction for the number of pairs."
     )
     return Table(title=title, header=header, rows=rows, best=best, labels=2, note=note, name="quality-pairwise")
