@@ -587,3 +587,16 @@ def test_estimates_far_from_zero_and_over_mixed_scales_match_ckdtree(algorithm, 
     )
     mi = ksg_mutual_information(xy[:, :2] + offset, xy[:, 2:] + offset, k=3, metric="chebyshev", **opts).value
     assert mi == pytest.approx(ckdtree_ksg1(xy[:, :2], xy[:, 2:], 3), abs=1e-7)
+
+
+def test_kl_entropy_is_a_deprecated_alias_of_knn_entropy():
+    from infobench.estimators.knn import kl_entropy
+
+    x = np.random.default_rng(3).normal(size=(300, 2))
+    with pytest.warns(
+        DeprecationWarning, match=r"kl_entropy is deprecated and will be removed in .*use knn_entropy"
+    ) as rec:
+        old = kl_entropy(x, k=4, seed=1)
+    assert rec[0].filename == __file__  # the warning points at the caller
+    assert old.value == knn_entropy(x, k=4, seed=1).value
+    assert kl_entropy.__name__ == "kl_entropy" and "knn_entropy" in kl_entropy.__doc__

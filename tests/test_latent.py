@@ -140,7 +140,11 @@ def test_registered_as_an_mi_method():
         (dict(copula="yes"), TypeError, r"copula must be"),
         (dict(transform="rank"), ValueError, r"transform must be one of \['scale', 'copula', 'none'\]; got 'rank'"),
         (dict(device="tpu"), ValueError, r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
-        (dict(dtype="float16"), ValueError, r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'float16'"),
+        (
+            dict(dtype="float16"),
+            ValueError,
+            r"dtype must be one of \['double', 'float', 'float32', 'float64'\]; got 'float16'",
+        ),
     ],
 )
 def test_bad_parameters(kwargs, exc, match):
