@@ -17,6 +17,7 @@ import importlib
 import shlex
 import sys
 import warnings
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -86,7 +87,14 @@ def _show_deprecations() -> None:
     warnings.filterwarnings("default", category=DeprecationWarning, module="infobench")
     show = warnings.showwarning
 
-    def one_line(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    def one_line(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         if issubclass(category, DeprecationWarning):
             err_console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
         else:
