@@ -151,21 +151,22 @@ def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
     from infobench.quality.validity import interval_calibration
 
     n = pick(full_size, n_full, 150)
-    redraws, boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
+    n_draws, n_boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
     scores = os.environ.get("INFOBENCH_CALIBRATION_SCORES") or pick(full_size, None, "coverage,kl_real_fake,fid,kid")
     df = benchmark.pedantic(
         interval_calibration,
         args=(_gauss_draw(n),),
-        kwargs=dict(n_draws=redraws, n_boot_draws=boot_draws, n_boot=b, scores=scores),
+        kwargs=dict(n_draws=n_draws, n_boot_draws=n_boot_draws, n_boot=b, scores=scores),
         rounds=1,
         iterations=1,
     )
     benchmark.extra_info.update(
         n=n,
         d=64,
-        n_draws=redraws,
-        n_boot_draws=boot_draws,
-        n_boot=b,
+        # the record keys of earlier runs' files
+        redraws=n_draws,
+        boot_draws=n_boot_draws,
+        bootstrap=b,
         std_ratio=dict(zip(df["score"], df["std_ratio"].round(3))),
         width_ratio=dict(zip(df["score"], df["width_ratio"].round(3))),
     )
@@ -182,7 +183,7 @@ def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     n = pick(full_size, 10_000, 400)  # fid_inf needs 5 d = 320 rows
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
     df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(n_boot=50, seed=0), rounds=1, iterations=1)
-    benchmark.extra_info.update(n=n, d=64, n_boot=50, threads=torch.get_num_threads())
+    benchmark.extra_info.update(n=n, d=64, bootstrap=50, threads=torch.get_num_threads())
     ok = df[df["note"] == ""]  # FD-infinity has no interval below 10 d rows (its halves need 5 d): noted
     assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()
 

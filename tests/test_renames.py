@@ -16,6 +16,7 @@ import pytest
 
 from infobench._validation import REMOVED_IN, renamed_keywords, take_renamed
 from infobench.cli import main
+from infobench.diagnostics import DiagnosticWarning
 from infobench.mainjob import load_config
 from infobench.quality import Scorer, score, score_features
 from infobench.quality.validity import interval_calibration, real_calibration, run_validity
@@ -81,6 +82,11 @@ def test_score_features_bootstrap_is_n_boot():
         score_features(real, fake, scores="fid", n_boot=10)
     with pytest.raises(ValueError, match="n_boot must be an integer >= 0; got -1"):
         score_features(real, fake, scores="fid", n_boot=-1)
+    # The deprecated-keyword wrapper is one more frame: the doubts still point at the caller.
+    wide = np.random.default_rng(4).normal(size=(2, 20, 30))  # 20 rows for 30 columns: a doubted covariance
+    with pytest.warns(DiagnosticWarning) as rec:
+        score_features(wide[0], wide[1], scores="fid")
+    assert {w.filename for w in rec if issubclass(w.category, DiagnosticWarning)} == {__file__}
 
 
 @pytest.fixture
@@ -102,6 +108,9 @@ def test_score_and_scorer_bootstrap_is_n_boot(images):
     pd.testing.assert_frame_equal(old[cols], new[cols])
     with pytest.raises(ValueError, match=both("score", "bootstrap", "n_boot")):
         score(real, {"g": fake}, n_boot=40, bootstrap=40, **kw)
+    with pytest.warns(DiagnosticWarning) as rec:  # 36 pixel columns, 10 rows: a doubted covariance
+        score(real[:10], {"g": fake[:10]}, **kw)
+    assert {w.filename for w in rec if issubclass(w.category, DiagnosticWarning)} == {__file__}
 
     scorer = Scorer(real, extractor="pixels", cache=False, scores="fid", seed=0)
     ref = scorer.real.reference

@@ -235,7 +235,7 @@ def score_features(
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
     rows = evaluate(ctx, names, bootstrap=n_boot, level=level)
-    emit(merge(*found.values()), stacklevel=2)
+    emit(merge(*found.values()), stacklevel=3)  # 3: the caller, past the renamed_keywords wrapper
     return frame(
         [with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows], {"params": p.as_dict()}
     )
@@ -430,7 +430,7 @@ def score(
         records += scorer.score_images(
             loaded[src.name], src.name, source=src.kind, n_boot=n_boot, level=level, resize=resize
         )
-    emit(merge(*(r["diagnostics"] for r in records)), stacklevel=2)
+    emit(merge(*(r["diagnostics"] for r in records)), stacklevel=3)  # 3: the caller, past renamed_keywords
     return frame(records, dict(scorer.attrs(), seconds=time.perf_counter() - t0))
 
 
