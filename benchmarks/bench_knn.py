@@ -46,7 +46,7 @@ from benchmarks.conftest import pick
 from infobench._validation import check_samples, reject_discrete
 from infobench.estimators._conditions import Findings, plan_dither
 from infobench.estimators.gaussian import covariance_cholesky
-from infobench.estimators.knn import kl_entropy, ksg_mutual_information
+from infobench.estimators.knn import knn_entropy, ksg_mutual_information
 
 K = 3
 
@@ -192,7 +192,7 @@ def data_10d(full_size):
 
 @pytest.mark.benchmark(group="entropy-10d n=100k: target no slower than the fastest exact kNN query")
 def test_entropy_10d_infobench(benchmark, data_10d):
-    est = run(benchmark, lambda: kl_entropy(data_10d, k=K, seed=0), 1)
+    est = run(benchmark, lambda: knn_entropy(data_10d, k=K, seed=0), 1)
     assert abs(est.value - 5 * np.log(2 * np.pi * np.e)) < 0.15
 
 
@@ -212,7 +212,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, sys
     import numpy as np
     import torch
-    from infobench.estimators.knn import kl_entropy, ksg_mutual_information
+    from infobench.estimators.knn import knn_entropy, ksg_mutual_information
     torch.set_num_threads(2)
     n = int(sys.argv[1])
     rng = np.random.default_rng(0)
@@ -220,7 +220,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     y = 0.6 * x + rng.normal(size=n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     mi = ksg_mutual_information(x, y, seed=0).value
-    h = kl_entropy(np.column_stack([x, y]), seed=0).value
+    h = knn_entropy(np.column_stack([x, y]), seed=0).value
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"base_mb": base, "peak_mb": peak, "mi": mi, "h": h}))
     """
@@ -265,7 +265,7 @@ CHECKS_SHARE = 0.05  # the checks on clean data cost under 5 % of the estimate
 
 
 def _entropy_checks(x: np.ndarray) -> None:
-    """The condition checks ``kl_entropy`` runs before its neighbour search, on fresh samples."""
+    """The condition checks ``knn_entropy`` runs before its neighbour search, on fresh samples."""
     xs = check_samples(x, "x")
     reject_discrete(xs, "Kozachenko-Leonenko")
     if xs.d > 1:
@@ -307,7 +307,7 @@ def test_condition_checks_share(benchmark, full_size, case):
     if case.startswith("entropy"):
         n = pick(full_size, 100_000, 2_000)
         x = rng.normal(size=(n, int(case[-2])))
-        checks, whole = (lambda: _entropy_checks(x)), (lambda: kl_entropy(x, k=K, seed=0))
+        checks, whole = (lambda: _entropy_checks(x)), (lambda: knn_entropy(x, k=K, seed=0))
     else:
         d = int(case[-1])
         n = pick(full_size, 100_000 if d == 1 else 20_000, 2_000)

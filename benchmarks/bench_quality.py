@@ -151,20 +151,21 @@ def test_interval_width_against_fresh_redraws(benchmark, full_size, n_full):
     from infobench.quality.validity import interval_calibration
 
     n = pick(full_size, n_full, 150)
-    redraws, boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
+    n_draws, n_boot_draws, b = pick(full_size, 20, 4), pick(full_size, 3, 1), pick(full_size, 60, 40)
     scores = os.environ.get("INFOBENCH_CALIBRATION_SCORES") or pick(full_size, None, "coverage,kl_real_fake,fid,kid")
     df = benchmark.pedantic(
         interval_calibration,
         args=(_gauss_draw(n),),
-        kwargs=dict(redraws=redraws, boot_draws=boot_draws, bootstrap=b, scores=scores),
+        kwargs=dict(n_draws=n_draws, n_boot_draws=n_boot_draws, n_boot=b, scores=scores),
         rounds=1,
         iterations=1,
     )
     benchmark.extra_info.update(
         n=n,
         d=64,
-        redraws=redraws,
-        boot_draws=boot_draws,
+        # the record keys of earlier runs' files
+        redraws=n_draws,
+        boot_draws=n_boot_draws,
         bootstrap=b,
         std_ratio=dict(zip(df["score"], df["std_ratio"].round(3))),
         width_ratio=dict(zip(df["score"], df["width_ratio"].round(3))),
@@ -181,9 +182,7 @@ def test_default_bootstrap_10k_vs_10k(benchmark, full_size):
     """Every feature score with the CLI's default bootstrap (50 replicates), 10,000 vs 10,000 64-d features."""
     n = pick(full_size, 10_000, 400)  # fid_inf needs 5 d = 320 rows
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
-    df = benchmark.pedantic(
-        score_features, args=(real, fake), kwargs=dict(bootstrap=50, seed=0), rounds=1, iterations=1
-    )
+    df = benchmark.pedantic(score_features, args=(real, fake), kwargs=dict(n_boot=50, seed=0), rounds=1, iterations=1)
     benchmark.extra_info.update(n=n, d=64, bootstrap=50, threads=torch.get_num_threads())
     ok = df[df["note"] == ""]  # FD-infinity has no interval below 10 d rows (its halves need 5 d): noted
     assert len(ok) >= len(df) - 1 and (ok["ci_low"] <= ok["ci_high"]).all()
@@ -219,14 +218,14 @@ def test_interval_cost_ratio(benchmark, full_size):
 
     n = pick(full_size, 10_000, 4_000)
     real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
-    score_features(real[:300], fake[:300], bootstrap=40)  # compile and import once, outside the timing
+    score_features(real[:300], fake[:300], n_boot=40)  # compile and import once, outside the timing
     threads = torch.get_num_threads()
     seconds = {}
 
     def both():
         for b in (0, 50):
             start = time.process_time()
-            score_features(real, fake, bootstrap=b, seed=0, device="cpu")
+            score_features(real, fake, n_boot=b, seed=0, device="cpu")
             seconds[b] = time.process_time() - start
 
     try:

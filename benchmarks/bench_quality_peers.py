@@ -3,7 +3,7 @@
 Run the table (the standard evaluation size, 10,000 real against 10,000
 generated 2,048-d float32 features; a few minutes on 2 cores)::
 
-    python -m benchmarks.bench_quality_peers            # --n 10000 --d 2048 --bootstrap 50
+    python -m benchmarks.bench_quality_peers            # --n 10000 --d 2048 --n-boot 50
     python -m benchmarks.bench_quality_peers --n 10000 --d 64
 
 or the pytest-benchmark suite (``pytest benchmarks/bench_quality_peers.py``;
@@ -133,7 +133,7 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def table(n: int = 10_000, d: int = 2048, bootstrap: int = 50, every: bool = True) -> list[dict]:
+def table(n: int = 10_000, d: int = 2048, n_boot: int = 50, every: bool = True) -> list[dict]:
     """Time every peer and infobench on the same features; rows of (work, value, wall s, cpu s)."""
     real, fake = features(n, d, 0), features(n, d, 1, shift=0.1)
     rows = []
@@ -157,22 +157,22 @@ def table(n: int = 10_000, d: int = 2048, bootstrap: int = 50, every: bool = Tru
     add("infobench, the same seven scores, no intervals", score_features, real, fake, **seven)
     if every:
         add("infobench, every score, no intervals", score_features, real, fake, seed=0, device="cpu")
-    if bootstrap:
+    if n_boot:
         add(
-            f"infobench, the same seven scores, default intervals ({bootstrap} replicates)",
+            f"infobench, the same seven scores, default intervals ({n_boot} replicates)",
             score_features,
             real,
             fake,
-            bootstrap=bootstrap,
+            n_boot=n_boot,
             **seven,
         )
         if every:
             add(
-                f"infobench, every score, default intervals ({bootstrap} replicates)",
+                f"infobench, every score, default intervals ({n_boot} replicates)",
                 score_features,
                 real,
                 fake,
-                bootstrap=bootstrap,
+                n_boot=n_boot,
                 seed=0,
                 device="cpu",
             )
@@ -226,10 +226,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--d", type=int, default=2048)
-    parser.add_argument("--bootstrap", type=int, default=50)
+    parser.add_argument("--n-boot", type=int, default=50)
     parser.add_argument("--seven-only", action="store_true", help="skip 'every score' (half the time)")
     args = parser.parse_args(argv)
-    _print(table(args.n, args.d, args.bootstrap, every=not args.seven_only), args.n, args.d)
+    _print(table(args.n, args.d, args.n_boot, every=not args.seven_only), args.n, args.d)
 
 
 # ------------------------------------------------------------------ pytest-benchmark

@@ -7,11 +7,13 @@ is raised before any heavy work starts.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from scipy.special import ndtri
 
 __all__ = [
     "IQR_TO_SD",
+    "REMOVED_IN",
     "ColumnProfile",
     "Samples",
     "as_generator",
@@ -34,9 +37,12 @@ __all__ = [
     "column_label",
     "profile_columns",
     "reject_discrete",
+    "renamed_function",
+    "renamed_keywords",
     "resolve_device",
     "resolve_dtype",
     "spawn_seeds",
+    "take_renamed",
     "ulp_base",
 ]
 
@@ -139,6 +145,77 @@ def resolve_dtype(dtype: Any, device: torch.device, *, name: str = "dtype") -> t
     if dtype in (np.float64, np.float32):
         return torch.float64 if dtype == np.float64 else torch.float32
     raise ValueError(f"{name} must be float32 or float64; got {dtype!r}")
+
+
+# ---------------------------------------------------------------- renames
+#: The release that drops the deprecated spellings (the one after ``infobench.__version__``).
+REMOVED_IN = "0.2.0"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def take_renamed(values: dict[str, Any], old: str, new: str, *, where: str, stacklevel: int = 1) -> None:
+    """Accept ``old``, the deprecated spelling of ``new``, in ``values`` for one release.
+
+    ``values`` are keyword arguments, command-line options or configuration
+    keys by name. A given ``old`` moves to ``new`` with a
+    ``DeprecationWarning`` naming both spellings; both given raises a
+    ``ValueError`` naming both. ``where`` names the function, command or
+    section; ``stacklevel`` 1 points the warning at the caller of this
+    function, 2 at its caller, and so on.
+    """
+    if old not in values:
+        return
+    if new in values:
+        raise ValueError(
+            f"{where}: {old} is the deprecated spelling of {new}; give one, not both; "
+            f"got {new}={values[new]!r} and {old}={values[old]!r}"
+        )
+    warnings.warn(
+        f"{where}: {old} is deprecated and will be removed in {REMOVED_IN}; use {new} (the same setting)",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+    values[new] = values.pop(old)
+
+
+def renamed_keywords(**renames: str) -> Callable[[_F], _F]:
+    """Decorator: each keyword ``old`` of ``renames`` (``old="new"``) is accepted for ``new`` one release.
+
+    The wrapped function keeps its signature (``inspect.signature`` follows
+    ``__wrapped__``); see :func:`take_renamed` for the warning and the error.
+    """
+
+    def wrap(func: _F) -> _F:
+        where = func.__qualname__
+
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                take_renamed(kwargs, old, new, where=where, stacklevel=2)
+            return func(*args, **kwargs)
+
+        return cast(_F, inner)
+
+    return wrap
+
+
+def renamed_function(old: str, func: _F) -> _F:
+    """``func`` under its deprecated name ``old``, kept one release: each call warns (``DeprecationWarning``)."""
+
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(
+            f"{old} is deprecated and will be removed in {REMOVED_IN}; use {func.__name__} (the same function)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return func(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__module__ = func.__module__
+    alias.__doc__ = f"Deprecated alias of :func:`{func.__name__}`, removed in {REMOVED_IN}."
+    alias.__wrapped__ = func  # type: ignore[attr-defined]
+    return cast(_F, alias)
 
 
 # ---------------------------------------------------------------- scalars

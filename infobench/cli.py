@@ -6,7 +6,8 @@ Each sub-command lives in a module of :mod:`infobench.commands` that exposes
 (``ValueError``, ``TypeError``, every ``OSError`` (a missing file, a folder
 where a file is wanted, no permission...), an output locked by another run)
 are printed as one line naming the parameter or the path and exit with
-status 2.
+status 2. A deprecated spelling (an option, a configuration key) still works
+for one release and prints one ``warning:`` line naming the new spelling.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import argparse
 import importlib
 import shlex
 import sys
+import warnings
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -63,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            _show_deprecations()
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: finished results are saved; run the same command again to resume")
         return 130
@@ -71,6 +76,31 @@ def main(argv: list[str] | None = None) -> int:
         text = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
         err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
         return 2
+
+
+def _show_deprecations() -> None:
+    """Inside ``warnings.catch_warnings()``: infobench's deprecation warnings print as one line on stderr.
+
+    Python hides ``DeprecationWarning`` outside ``__main__``; a command-line user who types a renamed
+    option or keeps a renamed configuration key is the one who must read it.
+    """
+    warnings.filterwarnings("default", category=DeprecationWarning, module="infobench")
+    show = warnings.showwarning
+
+    def one_line(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, DeprecationWarning):
+            err_console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = one_line
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -191,7 +191,7 @@ def test_score_with_intervals_at_80_columns_reads_as_a_table(tmp_path):
         "fid,kid,precision,recall",
         "--n",
         "100",
-        "--bootstrap",
+        "--n-boot",
         "10",
         "--level",
         "0.8",
@@ -212,7 +212,7 @@ def test_run_in_a_pipe_reads_as_a_log(tmp_path):
         '[benchmark]\nsuites = ["smoke"]\nmi_estimators = ["ksg", "gaussian"]\nentropy_estimators = ["knn"]\n'
         "n = [200]\nseeds = 1\njobs = 1\n"
         '[generators]\nmodels = ["vae"]\nepochs = {vae = 1}\n'
-        "[quality]\nn_samples = 100\nbootstrap = 40\nvalidity = false\n"
+        "[quality]\nn_samples = 100\nn_boot = 40\nvalidity = false\n"
     )
     text = run_in_pipe(tmp_path, "run", "--config", str(cfg), "--out", str(tmp_path / "reports"))
     assert_clean_log(text)

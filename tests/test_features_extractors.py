@@ -237,7 +237,7 @@ def test_hub_spec_errors(hub_dir, cache, tmp_path):
 def test_unlabelled_reference_falls_back_to_pixels_with_a_warning(cache):
     real, fake = rgb_set(40, size=8, seed=1), rgb_set(30, size=8, seed=2)
     with pytest.warns(UserWarning, match="NOT comparable with published ones"):
-        df = score(real, {"g": fake}, device="cpu", bootstrap=0, k=3)
+        df = score(real, {"g": fake}, device="cpu", n_boot=0, k=3)
     ext = df.attrs["extractor"]
     assert ext["name"] == "pixels" and ext["pca"] == 40 and ext["comparable"] is False
     assert "no labels" in ext["skipped"]

@@ -13,7 +13,7 @@ from sklearn.preprocessing import scale
 
 import infobench
 from infobench.estimators import knn
-from infobench.estimators.knn import kl_entropy, knn_kl_divergence, ksg_mutual_information
+from infobench.estimators.knn import knn_entropy, knn_kl_divergence, ksg_mutual_information
 from infobench.tasks import SparseNormal
 
 RHO = 0.75
@@ -59,7 +59,7 @@ def test_ksg_bivariate_normal_bias_below_target(variant):
 
 @pytest.mark.parametrize("metric", ["euclidean", "chebyshev"])
 @pytest.mark.parametrize("d", [1, 3])
-def test_kl_entropy_gaussian(metric, d):
+def test_knn_entropy_gaussian(metric, d):
     # One estimate has sd ~ sqrt(d / 2 / n) (the variance of log p(X) is d/2):
     # 0.013-0.022 here, so the mean of 8 has sem ~0.01 (computed below).
     # Bound: 4 sem plus 0.03 for the estimator's finite-sample bias, which
@@ -70,18 +70,18 @@ def test_kl_entropy_gaussian(metric, d):
     values = []
     for s in range(8):
         x = np.random.default_rng(100 + s).multivariate_normal(np.zeros(d), cov, size=3000)
-        values.append(kl_entropy(x, metric=metric, seed=s).value)
+        values.append(knn_entropy(x, metric=metric, seed=s).value)
     mean, sem = mean_and_sem(values)
     assert abs(mean - gaussian_entropy(cov)) < 4 * sem + 0.03
 
 
-def test_kl_entropy_10d_gaussian_target():
+def test_knn_entropy_10d_gaussian_target():
     # The issue's target: within 0.1 nats for a 10-d Gaussian at n = 10,000
     # (sd of one estimate ~ sqrt(5 / 1e4) = 0.02; the rest is the
     # estimator's known bias in 10-d).
     cov = np.diag(np.linspace(0.5, 2.0, 10))
     x = np.random.default_rng(0).multivariate_normal(np.zeros(10), cov, size=10_000)
-    est = kl_entropy(x, seed=0, std_err=True)
+    est = knn_entropy(x, seed=0, std_err=True)
     assert abs(est.value - gaussian_entropy(cov)) < 0.1
     assert est.std_err < 0.03
 
@@ -180,8 +180,8 @@ def test_estimators_agree_across_paths(metric):
         a = ksg_mutual_information(x, y, variant=variant, metric=metric, seed=0, algorithm="tree").value
         b = ksg_mutual_information(x, y, variant=variant, metric=metric, seed=0, algorithm="brute").value
         assert a == pytest.approx(b, abs=1e-12)
-    a = kl_entropy(x, metric=metric, seed=0, algorithm="tree").value
-    b = kl_entropy(x, metric=metric, seed=0, algorithm="brute").value
+    a = knn_entropy(x, metric=metric, seed=0, algorithm="tree").value
+    b = knn_entropy(x, metric=metric, seed=0, algorithm="brute").value
     assert a == pytest.approx(b, abs=1e-10)
     q = np.column_stack([y, x[:, :1]]) * 0.8 + 0.3
     a = knn_kl_divergence(x, q, metric=metric, seed=0, algorithm="tree").value
@@ -238,13 +238,13 @@ def test_ksg_exact_invariances(seed, n, rho, k, variant, metric, shift, scale_, 
 )
 def test_entropy_and_kl_invariances(seed, n, rho, k, metric, shift, scale_, d):
     x, y = sample(seed, n, rho, d, d)
-    base = kl_entropy(x, k=k, metric=metric, jitter=0).value
+    base = knn_entropy(x, k=k, metric=metric, jitter=0).value
     # H(aX + b) = H(X) + d log a, exactly for the estimator (distances scale by a)
-    assert kl_entropy(scale_ * x + shift, k=k, metric=metric, jitter=0).value == pytest.approx(
+    assert knn_entropy(scale_ * x + shift, k=k, metric=metric, jitter=0).value == pytest.approx(
         base + d * math.log(scale_), abs=1e-9
     )
     perm = np.random.default_rng(seed).permutation(n)
-    assert kl_entropy(x[perm], k=k, metric=metric, jitter=0).value == pytest.approx(base, abs=1e-12)
+    assert knn_entropy(x[perm], k=k, metric=metric, jitter=0).value == pytest.approx(base, abs=1e-12)
     kk = min(k, n - 1)
     div = knn_kl_divergence(x, y + 1.0, k=kk, metric=metric, jitter=0).value
     assert knn_kl_divergence(
@@ -364,7 +364,7 @@ def test_jitter_breaks_duplicates():
     rng = np.random.default_rng(0)
     x = np.repeat(rng.normal(size=(100, 2)), 2, axis=0)
     y = np.repeat(rng.normal(size=100), 2)
-    assert math.isfinite(kl_entropy(x, seed=0).value)
+    assert math.isfinite(knn_entropy(x, seed=0).value)
     assert math.isfinite(ksg_mutual_information(x, y, seed=0).value)
     assert math.isfinite(knn_kl_divergence(x, x[::-1] + 1, k=3, seed=0).value)
     # With k=1 every row of p has its copy as nearest neighbour: the term is log(noise), refused.
@@ -377,7 +377,7 @@ def test_jitter_breaks_duplicates():
         knn_kl_divergence(x, x[::-1] + 1, seed=0)
     # jitter never touches the caller's data
     x0 = x.copy()
-    kl_entropy(x, seed=0)
+    knn_entropy(x, seed=0)
     np.testing.assert_array_equal(x, x0)
 
 
@@ -422,15 +422,15 @@ def test_k_messages(xy):
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 49\] \(n=50\); got 80"):
         ksg_mutual_information(x, y, k=80)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 49\] \(n=50\); got 0"):
-        kl_entropy(x, k=0)
+        knn_entropy(x, k=0)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 49\] \(n=50\); got -2"):
-        kl_entropy(x, k=-2)
+        knn_entropy(x, k=-2)
     with pytest.raises(TypeError, match=r"k must be an integer in \[1, 49\] \(n=50\); got 2.5"):
-        kl_entropy(x, k=2.5)
+        knn_entropy(x, k=2.5)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 9\] \(n=50 rows in p, m=9 rows in q\); got 10"):
         knn_kl_divergence(x, y[:9], k=10)
     with pytest.raises(ValueError, match=r"k needs at least 2 samples; got n=1|x needs at least 2 samples"):
-        kl_entropy(x[:1])
+        knn_entropy(x[:1])
 
 
 def test_parameter_messages(xy):
@@ -440,7 +440,7 @@ def test_parameter_messages(xy):
     with pytest.raises(ValueError, match=r"metric must be one of \['euclidean', 'chebyshev'\]; got 'manhattan'"):
         ksg_mutual_information(x, y, metric="manhattan")
     with pytest.raises(ValueError, match=r"metric must be one of .*; got 'l2'"):
-        kl_entropy(x, metric="l2")
+        knn_entropy(x, metric="l2")
     with pytest.raises(ValueError, match=r"algorithm must be one of \['auto', 'tree', 'brute'\]; got 'kd_tree'"):
         knn_kl_divergence(x, y, algorithm="kd_tree")
     with pytest.raises(ValueError, match=r"discrete must be one of \['auto', 'x', 'y', 'none'\]; got 'z'"):
@@ -448,15 +448,15 @@ def test_parameter_messages(xy):
     with pytest.raises(ValueError, match=r"discrete must name the discrete side: 'x' or 'y'.*got True"):
         ksg_mutual_information(x, y, discrete=True)
     with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got 1.0"):
-        kl_entropy(x, jitter=1.0)  # noise of a whole robust sd would change the data, not break ties
+        knn_entropy(x, jitter=1.0)  # noise of a whole robust sd would change the data, not break ties
     with pytest.raises(ValueError, match=r"jitter must be a finite number in \[0.0, 0.001\]; got -1"):
-        kl_entropy(x, jitter=-1)
+        knn_entropy(x, jitter=-1)
     with pytest.raises(TypeError, match=r"jitter must be True, False or a number >= 0; got 'big'"):
-        kl_entropy(x, jitter="big")
+        knn_entropy(x, jitter="big")
     with pytest.raises(TypeError, match=r"std_err must be True or False; got 'yes'"):
         ksg_mutual_information(x, y, std_err="yes")
     with pytest.raises(ValueError, match=r"max_memory must be an integer >= 1; got -5"):
-        kl_entropy(np.random.default_rng(0).normal(size=(50, 20)), max_memory=-5)
+        knn_entropy(np.random.default_rng(0).normal(size=(50, 20)), max_memory=-5)
     with pytest.raises(ValueError, match=r"balance_sides=True needs metric='euclidean'.*got metric='chebyshev'"):
         ksg_mutual_information(x, y, balance_sides=True, metric="chebyshev")
     with pytest.raises(TypeError, match=r"balance_sides must be True or False; got 'yes'"):
@@ -474,16 +474,16 @@ def test_sample_messages(xy):
     bad = x.copy()
     bad[3] = np.nan
     with pytest.raises(ValueError, match=r"x contains non-finite values \(nan at row 3, column 0\)"):
-        kl_entropy(bad)
+        knn_entropy(bad)
     bad[3] = np.inf
     with pytest.raises(ValueError, match=r"y contains non-finite values \(inf at row 3"):
         ksg_mutual_information(x, bad)
     with pytest.raises(ValueError, match=r"p must not be empty; got shape \(0,\)"):
         knn_kl_divergence(np.array([]), y)
     with pytest.raises(ValueError, match=r"x must be 1-D \(one variable\) or 2-D .*got shape \(5, 5, 2\)"):
-        kl_entropy(np.zeros((5, 5, 2)))
+        knn_entropy(np.zeros((5, 5, 2)))
     with pytest.raises(TypeError, match=r"x must have a numeric dtype; got dtype <U1"):
-        kl_entropy(np.array(list("abcde")))
+        knn_entropy(np.array(list("abcde")))
     with pytest.raises(ValueError, match=r"y column 0 is constant"):
         ksg_mutual_information(x, np.ones(50))
 
@@ -496,7 +496,7 @@ def test_discrete_and_duplicate_messages(xy):
         match=r"x is integer-valued, but the Kozachenko-Leonenko estimator is for "
         r"continuous data",
     ):
-        kl_entropy(ints)
+        knn_entropy(ints)
     with pytest.raises(ValueError, match=r"q is integer-valued, but the kNN KL-divergence estimator"):
         knn_kl_divergence(x, ints)
     with pytest.raises(ValueError, match=r"x and y are both integer-valued.*method='histogram'"):
@@ -510,7 +510,7 @@ def test_discrete_and_duplicate_messages(xy):
         match=r"distance to the k-th nearest neighbour in x is 0 for 50 of 50 points "
         r"\(first at row 0\).*with jitter=0 ties are not broken",
     ):
-        kl_entropy(dup, k=1, jitter=0)
+        knn_entropy(dup, k=1, jitter=0)
     with pytest.raises(ValueError, match=r"joint distance to the k-th nearest neighbour is 0 .*jitter=0"):
         ksg_mutual_information(dup, np.repeat(y[:25], 2), k=1, jitter=0)
     # Rows shared by p and q are found before the search, with or without jitter.
@@ -534,7 +534,7 @@ def test_cuda_tensors_use_brute_force_on_the_gpu():
 
 
 # ------------------------------------------------------------ far from zero, mixed scales: cKDTree references
-def ckdtree_kl_entropy(x, k):
+def ckdtree_knn_entropy(x, k):
     """Kozachenko-Leonenko, KSG eq. (20) in radius form, euclidean, from scipy's cKDTree."""
     from scipy.spatial import cKDTree
     from scipy.special import digamma, gammaln
@@ -581,9 +581,22 @@ def test_estimates_far_from_zero_and_over_mixed_scales_match_ckdtree(algorithm, 
     xy = rng.normal(size=(400, 4)) * np.array([1e-3, 1.0, 1e-3, 1.0])
     xy[:, 2:] += xy[:, :2]
     opts = dict(algorithm=algorithm, transform="none", seed=0)
-    assert kl_entropy(p + offset, k=3, **opts).value == pytest.approx(ckdtree_kl_entropy(p, 3), abs=1e-7)
+    assert knn_entropy(p + offset, k=3, **opts).value == pytest.approx(ckdtree_knn_entropy(p, 3), abs=1e-7)
     assert knn_kl_divergence(p + offset, q + offset, k=3, **opts).value == pytest.approx(
         ckdtree_kl_divergence(p, q, 3), abs=1e-7
     )
     mi = ksg_mutual_information(xy[:, :2] + offset, xy[:, 2:] + offset, k=3, metric="chebyshev", **opts).value
     assert mi == pytest.approx(ckdtree_ksg1(xy[:, :2], xy[:, 2:], 3), abs=1e-7)
+
+
+def test_kl_entropy_is_a_deprecated_alias_of_knn_entropy():
+    from infobench.estimators.knn import kl_entropy
+
+    x = np.random.default_rng(3).normal(size=(300, 2))
+    with pytest.warns(
+        DeprecationWarning, match=r"kl_entropy is deprecated and will be removed in .*use knn_entropy"
+    ) as rec:
+        old = kl_entropy(x, k=4, seed=1)
+    assert rec[0].filename == __file__  # the warning points at the caller
+    assert old.value == knn_entropy(x, k=4, seed=1).value
+    assert kl_entropy.__name__ == "kl_entropy" and "knn_entropy" in kl_entropy.__doc__

@@ -217,7 +217,7 @@ def test_killed_run_resumes(tmp_path):
         '[benchmark]\nsuites = ["smoke"]\nmi_estimators = ["ksg", "gaussian"]\nentropy_estimators = ["knn"]\n'
         "n = [300]\nseeds = 1\njobs = 1\n"
         '[generators]\nmodels = ["vae"]\nepochs = {vae = 6}\n'
-        "[quality]\nn_samples = 200\nbootstrap = 0\nvalidity = false\n"
+        "[quality]\nn_samples = 200\nn_boot = 0\nvalidity = false\n"
     )
     out = tmp_path / "reports"
     proc = subprocess.Popen(

@@ -234,7 +234,7 @@ def test_pixel_undershoot_travels_with_every_score(images, under, pick):
     bad[tuple(zeros[pick % len(zeros)])] = -under
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = score(real, {"clean": fake, "bad": bad}, extractor="pixels", bootstrap=0, cache=False)
+        df = score(real, {"clean": fake, "bad": bad}, extractor="pixels", n_boot=0, cache=False)
     v = df.pivot(index="fake", columns="score", values="value")
     for r in df[df["fake"] == "bad"].itertuples():
         assert "pixel-range" in {d["code"] for d in r.diagnostics}, r.score
@@ -252,4 +252,4 @@ def test_pixels_of_another_convention_are_refused(images, convention):
     real, fake = images
     lo, hi = convention
     with pytest.raises(ValueError, match=rf"look like \[{lo:g}, {hi:g}\]: pass value_range=\({lo:g}, {hi:g}\)"):
-        score(real, {"g": fake * (hi - lo) + lo}, extractor="pixels", bootstrap=0, cache=False, scores="fid")
+        score(real, {"g": fake * (hi - lo) + lo}, extractor="pixels", n_boot=0, cache=False, scores="fid")

@@ -253,7 +253,7 @@ def test_score_cli_compares_runs(tmp_path, capsys):
             f"noise={files['noise1']},{files['noise2']}",
             "--scores",
             "fid",
-            "--bootstrap",
+            "--n-boot",
             "40",
             "--format",
             "md",

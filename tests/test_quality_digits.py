@@ -239,7 +239,7 @@ def test_checkpoint_source(cache_dir, tmp_path):
         "digits",
         {"untrained-gan": str(path.parent), "real-test": "held-out"},
         scores="fid,kid,precision,entropy_gap,memorization",
-        bootstrap=40,
+        n_boot=40,
         kid_subsets=20,
     )
     v = df.set_index(["fake", "score"])
@@ -325,8 +325,8 @@ def test_bad_inputs_name_the_input(cache_dir, test_images, tmp_path, fake_module
         score("digits", [x, x], names="a,a", extractor="pixels")
     with pytest.raises(FileNotFoundError, match="is not an existing file or folder"):
         score("digits", [str(tmp_path / "missing.npz")], extractor="pixels")
-    with pytest.raises(ValueError, match="bootstrap must be 0 or at least 40"):
-        score("digits", {"a": x}, bootstrap=5)
+    with pytest.raises(ValueError, match="n_boot must be 0 or at least 40"):
+        score("digits", {"a": x}, n_boot=5)
 
 
 def test_unknown_names_fail_before_training(tmp_path, monkeypatch, no_training):
@@ -340,7 +340,7 @@ def test_unknown_names_fail_before_training(tmp_path, monkeypatch, no_training):
 # ------------------------------------------------------------------ validity
 @pytest.mark.slow
 def test_validity_suite_scores_move_the_documented_way(scorer):
-    df = run_validity("digits", bootstrap=40, seed=0)
+    df = run_validity("digits", n_boot=40, seed=0)
     det = detection(df).set_index(["score", "failure"])["verdict"]
     expected = {
         # fid_inf is not expected to detect noise at n = 359 in 64-d: its fit now uses no size below
@@ -429,7 +429,7 @@ def test_cli_score_formats_and_json(scorer, test_images, tmp_path, capsys):
         "noisy,real-test",
         "--scores",
         "fid,precision,inception",
-        "--bootstrap",
+        "--n-boot",
         "0",
     ]
     assert main(base + ["--format", "md"]) == 0
@@ -511,15 +511,15 @@ def test_cli_validity_calibration(scorer, capsys):
         match="size must be an integer in \\[2, 599\\] \\(three disjoint sets \\(real, "
         "generated, train\\) from a pool of 1797 feature rows\\); got 600",
     ):
-        real_calibration(Scorer("digits", seed=0, scores="memorization"), redraws=3, size=600, bootstrap=40)
+        real_calibration(Scorer("digits", seed=0, scores="memorization"), n_draws=3, size=600, n_boot=40)
     with pytest.raises(
         ValueError,
         match="size must be an integer in \\[2, 898\\] \\(two disjoint sets from a pool "
         "of 1797 feature rows\\); got 900",
     ):
-        real_calibration(scorer, redraws=3, size=900, bootstrap=40, scores="fid,coverage")
+        real_calibration(scorer, n_draws=3, size=900, n_boot=40, scores="fid,coverage")
     with pytest.raises(ValueError, match="score 'class_kl' needs class probabilities, which this extractor does not"):
-        real_calibration(Scorer("digits", extractor="pixels", seed=0, scores="fid"), redraws=3, scores="fid,class_kl")
+        real_calibration(Scorer("digits", extractor="pixels", seed=0, scores="fid"), n_draws=3, scores="fid,class_kl")
 
 
 def test_available_scores_directions():

@@ -27,7 +27,7 @@ from infobench.diagnostics import DiagnosticWarning
 from infobench.quality import inputs, score
 from infobench.quality.inputs import FakeSource, load_real, materialize
 
-KW = {"extractor": "pixels", "bootstrap": 0, "cache": False, "scores": "fid"}
+KW = {"extractor": "pixels", "n_boot": 0, "cache": False, "scores": "fid"}
 
 
 def codes(df, fake):
@@ -276,7 +276,7 @@ def test_cli_range_options(unit, ref, tmp_path, capsys):
         str(real),
         "--extractor",
         "pixels",
-        "--bootstrap",
+        "--n-boot",
         "0",
         "--no-cache",
         "--scores",

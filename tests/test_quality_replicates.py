@@ -130,11 +130,11 @@ def test_intervals_with_derived_replicates_equal_those_with_fresh_searches(monke
     rng = np.random.default_rng(9)
     real, fake = rng.normal(size=(300, 8)), rng.normal(size=(300, 8)) * 1.1
     scores = "precision,recall,density,coverage,kl_real_fake,entropy_gap,memorization,rke,fid,vendi"
-    new = score_features(real, fake, scores=scores, bootstrap=40, seed=3)
+    new = score_features(real, fake, scores=scores, n_boot=40, seed=3)
     monkeypatch.setattr(core.Context, "keep_neighbours", lambda self, fraction: None)
     monkeypatch.setattr(core, "SPLIT_PLANS", {})
     monkeypatch.setattr("infobench.quality.bootstrap.SPLIT_PLANS", {})
-    old = score_features(real, fake, scores=scores, bootstrap=40, seed=3)
+    old = score_features(real, fake, scores=scores, n_boot=40, seed=3)
     for col in ("value", "ci_low", "ci_high", "boot_std"):
         np.testing.assert_allclose(new[col].to_numpy(), old[col].to_numpy(), rtol=1e-12, atol=0)
     neighbour = new["bootstrap_kind"].isin(["subsample", "generated"]).to_numpy()
@@ -151,8 +151,8 @@ def test_split_halves_side_by_side_equal_one_after_the_other(monkeypatch):
 
     rng = np.random.default_rng(12)
     real, fake = rng.normal(size=(160, 130)), rng.normal(size=(160, 130)) + 0.05
-    side = score_features(real, fake, scores="fid,vendi", bootstrap=40, seed=4)
+    side = score_features(real, fake, scores="fid,vendi", n_boot=40, seed=4)
     monkeypatch.setattr(bs, "TORCH_EIGVALSH_MIN_DIM", 10**9)
-    turn = score_features(real, fake, scores="fid,vendi", bootstrap=40, seed=4)
+    turn = score_features(real, fake, scores="fid,vendi", n_boot=40, seed=4)
     for col in ("value", "ci_low", "ci_high"):
         np.testing.assert_allclose(side[col].to_numpy(), turn[col].to_numpy(), rtol=1e-9)

@@ -455,7 +455,7 @@ def test_neighbour_score_intervals_match_the_spread_over_fresh_samples():
     fresh = np.std(vals, ddof=1)
     r = np.random.default_rng(7)
     row = score_features(
-        r.normal(size=(400, 3)), r.normal(size=(400, 3)) * 1.5, scores=["coverage"], bootstrap=100, seed=1
+        r.normal(size=(400, 3)), r.normal(size=(400, 3)) * 1.5, scores=["coverage"], n_boot=100, seed=1
     ).iloc[0]
     assert 0.6 < row["boot_std"] / fresh < 1.7
     assert 0.0 <= row["ci_low"] < row["value"] < row["ci_high"] <= 1.0
@@ -474,7 +474,7 @@ def test_fid_split_intervals_match_the_spread_over_fresh_samples_when_degenerate
     draws = [np.random.default_rng(3000 + s) for s in range(40)]
     pairs = [(r.normal(size=(n, d)), r.normal(size=(n, d))) for r in draws]
     fresh = np.std([fid(x, y) for x, y in pairs], ddof=1)
-    boot = [score_features(x, y, scores=["fid"], bootstrap=60, seed=s).iloc[0] for s, (x, y) in enumerate(pairs[:6])]
+    boot = [score_features(x, y, scores=["fid"], n_boot=60, seed=s).iloc[0] for s, (x, y) in enumerate(pairs[:6])]
     ratio = np.mean([row["boot_std"] for row in boot]) / fresh
     assert 0.7 < ratio < 1.4
     assert all(row["extras"]["interval"]["kind"] == "split" for row in boot)
@@ -484,7 +484,7 @@ def test_fid_split_intervals_match_the_spread_over_fresh_samples_when_degenerate
 def test_intervals_stay_inside_the_score_range(rng):
     # A perfect match: precision and coverage 1 (copies), intervals may not pass 1.
     x = rng.normal(size=(120, 3))
-    df = score_features(x, x.copy(), scores=["precision", "coverage", "fid"], bootstrap=40, seed=0)
+    df = score_features(x, x.copy(), scores=["precision", "coverage", "fid"], n_boot=40, seed=0)
     for row in df.itertuples():
         lo, hi = SCORES[row.score].value_range
         assert lo <= row.ci_low <= row.ci_high <= hi, row.score
@@ -496,19 +496,19 @@ def test_no_interval_when_the_resampled_sets_are_too_small(rng):
     # of 15 could not be fitted either). Both keep their value and say why they
     # have no interval.
     x, y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
-    row = score_features(x, y, scores=["precision"], bootstrap=40).iloc[0]
+    row = score_features(x, y, scores=["precision"], n_boot=40).iloc[0]
     assert row["value"] == row["value"] and math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
     assert row["note"] == "no interval: the score is undefined on the subsamples (too few rows)"
     x, y = rng.normal(size=(15, 2)), rng.normal(size=(15, 2))
-    row = score_features(x, y, scores=["fid_inf"], bootstrap=40).iloc[0]
+    row = score_features(x, y, scores=["fid_inf"], n_boot=40).iloc[0]
     assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"]) and row["value"] == row["value"]
     assert "no interval: FID-infinity's interval needs 28 rows per set (14 d)" in row["note"]
 
 
 def test_score_features_is_seeded_and_tidy(rng):
     real, fake = rng.normal(size=(200, 4)), rng.normal(size=(150, 4)) + 0.3
-    a = score_features(real, fake, bootstrap=40, seed=5)
-    b = score_features(real, fake, bootstrap=40, seed=5)
+    a = score_features(real, fake, n_boot=40, seed=5)
+    b = score_features(real, fake, n_boot=40, seed=5)
     pd_cols = ["value", "ci_low", "ci_high"]
     np.testing.assert_array_equal(a[pd_cols].to_numpy(), b[pd_cols].to_numpy())
     assert set(a["direction"]) <= {"up", "down", "zero"}
@@ -610,8 +610,8 @@ def test_coverage_against_a_10x_reference_reads_as_at_equal_n():
     rng = np.random.default_rng(5)
     d, n = 8, 300
     big, small, held = rng.normal(size=(10 * n, d)), rng.normal(size=(n, d)), rng.normal(size=(n, d))
-    at_10x = score_features(big, held, scores=["coverage"], bootstrap=60, seed=0).iloc[0]
-    at_eq = score_features(small, held, scores=["coverage"], bootstrap=60, seed=0).iloc[0]
+    at_10x = score_features(big, held, scores=["coverage"], n_boot=60, seed=0).iloc[0]
+    at_eq = score_features(small, held, scores=["coverage"], n_boot=60, seed=0).iloc[0]
     assert at_10x["n_real"] == at_eq["n_real"] == n and at_10x["extras"]["reference_chunks"] == 10
     # The two read the same within the equal-n interval: their difference is within its half-width.
     assert abs(at_10x["value"] - at_eq["value"]) <= (at_eq["ci_high"] - at_eq["ci_low"]) / 2
@@ -649,7 +649,7 @@ def test_interval_calibration_and_its_table():
         r = np.random.default_rng(50 + i)
         return r.normal(size=(120, 3)), r.normal(size=(120, 3))
 
-    cal = interval_calibration(draw, redraws=6, boot_draws=2, bootstrap=40, scores="coverage,fid")
+    cal = interval_calibration(draw, n_draws=6, n_boot_draws=2, n_boot=40, scores="coverage,fid")
     assert list(cal["score"]) == ["fid", "coverage"]
     np.testing.assert_allclose(cal["std_ratio"], cal["boot_std"] / cal["fresh_sd"])
     # Standard errors of the ratios: at least the fresh sd's own relative error, 1 / sqrt(2 (6 - 1)).
@@ -659,8 +659,8 @@ def test_interval_calibration_and_its_table():
     table = calibration_table(cal)
     assert table.header[0] == "score" and len(table.rows) == 2
     assert table.rows[0][4] == f"{cal['std_ratio'][0]:.2f} ± {cal['std_ratio_se'][0]:.2f}"
-    with pytest.raises(ValueError, match="boot_draws must be an integer in \\[1, 6\\]"):
-        interval_calibration(draw, redraws=6, boot_draws=7)
+    with pytest.raises(ValueError, match="n_boot_draws must be an integer in \\[1, 6\\]"):
+        interval_calibration(draw, n_draws=6, n_boot_draws=7)
 
 
 def test_interval_calibration_uses_a_drawn_training_split():
@@ -673,7 +673,7 @@ def test_interval_calibration_uses_a_drawn_training_split():
         real, fake = r.normal(size=(120, 3)), r.normal(size=(120, 3))
         return real, fake, fake[:100] + 1e-6 * r.normal(size=(100, 3))
 
-    cal = interval_calibration(sets, redraws=4, boot_draws=1, bootstrap=40, scores="coverage,memorization")
+    cal = interval_calibration(sets, n_draws=4, n_boot_draws=1, n_boot=40, scores="coverage,memorization")
     row = cal.set_index("score").loc["memorization"]
     direct = [score_features(*sets(i)[:2], train=sets(i)[2], scores="memorization")["value"][0] for i in range(4)]
     assert direct == [memorization(sets(i)[1], sets(i)[2]) for i in range(4)]
@@ -681,7 +681,7 @@ def test_interval_calibration_uses_a_drawn_training_split():
     assert np.mean(direct) > 0.9  # the 20 generated samples without a copy may still land in a ball
     # Without the third set the real set is the training split (and the other scores do not change).
     pairs = interval_calibration(
-        lambda i: sets(i)[:2], redraws=4, boot_draws=1, bootstrap=40, scores="coverage,memorization"
+        lambda i: sets(i)[:2], n_draws=4, n_boot_draws=1, n_boot=40, scores="coverage,memorization"
     ).set_index("score")
     assert pairs.loc["memorization", "fresh_mean"] == pytest.approx(
         np.mean([memorization(sets(i)[1], sets(i)[0]) for i in range(4)]), abs=1e-15
@@ -693,7 +693,7 @@ def test_interval_calibration_uses_a_drawn_training_split():
         match="draw\\(0\\) must return \\(real, fake\\), \\(real, fake, train\\) or a "
         "mapping of those and real_probs, fake_probs; got tuple of 1",
     ):
-        interval_calibration(lambda i: sets(i)[:1], redraws=4, boot_draws=1)
+        interval_calibration(lambda i: sets(i)[:1], n_draws=4, n_boot_draws=1)
 
 
 def test_interval_calibration_draws_class_probabilities():
@@ -711,7 +711,7 @@ def test_interval_calibration_draws_class_probabilities():
         return {"real": feats[:120], "fake": feats[120:], "real_probs": probs[:120], "fake_probs": probs[120:]}
 
     names = "inception,h_marginal,h_conditional,class_kl,classes_covered,fid"
-    cal = interval_calibration(sets, redraws=4, boot_draws=2, bootstrap=40, scores=names).set_index("score")
+    cal = interval_calibration(sets, n_draws=4, n_boot_draws=2, n_boot=40, scores=names).set_index("score")
     direct = [score_features(**sets(i), scores=names).set_index("score")["value"] for i in range(4)]
     for name in names.split(","):
         assert cal.loc[name, "fresh_mean"] == pytest.approx(np.mean([d[name] for d in direct]), rel=1e-12)
@@ -734,7 +734,7 @@ def test_interval_calibration_draws_class_probabilities():
         "optionally 'train', 'real_probs', 'fake_probs'; "
         "got keys \\['probs', 'real'\\]",
     ):
-        interval_calibration(lambda i: {"real": sets(i)["real"], "probs": None}, redraws=4, boot_draws=1)
+        interval_calibration(lambda i: {"real": sets(i)["real"], "probs": None}, n_draws=4, n_boot_draws=1)
 
 
 def test_memorization_interval_is_conditional_on_the_training_split():
@@ -744,7 +744,7 @@ def test_memorization_interval_is_conditional_on_the_training_split():
     rng = np.random.default_rng(5)
     train = rng.normal(size=(300, 2))
     df = score_features(
-        rng.normal(size=(300, 2)), train[:80].copy(), train=train, scores="memorization", bootstrap=40
+        rng.normal(size=(300, 2)), train[:80].copy(), train=train, scores="memorization", n_boot=40
     ).set_index("score")
     assert df.loc["memorization", "value"] == 1.0
     assert (df.loc["memorization", "ci_low"], df.loc["memorization", "ci_high"]) == (1.0, 1.0)
@@ -780,7 +780,7 @@ def test_memorization_interval_matches_fresh_generated_sets():
         return r.normal(size=(300, 2)), r.normal(size=(300, 2)), train
 
     row = (
-        interval_calibration(draw, redraws=200, boot_draws=40, bootstrap=50, scores="memorization")
+        interval_calibration(draw, n_draws=200, n_boot_draws=40, n_boot=50, scores="memorization")
         .set_index("score")
         .loc["memorization"]
     )
@@ -798,7 +798,7 @@ def test_fid_infinity_interval_needs_14_d_rows():
     small, big = FID_INF_INTERVAL_MIN_PER_DIM * d - 1, FID_INF_INTERVAL_MIN_PER_DIM * d
     for n, has_interval in ((small, False), (big, True)):
         real, fake = rng.normal(size=(n, d)), rng.normal(size=(n, d))
-        row = score_features(real, fake, scores="fid_inf", bootstrap=40).set_index("score").loc["fid_inf"]
+        row = score_features(real, fake, scores="fid_inf", n_boot=40).set_index("score").loc["fid_inf"]
         assert np.isfinite(row["value"])  # the value is defined from 5 d rows
         assert np.isfinite(row["ci_low"]) == has_interval and np.isfinite(row["ci_high"]) == has_interval
         assert ("no interval" in row["note"]) == (not has_interval)
@@ -819,7 +819,7 @@ def test_split_interval_of_a_count_contains_its_value(seed):
         real_probs=rp,
         fake_probs=fp,
         scores="classes_covered",
-        bootstrap=40,
+        n_boot=40,
         seed=seed,
     ).iloc[0]
     assert row["value"] == 10 and row["ci_low"] <= 10 <= row["ci_high"]

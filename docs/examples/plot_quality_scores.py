@@ -24,7 +24,7 @@ fakes = {
 }
 scores = "kl_real_fake,kl_fake_real,entropy_gap,fid,kid,precision,recall,coverage"
 frames = [
-    quality.score_features(real, fake, scores=scores, bootstrap=40, seed=0).assign(fake=name)
+    quality.score_features(real, fake, scores=scores, n_boot=40, seed=0).assign(fake=name)
     for name, fake in fakes.items()
 ]
 df = pd.concat(frames, ignore_index=True)

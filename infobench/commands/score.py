@@ -8,6 +8,7 @@ import warnings
 
 from infobench._io import atomic_write
 from infobench._progress import make_console
+from infobench._validation import take_renamed
 from infobench.commands.errors import UsageError
 from infobench.commands.outputs import claim, spec_paths
 from infobench.diagnostics import Diagnostic, DiagnosticWarning, as_diagnostics
@@ -98,13 +99,7 @@ def register(subparsers) -> None:
         default=None,
         help="samples per generated set (default: the smallest fixed-size set, so every row has the same n)",
     )
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=50,
-        metavar="B",
-        help="bootstrap replicates for the intervals (default 50; 0: none)",
-    )
+    add_n_boot(parser, 50, "bootstrap replicates for the intervals (default 50; 0: none)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (0.95)")
     parser.add_argument(
         "--range",
@@ -151,6 +146,20 @@ def print_diagnostics(df, console) -> None:
         which = "all scores" if names == every[fake] else ", ".join(names)
         for line in diagnostic_lines([d], where=f"{fake} ({which})"):
             console.print(line, highlight=False, markup=False)
+
+
+def add_n_boot(parser: argparse.ArgumentParser, default: int, text: str) -> None:
+    """``--n-boot B``, and ``--bootstrap``, its deprecated spelling (hidden from the help), read by :func:`n_boot_of`."""
+    parser.add_argument("--n-boot", type=int, default=None, metavar="B", help=text)
+    parser.add_argument("--bootstrap", type=int, default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(n_boot_default=default)
+
+
+def n_boot_of(args: argparse.Namespace) -> int:
+    """``--n-boot``, or the deprecated ``--bootstrap`` (a warning on stderr; both given is an error)."""
+    given = {flag: v for flag, v in (("--n-boot", args.n_boot), ("--bootstrap", args.bootstrap)) if v is not None}
+    take_renamed(given, "--bootstrap", "--n-boot", where=f"infobench {args.command}")
+    return int(given.get("--n-boot", args.n_boot_default))
 
 
 def params_of(args: argparse.Namespace) -> dict:
@@ -222,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
             extractor=args.extractor,
             scores=args.scores,
             n=args.n,
-            bootstrap=args.bootstrap,
+            n_boot=n_boot_of(args),
             level=args.level,
             seed=args.seed,
             device=args.device,

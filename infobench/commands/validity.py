@@ -6,7 +6,7 @@ import argparse
 import json
 
 from infobench.commands.outputs import claim, spec_paths
-from infobench.commands.score import add_common, emit, params_of
+from infobench.commands.score import add_common, add_n_boot, emit, n_boot_of, params_of
 from infobench.quality.scoring import Scorer, parse_params
 from infobench.quality.validity import check_suite_bootstrap, detection, real_calibration, run_validity
 from infobench.report.quality_tables import (
@@ -41,25 +41,19 @@ def register(subparsers) -> None:
         metavar="F[,F...]",
         help="noise, blur, drop_classes, copies, mix_noise (default: all)",
     )
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=40,
-        metavar="B",
-        help="replicates on the clean split, which set each score's noise floor (default 40)",
-    )
+    add_n_boot(parser, 40, "bootstrap replicates on the clean split, which set each score's noise floor (default 40)")
     parser.add_argument("--values", action="store_true", help="also print every score's value per failure level")
     parser.add_argument(
         "--calibration",
         type=int,
         default=0,
-        metavar="REDRAWS",
+        metavar="N_DRAWS",
         help="also check each score's interval (memorization and the class-probability scores "
-        "included) against its spread over REDRAWS fresh redraws (at least 3) of two disjoint sets "
+        "included) against its spread over N_DRAWS fresh draws (at least 3) of two disjoint sets "
         "from the real features and class probabilities (train and test splits pooled), and a third "
         "as memorization's training split; a score constant over the redraws (e.g. classes covered) "
         "reads 'constant'; up to 5 of them are "
-        "bootstrapped with --bootstrap replicates (REDRAWS plain scorings and 5 bootstrapped ones at "
+        "bootstrapped with --n-boot replicates (N_DRAWS plain scorings and 5 bootstrapped ones at "
         "the redraw size; default 0: off)",
     )
     parser.add_argument(
@@ -81,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     fmt = check_format(args.format)
-    check_suite_bootstrap(args.bootstrap)  # before any feature extraction or training
+    n_boot = check_suite_bootstrap(n_boot_of(args))  # before any feature extraction or training
     # One reference (features, classifier) for the suite and the calibration redraws.
     scorer = Scorer(
         args.real,
@@ -94,16 +88,16 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         params=parse_params(params_of(args)),
     )
-    df = run_validity(failures=args.failures, bootstrap=args.bootstrap, scorer=scorer)
+    df = run_validity(failures=args.failures, n_boot=n_boot, scorer=scorer)
     det = detection(df)
     cal = None
     if args.calibration:
         cal = real_calibration(
             scorer,
-            redraws=args.calibration,
+            n_draws=args.calibration,
             size=args.calibration_size,
-            boot_draws=min(5, args.calibration),
-            bootstrap=args.bootstrap,
+            n_boot_draws=min(5, args.calibration),
+            n_boot=n_boot,
         )
     if args.json:
         payload = json.loads(to_json(df))

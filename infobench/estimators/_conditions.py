@@ -8,7 +8,7 @@ needs next to its definition, with :func:`requires`::
 
     @register("entropy", "knn")
     @requires("categories", "precision", "quantised", "duplicates")
-    def kl_entropy(x, *, ...):
+    def knn_entropy(x, *, ...):
 
 and checks them on the data it actually receives, with the helpers below
 (one sort per column, :meth:`infobench._validation.Samples.profile`, or the

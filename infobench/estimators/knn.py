@@ -1,6 +1,6 @@
 """k-nearest-neighbour estimators of entropy, mutual information and KL divergence.
 
-* :func:`kl_entropy` — Kozachenko–Leonenko differential entropy
+* :func:`knn_entropy` — Kozachenko–Leonenko differential entropy
   (entropy method ``"knn"``);
 * :func:`ksg_mutual_information` — Kraskov–Stögbauer–Grassberger MI, both
   variants, with Ross's estimator when one side is discrete
@@ -81,6 +81,7 @@ from infobench._validation import (
     check_same_length,
     check_samples,
     reject_discrete,
+    renamed_function,
 )
 from infobench.estimators._conditions import (
     Dither,
@@ -110,7 +111,7 @@ from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import covariance_cholesky
 from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 
-__all__ = ["DEFAULT_JITTER", "kl_entropy", "ksg_mutual_information", "knn_kl_divergence"]
+__all__ = ["DEFAULT_JITTER", "knn_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 
 DEFAULT_JITTER = 1e-10
 #: Largest tie-breaking noise, in robust sds (beyond it the noise would blur the data, not break ties).
@@ -379,7 +380,7 @@ def _prepare(
 # ----------------------------------------------------------------- entropy
 @register("entropy", "knn")
 @requires("categories", "precision", "quantised", "duplicates", "collinear")
-def kl_entropy(
+def knn_entropy(
     x: Any,
     *,
     k: int = 3,
@@ -464,7 +465,7 @@ def kl_entropy(
     --------
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(4000, 2))
-    >>> round(kl_entropy(x, seed=0).value, 1)   # truth: log(2 pi e) = 2.838
+    >>> round(knn_entropy(x, seed=0).value, 1)   # truth: log(2 pi e) = 2.838
     2.8
     """
     std_err, metric, algorithm, amount = _common(std_err, metric, algorithm, jitter)
@@ -508,6 +509,10 @@ def kl_entropy(
     return _result(
         terms, std_err, n, "knn", params, extras, resample=(statistic, [data], k + 1, seed), findings=findings
     )
+
+
+#: Deprecated name of :func:`knn_entropy` (its "kl" read as Kullback-Leibler), kept one release.
+kl_entropy = renamed_function("kl_entropy", knn_entropy)
 
 
 def _floor(noise_sd: float, d: int) -> float:
@@ -644,7 +649,7 @@ def ksg_mutual_information(
         which makes it several times faster than the max-norm there.
     std_err : bool
         Also return a standard error from disjoint subsets of the pairs, as
-        in :func:`kl_entropy` (same cost). Needs ``n >= 2 (k + 1)``.
+        in :func:`knn_entropy` (same cost). Needs ``n >= 2 (k + 1)``.
     discrete_x, discrete_y : bool or None
         Whether each side is discrete (the names of the histogram method).
         None (default): an integer, boolean or categorical side is discrete.
@@ -655,7 +660,7 @@ def ksg_mutual_information(
     seed : int, numpy/torch Generator or None
         Seed for the jitter.
     device, dtype, algorithm, max_memory
-        As in :func:`kl_entropy`.
+        As in :func:`knn_entropy`.
     transform : {"scale", "copula", "none"}
         Applied to each continuous column before the search
         (:mod:`infobench.estimators._transforms`). ``"scale"`` (default):
@@ -1032,7 +1037,7 @@ def knn_kl_divergence(
     metric : {"euclidean", "chebyshev"}
     std_err : bool
         Also return a standard error from disjoint subsets of p and of q
-        (the same fraction of each), as in :func:`kl_entropy` (same cost).
+        (the same fraction of each), as in :func:`knn_entropy` (same cost).
         Needs ``n >= 2 (k + 1)`` and q's subsets at least k rows.
     jitter : float or bool
         Tie-breaking noise in units of each column's standard deviation,
@@ -1040,7 +1045,7 @@ def knn_kl_divergence(
         follows ``q``'s, so a ``p`` far narrower than ``q`` keeps its
         neighbour structure (module notes).
     seed, device, dtype, algorithm, max_memory
-        As in :func:`kl_entropy`.
+        As in :func:`knn_entropy`.
     transform : {"scale", "none"}
         ``"scale"`` (default): divide each column of both samples by the
         same robust scale, that of ``p`` and ``q`` pooled (IQR/1.349). One

@@ -84,6 +84,8 @@ from infobench._validation import (
     check_float,
     check_int,
     check_pair,
+    resolve_device,
+    resolve_dtype,
     spawn_seeds,
 )
 from infobench.diagnostics import merge
@@ -131,6 +133,8 @@ def latent_mutual_information(
     k: int = 3,
     std_err: bool = False,
     seed: Any = None,
+    device: Any = "auto",
+    dtype: Any = None,
     copula: bool | None = None,
 ) -> Estimate:
     r"""Latent-space MI: copula scores, CCA compression on a fit split, KSG on held-out latents (Gowri et al. 2024).
@@ -169,6 +173,13 @@ def latent_mutual_information(
         independent); it is conditional on the fitted directions.
     seed : int, Generator or None
         Seeds the fit/held-out split and KSG's tie-breaking noise.
+    device : "auto", "cpu", "cuda" or torch.device
+        Where the CCA and the KSG estimates run (``"auto"``: CUDA when
+        available). The per-column steps before them (tie-breaking spread,
+        normal scores: one sort per column) run on the CPU in float64.
+    dtype : None, "float32" or "float64"
+        Working precision of the CCA and KSG; ``None``: float64 on the CPU,
+        float32 on CUDA.
     copula : bool, optional
         Deprecated alias of ``transform`` (``True``: ``"copula"``, ``False``:
         ``"none"``), kept one release; it emits a ``DeprecationWarning``.
@@ -178,8 +189,8 @@ def latent_mutual_information(
     Estimate
         ``value`` in nats; ``extras``: ``latent_dim`` (pairs kept),
         ``canonical_correlations`` (fit split, decreasing), ``noise_edge``,
-        ``n_fit``, ``n_heldout`` and ``pair_values`` (``"pairs"``: the 1-d
-        KSG estimate of each kept pair).
+        ``n_fit``, ``n_heldout``, ``pair_values`` (``"pairs"``: the 1-d
+        KSG estimate of each kept pair), ``device`` and ``dtype``.
 
     Notes
     -----
@@ -198,6 +209,9 @@ def latent_mutual_information(
     >>> y[:, 0] += x[:, 0]            # one shared direction: I = log(2)/2 = 0.347 nats
     >>> est = infobench.mutual_information(np.exp(x), y, method="latent", seed=0)
     """
+    dev = resolve_device(device)
+    work = resolve_dtype(dtype, dev)
+    # Ranks and the tie-breaking spread are per-column host work in float64; the CCA and KSG run on dev.
     sx, sy = check_pair(x, y, device="cpu", dtype="float64")
     if copula is not None:
         transform = "copula" if check_bool("copula", copula) else "none"
@@ -232,19 +246,20 @@ def latent_mutual_information(
     yd = dither_columns(sy.data, plan_dither(sy, findings, quantity="mi", method="latent"), rng).numpy()
     if transform == "copula":
         xd, yd = normal_scores(xd), normal_scores(yd)
-    perm = np.random.default_rng(s_split).permutation(n)
+    perm = torch.from_numpy(np.random.default_rng(s_split).permutation(n)).to(dev)
     fit, held = perm[:n_fit], perm[n_fit:]
-    xt, yt = torch.from_numpy(np.ascontiguousarray(xd)), torch.from_numpy(np.ascontiguousarray(yd))
+    xt = torch.from_numpy(np.ascontiguousarray(xd)).to(device=dev, dtype=work)
+    yt = torch.from_numpy(np.ascontiguousarray(yd)).to(device=dev, dtype=work)
     rho, fx, fy = canonical_correlation_analysis(xt[fit], yt[fit])
     edge = noise_edge(sx.d, sy.d, n_fit)
     keep = max(1, int((rho > (1 + edge_margin) * edge).sum()))
     keep = keep if max_latent is None else min(keep, max_latent)
     ex, ey = _project(xt[held], fx, keep), _project(yt[held], fy, keep)
     if combine == "joint":
-        parts = [ksg_mutual_information(ex, ey, k=k, std_err=std_err, seed=s_ksg)]
+        parts = [ksg_mutual_information(ex, ey, k=k, std_err=std_err, seed=s_ksg, device=dev, dtype=work)]
     else:
         parts = [
-            ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s)
+            ksg_mutual_information(ex[:, i], ey[:, i], k=k, std_err=std_err, seed=s, device=dev, dtype=work)
             for i, s in enumerate(spawn_seeds(s_ksg, keep))
         ]
     se = math.sqrt(sum(cast(float, p.std_err) ** 2 for p in parts)) if std_err else None
@@ -259,6 +274,8 @@ def latent_mutual_information(
             "n_fit": n_fit,
             "n_heldout": n_held,
             "pair_values": [p.value for p in parts] if combine == "pairs" else None,
+            "device": str(dev),
+            "dtype": str(work).replace("torch.", ""),
         },
         diagnostics=merge(findings, *(p.diagnostics for p in parts)),
     )

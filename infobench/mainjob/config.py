@@ -20,7 +20,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from infobench._validation import check_int
+from infobench._validation import check_int, take_renamed
 
 __all__ = [
     "BenchmarkConfig",
@@ -89,11 +89,16 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Sample-quality scoring of each generator and of the held-out real split."""
+    """Sample-quality scoring of each generator and of the held-out real split.
+
+    ``n_boot``: bootstrap replicates of each score's interval (the key
+    ``bootstrap``, its deprecated name, is read until 0.2.0 with a
+    ``DeprecationWarning``).
+    """
 
     extractor: str = "classifier"
     n_samples: int = 2000
-    bootstrap: int = 100
+    n_boot: int = 100
     validity: bool = True
     seed: int = 0
 
@@ -135,7 +140,7 @@ def default_config(quick: bool = False) -> RunConfig:
             time_limit=120.0,
         ),
         generators=GeneratorConfig(epochs={"gan": -1, "wgan-gp": -1, "vae": -1}, seeds=2, eval_every=5),
-        quality=QualityConfig(n_samples=500, bootstrap=40),
+        quality=QualityConfig(n_samples=500, n_boot=40),
     )
 
 
@@ -204,6 +209,10 @@ def load_config(path: str | Path | None = None, *, quick: bool = False) -> RunCo
         if not isinstance(given, dict):
             raise ValueError(f"[{section}] must be a table; got {given!r}")
         current = getattr(base, section)
+        if section == "quality":
+            given = dict(given)
+            # stacklevel 2: the warning points at the caller of load_config
+            take_renamed(given, "bootstrap", "n_boot", where=f"config file {str(path)!r} [quality]", stacklevel=2)
         fields = {f.name for f in dataclasses.fields(cls)}
         bad = sorted(set(given) - fields)
         if bad:

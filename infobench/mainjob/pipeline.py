@@ -478,7 +478,7 @@ def _run_locked(
         [str(p) for p in samples.values()] + ["held-out"],
         names=names,
         n=n_eval,
-        bootstrap=q.bootstrap,
+        n_boot=q.n_boot,
         scorer=scorer,
     )
     groups = {kind: [r.name for r in runs if r.kind == kind] for kind in g.models}
@@ -492,7 +492,7 @@ def _run_locked(
     seconds["curves"] = time.perf_counter() - t1
     validity = None
     if q.validity:
-        validity = run_validity(bootstrap=max(40, q.bootstrap), scorer=scorer)
+        validity = run_validity(n_boot=max(40, q.n_boot), scorer=scorer)
     seconds["quality"] = time.perf_counter() - t0 - seconds["curves"]  # the curves are timed on their own
 
     t0 = time.perf_counter()

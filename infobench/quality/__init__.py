@@ -2,7 +2,7 @@
 
 >>> from infobench.quality import score
 >>> df = score("digits", {"vae": "runs/vae/samples.npz", "real-test": "held-out"},
-...            bootstrap=200)                                              # doctest: +SKIP
+...            n_boot=200)                                              # doctest: +SKIP
 >>> df.pivot(index="fake", columns="score", values="value")                # doctest: +SKIP
 
 :func:`score` returns a tidy DataFrame (one row per generated set and score);

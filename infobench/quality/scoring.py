@@ -19,7 +19,14 @@ import torch
 
 from infobench._progress import REPEATED_LOOP_SECONDS
 from infobench._progress import progress as show_progress
-from infobench._validation import as_generator, check_bool, check_int, check_samples, resolve_device
+from infobench._validation import (
+    as_generator,
+    check_bool,
+    check_int,
+    check_samples,
+    renamed_keywords,
+    resolve_device,
+)
 from infobench.diagnostics import Diagnostic, emit, merge
 from infobench.quality._conditions import check_features
 from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
@@ -33,6 +40,7 @@ __all__ = [
     "Scorer",
     "available_params",
     "available_scores",
+    "check_n_boot",
     "check_sizes",
     "frame",
     "parse_params",
@@ -146,6 +154,19 @@ def check_sizes(what: str, size: int, names: tuple[str, ...], params: Params, se
             )
 
 
+def check_n_boot(n_boot: Any, level: Any) -> tuple[int, float]:
+    """``n_boot`` and ``level`` checked by :func:`~infobench.quality.bootstrap.check_bootstrap`, errors naming ``n_boot``.
+
+    ``n_boot = 0``: no interval; else at least ``2 / (1 - level)`` replicates.
+    """
+    n_boot = check_int("n_boot", n_boot, low=0)
+    try:
+        return check_bootstrap(n_boot, level)
+    except ValueError as exc:  # the check names its own parameter ``bootstrap``
+        raise ValueError(str(exc).replace("bootstrap must", "n_boot must", 1)) from None
+
+
+@renamed_keywords(bootstrap="n_boot")
 def score_features(
     real: Any,
     fake: Any,
@@ -154,7 +175,7 @@ def score_features(
     fake_probs: Any = None,
     train: Any = None,
     scores: Any = None,
-    bootstrap: int = 0,
+    n_boot: int = 0,
     level: float = 0.95,
     seed: int = 0,
     device: Any = "auto",
@@ -170,8 +191,9 @@ def score_features(
         Class probabilities; the class-based scores need both.
     train : array-like, optional
         Training-split features for memorization (default: ``real``).
-    scores, bootstrap, level, seed, device, **params
-        As in :func:`score`.
+    scores, n_boot, level, seed, device, **params
+        As in :func:`score` (``bootstrap``, the deprecated name of ``n_boot``,
+        is accepted until 0.2.0 with a ``DeprecationWarning``).
 
     Returns
     -------
@@ -179,7 +201,7 @@ def score_features(
         The tidy rows of :func:`score` with ``fake == "fake"``.
     """
     p = parse_params(params)
-    bootstrap, level = check_bootstrap(bootstrap, level)
+    n_boot, level = check_n_boot(n_boot, level)
     seed = _check_seed(seed)
     dev = resolve_device(device)
     rs = check_samples(real, "real", device=dev, dtype="float64", min_samples=2, allow_constant=True)
@@ -212,8 +234,8 @@ def score_features(
     )
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
-    rows = evaluate(ctx, names, bootstrap=bootstrap, level=level)
-    emit(merge(*found.values()), stacklevel=2)
+    rows = evaluate(ctx, names, bootstrap=n_boot, level=level)
+    emit(merge(*found.values()), stacklevel=3)  # 3: the caller, past the renamed_keywords wrapper
     return frame(
         [with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows], {"params": p.as_dict()}
     )
@@ -245,6 +267,7 @@ def frame(rows: list[dict[str, Any]], attrs: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
+@renamed_keywords(bootstrap="n_boot")
 def score(
     real: Any,
     fake: Any,
@@ -253,7 +276,7 @@ def score(
     extractor: Any = "auto",
     scores: Any = None,
     n: int | None = None,
-    bootstrap: int = 0,
+    n_boot: int = 0,
     level: float = 0.95,
     seed: int = 0,
     device: Any = "auto",
@@ -299,9 +322,12 @@ def score(
         row is scored at the same n (most scores depend on n); sets drawn
         from a checkpoint or callable then draw that many, or as many as the
         held-out split (else the reference) when all sets are drawn.
-    bootstrap : int
+    n_boot : int
         Bootstrap replicates for the intervals (0: none; else at least
-        ``2 / (1 - level)``). See :mod:`infobench.quality.bootstrap`.
+        ``2 / (1 - level)``). See :mod:`infobench.quality.bootstrap`. The
+        deprecated name ``bootstrap`` is accepted until 0.2.0 (with a
+        ``DeprecationWarning``); the output column keeps the name
+        ``bootstrap``.
     level : float
         Confidence level of the intervals.
     seed : int
@@ -356,7 +382,7 @@ def score(
         ``seed`` and ``params``.
     """
     p = parse_params(params)
-    bootstrap, level = check_bootstrap(bootstrap, level)
+    n_boot, level = check_n_boot(n_boot, level)
     resize = check_bool("resize", resize)
     if n is not None:
         n = check_int("n", n, low=1)
@@ -402,9 +428,9 @@ def score(
     records = []
     for src in sources:
         records += scorer.score_images(
-            loaded[src.name], src.name, source=src.kind, bootstrap=bootstrap, level=level, resize=resize
+            loaded[src.name], src.name, source=src.kind, n_boot=n_boot, level=level, resize=resize
         )
-    emit(merge(*(r["diagnostics"] for r in records)), stacklevel=2)
+    emit(merge(*(r["diagnostics"] for r in records)), stacklevel=3)  # 3: the caller, past renamed_keywords
     return frame(records, dict(scorer.attrs(), seconds=time.perf_counter() - t0))
 
 
@@ -458,18 +484,22 @@ class Scorer:
     def check_size(self, what: str, size: int) -> None:
         check_sizes(what, size, self.names, self.params, "fake")
 
+    @renamed_keywords(bootstrap="n_boot")
     def score_images(
         self,
         images,
         name: str,
         *,
         source: str = "array",
-        bootstrap: int = 0,
+        n_boot: int = 0,
         level: float = 0.95,
         resize: bool = True,
         names: tuple[str, ...] | None = None,
     ) -> list[dict[str, Any]]:
-        """Tidy records of every score of ``images`` (an ImageSet) against the reference."""
+        """Tidy records of every score of ``images`` (an ImageSet) against the reference.
+
+        ``n_boot`` and ``level`` as in :func:`score` (``bootstrap``: the deprecated name of ``n_boot``).
+        """
         images, resize_note = match_shape(images, self.real.reference, f"fake {name!r}", resize=resize)
         feats, probs = self.features(images)
         wanted = names or self.names
@@ -484,13 +514,13 @@ class Scorer:
         )
         prepare(ctx, wanted)
         with show_progress(
-            self.progress and bootstrap > 0,
-            bootstrap,
+            self.progress and n_boot > 0,
+            n_boot,
             f"bootstrap {name}",
             unit="replicates",
             min_seconds=REPEATED_LOOP_SECONDS,
         ) as advance:
-            rows = evaluate(ctx, wanted, bootstrap=bootstrap, level=level, advance=advance)
+            rows = evaluate(ctx, wanted, bootstrap=n_boot, level=level, advance=advance)
         return [
             with_diagnostics(
                 dict(row, fake=name, source=source, note="; ".join(x for x in (row["note"], resize_note) if x)), found

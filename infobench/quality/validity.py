@@ -42,11 +42,10 @@ import pandas as pd
 import torch
 from scipy.stats import norm, spearmanr
 
-from infobench._validation import as_generator, check_float, check_int
+from infobench._validation import as_generator, check_float, check_int, renamed_keywords
 from infobench.data import ImageSet
 from infobench.quality._core import SCORES, _seed_for, resolve_scores
-from infobench.quality.bootstrap import check_bootstrap
-from infobench.quality.scoring import Scorer, frame, parse_params, score_features
+from infobench.quality.scoring import Scorer, check_n_boot, frame, parse_params, score_features
 
 __all__ = [
     "FAILURES",
@@ -135,21 +134,22 @@ def degrade(images: ImageSet, failure: str, level: float, *, train: ImageSet | N
     return ImageSet(out.contiguous(), images.labels, name, images.num_classes, images.classes)
 
 
-def check_suite_bootstrap(bootstrap: Any) -> int:
-    """The validity suite's ``bootstrap``: replicates on each clean baseline, at least 40 (0 refused)."""
-    bootstrap, _ = check_bootstrap(bootstrap, 0.95)
-    if bootstrap == 0:
-        raise ValueError("bootstrap must be at least 40: the clean baselines' replicates set the noise floor")
-    return bootstrap
+def check_suite_bootstrap(n_boot: Any) -> int:
+    """The validity suite's ``n_boot``: replicates on each clean baseline, at least 40 (0 refused)."""
+    n_boot, _ = check_n_boot(n_boot, 0.95)
+    if n_boot == 0:
+        raise ValueError("n_boot must be at least 40: the clean baselines' replicates set the noise floor")
+    return n_boot
 
 
+@renamed_keywords(bootstrap="n_boot")
 def run_validity(
     real: Any = "digits",
     *,
     extractor: Any = "classifier",
     scores: Any = None,
     failures: Any = None,
-    bootstrap: int = 40,
+    n_boot: int = 40,
     seed: int = 0,
     device: Any = "auto",
     pca: int | None = None,
@@ -166,9 +166,10 @@ def run_validity(
         Needs a test split (a dataset name, folder or array file).
     failures : list of str or dict name -> levels, optional
         Default: :data:`FAILURES`.
-    bootstrap : int
+    n_boot : int
         Replicates on each clean baseline (they set the noise floor of
-        :func:`detection`); at least 40.
+        :func:`detection`); at least 40. ``bootstrap``, its deprecated name,
+        is accepted until 0.2.0 (with a ``DeprecationWarning``).
     extractor, scores, seed, device, pca, cache, progress, **params
         As in :func:`infobench.quality.score`.
     scorer : Scorer, optional
@@ -183,7 +184,7 @@ def run_validity(
         and ``level``; ``fake`` names the condition.
     """
     p = parse_params(params)
-    bootstrap = check_suite_bootstrap(bootstrap)
+    n_boot = check_suite_bootstrap(n_boot)
     plan = _plan(failures)
     if scorer is None:
         scorer = Scorer(
@@ -216,7 +217,7 @@ def run_validity(
             if level == 0 and len(images) in baselines:
                 rows = baselines[len(images)]  # the same clean split: score it (and bootstrap it) once
             else:
-                rows = scorer.score_images(images, label, source="validity", bootstrap=bootstrap if level == 0 else 0)
+                rows = scorer.score_images(images, label, source="validity", n_boot=n_boot if level == 0 else 0)
                 if level == 0:
                     baselines[len(images)] = rows
             records += [dict(r, fake=label, failure=failure, level=float(level)) for r in rows]
@@ -298,12 +299,13 @@ def detection(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["score", "failure", "verdict", "change", "noise_floor", "spearman"])
 
 
+@renamed_keywords(redraws="n_draws", boot_draws="n_boot_draws", bootstrap="n_boot")
 def interval_calibration(
     draw: Callable[[int], tuple[Any, ...] | Mapping[str, Any]],
     *,
-    redraws: int = 40,
-    boot_draws: int = 5,
-    bootstrap: int = 100,
+    n_draws: int = 40,
+    n_boot_draws: int = 5,
+    n_boot: int = 100,
     level: float = 0.95,
     scores: Any = None,
     seed: int = 0,
@@ -319,10 +321,12 @@ def interval_calibration(
     ``"real_probs"`` and ``"fake_probs"`` (the class probabilities of the
     two sets, row for row, which the class-probability scores need): the
     keyword arguments of :func:`~infobench.quality.scoring.score_features`.
-    Each score is computed on ``redraws`` fresh draws (its standard
+    Each score is computed on ``n_draws`` fresh draws (its standard
     deviation over them, ``fresh_sd``, is the spread the interval claims to
-    describe) and bootstrapped (``bootstrap`` replicates) on ``boot_draws``
-    of them.
+    describe) and bootstrapped (``n_boot`` replicates) on the first
+    ``n_boot_draws`` of them. The deprecated names ``redraws``,
+    ``boot_draws`` and ``bootstrap`` (of ``n_draws``, ``n_boot_draws`` and
+    ``n_boot``) are accepted until 0.2.0 with a ``DeprecationWarning``.
 
     Returns
     -------
@@ -336,25 +340,25 @@ def interval_calibration(
         bootstrapped draws whose interval holds the mean over the fresh ones).
         ``std_ratio_se`` and ``width_ratio_se`` are the standard errors of the
         two ratios (delta method, the two factors independent): the relative
-        error of ``fresh_sd``, about ``1 / sqrt(2 (redraws - 1))`` (11 % for
-        40 redraws), combined with that of the mean over the bootstrapped
-        draws, ``cv / sqrt(boot_draws)`` with ``cv`` the coefficient of
+        error of ``fresh_sd``, about ``1 / sqrt(2 (n_draws - 1))`` (11 % for
+        40 draws), combined with that of the mean over the bootstrapped
+        draws, ``cv / sqrt(n_boot_draws)`` with ``cv`` the coefficient of
         variation of ``boot_std`` (or of the width) across them (0 for a
         single bootstrapped draw, whose spread is then unknown). A score
-        that is constant over the fresh redraws (``fresh_sd`` 0, e.g.
+        that is constant over the fresh draws (``fresh_sd`` 0, e.g.
         ``classes_covered`` when every draw covers every class) has no
         spread to match: its ratios and their standard errors are NaN and
         ``note`` says so (empty for the other rows).
     """
-    redraws = check_int("redraws", redraws, low=3)
-    boot_draws = check_int("boot_draws", boot_draws, low=1, high=redraws)
+    n_draws = check_int("n_draws", n_draws, low=3)
+    n_boot_draws = check_int("n_boot_draws", n_boot_draws, low=1, high=n_draws)
     values: dict[str, list[float]] = {}
     boots: dict[str, list[tuple[float, float, float]]] = {}
     sizes: dict[str, tuple[int, int]] = {}
-    for i in range(redraws):
+    for i in range(n_draws):
         sets = _draw_sets(draw(i), i)
-        b = bootstrap if i < boot_draws else 0
-        df = score_features(**sets, scores=scores, bootstrap=b, level=level, seed=seed + i, **params)
+        b = n_boot if i < n_boot_draws else 0
+        df = score_features(**sets, scores=scores, n_boot=b, level=level, seed=seed + i, **params)
         for row in df.itertuples():
             values.setdefault(row.score, []).append(row.value)
             sizes[row.score] = (row.n_real, row.n_fake)
@@ -422,13 +426,14 @@ def _draw_sets(sets: Any, i: int) -> dict[str, Any]:
     )
 
 
+@renamed_keywords(redraws="n_draws", boot_draws="n_boot_draws", bootstrap="n_boot")
 def real_calibration(
     scorer: Scorer,
     *,
-    redraws: int = 40,
+    n_draws: int = 40,
     size: int | None = None,
-    boot_draws: int = 5,
-    bootstrap: int = 40,
+    n_boot_draws: int = 5,
+    n_boot: int = 40,
     scores: Any = None,
 ) -> pd.DataFrame:
     """:func:`interval_calibration` on real data: redraws are disjoint subsets of a finite pool.
@@ -483,8 +488,9 @@ def real_calibration(
     scores : str or list of str, optional
         The scores to measure (default: every score of ``scorer``; the
         class-probability scores need an extractor with class probabilities).
-    redraws, boot_draws, bootstrap
-        As in :func:`interval_calibration`.
+    n_draws, n_boot_draws, n_boot
+        As in :func:`interval_calibration` (so are their deprecated names
+        ``redraws``, ``boot_draws`` and ``bootstrap``).
     """
     names = list(scorer.names if scores is None else resolve_scores(scores, has_probs=scorer.extractor.has_probs))
     with_probs = any(SCORES[n].needs == "probs" for n in names)
@@ -523,9 +529,9 @@ def real_calibration(
 
     return interval_calibration(
         draw,
-        redraws=redraws,
-        boot_draws=boot_draws,
-        bootstrap=bootstrap,
+        n_draws=n_draws,
+        n_boot_draws=n_boot_draws,
+        n_boot=n_boot,
         scores=names,
         seed=scorer.seed,
         device=scorer.device,
