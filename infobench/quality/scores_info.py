@@ -21,7 +21,8 @@ import torch
 
 from infobench._validation import check_float
 from infobench.estimators.engine import exact_kneighbors, gaussian_kernel_sum
-from infobench.estimators.knn import kl_entropy, knn_kl_divergence
+from infobench.estimators.knn import knn_entropy as knn_entropy_estimate
+from infobench.estimators.knn import knn_kl_divergence
 from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
 from infobench.quality._conditions import DENSITY_CONDITIONS, effective_dim
 from infobench.quality._core import (
@@ -137,7 +138,7 @@ def knn_entropy(x: Any, *, k: int = 3, device: Any = "auto") -> float:
     """Kozachenko-Leonenko entropy estimate in nats, Euclidean norm.
 
     ``infobench.entropy(x, "knn", k=k, jitter=0, transform="none").value``
-    (:func:`infobench.estimators.knn.kl_entropy`, Kraskov et al. 2004,
+    (:func:`infobench.estimators.knn.knn_entropy`, Kraskov et al. 2004,
     eq. 20): the one implementation, in the feature space's own Euclidean
     geometry (no per-column rescaling, as every other quality score; the
     estimators' default ``transform="scale"`` would reweight the feature
@@ -145,7 +146,7 @@ def knn_entropy(x: Any, *, k: int = 3, device: Any = "auto") -> float:
     ``ValueError`` (a zero neighbour distance; a distribution with atoms has
     no finite differential entropy).
     """
-    return kl_entropy(x, k=k, jitter=0, device=device, transform="none").value
+    return knn_entropy_estimate(x, k=k, jitter=0, device=device, transform="none").value
 
 
 def knn_kl(p: Any, q: Any, *, k: int = 3, device: Any = "auto") -> float:
