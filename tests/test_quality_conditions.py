@@ -242,3 +242,29 @@ def test_json_keeps_the_diagnostics_and_the_cli_groups_them():
         ("a", "copied-rows", ["fid"]),
         ("b", "reduced-precision", ["fid", "precision"]),
     ]
+
+
+def test_a_kl_score_wholly_below_zero_is_doubted():
+    # 32-d Gaussians whose scales differ column by column: D(real || gen) is sum (s^2 - 1 - log s^2) / 2 > 0
+    # for every column scale s != 1 (about 2.2 nats here), but the kNN estimate at n = 600 reads far below 0
+    # with its whole interval: the estimator's bias in 32 dimensions, which the diagnostic names.
+    rng = np.random.default_rng(0)
+    scales = np.linspace(0.5, 2.0, 32)
+    real, fake = rng.normal(size=(600, 32)) * scales, rng.normal(size=(600, 32))
+    with pytest.warns(DiagnosticWarning, match="below-zero"):
+        df = score_features(real, fake, scores="kl_real_fake,kl_fake_real", n_boot=40, seed=0, device="cpu")
+    low = df.set_index("score").loc["kl_real_fake"]
+    assert low["ci_high"] < 0
+    assert [d["code"] for d in low["diagnostics"]] == ["below-zero"]
+    assert "wholly below 0" in low["diagnostics"][0]["message"]
+    assert not df.set_index("score").loc["kl_fake_real", "diagnostics"]
+
+
+def test_kl_scores_of_one_distribution_are_not_doubted():
+    # Two samples of one distribution: the kNN KL scores scatter about 0 and their intervals hold it.
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(600, 4)), rng.normal(size=(600, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiagnosticWarning)
+        df = score_features(real, fake, scores="kl_real_fake,kl_fake_real", n_boot=40, seed=0, device="cpu")
+    assert df["diagnostics"].map(len).eq(0).all()

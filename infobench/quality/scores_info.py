@@ -394,7 +394,7 @@ _KL = [
         size_dependent=True,
         size_need=neighbour_need,
         params=("knn_k",),
-        conditions=DENSITY_CONDITIONS,
+        conditions=(*DENSITY_CONDITIONS, "below-zero"),
     ),
     ScoreSpec(
         name="kl_fake_real",
@@ -409,7 +409,7 @@ _KL = [
         size_dependent=True,
         size_need=neighbour_need,
         params=("knn_k",),
-        conditions=DENSITY_CONDITIONS,
+        conditions=(*DENSITY_CONDITIONS, "below-zero"),
     ),
 ]
 _UNDEFINED = "undefined: some samples coincide exactly (zero kNN distance), see memorization"

@@ -28,7 +28,7 @@ from infobench._validation import (
     resolve_device,
 )
 from infobench.diagnostics import Diagnostic, emit, merge
-from infobench.quality._conditions import check_features
+from infobench.quality._conditions import check_features, value_doubts
 from infobench.quality._core import PARAMS, SCORES, Context, Params, as_features, prepare, resolve_scores, same_dim
 from infobench.quality.bootstrap import check_bootstrap, evaluate
 from infobench.quality.features import extract, make_extractor
@@ -234,16 +234,22 @@ def score_features(
     )
     ctx = Context(r, f, rp, fp, t, p, seed)
     prepare(ctx, names)
-    rows = evaluate(ctx, names, bootstrap=n_boot, level=level)
-    emit(merge(*found.values()), stacklevel=3)  # 3: the caller, past the renamed_keywords wrapper
-    return frame(
-        [with_diagnostics(dict(row, fake="fake", source="features"), found) for row in rows], {"params": p.as_dict()}
-    )
+    rows = [
+        with_diagnostics(dict(row, fake="fake", source="features"), found)
+        for row in evaluate(ctx, names, bootstrap=n_boot, level=level)
+    ]
+    emit(merge(*(r["diagnostics"] for r in rows)), stacklevel=3)  # 3: the caller, past the renamed_keywords wrapper
+    return frame(rows, {"params": p.as_dict()})
 
 
 def with_diagnostics(row: dict[str, Any], found: dict[str, tuple[Diagnostic, ...]]) -> dict[str, Any]:
-    """``row`` with the ``diagnostics`` of its score (a list of :meth:`Diagnostic.to_dict` dicts)."""
-    return dict(row, diagnostics=[d.to_dict() for d in found.get(row["score"], ())])
+    """``row`` with the ``diagnostics`` of its score (a list of :meth:`Diagnostic.to_dict` dicts).
+
+    Those of its features (``found``, :func:`check_features`), then those read off its value and interval
+    (:func:`value_doubts`).
+    """
+    doubts = (*found.get(row["score"], ()), *value_doubts(row, SCORES[row["score"]]))
+    return dict(row, diagnostics=[d.to_dict() for d in doubts])
 
 
 def parse_params(params: dict[str, Any]) -> Params:
