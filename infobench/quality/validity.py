@@ -45,6 +45,7 @@ from scipy.stats import norm, spearmanr
 from infobench._validation import as_generator, check_float, check_int, renamed_keywords
 from infobench.data import ImageSet
 from infobench.quality._core import SCORES, _seed_for, resolve_scores
+from infobench.quality.extractors import _in_memory
 from infobench.quality.scoring import Scorer, check_n_boot, frame, parse_params, score_features
 
 __all__ = [
@@ -200,7 +201,9 @@ def run_validity(
         )
     if scorer.real.held_out is None:
         raise ValueError("the validity suite needs real data with a test split (a dataset name, folder or array file)")
-    held, train = scorer.real.held_out, scorer.real.reference
+    # The suite degrades whole tensors: a streamed split is read into memory (the reference only for copies).
+    held = _in_memory(scorer.real.held_out)
+    train = _in_memory(scorer.real.reference) if "copies" in plan else None
     seeds = np.random.SeedSequence(scorer.seed).spawn(len(plan))
     records = []
     baselines: dict[int, list[dict]] = {}
