@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -411,6 +412,23 @@ def test_degradations(test_images):
         degrade(test_images, "copies", 0.5)
     with pytest.raises(ValueError, match="unknown failure 'rotate'"):
         run_validity("digits", failures="rotate")
+
+
+def test_validity_suite_reads_a_streamed_reference(test_images, tmp_path):
+    # A Scorer built with stream=True holds a .npy file's splits as streams; the suite loads them and
+    # gives the numbers of the in-memory reference (the same splits and float32 values, so equal).
+    np.save(tmp_path / "ref.npy", test_images.images.numpy())
+    plan = {"noise": (0.1, 0.2), "copies": (0.5, 1.0)}
+    frames = [
+        run_validity(
+            scorer=Scorer(str(tmp_path / "ref.npy"), extractor="pixels", scores="fid", cache=False, stream=stream),
+            failures=plan,
+            n_boot=40,
+        )
+        for stream in (True, False)
+    ]
+    assert list(frames[0]["fake"]) == ["noise=0", "noise=0.1", "noise=0.2", "copies=0", "copies=0.5", "copies=1"]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
 
 
 # ------------------------------------------------------------------ CLI

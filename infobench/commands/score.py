@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import warnings
+from collections.abc import Callable
+from typing import Any, cast
+
+import pandas as pd
+from rich.console import Console
 
 from infobench._io import atomic_write
 from infobench._progress import make_console
@@ -55,7 +60,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     # Score parameters: each is declared next to its score (infobench.quality._core.declare_param).
     for spec in cli_options().values():
-        parser.add_argument(spec.option, type=spec.cli, default=spec.default, help=spec.help)
+        # cli_options() keeps only the parameters whose ``cli`` parser is set.
+        parse = cast("Callable[[str], Any]", spec.cli)
+        parser.add_argument(spec.option, type=parse, default=spec.default, help=spec.help)
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
     parser.add_argument(
         "--format", default="rich", metavar="F", help="rich (terminal, default), md, csv, tex (latex) or html"
@@ -69,7 +76,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="PATH", help="write the output to PATH instead of stdout")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "score",
         help="score generated samples (FID, KID, PRDC, IS, kNN KL/entropy, Vendi, memorization...)",
@@ -120,7 +127,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_range(text: str | None, option: str = "--range"):
+def parse_range(text: str | None, option: str = "--range") -> tuple[float, float] | None:
     if text is None:
         return None
     try:
@@ -130,7 +137,7 @@ def parse_range(text: str | None, option: str = "--range"):
     return lo, hi
 
 
-def diagnostics_by_set(df) -> list[tuple[str, Diagnostic, list[str]]]:
+def diagnostics_by_set(df: pd.DataFrame) -> list[tuple[str, Diagnostic, list[str]]]:
     """``(generated set, diagnostic, scores it concerns)`` for each distinct diagnostic of a score frame."""
     out: dict[tuple[str, Diagnostic], list[str]] = {}
     for row in df.itertuples():
@@ -139,7 +146,7 @@ def diagnostics_by_set(df) -> list[tuple[str, Diagnostic, list[str]]]:
     return [(fake, d, names) for (fake, d), names in out.items()]
 
 
-def print_diagnostics(df, console) -> None:
+def print_diagnostics(df: pd.DataFrame, console: Console) -> None:
     """Print every diagnostic of the frame once per generated set, naming the scores it concerns."""
     every = {fake: list(df.loc[df["fake"] == fake, "score"]) for fake in dict.fromkeys(df["fake"])}
     for fake, d, names in diagnostics_by_set(df):
@@ -162,7 +169,7 @@ def n_boot_of(args: argparse.Namespace) -> int:
     return int(given.get("--n-boot", args.n_boot_default))
 
 
-def params_of(args: argparse.Namespace) -> dict:
+def params_of(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in cli_options()}
 
 
@@ -174,7 +181,7 @@ def emit(text: str, out: str | None) -> None:
         atomic_write(out, lambda fh: fh.write(text), binary=False)
 
 
-def _run_comparison(df, groups: dict[str, list[str]], args: argparse.Namespace) -> Tables:
+def _run_comparison(df: pd.DataFrame, groups: dict[str, list[str]], args: argparse.Namespace) -> Tables:
     """Tables over training runs: mean ± spread, pairwise verdicts, then each run (no best marks)."""
     ceiling = tuple(g for g, runs in groups.items() if (df.loc[df["fake"].isin(runs), "source"] == "held-out").all())
     runs = across_runs(df, groups)

@@ -81,7 +81,7 @@ class RealData:
     name: str
 
 
-def _array_to_set(x: Any, where: str, value_range, param: str = "value_range") -> ImageSet:
+def _array_to_set(x: Any, where: str, value_range: tuple[float, float] | None, param: str = "value_range") -> ImageSet:
     if isinstance(x, ImageSet):
         return x
     if isinstance(x, torch.Tensor):
@@ -113,6 +113,8 @@ def load_real(real: Any, *, seed: Any = 0, value_range: Any = None, root: Any = 
     if isinstance(real, (str, os.PathLike)):
         spec = os.fspath(real)
         path = Path(spec).expanduser() if root is None else Path(root).expanduser() / spec
+        train: ImageSet | ImageStream
+        test: ImageSet | ImageStream
         try:
             if stream and (path.is_dir() or (path.is_file() and path.suffix.lower() == ".npy")):
                 train, test = (open_stream(path, split=s, seed=seed, value_range=vr) for s in ("train", "test"))
@@ -140,7 +142,7 @@ def _as_real_range(text: str) -> str:
     return text.replace("value_range", "real_range").replace("--range=", "--real-range=")
 
 
-def _real_range_diagnostics(images):
+def _real_range_diagnostics(images: ImageSet | ImageStream) -> ImageSet | ImageStream:
     """The real set with its pixel-range diagnostics naming ``real_range`` (the loaders name ``value_range``)."""
     if not images.diagnostics:
         return images
@@ -213,19 +215,21 @@ def parse_fake(spec: Any, name: str) -> FakeSource:
     )
 
 
-def _import_callable(text: str, where: str) -> Callable:
+def _import_callable(text: str, where: str) -> Callable[..., Any]:
     module_name, _, attr = text.partition(":")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise ValueError(f"{where}: cannot import module {module_name!r} ({type(exc).__name__}: {exc})") from None
-    fn = getattr(module, attr, None)
+    fn: object = getattr(module, attr, None)
     if fn is None or not callable(fn):
         raise ValueError(f"{where}: module {module_name!r} has no callable {attr!r}")
     return fn
 
 
-def _call(fn: Callable, n: int, seed: int, where: str, value_range) -> ImageSet:
+def _call(
+    fn: Callable[[int, int], Any], n: int, seed: int, where: str, value_range: tuple[float, float] | None
+) -> ImageSet:
     try:
         out = fn(n, seed)
     except Exception as exc:

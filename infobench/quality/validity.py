@@ -45,6 +45,7 @@ from scipy.stats import norm, spearmanr
 from infobench._validation import as_generator, check_float, check_int, renamed_keywords
 from infobench.data import ImageSet
 from infobench.quality._core import SCORES, _seed_for, resolve_scores
+from infobench.quality.extractors import _in_memory
 from infobench.quality.scoring import Scorer, check_n_boot, frame, parse_params, score_features
 
 __all__ = [
@@ -136,10 +137,10 @@ def degrade(images: ImageSet, failure: str, level: float, *, train: ImageSet | N
 
 def check_suite_bootstrap(n_boot: Any) -> int:
     """The validity suite's ``n_boot``: replicates on each clean baseline, at least 40 (0 refused)."""
-    n_boot, _ = check_n_boot(n_boot, 0.95)
-    if n_boot == 0:
+    checked, _ = check_n_boot(n_boot, 0.95)
+    if checked == 0:
         raise ValueError("n_boot must be at least 40: the clean baselines' replicates set the noise floor")
-    return n_boot
+    return checked
 
 
 @renamed_keywords(bootstrap="n_boot")
@@ -200,19 +201,19 @@ def run_validity(
         )
     if scorer.real.held_out is None:
         raise ValueError("the validity suite needs real data with a test split (a dataset name, folder or array file)")
-    held, train = scorer.real.held_out, scorer.real.reference
+    # The suite degrades whole tensors: a streamed split is read into memory (the reference only for copies).
+    held = _in_memory(scorer.real.held_out)
+    train = _in_memory(scorer.real.reference) if "copies" in plan else None
     seeds = np.random.SeedSequence(scorer.seed).spawn(len(plan))
-    records = []
-    baselines: dict[int, list[dict]] = {}
+    records: list[dict[str, Any]] = []
+    baselines: dict[int, list[dict[str, Any]]] = {}
     for (failure, levels), ss in zip(plan.items(), seeds):
-        base = held
-        if failure == "drop_classes":
-            base = _equal_size_classes(held, levels, ss)
+        equal_size = _equal_size_classes(held, levels, ss) if failure == "drop_classes" else None
         for i, level in enumerate((0.0, *levels)):
-            if failure == "drop_classes":
-                images = base[i]
+            if equal_size is not None:
+                images = equal_size[i]
             else:
-                images = degrade(base, failure, level, train=train, seed=np.random.default_rng(ss.spawn(1)[0]))
+                images = degrade(held, failure, level, train=train, seed=np.random.default_rng(ss.spawn(1)[0]))
             label = f"{failure}={level:g}"
             if level == 0 and len(images) in baselines:
                 rows = baselines[len(images)]  # the same clean split: score it (and bootstrap it) once
@@ -232,8 +233,9 @@ def _plan(failures: Any) -> dict[str, tuple[float, ...]]:
         return dict(FAILURES)
     if isinstance(failures, str):
         failures = [f.strip() for f in failures.split(",") if f.strip()]
-    items = failures.items() if isinstance(failures, dict) else [(f, FAILURES.get(f)) for f in failures]
-    plan = {}
+    # An unknown name's levels are never read: the loop raises on the name first.
+    items = failures.items() if isinstance(failures, dict) else [(f, FAILURES.get(f, ())) for f in failures]
+    plan: dict[str, tuple[float, ...]] = {}
     for name, levels in items:
         if name not in FAILURES:
             raise ValueError(f"unknown failure {name!r}; valid failures are {list(FAILURES)}")
