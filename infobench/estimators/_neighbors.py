@@ -22,10 +22,12 @@ forced (``"tree"`` / ``"brute"``):
     per tile comes from a memory budget (``max_memory`` bytes, default
     :data:`CPU_TILE_BYTES` on the CPU and a quarter of the free memory, at most
     :data:`CUDA_TILE_BYTES`, on CUDA), so peak memory is about
-    ``max(max_memory, n_buffers * n * itemsize)``, never ``n x n``. Euclidean
-    distances use the matrix-product expansion on centred data; max-norm
-    distances come from ``torch.cdist(p=inf)``. The k smallest per row are
-    selected exactly through block minima (see :meth:`_Tiling.smallest`).
+    ``max(max_memory, n_buffers * n * itemsize)``, never ``n x n``. Max-norm
+    distances come from ``torch.cdist(p=inf)``. Euclidean tiles hold
+    *screening keys* from the matrix-product expansion on centred data, and
+    every distance returned or compared is an exact one (see below). The k
+    smallest keys per row are selected exactly through block minima (see
+    :meth:`_Tiling.smallest`).
 
 Metrics: ``"euclidean"`` and ``"chebyshev"`` (max-norm). A joint space made
 of blocks (``blocks=(d_x, d_y)``) uses the KSG norm
@@ -37,24 +39,58 @@ Exactness at the boundary (counts strictly inside ``epsilon``)
 ---------------------------------------------------------------
 KSG counts the points with ``distance < epsilon_i``, where ``epsilon_i`` is
 itself a distance to a neighbour that must *not* be counted. Floating-point
-rounding must not flip such a point. The engine guarantees this as follows:
+rounding must not flip such a point, nor make two rows 1e-9 apart look like
+copies. The engine guarantees this as follows:
 
 * **max-norm**: ``|a - b|`` is a correctly rounded subtraction and ``max`` is
   exact, so every path (the tree, sorting, torch) computes bit-identical
   distances and strict counts are exact. One-dimensional sorted counts fix
   the ``searchsorted`` boundary with the same ``|a - b|`` predicate.
-* **fused brute-force KSG** (:func:`ksg_counts` on the brute path): the
-  epsilons and the counts come from the *same computed tile* of distances,
-  so the boundary point compares equal to itself whatever the rounding.
-* **euclidean counts against a radius computed elsewhere** (tree path, or
-  :func:`count_within`): the radius is nudged by a bound on the rounding
-  error of the two computations (``8 (d + 2) u`` relative for direct sums of
-  squares, ``8 (d + 2) u (|a|^2 + max |b|^2)`` absolute for the expansion,
-  ``u`` the unit roundoff): down for strict counts, up for ``<=`` counts.
-  A point is then misclassified only if its true distance lies within that
-  bound (about 1e-14 relative in float64) of the radius, which has
-  probability ~1e-14 for continuous data and cannot happen for the exact ties
-  of integer-valued data.
+  Euclidean blocks of one column each are the same norm and take this path.
+* **euclidean brute force**: the expansion ``|a|^2 + |b|^2 - 2 a.b`` only
+  *screens*. Its error for a pair is at most ``c (|a|^2 + |b|^2)`` on the
+  centred data (``c = 8 (d + 2) u`` plus ``10 u`` for the centring, ``u`` the
+  unit roundoff of the data's dtype; doubled in :func:`_key_slacks`), which
+  exceeds the squared distance of near-duplicate rows: the expansion once
+  returned 8e-8 for two 12-d rows 3e-9 apart, and 0 in 30 dimensions. Every
+  distance the path returns and every pair it counts near a boundary is
+  decided by the exact distance of the pair
+  (:func:`~._pair_distances.pair_distances`: a direct float64 sum of
+  squares in one fixed order, the computation of the quality scores'
+  searches too), and a certificate shows that no other pair can matter:
+
+  - *neighbours* (:func:`_exact_knn`): the ``k + 8`` smallest keys of every
+    row are candidates; the k-th smallest squared distance is within the
+    slack of the k-th smallest key, so only candidates with a key up to it
+    plus twice the slack are ranked, by exact distance and then index. When
+    the largest candidate key lies beyond that window, no other row can be
+    as near; a row without this certificate (a cluster of more near-ties
+    than candidates, exact ties on a grid) is ranked by its exact distance
+    to every row.
+  - *counts* (:func:`count_within`, KSG): a pair whose key is more than the
+    slack below (above) the squared radius is inside (outside); the few
+    pairs in between are decided by their exact distance. KSG finds the
+    window of its epsilons without them: the k-th smallest key is within
+    the joint slack of ``epsilon^2`` (variant 1); the largest marginal key
+    over the k nearest by key is within the marginal slack of
+    ``epsilon_x^2`` when those are the k nearest (variant 2; a row where
+    near-ties make that uncertain is counted from every exact distance).
+    Epsilons and counted distances come from the same exact computation, so
+    the boundary neighbour compares equal to itself.
+
+  On ordinary continuous data the windows hold about one pair per row (the
+  boundary neighbour) and distances and counts are those of the expansion
+  up to its rounding. The keys, windows and selections run on the data's
+  device; the exact distances of the few undecided pairs on the CPU.
+* **euclidean counts against a radius computed elsewhere** (the tree path,
+  and :func:`count_within` on either path): the radius is nudged by a bound
+  on the rounding error of the two computations (``8 (d + 2) u`` relative):
+  down for strict counts, up for ``<=`` counts. A point is then
+  misclassified only if its true distance lies within that bound (about
+  1e-14 relative in float64) of the radius, which has probability ~1e-14 for
+  continuous data and cannot happen for the exact ties of integer-valued
+  data; near-duplicates (pairs 1e-12 apart) can put a neighbour within it.
+  On the tree path the KSG epsilons are such radii too.
 """
 
 from __future__ import annotations
@@ -64,6 +100,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import TypeVar, cast
 
 import numpy as np
@@ -488,7 +525,30 @@ class _Scratch:
         """Per-row count of ``D < thr`` (``<=``) through the bool buffer (two cheap passes)."""
         flags = self._bool[: D.numel()].view(D.shape)
         (torch.lt if strict else torch.le)(D, thr[:, None], out=flags)
+        return _count_true(flags)
+
+
+def _count_true(flags: torch.Tensor) -> torch.Tensor:
+    """Per-row number of ``True`` in a contiguous bool matrix, eight flags a machine word.
+
+    The rows are summed as int64 words in runs of at most 255 words, so
+    each of a sum's eight bytes holds a count of at most 255 (no carry into
+    the next byte); the bytes of those sums are then added. Several times
+    faster than a byte-wise sum on the CPU.
+    """
+    rows, width = flags.shape
+    if width % 8 or not flags.is_contiguous() or flags.storage_offset() % 8:
         return flags.view(torch.uint8).sum(1, dtype=torch.int32)
+    nw = width // 8
+    run = _word_run(nw)
+    sums = flags.view(torch.int64).view(rows, nw // run, run).sum(2)
+    return sums.view(torch.uint8).sum(1, dtype=torch.int32)
+
+
+@lru_cache(maxsize=64)
+def _word_run(words: int) -> int:
+    """The largest divisor of ``words`` up to 255 (words summed at once without a carry between bytes)."""
+    return max(r for r in range(1, min(words, 255) + 1) if words % r == 0)
 
 
 def _run_tiles(
@@ -966,7 +1026,7 @@ def _brute_ksg_exact(
         dd = norm.block(b, ii, jj)
         hit = dd < thr[ii] if strict else dd <= thr[ii]
         cnt = counts[b].cpu().numpy() + np.bincount(ii[hit], minlength=n)
-        for part, dd_rows in direct_rows(lambda ia, ib, b=b: norm.block(b, ia, ib), n, rows_direct, True, budget):
+        for part, dd_rows in direct_rows(partial(norm.block, b), n, rows_direct, True, budget):
             cnt[part] = (dd_rows < thr[part, None]).sum(1) if strict else (dd_rows <= thr[part, None]).sum(1)
         out.append(torch.from_numpy(cnt).to(x.device))
     return out[0], out[1], torch.from_numpy(eps).to(device=x.device, dtype=x.dtype)
