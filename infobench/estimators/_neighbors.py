@@ -59,7 +59,7 @@ copies. The engine guarantees this as follows:
   squares in one fixed order, the computation of the quality scores'
   searches too), and a certificate shows that no other pair can matter:
 
-  - *neighbours* (:func:`_exact_knn`): the ``k + 8`` smallest keys of every
+  - *neighbours* (:func:`_exact_knn`): the ``k + 4`` smallest keys of every
     row are candidates; the k-th smallest squared distance is within the
     slack of the k-th smallest key, so only candidates with a key up to it
     plus twice the slack are ranked, by exact distance and then index. When
@@ -146,7 +146,7 @@ CUDA_TILE_BYTES = 4 * 2**30
 _UNIT_ROUNDOFF = {torch.float64: 2.0**-53, torch.float32: 2.0**-24}
 # Euclidean brute force: candidates beyond k whose exact distances may be
 # needed (a row with more near-ties at its k-th neighbour is searched directly).
-_EXTRA = 8
+_EXTRA = 4
 
 
 @dataclass(frozen=True)
@@ -825,7 +825,7 @@ def _brute_knn(
     euclid = metric == "euclidean"
     avail = r.shape[0] - (1 if self_mode else 0)
     kc = min(k + _EXTRA, avail) if euclid else k
-    tiling = _Tiling(n, r.shape[0], kc, 2, q, budget)
+    tiling = _Tiling(n, r.shape[0], k, 2, q, budget)  # blocks sized for k: kc - k more keys cost little
     pw = _Pairwise(q, r, metric, blocks, tiling.width)
     dist = torch.empty(n, kc, dtype=q.dtype, device=q.device)
     index = torch.empty(n, kc, dtype=torch.int64, device=q.device) if need_index or euclid else None
@@ -962,7 +962,7 @@ def _brute_ksg_exact(
     n = x.shape[0]
     blocks = (x.shape[1], y.shape[1])
     kc = min(k + _EXTRA, n - 1)
-    tiling = _Tiling(n, n, kc, 3, x, budget)
+    tiling = _Tiling(n, n, k, 3, x, budget)
     pws = (
         _Pairwise(x, x, "euclidean", (blocks[0],), tiling.width),
         _Pairwise(y, y, "euclidean", (blocks[1],), tiling.width),
