@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from infobench.estimators import _neighbors as nb
-from infobench.estimators.knn import kl_entropy, ksg_mutual_information
+from infobench.estimators.knn import knn_entropy, ksg_mutual_information
 
 PATHS = ("tree", "brute")
 KINDS = ("pairs-1e-9", "pairs-1e-12", "copies", "clusters", "grid", "offset-column", "mixed-scales")
@@ -204,11 +204,11 @@ def test_ordinary_data_keep_their_results():
     np.testing.assert_array_equal(tiled.nx.numpy(), base.nx.numpy())
 
 
-def test_kl_entropy_brute_equals_tree_on_near_duplicates():
+def test_knn_entropy_brute_equals_tree_on_near_duplicates():
     # 1e-7 apart: above the estimator's duplicate floor, far below the expansion's rounding at d = 12
     x = make("pairs-1e-9", 400, 12, gap=1e-7)
-    tree = kl_entropy(x, k=1, algorithm="tree", seed=0)
-    brute = kl_entropy(x, k=1, algorithm="brute", seed=0)
+    tree = knn_entropy(x, k=1, algorithm="tree", seed=0)
+    brute = knn_entropy(x, k=1, algorithm="brute", seed=0)
     assert brute.extras["algorithm"] == "brute" and tree.extras["algorithm"] == "tree"
     assert np.isfinite(brute.value)
     assert brute.value == pytest.approx(tree.value, rel=1e-12, abs=1e-12)
