@@ -13,6 +13,9 @@ Targets, compared within one run (pytest-benchmark groups):
 * ``entropy-10d``: Kozachenko-Leonenko entropy, 10-d, n = 100,000 -- no
   slower than the fastest exact kNN query here (cKDTree ``workers=-1``,
   scikit-learn ``NearestNeighbors(n_jobs=-1)``);
+* ``entropy-30d``: Kozachenko-Leonenko entropy, 30-d, n = 20,000, on the
+  euclidean brute-force path (exact distances; for information, beside
+  scikit-learn's brute-force query);
 * ``memory``: KSG and KL entropy at n = 1,000,000 in 2-D within 2 GB peak
   resident memory (measured in a fresh subprocess);
 * ``gpu``: KSG at n = 1,000,000 with 10-d X and Y on CUDA, when present;
@@ -204,6 +207,26 @@ def test_entropy_10d_ckdtree_query_reference(benchmark, data_10d):
 @pytest.mark.benchmark(group="entropy-10d n=100k: target no slower than the fastest exact kNN query")
 def test_entropy_10d_sklearn_query_reference(benchmark, data_10d):
     run(benchmark, lambda: sklearn_query(data_10d), 1)
+
+
+# ------------------------------------------------------------- entropy 30-d
+@pytest.fixture(scope="module")
+def data_30d(full_size):
+    return np.random.default_rng(2).normal(size=(pick(full_size, 20_000, 2_000), 30))
+
+
+@pytest.mark.benchmark(group="entropy-30d n=20k: brute force, exact distances")
+def test_entropy_30d_brute_infobench(benchmark, data_30d):
+    # the euclidean brute-force path: screening keys, then the exact distances of the candidates
+    est = run(benchmark, lambda: knn_entropy(data_30d, k=K, seed=0, algorithm="brute"), 3)
+    assert est.extras["algorithm"] == "brute"
+    # a loose check: KL's bias in 30 dimensions is a few nats at these sizes, and positive
+    assert 15 * np.log(2 * np.pi * np.e) < est.value < 15 * np.log(2 * np.pi * np.e) + 4.0
+
+
+@pytest.mark.benchmark(group="entropy-30d n=20k: brute force, exact distances")
+def test_entropy_30d_sklearn_brute_reference(benchmark, data_30d):
+    run(benchmark, lambda: NearestNeighbors(n_neighbors=K + 1, algorithm="brute").fit(data_30d).kneighbors(), 1)
 
 
 # ------------------------------------------------------------------ memory

@@ -22,10 +22,12 @@ forced (``"tree"`` / ``"brute"``):
     per tile comes from a memory budget (``max_memory`` bytes, default
     :data:`CPU_TILE_BYTES` on the CPU and a quarter of the free memory, at most
     :data:`CUDA_TILE_BYTES`, on CUDA), so peak memory is about
-    ``max(max_memory, n_buffers * n * itemsize)``, never ``n x n``. Euclidean
-    distances use the matrix-product expansion on centred data; max-norm
-    distances come from ``torch.cdist(p=inf)``. The k smallest per row are
-    selected exactly through block minima (see :meth:`_Tiling.smallest`).
+    ``max(max_memory, n_buffers * n * itemsize)``, never ``n x n``. Max-norm
+    distances come from ``torch.cdist(p=inf)``. Euclidean tiles hold
+    *screening keys* from the matrix-product expansion on centred data, and
+    every distance returned or compared is an exact one (see below). The k
+    smallest keys per row are selected exactly through block minima (see
+    :meth:`_Tiling.smallest`).
 
 Metrics: ``"euclidean"`` and ``"chebyshev"`` (max-norm). A joint space made
 of blocks (``blocks=(d_x, d_y)``) uses the KSG norm
@@ -37,24 +39,58 @@ Exactness at the boundary (counts strictly inside ``epsilon``)
 ---------------------------------------------------------------
 KSG counts the points with ``distance < epsilon_i``, where ``epsilon_i`` is
 itself a distance to a neighbour that must *not* be counted. Floating-point
-rounding must not flip such a point. The engine guarantees this as follows:
+rounding must not flip such a point, nor make two rows 1e-9 apart look like
+copies. The engine guarantees this as follows:
 
 * **max-norm**: ``|a - b|`` is a correctly rounded subtraction and ``max`` is
   exact, so every path (the tree, sorting, torch) computes bit-identical
   distances and strict counts are exact. One-dimensional sorted counts fix
   the ``searchsorted`` boundary with the same ``|a - b|`` predicate.
-* **fused brute-force KSG** (:func:`ksg_counts` on the brute path): the
-  epsilons and the counts come from the *same computed tile* of distances,
-  so the boundary point compares equal to itself whatever the rounding.
-* **euclidean counts against a radius computed elsewhere** (tree path, or
-  :func:`count_within`): the radius is nudged by a bound on the rounding
-  error of the two computations (``8 (d + 2) u`` relative for direct sums of
-  squares, ``8 (d + 2) u (|a|^2 + max |b|^2)`` absolute for the expansion,
-  ``u`` the unit roundoff): down for strict counts, up for ``<=`` counts.
-  A point is then misclassified only if its true distance lies within that
-  bound (about 1e-14 relative in float64) of the radius, which has
-  probability ~1e-14 for continuous data and cannot happen for the exact ties
-  of integer-valued data.
+  Euclidean blocks of one column each are the same norm and take this path.
+* **euclidean brute force**: the expansion ``|a|^2 + |b|^2 - 2 a.b`` only
+  *screens*. Its error for a pair is at most ``c (|a|^2 + |b|^2)`` on the
+  centred data (``c = 8 (d + 2) u`` plus ``10 u`` for the centring, ``u`` the
+  unit roundoff of the data's dtype; doubled in :func:`_key_slacks`), which
+  exceeds the squared distance of near-duplicate rows: the expansion once
+  returned 8e-8 for two 12-d rows 3e-9 apart, and 0 in 30 dimensions. Every
+  distance the path returns and every pair it counts near a boundary is
+  decided by the exact distance of the pair
+  (:func:`~._pair_distances.pair_distances`: a direct float64 sum of
+  squares in one fixed order, the computation of the quality scores'
+  searches too), and a certificate shows that no other pair can matter:
+
+  - *neighbours* (:func:`_exact_knn`): the ``k + 4`` smallest keys of every
+    row are candidates; the k-th smallest squared distance is within the
+    slack of the k-th smallest key, so only candidates with a key up to it
+    plus twice the slack are ranked, by exact distance and then index. When
+    the largest candidate key lies beyond that window, no other row can be
+    as near; a row without this certificate (a cluster of more near-ties
+    than candidates, exact ties on a grid) is ranked by its exact distance
+    to every row.
+  - *counts* (:func:`count_within`, KSG): a pair whose key is more than the
+    slack below (above) the squared radius is inside (outside); the few
+    pairs in between are decided by their exact distance. KSG finds the
+    window of its epsilons without them: the k-th smallest key is within
+    the joint slack of ``epsilon^2`` (variant 1); the largest marginal key
+    over the k nearest by key is within the marginal slack of
+    ``epsilon_x^2`` when those are the k nearest (variant 2; a row where
+    near-ties make that uncertain is counted from every exact distance).
+    Epsilons and counted distances come from the same exact computation, so
+    the boundary neighbour compares equal to itself.
+
+  On ordinary continuous data the windows hold about one pair per row (the
+  boundary neighbour) and distances and counts are those of the expansion
+  up to its rounding. The keys, windows and selections run on the data's
+  device; the exact distances of the few undecided pairs on the CPU.
+* **euclidean counts against a radius computed elsewhere** (the tree path,
+  and :func:`count_within` on either path): the radius is nudged by a bound
+  on the rounding error of the two computations (``8 (d + 2) u`` relative):
+  down for strict counts, up for ``<=`` counts. A point is then
+  misclassified only if its true distance lies within that bound (about
+  1e-14 relative in float64) of the radius, which has probability ~1e-14 for
+  continuous data and cannot happen for the exact ties of integer-valued
+  data; near-duplicates (pairs 1e-12 apart) can put a neighbour within it.
+  On the tree path the KSG epsilons are such radii too.
 """
 
 from __future__ import annotations
@@ -64,6 +100,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import TypeVar, cast
 
 import numpy as np
@@ -71,6 +108,7 @@ import torch
 
 from infobench._validation import check_choice, check_int
 from infobench.estimators import _kdtree
+from infobench.estimators._pair_distances import direct_kneighbors, direct_rows, pair_distances
 
 _T = TypeVar("_T")
 _S = TypeVar("_S")
@@ -106,6 +144,9 @@ CPU_TILE_BYTES = 256 * 2**20
 _CPU_CACHE_BYTES = 4 * 2**20
 CUDA_TILE_BYTES = 4 * 2**30
 _UNIT_ROUNDOFF = {torch.float64: 2.0**-53, torch.float32: 2.0**-24}
+# Euclidean brute force: candidates beyond k whose exact distances may be
+# needed (a row with more near-ties at its k-th neighbour is searched directly).
+_EXTRA = 4
 
 
 @dataclass(frozen=True)
@@ -446,24 +487,6 @@ class _Pairwise:
     def distance(self, key: torch.Tensor) -> torch.Tensor:
         return key.clamp_min(0).sqrt() if self.metric == "euclidean" else key
 
-    def key_slack(self, s: int, e: int, dtype: torch.dtype, key: torch.Tensor | None = None) -> torch.Tensor | float:
-        """Bound on the rounding error of a single-block euclidean key (rows s:e) near the threshold ``key``.
-
-        The expansion's error for a pair ``(a, b)`` is at most
-        ``c (|a|^2 + |b|^2)``. A reference point with ``|b|^2 > 8 (|a|^2 + key)``
-        lies more than twice the radius beyond it, whatever the rounding, so
-        only nearer points need the bound: ``|b|^2`` is capped there, and one
-        extreme row does not widen the slack of every other row.
-        """
-        norms = self.sq_norms[0]
-        if norms is None:
-            return 0.0
-        qn, rmax = norms
-        d = self.parts[0][1].shape[1] - 2
-        q = qn[s:e]
-        far = rmax if key is None else torch.minimum(rmax, 8.0 * (q + key))
-        return _nudge_factor(d, dtype) * (q + far)
-
 
 def _round_centre(r: torch.Tensor) -> torch.Tensor:
     """A robust centre of the columns of ``r``: the median of at most 1,024 evenly spaced rows,
@@ -502,7 +525,30 @@ class _Scratch:
         """Per-row count of ``D < thr`` (``<=``) through the bool buffer (two cheap passes)."""
         flags = self._bool[: D.numel()].view(D.shape)
         (torch.lt if strict else torch.le)(D, thr[:, None], out=flags)
+        return _count_true(flags)
+
+
+def _count_true(flags: torch.Tensor) -> torch.Tensor:
+    """Per-row number of ``True`` in a contiguous bool matrix, eight flags a machine word.
+
+    The rows are summed as int64 words in runs of at most 255 words, so
+    each of a sum's eight bytes holds a count of at most 255 (no carry into
+    the next byte); the bytes of those sums are then added. Several times
+    faster than a byte-wise sum on the CPU.
+    """
+    rows, width = flags.shape
+    if width % 8 or not flags.is_contiguous() or flags.storage_offset() % 8:
         return flags.view(torch.uint8).sum(1, dtype=torch.int32)
+    nw = width // 8
+    run = _word_run(nw)
+    sums = flags.view(torch.int64).view(rows, nw // run, run).sum(2)
+    return sums.view(torch.uint8).sum(1, dtype=torch.int32)
+
+
+@lru_cache(maxsize=64)
+def _word_run(words: int) -> int:
+    """The largest divisor of ``words`` up to 255 (words summed at once without a carry between bytes)."""
+    return max(r for r in range(1, min(words, 255) + 1) if words % r == 0)
 
 
 def _run_tiles(
@@ -621,6 +667,147 @@ class _Tiling:
         return vals, cols.gather(1, local)
 
 
+def _all_scalar(metric: str, blocks: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """Euclidean blocks of one column each are the max-norm (``|a - b|`` per block): exact like it."""
+    if metric == "euclidean" and all(b == 1 for b in blocks):
+        return "chebyshev", (sum(blocks),)
+    return metric, blocks
+
+
+class _ExactNorm:
+    """Exact euclidean block distances of pairs of rows and their KSG norm ``max_b |a_b - c_b|``.
+
+    Each block's distance is :func:`~._pair_distances.pair_distances` on the
+    float64 copies of its columns: the one computation behind every distance
+    the brute-force path returns or compares (module notes).
+    """
+
+    def __init__(self, q: torch.Tensor, r: torch.Tensor | None, blocks: tuple[int, ...]):
+        qn = _numpy64(q)
+        rn = qn if r is None else _numpy64(r)
+        self.m = rn.shape[0]
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        start = 0
+        for b in blocks:
+            a = np.ascontiguousarray(qn[:, start : start + b])
+            self.parts.append((a, a if r is None else np.ascontiguousarray(rn[:, start : start + b])))
+            start += b
+
+    def block(self, bi: int, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        a, c = self.parts[bi]
+        return pair_distances(a, c, ia, ib)
+
+    def __call__(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        out = self.block(0, ia, ib)
+        for bi in range(1, len(self.parts)):
+            np.maximum(out, self.block(bi, ia, ib), out=out)
+        return out
+
+
+def _key_slacks(pw: _Pairwise, blocks: tuple[int, ...], s: int, e: int, top: torch.Tensor) -> list[torch.Tensor]:
+    """Per euclidean block, a bound (float64, rows ``s:e``) on ``|key - exact squared distance|``.
+
+    It holds for every pair whose key or squared distance is near or below
+    ``top`` (per row); a pair far beyond it is beyond it whatever the
+    rounding. A block of two or more columns: the expansion's error is at
+    most ``c (|a|^2 + |b|^2)`` on the centred data, ``c = 8 (d + 2) u`` (module
+    notes) plus ``10 u`` for rounding the data when centring it (the exact
+    distances come from the data itself); a reference row with
+    ``|b|^2 > 8 (|a|^2 + top)`` lies more than twice ``sqrt(top)`` away whatever
+    the rounding, so ``|b|^2`` is capped there and one extreme row does not
+    widen every other row's bound. A one-column block: ``(a - b)^2`` directly,
+    within ``3 u`` of its value. Everything is doubled, which also covers the
+    rounding of the exact distances themselves (float64).
+    """
+    dtype = pw.parts[0][1].dtype
+    u = _UNIT_ROUNDOFF.get(dtype, 2.0**-24)
+    top = top.to(torch.float64).clamp_min(0.0)
+    out = []
+    for b, norms in zip(blocks, pw.sq_norms):
+        if norms is None:
+            out.append(8.0 * u * top + torch.finfo(dtype).tiny)
+            continue
+        qn, rmax = norms
+        q = qn[s:e].to(torch.float64) * (1.0 + 2.0 * (b + 2) * u)  # the norms' own rounding
+        far = torch.clamp(8.0 * (q + top), max=float(rmax) * (1.0 + 2.0 * (b + 2) * u))
+        out.append(2.0 * (_nudge_factor(b, dtype) + 10.0 * u) * (q + far))
+    return out
+
+
+def _rounded(v: torch.Tensor, dtype: torch.dtype, down: bool) -> torch.Tensor:
+    """float64 ``v`` in ``dtype``, rounded down (or up): a window never narrows by the conversion."""
+    t = v.to(dtype)
+    if dtype == torch.float64:
+        return t
+    wrong = t.to(torch.float64) > v if down else t.to(torch.float64) < v
+    return torch.where(wrong, torch.nextafter(t, torch.full_like(t, -math.inf if down else math.inf)), t)
+
+
+def _window(
+    D: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, scratch: _Scratch, cand: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Count the keys of each row below ``lo`` (surely inside) and find those in ``[lo, hi]`` (undecided).
+
+    Returns the counts, which of the candidate columns ``cand`` lie in the
+    window, and the rows with an undecided key elsewhere than at a candidate.
+    """
+    below = scratch.count_below(D, lo, True)
+    within = scratch.count_below(D, hi, False) - below
+    flags = None
+    if cand is not None:
+        g = D.gather(1, cand)
+        flags = (g >= lo[:, None]) & (g <= hi[:, None])
+        within = within - flags.sum(1)
+    return below, flags, (within > 0).nonzero()[:, 0]
+
+
+def _window_pairs(D: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``(row, column)`` of every key of rows ``rows`` (of the tile) within ``[lo, hi]``."""
+    sub = D[rows]
+    i, j = ((sub >= lo[rows, None]) & (sub <= hi[rows, None])).nonzero(as_tuple=True)
+    return torch.stack([rows[i], j], 1)
+
+
+def _exact_knn(
+    keys: torch.Tensor,
+    cand: torch.Tensor,
+    slack: torch.Tensor,
+    k: int,
+    avail: int,
+    norm: _ExactNorm,
+    exclude_self: bool,
+    budget: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact k nearest (distance, then index) from the ``kc`` smallest keys of every row, with a certificate.
+
+    A row's k-th smallest squared distance is within ``slack`` of its k-th
+    smallest key ``K``, so only candidates with a key up to ``K + 2 slack``
+    can be among its k nearest: their exact distances (``norm``) rank them.
+    Every other row has a key at least the largest candidate key; when that
+    exceeds ``K + 2 slack`` (or every row is a candidate) no other row is
+    as near, which certifies the result. A row without the certificate (more
+    near-ties at its k-th neighbour than candidates, keys that are not
+    finite) is ranked by its exact distance to every row.
+    """
+    key = keys.to(torch.float64).cpu().numpy()
+    idx = cand.cpu().numpy()
+    sl = slack.cpu().numpy()
+    n, kc = idx.shape
+    edge = key[:, k - 1] + 2.0 * sl
+    sure = np.isfinite(edge) & ((kc >= avail) | (key[:, -1] > edge))
+    need = (key <= edge[:, None]) & sure[:, None]
+    rows, cols = np.nonzero(need)
+    dist = np.full((n, kc), np.inf)
+    dist[rows, cols] = norm(rows, idx[rows, cols])
+    pick = np.lexsort((idx, dist), axis=1)[:, :k]
+    out_d = np.take_along_axis(dist, pick, axis=1)
+    out_i = np.take_along_axis(idx, pick, axis=1)
+    bad = np.flatnonzero(~sure)
+    if bad.size:
+        out_d[bad], out_i[bad] = direct_kneighbors(norm, norm.m, bad, k, exclude_self, budget)
+    return out_d, out_i
+
+
 def _brute_knn(
     q: torch.Tensor,
     ref: torch.Tensor | None,
@@ -630,51 +817,103 @@ def _brute_knn(
     need_index: bool,
     budget: int,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The k nearest by brute force; euclidean keys only screen candidates for :func:`_exact_knn`."""
+    metric, blocks = _all_scalar(metric, blocks)
     self_mode = ref is None
     r = q if ref is None else ref
     n = q.shape[0]
-    tiling = _Tiling(n, r.shape[0], k, 2, q, budget)
+    euclid = metric == "euclidean"
+    avail = r.shape[0] - (1 if self_mode else 0)
+    kc = min(k + _EXTRA, avail) if euclid else k
+    tiling = _Tiling(n, r.shape[0], k, 2, q, budget)  # blocks sized for k: kc - k more keys cost little
     pw = _Pairwise(q, r, metric, blocks, tiling.width)
-    dist = torch.empty(n, k, dtype=q.dtype, device=q.device)
-    index = torch.empty(n, k, dtype=torch.int64, device=q.device) if need_index else None
+    dist = torch.empty(n, kc, dtype=q.dtype, device=q.device)
+    index = torch.empty(n, kc, dtype=torch.int64, device=q.device) if need_index or euclid else None
 
     def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
         D = pw.tile(s, e, tiles[0], tiles[1])
         if self_mode:
             tiling.mask_self([D], s, e)
-        v, i = tiling.smallest(D, k)
+        v, i = tiling.smallest(D, kc)
         dist[s:e] = v
-        if need_index:
-            cast(torch.Tensor, index)[s:e] = i
+        if index is not None:
+            index[s:e] = i
 
     tiling.run(body)
-    return pw.distance(dist), index
+    if not euclid:
+        return pw.distance(dist), index
+    slack = torch.stack(_key_slacks(pw, blocks, 0, n, dist[:, -1])).amax(0)
+    norm = _ExactNorm(q, ref, blocks)
+    out_d, out_i = _exact_knn(dist, cast(torch.Tensor, index), slack, k, avail, norm, self_mode, budget)
+    exact = torch.from_numpy(out_d).to(device=q.device, dtype=q.dtype)
+    return exact, torch.from_numpy(out_i).to(q.device) if need_index else None
 
 
 def _brute_count(x: torch.Tensor, radius: torch.Tensor, metric: str, strict: bool, budget: int) -> torch.Tensor:
-    n = x.shape[0]
+    """Counts within ``radius``: euclidean keys decide the pairs clearly in or out, exact distances the rest.
+
+    The radius comes from another computation, so it is nudged as on the
+    tree path (module notes): a pair is inside when its exact distance is
+    below ``radius (1 - 8 (d + 2) u)`` (strict) or at most
+    ``radius (1 + 8 (d + 2) u)``; pairs whose key lies within the rounding
+    window of that threshold are decided by their exact distance.
+    """
+    n, d = x.shape
+    metric, _ = _all_scalar(metric, (d,))
+    radius = radius.to(x.dtype)
     tiling = _Tiling(n, n, 1, 2, x, budget)
-    pw = _Pairwise(x, x, metric, (x.shape[1],), tiling.width)
-    key = pw.key(radius.to(x.dtype))
+    pw = _Pairwise(x, x, metric, (d,), tiling.width)
     counts = torch.empty(n, dtype=torch.int64, device=x.device)
+    if metric == "chebyshev":  # exact keys: the predicate itself
+
+        def body_max(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
+            D = pw.tile(s, e, tiles[0], tiles[1])
+            tiling.mask_self([D], s, e)
+            counts[s:e] = scratch.count_below(D, radius[s:e], strict)
+
+        tiling.run(body_max)
+        return counts
+    f = _nudge_factor(d, x.dtype)
+    thr = radius.to(torch.float64) * ((1.0 - f) if strict else (1.0 + f))
+    T = thr * thr
+    slack = _key_slacks(pw, (d,), 0, n, T)[0] + 4.0 * _UNIT_ROUNDOFF[torch.float64] * T
+    lo = _rounded(T - slack, x.dtype, True)
+    hi = _rounded(T + slack, x.dtype, False)
+    pairs: list[torch.Tensor] = []
 
     def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
         D = pw.tile(s, e, tiles[0], tiles[1])
         tiling.mask_self([D], s, e)
-        slack = pw.key_slack(s, e, x.dtype, key[s:e])
-        thr = (key[s:e] - slack) if strict else (key[s:e] + slack)
-        counts[s:e] = scratch.count_below(D, thr, strict)
+        below, _, rows = _window(D, lo[s:e], hi[s:e], scratch, None)
+        counts[s:e] = below
+        if rows.numel():
+            pairs.append(_window_pairs(D, lo[s:e], hi[s:e], rows) + torch.tensor([s, 0], device=x.device))
 
     tiling.run(body)
-    if strict:
-        counts[radius == 0] = 0
+    if pairs:
+        ij = torch.cat(pairs).cpu().numpy()
+        i, j = ij[:, 0], ij[:, 1]
+        keep = (j < n) & (j != i)
+        i, j = i[keep], j[keep]
+        dd = _ExactNorm(x, None, (d,))(i, j)
+        t = thr.cpu().numpy()[i]
+        hit = dd < t if strict else dd <= t
+        counts += torch.from_numpy(np.bincount(i[hit], minlength=n)).to(x.device)
     return counts
 
 
 def _brute_ksg(
     x: torch.Tensor, y: torch.Tensor, k: int, metric: str, variant: int, budget: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fused KSG statistics: epsilons and counts from the same distance tiles."""
+    """Fused KSG statistics: epsilons and counts from the same distance tiles.
+
+    The max-norm (and euclidean blocks of one column) computes every
+    distance exactly: epsilons and counts come straight from the tiles.
+    Euclidean blocks go through :func:`_brute_ksg_exact`.
+    """
+    metric, _ = _all_scalar(metric, (x.shape[1], y.shape[1]))
+    if metric == "euclidean":
+        return _brute_ksg_exact(x, y, k, variant, budget)
     n = x.shape[0]
     tiling = _Tiling(n, n, k, 3, x, budget)
     px = _Pairwise(x, x, metric, (x.shape[1],), tiling.width)
@@ -700,7 +939,104 @@ def _brute_ksg(
             ny[s:e] = scratch.count_below(Dy, Dy.gather(1, i).amax(dim=1), False)
 
     tiling.run(body)
-    return nx, ny, px.distance(eps)
+    return nx, ny, eps
+
+
+def _brute_ksg_exact(
+    x: torch.Tensor, y: torch.Tensor, k: int, variant: int, budget: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """KSG statistics with euclidean blocks, every epsilon and every counted pair decided by exact distances.
+
+    One pass over the tiles: the ``k + extra`` smallest joint keys of every
+    row (for :func:`_exact_knn`) and, per marginal, the count of keys surely
+    inside the row's ball and the pairs whose key lies within the rounding
+    window of its radius. The window: variant 1, ``eps^2`` is within the
+    joint slack of the k-th smallest joint key (order statistics move by no
+    more than the values); variant 2, ``eps_x^2`` is within the marginal
+    slack of the largest marginal key over the k nearest by key, when those
+    are the k nearest (no other candidate key within twice the joint slack
+    of the k-th); a row where they may not be is counted directly. Then the
+    exact k nearest give the epsilons, and exact distances decide the pairs
+    in the windows.
+    """
+    n = x.shape[0]
+    blocks = (x.shape[1], y.shape[1])
+    kc = min(k + _EXTRA, n - 1)
+    tiling = _Tiling(n, n, k, 3, x, budget)
+    pws = (
+        _Pairwise(x, x, "euclidean", (blocks[0],), tiling.width),
+        _Pairwise(y, y, "euclidean", (blocks[1],), tiling.width),
+    )
+    keys = torch.empty(n, kc, dtype=x.dtype, device=x.device)
+    cand = torch.empty(n, kc, dtype=torch.int64, device=x.device)
+    counts = [torch.empty(n, dtype=torch.int64, device=x.device) for _ in blocks]
+    in_window = [torch.empty(n, kc, dtype=torch.bool, device=x.device) for _ in blocks]
+    direct = torch.zeros(n, dtype=torch.bool, device=x.device)
+    pairs: list[list[torch.Tensor]] = [[], []]
+    shift = torch.tensor([1, 0], device=x.device)
+
+    def body(s: int, e: int, tiles: list[torch.Tensor], scratch: _Scratch) -> None:
+        bx, by, tmp = tiles
+        D = (pws[0].tile(s, e, bx, tmp), pws[1].tile(s, e, by, tmp))
+        tiling.mask_self(list(D), s, e)
+        v, i = tiling.smallest(torch.maximum(D[0], D[1], out=tmp), kc)
+        keys[s:e] = v
+        cand[s:e] = i
+        top = v[:, -1].to(torch.float64)
+        sl = _key_slacks_both(pws, blocks, s, e, top)
+        joint = torch.maximum(sl[0], sl[1])
+        kth = v[:, k - 1].to(torch.float64)
+        unsure = ~torch.isfinite(top)
+        if variant == 2 and kc > k:
+            unsure |= ~(v[:, k].to(torch.float64) > kth + 2.0 * joint)
+        direct[s:e] = unsure
+        for b in (0, 1):
+            if variant == 1:
+                centre, half = kth, joint + sl[b]
+            else:
+                centre, half = D[b].gather(1, i[:, :k]).amax(1).to(torch.float64), 2.0 * sl[b]
+            lo = _rounded(centre - half, x.dtype, True)
+            hi = _rounded(centre + half, x.dtype, False)
+            below, flags, rows = _window(D[b], lo, hi, scratch, i)
+            flags = cast(torch.Tensor, flags)
+            counts[b][s:e] = below
+            if rows.numel():
+                flags[rows] = False  # these rows' window pairs are all taken from the tile
+                pairs[b].append(_window_pairs(D[b], lo, hi, rows) + shift * s)
+            in_window[b][s:e] = flags
+
+    tiling.run(body)
+    norm = _ExactNorm(torch.cat([x, y], 1), None, blocks)
+    slack = torch.maximum(*_key_slacks_both(pws, blocks, 0, n, keys[:, -1].to(torch.float64)))
+    dist, nearest = _exact_knn(keys, cand, slack, k, n - 1, norm, True, budget)
+    eps = dist[:, -1]
+    strict = variant == 1
+    rows_direct = direct.cpu().numpy().nonzero()[0]
+    cand_np = cand.cpu().numpy()
+    out = []
+    for b in (0, 1):
+        thr = eps if strict else norm.block(b, np.repeat(np.arange(n), k), nearest.ravel()).reshape(n, k).max(1)
+        ii, cc = np.nonzero(in_window[b].cpu().numpy())
+        jj = cand_np[ii, cc]
+        if pairs[b]:
+            extra = torch.cat(pairs[b]).cpu().numpy()
+            ii, jj = np.concatenate([ii, extra[:, 0]]), np.concatenate([jj, extra[:, 1]])
+        keep = (jj < n) & (jj != ii)
+        ii, jj = ii[keep], jj[keep]
+        dd = norm.block(b, ii, jj)
+        hit = dd < thr[ii] if strict else dd <= thr[ii]
+        cnt = counts[b].cpu().numpy() + np.bincount(ii[hit], minlength=n)
+        for part, dd_rows in direct_rows(partial(norm.block, b), n, rows_direct, True, budget):
+            cnt[part] = (dd_rows < thr[part, None]).sum(1) if strict else (dd_rows <= thr[part, None]).sum(1)
+        out.append(torch.from_numpy(cnt).to(x.device))
+    return out[0], out[1], torch.from_numpy(eps).to(device=x.device, dtype=x.dtype)
+
+
+def _key_slacks_both(
+    pws: tuple[_Pairwise, _Pairwise], blocks: tuple[int, int], s: int, e: int, top: torch.Tensor
+) -> list[torch.Tensor]:
+    """The slacks of the two marginals' keys, rows ``s:e`` (:func:`_key_slacks`)."""
+    return [_key_slacks(pws[b], blocks[b : b + 1], s, e, top)[0] for b in (0, 1)]
 
 
 # -------------------------------------------------------------- public API
