@@ -313,6 +313,73 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
     return v, rows.gather(0, pos)
 
 
+@_compiled()
+def _stream_columns(
+    D: np.ndarray, key: np.ndarray, index: np.ndarray, start: int, row0: int
+) -> None:  # pragma: no cover - compiled
+    """Stream the rows of tile ``D`` into the kept ``kc`` smallest keys of its columns (CPU column side).
+
+    Column ``j`` of the tile is row ``start + j`` of ``key`` / ``index`` (a
+    worker's running candidates, index ``-1`` for a free slot), the tile's
+    row ``i`` is query row ``row0 + i``. A key enters while its column has a
+    free slot, and then when it is below the largest key kept (NaN ranks
+    above every number, as in ``topk``), replacing it: the same kept set as a
+    ``topk`` over every key seen (ties aside), and a key left out is at
+    least the largest kept. After a column's first rows, almost every key
+    costs one comparison with the column's threshold.
+    """
+    r, w = D.shape
+    kc = key.shape[1]
+    thr = np.empty(w, dtype=key.dtype)
+    worst = np.zeros(w, dtype=np.int64)
+    is_open = np.zeros(w, dtype=np.bool_)
+    for j in range(w):
+        _column_worst(key, index, start + j, kc, thr, worst, is_open, j)
+    for i in range(r):
+        for j in range(w):
+            v = D[i, j]
+            if v < thr[j] or is_open[j]:
+                c = start + j
+                if is_open[j] and index[c, worst[j]] >= 0 and v != v:
+                    continue  # a NaN does not replace a NaN
+                key[c, worst[j]] = v
+                index[c, worst[j]] = row0 + i
+                _column_worst(key, index, c, kc, thr, worst, is_open, j)
+
+
+@_compiled()
+def _column_worst(
+    key: np.ndarray,
+    index: np.ndarray,
+    c: int,
+    kc: int,
+    thr: np.ndarray,
+    worst: np.ndarray,
+    is_open: np.ndarray,
+    j: int,
+) -> None:  # pragma: no cover - compiled
+    """The slot of row ``c`` that the next key may replace: a free one, a NaN, else the largest (``thr``)."""
+    best = -1
+    for t in range(kc):
+        if index[c, t] < 0:  # a free slot first
+            worst[j] = t
+            is_open[j] = True
+            thr[j] = -np.inf
+            return
+        if key[c, t] != key[c, t]:
+            best = t  # a NaN: any number replaces it
+        elif best < 0 or (key[c, best] == key[c, best] and key[c, t] > key[c, best]):
+            best = t
+    if key[c, best] != key[c, best]:
+        worst[j] = best
+        is_open[j] = True
+        thr[j] = -np.inf
+        return
+    worst[j] = best
+    is_open[j] = False
+    thr[j] = key[c, best]
+
+
 def _exact_rank(
     qn: np.ndarray,
     rn: np.ndarray,
@@ -928,8 +995,12 @@ def _search_tile(
     if search.want_cols:
         off = (e - s) if search.self_mode else 0  # self: the diagonal block is served by the row side
         if width > off:
-            v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
-            cast(_Side, st.cols).merge(c0 + off, v2.T, (i2 + s).T)
+            side = cast(_Side, st.cols)
+            if D.device.type == "cpu":
+                _stream_columns(D[:, off:].numpy(), side.key.numpy(), side.index.numpy(), c0 + off, s)
+            else:
+                v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
+                side.merge(c0 + off, v2.T, (i2 + s).T)
     if search.balls.counting:
         _count_tile(search, st, rows_inside, D, s, e)
     if search.cubic is not None:
