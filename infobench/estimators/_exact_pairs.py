@@ -5,8 +5,7 @@ entropy of features, memorization, the Renyi kernel entropy) compare
 neighbour distances with ball radii: a point exactly on a ball's boundary
 must be outside, and a copy must be at distance exactly 0. Every distance
 that is *compared* here comes from one computation, :func:`exact_distances`
-(float64, a direct sum of squares per pair); the tiled matrix product of the
-brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
+(float64, a direct sum of squares per pair); a tiled matrix product only
 *screens* candidates:
 
 1. **Screening keys** ``|q|^2 + |r|^2 - 2 q.r`` on data centred in float64.
@@ -17,8 +16,12 @@ brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
    ``u`` the unit roundoff of the key dtype: ``8 (d + 2) u`` bounds the
    expansion's rounding, the module notes of ``_neighbors``; ``10 u`` the
    rounding of the centred data to that dtype).
+   One product per tile, the reference norms as its initial value and the
+   query norms added after it (no augmented copy of the data).
 2. **Candidates**: the ``k + extra`` smallest keys of every row (and with
-   ``both_sides``, of every column), selected exactly with ``topk``.
+   ``both_sides``, of every column), selected exactly: ``topk`` per row; per
+   column on the CPU, each tile streams into the running candidates
+   (:func:`_stream_columns`), elsewhere a grouped ``topk`` and a merge.
 3. **Exact re-ranking** by :func:`exact_distances` (ties by index).
 4. **Certificate.** A row that is not a candidate has a key at least the
    largest candidate key ``K``, hence a squared distance of at least
