@@ -475,14 +475,22 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
     (constant, or mostly one value) is centred at its median exactly, and
     its constant entries become exact zeros.
     """
+
+    def lower_median(cols: np.ndarray) -> np.ndarray:
+        """The lower median of each row (``torch.median``'s), NaN where the row has one: a selection."""
+        k = (cols.shape[1] - 1) // 2
+        med: np.ndarray = np.partition(cols, k, axis=1)[:, k]
+        med[np.isnan(cols).any(axis=1)] = np.nan
+        return med
+
     sub = r[:: max(1, r.shape[0] // 1024)]
     if r.device.type == "cpu" and r.dtype in (torch.float32, torch.float64) and sub.shape[0]:
         # the columns as contiguous rows: numpy's selection, an order of magnitude faster than
         # torch's column-wise median in high dimension, and the same values
         cols = np.ascontiguousarray(sub.detach().numpy().T)
-        mid = _lower_median(cols)
+        mid = lower_median(cols)
         centre = torch.from_numpy(mid).reshape(1, -1)
-        spread = torch.from_numpy(_lower_median(np.abs(cols - mid[:, None]))).reshape(1, -1)
+        spread = torch.from_numpy(lower_median(np.abs(cols - mid[:, None]))).reshape(1, -1)
     else:
         centre = sub.median(dim=0, keepdim=True).values
         spread = (sub - centre).abs().median(dim=0, keepdim=True).values
@@ -491,14 +499,6 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
     ulp = torch.exp2(torch.floor(torch.log2(centre.abs().clamp_min(info.tiny)))) * info.eps
     step = torch.maximum(step, ulp)
     return torch.round(centre / step) * step
-
-
-def _lower_median(cols: np.ndarray) -> np.ndarray:
-    """The lower median of each row of ``cols`` (``torch.median``'s), NaN where the row has one: a selection."""
-    k = (cols.shape[1] - 1) // 2
-    med: np.ndarray = np.partition(cols, k, axis=1)[:, k]
-    med[np.isnan(cols).any(axis=1)] = np.nan
-    return med
 
 
 class _Scratch:
