@@ -252,6 +252,32 @@ def test_infobench_seven_scores(benchmark, feats):
             assert df.set_index("score")["value"][k] == pytest.approx(float(v), abs=1e-12)
 
 
+@pytest.mark.benchmark(group="quality-peers-ratio")
+def test_seven_scores_against_peers_sum(benchmark, feats):
+    """The peers' sum over infobench's seven scores, timed side by side in one test (``extra_info``: the ratio).
+
+    The peers that are not installed are left out of the sum (the ratio is then
+    a lower bound); compare ratios, not seconds, on a shared machine.
+    """
+    real, fake = feats
+    peers = 0.0
+    for fn, args in ((fid_pytorch_fid, feats), (kid_clean_fid, feats), (prdc_package, feats), (vendi_package, (fake,))):
+        _, wall, _ = _timed(fn, *args)
+        peers += wall
+    timed: dict = {}
+
+    def ours():
+        timed["out"], timed["wall"], timed["cpu"] = _timed(
+            score_features, real, fake, scores=SEVEN, seed=0, device="cpu"
+        )
+
+    benchmark.pedantic(ours, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        peers_sum_wall_s=peers, infobench_wall_s=timed["wall"], peers_over_infobench=peers / timed["wall"]
+    )
+    assert set(timed["out"]["score"]) == set(SEVEN.split(","))
+
+
 @pytest.mark.benchmark(group="quality-peers")
 def test_pytorch_fid_transcription(benchmark, feats):
     benchmark.pedantic(fid_pytorch_fid, args=feats, rounds=1, iterations=1)

@@ -839,8 +839,9 @@ def check_samples(
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     n = t.shape[0]
-    finite_mask = torch.isfinite(t)
-    if not bool(finite_mask.all()):
+    # NaN or inf anywhere makes the sum non-finite (one read pass); only then is each value checked
+    finite_mask = None if bool(torch.isfinite(t.sum())) else torch.isfinite(t)
+    if finite_mask is not None and not bool(finite_mask.all()):
         bad = (~finite_mask).nonzero()[0].tolist()
         value = t[bad[0], bad[1]].item()
         raise ValueError(

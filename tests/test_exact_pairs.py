@@ -378,3 +378,26 @@ def test_values_whose_float32_keys_would_overflow_are_screened_in_float64():
     np.testing.assert_array_equal(res.rows.dist.numpy()[:, 1:], want := knn_truth(dist, 3)[0])
     assert want.shape == (80, 3)
     np.testing.assert_array_equal(res.rows_inside.numpy(), (dist < radii[None, :]).sum(1) + (radii > 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_stream_keeps_what_a_topk_over_every_key_keeps(dtype):
+    """The CPU column side against topk (NaN above every number) over all keys, streamed in several tiles."""
+    rng = np.random.default_rng(3)
+    r, w, kc = 40, 30, 5
+    D = rng.integers(0, 6, size=(r, w)).astype(dtype)  # many ties
+    D[rng.random((r, w)) < 0.1] = np.nan
+    D[rng.random((r, w)) < 0.1] = np.inf
+    D[:, 0] = np.nan  # a column of NaN only: its slots still fill
+    D[: r - 3, 1] = np.nan  # fewer numbers than slots
+    key = np.full((w + 2, kc), np.inf, dtype=dtype)
+    index = np.full((w + 2, kc), -1, dtype=np.int64)
+    for s in range(0, r, 7):  # tiles of 7 rows into columns 2..w+1 of the side
+        ep._stream_columns(D[s : s + 7], key, index, 2, s)
+    assert (index[:2] == -1).all()
+    want = torch.topk(torch.from_numpy(D), kc, dim=0, largest=False).values.T.numpy()
+    got = np.sort(key[2:], axis=1)  # numpy sorts NaN last, like topk ranks it
+    np.testing.assert_array_equal(got, want)
+    # every kept key is the key of its row, each row kept once per column
+    np.testing.assert_array_equal(key[2:], D[index[2:], np.arange(w)[:, None]])
+    assert all(len(set(row)) == kc for row in index[2:])

@@ -5,8 +5,7 @@ entropy of features, memorization, the Renyi kernel entropy) compare
 neighbour distances with ball radii: a point exactly on a ball's boundary
 must be outside, and a copy must be at distance exactly 0. Every distance
 that is *compared* here comes from one computation, :func:`exact_distances`
-(float64, a direct sum of squares per pair); the tiled matrix product of the
-brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
+(float64, a direct sum of squares per pair); a tiled matrix product only
 *screens* candidates:
 
 1. **Screening keys** ``|q|^2 + |r|^2 - 2 q.r`` on data centred in float64.
@@ -17,8 +16,12 @@ brute-force engine (:class:`~infobench.estimators._neighbors._Pairwise`) only
    ``u`` the unit roundoff of the key dtype: ``8 (d + 2) u`` bounds the
    expansion's rounding, the module notes of ``_neighbors``; ``10 u`` the
    rounding of the centred data to that dtype).
+   One product per tile, the reference norms as its initial value and the
+   query norms added after it (no augmented copy of the data).
 2. **Candidates**: the ``k + extra`` smallest keys of every row (and with
-   ``both_sides``, of every column), selected exactly with ``topk``.
+   ``both_sides``, of every column), selected exactly: ``topk`` per row; per
+   column on the CPU, each tile streams into the running candidates
+   (:func:`_stream_columns`), elsewhere a grouped ``topk`` and a merge.
 3. **Exact re-ranking** by :func:`exact_distances` (ties by index).
 4. **Certificate.** A row that is not a candidate has a key at least the
    largest candidate key ``K``, hence a squared distance of at least
@@ -90,7 +93,6 @@ from infobench.estimators._neighbors import (
     _budget,
     _nudge_factor,
     _numpy64,
-    _Pairwise,
     _round_centre,
     _run_tiles,
     _tile_rows,
@@ -120,6 +122,8 @@ _EXTRA = 8
 _GROUP = 8
 # Below this many pair-coordinates (n * m * d) a search runs on the calling thread.
 _MIN_THREADED_WORK = 2**27
+# Elements of a float64 chunk of a tile's cubic kernel values (:class:`_CubicPlan`, kept in cache).
+_CUBIC_CHUNK = 2**17
 # Memory the pairs inside outer radii may take at least (24 bytes a pair), whatever the tile budget.
 _MIN_PAIR_BYTES = 2**26
 
@@ -230,6 +234,73 @@ def _group_smallest(D: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tenso
     rows = (groups.unsqueeze(1) * g + torch.arange(g, device=D.device).view(1, g, 1)).reshape(kc * g, c)
     v, pos = torch.topk(D.gather(0, rows), kc, dim=0, largest=False, sorted=False)
     return v, rows.gather(0, pos)
+
+
+@_compiled()
+def _stream_columns(
+    D: np.ndarray, key: np.ndarray, index: np.ndarray, start: int, row0: int
+) -> None:  # pragma: no cover - compiled
+    """Stream the rows of tile ``D`` into the kept ``kc`` smallest keys of its columns (CPU column side).
+
+    Column ``j`` of the tile is row ``start + j`` of ``key`` / ``index`` (a
+    worker's running candidates, index ``-1`` for a free slot), the tile's
+    row ``i`` is query row ``row0 + i``. A key enters while its column has a
+    free slot, and then when it is below the largest key kept (NaN ranks
+    above every number, as in ``topk``), replacing it: the same kept set as a
+    ``topk`` over every key seen (ties aside), and a key left out is at
+    least the largest kept. After a column's first rows, almost every key
+    costs one comparison with the column's threshold.
+    """
+    r, w = D.shape
+    kc = key.shape[1]
+    thr = np.empty(w, dtype=key.dtype)
+    worst = np.zeros(w, dtype=np.int64)
+    is_open = np.zeros(w, dtype=np.bool_)
+    for j in range(w):
+        _column_worst(key, index, start + j, kc, thr, worst, is_open, j)
+    for i in range(r):
+        for j in range(w):
+            v = D[i, j]
+            if v < thr[j] or is_open[j]:
+                c = start + j
+                if is_open[j] and index[c, worst[j]] >= 0 and v != v:
+                    continue  # a NaN does not replace a NaN
+                key[c, worst[j]] = v
+                index[c, worst[j]] = row0 + i
+                _column_worst(key, index, c, kc, thr, worst, is_open, j)
+
+
+@_compiled()
+def _column_worst(
+    key: np.ndarray,
+    index: np.ndarray,
+    c: int,
+    kc: int,
+    thr: np.ndarray,
+    worst: np.ndarray,
+    is_open: np.ndarray,
+    j: int,
+) -> None:  # pragma: no cover - compiled
+    """The slot of row ``c`` that the next key may replace: a free one, a NaN, else the largest (``thr``)."""
+    best = -1
+    for t in range(kc):
+        if index[c, t] < 0:  # a free slot first
+            worst[j] = t
+            is_open[j] = True
+            thr[j] = -np.inf
+            return
+        if key[c, t] != key[c, t]:
+            best = t  # a NaN: any number replaces it
+        elif best < 0 or (key[c, best] == key[c, best] and key[c, t] > key[c, best]):
+            best = t
+    if key[c, best] != key[c, best]:
+        worst[j] = best
+        is_open[j] = True
+        thr[j] = -np.inf
+        return
+    worst[j] = best
+    is_open[j] = False
+    thr[j] = key[c, best]
 
 
 def _exact_rank(
@@ -358,7 +429,7 @@ def pair_search(
     n, d = x.shape
     device = x.device
     budget = _budget(device, max_memory)
-    screen, pw, cubic = _screen(x, ref, cubic_subsets)
+    screen, cubic = _screen(x, ref, cubic_subsets)
     m = screen.rn2.shape[0]
     balls = _Balls.of(ref_radii, x_radii, ref_outer, x_outer, device, screen.sdtype, screen.unit)
     rows, tiles, workers = _tiling(n, m, d, screen.sdtype, device, budget)
@@ -390,16 +461,15 @@ def pair_search(
     row_side = _Side(n, search.kc_r, screen.sdtype, device)
     rows_inside = torch.zeros(n, dtype=torch.int64, device=device) if balls.ref_thr is not None else None
     states = _run_tiles(
-        tiles, workers, partial(_TileState, search), partial(_search_tile, search, pw, row_side, rows_inside)
+        tiles, workers, partial(_TileState, search), partial(_search_tile, search, screen, row_side, rows_inside)
     )
-    del pw  # the screening copies of the data: not needed past the tiles
 
     xn = _numpy64(screen.x64)
     rn = xn if self_mode else _numpy64(screen.r64)
     result_rows = result_cols = None
     if knn:
         side = _Side.combine([row_side] + [st.cols for st in states]) if self_mode else row_side
-        refine_rows = partial(_refine, screen.xc, screen.rc, screen.rn2, self_mode, budget, device)
+        refine_rows = partial(_refine, screen.x64, screen.r64, screen.centre, screen.rn2, self_mode, budget, device)
         result_rows = _ranked(
             xn,
             rn,
@@ -412,7 +482,7 @@ def pair_search(
             device,
         )
     if both_sides:
-        refine_cols = partial(_refine, screen.rc, screen.xc, screen.xn2, False, budget, device)
+        refine_cols = partial(_refine, screen.r64, screen.x64, screen.centre, screen.xn2, False, budget, device)
         result_cols = _ranked(
             rn,
             xn,
@@ -486,23 +556,88 @@ def _check_pair_search(
 
 @dataclass(frozen=True)
 class _Screened:
-    """The data centred in float64 and the setting of its screening keys (module notes, step 1)."""
+    """The data centred in float64 and the setting of its screening keys (module notes, step 1).
+
+    ``xs`` / ``rs``: the centred rows rounded to the key dtype ``sdtype``, with
+    their squared norms ``xs_n2`` / ``rs_n2`` in that dtype (the norms that
+    enter the keys); ``xn2`` / ``rn2``: the squared norms of the float64
+    centred rows (the slacks).
+    """
 
     x64: torch.Tensor
     r64: torch.Tensor
-    xc: torch.Tensor
-    rc: torch.Tensor
+    centre: torch.Tensor
     sdtype: torch.dtype
     unit: float
     factor: float  # slack of a key per unit of |q|^2 + |r|^2
     xn2: torch.Tensor
     rn2: torch.Tensor
+    xs: torch.Tensor
+    rs: torch.Tensor
+    xs_n2: torch.Tensor
+    rs_n2: torch.Tensor
+
+    def tile(self, s: int, e: int, out: torch.Tensor, c0: int) -> None:
+        """Keys ``|q|^2 + |r|^2 - 2 q.r`` of query rows ``s:e`` against the reference rows from ``c0`` on, in ``out``.
+
+        One product with the reference norms as its initial value (``-2`` scales
+        exactly), then the query norms: no augmented copy of the data. The
+        rounding stays within the slack of the module notes (the product's
+        ``d u |q| |r|`` and two additions, against ``8 (d + 2) u (|q|^2 + |r|^2)``).
+        """
+        torch.addmm(self.rs_n2[None, c0:], self.xs[s:e], self.rs[c0:].T, alpha=-2.0, out=out)
+        out.add_(self.xs_n2[s:e, None])
+
+
+# Elements of the float64 scratch of one step of the centring pass (rows of every set go through it in chunks).
+_CENTRE_CHUNK = 2**18
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One set's rows centred in float64 (:func:`_centred`): rounded to the key dtype, with their norms."""
+
+    xs: torch.Tensor  # the centred rows in the key dtype
+    n2: torch.Tensor  # float64 squared norms of the float64 centred rows (the slacks)
+    s_n2: torch.Tensor  # squared norms of ``xs``, in the key dtype (the keys)
+    lin: torch.Tensor | None  # float64 ``(x - c) . c`` (the cubic kernel), when asked
+
+
+def _centred(x64: torch.Tensor, centre: torch.Tensor, sdtype: torch.dtype, lin: bool) -> _Rows:
+    """Centre the rows of ``x64`` at ``centre`` in float64 and round them to ``sdtype``, with their norms.
+
+    One pass over row chunks of :data:`_CENTRE_CHUNK` elements (the float64
+    centred copy is never made whole), on the CPU one worker thread per
+    torch thread as for the tiles (:func:`_run_tiles`).
+    """
+    n, d = x64.shape
+    device = x64.device
+    xs = torch.empty((n, d), dtype=sdtype, device=device)
+    n2 = torch.empty(n, dtype=torch.float64, device=device)
+    s_n2 = torch.empty(n, dtype=sdtype, device=device)
+    dots = torch.empty(n, dtype=torch.float64, device=device) if lin else None
+    cc = centre.reshape(-1)
+    step = max(1, _CENTRE_CHUNK // max(1, d))
+    tiles = [(s, min(n, s + step)) for s in range(0, n, step)]
+    workers = max(1, torch.get_num_threads()) if device.type == "cpu" and n * d >= _MIN_THREADED_WORK // 8 else 1
+
+    def body(s: int, e: int, buf: torch.Tensor) -> None:
+        c = torch.sub(x64[s:e], centre, out=buf[: (e - s) * d].view(e - s, d))
+        torch.sum(c * c, 1, out=n2[s:e])
+        if dots is not None:
+            torch.mv(c, cc, out=dots[s:e])
+        xs[s:e] = c
+        t = xs[s:e]
+        torch.sum(t * t, 1, out=s_n2[s:e])
+
+    _run_tiles(tiles, min(workers, len(tiles)), lambda: torch.empty(step * d, dtype=torch.float64, device=device), body)
+    return _Rows(xs, n2, s_n2, dots)
 
 
 def _screen(
     x: torch.Tensor, ref: torch.Tensor | None, cubic_subsets: tuple[np.ndarray, np.ndarray | None] | None
-) -> tuple[_Screened, _Pairwise, _CubicPlan | None]:
-    """Centre the data, and build the tiles' key engine (and the cubic sums' plan) on the screening copies."""
+) -> tuple[_Screened, _CubicPlan | None]:
+    """Centre the data, round it to the key dtype with its norms (and build the cubic sums' plan)."""
     self_mode = ref is None
     n, d = x.shape
     device = x.device
@@ -511,25 +646,32 @@ def _screen(
     x64 = x.to(torch.float64)
     r64 = x64 if self_mode else r.to(device=device, dtype=torch.float64)
     centre = _round_centre(r64)
-    xc = x64 - centre
-    rc = xc if self_mode else r64 - centre
     sdtype = torch.float32 if d >= SCREEN_FLOAT32_MIN_DIM else torch.float64
-    xn2 = (xc * xc).sum(1)
-    rn2 = xn2 if self_mode else (rc * rc).sum(1)
+    lin = cubic_subsets is not None
+    qx = _centred(x64, centre, sdtype, lin)
+    qr = qx if self_mode else _centred(r64, centre, sdtype, lin)
     if sdtype == torch.float32 and n and m:
         # |q|^2 + |r|^2 - 2 q.r and its partial sums stay below 4 max |.|^2: finite float32 keys
         # need the squared norms below an eighth of the float32 maximum (module notes, step 4).
-        if not max(float(xn2.max()), float(rn2.max())) < torch.finfo(torch.float32).max / 8:
+        if not max(float(qx.n2.max()), float(qr.n2.max())) < torch.finfo(torch.float32).max / 8:
             sdtype = torch.float64
-    xs = xc.to(sdtype)
-    rs = xs if self_mode else rc.to(sdtype)
-    pw = _Pairwise(xs, rs, "euclidean", (d,), m, centred=True)
+            qx = _centred(x64, centre, sdtype, lin)
+            qr = qx if self_mode else _centred(r64, centre, sdtype, lin)
     cubic = None
     if cubic_subsets is not None:
-        cubic = _CubicPlan(cubic_subsets, xs, rs, xc, rc, centre, n, self_mode)
+        cubic = _CubicPlan(
+            cubic_subsets,
+            qx.s_n2,
+            qr.s_n2,
+            cast(torch.Tensor, qx.lin),
+            cast(torch.Tensor, qr.lin),
+            centre,
+            n,
+            self_mode,
+        )
     unit = _UNIT_ROUNDOFF[sdtype]
     factor = _nudge_factor(d, sdtype) + 10 * unit
-    return _Screened(x64, r64, xc, rc, sdtype, unit, factor, xn2, rn2), pw, cubic
+    return _Screened(x64, r64, centre, sdtype, unit, factor, qx.n2, qr.n2, qx.xs, qr.xs, qx.s_n2, qr.s_n2), cubic
 
 
 def _thresholds(
@@ -662,6 +804,10 @@ class _TileState:
         self.kernel = torch.zeros((), dtype=torch.float64, device=device)
         if search.cubic is not None:
             self.cubic = torch.zeros((search.cubic.subsets, 3), dtype=torch.float64, device=device)
+            self.cubic_acc = torch.empty(
+                rows * search.cubic.parts * search.cubic.subsets, dtype=torch.float64, device=device
+            )
+            self.cubic_buf = torch.empty(min(rows * m, max(rows, _CUBIC_CHUNK)), dtype=torch.float64, device=device)
         if search.plan is not None:
             self.moments = torch.zeros(
                 (search.plan.order + 1, search.plan.members.shape[1]), dtype=torch.float64, device=device
@@ -747,13 +893,19 @@ def _kernel_tile(search: _Search, st: _TileState, D: torch.Tensor, ar: torch.Ten
 
 
 def _search_tile(
-    search: _Search, pw: _Pairwise, row_side: _Side, rows_inside: torch.Tensor | None, s: int, e: int, st: _TileState
+    search: _Search,
+    screen: _Screened,
+    row_side: _Side,
+    rows_inside: torch.Tensor | None,
+    s: int,
+    e: int,
+    st: _TileState,
 ) -> None:
     """One row tile: its screening keys, row and column candidates, ball counts and kernel sums."""
     c0 = s if search.self_mode else 0
     width = search.m - c0
     D = st.buf[: (e - s) * width].view(e - s, width)
-    pw.tile(s, e, D, None, c0)
+    screen.tile(s, e, D, c0)
     ar = None
     if search.self_mode:
         ar = torch.arange(e - s, device=search.device)
@@ -766,8 +918,12 @@ def _search_tile(
     if search.want_cols:
         off = (e - s) if search.self_mode else 0  # self: the diagonal block is served by the row side
         if width > off:
-            v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
-            cast(_Side, st.cols).merge(c0 + off, v2.T, (i2 + s).T)
+            side = cast(_Side, st.cols)
+            if D.device.type == "cpu":
+                _stream_columns(D[:, off:].numpy(), side.key.numpy(), side.index.numpy(), c0 + off, s)
+            else:
+                v2, i2 = _group_smallest(D[:, off:], min(search.kc_c, e - s))
+                side.merge(c0 + off, v2.T, (i2 + s).T)
     if search.balls.counting:
         _count_tile(search, st, rows_inside, D, s, e)
     if search.cubic is not None:
@@ -777,8 +933,9 @@ def _search_tile(
 
 
 def _refine(
-    q_c: torch.Tensor,
-    r_c: torch.Tensor,
+    q64: torch.Tensor,
+    r64: torch.Tensor,
+    centre: torch.Tensor,
     r_n2: torch.Tensor,
     exclude_self: bool,
     budget: int,
@@ -792,16 +949,18 @@ def _refine(
     squared distance of every other row: the largest candidate key less the
     float64 slack ``(8 (d + 2) + 10) u (|q|^2 + max |r|^2)`` (module notes,
     step 1); ``nan`` where the keys are not finite, so that the caller
-    certifies nothing from them.
+    certifies nothing from them. ``q64`` and ``r64`` are the float64 rows
+    before centring at ``centre`` (the keys' centre, module notes).
     """
     out = np.empty((bad.size, kc), dtype=np.int64)
     floor = np.empty(bad.size)
-    factor = _nudge_factor(q_c.shape[1], torch.float64) + 10 * _UNIT_ROUNDOFF[torch.float64]
+    r_c = r64 - centre
+    factor = _nudge_factor(r_c.shape[1], torch.float64) + 10 * _UNIT_ROUNDOFF[torch.float64]
     rmax = float(r_n2.max())
     chunk = max(1, _tile_rows(bad.size, r_c.shape[0], 2, 8, budget))
     for s in range(0, bad.size, chunk):
         b = torch.as_tensor(bad[s : s + chunk], device=device)
-        q = q_c[b]
+        q = q64[b] - centre
         q2 = (q * q).sum(1, keepdim=True)
         keys = torch.addmm(r_n2[None, :], q, r_c.T, alpha=-2.0).add_(q2)
         if exclude_self:
@@ -951,19 +1110,26 @@ class _CubicPlan:
     of the arithmetic is float64, so each kernel value ``(x . y / d + 1)^3``
     is within ``3 (x . y / d + 1)^2 slack / (2 d)`` of its float64 value;
     these errors are independent from pair to pair and a subset of ``m``
-    rows averages ``m^2`` of them. Each tile's kernel values are summed per
-    subset and per half of a subset by one float64 product with the
-    columns' memberships (``3 S`` columns; a self-search sums each unordered
-    pair once, ``j > i``, and the caller doubles the sums).
+    rows averages ``m^2`` of them. A kernel value is
+    ``(u_i + v_j - key / (2 d))^3`` with the per-row terms
+    ``u_i = (|xc_i|^2 / 2 + c . xc_i + c . c) / d + 1`` and
+    ``v_j = (|yc_j|^2 / 2 + c . yc_j) / d``, computed over column chunks of
+    a tile that stay in cache. Each chunk's kernel values are summed per
+    half of a subset (and the rest of a subset of odd size) by one float64
+    product with the columns' memberships (``2 S`` columns, ``3 S`` for odd
+    subsets); a row's sums over the columns of its own subsets and halves
+    give the subset's sum (the three parts) and the halves' sums. A
+    self-search sums each unordered pair once, ``j > i``, and the caller
+    doubles the sums.
     """
 
     def __init__(
         self,
         subsets: tuple[np.ndarray, np.ndarray | None],
-        xs: torch.Tensor,
-        rs: torch.Tensor,
-        xc: torch.Tensor,
-        rc: torch.Tensor,
+        xs_n2: torch.Tensor,
+        rs_n2: torch.Tensor,
+        x_lin: torch.Tensor,
+        r_lin: torch.Tensor,
         centre: torch.Tensor,
         n: int,
         self_mode: bool,
@@ -973,37 +1139,46 @@ class _CubicPlan:
         cols = rows if cols is None else np.asarray(cols, dtype=np.int64)
         self.subsets, self.m = rows.shape
         self.self_mode = self_mode
-        device = xs.device
-        self.d = xs.shape[1]
-        # The squared norms in the key dtype, computed as _Pairwise computes them.
-        self.q_n2 = (xs * xs).sum(1).to(torch.float64)
-        self.r_n2 = self.q_n2 if self_mode else (rs * rs).sum(1).to(torch.float64)
+        device = xs_n2.device
         cc = centre.reshape(-1)
-        self.r_lin = xc @ cc if self_mode else rc @ cc
-        self.q_lin = xc @ cc + float(cc @ cc)
-        self.q_members = self._members(rows, n, device)
-        self.r_members = self.q_members if cols is rows else self._members(cols, rs.shape[0], device)
-
-    def _members(self, rows: np.ndarray, n: int, device: torch.device) -> torch.Tensor:
-        """``(n, 3 S)`` float64: membership of each row in every subset, its first half and its second half."""
+        self.d = cc.shape[0]
+        self.scale = -0.5 / self.d
+        # the squared norms that entered the keys (key dtype), in float64
+        self.u = (0.5 * xs_n2.to(torch.float64) + x_lin + float(cc @ cc)) / self.d + 1.0
+        self.v = (0.5 * rs_n2.to(torch.float64) + r_lin) / self.d
         h = self.m // 2
-        out = torch.zeros((n, 3 * self.subsets), dtype=torch.float64, device=device)
+        self.parts = 2 if self.m == 2 * h else 3  # the halves, and the rest of odd subsets
+        whole, first, second = slice(None), slice(0, h), slice(h, 2 * h)
+        self.q_members = self._members(rows, n, (whole, first, second), device)
+        self.r_members = self._members(cols, rs_n2.shape[0], (first, second, slice(2 * h, None))[: self.parts], device)
+
+    def _members(self, rows: np.ndarray, n: int, parts: tuple[slice, ...], device: torch.device) -> torch.Tensor:
+        """``(n, P S)`` float64: membership of each row in part ``p`` of subset ``c`` at column ``p S + c``."""
+        out = torch.zeros((n, len(parts) * self.subsets), dtype=torch.float64, device=device)
         sub = torch.arange(self.subsets, device=device)
-        for c, cols in ((0, slice(None)), (1, slice(0, h)), (2, slice(h, 2 * h))):
+        for c, cols in enumerate(parts):
             part = torch.as_tensor(rows[:, cols], device=device)
-            out[part, (3 * sub + c)[:, None].expand_as(part)] = 1.0
+            out[part, (c * self.subsets + sub)[:, None].expand_as(part)] = 1.0
         return out
 
     def accumulate(self, st: _TileState, D: torch.Tensor, s: int, e: int, c0: int) -> None:
-        K = (self.q_n2[s:e, None] + self.r_n2[None, c0:] - D.to(torch.float64)).mul_(0.5)
-        K += self.q_lin[s:e, None]
-        K += self.r_lin[None, c0:]
-        K.div_(self.d).add_(1.0).pow_(3)
-        if self.self_mode:  # the pairs j > i only (the diagonal block holds both orders)
-            b = e - s
-            K[:, :b].triu_(1)
-        sums = (self.q_members[s:e] * (K @ self.r_members[c0:])).sum(0)
-        st.cubic += sums.view(self.subsets, 3)
+        r, w = D.shape
+        S = self.subsets
+        A = st.cubic_acc[: r * self.parts * S].view(r, self.parts * S).zero_()
+        step = max(1, _CUBIC_CHUNK // r)
+        diag = (e - s) if self.self_mode else 0  # self-search: the pairs j > i only (the diagonal block holds both)
+        for a in range(0, w, step):
+            b = min(w, a + step)
+            K = st.cubic_buf[: r * (b - a)].view(r, b - a)
+            torch.add(self.v[None, c0 + a : c0 + b], D[:, a:b], alpha=self.scale, out=K)
+            K.add_(self.u[s:e, None]).pow_(3)
+            if a < diag:
+                K[:, : min(b, diag) - a].triu_(1 - a)
+            A.addmm_(K, self.r_members[c0 + a : c0 + b])
+        q = self.q_members[s:e]
+        halves = (q[:, S:] * A[:, : 2 * S]).sum(0).view(2, S)
+        whole = (q[:, :S] * A.view(r, self.parts, S).sum(1)).sum(0)
+        st.cubic += torch.stack([whole, halves[0], halves[1]], 1)
 
 
 def _outer_pairs(

@@ -498,9 +498,25 @@ def _round_centre(r: torch.Tensor) -> torch.Tensor:
     (constant, or mostly one value) is centred at its median exactly, and
     its constant entries become exact zeros.
     """
+
+    def lower_median(cols: np.ndarray) -> np.ndarray:
+        """The lower median of each row (``torch.median``'s), NaN where the row has one: a selection."""
+        k = (cols.shape[1] - 1) // 2
+        med: np.ndarray = np.partition(cols, k, axis=1)[:, k]
+        med[np.isnan(cols).any(axis=1)] = np.nan
+        return med
+
     sub = r[:: max(1, r.shape[0] // 1024)]
-    centre = sub.median(dim=0, keepdim=True).values
-    spread = (sub - centre).abs().median(dim=0, keepdim=True).values
+    if r.device.type == "cpu" and r.dtype in (torch.float32, torch.float64) and sub.shape[0]:
+        # the columns as contiguous rows: numpy's selection, an order of magnitude faster than
+        # torch's column-wise median in high dimension, and the same values
+        cols = np.ascontiguousarray(sub.detach().numpy().T)
+        mid = lower_median(cols)
+        centre = torch.from_numpy(mid).reshape(1, -1)
+        spread = torch.from_numpy(lower_median(np.abs(cols - mid[:, None]))).reshape(1, -1)
+    else:
+        centre = sub.median(dim=0, keepdim=True).values
+        spread = (sub - centre).abs().median(dim=0, keepdim=True).values
     info = torch.finfo(r.dtype)
     step = torch.exp2(torch.floor(torch.log2(spread)))  # 0 for no spread
     ulp = torch.exp2(torch.floor(torch.log2(centre.abs().clamp_min(info.tiny)))) * info.eps
