@@ -87,6 +87,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from infobench.estimators._kdtree import _compiled
 from infobench.estimators._neighbors import (
     _UNIT_ROUNDOFF,
     Neighbors,
