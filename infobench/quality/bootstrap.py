@@ -133,7 +133,7 @@ from threadpoolctl import threadpool_limits
 
 from infobench._validation import check_float, check_int
 from infobench.estimators.engine import threads
-from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts
+from infobench.quality._core import GROUPS, SCORES, SPLIT_PLANS, Context, Outcome, equal_size_contexts, rows_digest
 from infobench.quality._linalg import TORCH_EIGVALSH_MIN_DIM
 
 __all__ = ["SUBSAMPLE_FRACTION", "check_bootstrap", "evaluate", "percentile_interval", "split_variance", "subsample"]
@@ -220,25 +220,76 @@ def subsample(ctx: Context, rng: np.random.Generator, fraction: float = SUBSAMPL
     return ctx.resample(idx_real, _subsample_rows(ctx.fake.shape[0], rng, fraction), idx_held)
 
 
-def _split_rows(n: int, perm: np.ndarray, parts: int) -> list[np.ndarray]:
-    size = n // parts
-    return [np.sort(perm[i * size : (i + 1) * size]) for i in range(parts)]
+SPLIT_GROUPS = 32
+"""Random groups of each set's rows per grouping of the ``"split"`` scheme (a half is a union of half of them)."""
+
+SPLIT_BLOCK = 10
+"""Split replicates per grouping: the rows are regrouped at random every ``SPLIT_BLOCK`` replicates."""
+
+
+def _grouping(n: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """``G`` random groups of ``n // G`` rows each (``G = SPLIT_GROUPS``, even, at most ``n``) and the rows left over."""
+    perm = rng.permutation(n)
+    g = min(SPLIT_GROUPS, n - n % 2)
+    if g < 2:
+        return [], perm
+    size = n // g
+    return [np.sort(perm[i * size : (i + 1) * size]) for i in range(g)], perm[g * size :]
+
+
+def _halves(
+    groups: list[np.ndarray], rest: np.ndarray, rng: np.random.Generator
+) -> list[tuple[np.ndarray, tuple[int, ...], np.ndarray]]:
+    """Two disjoint halves of ``n // 2`` rows each: half of the groups and half of the rows left over, at random.
+
+    Each is ``(rows, its groups, its left-over rows)``.
+    """
+    pick = rng.permutation(len(groups))
+    spare = rng.permutation(rest)
+    r = spare.size // 2
+    out = []
+    for members, extra in ((pick[: len(groups) // 2], spare[:r]), (pick[len(groups) // 2 :], spare[r : 2 * r])):
+        members = tuple(int(g) for g in np.sort(members))
+        rows = np.sort(np.concatenate([groups[g] for g in members] + [extra]).astype(np.int64))
+        out.append((rows, members, np.sort(extra)))
+    return out
 
 
 def split_draws(ctx: Context, bootstrap: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """The two halves of every split replicate: ``draws[b]`` lists ``(real rows, generated rows)`` of each.
 
-    Drawn from the context's ``"bootstrap:split"`` stream, one permutation of
-    each set per replicate, before any computation, so that the root's passes
-    can serve the replicates (``plan_split`` of
-    :func:`~infobench.quality._core.register_group`).
+    Drawn from the context's ``"bootstrap:split"`` stream before any
+    computation, so that the root's passes can serve the replicates
+    (``plan_split`` of :func:`~infobench.quality._core.register_group`).
+    Every ``SPLIT_BLOCK`` replicates each set's rows are cut at random into
+    ``SPLIT_GROUPS`` equal groups (:func:`_grouping`); a replicate's halves
+    are a random half of the groups each, with a random half of the few rows
+    left over. The groups are announced in ``ctx.shared`` so that sums over
+    a half's rows come from the groups' sums
+    (:meth:`~infobench.quality._core.Context.row_sums`).
     """
     rng = ctx.rng("bootstrap:split")
-    n_r, n_f = ctx.real.shape[0], ctx.fake.shape[0]
+    sizes = {"real": ctx.real.shape[0], "fake": ctx.fake.shape[0]}
+    layouts: dict[str, dict[bytes, tuple]] = {w: ctx.shared.setdefault(("row_groups", w), {}) for w in sizes}
+    roots = {w: ctx.root_index(w) for w in sizes}
     draws = []
-    for _ in range(bootstrap):
-        pr, pf = rng.permutation(n_r), rng.permutation(n_f)
-        draws.append(list(zip(_split_rows(n_r, pr, 2), _split_rows(n_f, pf, 2))))
+    grouping: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}
+    root_groups: dict[str, list[np.ndarray]] = {}
+    number = 0
+    for b in range(bootstrap):
+        if b % SPLIT_BLOCK == 0:
+            grouping = {w: _grouping(n, rng) for w, n in sizes.items()}
+            root_groups = {w: [roots[w][g] for g in groups] for w, (groups, _) in grouping.items()}
+            # a number no other grouping of this root has: the groups' sums are kept per grouping
+            number = ctx.shared[("split_groupings",)] = ctx.shared.get(("split_groupings",), 0) + 1
+        pair = {}
+        for w, (groups, rest) in grouping.items():
+            halves = _halves(groups, rest, rng)
+            pair[w] = [rows for rows, _, _ in halves]
+            for rows, members, extra in halves:
+                if members:
+                    layouts[w][rows_digest(roots[w][rows])] = (number, root_groups[w], members, roots[w][extra])
+        draws.append(list(zip(pair["real"], pair["fake"])))
     return draws
 
 
