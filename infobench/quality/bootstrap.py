@@ -32,18 +32,19 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
 
     The halves are unions of random groups (the random-group method of
     variance estimation, Wolter 2007, *Introduction to Variance
-    Estimation*, 2nd ed., Ch. 2). Every :data:`SPLIT_BLOCK` (10) replicates
-    each set's rows are permuted at random (the context's seeded
-    ``"bootstrap:split"`` stream) into :data:`SPLIT_GROUPS` (32) groups of
-    ``n // 32`` rows; a replicate's half is a random half of the groups
-    with a random half of the ``n mod 32`` rows left over, ``n // 2`` rows
-    in all, the other half the rest. Each half is still, marginally, a
-    uniformly random half of the rows (the grouping is random), so the two
-    halves are disjoint samples of size ``n / 2`` as before. What changes is
-    the cost: the sufficient statistics of FID (and FD-infinity's whole
-    half) and Vendi are additive over rows (``sum x``, ``sum x x^T``, the
-    Gram ``Xn^T Xn`` of the unit rows, ``d x d`` each), so each group's are
-    computed once per grouping and a half's are the sum of its groups'
+    Estimation*, 2nd ed., Ch. 2). Every :data:`SPLIT_BLOCK` (50) replicates
+    (once at the default) each set's rows are permuted at random (the
+    context's seeded ``"bootstrap:split"`` stream) into :data:`SPLIT_GROUPS`
+    (32) groups of ``n // 32`` rows; a replicate's half is a random half of
+    the groups with a random half of the ``n mod 32`` rows left over,
+    ``n // 2`` rows in all, the other half the rest. Each half is still,
+    marginally, a uniformly random half of the rows (the grouping is
+    random), so the two halves are disjoint samples of size ``n / 2`` as
+    before. What changes is the cost: the sufficient statistics of FID
+    (and of FD-infinity's largest size) and Vendi are additive over rows
+    (``sum x``, ``sum x x^T``, the Gram ``Xn^T Xn`` of the unit rows,
+    ``d x d`` each), so each group's are computed once per grouping and a
+    half's are the sum of its groups'
     (:meth:`~infobench.quality._core.Context.row_sums`): one pass over the
     data per grouping instead of one per replicate, and a replicate costs
     only its eigenproblems. From 128 dimensions
@@ -52,19 +53,20 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     point values are float64 throughout): on 10,000 vs 10,000 2048-d
     features (8 replicates) the rounding moved a replicate's deviation
     ``(T_A - T_B) / sqrt(2)`` by 0.04 % (FID) and 0.2 % (Vendi) of the
-    deviations' standard deviation, at 1.6 times the speed. Why regroup
-    every 10 replicates: given one grouping, the spread of ``T_A - T_B``
-    over the choices of groups estimates the variance with ``G - 1``
-    degrees of freedom (a random-group estimate), so with a single grouping
-    of 32 the interval width of one data set would scatter about 16 %
-    (``sqrt(2/31 + 2/50) / 2``) instead of 10 % (``sqrt(2/50) / 2``, 50
-    independent splits); five groupings give ``5 x 31`` degrees of freedom
-    and about 11 %, for five passes over the data. The halves' spread given
-    the data, which :func:`split_variance` reads, loses the part of it that
-    comes from the grouping, a relative ``1 / (G - 1)`` of the degenerate
-    term: 3 %, within the estimate's noise. Memory: 32 ``d x d`` float64
-    matrices per statistic and set at a time (3.2 GB at d = 2048 for FID's
-    two sets and Vendi's).
+    deviations' standard deviation, at 1.6 times the speed. The price of
+    one grouping: given it, the spread of ``T_A - T_B`` over the choices of
+    groups estimates the variance with ``G - 1 = 31`` degrees of freedom (a
+    random-group estimate), so the interval width of one data set scatters
+    about 16 % (``sqrt(2/31 + 2/50) / 2``) instead of 10 % (``sqrt(2/50) /
+    2``, 50 independent splits); the mean width is unchanged. Regrouping
+    every 10 replicates would bring it to 11 % but cost a pass over the data
+    per grouping, at 10,000 x 2,048 about as long as the scores alone (32
+    groups of 312 rows of both sets: 28 s on one thread of a busy machine,
+    the scores 32 s of CPU). The halves' spread given the data, which
+    :func:`split_variance` reads, loses the part that comes from the
+    grouping, a relative ``1 / (G - 1)`` of the degenerate term: 3 %, within
+    the estimate's noise. Memory: 32 ``d x d`` float64 matrices per
+    statistic and set (3.2 GB at d = 2048 for FID's two sets and Vendi's).
 ``"subsample"``
     Neighbour statistics (kNN KL and entropy, precision, recall, density,
     coverage; memorization has its own scheme, ``"generated"``). Drawing
@@ -259,8 +261,8 @@ def subsample(ctx: Context, rng: np.random.Generator, fraction: float = SUBSAMPL
 SPLIT_GROUPS = 32
 """Random groups of each set's rows per grouping of the ``"split"`` scheme (a half is a union of half of them)."""
 
-SPLIT_BLOCK = 10
-"""Split replicates per grouping: the rows are regrouped at random every ``SPLIT_BLOCK`` replicates."""
+SPLIT_BLOCK = 50
+"""Split replicates per grouping: the rows are regrouped at random every ``SPLIT_BLOCK`` replicates (once at the default 50)."""
 
 
 def _grouping(n: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
