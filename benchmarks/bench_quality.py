@@ -207,18 +207,35 @@ def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
 
 
 @pytest.mark.benchmark(group="quality-interval-cost")
-def test_interval_cost_ratio(benchmark, full_size):
-    """Default intervals (50 replicates) cost at most 4x the scores alone: every feature score, 64-d.
+@pytest.mark.parametrize(
+    "d_full, d_small, n_small",
+    [
+        (64, 64, 4_000),
+        pytest.param(
+            2048,
+            256,
+            2_000,
+            # The split halves' four d x d eigenproblems per replicate (FID's and Vendi's, float32) set a floor:
+            # the seven scores of bench_quality_peers took 8.8x their CPU time alone at 10,000 vs 10,000
+            # (9.4x wall, 2 threads, 2026-12-08).
+            marks=pytest.mark.xfail(reason="4x target not reached at 2048-d (8.8x at 10,000 vs 10,000)", strict=False),
+        ),
+    ],
+)
+def test_interval_cost_ratio(benchmark, full_size, d_full, d_small, n_small):
+    """Default intervals (50 replicates) cost at most 4x the scores alone: every feature score, 64-d and 2048-d.
 
-    Full size 10,000 vs 10,000 (the target), the smoke run 4,000 vs 4,000 (2.2x when measured).
-    Measured in process CPU time on one thread (torch and BLAS), which a busy machine disturbs far
-    less than wall time; the ratio is the regression guard, ``extra_info`` has the seconds.
+    Full size 10,000 vs 10,000 (the target), the smoke run 4,000 vs 4,000 64-d (2.2x when measured) and
+    2,000 vs 2,000 256-d (at 256-d the split halves take the same paths as at 2048-d: random groups,
+    float32 eigenproblems; 2048-d at a smoke size would cost minutes). Measured in process CPU time
+    on one thread (torch and BLAS), which a busy machine disturbs far less than wall time; the ratio
+    is the regression guard, ``extra_info`` has the seconds.
     """
     from threadpoolctl import threadpool_limits
 
-    n = pick(full_size, 10_000, 4_000)
-    real, fake = _features(n, seed=0), _features(n, seed=1, shift=0.1)
-    score_features(real[:300], fake[:300], n_boot=40)  # compile and import once, outside the timing
+    n, d = pick(full_size, 10_000, n_small), pick(full_size, d_full, d_small)
+    real, fake = _features(n, d, seed=0), _features(n, d, seed=1, shift=0.1)
+    score_features(real[:300, :64], fake[:300, :64], n_boot=40)  # compile and import once, outside the timing
     threads = torch.get_num_threads()
     seconds = {}
 
@@ -236,6 +253,6 @@ def test_interval_cost_ratio(benchmark, full_size):
         torch.set_num_threads(threads)
     ratio = seconds[50] / seconds[0]
     benchmark.extra_info.update(
-        n=n, d=64, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2), ratio=round(ratio, 2)
+        n=n, d=d, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2), ratio=round(ratio, 2)
     )
     assert ratio <= 4.0, f"default intervals cost {ratio:.2f}x the scores alone (target: at most 4x)"

@@ -156,3 +156,34 @@ def test_split_halves_side_by_side_equal_one_after_the_other(monkeypatch):
     turn = score_features(real, fake, scores="fid,vendi", n_boot=40, seed=4)
     for col in ("value", "ci_low", "ci_high"):
         np.testing.assert_allclose(side[col].to_numpy(), turn[col].to_numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [203, 64, 5])
+def test_split_halves_are_unions_of_random_groups_with_the_sums_of_their_rows(n):
+    # Each half of a split replicate holds n // 2 rows: half of the random groups of its set
+    # and half of the rows left over, the two halves disjoint. FID's moments and Vendi's Gram
+    # of a half come from the groups' sums, each group summed once per grouping: they equal
+    # those computed on the half's rows to rounding.
+    import infobench.quality.bootstrap as bs
+    from infobench.quality.scores_info import _vendi_terms
+    from infobench.quality.scores_standard import _moments, mean_cov
+
+    rng = np.random.default_rng(n)
+    real, fake = torch.as_tensor(rng.normal(size=(n, 5))), torch.as_tensor(rng.normal(size=(n + 7, 5)) + 1.0)
+    ctx = Context(real, fake, None, None, None, Params(), 3)
+    draws = bs.split_draws(ctx, 2 * bs.SPLIT_BLOCK + 3)
+    for halves in draws:
+        for which, size in ((0, n), (1, n + 7)):
+            a, b = halves[0][which], halves[1][which]
+            assert a.size == b.size == size // 2 and np.intersect1d(a, b).size == 0
+        for rows_real, rows_fake in halves:
+            sub = ctx.resample(rows_real, rows_fake)
+            for which, rows in (("real", rows_real), ("fake", rows_fake)):
+                mu, cov = _moments(sub, which)
+                ref_mu, ref_cov = mean_cov(ctx.features(which)[torch.as_tensor(rows)])
+                np.testing.assert_allclose(mu, ref_mu, rtol=1e-10, atol=1e-12)
+                np.testing.assert_allclose(cov, ref_cov, rtol=1e-9, atol=1e-12)
+            gram, zeros = sub.row_sums("fake", "vendi", _vendi_terms)
+            ref_gram, _ = _vendi_terms(fake[torch.as_tensor(rows_fake)].numpy())
+            np.testing.assert_allclose(gram, ref_gram, rtol=1e-10, atol=1e-12)
+            assert float(zeros) == 0.0

@@ -30,6 +30,7 @@ import importlib
 import math
 import pkgutil
 import sys
+import threading
 import warnings
 import zlib
 from collections.abc import Callable
@@ -839,7 +840,12 @@ class Context:
         of every row set are kept by the root context (keyed by its rows), so
         a context whose rows are the root's minus a row set already summed
         (the other half of a split replicate) costs a subtraction, and one
-        with more than half of the root's rows sums the rows it lacks.
+        with more than half of the root's rows sums the rows it lacks. Rows
+        that are a union of random groups announced in ``shared[("row_groups",
+        which)]`` (the halves of the split replicates, see
+        :func:`~infobench.quality.bootstrap.split_draws`) are summed from the
+        groups' sums instead, each computed once per grouping: no pass over
+        the rows.
         """
         key = self._key(which)
         table = self.shared.setdefault(("row_sums", name, key), {})
@@ -848,6 +854,9 @@ class Context:
         mine = rows_digest(rows)
         if mine in table:
             return table[mine]
+        layout = self.shared.get(("row_groups", key), {}).get(mine)
+        if layout is not None:
+            return self._group_row_sums(key, name, terms, *layout)
         whole = rows_digest(np.arange(n_root)) if n_root is not None else mine
         if n_root is not None and rows.size < n_root and whole in table:
             rest = np.setdiff1d(np.arange(n_root), rows, assume_unique=True)
@@ -860,6 +869,44 @@ class Context:
         x = self.features(key).detach().cpu().numpy()
         table[mine] = terms(x)
         return table[mine]
+
+    def _group_row_sums(
+        self,
+        key: str,
+        name: str,
+        terms: Callable[[np.ndarray], tuple[np.ndarray, ...]],
+        grouping: int,
+        groups: list[np.ndarray],
+        members: tuple[int, ...],
+        extra: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """``terms`` summed over the root rows of ``groups[members]`` and ``extra`` (a split replicate's half).
+
+        Each group's sums are computed once per grouping, by the first half
+        that needs them (the two halves of a replicate hold disjoint groups,
+        so the two threads that compute them side by side split that pass),
+        and those of an earlier grouping are dropped: one grouping's sums are
+        held at a time (``len(groups)`` times the size of ``terms``).
+        """
+        with self.shared.setdefault(("group_sums_lock",), threading.Lock()):
+            entry = self.shared.get(("group_sums", name, key))
+            if entry is None or entry[0] != grouping:
+                entry = (grouping, [None] * len(groups), [threading.Lock() for _ in groups])
+                self.shared[("group_sums", name, key)] = entry
+        _, sums, locks = entry
+        x = self._root_features(key)
+        for g in members:
+            with locks[g]:
+                if sums[g] is None:
+                    sums[g] = terms(x[groups[g]])
+        out = [np.array(t, dtype=np.float64, copy=True) for t in sums[members[0]]]
+        for g in members[1:]:
+            for o, t in zip(out, sums[g]):
+                o += t
+        if extra.size:
+            for o, t in zip(out, terms(x[extra])):
+                o += t
+        return tuple(out)
 
     def _root_features(self, key: str) -> np.ndarray:
         return self.shared["root"][0 if key == "real" else 1].detach().cpu().numpy()

@@ -36,7 +36,7 @@ from infobench.quality._core import (
     rows_digest,
     same_dim,
 )
-from infobench.quality._linalg import symmetric_eigenvalues
+from infobench.quality._linalg import SINGLE_PRECISION, symmetric_eigenvalues
 
 __all__ = [
     "inception_score",
@@ -187,13 +187,16 @@ def _vendi_terms(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xn.T @ xn, np.array(float(zero.sum()))
 
 
-def _vendi_from_gram(gram: np.ndarray, zeros: float, n: int, q: float) -> float:
-    """Vendi score of order q from ``Xn^T Xn`` of ``n`` unit rows (nan when a row was zero: cosine undefined)."""
+def _vendi_from_gram(gram: np.ndarray, zeros: float, n: int, q: float, single: bool = False) -> float:
+    """Vendi score of order q from ``Xn^T Xn`` of ``n`` unit rows (nan when a row was zero: cosine undefined).
+
+    ``single``: the eigenvalues in float32 (the halves of split replicates, see infobench.quality._linalg).
+    """
     if zeros > 0:
         return float("nan")
     # Nonzero eigenvalues of K/n = Xn Xn^T / n equal those of the d x d matrix Xn^T Xn / n
     # (small dense algebra in numpy: see scores_standard.mean_cov).
-    lam = symmetric_eigenvalues(gram / n)
+    lam = symmetric_eigenvalues(gram / n, single)
     # Rounding leaves eigenvalues of a PSD matrix at about -1e-16: they are zeros.
     lam = lam[lam > 1e-12 * float(np.abs(lam).max())]
     if q == 1:
@@ -537,7 +540,8 @@ _DIVERSITY = [
 def _group_vendi(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
     # the Gram of the unit rows from sums shared with the root's replicates (Context.row_sums)
     gram, zeros = ctx.row_sums("fake", "vendi", _vendi_terms)
-    v = _vendi_from_gram(gram, float(zeros), ctx.fake.shape[0], ctx.params.vendi_q)
+    single = ctx.cache.get(SINGLE_PRECISION, False)
+    v = _vendi_from_gram(gram, float(zeros), ctx.fake.shape[0], ctx.params.vendi_q, single)
     note = "undefined: a feature vector is zero (cosine kernel)" if math.isnan(v) else ""
     return {"vendi": Outcome(v, 0, ctx.fake.shape[0], extras={"q": ctx.params.vendi_q}, note=note)}
 

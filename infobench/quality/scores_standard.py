@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg.blas import dtrmm
+from scipy.linalg.blas import dtrmm, strmm
 
 from infobench._validation import as_generator, check_float, check_int
 from infobench.quality._conditions import NEIGHBOUR_CONDITIONS
@@ -31,7 +31,7 @@ from infobench.quality._core import (
     register_group,
     same_dim,
 )
-from infobench.quality._linalg import symmetric_eigenvalues
+from infobench.quality._linalg import SINGLE_PRECISION, symmetric_eigenvalues
 
 __all__ = [
     "frechet_distance",
@@ -92,6 +92,15 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
         )
     if not all(np.isfinite(v).all() for v in (mu1, mu2, s1, s2)):
         raise ValueError("frechet_distance inputs contain NaN or inf")
+    return _frechet(mu1, s1, mu2, s2)
+
+
+def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray, single: bool = False) -> float:
+    """:func:`frechet_distance` of checked float64 arrays; ``single``: ``R^T S2 R`` and its eigenvalues in float32.
+
+    The Cholesky factor ``R`` is float64 either way (a covariance with
+    eigenvalues spread over 7 decades has no float32 factor).
+    """
     s1 = (s1 + s1.T) / 2
     # Any factor S1 = R R^T gives the same spectrum: R^T S2 R is similar to S1 S2.
     # Cholesky is much cheaper than an eigendecomposition; a singular S1 (fewer
@@ -99,12 +108,16 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
     try:
         chol = np.linalg.cholesky(s1)
         # R^T S2 R with two triangular products (half the work of general ones)
-        m = dtrmm(1.0, chol, dtrmm(1.0, chol, s2, side=1, lower=1), side=0, lower=1, trans_a=1)
+        if single:
+            c32, m32 = chol.astype(np.float32), s2.astype(np.float32)
+            m = strmm(1.0, c32, strmm(1.0, c32, m32, side=1, lower=1), side=0, lower=1, trans_a=1)
+        else:
+            m = dtrmm(1.0, chol, dtrmm(1.0, chol, s2, side=1, lower=1), side=0, lower=1, trans_a=1)
     except np.linalg.LinAlgError:
         w1, v1 = np.linalg.eigh(s1)
         root1 = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T
         m = root1 @ s2 @ root1
-    lam = symmetric_eigenvalues((m + m.T) / 2)
+    lam = symmetric_eigenvalues((m + m.T) / 2, single)
     tr_sqrt = np.sqrt(np.clip(lam, 0.0, None)).sum()
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt)
@@ -687,7 +700,8 @@ def _moments(ctx: Context, which: str) -> tuple[np.ndarray, np.ndarray]:
 
 @register_group("fid", _FID)
 def _group_fid(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
-    value = frechet_distance(*_moments(ctx, "real"), *_moments(ctx, "fake"))
+    # the halves of split replicates may run the d x d algebra in float32 (infobench.quality._linalg)
+    value = _frechet(*_moments(ctx, "real"), *_moments(ctx, "fake"), single=ctx.cache.get(SINGLE_PRECISION, False))
     return {"fid": Outcome(value, ctx.real.shape[0], ctx.fake.shape[0])}
 
 
