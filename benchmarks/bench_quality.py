@@ -208,22 +208,20 @@ def test_every_score_at_50k_vs_50k_2048d(benchmark, full_size):
 
 @pytest.mark.benchmark(group="quality-interval-cost")
 @pytest.mark.parametrize(
-    "d_full, d_small, n_small",
+    "d_full, d_small, n_small, limit",
     [
-        (64, 64, 4_000),
-        pytest.param(
-            2048,
-            256,
-            2_000,
-            # The split halves' four d x d eigenproblems per replicate (FID's and Vendi's, float32) set a floor:
-            # the seven scores of bench_quality_peers took 8.8x their CPU time alone at 10,000 vs 10,000
-            # (9.4x wall, 2 threads, 2026-12-08).
-            marks=pytest.mark.xfail(reason="4x target not reached at 2048-d (8.8x at 10,000 vs 10,000)", strict=False),
-        ),
+        (64, 64, 4_000, 4.0),
+        # 2048-d: the 4x target is NOT met. The split halves' four d x d eigenproblems per replicate (FID's and
+        # Vendi's, float32) set a floor: every score took 8.8x its CPU time alone at 10,000 vs 10,000 (9.4x
+        # wall on 2 threads, 10.8x for the seven scores of bench_quality_peers; docs/validation/speed.md),
+        # and 4.85x at the smoke run's 2,000 vs 2,000 256-d. The limit guards that level against regression.
+        (2048, 256, 2_000, 12.0),
     ],
 )
-def test_interval_cost_ratio(benchmark, full_size, d_full, d_small, n_small):
-    """Default intervals (50 replicates) cost at most 4x the scores alone: every feature score, 64-d and 2048-d.
+def test_interval_cost_ratio(benchmark, full_size, d_full, d_small, n_small, limit):
+    """Default intervals (50 replicates) cost at most ``limit`` times the scores alone: every feature score.
+
+    The target is 4x at 64-d and at 2048-d; it holds at 64-d, and 2048-d is guarded at its measured level.
 
     Full size 10,000 vs 10,000 (the target), the smoke run 4,000 vs 4,000 64-d (2.2x when measured) and
     2,000 vs 2,000 256-d (at 256-d the split halves take the same paths as at 2048-d: random groups,
@@ -255,4 +253,4 @@ def test_interval_cost_ratio(benchmark, full_size, d_full, d_small, n_small):
     benchmark.extra_info.update(
         n=n, d=d, cpu_scores=round(seconds[0], 2), cpu_with_intervals=round(seconds[50], 2), ratio=round(ratio, 2)
     )
-    assert ratio <= 4.0, f"default intervals cost {ratio:.2f}x the scores alone (target: at most 4x)"
+    assert ratio <= limit, f"default intervals cost {ratio:.2f}x the scores alone at {d}-d (at most {limit:g}x)"
