@@ -2,7 +2,7 @@
 
 The subsample replicates (neighbour scores) derive their searches and ball
 counts from longer exact lists and ball pairs kept by the full searches
-(:meth:`infobench.quality._core.Context.keep_neighbours`): every value must
+(:meth:`infobench.quality._core.Context.keep_neighbors`): every value must
 be bit for bit what a context built directly on the subsample gives. The
 split replicates of RKE take their kernel sums from the generated set's
 self-search (one Taylor expansion per bandwidth, exact below 32 dimensions
@@ -17,7 +17,7 @@ import torch
 
 import infobench.quality._core as core
 from infobench.quality import score_features
-from infobench.quality._core import GROUPS, SCORES, Context, Params, spare_neighbours
+from infobench.quality._core import GROUPS, SCORES, Context, Params, spare_neighbors
 from infobench.quality.bootstrap import SUBSAMPLE_FRACTION, subsample
 
 
@@ -61,7 +61,7 @@ def test_derived_replicates_equal_the_computation_on_the_subsample(kind, monkeyp
     real, fake, held = (None if a is None else torch.as_tensor(a) for a in _sets(kind, rng))
     params = Params(max_memory=40_000)  # many tiles on two worker threads
     root = Context(real, fake, None, None, None, params, 5, heldout=held)
-    root.keep_neighbours(SUBSAMPLE_FRACTION)
+    root.keep_neighbors(SUBSAMPLE_FRACTION)
     groups = _groups()
     for fn, members in groups:
         fn(root, members)
@@ -95,9 +95,9 @@ def test_derived_replicates_search_only_rows_that_lost_their_neighbours(monkeypa
     real, fake = torch.as_tensor(rng.normal(size=(300, 16))), torch.as_tensor(rng.normal(size=(300, 16)))
 
     def replicate_values(spare):
-        monkeypatch.setattr(core, "spare_neighbours", spare)
+        monkeypatch.setattr(core, "spare_neighbors", spare)
         root = Context(real, fake, None, None, None, Params(), 1)
-        root.keep_neighbours(SUBSAMPLE_FRACTION)
+        root.keep_neighbors(SUBSAMPLE_FRACTION)
         for fn, members in _groups():
             fn(root, members)
         calls = []
@@ -113,15 +113,15 @@ def test_derived_replicates_search_only_rows_that_lost_their_neighbours(monkeypa
         monkeypatch.setattr(core, "_search_again", again)
         return vals, len(calls)
 
-    long_vals, long_calls = replicate_values(spare_neighbours)
+    long_vals, long_calls = replicate_values(spare_neighbors)
     short_vals, short_calls = replicate_values(lambda k, fraction, miss=1e-4: k)
     assert long_calls == 0 and short_calls > 0
     assert long_vals == short_vals
 
 
-def test_spare_neighbours():
+def test_spare_neighbors():
     # the smallest list a 3/4 subsample keeps k of with probability 1 - 1e-4
-    assert spare_neighbours(5, 0.75) == 16 and spare_neighbours(3, 0.75) == 12 and spare_neighbours(1, 0.75) == 7
+    assert spare_neighbors(5, 0.75) == 16 and spare_neighbors(3, 0.75) == 12 and spare_neighbors(1, 0.75) == 7
 
 
 def test_intervals_with_derived_replicates_equal_those_with_fresh_searches(monkeypatch):
@@ -131,7 +131,7 @@ def test_intervals_with_derived_replicates_equal_those_with_fresh_searches(monke
     real, fake = rng.normal(size=(300, 8)), rng.normal(size=(300, 8)) * 1.1
     scores = "precision,recall,density,coverage,kl_real_fake,entropy_gap,memorization,rke,fid,vendi"
     new = score_features(real, fake, scores=scores, n_boot=40, seed=3)
-    monkeypatch.setattr(core.Context, "keep_neighbours", lambda self, fraction: None)
+    monkeypatch.setattr(core.Context, "keep_neighbors", lambda self, fraction: None)
     monkeypatch.setattr(core, "SPLIT_PLANS", {})
     monkeypatch.setattr("infobench.quality.bootstrap.SPLIT_PLANS", {})
     old = score_features(real, fake, scores=scores, n_boot=40, seed=3)

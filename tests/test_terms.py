@@ -12,15 +12,15 @@ import infobench
 from infobench.estimators import terms
 
 
-def test_kl_entropy_terms_eq20_both_metrics_numpy_and_torch():
+def test_knn_entropy_terms_eq20_both_metrics_numpy_and_torch():
     rng = np.random.default_rng(0)
     log_r = np.log(rng.uniform(0.1, 2.0, size=50))
     n, d, k = 50, 3, 2
     euclid = digamma(n) - digamma(k) + 1.5 * math.log(math.pi) - gammaln(2.5) + d * log_r
-    np.testing.assert_allclose(terms.kl_entropy_terms(log_r, n, d, k), euclid, rtol=1e-14)
+    np.testing.assert_allclose(terms.knn_entropy_terms(log_r, n, d, k), euclid, rtol=1e-14)
     cheb = digamma(n) - digamma(k) + d * math.log(2.0) + d * log_r
-    np.testing.assert_allclose(terms.kl_entropy_terms(log_r, n, d, k, "chebyshev"), cheb, rtol=1e-14)
-    got = terms.kl_entropy_terms(torch.as_tensor(log_r), n, d, k)
+    np.testing.assert_allclose(terms.knn_entropy_terms(log_r, n, d, k, "chebyshev"), cheb, rtol=1e-14)
+    got = terms.knn_entropy_terms(torch.as_tensor(log_r), n, d, k)
     np.testing.assert_allclose(got.numpy(), euclid, rtol=1e-14)
 
 
@@ -54,10 +54,19 @@ def test_ross_terms_eq2():
 
 def test_estimators_are_the_mean_of_the_terms():
     # The estimator and the quality score share one formula: the estimate is
-    # the mean of kl_entropy_terms over brute-force k-th neighbour distances.
+    # the mean of knn_entropy_terms over brute-force k-th neighbour distances.
     x = np.random.default_rng(1).normal(size=(80, 3))
     dd = cdist(x, x)
     np.fill_diagonal(dd, np.inf)
     r = np.sort(dd, 1)[:, 2]
-    direct = float(terms.kl_entropy_terms(np.log(r), 80, 3, 3).mean())
+    direct = float(terms.knn_entropy_terms(np.log(r), 80, 3, 3).mean())
     assert infobench.entropy(x, "knn", k=3, jitter=False, transform="none").value == pytest.approx(direct, rel=1e-12)
+
+
+def test_kl_entropy_terms_is_a_deprecated_alias():
+    from infobench.estimators.terms import kl_entropy_terms
+
+    log_dist = np.log(np.linspace(0.1, 1.0, 7))
+    with pytest.warns(DeprecationWarning, match="kl_entropy_terms is deprecated.*use knn_entropy_terms"):
+        old = kl_entropy_terms(log_dist, 7, 3, 2)
+    np.testing.assert_array_equal(old, terms.knn_entropy_terms(log_dist, 7, 3, 2))

@@ -109,7 +109,7 @@ from infobench.estimators._transforms import (
 from infobench.estimators._uncertainty import check_std_err_rows, subsample_df, subsample_std_err
 from infobench.estimators.base import Estimate, register
 from infobench.estimators.gaussian import covariance_cholesky
-from infobench.estimators.terms import digamma64, kl_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
+from infobench.estimators.terms import digamma64, knn_entropy_terms, ksg_terms, log64, ross_terms, wkv_kl_terms
 
 __all__ = ["DEFAULT_JITTER", "knn_entropy", "ksg_mutual_information", "knn_kl_divergence"]
 
@@ -527,7 +527,7 @@ def _kl_terms(
     n, d = data.shape
     r, algo = kth_distance(data, k, metric=metric, algorithm=algorithm, max_memory=max_memory)
     _check_nonzero(r, "the distance to the k-th nearest neighbour in x", amount, "")
-    return kl_entropy_terms(log64(_host(r)), n, d, k, metric), algo, r
+    return knn_entropy_terms(log64(_host(r)), n, d, k, metric), algo, r
 
 
 # ---------------------------------------------------------- mutual information

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from scipy.special import digamma as _scipy_digamma
 
+from infobench._validation import renamed_function
 from infobench.estimators._neighbors import log_unit_ball_volume
 
 # every formula takes numpy arrays (the CPU paths) or tensors (any device), and returns the same kind
@@ -31,6 +32,7 @@ __all__ = [
     "digamma64",
     "log64",
     "kl_entropy_terms",
+    "knn_entropy_terms",
     "ksg_terms",
     "ross_terms",
     "wkv_kl_terms",
@@ -54,7 +56,7 @@ def log64(v: ArrayT) -> ArrayT:
     return terms
 
 
-def kl_entropy_terms(log_dist: ArrayT, n: int, d: int, k: int, metric: str = "euclidean") -> ArrayT:
+def knn_entropy_terms(log_dist: ArrayT, n: int, d: int, k: int, metric: str = "euclidean") -> ArrayT:
     r"""Kozachenko–Leonenko terms: their mean is the entropy estimate in nats.
 
     Kraskov, Stögbauer & Grassberger (2004), eq. (20), the k-th-neighbour
@@ -78,6 +80,10 @@ def kl_entropy_terms(log_dist: ArrayT, n: int, d: int, k: int, metric: str = "eu
     """
     const = float(_scipy_digamma(n) - _scipy_digamma(k)) + log_unit_ball_volume(d, metric)
     return const + d * log_dist
+
+
+#: Deprecated name of :func:`knn_entropy_terms` ("kl" is Kullback-Leibler elsewhere), kept one release.
+kl_entropy_terms = renamed_function("kl_entropy_terms", knn_entropy_terms)
 
 
 def wkv_kl_terms(log_nu: ArrayT, log_rho: ArrayT, n: int, m: int, d: int) -> ArrayT:

@@ -420,7 +420,7 @@ declare_param(
 )
 
 
-def neighbour_need(params: Params, set_kind: str) -> tuple[int, str]:
+def neighbor_need(params: Params, set_kind: str) -> tuple[int, str]:
     """Size need of the neighbour scores: more rows than the largest neighbour order."""
     return max(params.k, params.knn_k) + 1, f"k={params.k}, knn_k={params.knn_k}"
 
@@ -598,7 +598,7 @@ class Context:
         self._kernel_wanted: dict[str, float] = {}
         self._subsets_wanted: dict[str, list[tuple[np.ndarray, float]]] = {}
         self._kernel: dict[tuple[str, float], float] = {}
-        # Replicates of this context will keep this share of its rows (see keep_neighbours).
+        # Replicates of this context will keep this share of its rows (see keep_neighbors).
         self.replicate_fraction: float | None = None
         # The longer exact lists and ball pairs kept for those replicates.
         self._long_self: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -693,12 +693,12 @@ class Context:
         return out
 
     # ---------------------------------------------------------- neighbours
-    def keep_neighbours(self, fraction: float) -> None:
+    def keep_neighbors(self, fraction: float) -> None:
         """Announce replicates on subsamples of ``fraction`` of each set, before any search.
 
         The searches of this context then keep, per row, enough exact
         neighbours that a subsample keeps ``k`` of them with probability
-        ``1 - 1e-4`` (:func:`spare_neighbours`), and the cross-searches keep
+        ``1 - 1e-4`` (:func:`spare_neighbors`), and the cross-searches keep
         every pair inside the largest ball a subsample can have; a
         replicate's searches and ball counts follow from them without a new
         pass (:meth:`resample`; rows that run out are searched again).
@@ -706,10 +706,10 @@ class Context:
         self.replicate_fraction = float(fraction)
 
     def _long(self, k: int, avail: int) -> int:
-        """Neighbours a search keeps: ``k``, or more for replicates (:meth:`keep_neighbours`)."""
+        """Neighbours a search keeps: ``k``, or more for replicates (:meth:`keep_neighbors`)."""
         if self.replicate_fraction is None:
             return k
-        return min(avail, spare_neighbours(k, self.replicate_fraction))
+        return min(avail, spare_neighbors(k, self.replicate_fraction))
 
     def _source(self, key: str) -> tuple[Context, str, np.ndarray | None, np.ndarray | None] | None:
         """Where set ``key`` comes from when its searches can be derived from the parent's longer lists.
@@ -1083,7 +1083,7 @@ def rows_digest(rows: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16).digest()
 
 
-def spare_neighbours(k: int, fraction: float, miss: float = 1e-4) -> int:
+def spare_neighbors(k: int, fraction: float, miss: float = 1e-4) -> int:
     """Neighbours to keep so that a subsample of ``fraction`` of the rows keeps ``k`` of them with probability ``1 - miss``.
 
     The smallest ``L`` with ``P(Binomial(L, fraction) < k) <= miss`` (each
@@ -1167,7 +1167,7 @@ def equal_size_contexts(ctx: Context, max_chunks: int = 10) -> list[Context]:
         out = [ctx.resample(whole, c) for c in chunks]
     if ctx.replicate_fraction is not None:
         for c in out:  # each chunk is the base of its own replicates
-            c.keep_neighbours(ctx.replicate_fraction)
+            c.keep_neighbors(ctx.replicate_fraction)
     ctx.cache[key] = out
     return out
 

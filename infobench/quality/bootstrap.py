@@ -114,9 +114,9 @@ Two kinds of replicate, chosen per score (``ScoreSpec.bootstrap``):
     1.07x). FID, a smooth functional
     that is degenerate when the distributions agree (half-sample intervals
     1.54-1.74x at n = 500-5,000 under the fixed rate), uses ``"split"``.
-    A replicate runs no new search (:meth:`~infobench.quality._core.Context.keep_neighbours`):
+    A replicate runs no new search (:meth:`~infobench.quality._core.Context.keep_neighbors`):
     the full searches keep each row's ``L`` nearest exact neighbours
-    (:func:`~infobench.quality._core.spare_neighbours`: 16 for ``k = 5``,
+    (:func:`~infobench.quality._core.spare_neighbors`: 16 for ``k = 5``,
     enough that a 3/4 subsample keeps ``k`` of them with probability
     ``1 - 1e-4``) and every pair inside the largest ball a subsample can have;
     a subsample's neighbours are the first ones it keeps of each list, its
@@ -452,7 +452,7 @@ def evaluate(
     subsampled: list[tuple[Callable, tuple[str, ...], list[Context]]] = []
     if bootstrap and any(SCORES[n].bootstrap in ("subsample", "generated") for n in names):
         # Before any search: the full searches then keep what the replicates' searches follow from.
-        ctx.keep_neighbours(SUBSAMPLE_FRACTION)
+        ctx.keep_neighbors(SUBSAMPLE_FRACTION)
     draws = None
     planned = [g for g, (_, members) in GROUPS.items() if g in SPLIT_PLANS and any(n in names for n in members)]
     if bootstrap and planned:

@@ -23,7 +23,7 @@ from infobench._validation import check_float
 from infobench.estimators.engine import exact_kneighbors, gaussian_kernel_sum
 from infobench.estimators.knn import knn_entropy as knn_entropy_estimate
 from infobench.estimators.knn import knn_kl_divergence
-from infobench.estimators.terms import kl_entropy_terms, wkv_kl_terms
+from infobench.estimators.terms import knn_entropy_terms, wkv_kl_terms
 from infobench.quality._conditions import DENSITY_CONDITIONS, effective_dim
 from infobench.quality._core import (
     Context,
@@ -31,7 +31,7 @@ from infobench.quality._core import (
     ScoreSpec,
     as_features,
     declare_param,
-    neighbour_need,
+    neighbor_need,
     register_group,
     rows_digest,
     same_dim,
@@ -395,7 +395,7 @@ _KL = [
         group="knn_kl",
         summary="kNN KL divergence of real from generated features at equal n (missing modes)",
         size_dependent=True,
-        size_need=neighbour_need,
+        size_need=neighbor_need,
         params=("knn_k",),
         conditions=(*DENSITY_CONDITIONS, "below-zero"),
     ),
@@ -410,7 +410,7 @@ _KL = [
         group="knn_kl",
         summary="kNN KL divergence of generated from real features at equal n (off-manifold samples)",
         size_dependent=True,
-        size_need=neighbour_need,
+        size_need=neighbor_need,
         params=("knn_k",),
         conditions=(*DENSITY_CONDITIONS, "below-zero"),
     ),
@@ -446,7 +446,7 @@ _ENTROPY = [
         bootstrap="subsample",
         group="knn_entropy",
         summary="kNN entropy of generated minus held-out real features at equal n (<0: less diverse, >0: noisier)",
-        size_need=neighbour_need,
+        size_need=neighbor_need,
         params=("knn_k",),
         conditions=DENSITY_CONDITIONS,
     ),
@@ -477,7 +477,7 @@ def _group_entropy(ctx: Context, names: tuple[str, ...]) -> dict[str, Outcome]:
             eps = ctx.self_knn(which).dist[:, k - 1]
         logs.append(torch.log(eps))
     d = effective_dim(ctx)
-    h_fake, h_real = (float(kl_entropy_terms(t, n, d, k).mean()) for t in logs)
+    h_fake, h_real = (float(knn_entropy_terms(t, n, d, k).mean()) for t in logs)
     note = ""
     if not (math.isfinite(h_fake) and math.isfinite(h_real)):
         note = "exact duplicates: a set with atoms has differential entropy -inf"
