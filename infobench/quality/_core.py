@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -282,9 +282,9 @@ def _check_params(values: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown score parameter {unknown[0]!r}; valid parameters are {list(PARAMS)}")
     out = {name: values.get(name, spec.default) for name, spec in PARAMS.items()}
-    aliases = [spec for spec in PARAMS.values() if spec.alias_of is not None]
-    for spec in aliases:
-        alias, target = spec.name, spec.alias_of
+    aliases = [(spec, spec.alias_of) for spec in PARAMS.values() if spec.alias_of is not None]
+    for spec, target in aliases:
+        alias = spec.name
         if out[alias] is None:
             continue
         spec.check(alias, out[alias])
@@ -587,7 +587,7 @@ class Context:
         self.params = params
         self.seed = int(seed)
         # Constants derived from the full real set (e.g. a kernel width), kept by resampled copies.
-        self.shared: dict[str, Any] = {"root": (real, fake)} if shared is None else shared
+        self.shared: dict[str | tuple[str, ...], Any] = {"root": (real, fake)} if shared is None else shared
         # Row indices of this context's sets in the root context's sets (None: the root itself).
         self.origin: tuple[np.ndarray, np.ndarray] | None = origin
         self._self: dict[str, Neighbors] = {}
@@ -777,14 +777,14 @@ class Context:
                 max_memory=self.params.max_memory,
             )
             if cubic is not None:
-                self._cubic[key] = res.cubic_sums
+                self._cubic[key] = _asked(res.cubic_sums)
             if self.replicate_fraction is not None:
-                self._long_self[key] = _as_numpy(res.rows)
-            self._self[key] = _first(res.rows, kmax)
+                self._long_self[key] = _as_numpy(_asked(res.rows))
+            self._self[key] = _first(_asked(res.rows), kmax)
             if bandwidth is not None:
-                self._kernel[(key, bandwidth)] = res.kernel_sum
+                self._kernel[(key, bandwidth)] = _asked(res.kernel_sum)
             if subsets:
-                self._keep_subset_sums(key, subsets, res.subset_kernel_sums)
+                self._keep_subset_sums(key, subsets, _asked(res.subset_kernel_sums))
         return self._self[key]
 
     def want_kernel_sum(self, which: str, bandwidth: float, rows: np.ndarray | None = None) -> None:
@@ -815,8 +815,8 @@ class Context:
                     res = pair_search(
                         x, 0, kernel_bandwidth=bandwidth, kernel_subsets=subsets, max_memory=self.params.max_memory
                     )
-                    self._keep_subset_sums(key, subsets, res.subset_kernel_sums)
-                    found = res.kernel_sum
+                    self._keep_subset_sums(key, subsets, _asked(res.subset_kernel_sums))
+                    found = _asked(res.kernel_sum)
                 else:
                     found = gaussian_kernel_sum(x, bandwidth, max_memory=self.params.max_memory)
             self._kernel[(key, bandwidth)] = found
@@ -889,19 +889,24 @@ class Context:
         held at a time (``len(groups)`` times the size of ``terms``).
         """
         with self.shared.setdefault(("group_sums_lock",), threading.Lock()):
-            entry = self.shared.get(("group_sums", name, key))
+            entry: tuple[int, list[tuple[np.ndarray, ...] | None], list[threading.Lock]] | None = self.shared.get(
+                ("group_sums", name, key)
+            )
             if entry is None or entry[0] != grouping:
                 entry = (grouping, [None] * len(groups), [threading.Lock() for _ in groups])
                 self.shared[("group_sums", name, key)] = entry
         _, sums, locks = entry
         x = self._root_features(key)
+        parts: list[tuple[np.ndarray, ...]] = []  # sums[g] of each member, in order
         for g in members:
             with locks[g]:
-                if sums[g] is None:
-                    sums[g] = terms(x[groups[g]])
-        out = [np.array(t, dtype=np.float64, copy=True) for t in sums[members[0]]]
-        for g in members[1:]:
-            for o, t in zip(out, sums[g]):
+                part = sums[g]
+                if part is None:
+                    part = sums[g] = terms(x[groups[g]])
+            parts.append(part)
+        out = [np.array(t, dtype=np.float64, copy=True) for t in parts[0]]
+        for part in parts[1:]:
+            for o, t in zip(out, part):
                 o += t
         if extra.size:
             for o, t in zip(out, terms(x[extra])):
@@ -965,7 +970,7 @@ class Context:
             res = pair_search(
                 q, long, ref=r, ref_radii=ref_radii, ref_outer=ref_outer, max_memory=self.params.max_memory
             )
-            self._keep_cross(a, b, res.rows, kk)
+            self._keep_cross(a, b, _asked(res.rows), kk)
             if res.rows_inside is not None:
                 self._inside[(a, b)] = res.rows_inside
             if ref_outer is not None:
@@ -987,9 +992,9 @@ class Context:
             max_memory=self.params.max_memory,
         )
         if cubic is not None:
-            self._cubic["cross"] = res.cubic_sums
-        self._keep_cross(a, b, res.rows, kk)
-        self._keep_cross(b, a, res.cols, kk)
+            self._cubic["cross"] = _asked(res.cubic_sums)
+        self._keep_cross(a, b, _asked(res.rows), kk)
+        self._keep_cross(b, a, _asked(res.cols), kk)
         if res.rows_inside is not None:
             self._inside[(a, b)] = res.rows_inside
         if res.cols_inside is not None:
@@ -1035,9 +1040,13 @@ class Context:
         if a != b:
             self._cross[(b, a)] = derive(sb, sa, r, q)
         if with_b:
-            self._inside[(a, b)] = self._derived_counts(parent._ball_pairs[(pa, pb)], a, b, sa, sb)
+            pairs = parent._ball_pairs[(pa, pb)]
+            assert pairs is not None  # checked above: without them there is no derivation
+            self._inside[(a, b)] = self._derived_counts(pairs, a, b, sa, sb)
         if with_a and a != b:
-            self._inside[(b, a)] = self._derived_counts(parent._ball_pairs[(pb, pa)], b, a, sb, sa)
+            pairs = parent._ball_pairs[(pb, pa)]
+            assert pairs is not None  # likewise
+            self._inside[(b, a)] = self._derived_counts(pairs, b, a, sb, sa)
         return True
 
     def _derived_counts(self, pairs: BallPairs, a: str, b: str, sa, sb) -> torch.Tensor:
@@ -1096,14 +1105,33 @@ def spare_neighbors(k: int, fraction: float, miss: float = 1e-4) -> int:
     return lst
 
 
+_T = TypeVar("_T")
+
+
+def _asked(value: _T | None) -> _T:
+    """A result of :func:`pair_search` that the call asked for (``k >= 1``, ``both_sides``, a bandwidth, ...).
+
+    :func:`pair_search` returns every result its arguments ask for, so the
+    value is present; the narrowing is for the type checker.
+    """
+    assert value is not None, "pair_search returns every result it is asked for"
+    return value
+
+
+def _index(nb: Neighbors) -> torch.Tensor:
+    """The row indices of ``nb``: the exact searches here (:func:`pair_search`, ``neighbors_within``) always give them."""
+    assert nb.index is not None, "the exact neighbour searches return row indices"
+    return nb.index
+
+
 def _as_numpy(nb: Neighbors) -> tuple[np.ndarray, np.ndarray]:
-    return nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+    return nb.dist.cpu().numpy(), _index(nb).cpu().numpy()
 
 
 def _first(nb: Neighbors, k: int) -> Neighbors:
     if nb.dist.shape[1] == k:
         return nb
-    return Neighbors(nb.dist[:, :k], nb.index[:, :k], nb.algorithm)
+    return Neighbors(nb.dist[:, :k], _index(nb)[:, :k], nb.algorithm)
 
 
 # Below this many pair-coordinates a row searched again is compared with every reference row directly.
@@ -1129,11 +1157,11 @@ def _search_again(
         return np.take_along_axis(dist, first, axis=1), first
     x = q[torch.as_tensor(rows, device=q.device)]
     if not exclude_self:
-        nb = pair_search(x, k, ref=ref, max_memory=max_memory).rows
-        return nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+        nb = _asked(pair_search(x, k, ref=ref, max_memory=max_memory).rows)
+        return nb.dist.cpu().numpy(), _index(nb).cpu().numpy()
     # One more, then the row itself is dropped by index (copies of it stay, ordered by index).
-    nb = pair_search(x, k + 1, ref=ref, max_memory=max_memory).rows
-    dist, index = nb.dist.cpu().numpy(), nb.index.cpu().numpy()
+    nb = _asked(pair_search(x, k + 1, ref=ref, max_memory=max_memory).rows)
+    dist, index = nb.dist.cpu().numpy(), _index(nb).cpu().numpy()
     other = index != rows[:, None]
     first = np.argsort(~other, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(dist, first, axis=1), np.take_along_axis(index, first, axis=1)

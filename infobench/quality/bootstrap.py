@@ -285,9 +285,9 @@ def _halves(
     pick = rng.permutation(len(groups))
     spare = rng.permutation(rest)
     r = spare.size // 2
-    out = []
-    for members, extra in ((pick[: len(groups) // 2], spare[:r]), (pick[len(groups) // 2 :], spare[r : 2 * r])):
-        members = tuple(int(g) for g in np.sort(members))
+    out: list[tuple[np.ndarray, tuple[int, ...], np.ndarray]] = []
+    for picked, extra in ((pick[: len(groups) // 2], spare[:r]), (pick[len(groups) // 2 :], spare[r : 2 * r])):
+        members = tuple(int(g) for g in np.sort(picked))
         rows = np.sort(np.concatenate([groups[g] for g in members] + [extra]).astype(np.int64))
         out.append((rows, members, np.sort(extra)))
     return out
@@ -449,7 +449,7 @@ def evaluate(
     outcomes: dict[str, Outcome] = {}
     no_interval: dict[str, str] = {}
     split: list[tuple[Callable, tuple[str, ...]]] = []
-    subsampled: list[tuple[Callable, tuple[str, ...], list[Context]]] = []
+    subsampled: list[tuple[Callable, tuple[str, ...], list[Context], bool]] = []
     if bootstrap and any(SCORES[n].bootstrap in ("subsample", "generated") for n in names):
         # Before any search: the full searches then keep what the replicates' searches follow from.
         ctx.keep_neighbors(SUBSAMPLE_FRACTION)

@@ -260,11 +260,11 @@ def median_distance(
         np.fill_diagonal(d2, -np.inf)
         kth = m + 2 * ((m * (m - 1) // 2 - 1) // 2)
         return math.sqrt(max(float(np.partition(d2.ravel(), kth)[kth]), 0.0))
-    a = x[torch.as_tensor(rows, device=x.device)].to(torch.float64)
-    sq = (a * a).sum(1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (a @ a.T)
+    t = x[torch.as_tensor(rows, device=x.device)].to(torch.float64)
+    tsq = (t * t).sum(1)
+    td2 = tsq[:, None] + tsq[None, :] - 2.0 * (t @ t.T)
     iu = torch.triu_indices(m, m, offset=1, device=x.device)
-    vals = d2[iu[0], iu[1]]
+    vals = td2[iu[0], iu[1]]
     return math.sqrt(max(float(torch.kthvalue(vals, (vals.numel() - 1) // 2 + 1).values), 0.0))
 
 

@@ -566,7 +566,9 @@ def prdc(real: Any, fake: Any, *, k: int = 5, device: Any = "auto") -> dict[str,
 def _memorization_value(ctx: Context) -> float:
     nearest = ctx.cross("fake", "train")
     own = ctx.self_knn("train").dist[:, 0]
-    return float((nearest.dist[:, 0] < own[nearest.index[:, 0]]).to(torch.float64).mean())
+    index = nearest.index
+    assert index is not None  # the context's searches are exact ones, which return row indices
+    return float((nearest.dist[:, 0] < own[index[:, 0]]).to(torch.float64).mean())
 
 
 def memorization(fake: Any, train: Any, *, device: Any = "auto") -> float:
